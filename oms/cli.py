@@ -1,0 +1,319 @@
+"""The `oms` command line: broker, topics, order entry, tailing, processors, replay and the demo.
+
+The environment is read once here (`Settings.from_env`) and passed down.
+Errors in user input end with a message naming the field and exit status 2;
+nothing is published when a command is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from oms.clock import ns_to_iso
+from oms.commands import CommandError
+from oms.config import Settings
+from oms.events import Event
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+
+
+# ------------------------------------------------------------------ broker
+
+
+def cmd_broker(args, settings: Settings) -> int:
+    from streams.broker import LocalBroker
+
+    broker = LocalBroker(settings.home / "broker", settings.cache_dir)
+    if args.action == "start":
+        t0 = time.monotonic()
+        info = broker.start()
+        console.print(
+            f"broker up at [bold]{info.bootstrap_servers}[/] (pid {info.pid}) in {time.monotonic() - t0:.1f}s; "
+            f"log: {info.log_file}"
+        )
+        console.print(f"export KAFKA_BOOTSTRAP_SERVERS={info.bootstrap_servers}")
+    elif args.action == "stop":
+        console.print("broker stopped" if broker.stop() else "broker was not running")
+    else:
+        info = broker.status()
+        if info is None:
+            console.print("broker: not running")
+            return 1
+        console.print(f"broker: running at {info.bootstrap_servers} (pid {info.pid}), data {info.data_dir}")
+    return 0
+
+
+# ------------------------------------------------------------------ topics
+
+
+def cmd_topics(args, settings: Settings) -> int:
+    from streams.runtime import connect
+    from streams.topics import CATALOGUE, describe_topics
+
+    rt = connect(settings)
+    if args.action == "create":
+        statuses = rt.ensure_topics()
+        table = Table("topic", "partitions", "cleanup", "result", title=f"topics on {rt.bootstrap_servers}")
+        for s in statuses:
+            table.add_row(s.name, str(s.partitions), s.cleanup, "created" if s.created else "exists")
+        console.print(table)
+    elif args.action == "list":
+        table = Table("topic", "key", "partitions", "cleanup", "retention", "written by", "holds")
+        for spec in CATALOGUE:
+            parts = str(spec.partition_count(settings.partitions))
+            retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000}d"
+            table.add_row(rt.topics.name(spec.name), spec.key, parts, spec.cleanup, retention,
+                          spec.written_by, spec.holds)
+        console.print(table)
+    else:
+        table = Table("topic", "exists", "key", "partitions", "cleanup", "retention.ms")
+        for row in describe_topics(rt.admin(), rt.topics):
+            if row["exists"]:
+                table.add_row(row["topic"], "yes", row["key"], str(row["partitions"]), row["cleanup"],
+                              str(row["retention_ms"]))
+            else:
+                table.add_row(row["topic"], "[red]no[/]", row["key"], "", "", "")
+        console.print(table)
+    return 0
+
+
+# ------------------------------------------------------------- order entry
+
+
+def _client(settings: Settings, trader: str):
+    from streams.client import OrderClient
+
+    return OrderClient.connect(settings, trader=trader)
+
+
+def _print_command(command: Event) -> None:
+    console.print(f"published {type(command).__name__} [bold]{command.client_order_id}[/] "
+                  f"for account {command.account} (event {command.event_id})")
+
+
+def cmd_submit(args, settings: Settings) -> int:
+    from oms import commands
+    from oms.clock import LiveClock
+
+    fields = dict(
+        account=args.account, trader=args.trader, client_order_id=args.client_order_id or f"c-{uuid.uuid4().hex[:12]}",
+        instrument=args.instrument, side=args.side, quantity=args.quantity, order_type=args.type,
+        limit_price=args.price, time_in_force=args.tif, venue=args.venue,
+    )
+    commands.new_order(LiveClock(), **fields)  # validate before connecting to anything
+    client = _client(settings, args.trader)
+    command = client.new_order(**fields)
+    client.flush()
+    _print_command(command)
+    return 0
+
+
+def cmd_amend(args, settings: Settings) -> int:
+    from oms import commands
+    from oms.clock import LiveClock
+
+    fields = dict(
+        account=args.account, trader=args.trader, client_order_id=args.client_order_id or f"c-{uuid.uuid4().hex[:12]}",
+        orig_client_order_id=args.orig, quantity=args.quantity, limit_price=args.price,
+    )
+    commands.amend(LiveClock(), **fields)
+    client = _client(settings, args.trader)
+    command = client.amend(**fields)
+    client.flush()
+    _print_command(command)
+    return 0
+
+
+def cmd_cancel(args, settings: Settings) -> int:
+    from oms import commands
+    from oms.clock import LiveClock
+
+    fields = dict(
+        account=args.account, trader=args.trader, client_order_id=args.client_order_id or f"c-{uuid.uuid4().hex[:12]}",
+        orig_client_order_id=args.orig,
+    )
+    commands.cancel(LiveClock(), **fields)
+    client = _client(settings, args.trader)
+    command = client.cancel(**fields)
+    client.flush()
+    _print_command(command)
+    return 0
+
+
+# -------------------------------------------------------------------- tail
+
+SUMMARY_FIELDS = (
+    "account", "order_id", "client_order_id", "instrument", "side", "order_type", "quantity", "limit_price",
+    "status", "exec_type", "last_qty", "last_px", "cum_qty", "leaves_qty", "avg_px", "price", "bid_price",
+    "ask_price", "reason_code", "reason", "venue", "action", "error", "scope", "kind", "name", "value",
+)
+
+
+def event_summary(event: Event) -> str:
+    values = event.model_dump()
+    parts = []
+    for name in SUMMARY_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        if hasattr(value, "value"):
+            value = value.value
+        if hasattr(value, "normalize"):
+            value = f"{value.normalize():f}"
+        parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+def event_json(event: Event) -> dict:
+    return {"type": type(event).__name__, **event.model_dump(mode="json")}
+
+
+def cmd_tail(args, settings: Settings) -> int:
+    from streams.kafka import read_all
+    from streams.runtime import connect
+
+    rt = connect(settings)
+    topic = rt.topics.name(rt.topics.short(args.topic))
+    rt.learn_schemas()
+
+    def on_error(msg, error):
+        if args.json:
+            print(json.dumps({"type": "UNDECODABLE", "partition": msg.partition(), "offset": msg.offset(),
+                              "error": error}), flush=True)
+        else:
+            err_console.print(f"[red]undecodable[/] {msg.topic()}[{msg.partition()}]@{msg.offset()}: {error}")
+
+    consumer = rt.event_consumer(f"oms-tail-{uuid.uuid4().hex[:8]}", "tail", deadletter=False, on_error=on_error)
+    try:
+        received = read_all(consumer, [topic], timeout=args.timeout)
+        if args.max:
+            received = received[-args.max:]
+        if args.json:
+            for r in received:
+                print(json.dumps({"partition": r.partition, "offset": r.offset, "key": r.key,
+                                  **event_json(r.event)}), flush=True)
+        else:
+            table = Table("p", "offset", "key", "time (UTC)", "type", "event", title=topic)
+            for r in received:
+                table.add_row(str(r.partition), str(r.offset), r.key or "", ns_to_iso(r.event.ts_event)[11:26],
+                              type(r.event).__name__, event_summary(r.event))
+            console.print(table)
+        if args.follow:
+            while True:
+                r = consumer.poll(1.0)
+                if r is None:
+                    continue
+                if args.json:
+                    print(json.dumps({"partition": r.partition, "offset": r.offset, "key": r.key,
+                                      **event_json(r.event)}), flush=True)
+                else:
+                    console.print(f"{r.partition}:{r.offset} {type(r.event).__name__} {event_summary(r.event)}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    return 0
+
+
+# -------------------------------------------------------------------- demo
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from oms.demo import run_demo
+
+    return run_demo(settings, orders=args.orders, seed=args.seed, console=console)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms", description="Event-sourced order management on Apache Kafka")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("broker", help="the local single-node Kafka broker")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("topics", help="the topic catalogue")
+    p.add_argument("action", choices=["create", "list", "describe"])
+    p.set_defaults(func=cmd_topics)
+
+    def order_args(p, *, orig: bool):
+        p.add_argument("--account", required=True)
+        p.add_argument("--trader", default="cli")
+        p.add_argument("--client-order-id", "--cl-ord-id", dest="client_order_id",
+                       help="defaults to a fresh id")
+        if orig:
+            p.add_argument("--orig", required=True, help="client order id of the order to change")
+
+    p = sub.add_parser("submit", help="publish a NewOrder")
+    order_args(p, orig=False)
+    p.add_argument("--instrument", "-i", required=True)
+    p.add_argument("--side", "-s", required=True, help="BUY or SELL")
+    p.add_argument("--quantity", "--qty", "-q", required=True)
+    p.add_argument("--price", "-p", help="limit price (implies a LIMIT order)")
+    p.add_argument("--type", help="MARKET or LIMIT (default: LIMIT with a price, else MARKET)")
+    p.add_argument("--tif", default="DAY", help="DAY, GTC, IOC or FOK")
+    p.add_argument("--venue", help="route to this venue")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("amend", help="publish an AmendOrder (cancel/replace)")
+    order_args(p, orig=True)
+    p.add_argument("--quantity", "--qty", "-q")
+    p.add_argument("--price", "-p")
+    p.set_defaults(func=cmd_amend)
+
+    p = sub.add_parser("cancel", help="publish a CancelOrder")
+    order_args(p, orig=True)
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("tail", help="decode and print the events on a topic")
+    p.add_argument("topic", help="catalogue name (commands, order.events, fills, ...) or full name")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--max", type=int, default=0, help="only the last N events")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to read up to the end")
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("demo", help="run the OMS on the embedded default and print the results")
+    p.add_argument("--orders", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except CommandError as exc:
+        err_console.print(f"[red]error[/]: {exc.field}: {exc.message}")
+        return EXIT_USAGE
+    except KeyError as exc:
+        err_console.print(f"[red]error[/]: {exc.args[0]}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,628 @@
+"""The event catalogue as validated Python values.
+
+Each class here mirrors one Avro schema in `schemas/` (the source of truth for
+the wire); `tests/test_schemas.py` proves that fields, types, optionality and
+enum symbols agree. Values are frozen pydantic models that validate at the
+boundary: a command that fails validation is never published, and an event
+that decodes but does not validate is refused with a reason.
+
+Conventions:
+- every event starts with the envelope `event_id`, `ts_event`, `ts_init`
+  (deterministic id; event and processing time in UTC nanoseconds);
+- prices, quantities and money are `Decimal` (Avro decimal, scale 8), never floats;
+- journal events (`order.events`) carry `order_id`, `account` and `seq`,
+  the order's contiguous sequence number starting at 1.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, ClassVar, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SCALE = 8
+"""Decimal places of every price, quantity and amount on the wire."""
+PRECISION = 28
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
+]
+"""Accounts, traders, client order ids, instruments, venues: short printable names."""
+Text = Annotated[str, StringConstraints(max_length=1024)]
+Price = Annotated[Decimal, Field(max_digits=PRECISION, decimal_places=SCALE, allow_inf_nan=False)]
+Amount = Price
+Quantity = Annotated[Decimal, Field(ge=0, max_digits=PRECISION, decimal_places=SCALE, allow_inf_nan=False)]
+PositiveQuantity = Annotated[Decimal, Field(gt=0, max_digits=PRECISION, decimal_places=SCALE, allow_inf_nan=False)]
+PositivePrice = Annotated[Decimal, Field(gt=0, max_digits=PRECISION, decimal_places=SCALE, allow_inf_nan=False)]
+Nanos = Annotated[int, Field(ge=0, lt=2**63)]
+Seq = Annotated[int, Field(ge=0, lt=2**63)]
+
+
+# --------------------------------------------------------------------- enums
+
+
+class Side(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(str, Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class TimeInForce(str, Enum):
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(str, Enum):
+    """FIX OrdStatus."""
+
+    PENDING_NEW = "PENDING_NEW"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    CANCELED = "CANCELED"
+    PENDING_REPLACE = "PENDING_REPLACE"
+    REPLACED = "REPLACED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    DONE_FOR_DAY = "DONE_FOR_DAY"
+
+
+class ExecType(str, Enum):
+    """FIX ExecType of a venue's execution report."""
+
+    NEW = "NEW"
+    PARTIAL_FILL = "PARTIAL_FILL"
+    FILL = "FILL"
+    CANCELED = "CANCELED"
+    REPLACED = "REPLACED"
+    REJECTED = "REJECTED"
+    CANCEL_REJECTED = "CANCEL_REJECTED"
+    EXPIRED = "EXPIRED"
+    TRADE_BUST = "TRADE_BUST"
+    TRADE_CORRECT = "TRADE_CORRECT"
+    DONE_FOR_DAY = "DONE_FOR_DAY"
+
+
+class VenueAction(str, Enum):
+    NEW = "NEW"
+    REPLACE = "REPLACE"
+    CANCEL = "CANCEL"
+
+
+class CancelRejectResponseTo(str, Enum):
+    """FIX CxlRejResponseTo: which request a cancel reject answers."""
+
+    CANCEL = "CANCEL"
+    REPLACE = "REPLACE"
+
+
+class FillKind(str, Enum):
+    FILL = "FILL"
+    BUST = "BUST"
+    CORRECTION = "CORRECTION"
+
+
+class TradingState(str, Enum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class ControlKind(str, Enum):
+    LIMIT = "LIMIT"
+    TRADING_STATE = "TRADING_STATE"
+    KILL_SWITCH = "KILL_SWITCH"
+    ENTITLEMENT = "ENTITLEMENT"
+    INSTRUMENT = "INSTRUMENT"
+
+
+# -------------------------------------------------------------------- base
+
+
+class Event(BaseModel):
+    """The envelope shared by every event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    schema_name: ClassVar[str] = ""
+
+    event_id: Identifier
+    ts_event: Nanos
+    ts_init: Nanos
+
+    def to_record(self) -> dict:
+        """The value as a plain dict for the Avro encoder (enums as symbols)."""
+        return {k: (v.value if isinstance(v, Enum) else v) for k, v in self.__dict__.items()}
+
+
+# ----------------------------------------------------------------- commands
+
+
+class NewOrder(Event):
+    """A request to open an order, published by a trader or algorithm on `commands`."""
+
+    schema_name: ClassVar[str] = "oms.NewOrder"
+
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    instrument: Identifier
+    side: Side
+    order_type: OrderType
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    venue: Optional[Identifier] = None
+
+    @model_validator(mode="after")
+    def _price_matches_type(self) -> "NewOrder":
+        if self.order_type is OrderType.MARKET and self.limit_price is not None:
+            raise ValueError("limit_price: a market order takes no limit price")
+        if self.order_type is OrderType.LIMIT and self.limit_price is None:
+            raise ValueError("limit_price: a limit order needs a limit price")
+        return self
+
+
+class AmendOrder(Event):
+    """Cancel/replace: a new quantity and/or limit price for a live order."""
+
+    schema_name: ClassVar[str] = "oms.AmendOrder"
+
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    orig_client_order_id: Identifier
+    quantity: Optional[PositiveQuantity] = None
+    limit_price: Optional[PositivePrice] = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "AmendOrder":
+        if self.quantity is None and self.limit_price is None:
+            raise ValueError("quantity: an amend changes the quantity, the limit price or both")
+        return self
+
+
+class CancelOrder(Event):
+    """A request to cancel the rest of a live order."""
+
+    schema_name: ClassVar[str] = "oms.CancelOrder"
+
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    orig_client_order_id: Identifier
+
+
+Command = NewOrder | AmendOrder | CancelOrder
+
+
+# ------------------------------------------------------------ venue traffic
+
+
+class VenueRequest(Event):
+    """What the order engine asks a venue to do (on `venue.requests`, keyed by venue)."""
+
+    schema_name: ClassVar[str] = "oms.VenueRequest"
+
+    action: VenueAction
+    venue: Identifier
+    account: Identifier
+    order_id: Identifier
+    request_id: Identifier
+    """Unique per request (the venue's ClOrdID); cancels and replaces name the order's current one."""
+    orig_request_id: Optional[Identifier] = None
+    instrument: Identifier
+    side: Side
+    order_type: OrderType
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    time_in_force: TimeInForce
+
+
+class ExecutionReport(Event):
+    """A venue's normalized answer (on `exec.reports`, keyed by account)."""
+
+    schema_name: ClassVar[str] = "oms.ExecutionReport"
+
+    venue: Identifier
+    account: Identifier
+    order_id: Identifier
+    request_id: Identifier
+    exec_id: Identifier
+    exec_type: ExecType
+    order_status: OrderStatus
+    instrument: Identifier
+    side: Side
+    order_qty: Quantity
+    last_qty: Quantity = Decimal(0)
+    last_px: Price = Decimal(0)
+    cum_qty: Quantity = Decimal(0)
+    leaves_qty: Quantity = Decimal(0)
+    avg_px: Price = Decimal(0)
+    limit_price: Optional[PositivePrice] = None
+    commission: Amount = Decimal(0)
+    venue_order_id: Optional[Identifier] = None
+    ref_exec_id: Optional[Identifier] = None
+    """For TRADE_BUST and TRADE_CORRECT: the exec id of the fill being busted or corrected."""
+    reason: Optional[Text] = None
+
+
+# ------------------------------------------------------------------ journal
+
+
+class JournalEvent(Event):
+    """A decision or fact about one order, written by the order engine only."""
+
+    order_id: Identifier
+    account: Identifier
+    seq: Seq
+
+
+class OrderAccepted(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderAccepted"
+
+    trader: Identifier
+    client_order_id: Identifier
+    instrument: Identifier
+    side: Side
+    order_type: OrderType
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    time_in_force: TimeInForce
+    command_id: Identifier
+
+
+class OrderDenied(JournalEvent):
+    """A command refused before reaching a venue. `order_id` is the order it
+    would have created or the order it named; `seq` is 0 when no order exists."""
+
+    schema_name: ClassVar[str] = "oms.OrderDenied"
+
+    trader: Identifier
+    client_order_id: Identifier
+    command: Identifier
+    reason_code: Identifier
+    reason: Text
+    command_id: Identifier
+
+
+class OrderRouted(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderRouted"
+
+    venue: Identifier
+    request_id: Identifier
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+
+
+class OrderAcknowledged(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderAcknowledged"
+
+    venue: Identifier
+    exec_id: Identifier
+    venue_order_id: Optional[Identifier] = None
+
+
+class OrderRejected(JournalEvent):
+    """The venue refused the order."""
+
+    schema_name: ClassVar[str] = "oms.OrderRejected"
+
+    venue: Identifier
+    exec_id: Identifier
+    reason: Text
+
+
+class OrderFilled(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderFilled"
+
+    fill_id: Identifier
+    exec_id: Identifier
+    venue: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    instrument: Identifier
+    side: Side
+    last_qty: PositiveQuantity
+    last_px: PositivePrice
+    cum_qty: Quantity
+    leaves_qty: Quantity
+    avg_px: Price
+    commission: Amount = Decimal(0)
+
+
+class OrderPendingCancel(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderPendingCancel"
+
+    client_order_id: Identifier
+    request_id: Identifier
+    command_id: Identifier
+
+
+class OrderCanceled(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderCanceled"
+
+    exec_id: Optional[Identifier] = None
+    unsolicited: bool = False
+    reason: Optional[Text] = None
+
+
+class OrderPendingReplace(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderPendingReplace"
+
+    client_order_id: Identifier
+    request_id: Identifier
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    command_id: Identifier
+
+
+class OrderReplaced(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderReplaced"
+
+    client_order_id: Identifier
+    request_id: Identifier
+    exec_id: Identifier
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    leaves_qty: Quantity
+
+
+class OrderCancelRejected(JournalEvent):
+    """A cancel or replace refused by the engine (risk, state) or by the venue."""
+
+    schema_name: ClassVar[str] = "oms.OrderCancelRejected"
+
+    client_order_id: Identifier
+    response_to: CancelRejectResponseTo
+    reason_code: Identifier
+    reason: Text
+    exec_id: Optional[Identifier] = None
+
+
+class OrderExpired(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderExpired"
+
+    exec_id: Optional[Identifier] = None
+    reason: Optional[Text] = None
+
+
+class OrderFillBusted(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderFillBusted"
+
+    fill_id: Identifier
+    exec_id: Identifier
+    ref_fill_id: Identifier
+    cum_qty: Quantity
+    leaves_qty: Quantity
+    avg_px: Price
+
+
+class OrderFillCorrected(JournalEvent):
+    schema_name: ClassVar[str] = "oms.OrderFillCorrected"
+
+    fill_id: Identifier
+    exec_id: Identifier
+    ref_fill_id: Identifier
+    last_qty: PositiveQuantity
+    last_px: PositivePrice
+    cum_qty: Quantity
+    leaves_qty: Quantity
+    avg_px: Price
+
+
+class OrderAnomaly(JournalEvent):
+    """An input that cannot apply (unknown order, impossible transition): kept, never applied."""
+
+    schema_name: ClassVar[str] = "oms.OrderAnomaly"
+
+    source: Identifier
+    reason_code: Identifier
+    reason: Text
+    exec_id: Optional[Identifier] = None
+
+
+# --------------------------------------------------------- downstream views
+
+
+class Fill(Event):
+    """The downstream contract on `fills`: one event per execution, never duplicated.
+
+    A bust or a correction is a new event of kind BUST or CORRECTION that names
+    the fill it changes in `ref_fill_id`; a bust has the busted quantity negated.
+    """
+
+    schema_name: ClassVar[str] = "oms.Fill"
+
+    fill_id: Identifier
+    kind: FillKind
+    ref_fill_id: Optional[Identifier] = None
+    order_id: Identifier
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    instrument: Identifier
+    side: Side
+    venue: Identifier
+    exec_id: Identifier
+    quantity: Price
+    price: Price
+    commission: Amount = Decimal(0)
+
+
+class OrderView(Event):
+    """Latest state of one order (compacted `orders` topic, keyed by order id)."""
+
+    schema_name: ClassVar[str] = "oms.OrderView"
+
+    order_id: Identifier
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    instrument: Identifier
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    status: OrderStatus
+    quantity: Quantity
+    limit_price: Optional[PositivePrice] = None
+    cum_qty: Quantity
+    leaves_qty: Quantity
+    avg_px: Price
+    venue: Optional[Identifier] = None
+    seq: Seq
+    reason: Optional[Text] = None
+
+
+class Position(Event):
+    """Net position of one account in one instrument (compacted `positions`)."""
+
+    schema_name: ClassVar[str] = "oms.Position"
+
+    account: Identifier
+    instrument: Identifier
+    quantity: Price
+    """Signed: positive long, negative short."""
+    avg_price: Price
+    realized_pnl: Amount
+    unrealized_pnl: Amount
+    mark_price: Optional[Price] = None
+    gross_exposure: Amount
+    net_exposure: Amount
+    fills: Seq
+    last_fill_id: Optional[Identifier] = None
+
+
+# --------------------------------------------------------------- market data
+
+
+class Quote(Event):
+    schema_name: ClassVar[str] = "oms.Quote"
+
+    instrument: Identifier
+    venue: Optional[Identifier] = None
+    bid_price: PositivePrice
+    bid_size: Quantity
+    ask_price: PositivePrice
+    ask_size: Quantity
+
+    @model_validator(mode="after")
+    def _not_crossed(self) -> "Quote":
+        if self.bid_price > self.ask_price:
+            raise ValueError("bid_price: a quote's bid is above its ask")
+        return self
+
+
+class Trade(Event):
+    schema_name: ClassVar[str] = "oms.Trade"
+
+    instrument: Identifier
+    venue: Optional[Identifier] = None
+    price: PositivePrice
+    size: PositiveQuantity
+    aggressor: Optional[Side] = None
+    trade_id: Optional[Identifier] = None
+
+
+# -------------------------------------------------------------- risk controls
+
+
+class RiskControl(Event):
+    """One operator or post-trade decision on `risk.controls` (compacted by scope and name).
+
+    `scope` is an account or `*` for every account. `kind` says how to read
+    `name` and `value`: a LIMIT names a limit and gives its decimal value; a
+    TRADING_STATE gives ACTIVE, REDUCING or HALTED; a KILL_SWITCH gives
+    `on` or `off`; an ENTITLEMENT names a trader and gives `allow` or `deny`;
+    an INSTRUMENT names an instrument and gives `tradable`, `restricted` or `halted`.
+    """
+
+    schema_name: ClassVar[str] = "oms.RiskControl"
+
+    scope: Identifier
+    kind: ControlKind
+    name: Identifier
+    value: Text
+    changed_by: Identifier
+    reason: Optional[Text] = None
+
+
+# ---------------------------------------------------------------- dead letter
+
+
+class DeadLetter(Event):
+    """Input a processor could not decode or validate, kept with the reason."""
+
+    schema_name: ClassVar[str] = "oms.DeadLetter"
+
+    source_topic: Text
+    partition: int
+    offset: int
+    key: Optional[bytes] = None
+    value: Optional[bytes] = None
+    error: Text
+    processor: Identifier
+
+
+# ------------------------------------------------------------------ registry
+
+JOURNAL_EVENTS: tuple[type[JournalEvent], ...] = (
+    OrderAccepted,
+    OrderDenied,
+    OrderRouted,
+    OrderAcknowledged,
+    OrderRejected,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderCanceled,
+    OrderPendingReplace,
+    OrderReplaced,
+    OrderCancelRejected,
+    OrderExpired,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderAnomaly,
+)
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    NewOrder,
+    AmendOrder,
+    CancelOrder,
+    VenueRequest,
+    ExecutionReport,
+    *JOURNAL_EVENTS,
+    Fill,
+    OrderView,
+    Position,
+    Quote,
+    Trade,
+    RiskControl,
+    DeadLetter,
+)
+
+BY_SCHEMA_NAME: dict[str, type[Event]] = {cls.schema_name: cls for cls in EVENT_TYPES}
+
+ENUMS: tuple[type[Enum], ...] = (
+    Side,
+    OrderType,
+    TimeInForce,
+    OrderStatus,
+    ExecType,
+    VenueAction,
+    CancelRejectResponseTo,
+    FillKind,
+    TradingState,
+    ControlKind,
+)
