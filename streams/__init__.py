@@ -1,0 +1,1 @@
+"""Everything that knows Kafka: broker, topics, codec, clients."""
