@@ -1,0 +1,561 @@
+"""A seeded, deterministic simulated exchange: the `VenueAdapter` used until real venues are wired.
+
+This module owns the exchange model: order acceptance and random rejects,
+matching against the top of book it is told about, resting orders, replaces,
+cancels, and test helpers for busts, corrections and unsolicited cancels. It is
+pure: time comes in as `now` (UTC nanoseconds), randomness only from the
+`random.Random` it holds (seeded from the seed and the venue name), prices and
+quantities are `Decimal`. The same name, seed, config and inputs always give
+the same reports, exec ids and timestamps.
+
+Model, in the order a NEW is handled:
+
+- Rejects: a LIMIT without a price, an `order_id` already working here, a
+  random reject (probability `reject_probability`, one draw per NEW) and a
+  MARKET order for an instrument with no quote yet ("no market") are answered
+  with one REJECTED report. Otherwise the order is acknowledged (NEW report
+  carrying the `venue_order_id`).
+- Liquidity is the last quote of the instrument (`on_quote`; a quote naming
+  another venue is ignored). Each quote is fresh displayed liquidity; fills
+  consume it until the next quote. A buy takes the ask, a sell the bid, at the
+  quote's price, at most the displayed size (times `max_fill_fraction`) per
+  order per quote. A MARKET order, or a LIMIT order that crosses (buy limit >=
+  ask, sell limit <= bid), fills at once; larger orders get a PARTIAL_FILL.
+- What is left rests: a LIMIT order until a later quote crosses it; a MARKET
+  order with no more displayed liquidity also rests and takes liquidity from
+  the next quotes at whatever price they show. On each quote resting orders
+  are matched by priority: market orders first, then better limit price, then
+  arrival. DAY and GTC are not told apart (the simulator has no session end).
+- IOC fills what is available, then a CANCELED report (ExecType and OrdStatus
+  CANCELED, not EXPIRED) ends the rest. FOK fills entirely if the displayed
+  size suffices, else is CANCELED with no fill. Both are acknowledged first.
+- Trade prints (`on_trade`) fill resting LIMIT orders only when
+  `fill_on_trades` is set: a print at or through the limit fills up to the
+  print's size, at the limit price (a passive fill).
+
+REPLACE (`amend`) finds the order by `orig_request_id` (else by `order_id`);
+an unknown or closed order, or a change of side or instrument, gets a
+CANCEL_REJECTED. Otherwise quantity and price change (a LIMIT replace without
+a price keeps the old one; the order type never changes), a REPLACED report
+carries the new `request_id`, and marketability is checked again. A new
+quantity at or below `cum_qty` ends the order: REPLACED with leaves 0 and
+status FILLED. CANCEL: a working order gets CANCELED, an unknown or closed one
+CANCEL_REJECTED (OrdStatus the order's, or REJECTED when unknown).
+
+Idempotency: the reports answering a request are kept by `request_id`; the
+same request id again returns those same reports (same exec ids) and changes
+nothing. Later, market-driven fills are not part of that answer.
+
+Reports: exec ids `f"{name}-{n}"` from one counter, `event_id` = exec id,
+venue order ids `f"{name}-O{n}"`. `ts_event` = `now` + latency (`latency_ns`
+plus a uniform draw in +-`latency_jitter_ns`, one draw per input), never
+earlier than the previous report's, so reports never overtake each other;
+`ts_init` equals `ts_event`. Fill reports carry `last_qty`, `last_px`,
+`cum_qty`, `leaves_qty` and `avg_px` (exact, quantized to 8 places) and the
+order's live request id. A bust or correction (`bust`, `correct`) names the
+original fill in `ref_exec_id`; a bust gives the busted quantity back to a
+working order, while a closed order stays closed with leaves 0 and, if it no
+longer is fully filled, status DONE_FOR_DAY.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
+
+from oms.events import (
+    ExecType,
+    ExecutionReport,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    TimeInForce,
+    Trade,
+    VenueAction,
+    VenueRequest,
+)
+from oms.venues import OpenOrder
+
+__all__ = ["SimulatedExchange", "SimulatedVenueConfig"]
+
+ZERO = Decimal(0)
+_Q = Decimal(1).scaleb(-8)
+_CTX = Context(prec=60)
+"""Wide enough that qty * price sums are exact for any decimal(28, 8) inputs."""
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,39}$")
+
+_CLOSED_BY_FILLS = (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY)
+
+
+@dataclass(frozen=True)
+class SimulatedVenueConfig:
+    """How the simulated exchange behaves; the default is a perfect, instant venue."""
+
+    latency_ns: int = 0
+    """Mean delay between an input and the reports it causes (`ts_event - now`)."""
+    latency_jitter_ns: int = 0
+    """Uniform jitter around `latency_ns`: the delay is drawn in `latency_ns +- jitter` (floored at 0)."""
+    reject_probability: float = 0.0
+    """Chance that a valid NEW is rejected ("simulated venue reject")."""
+    max_fill_fraction: Decimal = Decimal(1)
+    """The most of one quote's displayed size a single order may take from it, in (0, 1]."""
+    fill_on_trades: bool = False
+    """Whether trade prints at or through a resting limit fill it (at the limit price)."""
+
+    def __post_init__(self) -> None:
+        if self.latency_ns < 0 or self.latency_jitter_ns < 0:
+            raise ValueError("latency_ns: latency and jitter cannot be negative")
+        if not 0.0 <= self.reject_probability <= 1.0:
+            raise ValueError(f"reject_probability: {self.reject_probability} is not in [0, 1]")
+        fraction = Decimal(self.max_fill_fraction)
+        if not ZERO < fraction <= 1:
+            raise ValueError(f"max_fill_fraction: {fraction} is not in (0, 1]")
+        object.__setattr__(self, "max_fill_fraction", fraction)
+
+
+@dataclass
+class _Order:
+    account: str
+    order_id: str
+    request_id: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    limit_price: Decimal | None
+    arrival: int = 0
+    venue_order_id: str | None = None
+    status: OrderStatus = OrderStatus.PENDING_NEW
+    working: bool = False
+    cum_qty: Decimal = ZERO
+    notional: Decimal = ZERO
+
+    @property
+    def leaves(self) -> Decimal:
+        return max(self.quantity - self.cum_qty, ZERO) if self.working else ZERO
+
+    @property
+    def avg_px(self) -> Decimal:
+        if self.cum_qty <= 0:
+            return ZERO
+        return _CTX.divide(self.notional, self.cum_qty).quantize(_Q, rounding=ROUND_HALF_EVEN, context=_CTX)
+
+    def priority(self) -> tuple:
+        if self.order_type is OrderType.MARKET or self.limit_price is None:
+            return (0, ZERO, self.arrival)
+        return (1, -self.limit_price if self.side is Side.BUY else self.limit_price, self.arrival)
+
+
+@dataclass
+class _Fill:
+    exec_id: str
+    order: _Order
+    qty: Decimal
+    px: Decimal
+    busted: bool = False
+
+
+@dataclass
+class _Book:
+    bid: Decimal
+    bid_size: Decimal
+    ask: Decimal
+    ask_size: Decimal
+
+
+class SimulatedExchange:
+    """One simulated venue (see the module docstring for the model)."""
+
+    def __init__(self, name: str, seed: int, config: SimulatedVenueConfig | None = None) -> None:
+        if not _NAME.match(name):
+            raise ValueError(f"name: {name!r} is not a venue name (letters, digits, ._:/@-; at most 40)")
+        self.name = name
+        self.seed = seed
+        self.config = config or SimulatedVenueConfig()
+        self._rng = random.Random(f"{name}:{seed}")
+        self._exec_seq = 0
+        self._order_seq = 0
+        self._last_ts = 0
+        self._books: dict[str, _Book] = {}
+        self._live: dict[str, _Order] = {}  # venue order id -> working order, in arrival order
+        self._by_request: dict[str, _Order] = {}
+        self._by_order_id: dict[str, _Order] = {}
+        self._answers: dict[str, tuple[ExecutionReport, ...]] = {}
+        self._fills: dict[str, _Fill] = {}
+        self._fill_log: list[ExecutionReport] = []
+
+    # ------------------------------------------------------------ requests
+
+    def submit(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._answer(request, VenueAction.NEW, now, self._submit)
+
+    def amend(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._answer(request, VenueAction.REPLACE, now, self._amend)
+
+    def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._answer(request, VenueAction.CANCEL, now, self._cancel)
+
+    def refuse(self, request: VenueRequest, reason: str, now: int) -> list[ExecutionReport]:
+        """Refuse a request without looking at it (e.g. over a rate limit).
+
+        A NEW gets REJECTED, a REPLACE or CANCEL gets CANCEL_REJECTED; idempotent
+        by request id like every request (a request already answered gets its
+        first answer again).
+        """
+
+        def refuse(req: VenueRequest, ts: int) -> list[ExecutionReport]:
+            if req.action is VenueAction.NEW:
+                return [self._reject_new(req, reason, ts)]
+            return [self._cancel_reject(req, self._find(req), reason, ts)]
+
+        return self._answer(request, request.action, now, refuse)
+
+    def seen(self, request_id: str) -> bool:
+        """Whether a request with this id was already answered."""
+        return request_id in self._answers
+
+    def _answer(self, request: VenueRequest, action: VenueAction, now: int, handler) -> list[ExecutionReport]:
+        if request.venue != self.name:
+            raise ValueError(f"venue: request for {request.venue!r} sent to venue {self.name!r}")
+        if request.action is not action:
+            raise ValueError(f"action: {request.action.value} request passed where {action.value} is expected")
+        previous = self._answers.get(request.request_id)
+        if previous is not None:
+            return list(previous)
+        reports = handler(request, self._stamp(now))
+        self._answers[request.request_id] = tuple(reports)
+        return reports
+
+    def _submit(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
+        draw = self._rng.random()
+        reason = None
+        if request.order_type is OrderType.LIMIT and request.limit_price is None:
+            reason = "limit order needs a limit price"
+        elif (live := self._by_order_id.get(request.order_id)) is not None and live.working:
+            reason = f"order {request.order_id} is already working at {self.name}"
+        elif draw < self.config.reject_probability:
+            reason = "simulated venue reject"
+        elif request.order_type is OrderType.MARKET and request.instrument not in self._books:
+            reason = "no market"
+        if reason is not None:
+            return [self._reject_new(request, reason, ts)]
+
+        self._order_seq += 1
+        order = self._new_order(request)
+        order.arrival = self._order_seq
+        order.venue_order_id = f"{self.name}-O{self._order_seq}"
+        order.status = OrderStatus.NEW
+        order.working = True
+        self._live[order.venue_order_id] = order
+        self._by_order_id[order.order_id] = order
+        out = [self._report(order, ExecType.NEW, ts)]
+
+        if order.time_in_force is TimeInForce.FOK:
+            px, available = self._available(order)
+            if available >= order.leaves:
+                out.append(self._take(order, px, order.leaves, ts))
+            else:
+                out.append(self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts,
+                                       reason="FOK: not enough displayed liquidity"))
+            return out
+        fill = self._try_fill(order, ts)
+        if fill is not None:
+            out.append(fill)
+        if order.time_in_force is TimeInForce.IOC and order.working:
+            out.append(self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts,
+                                   reason="IOC: unfilled quantity canceled"))
+        return out
+
+    def _amend(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
+        order = self._find(request)
+        if order is None:
+            return [self._cancel_reject(request, None, "unknown order", ts)]
+        if not order.working:
+            return [self._cancel_reject(request, order, f"order is {order.status.value}", ts)]
+        if request.side is not order.side or request.instrument != order.instrument:
+            return [self._cancel_reject(request, order, "a replace cannot change side or instrument", ts)]
+        order.request_id = request.request_id
+        self._by_request[request.request_id] = order
+        order.quantity = request.quantity
+        if order.order_type is OrderType.LIMIT and request.limit_price is not None:
+            order.limit_price = request.limit_price
+        if order.quantity <= order.cum_qty:
+            return [self._close(order, OrderStatus.FILLED, ExecType.REPLACED, ts)]
+        order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
+        out = [self._report(order, ExecType.REPLACED, ts)]
+        fill = self._try_fill(order, ts)
+        if fill is not None:
+            out.append(fill)
+        return out
+
+    def _cancel(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
+        order = self._find(request)
+        if order is None:
+            return [self._cancel_reject(request, None, "unknown order", ts)]
+        if not order.working:
+            return [self._cancel_reject(request, order, f"order is already {order.status.value}", ts)]
+        self._by_request[request.request_id] = order
+        return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts, request_id=request.request_id)]
+
+    # --------------------------------------------------------- market data
+
+    def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
+        if quote.venue is not None and quote.venue != self.name:
+            return []
+        self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
+        resting = [o for o in self._live.values() if o.instrument == quote.instrument]
+        if not resting:
+            return []
+        ts = self._stamp(now)
+        out = []
+        for side in (Side.BUY, Side.SELL):
+            for order in sorted((o for o in resting if o.side is side), key=_Order.priority):
+                fill = self._try_fill(order, ts)
+                if fill is not None:
+                    out.append(fill)
+        return out
+
+    def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
+        if not self.config.fill_on_trades or (trade.venue is not None and trade.venue != self.name):
+            return []
+        resting = [
+            o for o in self._live.values()
+            if o.instrument == trade.instrument and o.order_type is OrderType.LIMIT and o.limit_price is not None
+            and (o.limit_price >= trade.price if o.side is Side.BUY else o.limit_price <= trade.price)
+        ]
+        if not resting:
+            return []
+        ts = self._stamp(now)
+        out, remaining = [], trade.size
+        for order in sorted(resting, key=_Order.priority):
+            qty = min(order.leaves, remaining)
+            if qty <= 0:
+                break
+            out.append(self._execute(order, qty, order.limit_price, ts))
+            remaining -= qty
+        return out
+
+    # --------------------------------------------------------------- views
+
+    def open_orders(self) -> list[OpenOrder]:
+        return [
+            OpenOrder(
+                venue=self.name, venue_order_id=o.venue_order_id, account=o.account, order_id=o.order_id,
+                request_id=o.request_id, instrument=o.instrument, side=o.side, order_type=o.order_type,
+                time_in_force=o.time_in_force, quantity=o.quantity, limit_price=o.limit_price,
+                cum_qty=o.cum_qty, leaves_qty=o.leaves, avg_px=o.avg_px, status=o.status,
+            )
+            for o in self._live.values()
+        ]
+
+    def fills(self, since_ns: int = 0) -> list[ExecutionReport]:
+        """Fill, bust and correction reports with `ts_event >= since_ns`, in the order they happened."""
+        return [r for r in self._fill_log if r.ts_event >= since_ns]
+
+    # ------------------------------------------------------ venue-side events
+
+    def bust(self, exec_id: str, now: int, reason: str = "trade busted by the venue") -> list[ExecutionReport]:
+        """Bust a fill: a TRADE_BUST report naming it in `ref_exec_id`."""
+        fill = self._live_fill(exec_id)
+        order = fill.order
+        fill.busted = True
+        order.cum_qty -= fill.qty
+        order.notional = _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px))
+        self._restate(order)
+        report = self._report(order, ExecType.TRADE_BUST, self._stamp(now), last_qty=fill.qty, last_px=fill.px,
+                              ref_exec_id=exec_id, reason=reason)
+        self._fill_log.append(report)
+        return [report]
+
+    def correct(
+        self, exec_id: str, qty: Decimal, px: Decimal, now: int, reason: str = "trade corrected by the venue"
+    ) -> list[ExecutionReport]:
+        """Correct a fill's quantity and price: a TRADE_CORRECT report naming it in `ref_exec_id`."""
+        qty, px = Decimal(qty), Decimal(px)
+        if qty <= 0 or px <= 0 or qty != qty.quantize(_Q) or px != px.quantize(_Q):
+            raise ValueError(f"qty, px: a correction needs a positive quantity and price of at most 8 places, "
+                             f"got {qty} @ {px}")
+        fill = self._live_fill(exec_id)
+        order = fill.order
+        new_cum = order.cum_qty - fill.qty + qty
+        if new_cum > order.quantity and new_cum > order.cum_qty:
+            raise ValueError(f"qty: the correction would fill {new_cum} of an order for {order.quantity}")
+        order.cum_qty = new_cum
+        order.notional = _CTX.add(
+            _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px)), _CTX.multiply(qty, px)
+        )
+        fill.qty, fill.px = qty, px
+        self._restate(order)
+        report = self._report(order, ExecType.TRADE_CORRECT, self._stamp(now), last_qty=qty, last_px=px,
+                              ref_exec_id=exec_id, reason=reason)
+        self._fill_log.append(report)
+        return [report]
+
+    def cancel_unsolicited(
+        self, order_id: str, now: int, reason: str = "canceled by the venue"
+    ) -> list[ExecutionReport]:
+        """The venue cancels a working order on its own; nothing if the order is not working here."""
+        order = self._by_order_id.get(order_id)
+        if order is None or not order.working:
+            return []
+        return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, self._stamp(now), reason=reason)]
+
+    # ------------------------------------------------------------ internals
+
+    def _stamp(self, now: int) -> int:
+        """The `ts_event` of the reports caused by an input at `now` (one latency draw)."""
+        delay = self.config.latency_ns
+        if self.config.latency_jitter_ns:
+            delay += self._rng.randint(-self.config.latency_jitter_ns, self.config.latency_jitter_ns)
+        self._last_ts = max(now + max(delay, 0), self._last_ts)
+        return self._last_ts
+
+    def _next_exec_id(self) -> str:
+        self._exec_seq += 1
+        return f"{self.name}-{self._exec_seq}"
+
+    def _new_order(self, request: VenueRequest) -> _Order:
+        order = _Order(
+            account=request.account, order_id=request.order_id, request_id=request.request_id,
+            instrument=request.instrument, side=request.side, order_type=request.order_type,
+            time_in_force=request.time_in_force, quantity=request.quantity,
+            limit_price=request.limit_price if request.order_type is OrderType.LIMIT else None,
+        )
+        self._by_request[request.request_id] = order
+        return order
+
+    def _find(self, request: VenueRequest) -> _Order | None:
+        order = self._by_request.get(request.orig_request_id) if request.orig_request_id else None
+        if order is None:
+            order = self._by_order_id.get(request.order_id)
+        if order is None or order.account != request.account or order.order_id != request.order_id:
+            return None
+        return order
+
+    def _live_fill(self, exec_id: str) -> _Fill:
+        fill = self._fills.get(exec_id)
+        if fill is None:
+            raise KeyError(f"exec_id: {exec_id!r} is not a fill of venue {self.name}")
+        if fill.busted:
+            raise ValueError(f"exec_id: fill {exec_id} is already busted")
+        return fill
+
+    def _restate(self, order: _Order) -> None:
+        """The status after a bust or correction changed `cum_qty`."""
+        if order.working:
+            if order.cum_qty >= order.quantity:
+                order.status, order.working = OrderStatus.FILLED, False
+                self._live.pop(order.venue_order_id, None)
+            else:
+                order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
+        elif order.status in _CLOSED_BY_FILLS:
+            order.status = OrderStatus.FILLED if order.cum_qty >= order.quantity else OrderStatus.DONE_FOR_DAY
+
+    def _available(self, order: _Order) -> tuple[Decimal, Decimal]:
+        """(price, quantity) the order could take from the book now; quantity 0 if none."""
+        book = self._books.get(order.instrument)
+        if book is None:
+            return ZERO, ZERO
+        px, size = (book.ask, book.ask_size) if order.side is Side.BUY else (book.bid, book.bid_size)
+        if order.order_type is OrderType.LIMIT:
+            crosses = order.limit_price >= px if order.side is Side.BUY else order.limit_price <= px
+            if not crosses:
+                return px, ZERO
+        fraction = self.config.max_fill_fraction
+        if fraction < 1:
+            size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
+        return px, max(size, ZERO)
+
+    def _try_fill(self, order: _Order, ts: int) -> ExecutionReport | None:
+        px, available = self._available(order)
+        qty = min(available, order.leaves)
+        if qty <= 0:
+            return None
+        return self._take(order, px, qty, ts)
+
+    def _take(self, order: _Order, px: Decimal, qty: Decimal, ts: int) -> ExecutionReport:
+        """Fill `qty` against the book, consuming its displayed size."""
+        book = self._books[order.instrument]
+        if order.side is Side.BUY:
+            book.ask_size -= qty
+        else:
+            book.bid_size -= qty
+        return self._execute(order, qty, px, ts)
+
+    def _execute(self, order: _Order, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
+        order.cum_qty += qty
+        order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
+        if order.cum_qty >= order.quantity:
+            order.status, order.working = OrderStatus.FILLED, False
+            self._live.pop(order.venue_order_id, None)
+            exec_type = ExecType.FILL
+        else:
+            order.status = OrderStatus.PARTIALLY_FILLED
+            exec_type = ExecType.PARTIAL_FILL
+        report = self._report(order, exec_type, ts, last_qty=qty, last_px=px)
+        self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
+        self._fill_log.append(report)
+        return report
+
+    def _close(
+        self, order: _Order, status: OrderStatus, exec_type: ExecType, ts: int, *,
+        request_id: str | None = None, reason: str | None = None,
+    ) -> ExecutionReport:
+        order.status, order.working = status, False
+        self._live.pop(order.venue_order_id, None)
+        if request_id is not None:
+            order.request_id = request_id
+        return self._report(order, exec_type, ts, reason=reason)
+
+    def _reject_new(self, request: VenueRequest, reason: str, ts: int) -> ExecutionReport:
+        order = self._new_order(request)
+        order.status = OrderStatus.REJECTED
+        if order.order_id not in self._by_order_id or not self._by_order_id[order.order_id].working:
+            self._by_order_id[order.order_id] = order
+        return self._report(order, ExecType.REJECTED, ts, reason=reason)
+
+    def _cancel_reject(
+        self, request: VenueRequest, order: _Order | None, reason: str, ts: int
+    ) -> ExecutionReport:
+        if order is None:
+            order = _Order(
+                account=request.account, order_id=request.order_id, request_id=request.request_id,
+                instrument=request.instrument, side=request.side, order_type=request.order_type,
+                time_in_force=request.time_in_force, quantity=request.quantity,
+                limit_price=request.limit_price, status=OrderStatus.REJECTED,
+            )
+        return self._report(order, ExecType.CANCEL_REJECTED, ts, request_id=request.request_id, reason=reason)
+
+    def _report(
+        self, order: _Order, exec_type: ExecType, ts: int, *, request_id: str | None = None,
+        last_qty: Decimal = ZERO, last_px: Decimal = ZERO, ref_exec_id: str | None = None, reason: str | None = None,
+    ) -> ExecutionReport:
+        exec_id = self._next_exec_id()
+        return ExecutionReport(
+            event_id=exec_id,
+            ts_event=ts,
+            ts_init=ts,
+            venue=self.name,
+            account=order.account,
+            order_id=order.order_id,
+            request_id=request_id or order.request_id,
+            exec_id=exec_id,
+            exec_type=exec_type,
+            order_status=order.status,
+            instrument=order.instrument,
+            side=order.side,
+            order_qty=order.quantity,
+            last_qty=last_qty,
+            last_px=last_px,
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves,
+            avg_px=order.avg_px,
+            limit_price=order.limit_price,
+            venue_order_id=order.venue_order_id,
+            ref_exec_id=ref_exec_id,
+            reason=reason,
+        )

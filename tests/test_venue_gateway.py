@@ -1,0 +1,190 @@
+"""Tests of `processors.venue_gateway`: the Kafka-free core, then the gateway on the real broker.
+
+The core tests check routing, the token bucket, latency holding and which
+offsets become committable. The integration test runs the gateway in a
+thread against the session's broker under a unique topic prefix, publishes a
+quote and venue requests, and reads the execution reports off `exec.reports`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal as D
+
+import pytest
+
+from oms.config import Settings
+from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
+from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from processors.venue_gateway import GatewayCore, RateLimit, TokenBucket, build_parser, run_gateway
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def request(n: int, venue: str = "SIM-A", **overrides) -> VenueRequest:
+    fields = {
+        "event_id": f"vr-{n}", "ts_event": T0, "ts_init": T0, "action": VenueAction.NEW, "venue": venue,
+        "account": "ACC1", "order_id": f"ORD-{n}", "request_id": f"req-{n}", "instrument": "XYZ",
+        "side": Side.BUY, "order_type": OrderType.LIMIT, "quantity": D("150"), "limit_price": D("101"),
+        "time_in_force": TimeInForce.DAY,
+    }
+    fields.update(overrides)
+    return VenueRequest(**fields)
+
+
+def quote(**overrides) -> Quote:
+    fields = {
+        "event_id": "q-1", "ts_event": T0, "ts_init": T0, "instrument": "XYZ",
+        "bid_price": D("100.40"), "bid_size": D("100"), "ask_price": D("100.50"), "ask_size": D("100"),
+    }
+    fields.update(overrides)
+    return Quote(**fields)
+
+
+# -------------------------------------------------------------------- the core
+
+
+def core(latency_ns: int = MS, rate_limit: RateLimit | None = None) -> GatewayCore:
+    config = SimulatedVenueConfig(latency_ns=latency_ns)
+    return GatewayCore({n: SimulatedExchange(n, 7, config) for n in ("SIM-A", "SIM-B")}, rate_limit)
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    bucket = TokenBucket(RateLimit(per_second=2, burst=3))
+    assert [bucket.take(T0) for _ in range(4)] == [True, True, True, False]
+    assert not bucket.take(T0 + 499 * MS)
+    assert bucket.take(T0 + 500 * MS) and not bucket.take(T0 + 500 * MS)
+    assert [bucket.take(T0 + 10_000 * MS) for _ in range(4)] == [True, True, True, False]
+
+
+def test_core_routes_holds_until_due_and_commits_after_release():
+    c = core()
+    assert c.on_marketdata(quote(), T0) == []
+    reports = c.on_request("vr", 0, 10, request(1), T0)
+    assert [r.exec_type for r in reports] == [ExecType.NEW, ExecType.PARTIAL_FILL]
+    assert c.on_request("vr", 0, 11, request(2, venue="SIM-Z"), T0) == []
+    assert (c.stats.requests, c.stats.skipped, c.stats.quotes) == (1, 1, 1)
+    assert c.committable() == []  # offset 10's reports are still held
+    assert c.next_due() == T0 + MS and c.release(T0 + MS - 1) == []
+    assert c.release(T0 + MS) == reports
+    assert c.committable() == [("vr", 0, 12)]
+    assert c.committable() == []
+
+
+def test_core_commits_only_the_fully_released_prefix_per_partition():
+    c = core()
+    c.on_request("vr", 0, 5, request(1), T0)
+    c.on_request("vr", 0, 6, request(2, venue="SIM-X"), T0)
+    c.on_request("vr", 1, 3, request(3, venue="SIM-X"), T0)
+    assert c.committable() == [("vr", 1, 4)]
+    c.release()
+    assert c.committable() == [("vr", 0, 7)]
+
+
+def test_core_rate_limits_per_venue_and_replays_are_free():
+    c = core(latency_ns=0, rate_limit=RateLimit(per_second=1, burst=1))
+    [ack] = c.on_request("vr", 0, 0, request(1), T0)
+    [limited] = c.on_request("vr", 0, 1, request(2), T0)
+    assert (limited.exec_type, limited.order_status, limited.reason) == (
+        ExecType.REJECTED, OrderStatus.REJECTED, "rate limit")
+    assert c.on_request("vr", 0, 2, request(1), T0) == [ack]  # a replay costs no token
+    assert c.on_request("vr", 0, 3, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
+    assert c.stats.rate_limited == 1
+
+
+def test_cli_arguments():
+    args = build_parser().parse_args(
+        ["--venues", "SIM-A,SIM-B", "--seed", "7", "--reject-prob", "0.02", "--latency-ms", "1"])
+    assert (args.venues, args.seed, args.reject_prob, args.latency_ms) == ("SIM-A,SIM-B", 7, 0.02, D(1))
+
+
+# ------------------------------------------------------------- on the broker
+
+
+def read_until(consumer, predicate, timeout: float = 15.0) -> list:
+    """Poll `consumer` until `predicate(received_so_far)` holds; return what was received."""
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate(got):
+        received = consumer.poll(0.2)
+        if received is not None:
+            got.append(received)
+    assert predicate(got), f"timed out; received {[r.event for r in got]}"
+    return got
+
+
+@pytest.mark.kafka
+def test_gateway_on_the_broker(bootstrap_servers, unique_name):
+    from streams.runtime import connect
+
+    settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=f"{unique_name}.")
+    rt = connect(settings)
+    rt.ensure_topics()
+    topics = rt.topics
+
+    stop, ready = threading.Event(), threading.Event()
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["stats"] = run_gateway(
+                settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=MS), stop=stop, ready=ready, runtime=rt)
+        except BaseException as exc:  # surfaced by the test thread below
+            result["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, name="venue-gateway", daemon=True)
+    thread.start()
+    reader = rt.event_consumer(f"{unique_name}.reader", "test", deadletter=False)
+    reader.consumer.subscribe([topics.exec_reports])
+    try:
+        assert ready.wait(20) and "error" not in result, result.get("error")
+        producer = rt.event_producer()
+        # a quote, then a crossing limit buy larger than the displayed ask: either order of
+        # arrival at the gateway gives an ack and a partial fill of 100 at the ask
+        producer.send(topics.marketdata, "XYZ", quote())
+        producer.send(topics.venue_requests, "SIM-A", request(1))
+        producer.flush()
+        got = read_until(reader, lambda g: {r.event.exec_type for r in g} >= {ExecType.NEW, ExecType.PARTIAL_FILL})
+        by_type = {r.event.exec_type: r for r in got}
+        ack, fill = by_type[ExecType.NEW], by_type[ExecType.PARTIAL_FILL]
+        assert ack.key == "ACC1" and ack.topic == topics.exec_reports
+        assert (ack.event.venue, ack.event.order_id, ack.event.request_id) == ("SIM-A", "ORD-1", "req-1")
+        assert ack.event.venue_order_id == "SIM-A-O1"
+        assert (fill.event.last_qty, fill.event.last_px, fill.event.cum_qty, fill.event.leaves_qty) == (
+            D(100), D("100.50"), D(100), D(50))
+        assert fill.event.avg_px == D("100.50") and fill.event.order_status is OrderStatus.PARTIALLY_FILLED
+
+        # a request for a venue this gateway does not serve (same partition: handled before the
+        # cancel) is skipped; the cancel ends the rest of the order
+        producer.send(topics.venue_requests, "SIM-A", request(2, venue="SIM-Z"))
+        producer.send(topics.venue_requests, "SIM-A",
+                      request(3, action=VenueAction.CANCEL, order_id="ORD-1", orig_request_id="req-1"))
+        producer.flush()
+        got += read_until(reader, lambda g: any(r.event.exec_type is ExecType.CANCELED for r in g))
+        canceled = next(r.event for r in got if r.event.exec_type is ExecType.CANCELED)
+        assert (canceled.request_id, canceled.order_status, canceled.cum_qty, canceled.leaves_qty) == (
+            "req-3", OrderStatus.CANCELED, D(100), D(0))
+        assert all(r.event.venue == "SIM-A" and r.event.order_id == "ORD-1" for r in got)
+        assert len({r.event.exec_id for r in got}) == len(got) == 3
+    finally:
+        stop.set()
+        thread.join(15)
+        reader.close()
+    assert not thread.is_alive()
+    assert "error" not in result, result.get("error")
+    stats = result["stats"]
+    assert (stats.requests, stats.skipped, stats.quotes, stats.reports) == (2, 1, 1, 3)
+
+    # every request offset was committed once its reports were out
+    from confluent_kafka import TopicPartition
+
+    probe = rt.consumer(f"{unique_name}.venue-gateway")
+    try:
+        parts = probe.list_topics(topics.venue_requests, timeout=10).topics[topics.venue_requests].partitions
+        committed = probe.committed([TopicPartition(topics.venue_requests, p) for p in parts], timeout=10)
+        assert sum(max(tp.offset, 0) for tp in committed) == 3
+    finally:
+        probe.close()
