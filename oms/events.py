@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -381,7 +381,9 @@ class OrderReplaced(JournalEvent):
 
 
 class OrderCancelRejected(JournalEvent):
-    """A cancel or replace refused by the engine (risk, state) or by the venue."""
+    """A cancel or replace refused by the engine (risk, state) or by the venue.
+
+    With `seq` 0 the record is kept in the journal but never applied to the order."""
 
     schema_name: ClassVar[str] = "oms.OrderCancelRejected"
 
@@ -399,12 +401,22 @@ class OrderExpired(JournalEvent):
     reason: Optional[Text] = None
 
 
+class OrderDoneForDay(JournalEvent):
+    """The venue stopped working the order for today; it may still be canceled or expire."""
+
+    schema_name: ClassVar[str] = "oms.OrderDoneForDay"
+
+    exec_id: Optional[Identifier] = None
+    reason: Optional[Text] = None
+
+
 class OrderFillBusted(JournalEvent):
     schema_name: ClassVar[str] = "oms.OrderFillBusted"
 
     fill_id: Identifier
     exec_id: Identifier
     ref_fill_id: Identifier
+    instrument: Identifier
     cum_qty: Quantity
     leaves_qty: Quantity
     avg_px: Price
@@ -416,6 +428,7 @@ class OrderFillCorrected(JournalEvent):
     fill_id: Identifier
     exec_id: Identifier
     ref_fill_id: Identifier
+    instrument: Identifier
     last_qty: PositiveQuantity
     last_px: PositivePrice
     cum_qty: Quantity
@@ -424,7 +437,7 @@ class OrderFillCorrected(JournalEvent):
 
 
 class OrderAnomaly(JournalEvent):
-    """An input that cannot apply (unknown order, impossible transition): kept, never applied."""
+    """An input that cannot apply (unknown order, impossible transition): kept with `seq` 0, never applied."""
 
     schema_name: ClassVar[str] = "oms.OrderAnomaly"
 
@@ -591,6 +604,7 @@ JOURNAL_EVENTS: tuple[type[JournalEvent], ...] = (
     OrderReplaced,
     OrderCancelRejected,
     OrderExpired,
+    OrderDoneForDay,
     OrderFillBusted,
     OrderFillCorrected,
     OrderAnomaly,

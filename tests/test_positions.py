@@ -74,17 +74,17 @@ def fill(fill_id: str, side: str, qty, px, commission="0", *, account=ACC, instr
     )
 
 
-def bust(fill_id: str, ref: str, *, account=ACC, order_id="O-1"):
+def bust(fill_id: str, ref: str, *, account=ACC, order_id="O-1", instrument="AAPL"):
     return OrderFillBusted(
         event_id=f"ev.{fill_id}", ts_event=T0, ts_init=T0, order_id=order_id, account=account, seq=next(_seq),
-        fill_id=fill_id, exec_id=f"x.{fill_id}", ref_fill_id=ref, cum_qty=D(0), leaves_qty=D(0), avg_px=D(0),
+        fill_id=fill_id, exec_id=f"x.{fill_id}", ref_fill_id=ref, instrument=instrument, cum_qty=D(0), leaves_qty=D(0), avg_px=D(0),
     )
 
 
-def correct(fill_id: str, ref: str, qty, px, *, account=ACC, order_id="O-1"):
+def correct(fill_id: str, ref: str, qty, px, *, account=ACC, order_id="O-1", instrument="AAPL"):
     return OrderFillCorrected(
         event_id=f"ev.{fill_id}", ts_event=T0, ts_init=T0, order_id=order_id, account=account, seq=next(_seq),
-        fill_id=fill_id, exec_id=f"x.{fill_id}", ref_fill_id=ref, last_qty=D(str(qty)), last_px=D(str(px)),
+        fill_id=fill_id, exec_id=f"x.{fill_id}", ref_fill_id=ref, instrument=instrument, last_qty=D(str(qty)), last_px=D(str(px)),
         cum_qty=D(str(qty)), leaves_qty=D(0), avg_px=D(str(px)),
     )
 

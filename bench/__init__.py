@@ -1,0 +1,1 @@
+"""Micro-benchmarks of the OMS hot paths, each runnable as `python -m bench.<name>`."""

@@ -1,0 +1,215 @@
+"""Bytes on the wire <-> `oms.events.Event` values, in two Avro framings.
+
+This module owns the value codecs and the key codec. `SingleObjectCodec` is the
+Avro single-object encoding (`C3 01`, 8-byte CRC-64-AVRO fingerprint, body),
+needing no registry: writer schemas are the catalogue's plus any learned from
+the compacted schemas topic. `ConfluentCodec` is the Confluent wire format
+(magic 0, 4-byte schema id, body) with TopicRecordNameStrategy subjects. Both
+decode with Avro schema resolution into the current schema of the same record
+name, so older data reads under newer schemas, then validate with pydantic; any
+failure to turn bytes into a valid event is a `DecodeError` that says why.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from decimal import Context, Decimal, InvalidOperation
+from typing import Protocol
+
+import fastavro
+from pydantic import ValidationError
+
+from oms.events import BY_SCHEMA_NAME, PRECISION, SCALE, Event
+from schemas import Catalogue, SchemaEntry, load_catalogue
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+CONFLUENT_MAGIC = 0
+_CONFLUENT_HEADER = struct.Struct(">bI")
+_QUANTUM = Decimal(1).scaleb(-SCALE)
+_DECIMAL_CONTEXT = Context(prec=PRECISION, traps=[InvalidOperation])
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a valid event: bad framing, unknown schema, bad body or invalid record."""
+
+
+class Codec(Protocol):
+    def encode(self, topic: str, event: Event) -> bytes: ...
+
+    def decode(self, topic: str, data: bytes) -> Event: ...
+
+
+# ------------------------------------------------------------------ shared
+
+
+def _record(event: Event) -> dict:
+    """The event as an Avro record, decimals quantized to the wire scale."""
+    record = event.to_record()
+    for name, value in record.items():
+        if isinstance(value, Decimal):
+            try:
+                record[name] = value.quantize(_QUANTUM, context=_DECIMAL_CONTEXT)
+            except InvalidOperation:
+                raise ValueError(
+                    f"{event.schema_name}.{name}: {value} does not fit decimal({PRECISION},{SCALE})"
+                ) from None
+    return record
+
+
+def _entry_for(catalogue: Catalogue, event: Event) -> SchemaEntry:
+    try:
+        return catalogue[event.schema_name]
+    except KeyError:
+        raise ValueError(f"no schema {event.schema_name!r} for {type(event).__name__}") from None
+
+
+def _body(entry: SchemaEntry, event: Event) -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, entry.parsed, _record(event))
+    return out.getvalue()
+
+
+def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue) -> Event:
+    """Read the body at `offset` written with `writer` into the current schema and model."""
+    reader = catalogue.get(writer.name)
+    model = BY_SCHEMA_NAME.get(writer.name)
+    if reader is None or model is None:
+        raise DecodeError(f"no current schema or event type for record {writer.name!r}")
+    body = io.BytesIO(data)
+    body.seek(offset)
+    try:
+        if writer.fingerprint == reader.fingerprint:  # same wire schema: no resolution, reader's logical types
+            record = fastavro.schemaless_reader(body, reader.parsed)
+        else:
+            record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ... on bad input
+        raise DecodeError(f"cannot read {writer.name} Avro body: {type(exc).__name__}: {exc}") from exc
+    if body.tell() != len(data):
+        raise DecodeError(f"{len(data) - body.tell()} trailing bytes after the {writer.name} Avro body")
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        raise DecodeError(f"{writer.name} record does not validate: {exc}") from exc
+
+
+# ----------------------------------------------------------- single object
+
+
+class SingleObjectCodec:
+    """Avro single-object encoding; writer schemas found by fingerprint."""
+
+    def __init__(self, catalogue: Catalogue | None = None):
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._writers: dict[bytes, SchemaEntry] = dict(self.catalogue.by_fingerprint)
+
+    def encode(self, topic: str, event: Event) -> bytes:
+        entry = _entry_for(self.catalogue, event)
+        return SINGLE_OBJECT_MAGIC + entry.fingerprint + _body(entry, event)
+
+    def decode(self, topic: str, data: bytes) -> Event:
+        if data[:2] != SINGLE_OBJECT_MAGIC:
+            got = data[:2].hex(" ") or "nothing"
+            raise DecodeError(f"not Avro single-object encoding: starts with {got}, expected c3 01")
+        if len(data) < 10:
+            raise DecodeError(f"truncated single-object header: {len(data)} bytes, need 10")
+        writer = self._writers.get(data[2:10])
+        if writer is None:
+            raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} (not in the catalogue nor learned)")
+        return _event(data, 10, writer, self.catalogue)
+
+    def learn(self, schema_json: str) -> SchemaEntry:
+        """Accept a writer schema (e.g. an older version from the schemas topic)."""
+        entry = SchemaEntry.from_schema(schema_json)
+        return self._writers.setdefault(entry.fingerprint, entry)
+
+    def schema_records(self) -> list[tuple[bytes, bytes]]:
+        """(fingerprint hex, schema JSON) for every current schema, for the compacted schemas topic.
+
+        The value is the full standalone schema rather than its Parsing Canonical
+        Form: the canonical form drops logical types, and a writer schema without
+        them would read decimals back as raw bytes.
+        """
+        return [(e.fingerprint.hex().encode(), e.schema_json.encode()) for e in self.catalogue.values()]
+
+
+# --------------------------------------------------------------- confluent
+
+
+class ConfluentCodec:
+    """Confluent wire format through a schema registry, TopicRecordNameStrategy subjects.
+
+    `confluent_kafka.schema_registry` is imported only here: it pulls in httpx
+    and authlib, which the single-object path does not need.
+    """
+
+    def __init__(self, registry_client, catalogue: Catalogue | None = None):
+        self.registry = registry_client
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self._ids: dict[str, int] = {}
+        self._writers: dict[int, SchemaEntry] = {}
+
+    @staticmethod
+    def subject(topic: str, record_name: str) -> str:
+        return f"{topic}-{record_name}"
+
+    def encode(self, topic: str, event: Event) -> bytes:
+        from confluent_kafka.schema_registry import Schema
+
+        entry = _entry_for(self.catalogue, event)
+        subject = self.subject(topic, entry.name)
+        schema_id = self._ids.get(subject)
+        if schema_id is None:
+            schema_id = self.registry.register_schema(subject, Schema(entry.schema_json, "AVRO"))
+            self._ids[subject] = schema_id
+            self._writers.setdefault(schema_id, entry)
+        return _CONFLUENT_HEADER.pack(CONFLUENT_MAGIC, schema_id) + _body(entry, event)
+
+    def decode(self, topic: str, data: bytes) -> Event:
+        if len(data) < 5:
+            raise DecodeError(f"truncated Confluent header: {len(data)} bytes, need 5")
+        magic, schema_id = _CONFLUENT_HEADER.unpack_from(data)
+        if magic != CONFLUENT_MAGIC:
+            raise DecodeError(f"not Confluent wire format: magic byte {magic & 0xFF:#04x}, expected 0x00")
+        return _event(data, 5, self._writer(schema_id), self.catalogue)
+
+    def _writer(self, schema_id: int) -> SchemaEntry:
+        entry = self._writers.get(schema_id)
+        if entry is None:
+            from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+            try:
+                schema = self.registry.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                if exc.http_status_code != 404:
+                    raise  # the registry is unwell: not the message's fault
+                raise DecodeError(f"unknown schema id {schema_id}: {exc}") from exc
+            try:
+                entry = SchemaEntry.from_schema(schema.schema_str)
+            except Exception as exc:
+                raise DecodeError(f"schema id {schema_id} is not a usable Avro record schema: {exc}") from exc
+            self._writers[schema_id] = entry
+        return entry
+
+
+def make_codec(schema_registry_url: str | None) -> Codec:
+    """The Confluent codec when a registry URL is given (`mock://...` for tests), else single-object."""
+    if not schema_registry_url:
+        return SingleObjectCodec()
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return ConfluentCodec(SchemaRegistryClient.new_client({"url": schema_registry_url}))
+
+
+# -------------------------------------------------------------------- keys
+
+
+def encode_key(key: str) -> bytes:
+    return key.encode("utf-8")
+
+
+def decode_key(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"key is not UTF-8: {exc}") from exc

@@ -1,0 +1,340 @@
+"""Property tests of the order aggregate: random histories never break an invariant.
+
+This module owns the generative checks of `oms.domain.orders`: a hypothesis
+state machine drives one order through random client commands and venue
+reports — plausible ones (acks, fills within leaves, answers to pending
+requests, busts and corrections of standing fills) mixed with invalid,
+out-of-order, redelivered and malformed ones — folding every decision through
+`evolve`. After every step: decisions returned events and never raised;
+sequenced journal events are contiguous; for a live order cum + leaves ==
+quantity, otherwise leaves == 0; cum_qty is never negative and equals the
+standing fills, which the downstream `Fill` stream reproduces; avg_px lies
+within the standing fills' prices; NEW/PARTIALLY_FILLED/FILLED agree with the
+fill level; replaying the journal gives the same order.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Context, localcontext
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from oms.domain.orders import (
+    LIVE_STATUSES,
+    Order,
+    decide_amend,
+    decide_cancel,
+    decide_report,
+    evolve,
+    fold,
+)
+from oms.events import (
+    Event,
+    ExecType,
+    Fill,
+    FillKind,
+    JournalEvent,
+    OrderAnomaly,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from tests.order_builders import OrderHarness, amend, cancel, check_consistent, report
+
+SETTINGS = settings(
+    max_examples=200,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+quantities = st.one_of(
+    st.integers(min_value=1, max_value=120).map(D),
+    st.decimals(min_value=D("0.01"), max_value=D("120"), places=2),
+)
+prices = st.decimals(min_value=D("0.0001"), max_value=D("500"), places=4)
+any_decimal = st.decimals(min_value=D("-1000"), max_value=D("1000"), places=8)
+exec_types = st.sampled_from(list(ExecType))
+statuses = st.sampled_from(list(OrderStatus))
+
+
+class OrderMachine(RuleBasedStateMachine):
+    """One order; every rule is a decision folded by the harness (which checks
+    decide -> evolve consistency), then the invariants below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = OrderHarness()
+        self.reports: list = []
+        self.n = 0
+
+    def _cid(self) -> str:
+        self.n += 1
+        return f"req-{self.n}"
+
+    def _send(self, rep) -> list[Event]:
+        self.reports.append(rep)
+        return self._check(self.h.send(rep))
+
+    def _check(self, events: list[Event]) -> list[Event]:
+        assert isinstance(events, list)
+        for e in events:
+            assert not (isinstance(e, OrderAnomaly) and e.reason_code == "UNPROCESSABLE"), e
+        return events
+
+    @property
+    def order(self) -> Order:
+        assert self.h.order is not None
+        return self.h.order
+
+    @initialize(
+        qty=quantities,
+        px=prices,
+        market=st.booleans(),
+        tif=st.sampled_from(list(TimeInForce)),
+        side=st.sampled_from(list(Side)),
+        denied=st.integers(0, 9),  # hypothesis favours bounds: 7 is rare
+        ack=st.integers(0, 4),
+    )
+    def start(self, qty, px, market, tif, side, denied, ack) -> None:
+        kw = {"quantity": qty, "time_in_force": tif, "side": side}
+        kw.update({"order_type": OrderType.MARKET} if market else {"limit_price": px})
+        self._check(self.h.new(denial=("RISK", "denied") if denied == 7 else None, **kw))
+        if ack != 3 and self.order.status is OrderStatus.PENDING_NEW:
+            self._send(self.h.report(ExecType.NEW))
+
+    # ------------------------------------------------------------ commands
+
+    @rule(qty=st.none() | quantities, px=st.none() | prices)
+    def amend(self, qty, px) -> None:
+        if qty is None and px is None:
+            qty = self.order.quantity + 1
+        self._check(self.h.amend(self._cid(), quantity=qty, limit_price=px))
+
+    @rule()
+    def cancel(self) -> None:
+        self._check(self.h.cancel(self._cid()))
+
+    @rule()
+    def duplicate_new(self) -> None:
+        events = self._check(self.h.new(self.order.client_order_id))
+        assert len(events) == 1 and events[0].seq == 0
+
+    # ------------------------------------------------------ plausible venue
+
+    @rule()
+    def ack(self) -> None:
+        self._send(self.h.report(ExecType.NEW))
+
+    @rule(frac=st.sampled_from([40, 100, 25, 10, 1, 60]), px=prices, overfill=st.integers(0, 9))
+    def fill(self, frac, px, overfill) -> None:
+        leaves = self.order.quantity - self.order.cum_qty
+        qty = (leaves * frac / 100).quantize(D("0.01")) if leaves > 0 else D(1)
+        if overfill == 7 or qty <= 0:
+            qty = max(leaves, D(0)) + D("0.01")
+        kind = ExecType.FILL if self.order.cum_qty + qty >= self.order.quantity else ExecType.PARTIAL_FILL
+        self._send(self.h.report(kind, last_qty=qty, last_px=px))
+
+    @rule(accept=st.integers(0, 3))
+    def answer_pending(self, accept) -> None:
+        """What a venue says to the pending request: mostly yes, sometimes no."""
+        pending = self.order.pending
+        if pending is None or accept == 2:
+            kind = ExecType.CANCEL_REJECTED
+        elif pending.kind.value == "CANCEL":
+            kind = ExecType.CANCELED
+        else:
+            kind = ExecType.REPLACED
+        self._send(self.h.report(kind))
+
+    @rule(
+        kind=st.sampled_from([ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY]),
+        gate=st.integers(0, 4),
+    )
+    def venue_ends_it(self, kind, gate) -> None:
+        """Unsolicited cancels, IOC/DAY expiry, rejects: rarer, they end the order."""
+        if gate == 3:
+            self._send(self.h.report(kind))
+
+    @precondition(lambda self: self.h.order is not None and bool(self.h.order.fills))
+    @rule(i=st.integers(0, 50), old_id=st.booleans())
+    def bust(self, i, old_id) -> None:
+        f = self.order.fills[i % len(self.order.fills)]
+        ref = f.supersedes[0] if old_id and f.supersedes else f.exec_id
+        self._send(self.h.report(ExecType.TRADE_BUST, ref_exec_id=ref))
+
+    @precondition(lambda self: self.h.order is not None and bool(self.h.order.fills))
+    @rule(i=st.integers(0, 50), qty=quantities, px=prices)
+    def correct(self, i, qty, px) -> None:
+        f = self.order.fills[i % len(self.order.fills)]
+        self._send(self.h.report(ExecType.TRADE_CORRECT, ref_exec_id=f.exec_id, last_qty=qty, last_px=px))
+
+    # ------------------------------------------- invalid, stale, malformed
+
+    @precondition(lambda self: bool(self.reports))
+    @rule(i=st.integers(0, 1000))
+    def redeliver(self, i) -> None:
+        rep = self.reports[i % len(self.reports)]
+        before = self.order
+        events = self._check(self.h.send(rep))
+        if rep.exec_id in before.exec_ids:
+            assert events == [] and self.order == before
+
+    @rule(
+        kind=exec_types,
+        last_qty=any_decimal,
+        last_px=any_decimal,
+        ref=st.none() | st.sampled_from(["E1", "E2", "E3", "nope"]),
+        status=statuses,
+        other_account=st.integers(0, 9),
+        gate=st.integers(0, 2),
+    )
+    def garbage(self, kind, last_qty, last_px, ref, status, other_account, gate) -> None:
+        if gate != 1:
+            return
+        overrides = {"order_status": status}
+        if other_account == 7:
+            overrides["account"] = "ACC-OTHER"
+        self._send(
+            self.h.report(kind, last_qty=abs(last_qty), last_px=last_px, ref_exec_id=ref, **overrides)
+        )
+
+    @rule(kind=exec_types, qty=quantities, px=prices)
+    def unknown_order(self, kind, qty, px) -> None:
+        rep = report(None, kind, f"U{self.n}", last_qty=qty, last_px=px, order_id="O-unknown")
+        (anomaly,) = self._check(decide_report(rep, None, self.h.now))
+        assert isinstance(anomaly, OrderAnomaly) and anomaly.seq == 0 and anomaly.reason_code == "UNKNOWN_ORDER"
+
+    @rule()
+    def commands_for_other_account(self) -> None:
+        o = self.order
+        (a,) = decide_amend(amend(o.client_order_id, "x", D(1), account="ACC-OTHER"), o, self.h.now)
+        (c,) = decide_cancel(cancel(o.client_order_id, "y", account="ACC-OTHER"), o, self.h.now)
+        assert a.seq == c.seq == 0 and a.reason_code == c.reason_code == "UNKNOWN_ORDER"
+
+    # ------------------------------------------------------------ invariants
+
+    @invariant()
+    def quantities_hold(self) -> None:
+        o = self.h.order
+        if o is None:
+            return
+        assert o.status is not OrderStatus.REPLACED
+        assert o.cum_qty >= 0 and o.leaves_qty >= 0
+        assert o.cum_qty == sum((f.qty for f in o.fills), D(0))
+        if o.status in LIVE_STATUSES:
+            assert o.cum_qty + o.leaves_qty == o.quantity
+            assert o.cum_qty < o.quantity
+        else:
+            assert o.leaves_qty == 0
+        if o.fills:
+            assert min(f.px for f in o.fills) <= o.avg_px <= max(f.px for f in o.fills)
+            with localcontext(Context(prec=100)):
+                exact = sum(f.qty * f.px for f in o.fills) / o.cum_qty
+            assert o.avg_px == exact.quantize(D("1E-8"), rounding=ROUND_HALF_EVEN)
+        else:
+            assert o.avg_px == 0
+        if o.status is OrderStatus.NEW:
+            assert o.cum_qty == 0
+        if o.status is OrderStatus.PARTIALLY_FILLED:
+            assert 0 < o.cum_qty < o.quantity
+        if o.status is OrderStatus.FILLED:
+            assert o.cum_qty >= o.quantity
+        if o.status in LIVE_STATUSES:
+            assert (o.pending is not None) == (o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE))
+
+    @invariant()
+    def journal_is_contiguous_and_replays(self) -> None:
+        o = self.h.order
+        if o is None:
+            return
+        seqs = [e.seq for e in self.h.journal if e.seq > 0]
+        assert seqs == list(range(1, len(seqs) + 1)) and o.seq == len(seqs)
+        assert fold(self.h.journal) == {o.order_id: o}
+
+    @invariant()
+    def fill_stream_matches_the_order(self) -> None:
+        o = self.h.order
+        if o is None:
+            return
+        standing: dict[str, D] = {}
+        for f in (e for e in self.h.outputs if isinstance(e, Fill)):
+            if f.kind is FillKind.FILL:
+                standing[f.fill_id] = f.quantity
+            elif f.kind is FillKind.BUST:
+                assert standing.pop(f.ref_fill_id) == -f.quantity
+            else:
+                standing.pop(f.ref_fill_id)
+                standing[f.fill_id] = f.quantity
+        assert standing == {f.fill_id: f.qty for f in o.fills}
+
+
+TestOrderMachine = OrderMachine.TestCase
+TestOrderMachine.settings = SETTINGS
+
+
+# ------------------------------------------- arbitrary reports, any state
+
+
+@st.composite
+def histories(draw) -> OrderHarness:
+    """An order after a short random mix of valid and invalid venue reports."""
+    h = OrderHarness()
+    h.new(quantity=draw(quantities), limit_price=draw(prices))
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(exec_types)
+        fills = h.order.fills
+        ref = draw(st.sampled_from([f.exec_id for f in fills])) if fills and draw(st.booleans()) else None
+        h.send(h.report(kind, last_qty=draw(quantities), last_px=draw(prices), ref_exec_id=ref))
+        if draw(st.integers(0, 4)) == 0:
+            if draw(st.booleans()):
+                h.cancel(f"c{len(h.journal)}")
+            else:
+                h.amend(f"a{len(h.journal)}", quantity=draw(quantities))
+    return h
+
+
+@SETTINGS
+@given(
+    h=histories(),
+    kind=exec_types,
+    status=statuses,
+    last_qty=any_decimal,
+    last_px=any_decimal,
+    cum=any_decimal,
+    leaves=any_decimal,
+    ref=st.none() | st.text(alphabet="EX0123456789", min_size=1, max_size=4),
+    exec_id=st.sampled_from(["E1", "E2", "E3", "fresh"]),
+)
+def test_any_report_in_any_state_yields_events_never_an_exception(
+    h, kind, status, last_qty, last_px, cum, leaves, ref, exec_id
+) -> None:
+    rep = report(
+        h.order,
+        kind,
+        exec_id,
+        last_qty=abs(last_qty),
+        last_px=last_px,
+        ref_exec_id=ref,
+        order_status=status,
+        cum_qty=abs(cum),
+        leaves_qty=abs(leaves),
+        ts=h.now,
+    )
+    before = h.order
+    events = decide_report(rep, before, h.now)
+    assert isinstance(events, list)
+    if rep.exec_id in before.exec_ids:
+        assert events == []
+    else:
+        assert events, "a new report always leaves a trace"
+    after = before
+    for e in events:
+        if isinstance(e, JournalEvent) and e.seq > 0:
+            after = evolve(after, e)
+    check_consistent(before, events, after)
+    assert not any(isinstance(e, OrderAnomaly) and e.reason_code == "UNPROCESSABLE" for e in events)
