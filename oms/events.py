@@ -30,6 +30,10 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
 ]
 """Accounts, traders, client order ids, instruments, venues: short printable names."""
+Scope = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._:/@\-]*)$")
+]
+"""An account, or `*` for every account."""
 Text = Annotated[str, StringConstraints(max_length=1024)]
 Price = Annotated[Decimal, Field(max_digits=PRECISION, decimal_places=SCALE, allow_inf_nan=False)]
 Amount = Price
@@ -564,7 +568,7 @@ class RiskControl(Event):
 
     schema_name: ClassVar[str] = "oms.RiskControl"
 
-    scope: Identifier
+    scope: Scope
     kind: ControlKind
     name: Identifier
     value: Text

@@ -25,7 +25,7 @@ from schemas import Catalogue, SchemaEntry, load_catalogue
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0
-_CONFLUENT_HEADER = struct.Struct(">bI")
+_CONFLUENT_HEADER = struct.Struct(">BI")
 _QUANTUM = Decimal(1).scaleb(-SCALE)
 _DECIMAL_CONTEXT = Context(prec=PRECISION, traps=[InvalidOperation])
 
@@ -170,7 +170,7 @@ class ConfluentCodec:
             raise DecodeError(f"truncated Confluent header: {len(data)} bytes, need 5")
         magic, schema_id = _CONFLUENT_HEADER.unpack_from(data)
         if magic != CONFLUENT_MAGIC:
-            raise DecodeError(f"not Confluent wire format: magic byte {magic & 0xFF:#04x}, expected 0x00")
+            raise DecodeError(f"not Confluent wire format: magic byte {magic:#04x}, expected 0x00")
         return _event(data, 5, self._writer(schema_id), self.catalogue)
 
     def _writer(self, schema_id: int) -> SchemaEntry:

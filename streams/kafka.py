@@ -30,7 +30,7 @@ def producer_config(bootstrap_servers: str, **extra) -> dict:
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,
-        "compression.type": "lz4",
+        "partitioner": "murmur2_random",  # the Java client's partitioner, as faust uses
         **extra,
     }
 

@@ -1,0 +1,87 @@
+"""State serialization and the store interface shared by processors and replay.
+
+Order and position states are frozen dataclasses; they are stored as JSON
+(exact decimals as strings) so that a RocksDB store, a faust table or an
+in-memory dict can hold them. `Store` is the small key/value interface with a
+RocksDB implementation (rocksdict) and an in-memory one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from pydantic import TypeAdapter
+
+from oms.domain.orders import Order
+from oms.domain.positions import PositionState
+
+_ORDER = TypeAdapter(Order)
+_POSITION = TypeAdapter(PositionState)
+
+
+def dump_order(order: Order) -> bytes:
+    return _ORDER.dump_json(order)
+
+
+def load_order(data: bytes | None) -> Order | None:
+    return None if data is None else _ORDER.validate_json(data)
+
+
+def dump_position(state: PositionState) -> bytes:
+    return _POSITION.dump_json(state)
+
+
+def load_position(data: bytes | None) -> PositionState | None:
+    return None if data is None else _POSITION.validate_json(data)
+
+
+class Store(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+    def put(self, key: bytes, value: bytes) -> None: ...
+    def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]: ...
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._data[key] = value
+
+    def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(self._data):
+            if key.startswith(prefix):
+                yield key, self._data[key]
+
+    def close(self) -> None:
+        pass
+
+
+class RocksStore:
+    """A RocksDB store (rocksdict) in raw-bytes mode."""
+
+    def __init__(self, path: Path) -> None:
+        from rocksdict import Options, Rdict
+
+        path.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), options=Options(raw_mode=True))
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._db[key] = value
+
+    def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self._db.items(from_key=prefix):
+            if not key.startswith(prefix):
+                break
+            yield key, value
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,203 @@
+"""The OMS worker: a faust app hosting the order engine and the position manager.
+
+Both agents are thin adapters. They decode input with the project codec, call
+the pure domain (`oms.domain.engine.step`, `oms.domain.positions.evolve_position`)
+and publish what it decided. State lives in faust tables on the rocksdict
+driver with changelog topics. Effects are exactly-once twice over:
+
+- faust's `exactly_once` guarantee: each input's outputs, table changelog
+  writes and consumed offset are committed in one Kafka transaction;
+- the guards of the design: deterministic event ids, contiguous per-order
+  sequence numbers, and the last applied input offset per source partition
+  kept in the same table as the state, so an input delivered twice is skipped.
+
+Undecodable input goes to the dead-letter topic; the agents keep going.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+import faust
+
+from oms.clock import Clock, LiveClock
+from oms.config import Settings
+from oms.domain.engine import step
+from oms.domain.positions import evolve_position, mid, to_event
+from oms.events import (
+    DeadLetter,
+    Event,
+    OrderAnomaly,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderFilled,
+    Quote,
+)
+from oms.domain.orders import view
+from oms.routing import Router, StaticRouter
+from oms.state import dump_order, dump_position, load_order, load_position
+from streams.codec import Codec, DecodeError, make_codec
+from streams.topics import BY_NAME, Topics
+
+log = logging.getLogger("oms.worker")
+
+RAW = dict(key_type=bytes, value_type=bytes)
+"""Keys and values stay bytes: the project codec, not faust's, decides the wire format."""
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    router: Router = StaticRouter()
+    commit_interval_s: float = 0.1
+    processing_guarantee: str = "exactly_once"
+    replication_factor: int = 1
+
+
+def app_id(topics: Topics) -> str:
+    return f"{topics.prefix}worker".replace(".", "-")
+
+
+def create_app(
+    settings: Settings,
+    bootstrap_servers: str,
+    *,
+    options: WorkerOptions = WorkerOptions(),
+    clock: Clock | None = None,
+    codec: Codec | None = None,
+) -> faust.App:
+    clock = clock or LiveClock()
+    codec = codec or make_codec(settings.schema_registry_url)
+    topics = Topics(settings.topic_prefix)
+    app = faust.App(
+        app_id(topics),
+        broker=[f"kafka://{server}" for server in bootstrap_servers.split(",")],
+        store="rocksdb://",
+        processing_guarantee=options.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=options.replication_factor,
+        datadir=str(settings.home / "worker" / app_id(topics)),
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=options.commit_interval_s,
+        broker_commit_every=1000,
+        table_standby_replicas=0,
+        producer_linger_ms=1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    def topic(name: str, *more: str) -> faust.TopicT:
+        return app.topic(name, *more, internal=False, **RAW)
+
+    source = topic(topics.commands, topics.exec_reports)
+    journal_in = topic(topics.journal)
+    marketdata_in = topic(topics.marketdata)
+    journal_out = topic(topics.journal)
+    requests_out = topic(topics.venue_requests)
+    fills_out = topic(topics.fills)
+    orders_out = topic(topics.orders)
+    positions_out = topic(topics.positions)
+    deadletter_out = topic(topics.deadletter)
+
+    table_options = {"driver": "rocksdict"}
+    engine_state = app.Table("engine", partitions=settings.partitions, options=table_options, **RAW)
+    position_state = app.Table("positions", partitions=settings.partitions, options=table_options, **RAW)
+    marks = app.GlobalTable(
+        "marks", partitions=BY_NAME["marketdata"].partition_count(settings.partitions), options=table_options, **RAW
+    )
+
+    async def send(out: faust.TopicT, key: str, event: Event) -> None:
+        await out.send(key=key.encode(), value=codec.encode(out.get_topic_name(), event))
+
+    async def dead_letter(message, error: str, processor: str) -> None:
+        letter = DeadLetter(
+            event_id=f"dl.{message.topic}.{message.partition}.{message.offset}"[:64],
+            ts_event=int(message.timestamp * 1e9) if message.timestamp else 0,
+            ts_init=clock.now_ns(),
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            error=error[:1024],
+            processor=processor,
+        )
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+        await deadletter_out.send(key=message.key, value=codec.encode(topics.deadletter, letter))
+
+    def already_applied(table, message) -> bool:
+        last = table.get(f"offset/{message.topic}/{message.partition}".encode())
+        return last is not None and int(last) >= message.offset
+
+    def mark_applied(table, message) -> None:
+        table[f"offset/{message.topic}/{message.partition}".encode()] = str(message.offset).encode()
+
+    @app.agent(source, name="order-engine")
+    async def order_engine(stream):
+        async for event in stream.events():
+            message = event.message
+            if already_applied(engine_state, message):
+                continue
+            try:
+                decoded = codec.decode(message.topic, message.value or b"")
+                outcome = step(lambda oid: load_order(engine_state.get(f"o/{oid}".encode())),
+                               decoded, options.router, clock.now_ns())
+            except DecodeError as exc:
+                await dead_letter(message, str(exc), "order-engine")
+                mark_applied(engine_state, message)
+                continue
+            except TypeError as exc:  # decodes, but is not an engine input
+                await dead_letter(message, str(exc), "order-engine")
+                mark_applied(engine_state, message)
+                continue
+            for journal_event in outcome.journal:
+                if isinstance(journal_event, OrderAnomaly):
+                    log.error("ALERT order anomaly %s on %s: %s", journal_event.reason_code,
+                              journal_event.order_id, journal_event.reason)
+                await send(journal_out, journal_event.account, journal_event)
+            for request in outcome.requests:
+                await send(requests_out, request.venue, request)
+            for fill in outcome.fills:
+                await send(fills_out, fill.account, fill)
+            for order_id, order in outcome.orders.items():
+                engine_state[f"o/{order_id}".encode()] = dump_order(order)
+                await send(orders_out, order_id, view(order))
+            mark_applied(engine_state, message)
+
+    @app.agent(journal_in, name="position-manager")
+    async def position_manager(stream):
+        async for event in stream.events():
+            message = event.message
+            if already_applied(position_state, message):
+                continue
+            try:
+                decoded = codec.decode(message.topic, message.value or b"")
+            except DecodeError as exc:
+                await dead_letter(message, str(exc), "position-manager")
+                mark_applied(position_state, message)
+                continue
+            if isinstance(decoded, (OrderFilled, OrderFillBusted, OrderFillCorrected)):
+                key = f"{decoded.account}|{decoded.instrument}"
+                before = load_position(position_state.get(f"p/{key}".encode()))
+                after = evolve_position(before, decoded)
+                if after is not None and after != before:
+                    position_state[f"p/{key}".encode()] = dump_position(after)
+                    raw_mark = marks.get(decoded.instrument.encode())
+                    mark_price = None if raw_mark is None else Decimal(raw_mark.decode())
+                    await send(positions_out, key, to_event(after, mark_price, decoded.ts_event))
+            mark_applied(position_state, message)
+
+    @app.agent(marketdata_in, name="marks")
+    async def mark_prices(stream):
+        async for event in stream.events():
+            try:
+                decoded = codec.decode(event.message.topic, event.message.value or b"")
+            except DecodeError as exc:
+                await dead_letter(event.message, str(exc), "marks")
+                continue
+            if isinstance(decoded, Quote):
+                marks[decoded.instrument.encode()] = str(mid(decoded)).encode()
+
+    return app
