@@ -226,11 +226,32 @@ def cmd_tail(args, settings: Settings) -> int:
     return 0
 
 
+# -------------------------------------------------------------- processors
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from processors.worker import main as worker_main
+
+    return worker_main(args.args)
+
+
+def cmd_venue(args, settings: Settings) -> int:
+    from processors.venue_gateway import main as venue_main
+
+    return venue_main(args.args)
+
+
+def cmd_marketdata(args, settings: Settings) -> int:
+    from processors.marketdata_handler import main as marketdata_main
+
+    return marketdata_main(args.args)
+
+
 # -------------------------------------------------------------------- demo
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from oms.demo import run_demo
+    from processors.demo import run_demo
 
     return run_demo(settings, orders=args.orders, seed=args.seed, console=console)
 
@@ -287,6 +308,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to read up to the end")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("worker", help="run the order engine and position manager (faust worker)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("venue", help="run the simulated venue gateway")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_venue)
+
+    p = sub.add_parser("marketdata", help="publish market data (synthetic feed or CSV)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_marketdata)
+
+    from replay.journal import add_parser as add_replay_parser
+
+    add_replay_parser(sub)
 
     p = sub.add_parser("demo", help="run the OMS on the embedded default and print the results")
     p.add_argument("--orders", type=int, default=300)

@@ -24,7 +24,7 @@ import faust
 
 from oms.clock import Clock, LiveClock
 from oms.config import Settings
-from oms.domain.engine import step
+from oms.domain.engine import refuse_invalid_command, step
 from oms.domain.positions import evolve_position, mid, to_event
 from oms.events import (
     DeadLetter,
@@ -38,7 +38,7 @@ from oms.events import (
 from oms.domain.orders import view
 from oms.routing import Router, StaticRouter
 from oms.state import dump_order, dump_position, load_order, load_position
-from streams.codec import Codec, DecodeError, make_codec
+from streams.codec import Codec, DecodeError, InvalidRecord, make_codec
 from streams.topics import BY_NAME, Topics
 
 log = logging.getLogger("oms.worker")
@@ -144,6 +144,15 @@ def create_app(
                 decoded = codec.decode(message.topic, message.value or b"")
                 outcome = step(lambda oid: load_order(engine_state.get(f"o/{oid}".encode())),
                                decoded, options.router, clock.now_ns())
+            except InvalidRecord as exc:  # decodes, but is invalid: refused with a reason if it can be answered
+                denial = refuse_invalid_command(exc.schema_name, exc.record, str(exc), clock.now_ns())
+                if denial is not None:
+                    log.warning("refused invalid %s %s: %s", denial.command, denial.client_order_id, exc)
+                    await send(journal_out, denial.account, denial)
+                else:
+                    await dead_letter(message, str(exc), "order-engine")
+                mark_applied(engine_state, message)
+                continue
             except DecodeError as exc:
                 await dead_letter(message, str(exc), "order-engine")
                 mark_applied(engine_state, message)

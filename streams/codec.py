@@ -34,6 +34,15 @@ class DecodeError(ValueError):
     """Bytes that are not a valid event: bad framing, unknown schema, bad body or invalid record."""
 
 
+class InvalidRecord(DecodeError):
+    """A well-formed Avro record that fails validation; keeps the decoded record for a reasoned refusal."""
+
+    def __init__(self, message: str, schema_name: str, record: dict) -> None:
+        super().__init__(message)
+        self.schema_name = schema_name
+        self.record = record
+
+
 class Codec(Protocol):
     def encode(self, topic: str, event: Event) -> bytes: ...
 
@@ -90,7 +99,7 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue) 
     try:
         return model.model_validate(record)
     except ValidationError as exc:
-        raise DecodeError(f"{writer.name} record does not validate: {exc}") from exc
+        raise InvalidRecord(f"{writer.name} record does not validate: {exc}", writer.name, record) from exc
 
 
 # ----------------------------------------------------------- single object

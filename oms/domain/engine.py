@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pydantic import ValidationError
+
 from oms import ids
 from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
 from oms.events import (
@@ -22,8 +24,11 @@ from oms.events import (
     Fill,
     JournalEvent,
     NewOrder,
+    OrderDenied,
     VenueRequest,
 )
+
+COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.CancelOrder": "CancelOrder"}
 from oms.routing import Router
 
 OrderLookup = Callable[[str], "Order | None"]
@@ -67,3 +72,34 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int) -> Outcome
         else:  # pragma: no cover - the aggregate decides only the three kinds above
             raise TypeError(f"unexpected decision {type(decided).__name__}")
     return outcome
+
+
+def refuse_invalid_command(schema_name: str, record: dict, error: str, now: int) -> OrderDenied | None:
+    """An OrderDenied (seq 0, never applied) for a command that decoded but failed validation.
+
+    Returns None when the record is not a command or lacks a usable account and
+    client order id: such input cannot be answered and goes to the dead-letter topic.
+    """
+    command = COMMANDS.get(schema_name)
+    if command is None:
+        return None
+    account, client_order_id = record.get("account"), record.get("client_order_id")
+    try:
+        target = record.get("orig_client_order_id") if command != "NewOrder" else client_order_id
+        order_id = ids.order_id(str(account), str(target))
+        return OrderDenied(
+            event_id=ids.record_id(order_id, str(record.get("event_id")), "invalid"),
+            ts_event=now,
+            ts_init=now,
+            order_id=order_id,
+            account=account,
+            seq=0,
+            trader=record.get("trader") or "unknown",
+            client_order_id=client_order_id,
+            command=command,
+            reason_code="INVALID_COMMAND",
+            reason=error[:1024],
+            command_id=str(record.get("event_id"))[:64],
+        )
+    except (ValidationError, TypeError):
+        return None

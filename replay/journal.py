@@ -1,0 +1,595 @@
+"""Journal replay: the order journal folded back into order and position state, verified against the live views.
+
+This module owns rebuilding state from the log and checking it. `Replayer`
+folds journal events with the same pure functions the live worker uses
+(`oms.domain.orders.evolve`, skipping seq <= current and every seq-0 record,
+and `oms.domain.positions.evolve_position` on every fill, bust and correction,
+keyed f"{account}|{instrument}" like the position manager). `replay_journal`
+reads `order.events` from offset 0 of every partition (read_committed, up to
+the end offsets taken at start, or `until_offset` / `until_ns`) and writes the
+final states into a fresh store (`o/{order_id}`, `p/{account}|{instrument}`,
+`oms.state` dumps). `live_views` reads the compacted `orders` and `positions`
+topics; `verify` compares them field for field with the replay; `audit` lists
+one order's journal, commands and execution reports. `add_parser` registers the
+`oms replay` subcommand. Reads only: it never produces to any topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from oms import ids
+from oms.domain.orders import DomainError, Order, evolve, view
+from oms.domain.positions import PositionState, evolve_position
+from oms.events import (
+    AmendOrder,
+    CancelOrder,
+    Event,
+    ExecutionReport,
+    JournalEvent,
+    NewOrder,
+    OrderAnomaly,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderFilled,
+    OrderView,
+    Position,
+)
+from oms.state import Store, dump_order, dump_position
+from streams.codec import DecodeError
+from streams.kafka import Received
+
+__all__ = [
+    "Difference",
+    "POSITION_FIELDS",
+    "ReplayResult",
+    "Replayer",
+    "add_parser",
+    "audit",
+    "cmd_replay",
+    "live_views",
+    "main",
+    "parse_until",
+    "replay_events",
+    "replay_journal",
+    "run",
+    "verify",
+]
+
+POSITION_FIELDS: tuple[str, ...] = (
+    "account", "instrument", "quantity", "avg_price", "realized_pnl", "fills", "last_fill_id",
+)
+"""The fields of a `Position` that replay reproduces. The others (mark_price,
+unrealized_pnl, gross_exposure, net_exposure) depend on the mark the position
+manager held in its `marks` table when it published (the live mid of the last
+quote, or none yet), which is not in the journal; and ts_event/ts_init are
+those of the last fill the live manager applied. So they are not compared."""
+
+_FILL_TYPES = (OrderFilled, OrderFillBusted, OrderFillCorrected)
+
+
+# --------------------------------------------------------------------- fold
+
+
+@dataclass
+class Replayer:
+    """Mutable fold state: apply journal events one by one, as the live worker did."""
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    events: int = 0
+    anomalies: int = 0
+    """OrderAnomaly records seen (seq 0, never applied)."""
+    errors: list[str] = field(default_factory=list)
+    """Events `evolve` refused (a gap or an impossible transition): the journal is not foldable there."""
+
+    def apply(self, event: Event) -> None:
+        if not isinstance(event, JournalEvent):
+            return
+        self.events += 1
+        if isinstance(event, OrderAnomaly):
+            self.anomalies += 1
+        current = self.orders.get(event.order_id)
+        if event.seq > (current.seq if current is not None else 0):
+            try:
+                self.orders[event.order_id] = evolve(current, event)
+            except DomainError as exc:
+                self.errors.append(str(exc))
+        if isinstance(event, _FILL_TYPES):
+            # Like the position manager: every fill-type record of the journal, whatever its seq.
+            key = f"{event.account}|{event.instrument}"
+            before = self.positions.get(key)
+            after = evolve_position(before, event)
+            if after is not None:
+                self.positions[key] = after
+
+    def write(self, store: Store) -> None:
+        for order_id, order in self.orders.items():
+            store.put(f"o/{order_id}".encode(), dump_order(order))
+        for key, state in self.positions.items():
+            store.put(f"p/{key}".encode(), dump_position(state))
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: int
+    """Journal events read (and folded)."""
+    orders: dict[str, Order]
+    positions: dict[str, PositionState]
+    elapsed_s: float
+    events_per_s: float
+    anomalies: int
+    partitions: int
+    errors: tuple[str, ...] = ()
+    undecodable: int = 0
+
+    def by_status(self) -> Counter:
+        return Counter(order.status.value for order in self.orders.values())
+
+
+def _require_fresh(store: Store) -> None:
+    for prefix in (b"o/", b"p/"):
+        if next(iter(store.items(prefix)), None) is not None:
+            raise ValueError("replay writes into a fresh store; this one already holds orders or positions")
+
+
+def _result(replayer: Replayer, started: float, partitions: int, undecodable: int = 0) -> ReplayResult:
+    elapsed = time.perf_counter() - started
+    return ReplayResult(
+        events=replayer.events,
+        orders=replayer.orders,
+        positions=replayer.positions,
+        elapsed_s=elapsed,
+        events_per_s=replayer.events / elapsed if elapsed > 0 else 0.0,
+        anomalies=replayer.anomalies,
+        partitions=partitions,
+        errors=tuple(replayer.errors),
+        undecodable=undecodable,
+    )
+
+
+def replay_events(events: Iterable[Event], store: Store) -> ReplayResult:
+    """Fold in-memory journal events (one partition's order) and write the states into `store`."""
+    _require_fresh(store)
+    started = time.perf_counter()
+    replayer = Replayer()
+    for event in events:
+        replayer.apply(event)
+    replayer.write(store)
+    return _result(replayer, started, partitions=1)
+
+
+# ------------------------------------------------------------- kafka reads
+
+
+def _reader(runtime) -> Consumer:
+    return runtime.consumer(
+        f"oms-replay-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True, "fetch.max.bytes": 52428800}
+    )
+
+
+def _read(
+    runtime,
+    topic: str,
+    *,
+    partitions: Iterable[int] | None = None,
+    until_offset: int | None = None,
+    stop: Callable[[Event], bool] | None = None,
+    timeout: float = 30.0,
+    on_total: Callable[[int], None] | None = None,
+    on_record: Callable[[int], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+):
+    """Yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic`,
+    partition by partition in offset order, from the low watermark to the end offset at start
+    (read_committed: the last stable offset) or `until_offset` (exclusive). A partition also
+    stops at the first event for which `stop(event)` is true (that event is not yielded).
+    Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
+    consumer = _reader(runtime)
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        if meta.error is not None:
+            raise RuntimeError(f"{topic}: {meta.error}")
+        wanted = sorted(meta.partitions) if partitions is None else sorted(partitions)
+        ends: dict[int, int] = {}
+        starts: dict[int, int] = {}
+        for p in wanted:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)
+            end = high if until_offset is None else min(high, max(until_offset, 0))
+            if end > low:
+                starts[p], ends[p] = low, end
+        if on_total is not None:
+            on_total(sum(ends[p] - starts[p] for p in ends))
+        if not ends:
+            return
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        open_ = set(ends)
+        last = time.monotonic()
+        while open_:
+            batch = consumer.consume(1000, 0.2)
+            if not batch:
+                if time.monotonic() - last > timeout:
+                    raise TimeoutError(f"{topic}: partitions {sorted(open_)} not read to their end within {timeout}s")
+                continue
+            last = time.monotonic()
+            for msg in batch:
+                p = msg.partition()
+                if p not in open_:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if msg.offset() >= ends[p]:
+                            open_.discard(p)
+                        continue
+                    raise RuntimeError(f"{topic}[{p}]: {err}")
+                offset = msg.offset()
+                if offset >= ends[p]:
+                    open_.discard(p)
+                    continue
+                if on_record is not None:
+                    on_record(offset)
+                raw_key = msg.key()
+                key = raw_key.decode("utf-8", "replace") if raw_key is not None else None
+                value = msg.value()
+                event = None
+                if value is not None:
+                    try:
+                        event = runtime.codec.decode(topic, value)
+                    except DecodeError as exc:
+                        if on_error is not None:
+                            on_error(f"{topic}[{p}]@{offset}: {exc}")
+                        if offset + 1 >= ends[p]:
+                            open_.discard(p)
+                        continue
+                    if stop is not None and stop(event):
+                        open_.discard(p)
+                        consumer.pause([TopicPartition(topic, p)])
+                        continue
+                yield p, offset, key, msg.timestamp()[1], event
+                if offset + 1 >= ends[p]:
+                    open_.discard(p)
+    finally:
+        consumer.close()
+
+
+def replay_journal(
+    runtime,
+    store: Store,
+    *,
+    until_ns: int | None = None,
+    until_offset: int | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> ReplayResult:
+    """Fold `order.events` from the beginning into `store` (which must be fresh).
+
+    Every partition is read from its first offset to its end offset at start
+    (read_committed), or to `until_offset` (exclusive: records 0 .. until_offset-1
+    of each partition), and a partition stops at its first event with
+    `ts_event > until_ns` (the state as of that time: a prefix of each
+    partition, so no order is left with a gap). Orders and positions never span
+    partitions (the journal is keyed by account), so folding the partitions
+    interleaved gives the same states as folding them one after the other.
+    Undecodable records are counted and skipped (the live worker dead-letters them)."""
+    _require_fresh(store)
+    runtime.learn_schemas()
+    started = time.perf_counter()
+    replayer = Replayer()
+    undecodable: list[str] = []
+    bar: Any = None
+
+    def on_total(total: int) -> None:
+        nonlocal bar
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="ev", desc="replay", dynamic_ncols=True)
+
+    def on_record(_: int) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
+    seen: set[int] = set()
+    try:
+        for partition, _, _, _, event in _read(
+            runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
+            on_total=on_total, on_record=on_record, on_error=undecodable.append,
+        ):
+            seen.add(partition)
+            if event is not None:
+                replayer.apply(event)
+    finally:
+        if bar is not None:
+            bar.close()
+    replayer.write(store)
+    return _result(replayer, started, partitions=len(seen), undecodable=len(undecodable))
+
+
+def live_views(runtime, timeout: float = 30.0) -> tuple[dict[str, OrderView], dict[str, Position]]:
+    """The compacted `orders` and `positions` topics read to their end: the latest record per key
+    (a tombstone removes the key). Keys are the record keys (order id; f"{account}|{instrument}")."""
+    runtime.learn_schemas()
+    orders: dict[str, OrderView] = {}
+    positions: dict[str, Position] = {}
+    for topic, out, kind in ((runtime.topics.orders, orders, OrderView), (runtime.topics.positions, positions, Position)):
+        for _, _, key, _, event in _read(runtime, topic, timeout=timeout):
+            if event is None:
+                if key is not None:
+                    out.pop(key, None)
+                continue
+            if not isinstance(event, kind):
+                continue
+            if key is None:
+                key = event.order_id if isinstance(event, OrderView) else f"{event.account}|{event.instrument}"
+            out[key] = event
+    return orders, positions
+
+
+# ------------------------------------------------------------------ verify
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str
+    """"order" or "position"."""
+    key: str
+    field: str
+    """The differing field, or "missing" when one side has no record."""
+    replayed: Any
+    live: Any
+
+
+def _compare(kind: str, key: str, fields: Iterable[str], replayed: Any, live: Any) -> list[Difference]:
+    out = []
+    for name in fields:
+        a, b = getattr(replayed, name), getattr(live, name)
+        if a != b:
+            out.append(Difference(kind, key, name, a, b))
+    return out
+
+
+def verify(
+    result: ReplayResult, orders_view: dict[str, OrderView], positions_view: dict[str, Position]
+) -> list[Difference]:
+    """Every difference between the replay and the live views.
+
+    Orders: `view(order)` of every replayed order against the live `OrderView`, every
+    field (the view is a pure function of the order, so all of it is reproducible).
+    Positions: the reproducible fields `POSITION_FIELDS` only — mark price, unrealized
+    P&L and exposures depend on the live mark at publication time, which the journal
+    does not hold, and the timestamps on when the live manager published.
+    A key present on one side only is a difference with field "missing"."""
+    diffs: list[Difference] = []
+    for order_id in sorted(result.orders.keys() | orders_view.keys()):
+        order, live = result.orders.get(order_id), orders_view.get(order_id)
+        if order is None or live is None:
+            diffs.append(Difference("order", order_id, "missing", order is not None, live is not None))
+            continue
+        diffs.extend(_compare("order", order_id, OrderView.model_fields, view(order), live))
+    from oms.domain.positions import to_event
+
+    for key in sorted(result.positions.keys() | positions_view.keys()):
+        state, live = result.positions.get(key), positions_view.get(key)
+        if state is None or live is None:
+            diffs.append(Difference("position", key, "missing", state is not None, live is not None))
+            continue
+        diffs.extend(_compare("position", key, POSITION_FIELDS, to_event(state, None, 0), live))
+    return diffs
+
+
+# ------------------------------------------------------------------- audit
+
+
+_RANK = {"commands": 0, "exec.reports": 1, "order.events": 2}
+
+
+def _names(event: Event, order_id: str) -> bool:
+    if isinstance(event, (JournalEvent, ExecutionReport)):
+        return event.order_id == order_id
+    if isinstance(event, NewOrder):
+        return ids.order_id(event.account, event.client_order_id) == order_id
+    if isinstance(event, (AmendOrder, CancelOrder)):
+        return ids.order_id(event.account, event.orig_client_order_id) == order_id
+    return False
+
+
+def audit(runtime, order_id: str, timeout: float = 30.0) -> list[Received]:
+    """One order's audit trail: its journal events, and the commands and execution reports
+    naming it, ordered by event time (inputs before the journal records they caused on a tie).
+
+    The journal is read whole; the commands and execution reports only on the partition
+    the order's journal events are on (the three topics are keyed by account and
+    co-partitioned). Empty if the journal never mentions the order."""
+    runtime.learn_schemas()
+    found: list[Received] = []
+    partition = None
+    for p, offset, key, ts_ms, event in _read(runtime, runtime.topics.journal, timeout=timeout):
+        if event is not None and _names(event, order_id):
+            found.append(Received(runtime.topics.journal, p, offset, key, ts_ms, event))
+            partition = p
+    if partition is None:
+        return []
+    for topic in (runtime.topics.commands, runtime.topics.exec_reports):
+        for p, offset, key, ts_ms, event in _read(runtime, topic, partitions=[partition], timeout=timeout):
+            if event is not None and _names(event, order_id):
+                found.append(Received(topic, p, offset, key, ts_ms, event))
+
+    def order(r: Received):
+        return r.event.ts_event, _RANK.get(runtime.topics.short(r.topic), 3), r.partition, r.offset
+
+    return sorted(found, key=order)
+
+
+# --------------------------------------------------------------------- CLI
+
+
+_ISO_FRACTION = re.compile(r"^(?P<head>[^.]*T\d\d:\d\d:\d\d)\.(?P<frac>\d+)(?P<tail>.*)$")
+
+
+def parse_until(text: str) -> int:
+    """Integer nanoseconds since the epoch, or an ISO-8601 time (UTC when no offset is given,
+    up to nanosecond fractions) converted exactly."""
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    frac_ns = 0
+    match = _ISO_FRACTION.match(text)
+    if match:
+        digits = match["frac"]
+        if len(digits) > 9:
+            raise ValueError(f"--until: more than 9 fractional digits in {text!r}")
+        frac_ns = int(digits.ljust(9, "0"))
+        text = match["head"] + match["tail"]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"--until: not nanoseconds nor ISO-8601: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    whole = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (whole.days * 86_400 + whole.seconds) * 1_000_000_000 + whole.microseconds * 1_000 + frac_ns
+
+
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--until", help="stop at this event time: ISO-8601 (UTC unless an offset is given) or ns")
+    p.add_argument("--until-offset", type=int, help="read offsets below N in every partition (exclusive)")
+    p.add_argument("--verify", action="store_true", help="compare with the live orders and positions views")
+    p.add_argument("--store", type=Path, help="RocksDB directory to write (must be new or empty; default: temporary)")
+    p.add_argument("--order", help="print this order's audit trail instead of replaying")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds without progress before giving up")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+def _show(value: Any) -> str:
+    return "-" if value is None else str(getattr(value, "value", value))
+
+
+def run(args: argparse.Namespace, settings, console) -> int:
+    from rich.table import Table
+
+    from oms.clock import ns_to_iso
+    from oms.state import RocksStore
+    from streams.runtime import connect
+
+    runtime = connect(settings)
+    if args.order:
+        trail = audit(runtime, args.order, timeout=args.timeout)
+        if not trail:
+            console.print(f"no journal event for order [bold]{args.order}[/]")
+            return 1
+        table = Table("time (UTC)", "topic", "p", "offset", "type", "seq", "status / exec", "detail",
+                      title=f"audit trail of {args.order}")
+        for r in trail:
+            e = r.event
+            status = getattr(e, "exec_type", None) or getattr(e, "order_status", None)
+            detail = " ".join(
+                f"{name}={_show(getattr(e, name))}"
+                for name in ("client_order_id", "quantity", "limit_price", "last_qty", "last_px", "cum_qty",
+                             "leaves_qty", "reason_code", "reason")
+                if getattr(e, name, None) is not None
+            )
+            table.add_row(ns_to_iso(e.ts_event)[:26], runtime.topics.short(r.topic), str(r.partition), str(r.offset),
+                          type(e).__name__, _show(getattr(e, "seq", None)), _show(status), detail)
+        console.print(table)
+        return 0
+
+    until_ns = parse_until(args.until) if args.until else None
+    temporary = args.store is None
+    path = Path(tempfile.mkdtemp(prefix="oms-replay-")) if temporary else args.store
+    if not temporary and path.exists() and any(path.iterdir()):
+        console.print(f"[red]error[/]: --store {path} is not empty; replay writes into a fresh store")
+        return 2
+    store = RocksStore(path)
+    try:
+        result = replay_journal(runtime, store, until_ns=until_ns, until_offset=args.until_offset,
+                                progress=args.progress, timeout=args.timeout)
+    finally:
+        store.close()
+        if temporary:
+            shutil.rmtree(path, ignore_errors=True)
+
+    table = Table("", "", title=f"replay of {runtime.topics.journal}")
+    table.add_row("events", f"{result.events:,}")
+    table.add_row("partitions", str(result.partitions))
+    table.add_row("orders", f"{len(result.orders):,}")
+    for status, count in sorted(result.by_status().items()):
+        table.add_row(f"  {status}", f"{count:,}")
+    table.add_row("positions", f"{len(result.positions):,}")
+    table.add_row("anomalies", f"{result.anomalies:,}")
+    if result.undecodable:
+        table.add_row("undecodable (skipped)", f"{result.undecodable:,}")
+    if result.errors:
+        table.add_row("[red]unfoldable events[/]", f"{len(result.errors):,}")
+    table.add_row("elapsed", f"{result.elapsed_s:.2f}s")
+    table.add_row("events/s", f"{result.events_per_s:,.0f}")
+    table.add_row("store", "(temporary, removed)" if temporary else str(path))
+    console.print(table)
+    for error in result.errors[:10]:
+        console.print(f"[red]unfoldable[/]: {error}")
+
+    if not args.verify:
+        return 1 if result.errors else 0
+    if until_ns is not None or args.until_offset is not None:
+        console.print("[yellow]note[/]: a partial replay is compared with the views as they are now")
+    orders_view, positions_view = live_views(runtime, timeout=args.timeout)
+    diffs = verify(result, orders_view, positions_view)
+    if not diffs:
+        console.print(f"replay verified: {len(result.orders)} orders and {len(result.positions)} positions "
+                      f"equal to the live views")
+        return 1 if result.errors else 0
+    table = Table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
+    for d in diffs[:200]:
+        table.add_row(d.kind, d.key, d.field, _show(d.replayed), _show(d.live))
+    console.print(table)
+    if len(diffs) > 200:
+        console.print(f"... and {len(diffs) - 200} more")
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace, settings) -> int:
+    from rich.console import Console
+
+    return run(args, settings, Console())
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `replay` on the `oms` CLI's subparsers."""
+    p = subparsers.add_parser("replay", help="fold the journal back into state; verify or audit")
+    _configure(p)
+    p.set_defaults(func=cmd_replay)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rich.console import Console
+
+    from oms.config import Settings
+
+    parser = argparse.ArgumentParser(prog="oms replay", description="fold the journal back into state")
+    _configure(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args, Settings.from_env(), Console())
+    except ValueError as exc:
+        Console(stderr=True).print(f"[red]error[/]: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""A running OMS for integration tests: topics under a unique prefix, worker and venue processes.
+
+`Pipeline` starts the synthetic market data feed, the simulated venue gateway
+and the worker as real processes against the session's broker, and offers
+views of the output topics plus helpers to wait for a condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oms.config import Settings
+from oms.events import Event
+from processors.supervisor import Processes
+from streams.client import OrderClient
+from streams.runtime import Runtime, connect
+from streams.views import TopicView
+
+
+@dataclass
+class Pipeline:
+    rt: Runtime
+    procs: Processes
+    client: OrderClient
+    views: dict[str, TopicView] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, bootstrap_servers: str, prefix: str, home: Path, *, gateway_args: tuple[str, ...] = (),
+              instruments: str = "AAPL:100.00,MSFT:400.00", worker: bool = True) -> "Pipeline":
+        settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix, home=home, partitions=3)
+        rt = connect(settings)
+        rt.ensure_topics()
+        procs = Processes(settings, bootstrap_servers)
+        procs.start_marketdata(instruments, seed=3, rate=20)
+        procs.start_gateway("SIM", 7, *gateway_args)
+        if worker:
+            procs.start_worker()
+        client = OrderClient(rt.event_producer(), rt.topics, trader="tester")
+        pipeline = cls(rt, procs, client)
+        for name in ("orders", "fills", "journal", "deadletter", "positions", "exec_reports"):
+            topic = getattr(rt.topics, name)
+            pipeline.views[name] = TopicView(rt, topic, keep_all=True)
+        return pipeline
+
+    def refresh(self) -> None:
+        for view in self.views.values():
+            view.refresh(idle=0.1)
+
+    def wait(self, predicate, timeout: float = 60.0, what: str = "a condition"):
+        def check():
+            self.refresh()
+            return predicate()
+
+        return self.procs.wait_until(check, timeout=timeout, what=what, poll=0.2)
+
+    def journal(self, order_id: str | None = None) -> list[Event]:
+        events = self.views["journal"].all or []
+        return [e for e in events if order_id is None or e.order_id == order_id]
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+        for view in self.views.values():
+            view.close()
