@@ -485,6 +485,11 @@ def run(args: argparse.Namespace, settings, console) -> int:
     from oms.state import RocksStore
     from streams.runtime import connect
 
+    try:
+        until_ns = parse_until(args.until) if args.until else None
+    except ValueError as exc:
+        console.print(f"[red]error[/]: {exc}")
+        return 2
     runtime = connect(settings)
     if args.order:
         trail = audit(runtime, args.order, timeout=args.timeout)
@@ -507,7 +512,6 @@ def run(args: argparse.Namespace, settings, console) -> int:
         console.print(table)
         return 0
 
-    until_ns = parse_until(args.until) if args.until else None
     temporary = args.store is None
     path = Path(tempfile.mkdtemp(prefix="oms-replay-")) if temporary else args.store
     if not temporary and path.exists() and any(path.iterdir()):
@@ -522,7 +526,7 @@ def run(args: argparse.Namespace, settings, console) -> int:
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
 
-    table = Table("", "", title=f"replay of {runtime.topics.journal}")
+    table = Table("", "", title=f"replay of {runtime.topics.journal}", show_header=False)
     table.add_row("events", f"{result.events:,}")
     table.add_row("partitions", str(result.partitions))
     table.add_row("orders", f"{len(result.orders):,}")
@@ -553,7 +557,11 @@ def run(args: argparse.Namespace, settings, console) -> int:
         return 1 if result.errors else 0
     table = Table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
     for d in diffs[:200]:
-        table.add_row(d.kind, d.key, d.field, _show(d.replayed), _show(d.live))
+        if d.field == "missing":
+            table.add_row(d.kind, d.key, d.field, "present" if d.replayed else "absent",
+                          "present" if d.live else "absent")
+        else:
+            table.add_row(d.kind, d.key, d.field, _show(d.replayed), _show(d.live))
     console.print(table)
     if len(diffs) > 200:
         console.print(f"... and {len(diffs) - 200} more")

@@ -42,6 +42,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **extra) -> dict:
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
+        "enable.partition.eof": True,
         **extra,
     }
 
@@ -119,6 +120,8 @@ class EventConsumer:
         self._on_error = on_error
         self._clock = clock or LiveClock()
         self.dead_lettered = 0
+        self.at_end: set[tuple[str, int]] = set()
+        """Partitions whose end was reached and nothing read since (partition EOF)."""
 
     @property
     def consumer(self) -> Consumer:
@@ -130,9 +133,12 @@ class EventConsumer:
         if msg is None:
             return None
         if msg.error():
-            if msg.error().code() != KafkaError._PARTITION_EOF:
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                self.at_end.add((msg.topic(), msg.partition()))
+            else:
                 log.warning("consumer error: %s", msg.error())
             return None
+        self.at_end.discard((msg.topic(), msg.partition()))
         try:
             event = self._codec.decode(msg.topic(), msg.value() or b"")
         except DecodeError as exc:
@@ -191,24 +197,23 @@ class EventConsumer:
 def read_all(
     consumer: EventConsumer, topics: list[str], timeout: float = 10.0, from_beginning: bool = True
 ) -> list[Received]:
-    """Read the given topics from the beginning to their current end (committed data only)."""
+    """Read the given topics from the beginning to their end (committed data only).
+
+    The end of a partition is the consumer's partition-EOF event, which also
+    steps over transaction markers; `timeout` bounds the whole read.
+    """
     import time
 
-    assignments, ends = [], {}
+    assignments = []
     for topic in topics:
         for p, high in consumer.end_offsets(topic).items():
             assignments.append(TopicPartition(topic, p, 0 if from_beginning else high))
-            ends[(topic, p)] = high
+    consumer.at_end.clear()
     consumer.consumer.assign(assignments)
+    wanted = {(tp.topic, tp.partition) for tp in assignments}
     out: list[Received] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = all(
-            consumer.consumer.position([TopicPartition(t, p)])[0].offset >= high
-            for (t, p), high in ends.items() if high > 0
-        )
-        if done:
-            break
+    while time.monotonic() < deadline and not wanted <= consumer.at_end:
         received = consumer.poll(0.2)
         if received is not None:
             out.append(received)

@@ -10,10 +10,10 @@ real cluster, including `until_offset` / `until_ns` stopping early.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 from decimal import Decimal as D
 
-import argparse
 import pytest
 
 from oms.config import Settings
@@ -23,7 +23,6 @@ from oms.events import ExecType, JournalEvent, OrderFillBusted, OrderFillCorrect
 from oms.state import MemoryStore, RocksStore, load_order, load_position
 from replay.journal import (
     Difference,
-    ReplayResult,
     Replayer,
     add_parser,
     audit,
@@ -265,6 +264,8 @@ def test_replay_from_the_broker_equals_the_live_views(runtime, tmp_path) -> None
     live_orders, live_positions = live_views(runtime, timeout=10)
     assert live_orders == orders and live_positions == positions
     assert verify(result, live_orders, live_positions) == []
+    code, out = _cli(runtime, "--verify")
+    assert code == 0 and "replay verified: 4 orders and 2 positions equal to the live views" in out
 
     oid = hs[0].order.order_id
     altered = view(replace(hs[0].order, avg_px=D("10.8")))
@@ -276,8 +277,26 @@ def test_replay_from_the_broker_equals_the_live_views(runtime, tmp_path) -> None
         Difference("order", oid, "avg_px", hs[0].order.avg_px, D("10.8"))
     ]
 
+    code, out = _cli(runtime, "--verify")
+    assert code == 1 and "1 differences" in out and "avg_px" in out
+
     trail = audit(runtime, hs[1].order.order_id, timeout=10)
     assert [r.event for r in trail] == list(hs[1].journal)
+    code, out = _cli(runtime, "--order", hs[1].order.order_id)
+    assert code == 0 and "OrderFillCorrected" in out and "OrderAnomaly" in out
+
+
+def _cli(rt, *argv: str) -> tuple[int, str]:
+    from rich.console import Console
+
+    from replay.journal import run
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["replay", "--no-progress", "--timeout", "10", *argv])
+    console = Console(record=True, width=200)
+    code = run(args, rt.settings, console)
+    return code, console.export_text()
 
 
 @pytest.mark.kafka

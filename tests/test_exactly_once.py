@@ -1,0 +1,113 @@
+"""Exactly-once effects under kill -9: the worker dies at random points and restarts.
+
+A run of 2,000 orders goes through the real pipeline while the worker (order
+engine and position manager) is killed with SIGKILL several times. Afterwards
+every order is in the state the venue last reported, no fill appears twice on
+`fills` (read with read_committed), and every position equals the sum of its fills.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+
+from oms import ids
+from oms.events import ExecType, FillKind, OrderStatus
+from tests.pipeline import Pipeline
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+ORDERS = 2000
+KILLS = 4
+PENDING = {OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE}
+
+
+def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_path, unique_name):
+    rng = random.Random(20261121)
+    p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"))
+    try:
+        accounts = [f"K{n}" for n in range(6)]
+        sent: list[tuple[str, str]] = []
+        done_sending = threading.Event()
+
+        def send() -> None:
+            for n in range(ORDERS):
+                account, cl = rng.choice(accounts), f"k-{n}"
+                instrument = rng.choice(("AAPL", "MSFT"))
+                side = rng.choice(("BUY", "SELL"))
+                kind = rng.random()
+                if kind < 0.4:
+                    p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
+                                       quantity=rng.choice((10, 100, 700)))
+                else:
+                    far = kind > 0.8
+                    price = "1.00" if far and side == "BUY" else "9999.00" if far else (
+                        "450.00" if side == "BUY" else "50.00")
+                    p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
+                                       quantity=rng.choice((10, 100, 700)), limit_price=price)
+                    if far and n % 2 == 0:
+                        p.client.cancel(account=account, client_order_id=f"{cl}-x", orig_client_order_id=cl)
+                sent.append((account, cl))
+                if n % 50 == 0:
+                    p.client.flush()
+                    time.sleep(0.05)
+            p.client.flush()
+            done_sending.set()
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        kills = 0
+        while kills < KILLS:
+            time.sleep(rng.uniform(4.0, 10.0))
+            p.procs.kill("worker", signal.SIGKILL)
+            kills += 1
+            p.procs.start_worker()
+        sender.join(timeout=600)
+        assert done_sending.is_set()
+
+        order_ids = {ids.order_id(a, c) for a, c in sent}
+
+        def settled() -> bool:
+            latest = p.views["orders"].latest
+            return all(o in latest and latest[o].status not in PENDING for o in order_ids)
+
+        p.wait(settled, timeout=600, what="all 2,000 orders to settle after the kills")
+        time.sleep(2)
+        p.refresh()
+    finally:
+        p.stop()
+
+    # 1. every order ends in the state the venue last reported
+    last_report = {}
+    for report in p.views["exec_reports"].all:
+        last_report[report.order_id] = report
+    mismatched = []
+    for order_id in order_ids:
+        view = p.views["orders"].latest[order_id]
+        report = last_report.get(order_id)
+        assert report is not None, f"{order_id}: the venue never answered"
+        if (view.status, view.cum_qty) != (report.order_status, report.cum_qty):
+            mismatched.append((order_id, view.status, view.cum_qty, report.order_status, report.cum_qty))
+    assert not mismatched, mismatched[:10]
+
+    # 2. no fill twice on `fills`, and one fill per venue execution
+    fills = p.views["fills"].all
+    assert len({f.fill_id for f in fills}) == len(fills)
+    venue_fills = {(r.order_id, r.exec_id) for r in p.views["exec_reports"].all
+                   if r.exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL)}
+    assert {(f.order_id, f.exec_id) for f in fills if f.kind is FillKind.FILL} == venue_fills
+    assert len([f for f in fills if f.kind is FillKind.FILL]) == len(venue_fills)
+
+    # 3. positions equal the sum of fills
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for f in fills:
+        expected[f"{f.account}|{f.instrument}"] += f.quantity * f.side.sign
+    positions = p.views["positions"].latest
+    assert {k: positions[k].quantity for k in expected} == dict(expected)
+    assert kills == KILLS
