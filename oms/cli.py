@@ -22,8 +22,8 @@ from oms.commands import CommandError
 from oms.config import Settings
 from oms.events import Event
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 EXIT_USAGE = 2
 

@@ -91,7 +91,7 @@ def send_flow(client: OrderClient, orders: int, seed: int, wait_acks) -> dict[st
 
 
 def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str, Position],
-            quotes: dict[str, Quote], fills: int, journal: Counter, deadletters: int) -> None:
+            quotes: dict[str, Quote], fills: int, journal: list, deadletters: int) -> None:
     by_status = Counter(o.status.value for o in orders.values())
     table = Table("status", "orders", title="Orders by status")
     for status, count in sorted(by_status.items(), key=lambda kv: -kv[1]):
@@ -100,14 +100,24 @@ def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str,
     console.print(table)
 
     table = Table("journal event", "count", title="Journal (order.events)")
-    for name, count in sorted(journal.items(), key=lambda kv: -kv[1]):
+    for name, count in Counter(type(e).__name__ for e in journal).most_common():
         table.add_row(name, str(count))
+    console.print(table)
+
+    refusals = Counter((type(e).__name__, e.reason_code) for e in journal if hasattr(e, "reason_code"))
+    table = Table("event", "reason code", "count", "example", title="Refusals, rejects and anomalies")
+    for (name, code), count in refusals.most_common():
+        example = next(e.reason for e in journal if type(e).__name__ == name and e.reason_code == code)
+        table.add_row(name, code, str(count), example[:70])
+    rejected = [e for e in journal if type(e).__name__ == "OrderRejected"]
+    if rejected:
+        table.add_row("OrderRejected", "VENUE", str(len(rejected)), rejected[0].reason[:70])
     console.print(table)
 
     marks = {instrument: mid(q) for instrument, q in quotes.items()}
     table = Table("account", "instrument", "position", "avg price", "mark", "realized P&L", "unrealized P&L",
                   "gross exposure", "net exposure", title="Positions (marked to the latest mid)")
-    totals: Counter = Counter()
+    totals = {"realized": Decimal(0), "unrealized": Decimal(0)}
     for key in sorted(positions):
         p = positions[key]
         mark = marks.get(p.instrument)
@@ -146,7 +156,9 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
             views[name] = TopicView(rt, topic)
         client = OrderClient(rt.event_producer(), rt.topics, trader="demo", clock=LiveClock())
         # one record that no consumer can decode: it must end on the dead-letter topic
-        rt.producer().produce(rt.topics.commands, key=b"ACC-ALPHA", value=b"\x00 not an avro event")
+        raw = rt.producer()
+        raw.produce(rt.topics.commands, key=b"ACC-ALPHA", value=b"\x00 not an avro event")
+        raw.flush(10)
 
         def acknowledged() -> bool:
             views["orders"].refresh()
@@ -169,7 +181,7 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
             time.sleep(1.0)
             for view in views.values():
                 view.refresh()
-        journal = Counter(type(e).__name__ for e in _journal_events(rt))
+        journal = _journal_events(rt)
         blotter(console, views["orders"].latest, views["positions"].latest,
                 {k: v for k, v in views["quotes"].latest.items() if isinstance(v, Quote)},
                 views["fills"].count, journal, views["deadletter"].count)

@@ -122,6 +122,8 @@ class EventConsumer:
         self.dead_lettered = 0
         self.at_end: set[tuple[str, int]] = set()
         """Partitions whose end was reached and nothing read since (partition EOF)."""
+        self.idle = False
+        """Whether the last poll found nothing at all (the local queue is drained)."""
 
     @property
     def consumer(self) -> Consumer:
@@ -130,6 +132,7 @@ class EventConsumer:
     def poll(self, timeout: float = 1.0) -> Received | None:
         """The next decodable event, or None if none arrived within `timeout`."""
         msg = self._consumer.poll(timeout)
+        self.idle = msg is None
         if msg is None:
             return None
         if msg.error():
@@ -209,11 +212,12 @@ def read_all(
         for p, high in consumer.end_offsets(topic).items():
             assignments.append(TopicPartition(topic, p, 0 if from_beginning else high))
     consumer.at_end.clear()
+    consumer.idle = False
     consumer.consumer.assign(assignments)
     wanted = {(tp.topic, tp.partition) for tp in assignments}
     out: list[Received] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not wanted <= consumer.at_end:
+    while time.monotonic() < deadline and not (consumer.idle and wanted <= consumer.at_end):
         received = consumer.poll(0.2)
         if received is not None:
             out.append(received)

@@ -7,6 +7,7 @@ the last call, so a caller can poll it cheaply while waiting for a condition.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from confluent_kafka import TopicPartition
@@ -23,15 +24,26 @@ class TopicView:
         self.count = 0
         self._consumer = runtime.event_consumer(f"{topic}-view-{uuid.uuid4().hex[:8]}", "view", deadletter=False)
         partitions = self._consumer.end_offsets(topic)
+        self._partitions = {(topic, p) for p in partitions}
+        self._caught_up = False
         self._consumer.consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
 
-    def refresh(self, idle: float = 0.3, budget: int = 100_000) -> int:
-        """Read until nothing arrives for `idle` seconds (or `budget` records); returns how many were read."""
+    def refresh(self, idle: float = 0.3, budget: int = 100_000, first_wait: float = 5.0,
+                max_seconds: float = 10.0) -> int:
+        """Read until nothing has arrived for `idle` seconds (`first_wait` on the first call,
+        while the consumer connects), or `budget` records or `max_seconds` have gone (a busy
+        topic such as market data never goes quiet); returns how many were read."""
         read = 0
-        while read < budget:
-            received = self._consumer.poll(idle)
+        quiet_until = time.monotonic() + (idle if self._caught_up else first_wait)
+        stop_at = time.monotonic() + max_seconds
+        self._caught_up = True
+        while read < budget and time.monotonic() < stop_at:
+            received = self._consumer.poll(0.05)
             if received is None:
-                break
+                if time.monotonic() > quiet_until:
+                    break
+                continue
+            quiet_until = time.monotonic() + idle
             self.latest[received.key or received.event.event_id] = received.event
             if self.all is not None:
                 self.all.append(received.event)

@@ -21,7 +21,7 @@ from oms import ids
 from oms.events import ExecType, FillKind, OrderStatus
 from tests.pipeline import Pipeline
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ORDERS = 2000
 KILLS = 4
