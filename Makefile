@@ -21,6 +21,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.codec
+	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.pipeline
 
 clean:
 	rm -rf $(VENV) .oms
