@@ -13,8 +13,8 @@ unique prefix, warms up with 20 market orders, then measures:
   produced to a scratch topic with the OMS producer config and consumed with
   the OMS (read_committed) consumer config, at the same rate and count.
 
-The broker is the one from `KAFKA_BOOTSTRAP_SERVERS`, else the local broker
-(started if needed). It is a benchmark, not a test: numbers depend on the
+The broker is the one from `KAFKA_BOOTSTRAP_SERVERS`, else a local broker
+started under the temporary home and stopped at the end. It is a benchmark, not a test: numbers depend on the
 machine and its load. Run with
 `python -m bench.pipeline [--orders N] [--rate R] [--burst B]`.
 """
@@ -22,6 +22,7 @@ machine and its load. Run with
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import threading
 import time
@@ -37,6 +38,7 @@ from oms import commands
 from oms.clock import LiveClock
 from oms.config import Settings
 from processors.supervisor import Processes
+from streams.broker import LocalBroker
 from streams.client import OrderClient
 from streams.codec import encode_key
 from streams.runtime import Runtime, connect
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     procs = Processes(settings, rt.bootstrap_servers)
     fills: Arrivals | None = None
     raw: Arrivals | None = None
+    client = producer = None
     rows: list[tuple[str, str]] = []
     try:
         procs.start_marketdata(f"{INSTRUMENT}:100.00", seed=1, rate=50)
@@ -221,6 +224,11 @@ def main(argv: list[str] | None = None) -> None:
             event = commands.new_order(clock, account=f"B{i % 4}", client_order_id=f"r-{i}",
                                        instrument=INSTRUMENT, side="BUY", quantity=1, trader="bench")
             payloads.append(rt.codec.encode(rt.topics.commands, event))
+        warm_raw = [f"rw-{i}" for i in range(20)]  # warm up the raw path too (new topic, cold consumer)
+        for i, cid in enumerate(warm_raw):
+            producer.produce(scratch, key=encode_key(cid), value=payloads[i])
+        producer.flush(30)
+        raw.wait_for(warm_raw, timeout=60)
         raw_sent: dict[str, int] = {}
         for i in paced(args.orders, args.rate):
             cid = f"r-{i}"
@@ -257,6 +265,11 @@ def main(argv: list[str] | None = None) -> None:
             if arrivals is not None:
                 arrivals.stop()
                 arrivals.consumer.close()
+        client = producer = None  # release the producers before the broker goes away
+        gc.collect()
+        if not settings.bootstrap_servers:
+            # the home is fresh, so the local broker under it was started by this run: stop it
+            LocalBroker(settings.home / "broker", settings.cache_dir).stop()
 
     rows.append(("wall time s", f"{time.perf_counter() - began:.1f}"))
     table = Table(title="OMS pipeline: command -> first fill (vs raw Kafka round trip)")
