@@ -309,15 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to read up to the end")
     p.set_defaults(func=cmd_tail)
 
-    p = sub.add_parser("worker", help="run the order engine and position manager (faust worker)")
+    p = sub.add_parser("worker", help="run the order engine and position manager (faust worker)", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("venue", help="run the simulated venue gateway")
+    p = sub.add_parser("venue", help="run the simulated venue gateway", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_venue)
 
-    p = sub.add_parser("marketdata", help="publish market data (synthetic feed or CSV)")
+    p = sub.add_parser("marketdata", help="publish market data (synthetic feed or CSV)", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_marketdata)
 
@@ -332,11 +332,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASSTHROUGH = {"worker", "venue", "marketdata"}
+"""Subcommands whose options belong to the processor they start."""
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command in PASSTHROUGH:
+        args.args = [*args.args, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

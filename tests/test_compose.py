@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oms.cli import build_parser
+from oms.cli import build_parser, parse
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 
@@ -30,5 +30,5 @@ def test_compose_has_broker_registry_and_oms_services():
 @pytest.mark.parametrize("name,command", sorted(_oms_services().items()))
 def test_every_service_command_exists(name, command):
     parser = build_parser()
-    args = parser.parse_args([str(part) for part in command])
+    args = parse(parser, [str(part) for part in command])
     assert callable(args.func), f"service {name}: {command} is not an oms command"
