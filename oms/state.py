@@ -40,6 +40,8 @@ class Store(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
     def put(self, key: bytes, value: bytes) -> None: ...
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]: ...
+    def write_batch(self, items: list[tuple[bytes, bytes]]) -> None: ...
+    def delete_prefix(self, prefix: bytes) -> None: ...
     def close(self) -> None: ...
 
 
@@ -57,6 +59,13 @@ class MemoryStore:
         for key in sorted(self._data):
             if key.startswith(prefix):
                 yield key, self._data[key]
+
+    def write_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        self._data.update(items)
+
+    def delete_prefix(self, prefix: bytes) -> None:
+        for key in [k for k in self._data if k.startswith(prefix)]:
+            del self._data[key]
 
     def close(self) -> None:
         pass
@@ -82,6 +91,25 @@ class RocksStore:
             if not key.startswith(prefix):
                 break
             yield key, value
+
+    def write_batch(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Write every pair atomically (one RocksDB write batch)."""
+        from rocksdict import WriteBatch
+
+        if not items:
+            return
+        batch = WriteBatch(raw_mode=True)
+        for key, value in items:
+            batch.put(key, value)
+        self._db.write(batch)
+
+    def delete_prefix(self, prefix: bytes) -> None:
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, _ in list(self.items(prefix)):
+            batch.delete(key)
+        self._db.write(batch)
 
     def close(self) -> None:
         self._db.close()

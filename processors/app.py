@@ -1,15 +1,15 @@
-"""The OMS worker: a faust app hosting the order engine and the position manager.
+"""The faust side of the worker: the position manager and the table of marks.
 
-Both agents are thin adapters. They decode input with the project codec, call
-the pure domain (`oms.domain.engine.step`, `oms.domain.positions.evolve_position`)
-and publish what it decided. State lives in faust tables on the rocksdict
-driver with changelog topics. Effects are exactly-once twice over:
-
-- faust's `exactly_once` guarantee: each input's outputs, table changelog
-  writes and consumed offset are committed in one Kafka transaction;
-- the guards of the design: deterministic event ids, contiguous per-order
-  sequence numbers, and the last applied input offset per source partition
-  kept in the same table as the state, so an input delivered twice is skipped.
+The agents are thin adapters: they decode the journal and market data with
+the project codec, call the pure position fold (`evolve_position`) and publish
+the compacted `positions` view. State lives in faust tables on the rocksdict
+driver with changelog topics. The processing guarantee is at-least-once, and
+effects are exactly-once all the same: the fold ignores a fill id it has
+applied, the last applied journal offset per partition is kept in the same
+table as the positions, a position event's id is deterministic and the view is
+compacted. (faust's `exactly_once` mode commits transactions without flushing
+buffered table-changelog sends; the order engine, whose outputs must never
+repeat, runs on Kafka transactions directly: see `processors/engine.py`.)
 
 Undecodable input goes to the dead-letter topic; the agents keep going.
 """
@@ -24,21 +24,18 @@ import faust
 
 from oms.clock import Clock, LiveClock
 from oms.config import Settings
-from oms.domain.engine import refuse_invalid_command, step
 from oms.domain.positions import evolve_position, mid, to_event
 from oms.events import (
     DeadLetter,
     Event,
-    OrderAnomaly,
     OrderFillBusted,
     OrderFillCorrected,
     OrderFilled,
     Quote,
 )
-from oms.domain.orders import view
 from oms.routing import Router, StaticRouter
-from oms.state import dump_order, dump_position, load_order, load_position
-from streams.codec import Codec, DecodeError, InvalidRecord, make_codec
+from oms.state import dump_position, load_position
+from streams.codec import Codec, DecodeError, make_codec
 from streams.topics import BY_NAME, Topics
 
 log = logging.getLogger("oms.worker")
@@ -51,7 +48,7 @@ RAW = dict(key_type=bytes, value_type=bytes)
 class WorkerOptions:
     router: Router = StaticRouter()
     commit_interval_s: float = 0.1
-    processing_guarantee: str = "exactly_once"
+    processing_guarantee: str = "at_least_once"
     replication_factor: int = 1
 
 
@@ -91,18 +88,12 @@ def create_app(
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
 
-    source = topic(topics.commands, topics.exec_reports)
     journal_in = topic(topics.journal)
     marketdata_in = topic(topics.marketdata)
-    journal_out = topic(topics.journal)
-    requests_out = topic(topics.venue_requests)
-    fills_out = topic(topics.fills)
-    orders_out = topic(topics.orders)
     positions_out = topic(topics.positions)
     deadletter_out = topic(topics.deadletter)
 
     table_options = {"driver": "rocksdict"}
-    engine_state = app.Table("engine", partitions=settings.partitions, options=table_options, **RAW)
     position_state = app.Table("positions", partitions=settings.partitions, options=table_options, **RAW)
     marks = app.GlobalTable(
         "marks", partitions=BY_NAME["marketdata"].partition_count(settings.partitions), options=table_options, **RAW
@@ -133,47 +124,6 @@ def create_app(
 
     def mark_applied(table, message) -> None:
         table[f"offset/{message.topic}/{message.partition}".encode()] = str(message.offset).encode()
-
-    @app.agent(source, name="order-engine")
-    async def order_engine(stream):
-        async for event in stream.events():
-            message = event.message
-            if already_applied(engine_state, message):
-                continue
-            try:
-                decoded = codec.decode(message.topic, message.value or b"")
-                outcome = step(lambda oid: load_order(engine_state.get(f"o/{oid}".encode())),
-                               decoded, options.router, clock.now_ns())
-            except InvalidRecord as exc:  # decodes, but is invalid: refused with a reason if it can be answered
-                denial = refuse_invalid_command(exc.schema_name, exc.record, str(exc), clock.now_ns())
-                if denial is not None:
-                    log.warning("refused invalid %s %s: %s", denial.command, denial.client_order_id, exc)
-                    await send(journal_out, denial.account, denial)
-                else:
-                    await dead_letter(message, str(exc), "order-engine")
-                mark_applied(engine_state, message)
-                continue
-            except DecodeError as exc:
-                await dead_letter(message, str(exc), "order-engine")
-                mark_applied(engine_state, message)
-                continue
-            except TypeError as exc:  # decodes, but is not an engine input
-                await dead_letter(message, str(exc), "order-engine")
-                mark_applied(engine_state, message)
-                continue
-            for journal_event in outcome.journal:
-                if isinstance(journal_event, OrderAnomaly):
-                    log.error("ALERT order anomaly %s on %s: %s", journal_event.reason_code,
-                              journal_event.order_id, journal_event.reason)
-                await send(journal_out, journal_event.account, journal_event)
-            for request in outcome.requests:
-                await send(requests_out, request.venue, request)
-            for fill in outcome.fills:
-                await send(fills_out, fill.account, fill)
-            for order_id, order in outcome.orders.items():
-                engine_state[f"o/{order_id}".encode()] = dump_order(order)
-                await send(orders_out, order_id, view(order))
-            mark_applied(engine_state, message)
 
     @app.agent(journal_in, name="position-manager")
     async def position_manager(stream):

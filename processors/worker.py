@@ -1,21 +1,29 @@
-"""Running the OMS worker process (order engine, position manager, marks).
+"""The OMS worker process: the order engine (a thread on Kafka transactions) and the
+faust app (position manager, marks) in one process.
 
-The worker's local RocksDB stores are a cache of the changelog topics. After a
-clean stop they are reused; after an unclean one (kill -9, crash) they may hold
-writes of a transaction that never committed, so they are thrown away and
-rebuilt from the changelogs, which hold only committed state.
+The engine rebuilds its RocksDB state from its changelog whenever partitions
+are assigned, so a kill -9 at any point restarts from committed state. The
+faust stores are a cache of their changelog topics: after a clean stop they
+are reused; after an unclean one (kill -9, crash) they are thrown away and
+rebuilt from the changelogs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
 import sys
+import threading
 
 import faust
 
+from oms.clock import LiveClock
 from oms.config import Settings
 from processors.app import WorkerOptions, app_id, create_app
+from processors.engine import create_engine
+from streams.codec import make_codec
 from streams.topics import Topics
 
 log = logging.getLogger("oms.worker")
@@ -23,7 +31,8 @@ log = logging.getLogger("oms.worker")
 
 def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOptions = WorkerOptions(),
                loglevel: str = "warning") -> int:
-    name = app_id(Topics(settings.topic_prefix))
+    topics = Topics(settings.topic_prefix)
+    name = app_id(topics)
     datadir = settings.home / "worker" / name
     marker = settings.home / "worker" / f"{name}.clean"
     if datadir.exists() and not marker.exists():
@@ -31,13 +40,35 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
         shutil.rmtree(datadir)
     marker.unlink(missing_ok=True)
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, bootstrap_servers, options=options)
+
+    codec = make_codec(settings.schema_registry_url)
+    engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router, clock=LiveClock())
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run_engine() -> None:
+        try:
+            engine.run(stop)
+        except BaseException as exc:  # the worker must not live on without its engine
+            failure.append(exc)
+            log.exception("order engine failed")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    engine_thread = threading.Thread(target=run_engine, name="order-engine", daemon=True)
+    engine_thread.start()
+
+    app = create_app(settings, bootstrap_servers, options=options, codec=codec)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     code = 1
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
+    stop.set()
+    engine_thread.join(timeout=30)
+    if failure:
+        code = code or 1
+    log.info("order engine: %s", engine.stats)
     if code == 0:
         marker.touch()
     return code
@@ -54,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-venue", default="SIM")
     parser.add_argument("--loglevel", default="warning")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     rt = connect(settings)
     rt.ensure_topics()

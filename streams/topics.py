@@ -60,6 +60,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "order engine", "OrderView: latest state of each order"),
     TopicSpec("positions", "account|instrument", ACCOUNT_PARTITIONS, "compact", FOREVER,
               "position manager", "Position: latest position of each account and instrument"),
+    TopicSpec("engine.state", "order id (partition of its account)", ACCOUNT_PARTITIONS, "compact", FOREVER,
+              "order engine", "changelog of the engine's RocksDB state (orders, applied offsets)"),
     TopicSpec("risk.controls", "scope|kind|name", 1, "compact", FOREVER,
               "operators, post-trade risk", "RiskControl: limits, states, kill switches"),
     TopicSpec("deadletter", "source key", 1, "delete", 30 * DAY_MS,
@@ -121,6 +123,10 @@ class Topics:
     @property
     def positions(self) -> str:
         return self.name("positions")
+
+    @property
+    def engine_state(self) -> str:
+        return self.name("engine.state")
 
     @property
     def risk_controls(self) -> str:
