@@ -226,6 +226,73 @@ def cmd_tail(args, settings: Settings) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- risk
+
+
+def _publish_control(settings: Settings, scope: str, kind: str, name: str, value: str, by: str,
+                     reason: str | None) -> Event:
+    from oms.clock import LiveClock
+    from oms.domain.risk import Controls, apply_control
+    from oms.events import ControlKind, RiskControl
+    from streams.runtime import connect
+
+    now = LiveClock().now_ns()
+    try:
+        control = RiskControl(
+            event_id=f"rc.{uuid.uuid4().hex}", ts_event=now, ts_init=now, scope=scope,
+            kind=ControlKind(kind.upper()), name=name, value=value, changed_by=by, reason=reason,
+        )
+        apply_control(Controls(), control)  # refuse what the engine could not apply
+    except ValueError as exc:
+        raise CommandError("control", str(exc).splitlines()[0]) from None
+    rt = connect(settings)
+    producer = rt.event_producer()
+    producer.send(rt.topics.risk_controls, f"{control.scope}|{control.kind.value}|{control.name}", control)
+    producer.flush()
+    console.print(f"{control.kind.value} {control.name}={control.value} set for {control.scope} by {by}")
+    return control
+
+
+def cmd_risk(args, settings: Settings) -> int:
+    if args.action == "set":
+        for field in ("kind", "name", "value"):
+            if not getattr(args, field):
+                raise CommandError(field, "`oms risk set SCOPE KIND NAME VALUE` needs all four")
+        _publish_control(settings, args.scope, args.kind, args.name, args.value, args.by, args.reason)
+        return 0
+    from oms.domain.risk import Controls, apply_control
+    from streams.kafka import read_all
+    from streams.runtime import connect
+
+    rt = connect(settings)
+    consumer = rt.event_consumer(f"oms-risk-show-{uuid.uuid4().hex[:8]}", "risk-show", deadletter=False)
+    try:
+        received = read_all(consumer, [rt.topics.risk_controls], timeout=10)
+    finally:
+        consumer.close()
+    controls = Controls()
+    table = Table("time (UTC)", "scope", "kind", "name", "value", "changed by", "reason", title="risk.controls audit trail")
+    for r in received:
+        try:
+            controls = apply_control(controls, r.event)
+        except ValueError as exc:
+            err_console.print(f"[yellow]not applied[/]: {exc}")
+            continue
+        e = r.event
+        table.add_row(ns_to_iso(e.ts_event)[:26], e.scope, e.kind.value, e.name, e.value, e.changed_by, e.reason or "")
+    console.print(table)
+    return 0
+
+
+def cmd_kill(args, settings: Settings) -> int:
+    scope = "*" if args.all else args.account
+    if not scope:
+        raise CommandError("account", "name an account or give --all")
+    _publish_control(settings, scope, "KILL_SWITCH", "kill_switch", "off" if args.off else "on", args.by,
+                     args.reason)
+    return 0
+
+
 # -------------------------------------------------------------- processors
 
 
@@ -308,6 +375,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to read up to the end")
     p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("risk", help="risk controls: set one, or show the current set and audit trail")
+    p.add_argument("action", choices=["set", "show"])
+    p.add_argument("scope", nargs="?", default="*", help="an account, or * for every account")
+    p.add_argument("kind", nargs="?", help="LIMIT, TRADING_STATE, ENTITLEMENT or INSTRUMENT")
+    p.add_argument("name", nargs="?", help="limit name, 'state', trader or instrument")
+    p.add_argument("value", nargs="?", help="limit value, ACTIVE/REDUCING/HALTED, allow/deny, tradable/restricted/halted")
+    p.add_argument("--by", default="cli", help="who makes the change (kept in the audit trail)")
+    p.add_argument("--reason")
+    p.set_defaults(func=cmd_risk)
+
+    p = sub.add_parser("kill", help="engage (or release) the kill switch: no new orders, open orders canceled")
+    p.add_argument("account", nargs="?")
+    p.add_argument("--all", action="store_true", help="every account")
+    p.add_argument("--off", action="store_true", help="release the kill switch")
+    p.add_argument("--by", default="cli")
+    p.add_argument("--reason")
+    p.set_defaults(func=cmd_kill)
 
     p = sub.add_parser("worker", help="run the order engine and position manager (faust worker)", add_help=False)
     p.add_argument("args", nargs=argparse.REMAINDER)

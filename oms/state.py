@@ -15,9 +15,19 @@ from pydantic import TypeAdapter
 
 from oms.domain.orders import Order
 from oms.domain.positions import PositionState
+from oms.domain.risk import AccountRisk
 
 _ORDER = TypeAdapter(Order)
 _POSITION = TypeAdapter(PositionState)
+_ACCOUNT = TypeAdapter(AccountRisk)
+
+
+def dump_account(risk: AccountRisk) -> bytes:
+    return _ACCOUNT.dump_json(risk)
+
+
+def load_account(data: bytes | None) -> AccountRisk | None:
+    return None if data is None else _ACCOUNT.validate_json(data)
 
 
 def dump_order(order: Order) -> bytes:

@@ -47,7 +47,7 @@ RAW = dict(key_type=bytes, value_type=bytes)
 @dataclass(frozen=True)
 class WorkerOptions:
     router: Router = StaticRouter()
-    commit_interval_s: float = 0.1
+    commit_interval_s: float = 0.5
     processing_guarantee: str = "at_least_once"
     replication_factor: int = 1
 

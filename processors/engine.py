@@ -20,13 +20,16 @@ from pathlib import Path
 from confluent_kafka import Message
 
 from oms.clock import Clock, LiveClock
-from oms.domain.engine import refuse_invalid_command, step
+from oms.domain.engine import RiskView, refuse_invalid_command, step
+from oms.domain.positions import mid
+from oms.domain.risk import Controls, apply_control
 from oms.domain.orders import view
-from oms.events import DeadLetter, OrderAnomaly
+from oms.events import DeadLetter, Event, OrderAnomaly, Quote, RiskControl, Trade
 from oms.routing import Router, StaticRouter
-from oms.state import RocksStore, dump_order, load_order
+from oms.state import RocksStore, dump_account, dump_order, load_account, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
 from streams.processor import Output, PartitionState, TransactionalProcessor
+from streams.tables import FollowedTopic, StaticTable
 from streams.topics import Topics
 
 log = logging.getLogger("oms.engine")
@@ -50,18 +53,23 @@ def dead_letter(message: Message, error: str, processor: str, now: int) -> DeadL
 class OrderEngine:
     """The handler: one input message → the outputs to publish, state changes staged in `state`."""
 
-    def __init__(self, topics: Topics, codec: Codec, router: Router, clock: Clock) -> None:
+    def __init__(self, topics: Topics, codec: Codec, router: Router, clock: Clock,
+                 controls=None, references=None) -> None:
         self.topics = topics
         self.codec = codec
         self.router = router
         self.clock = clock
+        self.controls = controls if controls is not None else StaticTable(Controls())
+        self.references = references if references is not None else StaticTable({})
 
     def __call__(self, state: PartitionState, message: Message) -> list[Output]:
         now = self.clock.now_ns()
         key = (message.key() or b"").decode("utf-8", "replace")
         try:
             decoded = self.codec.decode(message.topic(), message.value() or b"")
-            outcome = step(lambda oid: load_order(state.get(f"o/{oid}")), decoded, self.router, now)
+            risk = RiskView(self.controls.value, self.references.value)
+            outcome = step(lambda oid: load_order(state.get(f"o/{oid}")), decoded, self.router, now,
+                           risk, lambda account: load_account(state.get(f"a/{account}")))
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             denial = refuse_invalid_command(exc.schema_name, exc.record, str(exc), now)
             if denial is not None:
@@ -81,11 +89,34 @@ class OrderEngine:
         for order_id, order in outcome.orders.items():
             state.put(f"o/{order_id}", dump_order(order))
             outputs.append((self.topics.orders, order_id, view(order)))
+        for account, risk in outcome.accounts.items():
+            state.put(f"a/{account}", dump_account(risk))
         return outputs
 
     def _dead_letter(self, message: Message, key: str, error: str, now: int) -> list[Output]:
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), error)
         return [(self.topics.deadletter, key or "-", dead_letter(message, error, "order-engine", now))]
+
+
+def fold_control(controls: Controls, event: Event) -> Controls:
+    return apply_control(controls, event) if isinstance(event, RiskControl) else controls
+
+
+def fold_reference(references: dict, event: Event) -> dict:
+    """Latest reference price per instrument: the quote's mid, else the last trade."""
+    if isinstance(event, Quote):
+        return {**references, event.instrument: (mid(event), event.ts_event)}
+    if isinstance(event, Trade):
+        return {**references, event.instrument: (event.price, event.ts_event)}
+    return references
+
+
+def follow_risk_inputs(bootstrap_servers: str, topics: Topics, codec: Codec):
+    """The controls (from the beginning) and reference prices (from now on) as global tables."""
+    controls = FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(), fold_control).start()
+    references = FollowedTopic(bootstrap_servers, topics.marketdata, codec, {}, fold_reference,
+                               from_end=True).start()
+    return controls, references
 
 
 def create_engine(
@@ -97,6 +128,8 @@ def create_engine(
     router: Router = StaticRouter(),
     clock: Clock | None = None,
     instance: str = "0",
+    controls=None,
+    references=None,
 ) -> TransactionalProcessor:
     name = f"{topics.prefix}order-engine"
     return TransactionalProcessor(
@@ -108,5 +141,5 @@ def create_engine(
         changelog=topics.engine_state,
         store=RocksStore(home / "engine" / topics.prefix.rstrip(".")),
         codec=codec,
-        handler=OrderEngine(topics, codec, router, clock or LiveClock()),
+        handler=OrderEngine(topics, codec, router, clock or LiveClock(), controls, references),
     )

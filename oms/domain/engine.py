@@ -10,18 +10,21 @@ No Kafka, no clock: the faust adapter and replay call this same function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from decimal import Decimal
+from typing import Callable, Mapping
 
 from pydantic import ValidationError
 
 from oms import ids
-from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
+from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, evolve, is_live
+from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason, with_fill, with_order
 from oms.events import (
     AmendOrder,
     CancelOrder,
     Event,
     ExecutionReport,
     Fill,
+    FillKind,
     JournalEvent,
     NewOrder,
     OrderDenied,
@@ -32,6 +35,22 @@ COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.Can
 from oms.routing import Router
 
 OrderLookup = Callable[[str], "Order | None"]
+AccountLookup = Callable[[str], "AccountRisk | None"]
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """What pre-trade risk reads besides the account: the controls and the reference prices."""
+
+    controls: Controls = field(default_factory=Controls)
+    references: Mapping[str, tuple[Decimal, int]] = field(default_factory=dict)
+    """instrument -> (reference price, its ts_event)."""
+
+    def reference(self, instrument: str) -> tuple[Decimal | None, int | None]:
+        return self.references.get(instrument, (None, None))
+
+    def prices(self) -> dict[str, Decimal]:
+        return {instrument: price for instrument, (price, _) in self.references.items()}
 
 
 @dataclass
@@ -41,15 +60,34 @@ class Outcome:
     fills: list[Fill] = field(default_factory=list)
     orders: dict[str, Order] = field(default_factory=dict)
     """Orders whose state changed, by order id."""
+    accounts: dict[str, AccountRisk] = field(default_factory=dict)
+    """Accounts whose risk state changed (open orders, positions, throttle), by account."""
 
 
-def decide(lookup: OrderLookup, event: Event, router: Router, now: int) -> list[Event]:
-    """What the engine decides for one decoded input (commands and execution reports)."""
+def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
+           risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None) -> list[Event]:
+    """What the engine decides for one decoded input (commands and execution reports).
+
+    With a `risk` view, new orders and amends pass the pre-trade checks first;
+    `accounts` holds the account risk states, updated in place (throttle tokens).
+    """
     if isinstance(event, NewOrder):
         existing = lookup(ids.order_id(event.account, event.client_order_id))
-        return decide_new(event, existing, router.route(event), now)
+        denial = None
+        if risk is not None and existing is None and accounts is not None:
+            price, ts = risk.reference(event.instrument)
+            breaches, accounts[event.account] = check_new(
+                event, risk.controls, accounts[event.account], price, ts, now, risk.prices())
+            denial = denial_reason(breaches) if breaches else None
+        return decide_new(event, existing, router.route(event), now, denial)
     if isinstance(event, AmendOrder):
-        return decide_amend(event, lookup(ids.order_id(event.account, event.orig_client_order_id)), now)
+        order = lookup(ids.order_id(event.account, event.orig_client_order_id))
+        denial = None
+        if risk is not None and order is not None and is_live(order) and accounts is not None:
+            price, ts = risk.reference(order.instrument)
+            breaches = check_amend(event, order, risk.controls, accounts[event.account], price, ts, now, risk.prices())
+            denial = denial_reason(breaches) if breaches else None
+        return decide_amend(event, order, now, denial)
     if isinstance(event, CancelOrder):
         return decide_cancel(event, lookup(ids.order_id(event.account, event.orig_client_order_id)), now)
     if isinstance(event, ExecutionReport):
@@ -57,9 +95,14 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int) -> list[
     raise TypeError(f"the order engine does not take {type(event).__name__}")
 
 
-def step(lookup: OrderLookup, event: Event, router: Router, now: int) -> Outcome:
+def step(lookup: OrderLookup, event: Event, router: Router, now: int,
+         risk: RiskView | None = None, account_lookup: AccountLookup | None = None) -> Outcome:
     outcome = Outcome()
-    for decided in decide(lookup, event, router, now):
+    account = getattr(event, "account", None)
+    accounts: dict[str, AccountRisk] = {}
+    if account is not None and account_lookup is not None:
+        accounts[account] = account_lookup(account) or AccountRisk()
+    for decided in decide(lookup, event, router, now, risk, accounts if account_lookup else None):
         if isinstance(decided, JournalEvent):
             outcome.journal.append(decided)
             if decided.seq > 0:  # seq 0: recorded, never applied
@@ -71,6 +114,16 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int) -> Outcome
             outcome.fills.append(decided)
         else:  # pragma: no cover - the aggregate decides only the three kinds above
             raise TypeError(f"unexpected decision {type(decided).__name__}")
+    if account_lookup is not None:
+        for order in outcome.orders.values():
+            accounts.setdefault(order.account, account_lookup(order.account) or AccountRisk())
+            accounts[order.account] = with_order(accounts[order.account], order)
+        for fill in outcome.fills:
+            if fill.kind is not FillKind.CORRECTION:  # a bust carries the busted quantity negated
+                accounts.setdefault(fill.account, account_lookup(fill.account) or AccountRisk())
+                accounts[fill.account] = with_fill(accounts[fill.account], fill.instrument, fill.side,
+                                                   fill.quantity, fill.price)
+        outcome.accounts = accounts
     return outcome
 
 

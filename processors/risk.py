@@ -1,0 +1,98 @@
+"""Post-trade risk: watches orders, positions and P&L, and acts through `risk.controls` and `commands`.
+
+- Kill switch: when an account (or `*`) is killed, every open order in scope
+  gets a CancelOrder on `commands` (client order id `kill-<order id>`), so the
+  engine cancels them at the venues through the normal path; the engine
+  itself refuses new orders while the switch is on.
+- Loss limit: when an account's P&L (realized + unrealized at the reference
+  price) falls to `-max_loss` or below, the account is moved to HALTED.
+- Drawdown: when it falls `max_drawdown` below its peak since the monitor
+  started (the trading day), the account is moved to REDUCING.
+- Exposure: gross exposure above `max_gross_exposure` after fills is reported.
+
+The decisions are pure (`oms.domain.risk.post_trade_actions`); this module only
+follows the topics and publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from oms.clock import Clock, LiveClock
+from oms.domain.risk import Controls, post_trade_actions
+from oms.events import ControlKind, Event, OrderView, Position, RiskControl
+from processors.engine import fold_control
+from streams.codec import Codec
+from streams.kafka import EventProducer
+from streams.tables import FollowedTopic
+from streams.topics import Topics
+
+log = logging.getLogger("oms.risk")
+
+
+def fold_latest(key_of):
+    def fold(table: dict, event: Event) -> dict:
+        return {**table, key_of(event): event}
+
+    return fold
+
+
+@dataclass
+class MonitorStats:
+    cancels: int = 0
+    state_changes: int = 0
+    alerts: list[str] = field(default_factory=list)
+
+
+def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: EventProducer,
+                stop: threading.Event, *, controls=None, references=None, clock: Clock | None = None,
+                interval_s: float = 0.5) -> MonitorStats:
+    clock = clock or LiveClock()
+    controls = controls or FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(),
+                                         fold_control).start()
+    orders = FollowedTopic(bootstrap_servers, topics.orders, codec, {},
+                           fold_latest(lambda e: e.order_id if isinstance(e, OrderView) else "")).start()
+    positions = FollowedTopic(bootstrap_servers, topics.positions, codec, {},
+                              fold_latest(lambda e: f"{e.account}|{e.instrument}" if isinstance(e, Position)
+                                          else "")).start()
+    stats = MonitorStats()
+    canceled: set[str] = set()
+    peaks: dict[str, object] = {}
+    try:
+        while not stop.wait(interval_s):
+            now = clock.now_ns()
+            refs = references.value if references is not None else {}
+            actions = post_trade_actions(
+                controls.value,
+                [o for o in orders.value.values() if isinstance(o, OrderView)],
+                [p for p in positions.value.values() if isinstance(p, Position)],
+                {instrument: price for instrument, (price, _) in refs.items()},
+                peaks,
+                canceled,
+                now,
+            )
+            peaks = actions.peaks
+            for cancel in actions.cancels:
+                producer.send(topics.commands, cancel.account, cancel)
+                canceled.add(cancel.orig_client_order_id + "@" + cancel.account)
+                stats.cancels += 1
+            for control in actions.controls:
+                producer.send(topics.risk_controls, f"{control.scope}|{control.kind.value}|{control.name}", control)
+                log.error("ALERT post-trade risk: %s %s -> %s (%s)", control.scope, control.name, control.value,
+                          control.reason)
+                stats.state_changes += 1
+            for alert in actions.alerts:
+                if alert not in stats.alerts:
+                    log.error("ALERT post-trade risk: %s", alert)
+                    stats.alerts.append(alert)
+            if actions.cancels or actions.controls:
+                producer.flush()
+    finally:
+        orders.stop()
+        positions.stop()
+    return stats
+
+
+__all__ = ["run_monitor", "MonitorStats", "ControlKind", "RiskControl"]
