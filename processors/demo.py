@@ -24,7 +24,7 @@ from rich.table import Table
 from oms.clock import LiveClock
 from oms.config import Settings
 from oms.domain.positions import mid
-from oms.events import OrderStatus, OrderView, Position, Quote
+from oms.events import ControlKind, OrderStatus, OrderView, Position, Quote, RiskControl
 from streams.client import OrderClient
 from streams.runtime import Runtime, connect
 from streams.views import TopicView
@@ -51,7 +51,7 @@ def send_flow(client: OrderClient, orders: int, seed: int, wait_acks) -> dict[st
         instrument = rng.choice(list(INSTRUMENTS))
         ref = INSTRUMENTS[instrument]
         side = rng.choice(("BUY", "SELL"))
-        qty = rng.choice((10, 50, 100, 200, 500, 1500))
+        qty = rng.choice((10, 20, 50, 50, 100, 100, 100, 200, 200, 300, 500, 1500))
         cl = f"demo-{n:04d}"
         kind = rng.random()
         if kind < 0.25:
@@ -63,7 +63,7 @@ def send_flow(client: OrderClient, orders: int, seed: int, wait_acks) -> dict[st
                              limit_price=price.quantize(Decimal("0.01")), time_in_force="IOC")
             sent["ioc"] += 1
         else:
-            away = Decimal(rng.choice((-30, -10, -5, 5, 10, 30))) / Decimal(1000)  # within 3% of the reference
+            away = Decimal(rng.choice((-10, -5, -2, 2, 5, 10, -10, -5, 30))) / Decimal(1000)  # 3% away: off band
             price = (ref * (1 + (away if side == "BUY" else -away))).quantize(Decimal("0.01"))
             client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side, quantity=qty,
                              limit_price=price, time_in_force=rng.choice(("DAY", "GTC")))
@@ -85,13 +85,16 @@ def send_flow(client: OrderClient, orders: int, seed: int, wait_acks) -> dict[st
     # commands that the engine must refuse: a repeated client order id, a cancel of an unknown order
     client.new_order(account=ACCOUNTS[0], client_order_id="demo-0000", instrument="AAPL", side="BUY", quantity=1)
     client.cancel(account=ACCOUNTS[0], client_order_id="demo-x", orig_client_order_id="no-such-order")
-    sent["refused"] += 2
+    # a fat-finger price: ten times the market
+    client.new_order(account=ACCOUNTS[1], client_order_id="demo-fat-finger", instrument="MSFT", side="BUY",
+                     quantity=10, limit_price=INSTRUMENTS["MSFT"] * 10)
+    sent["refused"] += 3
     client.flush()
     return dict(sent)
 
 
 def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str, Position],
-            quotes: dict[str, Quote], fills: int, journal: list, deadletters: int) -> None:
+            marks: dict[str, Decimal], fills: int, journal: list, deadletters: int) -> None:
     by_status = Counter(o.status.value for o in orders.values())
     table = Table("status", "orders", title="Orders by status")
     for status, count in sorted(by_status.items(), key=lambda kv: -kv[1]):
@@ -114,7 +117,6 @@ def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str,
         table.add_row("OrderRejected", "VENUE", str(len(rejected)), rejected[0].reason[:70])
     console.print(table)
 
-    marks = {instrument: mid(q) for instrument, q in quotes.items()}
     table = Table("account", "instrument", "position", "avg price", "mark", "realized P&L", "unrealized P&L",
                   "gross exposure", "net exposure", title="Positions (marked to the latest mid)")
     totals = {"realized": Decimal(0), "unrealized": Decimal(0)}
@@ -132,6 +134,39 @@ def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str,
                   f"[bold]{_fmt(totals['unrealized'])}[/]", "", "")
     console.print(table)
     console.print(f"fills on the fills topic: [bold]{fills}[/]; dead letters: [bold]{deadletters}[/]")
+
+
+DEMO_LIMITS = (
+    ("*", "max_order_qty", "1000"),
+    ("*", "price_band_pct", "2.5"),
+    ("*", "max_open_orders", "80"),
+    ("*", "max_order_notional", "500000"),
+)
+
+
+def publish_control(rt: Runtime, control: RiskControl) -> None:
+    producer = rt.event_producer()
+    producer.send(rt.topics.risk_controls, f"{control.scope}|{control.kind.value}|{control.name}", control)
+    producer.flush()
+
+
+def set_demo_limits(rt: Runtime) -> list[RiskControl]:
+    """Pre-trade limits for the demo, set live through risk.controls before the flow starts."""
+    now = time.time_ns()
+    controls = [
+        RiskControl(event_id=f"demo.{name}.{now}", ts_event=now, ts_init=now, scope=scope, kind=ControlKind.LIMIT,
+                    name=name, value=value, changed_by="demo", reason="demo limits")
+        for scope, name, value in DEMO_LIMITS
+    ]
+    for control in controls:
+        publish_control(rt, control)
+    time.sleep(1.0)  # the engine follows risk.controls as a global table
+    return controls
+
+
+def _open_orders(orders: dict, account: str) -> int:
+    live = {OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_NEW, OrderStatus.PENDING_REPLACE}
+    return sum(1 for o in orders.values() if o.account == account and o.status in live)
 
 
 def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Console | None = None) -> int:
@@ -155,6 +190,8 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
                             ("journal", rt.topics.journal), ("deadletter", rt.topics.deadletter)):
             views[name] = TopicView(rt, topic)
         client = OrderClient(rt.event_producer(), rt.topics, trader="demo", clock=LiveClock())
+        controls = set_demo_limits(rt)
+        console.print("risk limits: " + ", ".join(f"{c.scope} {c.name}={c.value}" for c in controls))
         # one record that no consumer can decode: it must end on the dead-letter topic
         raw = rt.producer()
         raw.produce(rt.topics.commands, key=b"ACC-ALPHA", value=b"\x00 not an avro event")
@@ -178,12 +215,23 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
 
         with console.status("waiting until every order has settled"):
             procs.wait_until(settled, timeout=180, what="every order to settle")
+        killed_account = ACCOUNTS[2]
+        open_before = _open_orders(views["orders"].latest, killed_account)
+        publish_control(rt, RiskControl(event_id=f"demo.kill.{time.time_ns()}", ts_event=time.time_ns(),
+                                        ts_init=time.time_ns(), scope=killed_account, kind=ControlKind.KILL_SWITCH,
+                                        name="kill_switch", value="on", changed_by="demo",
+                                        reason="demo: kill switch"))
+        with console.status(f"kill switch on {killed_account}: canceling its open orders"):
+            procs.wait_until(lambda: settled() and not _open_orders(views["orders"].latest, killed_account),
+                             timeout=120, what="the kill switch to cancel every open order")
+        console.print(f"kill switch on [bold]{killed_account}[/]: {open_before} open orders canceled at the venue")
+        with console.status("collecting the results"):
             time.sleep(1.0)
             for view in views.values():
                 view.refresh()
         journal = _journal_events(rt)
         blotter(console, views["orders"].latest, views["positions"].latest,
-                {k: v for k, v in views["quotes"].latest.items() if isinstance(v, Quote)},
+                {k: mid(v) if isinstance(v, Quote) else v.price for k, v in views["quotes"].latest.items()},
                 views["fills"].count, journal, views["deadletter"].count)
     finally:
         with console.status("stopping the processors"):

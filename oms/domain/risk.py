@@ -683,7 +683,11 @@ def check_amend(
 
 
 def _show(value: Decimal | str | None) -> str:
-    return "-" if value is None else str(value)
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
 
 
 def denial_reason(breaches: list[Breach]) -> tuple[str, str]:
