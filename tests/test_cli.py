@@ -114,3 +114,25 @@ def test_topics_create_is_idempotent(cli_env, capsys):
     assert "exists" in out and "created" not in out
     assert main(["topics", "describe"]) == 0
     assert "compact" in capsys.readouterr().out
+
+
+def test_risk_set_refuses_an_unknown_limit_or_bad_value(capsys, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # refused before connecting
+    assert main(["risk", "set", "ACC1", "LIMIT", "max_order_qty", "lots"]) == 2
+    assert "not a decimal" in capsys.readouterr().err
+    assert main(["risk", "set", "ACC1", "LIMIT", "max_banana", "5"]) == 2
+    assert "unknown limit" in capsys.readouterr().err
+    assert main(["risk", "set", "ACC1", "TRADING_STATE", "state", "SLEEPY"]) == 2
+    assert main(["risk", "set", "ACC1"]) == 2
+
+
+@pytest.mark.kafka
+def test_risk_set_show_and_kill_keep_an_audit_trail(cli_env, capsys):
+    assert main(["risk", "set", "ACC1", "LIMIT", "max_order_qty", "500", "--by", "alice", "--reason", "desk"]) == 0
+    assert main(["risk", "set", "*", "TRADING_STATE", "state", "REDUCING", "--by", "bob"]) == 0
+    assert main(["kill", "ACC2", "--by", "carol"]) == 0
+    capsys.readouterr()
+    assert main(["risk", "show"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("max_order_qty", "500", "alice", "REDUCING", "bob", "KILL_SWITCH", "carol"):
+        assert expected in out
