@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.codec
+	$(BIN)/python -m bench.risk
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.pipeline
 
