@@ -24,30 +24,16 @@ from oms.domain.engine import RiskView, refuse_invalid_command, step
 from oms.domain.positions import mid
 from oms.domain.risk import Controls, apply_control
 from oms.domain.orders import view
-from oms.events import DeadLetter, Event, OrderAnomaly, Quote, RiskControl, Trade
+from oms.events import Event, OrderAnomaly, Quote, RiskControl, Trade
 from oms.routing import Router, StaticRouter
 from oms.state import RocksStore, dump_account, dump_order, load_account, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
+from streams.kafka import dead_letter
 from streams.processor import Output, PartitionState, TransactionalProcessor
 from streams.tables import FollowedTopic, StaticTable
 from streams.topics import Topics
 
 log = logging.getLogger("oms.engine")
-
-
-def dead_letter(message: Message, error: str, processor: str, now: int) -> DeadLetter:
-    return DeadLetter(
-        event_id=f"dl.{message.topic()}.{message.partition()}.{message.offset()}"[:64],
-        ts_event=max(message.timestamp()[1], 0) * 1_000_000,
-        ts_init=now,
-        source_topic=message.topic(),
-        partition=message.partition(),
-        offset=message.offset(),
-        key=message.key(),
-        value=message.value(),
-        error=error[:1024],
-        processor=processor,
-    )
 
 
 class OrderEngine:

@@ -51,6 +51,22 @@ def admin_client(bootstrap_servers: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap_servers})
 
 
+def dead_letter(message: Message, error: str, processor: str, now: int) -> DeadLetter:
+    """The dead-letter record of a consumed message: where it came from, its bytes, and why."""
+    return DeadLetter(
+        event_id=f"dl.{message.topic()}.{message.partition()}.{message.offset()}"[:64],
+        ts_event=max(message.timestamp()[1], 0) * 1_000_000,
+        ts_init=now,
+        source_topic=message.topic(),
+        partition=message.partition(),
+        offset=message.offset(),
+        key=message.key(),
+        value=message.value(),
+        error=error[:1024],
+        processor=processor,
+    )
+
+
 class DeliveryError(RuntimeError):
     """The broker did not accept a record."""
 
@@ -159,19 +175,7 @@ class EventConsumer:
         if self._deadletter is None:
             return
         producer, topics = self._deadletter
-        now = self._clock.now_ns()
-        letter = DeadLetter(
-            event_id=f"dl.{msg.topic()}.{msg.partition()}.{msg.offset()}"[:64],
-            ts_event=max(msg.timestamp()[1], 0) * 1_000_000,
-            ts_init=now,
-            source_topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            key=msg.key(),
-            value=msg.value(),
-            error=error[:1024],
-            processor=self._processor,
-        )
+        letter = dead_letter(msg, error, self._processor, self._clock.now_ns())
         producer.produce(
             topics.deadletter, key=msg.key(), value=self._codec.encode(topics.deadletter, letter)
         )
