@@ -171,7 +171,11 @@ class TransactionalProcessor:
         log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(self.batch_size, self.poll_timeout)
+                # wait for the first message only, then take what is already fetched: a batch
+                # never waits to fill up, so latency stays low at low rates
+                messages = self._consumer.consume(1, self.poll_timeout)
+                if messages:
+                    messages += self._consumer.consume(self.batch_size - 1, 0)
                 if self._to_restore:
                     partitions, self._to_restore = self._to_restore, set()
                     self._restore(partitions)
