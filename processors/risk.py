@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from oms.clock import Clock, LiveClock
 from oms.domain.risk import Controls, post_trade_actions
-from oms.events import ControlKind, Event, OrderView, Position, RiskControl
+from oms.events import Event, OrderView, Position
 from processors.engine import fold_control
 from streams.codec import Codec
 from streams.kafka import EventProducer
@@ -94,5 +94,3 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
         positions.stop()
     return stats
 
-
-__all__ = ["run_monitor", "MonitorStats", "ControlKind", "RiskControl"]

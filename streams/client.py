@@ -17,13 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import Producer
 
 from oms import commands
 from oms.clock import Clock, LiveClock
 from oms.config import Settings
 from oms.events import AmendOrder, CancelOrder, NewOrder
-from streams.codec import Codec
 from streams.kafka import EventProducer
 from streams.topics import Topics
 
