@@ -126,7 +126,8 @@ class GatewayCore:
         self._pending: dict[int, int] = {}  # token -> reports still held
         self._offsets: dict[tuple[str, int], deque[tuple[int, int]]] = {}  # (topic, partition) -> (offset, token)
 
-    def on_request(self, topic: str, partition: int, offset: int, event: Event, now: int) -> list[ExecutionReport]:
+    def on_request(self, topic: str, partition: int, offset: int, event: Event | None,
+                   now: int) -> list[ExecutionReport]:
         """Handle one record of `venue.requests`; returns the reports it caused (also held for release)."""
         reports: list[ExecutionReport] = []
         exchange = self.exchanges.get(event.venue) if isinstance(event, VenueRequest) else None
@@ -303,6 +304,9 @@ def run_gateway(
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
             received = requests.poll(wait)
             for _ in range(MAX_BATCH):
+                while requests.rejected:  # dead-lettered: handled, nothing to send, offset committable
+                    topic, partition, offset = requests.rejected.pop(0)
+                    core.on_request(topic, partition, offset, None, clock.now_ns())
                 if received is None:
                     break
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())

@@ -140,6 +140,9 @@ class EventConsumer:
         """Partitions whose end was reached and nothing read since (partition EOF)."""
         self.idle = False
         """Whether the last poll found nothing at all (the local queue is drained)."""
+        self.rejected: list[tuple[str, int, int]] = []
+        """(topic, partition, offset) of records that could not be decoded, for the caller to
+        count as handled (so its committed offsets move past them); the caller clears it."""
 
     @property
     def consumer(self) -> Consumer:
@@ -170,6 +173,7 @@ class EventConsumer:
         )
 
     def _reject(self, msg: Message, error: str) -> None:
+        self.rejected.append((msg.topic(), msg.partition(), msg.offset()))
         if self._on_error is not None:
             self._on_error(msg, error)
         if self._deadletter is None:

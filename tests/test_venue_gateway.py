@@ -73,6 +73,12 @@ def test_core_routes_holds_until_due_and_commits_after_release():
     assert c.committable() == []
 
 
+def test_core_commits_past_a_dead_lettered_request():
+    c = core()
+    assert c.on_request("vr", 2, 8, None, T0) == []  # undecodable: dead-lettered by the consumer
+    assert c.committable() == [("vr", 2, 9)]
+
+
 def test_core_commits_only_the_fully_released_prefix_per_partition():
     c = core()
     c.on_request("vr", 0, 5, request(1), T0)
