@@ -8,8 +8,12 @@ stopped when the session ends.
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterator
 from uuid import uuid4
+
+# confluent_kafka.schema_registry imports authlib's httpx integration, which warns on import
+warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
 import pytest
 
