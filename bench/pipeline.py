@@ -146,6 +146,23 @@ def latencies_ms(sent: dict[str, int], arrived: dict[str, int]) -> list[float]:
     return [(arrived[c] - t) / 1e6 for c, t in sent.items() if c in arrived]
 
 
+def histogram(series: dict[str, list[float]], buckets_ms=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)) -> Table:
+    """Latency distribution per series as bars: the shape of the tail at a glance."""
+    table = Table(title="latency distribution (share of orders per bucket)")
+    table.add_column("up to ms", justify="right")
+    for name in series:
+        table.add_column(name)
+    edges = [*buckets_ms, float("inf")]
+    for i, edge in enumerate(edges):
+        low = edges[i - 1] if i else 0.0
+        cells = []
+        for values in series.values():
+            share = sum(1 for v in values if low < v <= edge) / len(values) if values else 0.0
+            cells.append(f"{'█' * round(share * 24):<24} {share:6.1%}")
+        table.add_row("more" if edge == float("inf") else f"{edge:g}", *cells)
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=500, help="orders in the fixed-rate latency runs")
@@ -153,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=2000, help="orders in the sustained-rate run")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for outstanding fills")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=120)
     began = time.perf_counter()
 
     settings = Settings.from_env().with_(topic_prefix=f"bench{uuid4().hex[:6]}.",
@@ -167,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     raw: Arrivals | None = None
     client = producer = None
     rows: list[tuple[str, str]] = []
+    pipe: list[float] = []
+    base: list[float] = []
     try:
         procs.start_marketdata(f"{INSTRUMENT}:100.00", seed=1, rate=50)
         procs.start_gateway("SIM", 7)
@@ -278,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    if pipe and base:
+        console.print(histogram({"pipeline": pipe, "raw Kafka": base}))
 
 
 if __name__ == "__main__":
