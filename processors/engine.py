@@ -118,6 +118,7 @@ def create_engine(
     references=None,
 ) -> TransactionalProcessor:
     name = f"{topics.prefix}order-engine"
+    clock = clock or LiveClock()
     return TransactionalProcessor(
         name=name,
         bootstrap_servers=bootstrap_servers,
@@ -127,5 +128,7 @@ def create_engine(
         changelog=topics.engine_state,
         store=RocksStore(home / "engine" / topics.prefix.rstrip(".")),
         codec=codec,
-        handler=OrderEngine(topics, codec, router, clock or LiveClock(), controls, references),
+        handler=OrderEngine(topics, codec, router, clock, controls, references),
+        deadletter=topics.deadletter,
+        clock=clock,
     )

@@ -25,9 +25,11 @@ from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from oms.clock import Clock, LiveClock
 from oms.events import Event
 from oms.state import RocksStore
 from streams.codec import Codec, encode_key
+from streams.kafka import dead_letter
 
 log = logging.getLogger("oms.processor")
 
@@ -43,18 +45,23 @@ class PartitionState:
         self._store = store
         self._prefix = f"{partition}/".encode()
         self._staged = staged
+        self._own: dict[bytes, bytes] = {}
         self.written: list[tuple[bytes, bytes]] = []
 
     def get(self, key: str) -> bytes | None:
         full = self._prefix + key.encode()
-        if full in self._staged:
-            return self._staged[full]
+        for layer in (self._own, self._staged):
+            if full in layer:
+                return layer[full]
         return self._store.get(full)
 
     def put(self, key: str, value: bytes) -> None:
-        full = self._prefix + key.encode()
-        self._staged[full] = value
+        self._own[self._prefix + key.encode()] = value
         self.written.append((key.encode(), value))
+
+    def keep(self) -> None:
+        """Make this input's writes visible to the rest of the batch (the handler succeeded)."""
+        self._staged.update(self._own)
 
 
 Handler = Callable[[PartitionState, Message], list[Output]]
@@ -83,6 +90,8 @@ class TransactionalProcessor:
         store: RocksStore,
         codec: Codec,
         handler: Handler,
+        deadletter: str | None = None,
+        clock: Clock | None = None,
         batch_size: int = 500,
         poll_timeout: float = 0.05,
     ) -> None:
@@ -92,6 +101,8 @@ class TransactionalProcessor:
         self.store = store
         self.codec = codec
         self.handler = handler
+        self.deadletter = deadletter
+        self.clock = clock or LiveClock()
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.stats = ProcessorStats()
@@ -212,10 +223,22 @@ class TransactionalProcessor:
         if last is not None and int(last) >= message.offset():
             self.stats.skipped += 1
             return
-        for topic, key, event in self.handler(state, message):
-            self._producer.produce(topic, key=encode_key(key), value=self.codec.encode(topic, event))
+        try:
+            outputs = self.handler(state, message)
+            encoded = [(topic, encode_key(key), self.codec.encode(topic, event)) for topic, key, event in outputs]
+        except Exception as exc:  # a handler bug must not stop the processor: keep the input, move on
+            log.exception("%s: %s[%d]@%d failed; dead-lettered", self.name, message.topic(), message.partition(),
+                          message.offset())
+            state = PartitionState(self.store, message.partition(), staged)  # drop the failed input's writes
+            encoded = []
+            if self.deadletter is not None:
+                letter = dead_letter(message, f"{type(exc).__name__}: {exc}", self.name, self.clock.now_ns())
+                encoded.append((self.deadletter, message.key(), self.codec.encode(self.deadletter, letter)))
+        for topic, key, value in encoded:
+            self._producer.produce(topic, key=key, value=value)
             self.stats.outputs += 1
         state.put(offset_key, str(message.offset()).encode())
+        state.keep()
         for key, value in state.written:
             self._producer.produce(self.changelog, key=key, value=value, partition=message.partition())
         self._producer.poll(0)

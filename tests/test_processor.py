@@ -1,0 +1,109 @@
+"""The transactional processor on a real broker: state restored from its changelog after a
+restart, inputs applied once, and a failing handler dead-letters its input and goes on."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import NewTopic
+
+import pytest
+
+from oms.config import Settings
+from oms.state import RocksStore
+from streams.kafka import read_all
+from streams.processor import TransactionalProcessor
+from streams.runtime import connect
+from tests.stubs import fill
+
+pytestmark = pytest.mark.kafka
+
+
+def _setup(bootstrap_servers, unique_name):
+    rt = connect(Settings(bootstrap_servers=bootstrap_servers, topic_prefix=f"{unique_name}."))
+    rt.ensure_topics()
+    names = {n: f"{unique_name}.proc.{n}" for n in ("in", "state", "out")}
+    admin = rt.admin()  # keep the client alive until the futures complete
+    futures = admin.create_topics([
+        NewTopic(names["in"], 2, 1), NewTopic(names["out"], 1, 1),
+        NewTopic(names["state"], 2, 1, config={"cleanup.policy": "compact"}),
+    ])
+    for future in futures.values():
+        future.result()
+    return rt, names
+
+
+def _counter(rt, names):
+    """Counts the inputs per key in state; emits a Fill per input carrying the running count."""
+
+    def handler(state, message):
+        if message.value() == b"boom":
+            raise RuntimeError("handler bug")
+        count = int(state.get(f"n/{message.key().decode()}") or b"0") + 1
+        state.put(f"n/{message.key().decode()}", str(count).encode())
+        return [(names["out"], message.key().decode(),
+                 fill(fill_id=f"f.{message.key().decode()}.{count}", event_id=f"f.{message.key().decode()}.{count}",
+                      quantity=Decimal(count)))]
+
+    return handler
+
+
+def _run(rt, names, tmp_path, handler, stop_after: int):
+    processor = TransactionalProcessor(
+        name=f"{names['in']}-proc", bootstrap_servers=rt.bootstrap_servers, group_id=f"{names['in']}-group",
+        transactional_id=f"{names['in']}-tx", inputs=[names["in"]], changelog=names["state"],
+        store=RocksStore(tmp_path), codec=rt.codec, handler=handler, deadletter=rt.topics.deadletter,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=processor.run, args=(stop,), daemon=True)
+    thread.start()
+    consumer = rt.event_consumer(f"{names['out']}-check", "test", deadletter=False)
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            out = read_all(consumer, [names["out"]], timeout=5)
+            if len(out) >= stop_after:
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(30)
+        consumer.close()
+        processor.store.close()
+    return [r.event for r in out]
+
+
+def test_state_survives_a_restart_with_a_fresh_store_and_inputs_apply_once(bootstrap_servers, unique_name, tmp_path):
+    rt, names = _setup(bootstrap_servers, unique_name)
+    producer = Producer({"bootstrap.servers": rt.bootstrap_servers})
+    for _ in range(3):
+        producer.produce(names["in"], key=b"a", value=b"x")
+    producer.flush()
+    first = _run(rt, names, tmp_path / "one", _counter(rt, names), stop_after=3)
+    assert [e.quantity for e in first] == [1, 2, 3]
+
+    for _ in range(2):
+        producer.produce(names["in"], key=b"a", value=b"x")
+    producer.flush()
+    second = _run(rt, names, tmp_path / "two", _counter(rt, names), stop_after=5)  # new, empty store
+    assert [e.quantity for e in second] == [1, 2, 3, 4, 5]  # counted on from the restored state, no repeats
+
+
+def test_a_failing_handler_dead_letters_the_input_and_the_processor_goes_on(bootstrap_servers, unique_name, tmp_path):
+    rt, names = _setup(bootstrap_servers, unique_name)
+    producer = Producer({"bootstrap.servers": rt.bootstrap_servers})
+    producer.produce(names["in"], key=b"b", value=b"boom", partition=0)
+    producer.produce(names["in"], key=b"b", value=b"x", partition=0)
+    producer.flush()
+    out = _run(rt, names, tmp_path, _counter(rt, names), stop_after=1)
+    assert [e.quantity for e in out] == [1]
+    consumer = rt.event_consumer(f"{unique_name}-dl", "test", deadletter=False)
+    try:
+        letters = [r.event for r in read_all(consumer, [rt.topics.deadletter], timeout=10)]
+    finally:
+        consumer.close()
+    assert len(letters) == 1 and letters[0].value == b"boom" and "handler bug" in letters[0].error
