@@ -23,7 +23,7 @@ from rich.table import Table
 
 from oms.clock import LiveClock
 from oms.config import Settings
-from oms.domain.positions import mid
+from oms.domain.positions import mark_view, mid
 from oms.events import ControlKind, OrderStatus, OrderView, Position, Quote, RiskControl
 from streams.client import OrderClient
 from streams.runtime import Runtime, connect
@@ -123,9 +123,7 @@ def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str,
     for key in sorted(positions):
         p = positions[key]
         mark = marks.get(p.instrument)
-        unrealized = (mark - p.avg_price) * p.quantity if mark is not None else Decimal(0)
-        gross = abs(p.quantity) * (mark or p.avg_price)
-        net = p.quantity * (mark or p.avg_price)
+        unrealized, gross, net = mark_view(p, mark if mark is not None else p.avg_price)
         totals["realized"] += p.realized_pnl
         totals["unrealized"] += unrealized
         table.add_row(p.account, p.instrument, _fmt(p.quantity, 0), _fmt(p.avg_price, 4), _fmt(mark, 3),

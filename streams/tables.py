@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from typing import Callable, Generic, TypeVar
 
@@ -102,9 +101,3 @@ class StaticTable(Generic[T]):
 
     def wait_caught_up(self, timeout: float = 30.0) -> bool:
         return True
-
-
-def wait_all(tables, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    for table in tables:
-        table.wait_caught_up(max(0.0, deadline - time.monotonic()))

@@ -339,6 +339,13 @@ def mark(state: PositionState, price: Decimal) -> Marked:
         return Marked(net - state.cost, abs(state.quantity) * price, net)
 
 
+def mark_view(position: Position, price: Decimal) -> Marked:
+    """`mark` for a published `Position` (its rounded average price as the cost basis)."""
+    with localcontext(_CTX):
+        net = position.quantity * price
+        return Marked(net - position.quantity * position.avg_price, abs(position.quantity) * price, net)
+
+
 def exposure(
     positions: Mapping[PositionKey, PositionState] | Iterable[PositionState], marks: Mapping[str, Decimal]
 ) -> dict[str, Exposure]:

@@ -74,6 +74,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import Mapping, NamedTuple
 
+from oms.domain.positions import mark_view
 from oms.domain.orders import Order, is_live
 from oms.events import AmendOrder, ControlKind, NewOrder, OrderType, RiskControl, Side, TradingState, VenueAction
 
@@ -739,10 +740,9 @@ def post_trade_actions(controls: Controls, orders, positions, marks: Mapping[str
     gross: dict[str, Decimal] = {}
     with localcontext(_EXACT):
         for position in positions:
-            mark = marks.get(position.instrument, position.avg_price)
-            unrealized = (mark - position.avg_price) * position.quantity
-            pnl[position.account] = pnl.get(position.account, ZERO) + position.realized_pnl + unrealized
-            gross[position.account] = gross.get(position.account, ZERO) + abs(position.quantity) * mark
+            marked = mark_view(position, marks.get(position.instrument, position.avg_price))
+            pnl[position.account] = pnl.get(position.account, ZERO) + position.realized_pnl + marked.unrealized_pnl
+            gross[position.account] = gross.get(position.account, ZERO) + marked.gross_exposure
     new_peaks = dict(peaks)
     changes, alerts = [], []
     severity = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
