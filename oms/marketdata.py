@@ -17,17 +17,16 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from oms.clock import Clock
+from oms.clock import Clock, parse_time
 from oms.events import Quote, Side, Trade
 
-__all__ = ["CSV_COLUMNS", "MarketData", "SyntheticFeed", "md_event_id", "parse_ts", "read_csv"]
+__all__ = ["CSV_COLUMNS", "MarketData", "SyntheticFeed", "md_event_id", "read_csv"]
 
 MarketData = Quote | Trade
 
@@ -36,11 +35,6 @@ CSV_COLUMNS = ("type", "ts", "instrument", "bid_price", "bid_size", "ask_price",
 _OPTIONAL_COLUMNS = ("venue",)
 _MAX_ID = 64
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ISO = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}(?::\d{2})?)"
-    r"(?:[.,](?P<frac>\d{1,9}))?(?P<tz>Z|z|[+-]\d{2}:?\d{2})?$"
-)
 
 
 def md_event_id(instrument: str, n: int) -> str:
@@ -167,31 +161,6 @@ class SyntheticFeed:
 # ------------------------------------------------------------------- CSV
 
 
-def parse_ts(text: str) -> int:
-    """Integer nanoseconds since the epoch, or ISO-8601 (`Z`/offset; no offset means UTC) -> UTC ns."""
-    text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    m = _ISO.match(text)
-    if m is None:
-        raise ValueError(f"{text!r} is neither integer nanoseconds nor an ISO-8601 timestamp")
-    tz = m["tz"]
-    if tz is None or tz in ("Z", "z"):
-        tz = "+00:00"
-    elif ":" not in tz:
-        tz = f"{tz[:3]}:{tz[3:]}"
-    try:
-        whole = datetime.fromisoformat(f"{m['date']}T{m['time']}{tz}")
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a valid timestamp: {exc}") from None
-    seconds = (whole - _EPOCH) // timedelta(seconds=1)
-    nanos = int((m["frac"] or "").ljust(9, "0"))
-    ns = seconds * 1_000_000_000 + nanos
-    if ns < 0:
-        raise ValueError(f"{text!r} is before 1970-01-01")
-    return ns
-
-
 def _decimal(text: str) -> Decimal:
     try:
         value = Decimal(text.strip())
@@ -227,7 +196,7 @@ def _required(row: dict, name: str, convert):
 def _row_event(row: dict, n: int, ts_init: int | None) -> MarketData:
     kind = (row.get("type") or "").strip().lower()
     instrument = _required(row, "instrument", _instrument)
-    ts = _required(row, "ts", parse_ts)
+    ts = _required(row, "ts", parse_time)
     venue = (row.get("venue") or "").strip() or None
     common = dict(
         event_id=md_event_id(instrument, n),

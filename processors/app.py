@@ -24,14 +24,13 @@ import faust
 
 from oms.clock import Clock, LiveClock
 from oms.config import Settings
-from oms.domain.positions import evolve_position, mid, to_event
+from oms.domain.positions import evolve_position, reference_price, to_event
 from oms.events import (
     DeadLetter,
     Event,
     OrderFillBusted,
     OrderFillCorrected,
     OrderFilled,
-    Quote,
 )
 from oms.routing import Router, StaticRouter
 from oms.state import dump_position, load_position
@@ -156,7 +155,8 @@ def create_app(
             except DecodeError as exc:
                 await dead_letter(event.message, str(exc), "marks")
                 continue
-            if isinstance(decoded, Quote):
-                marks[decoded.instrument.encode()] = str(mid(decoded)).encode()
+            price = reference_price(decoded)
+            if price is not None:
+                marks[decoded.instrument.encode()] = str(price).encode()
 
     return app

@@ -21,10 +21,10 @@ from confluent_kafka import Message
 
 from oms.clock import Clock, LiveClock
 from oms.domain.engine import RiskView, refuse_invalid_command, step
-from oms.domain.positions import mid
+from oms.domain.positions import reference_price
 from oms.domain.risk import Controls, apply_control
 from oms.domain.orders import view
-from oms.events import Event, OrderAnomaly, Quote, RiskControl, Trade
+from oms.events import Event, OrderAnomaly, RiskControl
 from oms.routing import Router, StaticRouter
 from oms.state import RocksStore, dump_account, dump_order, load_account, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
@@ -89,12 +89,11 @@ def fold_control(controls: Controls, event: Event) -> Controls:
 
 
 def fold_reference(references: dict, event: Event) -> dict:
-    """Latest reference price per instrument: the quote's mid, else the last trade."""
-    if isinstance(event, Quote):
-        return {**references, event.instrument: (mid(event), event.ts_event)}
-    if isinstance(event, Trade):
-        return {**references, event.instrument: (event.price, event.ts_event)}
-    return references
+    """Latest reference price per instrument (`oms.domain.positions.reference_price`) and its time."""
+    price = reference_price(event)
+    if price is None:
+        return references
+    return {**references, event.instrument: (price, event.ts_event)}
 
 
 def follow_risk_inputs(bootstrap_servers: str, topics: Topics, codec: Codec):

@@ -17,20 +17,19 @@ one order's journal, commands and execution reports. `add_parser` registers the
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from oms import ids
+from oms.clock import parse_time
 from oms.domain.orders import DomainError, Order, evolve, view
 from oms.domain.positions import PositionState, evolve_position
 from oms.events import (
@@ -437,31 +436,12 @@ def audit(runtime, order_id: str, timeout: float = 30.0) -> list[Received]:
 # --------------------------------------------------------------------- CLI
 
 
-_ISO_FRACTION = re.compile(r"^(?P<head>[^.]*T\d\d:\d\d:\d\d)\.(?P<frac>\d+)(?P<tail>.*)$")
-
-
 def parse_until(text: str) -> int:
-    """Integer nanoseconds since the epoch, or an ISO-8601 time (UTC when no offset is given,
-    up to nanosecond fractions) converted exactly."""
-    text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text)
-    frac_ns = 0
-    match = _ISO_FRACTION.match(text)
-    if match:
-        digits = match["frac"]
-        if len(digits) > 9:
-            raise ValueError(f"--until: more than 9 fractional digits in {text!r}")
-        frac_ns = int(digits.ljust(9, "0"))
-        text = match["head"] + match["tail"]
+    """`--until`: integer nanoseconds or ISO-8601 (see `oms.clock.parse_time`)."""
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_time(text)
     except ValueError as exc:
-        raise ValueError(f"--until: not nanoseconds nor ISO-8601: {text!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    whole = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (whole.days * 86_400 + whole.seconds) * 1_000_000_000 + whole.microseconds * 1_000 + frac_ns
+        raise ValueError(f"--until: {exc}") from None
 
 
 def _configure(p: argparse.ArgumentParser) -> None:

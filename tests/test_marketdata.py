@@ -17,7 +17,8 @@ import pytest
 
 from oms.clock import TestClock
 from oms.events import Quote, Trade
-from oms.marketdata import CSV_COLUMNS, SyntheticFeed, md_event_id, parse_ts, read_csv
+from oms.clock import parse_time as parse_ts
+from oms.marketdata import CSV_COLUMNS, SyntheticFeed, md_event_id, read_csv
 from processors.marketdata_handler import parse_instruments
 
 SAMPLE = Path(__file__).resolve().parent.parent / "replay" / "data" / "sample_marketdata.csv"

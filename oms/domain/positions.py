@@ -61,6 +61,7 @@ from oms.events import (
     Position,
     Quote,
     Side,
+    Trade,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "fold_positions",
     "mark",
     "mid",
+    "reference_price",
     "position_event_id",
     "to_event",
 ]
@@ -330,6 +332,16 @@ def mid(quote: Quote) -> Decimal:
     """The quote's mid price, exact."""
     with localcontext(_CTX):
         return (quote.bid_price + quote.ask_price) / 2
+
+
+def reference_price(event: Event) -> Decimal | None:
+    """The one reference price rule (risk bands, marks, post-trade P&L): a quote's mid,
+    a trade's price; None for any other event."""
+    if isinstance(event, Quote):
+        return mid(event)
+    if isinstance(event, Trade):
+        return event.price
+    return None
 
 
 def mark(state: PositionState, price: Decimal) -> Marked:

@@ -76,6 +76,7 @@ from typing import Mapping, NamedTuple
 
 from oms.domain.positions import mark_view
 from oms.domain.orders import Order, is_live
+from oms.domain.tokens import TokenBucket
 from oms.events import AmendOrder, ControlKind, NewOrder, OrderType, RiskControl, Side, TradingState, VenueAction
 
 __all__ = [
@@ -104,7 +105,6 @@ __all__ = [
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
-_NS_PER_S = Decimal(1_000_000_000)
 _NS_PER_MS = 1_000_000
 _HUNDRED = Decimal(100)
 _EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
@@ -432,20 +432,9 @@ def with_fill(
 
 
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal) -> tuple[AccountRisk, bool]:
-    """Token bucket: refill rate x elapsed seconds (capped at burst; full on first
-    use), then take one token if at least one is there. Time never runs
-    backwards: an earlier `now` refills nothing and keeps last_refill."""
-    with localcontext(_EXACT):
-        if risk.last_refill is None:
-            tokens, last = burst, now
-        else:
-            last = max(now, risk.last_refill)
-            elapsed = last - risk.last_refill
-            tokens = min(burst, risk.tokens + elapsed * rate / _NS_PER_S) if elapsed else min(burst, risk.tokens)
-        ok = tokens >= ONE
-        if ok:
-            tokens -= ONE
-    return replace(risk, tokens=tokens, last_refill=last), ok
+    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`."""
+    bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
+    return replace(risk, tokens=bucket.tokens, last_refill=bucket.last_refill), ok
 
 
 # ------------------------------------------------------------------- checks

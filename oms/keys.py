@@ -1,0 +1,49 @@
+"""Key layouts, defined once: state store keys and the record keys of keyed topics.
+
+The engine's store, the position manager's table and replay's fresh store all
+hold the same kinds of state under the same keys; the compacted topics are
+keyed the same way by whoever writes them. Nothing else in the code base
+spells a key.
+
+| state | store key | topic record key |
+|---|---|---|
+| an order | `o/<order id>` | `orders`: the order id |
+| an account's risk state | `a/<account>` | |
+| a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
+| the last applied input offset of a partition | `offset/<topic>` | |
+| a risk control | | `risk.controls`: `<scope>|<kind>|<name>` |
+"""
+
+from __future__ import annotations
+
+ORDER_PREFIX = "o/"
+ACCOUNT_PREFIX = "a/"
+POSITION_PREFIX = "p/"
+OFFSET_PREFIX = "offset/"
+
+
+def order(order_id: str) -> str:
+    return ORDER_PREFIX + order_id
+
+
+def account(account_id: str) -> str:
+    return ACCOUNT_PREFIX + account_id
+
+
+def position_id(account_id: str, instrument: str) -> str:
+    """A position's identity: the record key on `positions`."""
+    return f"{account_id}|{instrument}"
+
+
+def position(account_id: str, instrument: str) -> str:
+    return POSITION_PREFIX + position_id(account_id, instrument)
+
+
+def applied_offset(topic: str) -> str:
+    """Where a processor keeps the last input offset it applied from `topic` (per partition)."""
+    return OFFSET_PREFIX + topic
+
+
+def control(scope: str, kind: str, name: str) -> str:
+    """The record key of a risk control on the compacted `risk.controls`: last writer wins per key."""
+    return f"{scope}|{kind}|{name}"
