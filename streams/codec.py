@@ -79,23 +79,48 @@ def _body(entry: SchemaEntry, event: Event) -> bytes:
     return out.getvalue()
 
 
+def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
+    """Refuse a body that is not the one encoding of the record it decodes to.
+
+    The Avro binary encoding of a value is unique for these schemas (records,
+    enums, unions, primitives, decimals as minimal two's-complement bytes; no
+    arrays or maps, whose block structure could vary). A body that decodes but
+    re-encodes differently carries a value the schema does not allow and the
+    reader coerced: a negative enum index read as a symbol counted from the
+    end, a union branch given as a negative index, an over-long varint. Such
+    bytes are refused, never coerced."""
+    out = io.BytesIO()
+    try:
+        fastavro.schemaless_writer(out, schema, record)
+    except Exception as exc:
+        raise DecodeError(f"{name} Avro body holds values its schema does not allow: {exc}") from exc
+    if out.getvalue() != body:
+        raise DecodeError(
+            f"{name} Avro body is not the canonical encoding of its values (an enum or union index out of "
+            f"range, or an over-long number): refused, not coerced"
+        )
+
+
 def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue) -> Event:
     """Read the body at `offset` written with `writer` into the current schema and model."""
     reader = catalogue.get(writer.name)
     model = BY_SCHEMA_NAME.get(writer.name)
     if reader is None or model is None:
         raise DecodeError(f"no current schema or event type for record {writer.name!r}")
+    same = writer.fingerprint == reader.fingerprint
+    schema = reader.parsed if same else writer.parsed  # same wire schema: the reader's logical types
     body = io.BytesIO(data)
     body.seek(offset)
     try:
-        if writer.fingerprint == reader.fingerprint:  # same wire schema: no resolution, reader's logical types
-            record = fastavro.schemaless_reader(body, reader.parsed)
-        else:
-            record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)
+        record = fastavro.schemaless_reader(body, schema)
     except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ... on bad input
         raise DecodeError(f"cannot read {writer.name} Avro body: {type(exc).__name__}: {exc}") from exc
     if body.tell() != len(data):
         raise DecodeError(f"{len(data) - body.tell()} trailing bytes after the {writer.name} Avro body")
+    _require_canonical(data[offset:], schema, record, writer.name)
+    if not same:
+        body.seek(offset)
+        record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)
     try:
         return model.model_validate(record)
     except ValidationError as exc:

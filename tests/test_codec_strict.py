@@ -1,0 +1,76 @@
+"""Strict decoding: bytes that decode only by coercion (an out-of-range enum index, an
+over-long varint) are refused with a `DecodeError`, never read as some other value."""
+
+from __future__ import annotations
+
+import io
+
+import fastavro
+import pytest
+
+from oms.events import Side, TimeInForce
+from streams.codec import SINGLE_OBJECT_MAGIC, DecodeError, SingleObjectCodec
+from tests.stubs import new_order
+
+
+def _zigzag(n: int) -> bytes:
+    """Avro's varint of `n` (zigzag, little-endian base 128)."""
+    value = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _with_enum_index(codec: SingleObjectCodec, order, field: str, index_bytes: bytes) -> bytes:
+    """The single-object bytes of `order` with the varint of enum `field` replaced by `index_bytes`."""
+    entry = codec.catalogue[order.schema_name]
+    record = order.to_record()
+    head = io.BytesIO()
+    names = [f["name"] for f in entry.parsed["fields"]]
+    before = {k: record[k] for k in names[: names.index(field)]}
+    partial = {"type": "record", "name": "Head", "fields": entry.parsed["fields"][: names.index(field)]}
+    fastavro.schemaless_writer(head, fastavro.parse_schema(partial), before)
+    full = codec.encode("t", order)
+    body = full[10:]
+    prefix = head.getvalue()
+    assert body.startswith(prefix)
+    symbols = [f for f in entry.parsed["fields"] if f["name"] == field][0]["type"]["symbols"]
+    original = _zigzag(symbols.index(record[field]))
+    assert body[len(prefix):].startswith(original)
+    return SINGLE_OBJECT_MAGIC + entry.fingerprint + prefix + index_bytes + body[len(prefix) + len(original):]
+
+
+@pytest.fixture
+def codec() -> SingleObjectCodec:
+    return SingleObjectCodec()
+
+
+def test_the_canonical_encoding_decodes(codec):
+    order = new_order(side=Side.BUY, time_in_force=TimeInForce.DAY)
+    assert codec.decode("t", _with_enum_index(codec, order, "side", _zigzag(0))) == order
+
+
+@pytest.mark.parametrize("index", [-1, -2])
+def test_a_negative_enum_index_is_refused_not_read_from_the_end(codec, index):
+    data = _with_enum_index(codec, new_order(side=Side.BUY), "side", _zigzag(index))
+    with pytest.raises(DecodeError, match="not the canonical encoding"):
+        codec.decode("t", data)
+
+
+def test_an_enum_index_past_the_symbols_is_refused(codec):
+    data = _with_enum_index(codec, new_order(), "time_in_force", _zigzag(40))
+    with pytest.raises(DecodeError):
+        codec.decode("t", data)
+
+
+def test_an_over_long_varint_is_refused(codec):
+    # index 0 written in two bytes (0x80 0x00) instead of one (0x00)
+    data = _with_enum_index(codec, new_order(side=Side.BUY), "side", b"\x80\x00")
+    with pytest.raises(DecodeError, match="not the canonical encoding"):
+        codec.decode("t", data)
