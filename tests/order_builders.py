@@ -17,7 +17,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from oms import ids
-from oms.domain.orders import LIVE_STATUSES, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
+from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -217,11 +217,13 @@ class OrderHarness:
         return events
 
     def new(self, client_order_id: str = "cl-1", denial: tuple[str, str] | None = None, **kw: Any) -> list[Event]:
+        """Decide a new order; `denial` = (reason_code, reason) stands for pre-trade risk's `Denial`."""
         cmd = new_order(client_order_id, ts=self.tick(), **kw)
         existing = self.order if self.order is not None and self.order.order_id == ids.order_id(
             cmd.account, cmd.client_order_id
         ) else None
-        return self._run(decide_new(cmd, existing, self.venue, self.now, denial=denial))
+        refused = Denial(*denial) if denial is not None else None
+        return self._run(decide_new(cmd, existing, self.venue, self.now, denial=refused))
 
     def amend(self, client_order_id: str, quantity: D | None = None, limit_price: D | None = None, **kw: Any):
         assert self.order is not None

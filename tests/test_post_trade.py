@@ -60,7 +60,8 @@ def test_kill_switch_cancels_each_live_order_in_scope_once():
     actions = post_trade_actions(c, [live, done, other], [], {}, {}, set(), NOW)
     (cancel,) = actions.cancels
     assert (cancel.account, cancel.orig_client_order_id, cancel.client_order_id) == ("ACC-1", "c1", "kill-O1")
-    again = post_trade_actions(c, [live], [], {}, {}, {"c1@ACC-1"}, NOW)
-    assert again.cancels == []
+    assert actions.canceled == {"O1"}
+    again = post_trade_actions(c, [live], [], {}, {}, actions.canceled, NOW)
+    assert again.cancels == [] and again.canceled == {"O1"}
     everyone = controls(("*", ControlKind.KILL_SWITCH, "kill_switch", "on"))
     assert len(post_trade_actions(everyone, [live, other], [], {}, {}, set(), NOW).cancels) == 2
