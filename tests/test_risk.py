@@ -615,3 +615,17 @@ def test_denied_iff_a_breach_and_denial_names_the_first(case):
     killed_ = any(k is KS and v == "on" for k, _, v, *_ in specs)
     assert ("KILL_SWITCH" in found) == killed_
     assert after == risk  # no throttle configured: state unchanged
+
+
+def test_every_name_the_single_module_exported_still_imports_from_the_package():
+    import oms.domain.orders as orders
+    import oms.domain.risk as risk
+
+    before = {
+        "BREACH_CODES", "LIMIT_NAMES", "PostTradeActions", "post_trade_actions", "AccountRisk", "AuditEntry",
+        "Breach", "Controls", "OpenOrder", "apply_control", "check_amend", "check_new", "denial_reason",
+        "entitled", "instrument_state", "killed", "limit", "take_token", "trading_state", "with_fill", "with_order",
+    }
+    assert before <= set(risk.__all__) and all(hasattr(risk, name) for name in risk.__all__)
+    assert all(hasattr(orders, name) for name in orders.__all__)
+

@@ -179,7 +179,8 @@ def trigger_of(order: Order, event: JournalEvent) -> Trigger:
 
 
 def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
-    """(trigger, changed fields other than status/leaves/seq) of `event` on `order`."""
+    """(trigger, changed fields other than status/leaves/seq) of `event` on `order`: the one
+    statement of what each journal event does (decisions build events and let `evolve` apply this)."""
     if isinstance(event, OrderDenied):
         return Trigger.DENY, {"reason": event.reason}
     if isinstance(event, OrderRouted):
