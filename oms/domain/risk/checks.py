@@ -258,7 +258,8 @@ def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach
     code = instrument_state(controls, account, c.instrument)
     if code is not None:
         word = code.removeprefix("INSTRUMENT_").lower()
-        yield Breach(code, "instrument", word, c.instrument, f"{c.instrument} is {word.replace('_', ' ')} for {account}")
+        yield Breach(code, "instrument", word, c.instrument,
+                     f"{c.instrument} is {word.replace('_', ' ')} for {account}")
 
 
 def _size(
