@@ -20,6 +20,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from oms import keys
 from oms.clock import Clock, LiveClock
 from oms.domain.risk import Controls, post_trade_actions
 from oms.events import Event, OrderView, Position
@@ -58,7 +59,7 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
                               fold_latest(lambda e: f"{e.account}|{e.instrument}" if isinstance(e, Position)
                                           else "")).start()
     stats = MonitorStats()
-    canceled: set[str] = set()
+    canceled: frozenset[str] = frozenset()
     peaks: dict[str, object] = {}
     try:
         while not stop.wait(interval_s):
@@ -73,13 +74,13 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
                 canceled,
                 now,
             )
-            peaks = actions.peaks
+            peaks, canceled = actions.peaks, actions.canceled
             for cancel in actions.cancels:
                 producer.send(topics.commands, cancel.account, cancel)
-                canceled.add(cancel.orig_client_order_id + "@" + cancel.account)
                 stats.cancels += 1
             for control in actions.controls:
-                producer.send(topics.risk_controls, f"{control.scope}|{control.kind.value}|{control.name}", control)
+                producer.send(topics.risk_controls, keys.control(control.scope, control.kind.value, control.name),
+                              control)
                 log.error("ALERT post-trade risk: %s %s -> %s (%s)", control.scope, control.name, control.value,
                           control.reason)
                 stats.state_changes += 1

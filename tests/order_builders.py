@@ -17,7 +17,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from oms import ids
-from oms.domain.orders import LIVE_STATUSES, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
+from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -216,17 +216,28 @@ class OrderHarness:
             assert after.cum_qty + after.leaves_qty == after.quantity
         return events
 
-    def new(self, client_order_id: str = "cl-1", denial: tuple[str, str] | None = None, **kw: Any) -> list[Event]:
+    def new(
+        self, client_order_id: str = "cl-1", denial: Denial | tuple[str, str] | None = None, **kw: Any
+    ) -> list[Event]:
+        """Decide a new order; `denial` is pre-trade risk's `Denial`, or (reason_code, reason) for short."""
         cmd = new_order(client_order_id, ts=self.tick(), **kw)
         existing = self.order if self.order is not None and self.order.order_id == ids.order_id(
             cmd.account, cmd.client_order_id
         ) else None
-        return self._run(decide_new(cmd, existing, self.venue, self.now, denial=denial))
+        refused = Denial(*denial) if isinstance(denial, tuple) else denial
+        return self._run(decide_new(cmd, existing, self.venue, self.now, denial=refused))
 
-    def amend(self, client_order_id: str, quantity: D | None = None, limit_price: D | None = None, **kw: Any):
+    def amend(
+        self,
+        client_order_id: str,
+        quantity: D | None = None,
+        limit_price: D | None = None,
+        denial: Denial | None = None,
+        **kw: Any,
+    ) -> list[Event]:
         assert self.order is not None
         cmd = amend(self.order.client_order_id, client_order_id, quantity, limit_price, ts=self.tick(), **kw)
-        return self._run(decide_amend(cmd, self.order, self.now))
+        return self._run(decide_amend(cmd, self.order, self.now, denial))
 
     def cancel(self, client_order_id: str, **kw: Any) -> list[Event]:
         assert self.order is not None

@@ -30,6 +30,7 @@ from oms.domain.orders import (
     decide_report,
     evolve,
     fold,
+    is_live,
     next_status,
     view,
 )
@@ -822,3 +823,14 @@ def test_done_for_day_then_canceled_overnight() -> None:
     (canceled,) = h.venue_says(ExecType.CANCELED)
     assert isinstance(canceled, OrderCanceled) and canceled.unsolicited
     assert h.order.status is OrderStatus.CANCELED
+
+
+def test_done_for_day_is_not_live_so_the_engine_sends_no_cancel() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(40)
+    h.venue_says(ExecType.DONE_FOR_DAY)
+    assert h.order.status not in LIVE_STATUSES and not is_live(h.order) and h.order.leaves_qty == 0
+    assert not is_live(view(h.order))  # the one definition reads states and views alike
+    (rej,) = h.cancel("kill")
+    assert isinstance(rej, OrderCancelRejected) and rej.reason_code == "ORDER_NOT_LIVE" and rej.seq == 0

@@ -1,10 +1,11 @@
-"""Post-trade risk decisions: loss limit, drawdown, exposure alerts and kill-switch cancels."""
+"""Post-trade risk decisions: loss limit, drawdown, exposure alerts, kill-switch cancels and their de-duplication."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.domain.risk import Controls, apply_control, post_trade_actions
+from oms.domain.orders import LIVE_STATUSES
+from oms.domain.risk import STATE_RANK, Controls, apply_control, needs_kill_cancel, post_trade_actions
 from oms.events import ControlKind, OrderStatus, RiskControl, TradingState
 from tests.stubs import order_view, position
 
@@ -60,7 +61,53 @@ def test_kill_switch_cancels_each_live_order_in_scope_once():
     actions = post_trade_actions(c, [live, done, other], [], {}, {}, set(), NOW)
     (cancel,) = actions.cancels
     assert (cancel.account, cancel.orig_client_order_id, cancel.client_order_id) == ("ACC-1", "c1", "kill-O1")
-    again = post_trade_actions(c, [live], [], {}, {}, {"c1@ACC-1"}, NOW)
-    assert again.cancels == []
+    assert actions.canceled == {"O1"}
+    again = post_trade_actions(c, [live], [], {}, {}, actions.canceled, NOW)
+    assert again.cancels == [] and again.canceled == {"O1"}
     everyone = controls(("*", ControlKind.KILL_SWITCH, "kill_switch", "on"))
     assert len(post_trade_actions(everyone, [live, other], [], {}, {}, set(), NOW).cancels) == 2
+
+
+def test_the_kill_switch_cancels_live_orders_with_no_cancel_in_flight_and_nothing_else():
+    c = controls(("ACC-1", ControlKind.KILL_SWITCH, "kill_switch", "on"))
+    views = {
+        status: order_view(account="ACC-1", order_id=f"O-{status.value}", client_order_id=f"c-{status.value}",
+                           status=status, leaves_qty=D(60) if status in LIVE_STATUSES else D(0))
+        for status in OrderStatus
+    }
+    canceled = {c.orig_client_order_id for c in post_trade_actions(c, views.values(), [], {}, {}, set(), NOW).cancels}
+    wanted = {OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_REPLACE}
+    assert canceled == {f"c-{s.value}" for s in wanted}
+    assert {s for s, view in views.items() if needs_kill_cancel(view)} == wanted
+    # the rule is liveness (one definition) minus a cancel already in flight
+    assert wanted == LIVE_STATUSES - {OrderStatus.PENDING_CANCEL}
+    # DONE_FOR_DAY (FIX OrdStatus 3, no further executions today) is not live: the engine would refuse the cancel
+    assert not needs_kill_cancel(views[OrderStatus.DONE_FOR_DAY])
+    assert not needs_kill_cancel(views[OrderStatus.PENDING_CANCEL])
+
+
+def test_the_canceled_set_grows_across_rounds_and_is_never_mutated():
+    c = controls(("*", ControlKind.KILL_SWITCH, "kill_switch", "on"))
+    first = order_view(account="ACC-1", order_id="O1", client_order_id="c1", status=OrderStatus.NEW)
+    second = order_view(account="ACC-2", order_id="O2", client_order_id="c2", status=OrderStatus.NEW)
+    given = frozenset()
+    round1 = post_trade_actions(c, [first], [], {}, {}, given, NOW)
+    assert round1.canceled == {"O1"} and given == frozenset()
+    round2 = post_trade_actions(c, [first, second], [], {}, {}, round1.canceled, NOW + 1)
+    assert [x.orig_client_order_id for x in round2.cancels] == ["c2"]
+    assert round2.canceled == {"O1", "O2"} and round1.canceled == {"O1"}
+    calm = post_trade_actions(controls(), [first], [], {}, {}, round2.canceled, NOW + 2)
+    assert calm.cancels == [] and calm.canceled == round2.canceled
+
+
+def test_escalation_uses_the_one_trading_state_rank():
+    assert [s for s, _ in sorted(STATE_RANK.items(), key=lambda kv: kv[1])] == [
+        TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED]
+    reducing = controls(("ACC-1", ControlKind.LIMIT, "max_loss", "500"),
+                        ("ACC-1", ControlKind.TRADING_STATE, "state", "REDUCING"))
+    (change,) = post_trade_actions(reducing, [], [long_aapl()], {"AAPL": D(90)}, {}, set(), NOW).controls
+    assert change.value == "HALTED"  # stricter than REDUCING: escalates
+    halted_everywhere = controls(("ACC-1", ControlKind.LIMIT, "max_drawdown", "1"),
+                                 ("*", ControlKind.TRADING_STATE, "state", "HALTED"))
+    assert post_trade_actions(halted_everywhere, [], [long_aapl()], {"AAPL": D(90)}, {"ACC-1": D(0)}, set(),
+                              NOW).controls == []

@@ -25,6 +25,7 @@ from oms.domain.risk import (
     AccountRisk,
     Breach,
     Controls,
+    Denial,
     apply_control,
     check_amend,
     check_new,
@@ -254,8 +255,9 @@ def test_all_breaches_in_the_documented_order():
         "PRICE_BAND", "PRICE_BAND", "TICK_SIZE", "LOT_SIZE", "THROTTLE",
     ]
     assert [b.limit for b in breaches if b.code == "PRICE_BAND"] == ["price_band_pct", "price_band_ticks"]
-    code, reason = denial_reason(breaches)
-    assert code == "KILL_SWITCH"
+    denial = denial_reason(breaches)
+    code, reason = denial.reason_code, denial.reason
+    assert code == "KILL_SWITCH" and denial.breaches == tuple(breaches)
     assert reason.startswith("KILL_SWITCH: kill_switch=on attempted=-; TRADING_HALTED: trading_state=HALTED")
     assert "MAX_ORDER_QTY: max_order_qty=10 attempted=100" in reason
     assert reason.endswith("THROTTLE: orders_per_second=1 attempted=-")
@@ -271,7 +273,7 @@ def test_denial_reason_of_nothing_raises():
     with pytest.raises(ValueError):
         denial_reason([])
     b = Breach("MAX_ORDER_QTY", "max_order_qty", D(1), D(2), "x")
-    assert denial_reason([b]) == ("MAX_ORDER_QTY", "MAX_ORDER_QTY: max_order_qty=1 attempted=2")
+    assert denial_reason([b]) == Denial("MAX_ORDER_QTY", "MAX_ORDER_QTY: max_order_qty=1 attempted=2", (b,))
 
 
 # ------------------------------------------------------------- controls fold
@@ -586,8 +588,9 @@ def test_denied_iff_a_breach_and_denial_names_the_first(case):
     assert [_ORDER_INDEX[c] for c in found] == sorted(_ORDER_INDEX[c] for c in found)
     denied = bool(breaches)
     if denied:
-        code, reason = denial_reason(breaches)
-        assert code == found[0]
+        denial = denial_reason(breaches)
+        code, reason = denial.reason_code, denial.reason
+        assert code == found[0] and list(denial.breaches) == breaches
         assert reason.count(": ") == len(breaches)
         assert all(f"{b.code}: {b.limit}=" in reason for b in breaches)
     else:
@@ -612,3 +615,17 @@ def test_denied_iff_a_breach_and_denial_names_the_first(case):
     killed_ = any(k is KS and v == "on" for k, _, v, *_ in specs)
     assert ("KILL_SWITCH" in found) == killed_
     assert after == risk  # no throttle configured: state unchanged
+
+
+def test_every_name_the_single_module_exported_still_imports_from_the_package():
+    import oms.domain.orders as orders
+    import oms.domain.risk as risk
+
+    before = {
+        "BREACH_CODES", "LIMIT_NAMES", "PostTradeActions", "post_trade_actions", "AccountRisk", "AuditEntry",
+        "Breach", "Controls", "OpenOrder", "apply_control", "check_amend", "check_new", "denial_reason",
+        "entitled", "instrument_state", "killed", "limit", "take_token", "trading_state", "with_fill", "with_order",
+    }
+    assert before <= set(risk.__all__) and all(hasattr(risk, name) for name in risk.__all__)
+    assert all(hasattr(orders, name) for name in orders.__all__)
+

@@ -42,6 +42,8 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class TokenBucket:
+    """Tokens left (exact, may be fractional) as of `last_refill` (UTC ns)."""
+
     tokens: Decimal = ZERO
     last_refill: int | None = None
     """None: never used, so full at the first `take`."""
@@ -61,4 +63,5 @@ class TokenBucket:
         return TokenBucket(tokens, last), ok
 
     def take_limited(self, now: int, limit: RateLimit) -> tuple["TokenBucket", bool]:
+        """`take` at the rate and burst of `limit`."""
         return self.take(now, limit.per_second, limit.burst)

@@ -1,0 +1,518 @@
+"""The order aggregate's decisions: a command or an execution report in, the events to publish out.
+
+This module owns what the order engine answers. `decide_new`, `decide_amend`
+and `decide_cancel` turn a client command plus the current order (and, for new
+orders and amends, pre-trade risk's `Denial`) into journal events,
+`VenueRequest`s and refusals; `decide_report` turns a venue execution report
+into the journal event it causes plus its `Fill`. A report is decided once:
+`decide_report` builds the candidate journal event and lets `state.evolve`
+validate it against the table, so the effect of an event on an order is
+written in one place (`state._effect`); the quantities the event states
+(cum_qty, leaves_qty, avg_px) are read from the state `evolve` derives. No
+decision raises on bad input or mutates anything: a refusal is an event
+(seq-0 `OrderDenied`, `OrderCancelRejected` or `OrderAnomaly`, never applied).
+Every event decided here has ts_event = ts_init = `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal, DecimalException
+from typing import NamedTuple
+
+from pydantic import ValidationError
+
+from oms import ids
+from oms.domain.denial import Denial
+from oms.domain.orders.state import Order, clip, created, evolve, find_fill
+from oms.domain.orders.table import DomainError, InvalidTransition, is_live
+from oms.events import (
+    AmendOrder,
+    CancelOrder,
+    CancelRejectResponseTo,
+    Event,
+    ExecType,
+    ExecutionReport,
+    Fill,
+    FillKind,
+    JournalEvent,
+    NewOrder,
+    OrderAccepted,
+    OrderAcknowledged,
+    OrderAnomaly,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderDoneForDay,
+    OrderExpired,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderPendingReplace,
+    OrderRejected,
+    OrderReplaced,
+    OrderRouted,
+    OrderStatus,
+    OrderType,
+    VenueAction,
+    VenueRequest,
+)
+
+__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_report"]
+
+
+def _stamp(event_id: str, now: int) -> dict:
+    return {"event_id": event_id, "ts_event": now, "ts_init": now}
+
+
+def _journal(order: Order, seq: int, now: int) -> dict:
+    return {
+        **_stamp(ids.journal_event_id(order.order_id, seq), now),
+        "order_id": order.order_id,
+        "account": order.account,
+        "seq": seq,
+    }
+
+
+def _venue_request(order: Order, action: VenueAction, request_id: str, now: int, **terms) -> VenueRequest:
+    fields = {
+        "quantity": order.quantity,
+        "limit_price": order.limit_price,
+        "orig_request_id": order.request_id,
+        **terms,
+    }
+    return VenueRequest(
+        **_stamp(ids.venue_request_event_id(request_id), now),
+        action=action,
+        venue=order.venue,
+        account=order.account,
+        order_id=order.order_id,
+        request_id=request_id,
+        instrument=order.instrument,
+        side=order.side,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        **fields,
+    )
+
+
+def decide_new(
+    cmd: NewOrder,
+    existing: Order | None,
+    venue: str,
+    now: int,
+    denial: Denial | None = None,
+) -> list[Event]:
+    """Accept and route a new order, or deny it.
+
+    `existing` is the order at `ids.order_id(cmd.account, cmd.client_order_id)`;
+    if there is one the command is a duplicate: a seq-0 `OrderDenied`
+    DUPLICATE_CLIENT_ORDER_ID naming it. `venue` is where to route when the
+    command names none. `denial` from pre-trade risk:
+    OrderAccepted (1) + OrderDenied (2), the order ends REJECTED. Otherwise
+    OrderAccepted (1) + OrderRouted (2) + VenueRequest NEW.
+    """
+    if existing is not None:
+        return [
+            OrderDenied(
+                **_stamp(ids.record_id(existing.order_id, cmd.event_id, "denied"), now),
+                order_id=existing.order_id,
+                account=existing.account,
+                seq=0,
+                trader=cmd.trader,
+                client_order_id=cmd.client_order_id,
+                command="NewOrder",
+                reason_code="DUPLICATE_CLIENT_ORDER_ID",
+                reason=clip(f"client order id {cmd.client_order_id} already names order {existing.order_id}"),
+                command_id=cmd.event_id,
+            )
+        ]
+    oid = ids.order_id(cmd.account, cmd.client_order_id)
+    accepted = OrderAccepted(
+        **_stamp(ids.journal_event_id(oid, 1), now),
+        order_id=oid,
+        account=cmd.account,
+        seq=1,
+        trader=cmd.trader,
+        client_order_id=cmd.client_order_id,
+        instrument=cmd.instrument,
+        side=cmd.side,
+        order_type=cmd.order_type,
+        quantity=cmd.quantity,
+        limit_price=cmd.limit_price,
+        time_in_force=cmd.time_in_force,
+        command_id=cmd.event_id,
+    )
+    order = created(accepted)
+    if denial is not None:
+        return [
+            accepted,
+            OrderDenied(
+                **_journal(order, 2, now),
+                trader=cmd.trader,
+                client_order_id=cmd.client_order_id,
+                command="NewOrder",
+                reason_code=denial.reason_code,
+                reason=clip(denial.reason),
+                command_id=cmd.event_id,
+            ),
+        ]
+    target = cmd.venue or venue
+    rid = ids.request_id(oid, 2)
+    routed = OrderRouted(
+        **_journal(order, 2, now),
+        venue=target,
+        request_id=rid,
+        quantity=cmd.quantity,
+        limit_price=cmd.limit_price,
+    )
+    request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
+    return [accepted, routed, request]
+
+
+def _denied_unknown(cmd: AmendOrder | CancelOrder, now: int) -> OrderDenied:
+    oid = ids.order_id(cmd.account, cmd.orig_client_order_id)
+    return OrderDenied(
+        **_stamp(ids.record_id(oid, cmd.event_id, "denied"), now),
+        order_id=oid,
+        account=cmd.account,
+        seq=0,
+        trader=cmd.trader,
+        client_order_id=cmd.client_order_id,
+        command=type(cmd).__name__,
+        reason_code="UNKNOWN_ORDER",
+        reason=clip(f"no order {cmd.orig_client_order_id} in account {cmd.account}"),
+        command_id=cmd.event_id,
+    )
+
+
+def _engine_cancel_reject(
+    cmd: AmendOrder | CancelOrder, order: Order, to: CancelRejectResponseTo, refusal: Denial, now: int
+) -> OrderCancelRejected:
+    return OrderCancelRejected(
+        **_stamp(ids.record_id(order.order_id, cmd.event_id, "cancel-rejected"), now),
+        order_id=order.order_id,
+        account=order.account,
+        seq=0,
+        client_order_id=cmd.client_order_id,
+        response_to=to,
+        reason_code=refusal.reason_code,
+        reason=clip(refusal.reason),
+    )
+
+
+def _request_refusal(order: Order) -> Denial | None:
+    """Why no cancel or replace can be sent for `order` now, or None."""
+    if not is_live(order):
+        return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is {order.status.value}")
+    if order.status is OrderStatus.PENDING_NEW:
+        return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
+    if order.pending is not None:
+        return Denial("REQUEST_PENDING", f"a {order.pending.kind.value} ({order.pending.request_id}) is pending")
+    return None
+
+
+def _known(cmd: AmendOrder | CancelOrder, order: Order | None) -> bool:
+    return order is not None and order.account == cmd.account
+
+
+def decide_amend(
+    cmd: AmendOrder, order: Order | None, now: int, denial: Denial | None = None
+) -> list[Event]:
+    """Send a cancel/replace, or refuse it.
+
+    Unknown order: seq-0 OrderDenied UNKNOWN_ORDER. Not live, not acknowledged,
+    a request pending, nothing to change, a price on a market order, or a
+    `denial` from pre-trade risk: seq-0 OrderCancelRejected
+    (response_to REPLACE). Else OrderPendingReplace + VenueRequest REPLACE. A new
+    quantity at or below cum_qty is sent: the venue then treats the order as done.
+    """
+    if order is None or not _known(cmd, order):
+        return [_denied_unknown(cmd, now)]
+    to = CancelRejectResponseTo.REPLACE
+    refusal = _request_refusal(order)
+    if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
+        refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
+    quantity = cmd.quantity if cmd.quantity is not None else order.quantity
+    limit_price = cmd.limit_price if cmd.limit_price is not None else order.limit_price
+    if refusal is None and quantity == order.quantity and limit_price == order.limit_price:
+        refusal = Denial("NO_CHANGE", "the amend changes neither quantity nor limit price")
+    if refusal is None and denial is not None:
+        refusal = denial
+    if refusal is not None:
+        return [_engine_cancel_reject(cmd, order, to, refusal, now)]
+    seq = order.seq + 1
+    rid = ids.request_id(order.order_id, seq)
+    return [
+        OrderPendingReplace(
+            **_journal(order, seq, now),
+            client_order_id=cmd.client_order_id,
+            request_id=rid,
+            quantity=quantity,
+            limit_price=limit_price,
+            command_id=cmd.event_id,
+        ),
+        _venue_request(order, VenueAction.REPLACE, rid, now, quantity=quantity, limit_price=limit_price),
+    ]
+
+
+def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event]:
+    """Send a cancel, or refuse it (seq-0 OrderDenied UNKNOWN_ORDER, or seq-0
+    OrderCancelRejected response_to CANCEL: not live, not acknowledged, pending)."""
+    if order is None or not _known(cmd, order):
+        return [_denied_unknown(cmd, now)]
+    refusal = _request_refusal(order)
+    if refusal is not None:
+        return [_engine_cancel_reject(cmd, order, CancelRejectResponseTo.CANCEL, refusal, now)]
+    seq = order.seq + 1
+    rid = ids.request_id(order.order_id, seq)
+    return [
+        OrderPendingCancel(
+            **_journal(order, seq, now),
+            client_order_id=cmd.client_order_id,
+            request_id=rid,
+            command_id=cmd.event_id,
+        ),
+        _venue_request(order, VenueAction.CANCEL, rid, now),
+    ]
+
+
+
+
+# ------------------------------------------------------------------ reports
+
+
+def _anomaly(report: ExecutionReport, order_id: str, account: str, code: str, reason: str, now: int) -> OrderAnomaly:
+    return OrderAnomaly(
+        **_stamp(ids.record_id(order_id, report.event_id, "anomaly"), now),
+        order_id=order_id,
+        account=account,
+        seq=0,
+        source=report.venue,
+        reason_code=code,
+        reason=clip(f"{reason} (report {report.event_id}, exec {report.exec_id}, {report.exec_type.value})"),
+        exec_id=report.exec_id,
+    )
+
+
+def decide_report(report: ExecutionReport, order: Order | None, now: int) -> list[Event]:
+    """The events a venue execution report causes; never raises.
+
+    [] if its exec id was applied before. A seq-0 OrderAnomaly if the order is
+    unknown (UNKNOWN_ORDER) or in another account (ACCOUNT_MISMATCH), the table
+    has no edge (INVALID_TRANSITION), a fill is too large (OVERFILL) or not
+    positive (INVALID_FILL), a bust/correction names no standing fill
+    (UNKNOWN_FILL), a replace/cancel reject answers nothing pending
+    (NO_PENDING_REQUEST), the exec type has no journal event (UNSUPPORTED_EXEC_TYPE)
+    or the report cannot be represented (UNPROCESSABLE). Otherwise the journal
+    event with seq order.seq + 1, plus a `Fill` for fills, busts, corrections
+    (and a seq-0 VENUE_MISMATCH anomaly beside a fill whose venue cum/leaves
+    disagree with the OMS's).
+
+    How: `_candidate` turns the report into the journal event it would be (or
+    an anomaly when the report itself does not fit: nothing pending, no such
+    fill, a non-positive fill); `evolve` applies it to the order, which is where
+    the table is read; an `InvalidTransition` becomes INVALID_TRANSITION, any
+    other `DomainError` UNPROCESSABLE; then the event states the quantities of
+    the evolved order, and a fill or correction beyond the quantity is OVERFILL.
+    """
+    if order is None:
+        return [_anomaly(report, report.order_id, report.account, "UNKNOWN_ORDER", "no such order", now)]
+    try:
+        return _decide_report(report, order, now)
+    except (ValidationError, DecimalException, ArithmeticError, DomainError) as exc:
+        return [_anomaly(report, order.order_id, order.account, "UNPROCESSABLE", str(exc), now)]
+
+
+def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Event]:
+    def anomaly(code: str, reason: str) -> list[Event]:
+        return [_anomaly(report, order.order_id, order.account, code, reason, now)]
+
+    if report.account != order.account:
+        return anomaly("ACCOUNT_MISMATCH", f"order {order.order_id} belongs to {order.account}")
+    if report.exec_id in order.exec_ids:
+        return []  # already applied: redelivery
+
+    candidate = _candidate(report, order, now)
+    if isinstance(candidate, _Unfit):
+        return anomaly(candidate.code, candidate.reason)
+    try:
+        after = evolve(order, candidate)
+    except InvalidTransition as exc:
+        return anomaly("INVALID_TRANSITION", str(exc))
+    event = _stated(candidate, after)
+
+    if isinstance(event, OrderFilled):
+        if after.cum_qty > order.quantity:
+            return anomaly(
+                "OVERFILL", f"fill of {report.last_qty} exceeds leaves {order.leaves_qty} of {order.order_id}"
+            )
+        fill = _fill(order, event, FillKind.FILL, report, report.last_qty, report.last_px, None, now)
+        return [event, fill, *_venue_mismatch(report, after, event, now)]
+    if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
+        if after.cum_qty > max(order.quantity, order.cum_qty):
+            return anomaly(
+                "OVERFILL", f"correction of {event.ref_fill_id} takes cum_qty to {after.cum_qty} over {order.quantity}"
+            )
+        ref = next(f for f in order.fills if f.fill_id == event.ref_fill_id)
+        if isinstance(event, OrderFillBusted):
+            return [event, _fill(order, event, FillKind.BUST, report, -ref.qty, ref.px, ref.fill_id, now)]
+        kind = FillKind.CORRECTION
+        return [event, _fill(order, event, kind, report, report.last_qty, report.last_px, ref.fill_id, now)]
+    return [event]
+
+
+class _Unfit(NamedTuple):
+    """A report that does not fit the order before any transition is looked up."""
+
+    code: str
+    reason: str
+
+
+def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent | _Unfit:
+    """The journal event (seq order.seq + 1) the report would be, not yet checked against the
+    table; its stated quantities (cum_qty, leaves_qty, avg_px) are the order's current ones
+    until `_stated` replaces them with the evolved order's."""
+    seq = order.seq + 1
+    head = _journal(order, seq, now)
+    stated = {"cum_qty": order.cum_qty, "leaves_qty": order.leaves_qty, "avg_px": order.avg_px}
+    kind = report.exec_type
+    reason = clip(report.reason) if report.reason is not None else None
+
+    if kind is ExecType.NEW:
+        return OrderAcknowledged(
+            **head, venue=report.venue, exec_id=report.exec_id, venue_order_id=report.venue_order_id
+        )
+    if kind is ExecType.REJECTED:
+        return OrderRejected(
+            **head, venue=report.venue, exec_id=report.exec_id, reason=clip(report.reason or "rejected by the venue")
+        )
+    if kind in (ExecType.PARTIAL_FILL, ExecType.FILL):
+        if report.last_qty <= 0 or report.last_px <= 0:
+            return _Unfit("INVALID_FILL", f"last_qty {report.last_qty} at {report.last_px}")
+        return OrderFilled(
+            **head,
+            **stated,
+            fill_id=ids.fill_id(order.order_id, seq),
+            exec_id=report.exec_id,
+            venue=report.venue,
+            trader=order.trader,
+            client_order_id=order.client_order_id,
+            instrument=order.instrument,
+            side=order.side,
+            last_qty=report.last_qty,
+            last_px=report.last_px,
+            commission=report.commission,
+        )
+    if kind is ExecType.CANCELED:
+        solicited = order.pending is not None and order.pending.kind is VenueAction.CANCEL
+        return OrderCanceled(**head, exec_id=report.exec_id, unsolicited=not solicited, reason=reason)
+    if kind is ExecType.EXPIRED:
+        return OrderExpired(**head, exec_id=report.exec_id, reason=reason)
+    if kind is ExecType.DONE_FOR_DAY:
+        return OrderDoneForDay(**head, exec_id=report.exec_id, reason=reason)
+    if kind is ExecType.REPLACED:
+        pending = order.pending
+        if pending is None or pending.kind is not VenueAction.REPLACE:
+            return _Unfit("NO_PENDING_REQUEST", f"no replace pending on {order.order_id}")
+        return OrderReplaced(
+            **head,
+            client_order_id=pending.client_order_id,
+            request_id=pending.request_id,
+            exec_id=report.exec_id,
+            quantity=pending.quantity if pending.quantity is not None else order.quantity,
+            limit_price=pending.limit_price,
+            leaves_qty=order.leaves_qty,
+        )
+    if kind is ExecType.CANCEL_REJECTED:
+        pending = order.pending
+        if pending is None:
+            return _Unfit("NO_PENDING_REQUEST", f"no cancel or replace pending on {order.order_id}")
+        return OrderCancelRejected(
+            **head,
+            client_order_id=pending.client_order_id,
+            response_to=pending.response_to,
+            reason_code="VENUE_REJECTED",
+            reason=clip(report.reason or f"the venue rejected {pending.request_id}"),
+            exec_id=report.exec_id,
+        )
+    if kind in (ExecType.TRADE_BUST, ExecType.TRADE_CORRECT):
+        ref = find_fill(order, report.ref_exec_id)
+        if ref is None:
+            return _Unfit("UNKNOWN_FILL", f"no standing fill with exec id {report.ref_exec_id}")
+        common = {
+            **head,
+            **stated,
+            "fill_id": ids.fill_id(order.order_id, seq),
+            "exec_id": report.exec_id,
+            "ref_fill_id": ref.fill_id,
+            "instrument": order.instrument,
+        }
+        if kind is ExecType.TRADE_BUST:
+            return OrderFillBusted(**common)
+        if report.last_qty <= 0 or report.last_px <= 0:
+            return _Unfit("INVALID_FILL", f"correction to {report.last_qty} at {report.last_px}")
+        return OrderFillCorrected(**common, last_qty=report.last_qty, last_px=report.last_px)
+    return _Unfit("UNSUPPORTED_EXEC_TYPE", f"no journal event for {kind.value}")
+
+
+_STATED = ("cum_qty", "leaves_qty", "avg_px")
+
+
+def _stated(candidate: JournalEvent, after: Order) -> JournalEvent:
+    """`candidate` stating the quantities of `after`, the order `evolve` derived from it (validated)."""
+    names = [name for name in _STATED if name in type(candidate).model_fields]
+    if not names:
+        return candidate
+    return type(candidate)(**{**dict(candidate), **{name: getattr(after, name) for name in names}})
+
+
+def _venue_mismatch(report: ExecutionReport, after: Order, event: OrderFilled, now: int) -> list[OrderAnomaly]:
+    """A seq-0 VENUE_MISMATCH beside a fill whose venue cum/leaves disagree with the OMS's (the fill applies)."""
+    if report.cum_qty == after.cum_qty and report.leaves_qty == after.leaves_qty:
+        return []
+    return [
+        OrderAnomaly(
+            **_stamp(ids.record_id(after.order_id, report.event_id, "mismatch"), now),
+            order_id=after.order_id,
+            account=after.account,
+            seq=0,
+            source=report.venue,
+            reason_code="VENUE_MISMATCH",
+            reason=clip(
+                f"venue says cum {report.cum_qty} leaves {report.leaves_qty}, "
+                f"OMS has cum {after.cum_qty} leaves {after.leaves_qty} (fill {event.fill_id} applied)"
+            ),
+            exec_id=report.exec_id,
+        )
+    ]
+
+
+def _fill(
+    order: Order,
+    event: OrderFilled | OrderFillBusted | OrderFillCorrected,
+    kind: FillKind,
+    report: ExecutionReport,
+    quantity: Decimal,
+    price: Decimal,
+    ref_fill_id: str | None,
+    now: int,
+) -> Fill:
+    return Fill(
+        **_stamp(event.fill_id, now),
+        fill_id=event.fill_id,
+        kind=kind,
+        ref_fill_id=ref_fill_id,
+        order_id=order.order_id,
+        account=order.account,
+        trader=order.trader,
+        client_order_id=order.client_order_id,
+        instrument=order.instrument,
+        side=order.side,
+        venue=order.venue or report.venue,
+        exec_id=report.exec_id,
+        quantity=quantity,
+        price=price,
+        commission=report.commission,
+    )

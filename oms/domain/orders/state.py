@@ -1,0 +1,344 @@
+"""The order's state and its fold: `Order`, `evolve(order, event)`, `fold(events)` and `view(order)`.
+
+This module owns what a journal event does to an order. `evolve` applies one
+event only if its seq is exactly `order.seq + 1` (1 for the first, which must
+be `OrderAccepted`), finds the event's trigger and field changes (`_effect`),
+asks the table for the next status and recomputes leaves; it raises a
+`DomainError` (`SequenceError`, `InvalidTransition`, `InvalidEvent`) for an
+event that does not apply. It is the one place that decides what an event
+does: the decisions build candidate events and let `evolve` validate them.
+cum_qty and avg_px are recomputed from the standing fills (`Order.fills`):
+avg_px = sum(q*p) / sum(q) computed exactly, quantized to 8 places half-even
+(the only rounding). `fold` replays a journal; `view` is the row of the
+compacted orders topic. Pure: no Kafka, no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Rounded
+from fractions import Fraction
+from typing import Iterable, NamedTuple
+
+from oms import ids
+from oms.domain.orders.table import LIVE_STATUSES, DomainError, Trigger, leveled, next_status
+from oms.events import (
+    SCALE,
+    CancelRejectResponseTo,
+    Event,
+    JournalEvent,
+    OrderAccepted,
+    OrderAcknowledged,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderDoneForDay,
+    OrderExpired,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderPendingReplace,
+    OrderRejected,
+    OrderReplaced,
+    OrderRouted,
+    OrderStatus,
+    OrderType,
+    OrderView,
+    Side,
+    TimeInForce,
+    VenueAction,
+)
+
+__all__ = [
+    "FillRecord",
+    "InvalidEvent",
+    "Order",
+    "PendingRequest",
+    "SequenceError",
+    "evolve",
+    "fold",
+    "trigger_of",
+    "view",
+]
+
+ZERO = Decimal(0)
+MAX_TEXT = 1024
+_EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[Inexact, Rounded, InvalidOperation])
+"""Sums of quantities are exact: any rounding would raise instead of hiding."""
+
+
+class SequenceError(DomainError):
+    """An event whose seq is not exactly the order's seq + 1."""
+
+
+class InvalidEvent(DomainError):
+    """An event that does not fit the order (wrong order, unknown fill, not first)."""
+
+
+def clip(text: str) -> str:
+    """`text` cut to the journal's 1024-character limit."""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
+
+
+class FillRecord(NamedTuple):
+    """A fill still standing: busts remove it, corrections replace it."""
+
+    fill_id: str
+    exec_id: str
+    qty: Decimal
+    px: Decimal
+    supersedes: tuple[str, ...] = ()
+    """Exec ids of the fills this one corrected (a bust may still name them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A cancel or replace sent to the venue and not answered yet."""
+
+    kind: VenueAction  # CANCEL or REPLACE
+    request_id: str
+    client_order_id: str
+    command_id: str
+    quantity: Decimal | None = None  # the replace's new terms
+    limit_price: Decimal | None = None
+
+    @property
+    def response_to(self) -> CancelRejectResponseTo:
+        return CancelRejectResponseTo.CANCEL if self.kind is VenueAction.CANCEL else CancelRejectResponseTo.REPLACE
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order as of journal event `seq`."""
+
+    order_id: str
+    account: str
+    trader: str
+    client_order_id: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    limit_price: Decimal | None
+    status: OrderStatus
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    venue: str | None
+    request_id: str | None
+    """The live request id at the venue (the last routed NEW or accepted REPLACE)."""
+    pending: PendingRequest | None
+    fills: tuple[FillRecord, ...]
+    exec_ids: frozenset[str]
+    seq: int
+    ts_last: int
+    reason: str | None = None
+    """Why the order last left the normal path (denial, reject, cancel, expiry)."""
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    total = ZERO
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
+def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
+    """(cum_qty, avg_px) of standing fills; avg_px exact, then 8 places half-even."""
+    cum = _sum(f.qty for f in fills)
+    if cum == 0:
+        return cum, ZERO
+    notional = sum((Fraction(f.qty) * Fraction(f.px) for f in fills), Fraction(0))
+    scaled = round(notional / Fraction(cum) * 10**SCALE)  # Fraction rounds half to even
+    return cum, Decimal(scaled).scaleb(-SCALE, _EXACT)
+
+
+def _leaves(status: OrderStatus, quantity: Decimal, cum_qty: Decimal) -> Decimal:
+    if status not in LIVE_STATUSES:
+        return ZERO
+    return max(_EXACT.subtract(quantity, cum_qty), ZERO)
+
+
+def find_fill(order: Order, exec_id: str | None) -> FillRecord | None:
+    if exec_id is None:
+        return None
+    for f in order.fills:
+        if f.exec_id == exec_id or exec_id in f.supersedes:
+            return f
+    return None
+
+
+# --------------------------------------------------------------------- fold
+
+
+def trigger_of(order: Order, event: JournalEvent) -> Trigger:
+    """The trigger a journal event fires on `order` (after OrderAccepted)."""
+    return _effect(order, event)[0]
+
+
+def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
+    """(trigger, changed fields other than status/leaves/seq) of `event` on `order`: the one
+    statement of what each journal event does (decisions build events and let `evolve` apply this)."""
+    if isinstance(event, OrderDenied):
+        return Trigger.DENY, {"reason": event.reason}
+    if isinstance(event, OrderRouted):
+        return Trigger.ROUTE, {"venue": event.venue, "request_id": event.request_id}
+    if isinstance(event, OrderAcknowledged):
+        return Trigger.ACK, {}
+    if isinstance(event, OrderRejected):
+        return Trigger.REJECT, {"reason": event.reason}
+    if isinstance(event, OrderFilled):
+        fills = order.fills + (FillRecord(event.fill_id, event.exec_id, event.last_qty, event.last_px),)
+        cum, avg = _totals(fills)
+        return leveled("FILL", order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
+    if isinstance(event, OrderPendingCancel):
+        pending = PendingRequest(VenueAction.CANCEL, event.request_id, event.client_order_id, event.command_id)
+        return Trigger.CANCEL_REQUEST, {"pending": pending}
+    if isinstance(event, OrderPendingReplace):
+        pending = PendingRequest(
+            VenueAction.REPLACE,
+            event.request_id,
+            event.client_order_id,
+            event.command_id,
+            event.quantity,
+            event.limit_price,
+        )
+        return Trigger.REPLACE_REQUEST, {"pending": pending}
+    if isinstance(event, OrderCanceled):
+        changes: dict = {"reason": event.reason}
+        if order.pending is not None and order.pending.kind is VenueAction.CANCEL:
+            changes["pending"] = None  # the answer to our cancel
+        return Trigger.CANCELED, changes
+    if isinstance(event, OrderExpired):
+        return Trigger.EXPIRE, {"reason": event.reason}
+    if isinstance(event, OrderDoneForDay):
+        return Trigger.DONE_FOR_DAY, {"reason": event.reason}
+    if isinstance(event, OrderReplaced):
+        return leveled("REPLACED", event.quantity, order.cum_qty), {
+            "quantity": event.quantity,
+            "limit_price": event.limit_price,
+            "request_id": event.request_id,
+            "pending": None,
+        }
+    if isinstance(event, OrderCancelRejected):
+        family = "CANCEL_REJECT" if event.response_to is CancelRejectResponseTo.CANCEL else "REPLACE_REJECT"
+        return leveled(family, order.quantity, order.cum_qty), {"pending": None, "reason": event.reason}
+    if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
+        ref = next((f for f in order.fills if f.fill_id == event.ref_fill_id), None)
+        if ref is None:
+            raise InvalidEvent(f"{event.event_id}: fill {event.ref_fill_id} is not standing on {order.order_id}")
+        if isinstance(event, OrderFillBusted):
+            fills = tuple(f for f in order.fills if f is not ref)
+            family = "BUST"
+        else:
+            corrected = FillRecord(
+                event.fill_id, event.exec_id, event.last_qty, event.last_px, ref.supersedes + (ref.exec_id,)
+            )
+            fills = tuple(corrected if f is ref else f for f in order.fills)
+            family = "CORRECT"
+        cum, avg = _totals(fills)
+        return leveled(family, order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
+    raise InvalidEvent(f"{event.event_id}: a {type(event).__name__} is never applied to an order")
+
+
+def created(event: OrderAccepted) -> Order:
+    return Order(
+        order_id=event.order_id,
+        account=event.account,
+        trader=event.trader,
+        client_order_id=event.client_order_id,
+        instrument=event.instrument,
+        side=event.side,
+        order_type=event.order_type,
+        time_in_force=event.time_in_force,
+        quantity=event.quantity,
+        limit_price=event.limit_price,
+        status=OrderStatus.PENDING_NEW,
+        cum_qty=ZERO,
+        leaves_qty=event.quantity,
+        avg_px=ZERO,
+        venue=None,
+        request_id=None,
+        pending=None,
+        fills=(),
+        exec_ids=frozenset(),
+        seq=event.seq,
+        ts_last=event.ts_event,
+    )
+
+
+def evolve(order: Order | None, event: JournalEvent) -> Order:
+    """`order` after `event`. Raises `SequenceError` unless event.seq == order.seq + 1
+    (1 for the first, which must be OrderAccepted), `InvalidTransition` if the table
+    has no edge, `InvalidEvent` if the event does not fit the order."""
+    expected = 1 if order is None else order.seq + 1
+    if event.seq != expected:
+        name = event.order_id if order is None else order.order_id
+        raise SequenceError(f"{event.event_id}: seq {event.seq} on {name}, expected {expected}")
+    if order is None:
+        if not isinstance(event, OrderAccepted):
+            raise InvalidEvent(f"{event.event_id}: an order starts with OrderAccepted, not {type(event).__name__}")
+        return created(event)
+    if event.order_id != order.order_id or event.account != order.account:
+        raise InvalidEvent(f"{event.event_id}: belongs to {event.account}/{event.order_id}, not {order.order_id}")
+    trigger, changes = _effect(order, event)
+    status = next_status(order.status, trigger)
+    if order.status is OrderStatus.FILLED and status in LIVE_STATUSES:
+        changes["pending"] = None  # a bust/correction reopened it: an old request is moot
+    exec_id = getattr(event, "exec_id", None)
+    return replace(
+        order,
+        **changes,
+        status=status,
+        leaves_qty=_leaves(status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty)),
+        exec_ids=order.exec_ids | {exec_id} if exec_id else order.exec_ids,
+        seq=event.seq,
+        ts_last=event.ts_event,
+    )
+
+
+def fold(events: Iterable[Event], orders: dict[str, Order] | None = None) -> dict[str, Order]:
+    """Replay journal events into orders by id (a new dict; `orders` is not changed).
+
+    Events with seq <= the order's current seq (already applied, and every
+    seq-0 record) are skipped, as are events that are not journal events; a gap
+    raises `SequenceError`.
+    """
+    state = dict(orders or {})
+    for event in events:
+        if not isinstance(event, JournalEvent):
+            continue
+        current = state.get(event.order_id)
+        if event.seq <= (current.seq if current is not None else 0):
+            continue
+        state[event.order_id] = evolve(current, event)
+    return state
+
+
+def view(order: Order) -> OrderView:
+    """The order's row on the compacted orders topic."""
+    return OrderView(
+        event_id=ids.view_event_id(order.order_id, order.seq),
+        ts_event=order.ts_last,
+        ts_init=order.ts_last,
+        order_id=order.order_id,
+        account=order.account,
+        trader=order.trader,
+        client_order_id=order.client_order_id,
+        instrument=order.instrument,
+        side=order.side,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        status=order.status,
+        quantity=order.quantity,
+        limit_price=order.limit_price,
+        cum_qty=order.cum_qty,
+        leaves_qty=order.leaves_qty,
+        avg_px=order.avg_px,
+        venue=order.venue,
+        seq=order.seq,
+        reason=clip(order.reason) if order.reason is not None else None,
+    )
+

@@ -1,0 +1,269 @@
+"""The order state machine: one table `(status, trigger) -> next status`, fill levels and liveness.
+
+This module owns what may happen to an order's status. `TRANSITIONS` is the
+one table (FIX OrdStatus semantics); `next_status` reads it and raises
+`InvalidTransition` naming both sides when there is no edge. Triggers whose
+outcome depends on quantities carry the outcome in their name (`_UNFILLED`,
+`_PARTIAL`, `_COMPLETE`, like FIX's PARTIAL_FILL vs FILL), chosen by
+`leveled(family, quantity, cum_qty)`. `LIVE_STATUSES` / `is_live` are the one
+definition of a live order in the code base. The error hierarchy of the order
+aggregate is drawn here too:
+
+    DomainError (ValueError)      a journal event that cannot be applied
+    ├── InvalidTransition         (status, trigger) is not a key of the table
+    ├── SequenceError             seq is not exactly order.seq + 1   (state.py)
+    └── InvalidEvent              the event does not fit the order   (state.py)
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from typing import Protocol
+
+from oms.events import OrderStatus
+
+__all__ = [
+    "DomainError",
+    "FillLevel",
+    "InvalidTransition",
+    "LIVE_STATUSES",
+    "TRANSITIONS",
+    "Trigger",
+    "fill_level",
+    "is_live",
+    "leveled",
+    "next_status",
+]
+
+# ------------------------------------------------------------------- errors
+
+
+class DomainError(ValueError):
+    """A journal event that cannot be applied to an order."""
+
+
+class InvalidTransition(DomainError):
+    """`(status, trigger)` is not a key of `TRANSITIONS`."""
+
+    def __init__(self, status: OrderStatus, trigger: "Trigger") -> None:
+        self.status = status
+        self.trigger = trigger
+        super().__init__(f"no transition from {status.value} on {trigger.value}")
+
+
+# ------------------------------------------------------------ state machine
+
+class Trigger(str, Enum):
+    """What happens to an order. Suffixes name the fill level after the event."""
+
+    DENY = "DENY"  # pre-trade risk refused the new order (engine)
+    ROUTE = "ROUTE"  # the engine sent the new order to a venue
+    ACK = "ACK"  # venue accepted the order (ExecType NEW)
+    REJECT = "REJECT"  # venue refused the order (ExecType REJECTED)
+    PARTIAL_FILL = "PARTIAL_FILL"  # a fill after which the order is not complete
+    FILL = "FILL"  # a fill after which the order is complete
+    CANCEL_REQUEST = "CANCEL_REQUEST"  # the engine sent a cancel
+    REPLACE_REQUEST = "REPLACE_REQUEST"  # the engine sent a cancel/replace
+    CANCELED = "CANCELED"  # venue canceled the order (requested or unsolicited)
+    CANCEL_REJECT_UNFILLED = "CANCEL_REJECT_UNFILLED"  # venue refused a cancel
+    CANCEL_REJECT_PARTIAL = "CANCEL_REJECT_PARTIAL"
+    CANCEL_REJECT_COMPLETE = "CANCEL_REJECT_COMPLETE"
+    REPLACED_UNFILLED = "REPLACED_UNFILLED"  # venue replaced the order
+    REPLACED_PARTIAL = "REPLACED_PARTIAL"
+    REPLACED_COMPLETE = "REPLACED_COMPLETE"
+    REPLACE_REJECT_UNFILLED = "REPLACE_REJECT_UNFILLED"  # venue refused a replace
+    REPLACE_REJECT_PARTIAL = "REPLACE_REJECT_PARTIAL"
+    REPLACE_REJECT_COMPLETE = "REPLACE_REJECT_COMPLETE"
+    EXPIRE = "EXPIRE"  # venue expired the order (time in force, IOC/FOK rest)
+    DONE_FOR_DAY = "DONE_FOR_DAY"  # venue stops working the order for the day
+    BUST_UNFILLED = "BUST_UNFILLED"  # venue busted a fill
+    BUST_PARTIAL = "BUST_PARTIAL"
+    BUST_COMPLETE = "BUST_COMPLETE"
+    CORRECT_PARTIAL = "CORRECT_PARTIAL"  # venue corrected a fill (never leaves it unfilled)
+    CORRECT_COMPLETE = "CORRECT_COMPLETE"
+
+
+S = OrderStatus
+T = Trigger
+
+TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
+    # --- PENDING_NEW: recorded by the engine, sent (or about to be) to the venue.
+    (S.PENDING_NEW, T.DENY): S.REJECTED,
+    (S.PENDING_NEW, T.ROUTE): S.PENDING_NEW,  # routing sets venue and request id, status unchanged
+    (S.PENDING_NEW, T.ACK): S.NEW,
+    (S.PENDING_NEW, T.REJECT): S.REJECTED,
+    (S.PENDING_NEW, T.PARTIAL_FILL): S.PARTIALLY_FILLED,  # fill before the ack: the fill implies it
+    (S.PENDING_NEW, T.FILL): S.FILLED,  # e.g. a marketable IOC filled at once, no separate ack
+    (S.PENDING_NEW, T.CANCELED): S.CANCELED,  # IOC with nothing to match, canceled without ack
+    (S.PENDING_NEW, T.EXPIRE): S.EXPIRED,  # IOC/FOK with nothing to match, expired without ack
+    # --- NEW: working, nothing filled.
+    (S.NEW, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.NEW, T.FILL): S.FILLED,
+    (S.NEW, T.CANCEL_REQUEST): S.PENDING_CANCEL,
+    (S.NEW, T.REPLACE_REQUEST): S.PENDING_REPLACE,
+    (S.NEW, T.CANCELED): S.CANCELED,  # unsolicited: the venue canceled on its own
+    (S.NEW, T.EXPIRE): S.EXPIRED,
+    (S.NEW, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
+    # --- PARTIALLY_FILLED: working, some filled.
+    (S.PARTIALLY_FILLED, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, T.FILL): S.FILLED,
+    (S.PARTIALLY_FILLED, T.CANCEL_REQUEST): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, T.REPLACE_REQUEST): S.PENDING_REPLACE,
+    (S.PARTIALLY_FILLED, T.CANCELED): S.CANCELED,  # unsolicited, or the IOC rest canceled
+    (S.PARTIALLY_FILLED, T.EXPIRE): S.EXPIRED,  # IOC/FOK rest expired after a partial fill
+    (S.PARTIALLY_FILLED, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
+    (S.PARTIALLY_FILLED, T.BUST_UNFILLED): S.NEW,  # the only fill busted
+    (S.PARTIALLY_FILLED, T.BUST_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, T.CORRECT_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, T.CORRECT_COMPLETE): S.FILLED,  # corrected up to the full quantity
+    # --- PENDING_CANCEL: a cancel is at the venue; the order still works until answered.
+    (S.PENDING_CANCEL, T.PARTIAL_FILL): S.PENDING_CANCEL,  # fill raced the cancel: still pending
+    (S.PENDING_CANCEL, T.FILL): S.FILLED,  # fill completed it first: FILLED, a cancel reject follows
+    (S.PENDING_CANCEL, T.CANCELED): S.CANCELED,
+    (S.PENDING_CANCEL, T.CANCEL_REJECT_UNFILLED): S.NEW,  # back to the prior state, from cum_qty
+    (S.PENDING_CANCEL, T.CANCEL_REJECT_PARTIAL): S.PARTIALLY_FILLED,  # ditto (fills may have come meanwhile)
+    (S.PENDING_CANCEL, T.EXPIRE): S.EXPIRED,  # expired (e.g. at the close) before the cancel
+    (S.PENDING_CANCEL, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
+    (S.PENDING_CANCEL, T.BUST_UNFILLED): S.PENDING_CANCEL,  # quantities change, the cancel stays pending
+    (S.PENDING_CANCEL, T.BUST_PARTIAL): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.CORRECT_PARTIAL): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.CORRECT_COMPLETE): S.FILLED,  # like FILL: complete wins over the pending cancel
+    # --- PENDING_REPLACE: a cancel/replace is at the venue; the old terms apply until answered.
+    (S.PENDING_REPLACE, T.PARTIAL_FILL): S.PENDING_REPLACE,  # fill under the old terms, still pending
+    (S.PENDING_REPLACE, T.FILL): S.FILLED,  # old quantity filled first: a replace reject follows
+    (S.PENDING_REPLACE, T.REPLACED_UNFILLED): S.NEW,  # REPLACED is never resting: status by quantities
+    (S.PENDING_REPLACE, T.REPLACED_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PENDING_REPLACE, T.REPLACED_COMPLETE): S.FILLED,  # new quantity <= cum_qty: done (FIX)
+    (S.PENDING_REPLACE, T.REPLACE_REJECT_UNFILLED): S.NEW,  # back to the prior state, from cum_qty
+    (S.PENDING_REPLACE, T.REPLACE_REJECT_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PENDING_REPLACE, T.CANCELED): S.CANCELED,  # unsolicited cancel while the replace was pending
+    (S.PENDING_REPLACE, T.EXPIRE): S.EXPIRED,
+    (S.PENDING_REPLACE, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
+    (S.PENDING_REPLACE, T.BUST_UNFILLED): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.BUST_PARTIAL): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.CORRECT_PARTIAL): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.FILLED,
+    # --- FILLED: complete. Only late answers and trade busts/corrections arrive.
+    (S.FILLED, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # late reject of a cancel the final fill overtook
+    (S.FILLED, T.REPLACE_REJECT_COMPLETE): S.FILLED,  # late reject of a replace the final fill overtook
+    (S.FILLED, T.BUST_UNFILLED): S.NEW,  # every fill busted: the order works again, unfilled
+    (S.FILLED, T.BUST_PARTIAL): S.PARTIALLY_FILLED,  # the busted quantity is open again
+    (S.FILLED, T.BUST_COMPLETE): S.FILLED,  # replaced below cum_qty: still at or above quantity
+    (S.FILLED, T.CORRECT_PARTIAL): S.PARTIALLY_FILLED,  # corrected down: the difference is open again
+    (S.FILLED, T.CORRECT_COMPLETE): S.FILLED,
+    # --- CANCELED: terminal. Busts/corrections change quantities, never the status.
+    (S.CANCELED, T.CANCEL_REJECT_UNFILLED): S.CANCELED,  # late reject of a request overtaken by the cancel
+    (S.CANCELED, T.CANCEL_REJECT_PARTIAL): S.CANCELED,
+    (S.CANCELED, T.REPLACE_REJECT_UNFILLED): S.CANCELED,  # replace pending when the venue canceled
+    (S.CANCELED, T.REPLACE_REJECT_PARTIAL): S.CANCELED,
+    (S.CANCELED, T.BUST_UNFILLED): S.CANCELED,
+    (S.CANCELED, T.BUST_PARTIAL): S.CANCELED,
+    (S.CANCELED, T.CORRECT_PARTIAL): S.CANCELED,
+    (S.CANCELED, T.CORRECT_COMPLETE): S.CANCELED,  # corrected up to the quantity: still canceled
+    # --- EXPIRED: terminal, like CANCELED.
+    (S.EXPIRED, T.CANCEL_REJECT_UNFILLED): S.EXPIRED,  # "too late": expired while the cancel was pending
+    (S.EXPIRED, T.CANCEL_REJECT_PARTIAL): S.EXPIRED,
+    (S.EXPIRED, T.REPLACE_REJECT_UNFILLED): S.EXPIRED,
+    (S.EXPIRED, T.REPLACE_REJECT_PARTIAL): S.EXPIRED,
+    (S.EXPIRED, T.BUST_UNFILLED): S.EXPIRED,
+    (S.EXPIRED, T.BUST_PARTIAL): S.EXPIRED,
+    (S.EXPIRED, T.CORRECT_PARTIAL): S.EXPIRED,
+    (S.EXPIRED, T.CORRECT_COMPLETE): S.EXPIRED,
+    # --- DONE_FOR_DAY: not working today; the venue may still end it, nothing else.
+    (S.DONE_FOR_DAY, T.CANCELED): S.CANCELED,  # e.g. a GTC order canceled by the venue overnight
+    (S.DONE_FOR_DAY, T.EXPIRE): S.EXPIRED,  # e.g. a GTD/GTC order reaching its expiry
+    (S.DONE_FOR_DAY, T.CANCEL_REJECT_UNFILLED): S.DONE_FOR_DAY,  # late answers, as for CANCELED
+    (S.DONE_FOR_DAY, T.CANCEL_REJECT_PARTIAL): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.REPLACE_REJECT_UNFILLED): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.REPLACE_REJECT_PARTIAL): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.BUST_UNFILLED): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.BUST_PARTIAL): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.CORRECT_PARTIAL): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.CORRECT_COMPLETE): S.DONE_FOR_DAY,
+    # --- REJECTED: terminal, nothing applies (it never had fills).
+    # --- REPLACED: never a resting state (see the module docstring).
+}
+
+del S, T
+
+LIVE_STATUSES: frozenset[OrderStatus] = frozenset(
+    {
+        OrderStatus.PENDING_NEW,
+        OrderStatus.NEW,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.PENDING_CANCEL,
+        OrderStatus.PENDING_REPLACE,
+    }
+)
+"""Statuses in which the order can still execute: cum_qty + leaves_qty == quantity.
+
+The one definition of liveness. Not live: the terminal statuses (FILLED,
+CANCELED, EXPIRED, REJECTED), REPLACED (never resting) and DONE_FOR_DAY: FIX
+OrdStatus 3 means "no further executions forthcoming for the trading day", so
+it has leaves 0, takes no fills, and the engine sends no cancel or replace for
+it (the table has no request edge from it); only the venue ends it (CANCELED,
+EXPIRED)."""
+
+
+class HasStatus(Protocol):
+    @property
+    def status(self) -> OrderStatus: ...
+
+
+def is_live(order: HasStatus) -> bool:
+    """Whether an order (its state or its view: anything with a `status`) is live."""
+    return order.status in LIVE_STATUSES
+
+
+def next_status(status: OrderStatus, trigger: Trigger) -> OrderStatus:
+    """The status after `trigger`; raises `InvalidTransition` naming both if none."""
+    try:
+        return TRANSITIONS[(status, trigger)]
+    except KeyError:
+        raise InvalidTransition(status, trigger) from None
+
+
+class FillLevel(str, Enum):
+    UNFILLED = "UNFILLED"  # cum_qty == 0
+    PARTIAL = "PARTIAL"  # 0 < cum_qty < quantity
+    COMPLETE = "COMPLETE"  # cum_qty >= quantity
+
+
+def fill_level(quantity: Decimal, cum_qty: Decimal) -> FillLevel:
+    if cum_qty <= 0:
+        return FillLevel.UNFILLED
+    if cum_qty >= quantity:
+        return FillLevel.COMPLETE
+    return FillLevel.PARTIAL
+
+
+_BY_LEVEL: dict[str, dict[FillLevel, Trigger]] = {
+    "FILL": {FillLevel.PARTIAL: Trigger.PARTIAL_FILL, FillLevel.COMPLETE: Trigger.FILL},
+    "CANCEL_REJECT": {
+        FillLevel.UNFILLED: Trigger.CANCEL_REJECT_UNFILLED,
+        FillLevel.PARTIAL: Trigger.CANCEL_REJECT_PARTIAL,
+        FillLevel.COMPLETE: Trigger.CANCEL_REJECT_COMPLETE,
+    },
+    "REPLACE_REJECT": {
+        FillLevel.UNFILLED: Trigger.REPLACE_REJECT_UNFILLED,
+        FillLevel.PARTIAL: Trigger.REPLACE_REJECT_PARTIAL,
+        FillLevel.COMPLETE: Trigger.REPLACE_REJECT_COMPLETE,
+    },
+    "REPLACED": {
+        FillLevel.UNFILLED: Trigger.REPLACED_UNFILLED,
+        FillLevel.PARTIAL: Trigger.REPLACED_PARTIAL,
+        FillLevel.COMPLETE: Trigger.REPLACED_COMPLETE,
+    },
+    "BUST": {
+        FillLevel.UNFILLED: Trigger.BUST_UNFILLED,
+        FillLevel.PARTIAL: Trigger.BUST_PARTIAL,
+        FillLevel.COMPLETE: Trigger.BUST_COMPLETE,
+    },
+    "CORRECT": {FillLevel.PARTIAL: Trigger.CORRECT_PARTIAL, FillLevel.COMPLETE: Trigger.CORRECT_COMPLETE},
+}
+
+
+def leveled(family: str, quantity: Decimal, cum_qty: Decimal) -> Trigger:
+    return _BY_LEVEL[family][fill_level(quantity, cum_qty)]
+

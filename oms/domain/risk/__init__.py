@@ -1,0 +1,68 @@
+"""Risk: operator controls, per-account exposure state, pre-trade checks and post-trade decisions.
+
+This package owns deciding whether an order may trade and what to do when an
+account goes wrong, by concern, each module pure (no Kafka, no clock reads, no
+I/O; money is exact Decimal in a 100-digit context, so nothing rounds):
+
+- `controls`: `Controls`, the fold (`apply_control`) of `RiskControl` events:
+  limits (`LIMIT_NAMES`), trading states, kill switches, entitlements and
+  instrument lists per scope (an account or `*`), with an audit trail; and the
+  questions asked of it (`limit`, `trading_state`, `killed`, `entitled`,
+  `instrument_state`);
+- `account`: `AccountRisk`, what the engine knows of one account (net
+  positions, open orders, marks, throttle bucket), updated by `with_order`,
+  `with_fill` and `take_token`;
+- `checks`: pre-trade `check_new` / `check_amend`, which return every
+  `Breach` in `BREACH_CODES` order, and `denial_reason(breaches) -> Denial`,
+  the value the order aggregate's `decide_new` / `decide_amend` take;
+- `post_trade`: `post_trade_actions`, the kill-switch cancels, loss-limit and
+  drawdown escalations and exposure alerts of the post-trade monitor.
+"""
+
+from oms.domain.denial import Breach, Denial
+from oms.domain.risk.account import AccountRisk, OpenOrder, take_token, with_fill, with_order
+from oms.domain.risk.checks import BREACH_CODES, Candidate, Context, check_amend, check_new, denial_reason
+from oms.domain.risk.controls import (
+    LIMIT_NAMES,
+    STATE_RANK,
+    AuditEntry,
+    Controls,
+    apply_control,
+    entitled,
+    instrument_state,
+    killed,
+    limit,
+    stricter,
+    trading_state,
+)
+from oms.domain.risk.post_trade import PostTradeActions, needs_kill_cancel, post_trade_actions
+
+__all__ = [
+    "BREACH_CODES",
+    "LIMIT_NAMES",
+    "STATE_RANK",
+    "AccountRisk",
+    "AuditEntry",
+    "Breach",
+    "Candidate",
+    "Context",
+    "Controls",
+    "Denial",
+    "OpenOrder",
+    "PostTradeActions",
+    "apply_control",
+    "check_amend",
+    "check_new",
+    "denial_reason",
+    "entitled",
+    "instrument_state",
+    "killed",
+    "limit",
+    "needs_kill_cancel",
+    "post_trade_actions",
+    "stricter",
+    "take_token",
+    "trading_state",
+    "with_fill",
+    "with_order",
+]
