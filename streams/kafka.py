@@ -73,6 +73,11 @@ class EventProducer:
         self._codec = codec
         self._errors: list[str] = []
 
+    @classmethod
+    def connect(cls, bootstrap_servers: str, codec: Codec, **extra) -> "EventProducer":
+        """An event producer on a new idempotent producer (`producer_config`)."""
+        return cls(Producer(producer_config(bootstrap_servers, **extra)), codec)
+
     @property
     def producer(self) -> Producer:
         return self._producer

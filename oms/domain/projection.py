@@ -19,6 +19,9 @@ hold:
   engine step emits - `evolve_account`. The throttle bucket is the engine's
   decision state, not the journal's: the projection never touches it.
 
+Risk controls are their own fold (`fold_control`: `apply_control` on each
+`RiskControl`, raising `ValueError` for one it refuses, which the caller skips).
+
 `JournalProjection` applies these to a working set over lookups of stored
 state (the engine's RocksDB slice) or over plain dicts (replay): `apply(event)`
 updates what the event touches; `orders`, `positions`, `accounts` hold every
@@ -33,8 +36,8 @@ from typing import Callable
 from oms import keys
 from oms.domain.orders import Order, evolve
 from oms.domain.positions import PositionState, evolve_position
-from oms.domain.risk import AccountRisk, with_fill, with_order
-from oms.events import Event, JournalEvent, OrderAnomaly, OrderFillBusted, OrderFillCorrected, OrderFilled
+from oms.domain.risk import AccountRisk, Controls, apply_control, with_fill, with_order
+from oms.events import Event, JournalEvent, RiskControl, OrderAnomaly, OrderFillBusted, OrderFillCorrected, OrderFilled
 
 __all__ = ["FILL_EVENTS", "JournalProjection", "evolve_account", "next_order", "position_key"]
 
@@ -71,6 +74,11 @@ def evolve_account(risk: AccountRisk, before: Order | None, after: Order, event:
         if busted is not None:
             risk = with_fill(risk, after.instrument, after.side, -busted.qty, busted.px)
     return risk
+
+
+def fold_control(controls: Controls, event: Event) -> Controls:
+    """Controls after one event of `risk.controls` (other events change nothing)."""
+    return apply_control(controls, event) if isinstance(event, RiskControl) else controls
 
 
 @dataclass
