@@ -121,7 +121,9 @@ class TopicReader:
                 total += end - start
             self.positions[(topic, p)] = start
             added.append(TopicPartition(topic, p, start))
-        self._assigned += added
+        replaced = {(tp.topic, tp.partition) for tp in added}
+        self._assigned = [tp for tp in self._assigned if (tp.topic, tp.partition) not in replaced] + added
+        self._buffer = deque(m for m in self._buffer if (m.topic(), m.partition()) not in replaced)
         self.eof.clear()
         self.idle = False
         self._consumer.assign(self._assigned)
