@@ -41,6 +41,11 @@ __all__ = ["ReadError", "TopicReader", "latest", "reader_config"]
 
 T = TypeVar("T")
 
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION, KafkaError._TRANSPORT,
+}
+
 FETCH = 500
 """Most records taken from the client per fetch."""
 
@@ -97,8 +102,19 @@ class TopicReader:
                    timeout: float = 30.0) -> dict[int, tuple[int, int]]:
         """(low, high) watermark per partition of `topic` (all partitions when None)."""
         wanted = self.partitions(topic, timeout) if partitions is None else sorted(partitions)
-        return {p: self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
-                for p in wanted}
+        return {p: self._watermark(topic, p, timeout) for p in wanted}
+
+    def _watermark(self, topic: str, partition: int, timeout: float) -> tuple[int, int]:
+        """One partition's watermarks, retried while its leader is not known yet (a new topic)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout,
+                                                            cached=False)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def end_offsets(self, topic: str, timeout: float = 30.0) -> dict[int, int]:
         return {p: high for p, (_, high) in self.watermarks(topic, timeout=timeout).items()}
@@ -142,8 +158,12 @@ class TopicReader:
     # -------------------------------------------------------------- reading
 
     def _fetch(self, timeout: float) -> None:
-        for message in self._consumer.consume(FETCH, timeout):
-            self._buffer.append(message)
+        """Wait up to `timeout` for the first message only, then take what is already fetched."""
+        first = self._consumer.poll(timeout)
+        if first is None:
+            return
+        self._buffer.append(first)
+        self._buffer.extend(self._consumer.consume(FETCH - 1, 0))
 
     def _next(self, timeout: float) -> Record | None:
         """The next record or None; tracks EOF and ends; raises ReadError on a partition error."""
