@@ -398,7 +398,7 @@ class LocalBroker:
                 "-cp", f"{libs}/*",
                 f"-Dlog4j2.configurationFile={self.log4j_file}",
                 "kafka.tools.StorageTool", "format",
-                "-t", cluster_id, "-c", str(self.properties_file), "--standalone",
+                f"--cluster-id={cluster_id}", "-c", str(self.properties_file), "--standalone",
             ],
             cwd=self.data_dir,
             stdin=subprocess.DEVNULL,

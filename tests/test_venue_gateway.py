@@ -15,7 +15,7 @@ import pytest
 
 from oms.config import Settings
 from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
-from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from oms.venues.simulated import SimulatedVenueConfig
 from oms.clock import LiveClock
 from processors.venue_gateway import build_parser, run_gateway
 
