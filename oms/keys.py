@@ -11,6 +11,7 @@ spells a key.
 | an account's risk state | `a/<account>` | |
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
 | the last applied input offset of a partition | `offset/<topic>` | |
+| the risk controls the engine decided with (per partition) | `controls` | |
 | a risk control | | `risk.controls`: `<scope>|<kind>|<name>` |
 """
 
@@ -20,6 +21,7 @@ ORDER_PREFIX = "o/"
 ACCOUNT_PREFIX = "a/"
 POSITION_PREFIX = "p/"
 OFFSET_PREFIX = "offset/"
+CONTROLS_SNAPSHOT = "controls"
 
 
 def order(order_id: str) -> str:
@@ -42,6 +44,11 @@ def position(account_id: str, instrument: str) -> str:
 def applied_offset(topic: str) -> str:
     """Where a processor keeps the last input offset it applied from `topic` (per partition)."""
     return OFFSET_PREFIX + topic
+
+
+def controls_snapshot() -> str:
+    """Where the engine keeps the risk controls it decided with, and which prefix of `risk.controls` they fold."""
+    return CONTROLS_SNAPSHOT
 
 
 def control(scope: str, kind: str, name: str) -> str:

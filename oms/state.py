@@ -1,25 +1,52 @@
 """State serialization and the store interface shared by processors and replay.
 
-Order and position states are frozen dataclasses; they are stored as JSON
-(exact decimals as strings) so that a RocksDB store, a faust table or an
-in-memory dict can hold them. `Store` is the small key/value interface with a
+Order, position and account states are frozen dataclasses; they are stored
+as JSON (exact decimals as strings) so that a RocksDB store, a faust table or
+an in-memory dict can hold them. A `ControlsSnapshot` is the risk controls the
+engine decided with and the `risk.controls` offsets they are the fold of. `Store` is the small key/value interface with a
 RocksDB implementation (rocksdict) and an in-memory one.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Mapping, Protocol
 
 from pydantic import TypeAdapter
 
 from oms.domain.orders import Order
 from oms.domain.positions import PositionState
-from oms.domain.risk import AccountRisk
+from oms.domain.risk import AccountRisk, Controls
+
+
+@dataclass(frozen=True)
+class ControlsSnapshot:
+    """Risk controls as a fold of a prefix of `risk.controls` (the audit trail left out)."""
+
+    offsets: Mapping[int, int]
+    """`risk.controls` partition -> next offset: the controls are the fold of every record below."""
+    controls: Controls = field(default_factory=Controls)
+    applied: int = 0
+    """How many controls the fold applied (the length of its audit trail)."""
+
+    @classmethod
+    def of(cls, controls: Controls, offsets: Mapping[int, int]) -> "ControlsSnapshot":
+        return cls(dict(offsets), replace(controls, audit=()), len(controls.audit))
+
 
 _ORDER = TypeAdapter(Order)
 _POSITION = TypeAdapter(PositionState)
 _ACCOUNT = TypeAdapter(AccountRisk)
+_CONTROLS = TypeAdapter(ControlsSnapshot)
+
+
+def dump_controls(snapshot: ControlsSnapshot) -> bytes:
+    return _CONTROLS.dump_json(snapshot)
+
+
+def load_controls(data: bytes | None) -> ControlsSnapshot | None:
+    return None if data is None else _CONTROLS.validate_json(data)
 
 
 def dump_account(risk: AccountRisk) -> bytes:

@@ -1,17 +1,21 @@
 """The faust side of the worker: the position manager and the table of marks.
 
 The agents are thin adapters: they decode the journal and market data with
-the project codec, call the pure position fold (`evolve_position`) and publish
-the compacted `positions` view. State lives in faust tables on the rocksdict
-driver with changelog topics. The processing guarantee is at-least-once, and
-effects are exactly-once all the same: the fold ignores a fill id it has
-applied, the last applied journal offset per partition is kept in the same
-table as the positions, a position event's id is deterministic and the view is
-compacted. (faust's `exactly_once` mode commits transactions without flushing
+the project codec, apply the journal projection's position rule
+(`oms.domain.projection.position_key` and `evolve_position`, the fold replay
+runs too) and publish the compacted `positions` view. State lives in faust
+tables on the rocksdict driver with changelog topics, under the keys of
+`oms.keys`. The processing guarantee is at-least-once, and effects are
+exactly-once all the same: the fold ignores a fill id it has applied, the last
+applied journal offset per partition is kept in the same table as the
+positions (`streams.idempotence`, the mechanism the engine's processor uses),
+a position event's id is deterministic and the view is compacted. (faust's `exactly_once` mode commits transactions without flushing
 buffered table-changelog sends; the order engine, whose outputs must never
 repeat, runs on Kafka transactions directly: see `processors/engine.py`.)
 
-Undecodable input goes to the dead-letter topic; the agents keep going.
+Undecodable input goes to the dead-letter topic (`streams.records.dead_letter`);
+the agents keep going. faust stays here because it is this part's runtime:
+tables with changelogs and standby-free recovery for a fold that may repeat.
 """
 
 from __future__ import annotations
@@ -22,19 +26,17 @@ from decimal import Decimal
 
 import faust
 
-from oms.clock import Clock, LiveClock
+from oms import keys
+from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.positions import evolve_position, reference_price, to_event
-from oms.events import (
-    DeadLetter,
-    Event,
-    OrderFillBusted,
-    OrderFillCorrected,
-    OrderFilled,
-)
+from oms.domain.projection import position_key
+from oms.events import Event
 from oms.routing import Router, StaticRouter
 from oms.state import dump_position, load_position
 from streams.codec import Codec, DecodeError, make_codec
+from streams.idempotence import already_applied, mark_applied, partition_scope
+from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
 
 log = logging.getLogger("oms.worker")
@@ -60,10 +62,9 @@ def create_app(
     bootstrap_servers: str,
     *,
     options: WorkerOptions = WorkerOptions(),
-    clock: Clock | None = None,
+    clock: Clock,
     codec: Codec | None = None,
 ) -> faust.App:
-    clock = clock or LiveClock()
     codec = codec or make_codec(settings.schema_registry_url)
     topics = Topics(settings.topic_prefix)
     app = faust.App(
@@ -101,51 +102,35 @@ def create_app(
     async def send(out: faust.TopicT, key: str, event: Event) -> None:
         await out.send(key=key.encode(), value=codec.encode(out.get_topic_name(), event))
 
-    async def dead_letter(message, error: str, processor: str) -> None:
-        letter = DeadLetter(
-            event_id=f"dl.{message.topic}.{message.partition}.{message.offset}"[:64],
-            ts_event=int(message.timestamp * 1e9) if message.timestamp else 0,
-            ts_init=clock.now_ns(),
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            value=message.value,
-            error=error[:1024],
-            processor=processor,
-        )
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
-        await deadletter_out.send(key=message.key, value=codec.encode(topics.deadletter, letter))
-
-    def already_applied(table, message) -> bool:
-        last = table.get(f"offset/{message.topic}/{message.partition}".encode())
-        return last is not None and int(last) >= message.offset
-
-    def mark_applied(table, message) -> None:
-        table[f"offset/{message.topic}/{message.partition}".encode()] = str(message.offset).encode()
+    async def send_dead_letter(record: Record, error: str, processor: str) -> None:
+        letter = dead_letter(record, error, processor, clock.now_ns())
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+        await deadletter_out.send(key=record.key, value=codec.encode(topics.deadletter, letter))
 
     @app.agent(journal_in, name="position-manager")
     async def position_manager(stream):
         async for event in stream.events():
-            message = event.message
-            if already_applied(position_state, message):
+            record = Record.of_faust(event.message)
+            applied = partition_scope(position_state, record.partition)
+            if already_applied(applied, record):
                 continue
             try:
-                decoded = codec.decode(message.topic, message.value or b"")
+                decoded = codec.decode(record.topic, record.value or b"")
             except DecodeError as exc:
-                await dead_letter(message, str(exc), "position-manager")
-                mark_applied(position_state, message)
+                await send_dead_letter(record, str(exc), "position-manager")
+                mark_applied(applied, record)
                 continue
-            if isinstance(decoded, (OrderFilled, OrderFillBusted, OrderFillCorrected)):
-                key = f"{decoded.account}|{decoded.instrument}"
-                before = load_position(position_state.get(f"p/{key}".encode()))
+            key = position_key(decoded)
+            if key is not None:
+                stored = keys.position(decoded.account, decoded.instrument).encode()
+                before = load_position(position_state.get(stored))
                 after = evolve_position(before, decoded)
                 if after is not None and after != before:
-                    position_state[f"p/{key}".encode()] = dump_position(after)
+                    position_state[stored] = dump_position(after)
                     raw_mark = marks.get(decoded.instrument.encode())
                     mark_price = None if raw_mark is None else Decimal(raw_mark.decode())
                     await send(positions_out, key, to_event(after, mark_price, decoded.ts_event))
-            mark_applied(position_state, message)
+            mark_applied(applied, record)
 
     @app.agent(marketdata_in, name="marks")
     async def mark_prices(stream):
@@ -153,7 +138,7 @@ def create_app(
             try:
                 decoded = codec.decode(event.message.topic, event.message.value or b"")
             except DecodeError as exc:
-                await dead_letter(event.message, str(exc), "marks")
+                await send_dead_letter(Record.of_faust(event.message), str(exc), "marks")
                 continue
             price = reference_price(decoded)
             if price is not None:

@@ -3,7 +3,10 @@
 A thin adapter: it decodes each input, calls the pure `oms.domain.engine.step`,
 and hands back what to publish; `streams.processor.TransactionalProcessor`
 makes each batch's outputs, state changes and consumed offsets one Kafka
-transaction. The engine is the single writer of the journal.
+transaction. The engine is the single writer of the journal. Its state store
+(keys per `oms.keys`) holds the orders, the account risk states and, per
+partition, a snapshot of the risk controls it decides with (written when they
+change, with the `risk.controls` offsets they fold), so replay can verify both.
 
 faust's exactly_once mode was measured losing engine state under kill -9: with
 transactions on, faust commits without flushing the buffered table-changelog
@@ -17,23 +20,25 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from confluent_kafka import Message
-
-from oms.clock import Clock, LiveClock
+from oms import keys
+from oms.clock import Clock
 from oms.domain.engine import RiskView, refuse_invalid_command, step
-from oms.domain.positions import reference_price
-from oms.domain.risk import Controls, apply_control
 from oms.domain.orders import view
-from oms.events import Event, OrderAnomaly, RiskControl
+from oms.domain.positions import reference_price
+from oms.domain.projection import fold_control
+from oms.domain.risk import Controls
+from oms.events import Event, OrderAnomaly
 from oms.routing import Router, StaticRouter
-from oms.state import RocksStore, dump_account, dump_order, load_account, load_order
+from oms.state import ControlsSnapshot, RocksStore, dump_account, dump_controls, dump_order, load_account, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
-from streams.kafka import dead_letter
 from streams.processor import Output, PartitionState, TransactionalProcessor
-from streams.tables import FollowedTopic, StaticTable
+from streams.records import Record, dead_letter
+from streams.tables import FollowedTopic, Snapshot, StaticTable
 from streams.topics import Topics
 
 log = logging.getLogger("oms.engine")
+
+__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_risk_inputs"]
 
 
 class OrderEngine:
@@ -47,23 +52,26 @@ class OrderEngine:
         self.clock = clock
         self.controls = controls if controls is not None else StaticTable(Controls())
         self.references = references if references is not None else StaticTable({})
+        self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
 
-    def __call__(self, state: PartitionState, message: Message) -> list[Output]:
+    def __call__(self, state: PartitionState, record: Record) -> list[Output]:
         now = self.clock.now_ns()
-        key = (message.key() or b"").decode("utf-8", "replace")
+        key = record.text_key or ""
+        controls = self.controls.snapshot()
         try:
-            decoded = self.codec.decode(message.topic(), message.value() or b"")
-            risk = RiskView(self.controls.value, self.references.value)
-            outcome = step(lambda oid: load_order(state.get(f"o/{oid}")), decoded, self.router, now,
-                           risk, lambda account: load_account(state.get(f"a/{account}")))
+            decoded = self.codec.decode(record.topic, record.value or b"")
+            risk = RiskView(controls.value, self.references.value)
+            outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
+                           risk, lambda account: load_account(state.get(keys.account(account))))
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             denial = refuse_invalid_command(exc.schema_name, exc.record, str(exc), now)
             if denial is not None:
                 log.warning("refused invalid %s %s: %s", denial.command, denial.client_order_id, exc)
                 return [(self.topics.journal, denial.account, denial)]
-            return self._dead_letter(message, key, str(exc), now)
+            return self._dead_letter(record, key, str(exc), now)
         except (DecodeError, TypeError) as exc:
-            return self._dead_letter(message, key, str(exc), now)
+            return self._dead_letter(record, key, str(exc), now)
+        self._record_controls(state, controls)
 
         outputs: list[Output] = []
         for event in outcome.journal:
@@ -73,19 +81,27 @@ class OrderEngine:
         outputs += [(self.topics.venue_requests, r.venue, r) for r in outcome.requests]
         outputs += [(self.topics.fills, f.account, f) for f in outcome.fills]
         for order_id, order in outcome.orders.items():
-            state.put(f"o/{order_id}", dump_order(order))
+            state.put(keys.order(order_id), dump_order(order))
             outputs.append((self.topics.orders, order_id, view(order)))
         for account, risk in outcome.accounts.items():
-            state.put(f"a/{account}", dump_account(risk))
+            state.put(keys.account(account), dump_account(risk))
         return outputs
 
-    def _dead_letter(self, message: Message, key: str, error: str, now: int) -> list[Output]:
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), error)
-        return [(self.topics.deadletter, key or "-", dead_letter(message, error, "order-engine", now))]
+    def _record_controls(self, state: PartitionState, controls: Snapshot) -> None:
+        """Keep the controls this input was decided with in the partition's state, when they changed
+        (a fixed `StaticTable` folds no topic: nothing to record)."""
+        if not controls.offsets:
+            return
+        seen, encoded = self._encoded
+        if seen is not controls:
+            encoded = dump_controls(ControlsSnapshot.of(controls.value, controls.offsets))
+            self._encoded = (controls, encoded)
+        if state.get(keys.controls_snapshot()) != encoded:
+            state.put(keys.controls_snapshot(), encoded)
 
-
-def fold_control(controls: Controls, event: Event) -> Controls:
-    return apply_control(controls, event) if isinstance(event, RiskControl) else controls
+    def _dead_letter(self, record: Record, key: str, error: str, now: int) -> list[Output]:
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+        return [(self.topics.deadletter, key or "-", dead_letter(record, error, "order-engine", now))]
 
 
 def fold_reference(references: dict, event: Event) -> dict:
@@ -111,13 +127,12 @@ def create_engine(
     home: Path,
     *,
     router: Router = StaticRouter(),
-    clock: Clock | None = None,
+    clock: Clock,
     instance: str = "0",
     controls=None,
     references=None,
 ) -> TransactionalProcessor:
     name = f"{topics.prefix}order-engine"
-    clock = clock or LiveClock()
     return TransactionalProcessor(
         name=name,
         bootstrap_servers=bootstrap_servers,

@@ -56,10 +56,12 @@ def run_synthetic(
 ) -> int:
     """Publish a synthetic feed at `rate_hz` steps per second (a quote per instrument per
     step, sometimes a trade) until `duration_s` worth of steps (`ceil(duration_s * rate_hz)`)
-    are done or `stop` is set. Returns the number of events published (all flushed)."""
+    are done or `stop` is set. Returns the number of events published (all flushed).
+    `clock` is required: it stamps the events (LiveClock() in a process, TestClock in tests)."""
+    if clock is None:
+        raise TypeError("run_synthetic: pass the clock that stamps the events")
     if rate_hz <= 0:
         raise ValueError(f"rate_hz: {rate_hz} is not positive")
-    clock = clock or LiveClock()
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
     topic = rt.topics.marketdata

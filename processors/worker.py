@@ -18,15 +18,14 @@ import sys
 import threading
 
 import faust
-from confluent_kafka import Producer
 
 from oms.clock import LiveClock
 from oms.config import Settings
 from processors.app import WorkerOptions, app_id, create_app
 from processors.engine import create_engine, follow_risk_inputs
 from processors.risk import run_monitor
-from streams.kafka import EventProducer, producer_config
 from streams.codec import make_codec
+from streams.kafka import EventProducer
 from streams.topics import Topics
 
 log = logging.getLogger("oms.worker")
@@ -47,8 +46,9 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     codec = make_codec(settings.schema_registry_url)
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
+    clock = LiveClock()  # the worker process is where the wall clock enters
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
-                           clock=LiveClock(), controls=controls, references=references)
+                           clock=clock, controls=controls, references=references)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -63,15 +63,15 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     engine_thread = threading.Thread(target=run_engine, name="order-engine", daemon=True)
     engine_thread.start()
 
-    monitor_producer = EventProducer(Producer(producer_config(bootstrap_servers)), codec)
+    monitor_producer = EventProducer.connect(bootstrap_servers, codec)
     monitor_thread = threading.Thread(
         target=run_monitor, name="post-trade-risk", daemon=True,
         args=(bootstrap_servers, topics, codec, monitor_producer, stop),
-        kwargs={"controls": controls, "references": references},
+        kwargs={"controls": controls, "references": references, "clock": clock},
     )
     monitor_thread.start()
 
-    app = create_app(settings, bootstrap_servers, options=options, codec=codec)
+    app = create_app(settings, bootstrap_servers, options=options, clock=clock, codec=codec)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     code = 1
     try:

@@ -3,23 +3,33 @@
 Producers are idempotent with `acks=all`; consumers read only committed data
 (`isolation.level=read_committed`) and commit offsets explicitly. The
 `EventProducer` encodes events with the configured codec; the `EventConsumer`
-decodes them and sends what it cannot decode to the dead-letter topic with
-topic, partition, offset and the error, then keeps going.
+decodes what its `streams.reader.TopicReader` returns and sends what it
+cannot decode to the dead-letter topic with topic, partition, offset and the
+error (`streams.records.dead_letter`), then keeps going. `read_all` reads
+topics to their end, decoded.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from oms.clock import Clock, LiveClock
-from oms.events import DeadLetter, Event
+from oms.clock import Clock
+from oms.events import Event
 from streams.codec import Codec, DecodeError, encode_key
+from streams.reader import TopicReader
+from streams.records import Record, dead_letter
 from streams.topics import Topics
+
+__all__ = [
+    "DeliveryError", "EventConsumer", "EventProducer", "Received", "Record", "admin_client", "consumer_config",
+    "dead_letter", "producer_config", "read_all",
+]
 
 log = logging.getLogger("oms.kafka")
 
@@ -51,22 +61,6 @@ def admin_client(bootstrap_servers: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap_servers})
 
 
-def dead_letter(message: Message, error: str, processor: str, now: int) -> DeadLetter:
-    """The dead-letter record of a consumed message: where it came from, its bytes, and why."""
-    return DeadLetter(
-        event_id=f"dl.{message.topic()}.{message.partition()}.{message.offset()}"[:64],
-        ts_event=max(message.timestamp()[1], 0) * 1_000_000,
-        ts_init=now,
-        source_topic=message.topic(),
-        partition=message.partition(),
-        offset=message.offset(),
-        key=message.key(),
-        value=message.value(),
-        error=error[:1024],
-        processor=processor,
-    )
-
-
 class DeliveryError(RuntimeError):
     """The broker did not accept a record."""
 
@@ -78,6 +72,11 @@ class EventProducer:
         self._producer = producer
         self._codec = codec
         self._errors: list[str] = []
+
+    @classmethod
+    def connect(cls, bootstrap_servers: str, codec: Codec, **extra) -> "EventProducer":
+        """An event producer on a new idempotent producer (`producer_config`)."""
+        return cls(Producer(producer_config(bootstrap_servers, **extra)), codec)
 
     @property
     def producer(self) -> Producer:
@@ -113,79 +112,78 @@ class Received:
 
 
 class EventConsumer:
-    """Polls, decodes and yields events; undecodable records go to the dead-letter topic.
+    """Polls a `TopicReader`, decodes and yields events; undecodable records go to the dead-letter topic.
 
     With `deadletter=None` (e.g. a read-only `tail`) undecodable records are
-    reported through `on_error` instead of being written anywhere.
+    reported through `on_error` instead of being written anywhere. A consumer
+    that dead-letters needs the `clock` that stamps the dead letters.
     """
 
     def __init__(
         self,
-        consumer: Consumer,
+        reader: TopicReader,
         codec: Codec,
         *,
         processor: str,
         deadletter: tuple[Producer, Topics] | None = None,
-        on_error: Callable[[Message, str], None] | None = None,
+        on_error: Callable[[Record, str], None] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._consumer = consumer
+        if deadletter is not None and clock is None:
+            raise TypeError("a consumer that dead-letters needs the clock that stamps the dead letters")
+        self.reader = reader
         self._codec = codec
         self._processor = processor
         self._deadletter = deadletter
         self._on_error = on_error
-        self._clock = clock or LiveClock()
+        self._clock = clock
         self.dead_lettered = 0
-        self.at_end: set[tuple[str, int]] = set()
-        """Partitions whose end was reached and nothing read since (partition EOF)."""
-        self.idle = False
-        """Whether the last poll found nothing at all (the local queue is drained)."""
         self.rejected: list[tuple[str, int, int]] = []
         """(topic, partition, offset) of records that could not be decoded, for the caller to
         count as handled (so its committed offsets move past them); the caller clears it."""
 
     @property
     def consumer(self) -> Consumer:
-        return self._consumer
+        return self.reader.consumer
+
+    @property
+    def at_end(self) -> set[tuple[str, int]]:
+        """Partitions whose end was reached and nothing read since (partition EOF)."""
+        return self.reader.eof
+
+    @property
+    def idle(self) -> bool:
+        """Whether the last poll found nothing at all (the local queue is drained)."""
+        return self.reader.idle
+
+    def decode(self, record: Record) -> Received | None:
+        """The record decoded, or None when it is undecodable (then rejected) or a tombstone."""
+        if record.value is None:
+            return None
+        try:
+            event = self._codec.decode(record.topic, record.value)
+        except DecodeError as exc:
+            self._reject(record, str(exc))
+            return None
+        return Received(record.topic, record.partition, record.offset, record.text_key, record.timestamp_ms, event)
 
     def poll(self, timeout: float = 1.0) -> Received | None:
         """The next decodable event, or None if none arrived within `timeout`."""
-        msg = self._consumer.poll(timeout)
-        self.idle = msg is None
-        if msg is None:
-            return None
-        if msg.error():
-            if msg.error().code() == KafkaError._PARTITION_EOF:
-                self.at_end.add((msg.topic(), msg.partition()))
-            else:
-                log.warning("consumer error: %s", msg.error())
-            return None
-        self.at_end.discard((msg.topic(), msg.partition()))
-        try:
-            event = self._codec.decode(msg.topic(), msg.value() or b"")
-        except DecodeError as exc:
-            self._reject(msg, str(exc))
-            return None
-        key = msg.key()
-        return Received(
-            msg.topic(), msg.partition(), msg.offset(), key.decode("utf-8", "replace") if key else None,
-            msg.timestamp()[1], event,
-        )
+        record = self.reader.poll(timeout)
+        return None if record is None else self.decode(record)
 
-    def _reject(self, msg: Message, error: str) -> None:
-        self.rejected.append((msg.topic(), msg.partition(), msg.offset()))
+    def _reject(self, record: Record, error: str) -> None:
+        self.rejected.append((record.topic, record.partition, record.offset))
         if self._on_error is not None:
-            self._on_error(msg, error)
+            self._on_error(record, error)
         if self._deadletter is None:
             return
         producer, topics = self._deadletter
-        letter = dead_letter(msg, error, self._processor, self._clock.now_ns())
-        producer.produce(
-            topics.deadletter, key=msg.key(), value=self._codec.encode(topics.deadletter, letter)
-        )
+        letter = dead_letter(record, error, self._processor, self._clock.now_ns())
+        producer.produce(topics.deadletter, key=record.key, value=self._codec.encode(topics.deadletter, letter))
         producer.flush(10)
         self.dead_lettered += 1
-        log.warning("dead-lettered %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), error)
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
 
     def __iter__(self) -> Iterator[Received]:
         while True:
@@ -193,40 +191,44 @@ class EventConsumer:
             if received is not None:
                 yield received
 
+    # ------------------------------------------------ what processors need
+
+    def subscribe(self, topics: list[str]) -> None:
+        self.reader.subscribe(topics)
+
+    def assign_at_end(self, topic: str) -> None:
+        """Every partition of `topic` from its current end on (only what arrives from now)."""
+        if not self.reader.partitions(topic):
+            raise RuntimeError(f"topic {topic} has no partitions: does it exist? (`oms topics create`)")
+        self.reader.assign(topic, from_end=True)
+
+    def commit(self, offsets: list[tuple[str, int, int]]) -> bool:
+        """Commit (topic, partition, next offset) for the group; False (logged) if refused."""
+        return self.reader.commit(offsets)
+
     def end_offsets(self, topic: str, timeout: float = 10.0) -> dict[int, int]:
-        meta = self._consumer.list_topics(topic, timeout=timeout).topics[topic]
-        out = {}
-        for p in meta.partitions:
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            out[p] = high
-        return out
+        return self.reader.end_offsets(topic, timeout)
 
     def close(self) -> None:
-        self._consumer.close()
+        self.reader.close()
 
 
 def read_all(
     consumer: EventConsumer, topics: list[str], timeout: float = 10.0, from_beginning: bool = True
 ) -> list[Received]:
-    """Read the given topics from the beginning to their end (committed data only).
-
-    The end of a partition is the consumer's partition-EOF event, which also
-    steps over transaction markers; `timeout` bounds the whole read.
-    """
-    import time
-
-    assignments = []
+    """Read the given topics from the beginning (or their end) to the end offsets at start
+    (committed data only), decoded; `timeout` bounds the whole read, which returns what it has."""
     for topic in topics:
-        for p, high in consumer.end_offsets(topic).items():
-            assignments.append(TopicPartition(topic, p, 0 if from_beginning else high))
-    consumer.at_end.clear()
-    consumer.idle = False
-    consumer.consumer.assign(assignments)
-    wanted = {(tp.topic, tp.partition) for tp in assignments}
+        consumer.reader.assign(topic, from_end=not from_beginning)
     out: list[Received] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not (consumer.idle and wanted <= consumer.at_end):
-        received = consumer.poll(0.2)
-        if received is not None:
-            out.append(received)
+    try:
+        for record in consumer.reader.records(idle_timeout=timeout):
+            received = consumer.decode(record)
+            if received is not None:
+                out.append(received)
+            if time.monotonic() > deadline:
+                break
+    except TimeoutError:
+        pass
     return out

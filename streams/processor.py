@@ -11,8 +11,11 @@ changelog holds exactly the committed state. When a partition is assigned, its
 slice of the store is rebuilt from the changelog (read_committed), so a worker
 killed at any point restarts from committed state only. On top of the
 transaction, the last applied input offset per partition is kept in the state
-itself (in the same RocksDB write as the state change): an input delivered
-twice is skipped.
+itself (in the same RocksDB write as the state change; `streams.idempotence`,
+the same mechanism the faust position manager uses): an input delivered twice
+is skipped. Handlers receive neutral `streams.records.Record`s; a handler that
+raises has its input dead-lettered (`streams.records.dead_letter`) and the
+processor goes on.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
-from oms.clock import Clock, LiveClock
+from oms.clock import Clock
 from oms.events import Event
 from oms.state import RocksStore
 from streams.codec import Codec, encode_key
-from streams.kafka import dead_letter
+from streams.idempotence import already_applied, mark_applied, partition_key
+from streams.reader import TopicReader
+from streams.records import Record, dead_letter
 
 log = logging.getLogger("oms.processor")
 
@@ -43,20 +48,20 @@ class PartitionState:
 
     def __init__(self, store: RocksStore, partition: int, staged: dict[bytes, bytes]) -> None:
         self._store = store
-        self._prefix = f"{partition}/".encode()
+        self._partition = partition
         self._staged = staged
         self._own: dict[bytes, bytes] = {}
         self.written: list[tuple[bytes, bytes]] = []
 
     def get(self, key: str) -> bytes | None:
-        full = self._prefix + key.encode()
+        full = partition_key(self._partition, key)
         for layer in (self._own, self._staged):
             if full in layer:
                 return layer[full]
         return self._store.get(full)
 
     def put(self, key: str, value: bytes) -> None:
-        self._own[self._prefix + key.encode()] = value
+        self._own[partition_key(self._partition, key)] = value
         self.written.append((key.encode(), value))
 
     def keep(self) -> None:
@@ -64,7 +69,7 @@ class PartitionState:
         self._staged.update(self._own)
 
 
-Handler = Callable[[PartitionState, Message], list[Output]]
+Handler = Callable[[PartitionState, Record], list[Output]]
 
 
 @dataclass
@@ -91,7 +96,7 @@ class TransactionalProcessor:
         codec: Codec,
         handler: Handler,
         deadletter: str | None = None,
-        clock: Clock | None = None,
+        clock: Clock,
         batch_size: int = 500,
         poll_timeout: float = 0.05,
     ) -> None:
@@ -102,7 +107,7 @@ class TransactionalProcessor:
         self.codec = codec
         self.handler = handler
         self.deadletter = deadletter
-        self.clock = clock or LiveClock()
+        self.clock = clock
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.stats = ProcessorStats()
@@ -134,36 +139,13 @@ class TransactionalProcessor:
         """Rebuild the store's slice of each partition from the changelog (committed records only)."""
         started = time.monotonic()
         for p in partitions:
-            prefix = f"{p}/".encode()
-            self.store.delete_prefix(prefix)
-        reader = Consumer({
-            "bootstrap.servers": self._bootstrap,
-            "group.id": f"{self.name}-restore",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        })
+            self.store.delete_prefix(partition_key(p, ""))
+        reader = TopicReader.connect(self._bootstrap, f"{self.name}-restore")
         try:
-            ends = {}
-            for p in partitions:
-                low, high = reader.get_watermark_offsets(TopicPartition(self.changelog, p), timeout=30)
-                if high > low:
-                    ends[p] = high
-            if not ends:
-                return
-            reader.assign([TopicPartition(self.changelog, p, 0) for p in ends])
-            pending = set(ends)
+            reader.assign(self.changelog, partitions=partitions, skip_empty=True)
             batch: list[tuple[bytes, bytes]] = []
-            while pending:
-                msg = reader.poll(1.0)
-                if msg is None:
-                    continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        pending.discard(msg.partition())
-                        continue
-                    raise KafkaException(msg.error())
-                batch.append((f"{msg.partition()}/".encode() + msg.key(), msg.value()))
+            for record in reader.records(idle_timeout=120):
+                batch.append((partition_key(record.partition, "") + (record.key or b""), record.value))
                 self.stats.restored += 1
                 if len(batch) >= 10_000:
                     self.store.write_batch(batch)
@@ -216,31 +198,30 @@ class TransactionalProcessor:
         self.stats.transactions += 1
 
     def _apply(self, message: Message, staged: dict[bytes, bytes]) -> None:
-        state = PartitionState(self.store, message.partition(), staged)
-        offset_key = f"offset/{message.topic()}"
-        last = state.get(offset_key)
+        record = Record.of(message)
+        state = PartitionState(self.store, record.partition, staged)
         self.stats.inputs += 1
-        if last is not None and int(last) >= message.offset():
+        if already_applied(state, record):
             self.stats.skipped += 1
             return
         try:
-            outputs = self.handler(state, message)
+            outputs = self.handler(state, record)
             encoded = [(topic, encode_key(key), self.codec.encode(topic, event)) for topic, key, event in outputs]
         except Exception as exc:  # a handler bug must not stop the processor: keep the input, move on
-            log.exception("%s: %s[%d]@%d failed; dead-lettered", self.name, message.topic(), message.partition(),
-                          message.offset())
-            state = PartitionState(self.store, message.partition(), staged)  # drop the failed input's writes
+            log.exception("%s: %s[%d]@%d failed; dead-lettered", self.name, record.topic, record.partition,
+                          record.offset)
+            state = PartitionState(self.store, record.partition, staged)  # drop the failed input's writes
             encoded = []
             if self.deadletter is not None:
-                letter = dead_letter(message, f"{type(exc).__name__}: {exc}", self.name, self.clock.now_ns())
-                encoded.append((self.deadletter, message.key(), self.codec.encode(self.deadletter, letter)))
+                letter = dead_letter(record, f"{type(exc).__name__}: {exc}", self.name, self.clock.now_ns())
+                encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
         for topic, key, value in encoded:
             self._producer.produce(topic, key=key, value=value)
             self.stats.outputs += 1
-        state.put(offset_key, str(message.offset()).encode())
+        mark_applied(state, record)
         state.keep()
         for key, value in state.written:
-            self._producer.produce(self.changelog, key=key, value=value, partition=message.partition())
+            self._producer.produce(self.changelog, key=key, value=value, partition=record.partition)
         self._producer.poll(0)
 
     def _rewind(self) -> None:

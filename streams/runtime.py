@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Producer
 
+from oms.clock import Clock
 from oms.config import Settings
 from streams.broker import resolve_bootstrap
 from streams.codec import Codec, SingleObjectCodec, make_codec
 from streams.kafka import EventConsumer, EventProducer, admin_client, consumer_config, producer_config
+from streams.reader import TopicReader
 from streams.schema_topic import learn_schemas, publish_schemas
 from streams.topics import Topics, create_topics
 
@@ -59,15 +61,22 @@ class Runtime:
     def consumer(self, group_id: str, **extra) -> Consumer:
         return Consumer(consumer_config(self.bootstrap_servers, group_id, **extra))
 
+    def reader(self, group_id: str | None = None, **extra) -> TopicReader:
+        """The one topic reader (`streams.reader`), read_committed, on a fresh consumer."""
+        return TopicReader.connect(self.bootstrap_servers, group_id, **extra)
+
     def event_consumer(
-        self, group_id: str, processor: str, *, deadletter: bool = True, on_error=None, **extra
+        self, group_id: str, processor: str, *, deadletter: bool = True, on_error=None,
+        clock: Clock | None = None, **extra
     ) -> EventConsumer:
+        """A decoding consumer; with `deadletter` (the default) it needs the `clock` stamping dead letters."""
         return EventConsumer(
-            self.consumer(group_id, **extra),
+            TopicReader(self.consumer(group_id, **extra)),
             self.codec,
             processor=processor,
             deadletter=(self.producer(), self.topics) if deadletter else None,
             on_error=on_error,
+            clock=clock,
         )
 
 

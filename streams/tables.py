@@ -2,25 +2,37 @@
 
 Every engine instance reads `risk.controls` and `marketdata` in full, whatever
 partitions it owns. `FollowedTopic` keeps a folded value (controls, latest
-quotes) current; readers take `value` (replaced atomically, never mutated)
-and can wait until the table has caught up with the topic's end at start.
+quotes) current with the one topic reader (`streams.reader.TopicReader`);
+readers take `value` (replaced atomically, never mutated), or `snapshot()`:
+the value together with the offsets it folded (the next offset per
+partition), so a user can record exactly which prefix of the topic it decided
+with. A caller can wait until the table has caught up with the topic's end at
+start.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from typing import Callable, Generic, TypeVar
-
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from dataclasses import dataclass, field
+from typing import Callable, Generic, Mapping, TypeVar
 
 from oms.events import Event
 from streams.codec import Codec, DecodeError
+from streams.reader import TopicReader
 
 log = logging.getLogger("oms.tables")
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    value: T
+    version: int
+    """Records folded since the table started (0: the initial value)."""
+    offsets: Mapping[int, int] = field(default_factory=dict)
+    """Partition -> the next offset to fold: the value is the fold of every record below."""
 
 
 class FollowedTopic(Generic[T]):
@@ -35,21 +47,26 @@ class FollowedTopic(Generic[T]):
         from_end: bool = False,
     ) -> None:
         self.topic = topic
-        self.value: T = initial
-        self.version = 0
+        self._snapshot: Snapshot[T] = Snapshot(initial, 0)
         self._codec = codec
         self._fold = fold
         self._from_end = from_end
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": f"{topic}-table-{uuid.uuid4().hex[:8]}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        })
+        self._reader = TopicReader.connect(bootstrap_servers)
         self._stop = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"table-{topic}", daemon=True)
+
+    @property
+    def value(self) -> T:
+        return self._snapshot.value
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.version
+
+    def snapshot(self) -> Snapshot[T]:
+        """The value and the offsets it folded, read together."""
+        return self._snapshot
 
     def start(self) -> "FollowedTopic[T]":
         self._thread.start()
@@ -63,33 +80,31 @@ class FollowedTopic(Generic[T]):
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        meta = self._consumer.list_topics(self.topic, timeout=30).topics[self.topic]
-        assignment = []
-        for p in meta.partitions:
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)
-            assignment.append(TopicPartition(self.topic, p, high if self._from_end else 0))
-        self._consumer.assign(assignment)
-        at_end: set[int] = set()
+        reader = self._reader
         try:
+            reader.assign(self.topic, from_end=self._from_end)
+            current = self._snapshot
+            offsets = {p: o for (t, p), o in reader.positions.items() if t == self.topic}
+            self._snapshot = current = Snapshot(current.value, current.version, offsets)
             while not self._stop.is_set():
-                msg = self._consumer.poll(0.2)
-                if msg is None:
+                if reader.caught_up:
+                    self._caught_up.set()
+                record = reader.poll(0.2)
+                if record is None:
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        at_end.add(msg.partition())
-                        if len(at_end) == len(assignment):
-                            self._caught_up.set()
-                    continue
-                at_end.discard(msg.partition())
+                value, version = current.value, current.version
                 try:
-                    event = self._codec.decode(msg.topic(), msg.value() or b"")
-                    self.value = self._fold(self.value, event)
-                    self.version += 1
+                    event = self._codec.decode(record.topic, record.value or b"")
+                    value = self._fold(value, event)
+                    version += 1
                 except (DecodeError, ValueError) as exc:
-                    log.warning("%s[%d]@%d not applied: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+                    log.warning("%s[%d]@%d not applied: %s", record.topic, record.partition, record.offset, exc)
+                offsets = {**current.offsets, record.partition: record.offset + 1}
+                self._snapshot = current = Snapshot(value, version, offsets)
+                if reader.caught_up:
+                    self._caught_up.set()
         finally:
-            self._consumer.close()
+            reader.close()
 
 
 class StaticTable(Generic[T]):
@@ -98,6 +113,9 @@ class StaticTable(Generic[T]):
     def __init__(self, value: T) -> None:
         self.value = value
         self.version = 0
+
+    def snapshot(self) -> Snapshot[T]:
+        return Snapshot(self.value, 0)
 
     def wait_caught_up(self, timeout: float = 30.0) -> bool:
         return True

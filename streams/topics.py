@@ -61,7 +61,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("positions", "account|instrument", ACCOUNT_PARTITIONS, "compact", FOREVER,
               "position manager", "Position: latest position of each account and instrument"),
     TopicSpec("engine.state", "order id (partition of its account)", ACCOUNT_PARTITIONS, "compact", FOREVER,
-              "order engine", "changelog of the engine's RocksDB state (orders, applied offsets)"),
+              "order engine", "changelog of the engine's RocksDB state (orders, accounts, controls, applied offsets)"),
     TopicSpec("risk.controls", "scope|kind|name", 1, "compact", FOREVER,
               "operators, post-trade risk", "RiskControl: limits, states, kill switches"),
     TopicSpec("deadletter", "source key", 1, "delete", 30 * DAY_MS,

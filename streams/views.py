@@ -1,16 +1,16 @@
 """Latest event per key of a topic, kept current by polling: the compacted views as dicts.
 
-`TopicView` assigns every partition of one topic from the beginning and keeps
-the last decoded event of each key. `refresh()` reads whatever arrived since
-the last call, so a caller can poll it cheaply while waiting for a condition.
+`TopicView` follows every partition of one topic from the beginning with the
+one topic reader (`streams.reader.TopicReader`, through a decoding
+`EventConsumer`) and keeps the last decoded event of each key. `refresh()`
+reads whatever arrived since the last call, so a caller can poll it cheaply
+while waiting for a condition.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-
-from confluent_kafka import TopicPartition
 
 from oms.events import Event
 from streams.runtime import Runtime
@@ -23,10 +23,8 @@ class TopicView:
         self.all: list[Event] | None = [] if keep_all else None
         self.count = 0
         self._consumer = runtime.event_consumer(f"{topic}-view-{uuid.uuid4().hex[:8]}", "view", deadletter=False)
-        partitions = self._consumer.end_offsets(topic)
-        self._partitions = {(topic, p) for p in partitions}
+        self._consumer.reader.assign(topic)
         self._caught_up = False
-        self._consumer.consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
 
     def refresh(self, idle: float = 0.3, budget: int = 100_000, first_wait: float = 5.0,
                 max_seconds: float = 10.0) -> int:

@@ -253,4 +253,5 @@ def test_run_synthetic_publishes_at_rate_and_stops(runtime, unique_name):
 
     stop = threading.Event()
     stop.set()
-    assert run_synthetic(runtime.settings, instruments, rate_hz=100, stop=stop, runtime=runtime) == 0
+    assert run_synthetic(runtime.settings, instruments, rate_hz=100, stop=stop, clock=TestClock(T0),
+                         runtime=runtime) == 0

@@ -11,6 +11,7 @@ from confluent_kafka.admin import NewTopic
 
 import pytest
 
+from oms.clock import TestClock
 from oms.config import Settings
 from oms.state import RocksStore
 from streams.kafka import read_all
@@ -19,6 +20,8 @@ from streams.runtime import connect
 from tests.stubs import fill
 
 pytestmark = pytest.mark.kafka
+
+T0 = 1_700_000_000_000_000_000
 
 
 def _setup(bootstrap_servers, unique_name):
@@ -38,14 +41,14 @@ def _setup(bootstrap_servers, unique_name):
 def _counter(rt, names):
     """Counts the inputs per key in state; emits a Fill per input carrying the running count."""
 
-    def handler(state, message):
-        if message.value() == b"boom":
+    def handler(state, record):
+        if record.value == b"boom":
             raise RuntimeError("handler bug")
-        count = int(state.get(f"n/{message.key().decode()}") or b"0") + 1
-        state.put(f"n/{message.key().decode()}", str(count).encode())
-        return [(names["out"], message.key().decode(),
-                 fill(fill_id=f"f.{message.key().decode()}.{count}", event_id=f"f.{message.key().decode()}.{count}",
-                      quantity=Decimal(count)))]
+        key = record.text_key
+        count = int(state.get(f"n/{key}") or b"0") + 1
+        state.put(f"n/{key}", str(count).encode())
+        return [(names["out"], key, fill(fill_id=f"f.{key}.{count}", event_id=f"f.{key}.{count}",
+                                         quantity=Decimal(count)))]
 
     return handler
 
@@ -55,6 +58,7 @@ def _run(rt, names, tmp_path, handler, stop_after: int):
         name=f"{names['in']}-proc", bootstrap_servers=rt.bootstrap_servers, group_id=f"{names['in']}-group",
         transactional_id=f"{names['in']}-tx", inputs=[names["in"]], changelog=names["state"],
         store=RocksStore(tmp_path), codec=rt.codec, handler=handler, deadletter=rt.topics.deadletter,
+        clock=TestClock(T0),
     )
     stop = threading.Event()
     thread = threading.Thread(target=processor.run, args=(stop,), daemon=True)
@@ -107,3 +111,4 @@ def test_a_failing_handler_dead_letters_the_input_and_the_processor_goes_on(boot
     finally:
         consumer.close()
     assert len(letters) == 1 and letters[0].value == b"boom" and "handler bug" in letters[0].error
+    assert letters[0].ts_init == T0 and letters[0].processor == f"{names['in']}-proc"

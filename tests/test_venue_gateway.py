@@ -1,9 +1,8 @@
-"""Tests of `processors.venue_gateway`: the Kafka-free core, then the gateway on the real broker.
+"""Tests of `processors.venue_gateway`, the Kafka loop around the pure core (`tests/test_gateway_core.py`).
 
-The core tests check routing, the token bucket, latency holding and which
-offsets become committable. The integration test runs the gateway in a
-thread against the session's broker under a unique topic prefix, publishes a
-quote and venue requests, and reads the execution reports off `exec.reports`.
+The integration test runs the gateway in a thread against the session's
+broker under a unique topic prefix, publishes a quote and venue requests, and
+reads the execution reports off `exec.reports`.
 """
 
 from __future__ import annotations
@@ -16,8 +15,9 @@ import pytest
 
 from oms.config import Settings
 from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
-from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
-from processors.venue_gateway import GatewayCore, RateLimit, TokenBucket, build_parser, run_gateway
+from oms.venues.simulated import SimulatedVenueConfig
+from oms.clock import LiveClock
+from processors.venue_gateway import build_parser, run_gateway
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -41,63 +41,6 @@ def quote(**overrides) -> Quote:
     }
     fields.update(overrides)
     return Quote(**fields)
-
-
-# -------------------------------------------------------------------- the core
-
-
-def core(latency_ns: int = MS, rate_limit: RateLimit | None = None) -> GatewayCore:
-    config = SimulatedVenueConfig(latency_ns=latency_ns)
-    return GatewayCore({n: SimulatedExchange(n, 7, config) for n in ("SIM-A", "SIM-B")}, rate_limit)
-
-
-def test_token_bucket_allows_bursts_then_the_rate():
-    bucket = TokenBucket(RateLimit(per_second=2, burst=3))
-    assert [bucket.take(T0) for _ in range(4)] == [True, True, True, False]
-    assert not bucket.take(T0 + 499 * MS)
-    assert bucket.take(T0 + 500 * MS) and not bucket.take(T0 + 500 * MS)
-    assert [bucket.take(T0 + 10_000 * MS) for _ in range(4)] == [True, True, True, False]
-
-
-def test_core_routes_holds_until_due_and_commits_after_release():
-    c = core()
-    assert c.on_marketdata(quote(), T0) == []
-    reports = c.on_request("vr", 0, 10, request(1), T0)
-    assert [r.exec_type for r in reports] == [ExecType.NEW, ExecType.PARTIAL_FILL]
-    assert c.on_request("vr", 0, 11, request(2, venue="SIM-Z"), T0) == []
-    assert (c.stats.requests, c.stats.skipped, c.stats.quotes) == (1, 1, 1)
-    assert c.committable() == []  # offset 10's reports are still held
-    assert c.next_due() == T0 + MS and c.release(T0 + MS - 1) == []
-    assert c.release(T0 + MS) == reports
-    assert c.committable() == [("vr", 0, 12)]
-    assert c.committable() == []
-
-
-def test_core_commits_past_a_dead_lettered_request():
-    c = core()
-    assert c.on_request("vr", 2, 8, None, T0) == []  # undecodable: dead-lettered by the consumer
-    assert c.committable() == [("vr", 2, 9)]
-
-
-def test_core_commits_only_the_fully_released_prefix_per_partition():
-    c = core()
-    c.on_request("vr", 0, 5, request(1), T0)
-    c.on_request("vr", 0, 6, request(2, venue="SIM-X"), T0)
-    c.on_request("vr", 1, 3, request(3, venue="SIM-X"), T0)
-    assert c.committable() == [("vr", 1, 4)]
-    c.release()
-    assert c.committable() == [("vr", 0, 7)]
-
-
-def test_core_rate_limits_per_venue_and_replays_are_free():
-    c = core(latency_ns=0, rate_limit=RateLimit(per_second=1, burst=1))
-    [ack] = c.on_request("vr", 0, 0, request(1), T0)
-    [limited] = c.on_request("vr", 0, 1, request(2), T0)
-    assert (limited.exec_type, limited.order_status, limited.reason) == (
-        ExecType.REJECTED, OrderStatus.REJECTED, "rate limit")
-    assert c.on_request("vr", 0, 2, request(1), T0) == [ack]  # a replay costs no token
-    assert c.on_request("vr", 0, 3, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
-    assert c.stats.rate_limited == 1
 
 
 def test_cli_arguments():
@@ -136,7 +79,8 @@ def test_gateway_on_the_broker(bootstrap_servers, unique_name):
     def run() -> None:
         try:
             result["stats"] = run_gateway(
-                settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=MS), stop=stop, ready=ready, runtime=rt)
+                settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=MS), stop=stop, clock=LiveClock(),
+                ready=ready, runtime=rt)
         except BaseException as exc:  # surfaced by the test thread below
             result["error"] = exc
             ready.set()
@@ -144,7 +88,7 @@ def test_gateway_on_the_broker(bootstrap_servers, unique_name):
     thread = threading.Thread(target=run, name="venue-gateway", daemon=True)
     thread.start()
     reader = rt.event_consumer(f"{unique_name}.reader", "test", deadletter=False)
-    reader.consumer.subscribe([topics.exec_reports])
+    reader.subscribe([topics.exec_reports])
     try:
         assert ready.wait(20) and "error" not in result, result.get("error")
         producer = rt.event_producer()
@@ -194,3 +138,8 @@ def test_gateway_on_the_broker(bootstrap_servers, unique_name):
         assert sum(max(tp.offset, 0) for tp in committed) == 3
     finally:
         probe.close()
+
+
+def test_the_loop_needs_a_clock():
+    with pytest.raises(TypeError, match="clock"):
+        run_gateway(Settings(), ["SIM-A"], 7)

@@ -1,10 +1,14 @@
 """The order engine's pure step: one input in, the journal events and effects it causes out.
 
-`step(lookup, input, router, now)` finds the order an input concerns, asks the
-order aggregate to decide, folds the decided journal events into new order
-states and sorts everything into what leaves the engine: journal events (the
-engine is their single writer), venue requests, fills and the changed orders.
-No Kafka, no clock: the faust adapter and replay call this same function.
+`step(lookup, input, router, now)` finds the order an input concerns, runs the
+pre-trade checks (which may take a throttle token from the account), asks the
+order aggregate to decide, and folds the decided journal events with the
+journal projection (`oms.domain.projection.JournalProjection`: new order
+states and account risk) - the same fold the position manager (for positions)
+and replay (for everything) run over the journal. It sorts everything into
+what leaves the engine: journal events (the engine is their single writer),
+venue requests, fills, the changed orders and the changed accounts. No Kafka,
+no clock: `processors/engine.py` calls it for every input.
 """
 
 from __future__ import annotations
@@ -16,15 +20,15 @@ from typing import Callable, Mapping
 from pydantic import ValidationError
 
 from oms import ids
-from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, evolve, is_live
-from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason, with_fill, with_order
+from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, is_live
+from oms.domain.projection import JournalProjection
+from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
     AmendOrder,
     CancelOrder,
     Event,
     ExecutionReport,
     Fill,
-    FillKind,
     JournalEvent,
     NewOrder,
     OrderDenied,
@@ -102,28 +106,22 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int,
     accounts: dict[str, AccountRisk] = {}
     if account is not None and account_lookup is not None:
         accounts[account] = account_lookup(account) or AccountRisk()
-    for decided in decide(lookup, event, router, now, risk, accounts if account_lookup else None):
-        if isinstance(decided, JournalEvent):
-            outcome.journal.append(decided)
-            if decided.seq > 0:  # seq 0: recorded, never applied
-                current = outcome.orders.get(decided.order_id) or lookup(decided.order_id)
-                outcome.orders[decided.order_id] = evolve(current, decided)
-        elif isinstance(decided, VenueRequest):
-            outcome.requests.append(decided)
-        elif isinstance(decided, Fill):
-            outcome.fills.append(decided)
+    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None)
+    projection = JournalProjection(lookup, account_lookup or (lambda _: None), project_positions=False,
+                                   project_accounts=account_lookup is not None, accounts=accounts)
+    for item in decided:
+        if isinstance(item, JournalEvent):
+            outcome.journal.append(item)
+            projection.apply(item)
+        elif isinstance(item, VenueRequest):
+            outcome.requests.append(item)
+        elif isinstance(item, Fill):
+            outcome.fills.append(item)
         else:  # pragma: no cover - the aggregate decides only the three kinds above
-            raise TypeError(f"unexpected decision {type(decided).__name__}")
+            raise TypeError(f"unexpected decision {type(item).__name__}")
+    outcome.orders = projection.orders
     if account_lookup is not None:
-        for order in outcome.orders.values():
-            accounts.setdefault(order.account, account_lookup(order.account) or AccountRisk())
-            accounts[order.account] = with_order(accounts[order.account], order)
-        for fill in outcome.fills:
-            if fill.kind is not FillKind.CORRECTION:  # a bust carries the busted quantity negated
-                accounts.setdefault(fill.account, account_lookup(fill.account) or AccountRisk())
-                accounts[fill.account] = with_fill(accounts[fill.account], fill.instrument, fill.side,
-                                                   fill.quantity, fill.price)
-        outcome.accounts = accounts
+        outcome.accounts = projection.accounts
     return outcome
 
 

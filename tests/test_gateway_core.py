@@ -1,0 +1,205 @@
+"""Tests of `oms.venues.gateway`: the venue gateway's pure core, with the simulator and with a fake adapter.
+
+With the simulated exchange: routing, holding reports until due, which
+offsets become committable, the per-venue rate limit (on `oms.domain.tokens`)
+and free replays. With `EchoVenue`, a minimal `VenueAdapter` that implements
+the protocol and nothing else: the core needs nothing beyond it (a FIX
+adapter slots in the same way), and builds its rate-limit refusals itself.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from oms.domain.tokens import RateLimit
+from oms.events import (
+    ExecType,
+    ExecutionReport,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    TimeInForce,
+    Trade,
+    VenueAction,
+    VenueRequest,
+)
+from oms.venues import OpenOrder, VenueAdapter
+from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore
+from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def request(n: int, venue: str = "SIM-A", **overrides) -> VenueRequest:
+    fields = {
+        "event_id": f"vr-{n}", "ts_event": T0, "ts_init": T0, "action": VenueAction.NEW, "venue": venue,
+        "account": "ACC1", "order_id": f"ORD-{n}", "request_id": f"req-{n}", "instrument": "XYZ",
+        "side": Side.BUY, "order_type": OrderType.LIMIT, "quantity": D("150"), "limit_price": D("101"),
+        "time_in_force": TimeInForce.DAY,
+    }
+    fields.update(overrides)
+    return VenueRequest(**fields)
+
+
+def quote(**overrides) -> Quote:
+    fields = {
+        "event_id": "q-1", "ts_event": T0, "ts_init": T0, "instrument": "XYZ",
+        "bid_price": D("100.40"), "bid_size": D("100"), "ask_price": D("100.50"), "ask_size": D("100"),
+    }
+    fields.update(overrides)
+    return Quote(**fields)
+
+
+def core(latency_ns: int = MS, rate_limit: RateLimit | None = None) -> GatewayCore:
+    config = SimulatedVenueConfig(latency_ns=latency_ns)
+    return GatewayCore({n: SimulatedExchange(n, 7, config) for n in ("SIM-A", "SIM-B")}, rate_limit)
+
+
+class EchoVenue:
+    """A venue adapter with nothing but the protocol: acks every NEW, cancels every CANCEL,
+    and counts what it was asked (no `refuse`, no `seen`)."""
+
+    def __init__(self, name: str, latency_ns: int = 0) -> None:
+        self.name = name
+        self.latency_ns = latency_ns
+        self.calls: list[str] = []
+
+    def _report(self, request: VenueRequest, now: int, exec_type: ExecType, status: OrderStatus) -> list:
+        self.calls.append(request.request_id)
+        exec_id = f"{self.name}-{request.request_id}"
+        return [ExecutionReport(
+            event_id=exec_id, ts_event=now + self.latency_ns, ts_init=now + self.latency_ns, venue=self.name,
+            account=request.account, order_id=request.order_id, request_id=request.request_id, exec_id=exec_id,
+            exec_type=exec_type, order_status=status, instrument=request.instrument, side=request.side,
+            order_qty=request.quantity, leaves_qty=request.quantity if status is OrderStatus.NEW else D(0),
+        )]
+
+    def submit(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._report(request, now, ExecType.NEW, OrderStatus.NEW)
+
+    def amend(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._report(request, now, ExecType.REPLACED, OrderStatus.NEW)
+
+    def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._report(request, now, ExecType.CANCELED, OrderStatus.CANCELED)
+
+    def open_orders(self) -> list[OpenOrder]:
+        return []
+
+    def fills(self, since_ns: int = 0) -> list[ExecutionReport]:
+        return []
+
+    def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
+        return []
+
+    def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
+        return []
+
+
+# ------------------------------------------------------ with the simulator
+
+
+def test_core_routes_holds_until_due_and_commits_after_release():
+    c = core()
+    assert c.on_marketdata(quote(), T0) == []
+    reports = c.on_request("vr", 0, 10, request(1), T0)
+    assert [r.exec_type for r in reports] == [ExecType.NEW, ExecType.PARTIAL_FILL]
+    assert c.on_request("vr", 0, 11, request(2, venue="SIM-Z"), T0) == []
+    assert (c.stats.requests, c.stats.skipped, c.stats.quotes) == (1, 1, 1)
+    assert c.committable() == []  # offset 10's reports are still held
+    assert c.next_due() == T0 + MS and c.release(T0 + MS - 1) == []
+    assert c.release(T0 + MS) == reports
+    assert c.committable() == [("vr", 0, 12)]
+    assert c.committable() == []
+
+
+def test_core_commits_past_a_dead_lettered_request():
+    c = core()
+    assert c.on_request("vr", 2, 8, None, T0) == []  # undecodable: dead-lettered by the consumer
+    assert c.committable() == [("vr", 2, 9)]
+
+
+def test_core_commits_only_the_fully_released_prefix_per_partition():
+    c = core()
+    c.on_request("vr", 0, 5, request(1), T0)
+    c.on_request("vr", 0, 6, request(2, venue="SIM-X"), T0)
+    c.on_request("vr", 1, 3, request(3, venue="SIM-X"), T0)
+    assert c.committable() == [("vr", 1, 4)]
+    c.release()
+    assert c.committable() == [("vr", 0, 7)]
+
+
+def test_core_rate_limits_per_venue_and_replays_are_free():
+    c = core(latency_ns=0, rate_limit=RateLimit.of(1, 1))
+    [ack] = c.on_request("vr", 0, 0, request(1), T0)
+    [limited] = c.on_request("vr", 0, 1, request(2), T0)
+    assert (limited.exec_type, limited.order_status, limited.reason) == (
+        ExecType.REJECTED, OrderStatus.REJECTED, "rate limit")
+    assert c.on_request("vr", 0, 2, request(1), T0) == [ack]  # a replay costs no token
+    assert c.on_request("vr", 0, 3, request(2), T0 + 5_000 * MS) == [limited]  # a refused request stays refused
+    assert c.on_request("vr", 0, 4, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
+    assert c.stats.rate_limited == 1
+
+
+def test_the_rate_limit_refills_on_event_time():
+    c = core(latency_ns=0, rate_limit=RateLimit.of(2, 3))
+    answers = [c.on_request("vr", 0, n, request(n), T0)[0].exec_type for n in range(4)]
+    assert answers == [ExecType.NEW] * 3 + [ExecType.REJECTED]
+    assert c.on_request("vr", 0, 4, request(4), T0 + 499 * MS)[0].exec_type is ExecType.REJECTED
+    assert c.on_request("vr", 0, 5, request(5), T0 + 500 * MS)[0].exec_type is ExecType.NEW
+
+
+def test_the_default_rate_limit_is_a_thousand_per_second():
+    assert (DEFAULT_RATE_LIMIT.per_second, DEFAULT_RATE_LIMIT.burst) == (D(1000), D(1000))
+
+
+# ----------------------------------------------------- with a fake adapter
+
+
+def test_the_fake_adapter_is_a_venue_adapter_and_nothing_more():
+    venue = EchoVenue("ECHO")
+    assert isinstance(venue, VenueAdapter)
+    assert not hasattr(venue, "refuse") and not hasattr(venue, "seen")
+
+
+def test_core_drives_any_adapter_through_the_protocol():
+    venue = EchoVenue("ECHO", latency_ns=2 * MS)
+    c = GatewayCore({"ECHO": venue}, None)
+    [ack] = c.on_request("vr", 0, 0, request(1, venue="ECHO"), T0)
+    [canceled] = c.on_request("vr", 0, 1, request(2, venue="ECHO", action=VenueAction.CANCEL,
+                                                  orig_request_id="req-1", order_id="ORD-1"), T0)
+    assert (ack.exec_type, canceled.exec_type) == (ExecType.NEW, ExecType.CANCELED)
+    assert c.on_marketdata(quote(), T0) == [] and c.stats.quotes == 1
+    assert c.release(T0 + MS) == [] and c.committable() == []
+    assert c.release(T0 + 2 * MS) == [ack, canceled]
+    assert c.committable() == [("vr", 0, 2)]
+
+
+@pytest.mark.parametrize("action, expected", [
+    (VenueAction.NEW, ExecType.REJECTED),
+    (VenueAction.REPLACE, ExecType.CANCEL_REJECTED),
+    (VenueAction.CANCEL, ExecType.CANCEL_REJECTED),
+])
+def test_core_refuses_over_the_limit_itself_and_the_adapter_never_sees_it(action, expected):
+    venue = EchoVenue("ECHO")
+    c = GatewayCore({"ECHO": venue}, RateLimit.of(1, 1))
+    c.on_request("vr", 0, 0, request(1, venue="ECHO"), T0)
+    extra = {} if action is VenueAction.NEW else {"orig_request_id": "req-1", "order_id": "ORD-1"}
+    [refusal] = c.on_request("vr", 0, 1, request(2, venue="ECHO", action=action, **extra), T0)
+    assert (refusal.exec_type, refusal.reason, refusal.venue) == (expected, RATE_LIMITED, "ECHO")
+    assert (refusal.request_id, refusal.order_id, refusal.account) == ("req-2", extra.get("order_id", "ORD-2"), "ACC1")
+    assert venue.calls == ["req-1"]
+    assert c.on_request("vr", 0, 2, request(2, venue="ECHO", action=action, **extra), T0 + 10**9) == [refusal]
+    assert venue.calls == ["req-1"] and c.stats.rate_limited == 1
+
+
+def test_core_hands_a_repeated_request_to_the_adapter_without_a_token():
+    venue = EchoVenue("ECHO")
+    c = GatewayCore({"ECHO": venue}, RateLimit.of(1, 1))
+    c.on_request("vr", 0, 0, request(1, venue="ECHO"), T0)
+    assert c.on_request("vr", 0, 1, request(1, venue="ECHO"), T0)[0].exec_type is ExecType.NEW
+    assert venue.calls == ["req-1", "req-1"] and c.stats.rate_limited == 0
