@@ -10,26 +10,21 @@ the end offsets taken at start, or `until_offset` / `until_ns`) and writes the
 final states into a fresh store (`o/{order_id}`, `p/{account}|{instrument}`,
 `oms.state` dumps). `live_views` reads the compacted `orders` and `positions`
 topics; `verify` compares them field for field with the replay; `audit` lists
-one order's journal, commands and execution reports. `add_parser` registers the
-`oms replay` subcommand. Reads only: it never produces to any topic.
+one order's journal, commands and execution reports. The `oms replay` command
+is `entrypoints.replay`. Reads only: it never produces to any topic.
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from oms import ids
-from oms.clock import parse_time
 from oms.domain.orders import DomainError, Order, evolve, view
 from oms.domain.positions import PositionState, evolve_position
 from oms.events import (
@@ -55,15 +50,10 @@ __all__ = [
     "POSITION_FIELDS",
     "ReplayResult",
     "Replayer",
-    "add_parser",
     "audit",
-    "cmd_replay",
     "live_views",
-    "main",
-    "parse_until",
     "replay_events",
     "replay_journal",
-    "run",
     "verify",
 ]
 
@@ -431,153 +421,3 @@ def audit(runtime, order_id: str, timeout: float = 30.0) -> list[Received]:
         return r.event.ts_event, _RANK.get(runtime.topics.short(r.topic), 3), r.partition, r.offset
 
     return sorted(found, key=order)
-
-
-# --------------------------------------------------------------------- CLI
-
-
-def parse_until(text: str) -> int:
-    """`--until`: integer nanoseconds or ISO-8601 (see `oms.clock.parse_time`)."""
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise ValueError(f"--until: {exc}") from None
-
-
-def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--until", help="stop at this event time: ISO-8601 (UTC unless an offset is given) or ns")
-    p.add_argument("--until-offset", type=int, help="read offsets below N in every partition (exclusive)")
-    p.add_argument("--verify", action="store_true", help="compare with the live orders and positions views")
-    p.add_argument("--store", type=Path, help="RocksDB directory to write (must be new or empty; default: temporary)")
-    p.add_argument("--order", help="print this order's audit trail instead of replaying")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds without progress before giving up")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-
-
-def _show(value: Any) -> str:
-    return "-" if value is None else str(getattr(value, "value", value))
-
-
-def run(args: argparse.Namespace, settings, console) -> int:
-    from rich.table import Table
-
-    from oms.clock import ns_to_iso
-    from oms.state import RocksStore
-    from streams.runtime import connect
-
-    try:
-        until_ns = parse_until(args.until) if args.until else None
-    except ValueError as exc:
-        console.print(f"[red]error[/]: {exc}")
-        return 2
-    runtime = connect(settings)
-    if args.order:
-        trail = audit(runtime, args.order, timeout=args.timeout)
-        if not trail:
-            console.print(f"no journal event for order [bold]{args.order}[/]")
-            return 1
-        table = Table("time (UTC)", "topic", "p", "offset", "type", "seq", "status / exec", "detail",
-                      title=f"audit trail of {args.order}")
-        for r in trail:
-            e = r.event
-            status = getattr(e, "exec_type", None) or getattr(e, "order_status", None)
-            detail = " ".join(
-                f"{name}={_show(getattr(e, name))}"
-                for name in ("client_order_id", "quantity", "limit_price", "last_qty", "last_px", "cum_qty",
-                             "leaves_qty", "reason_code", "reason")
-                if getattr(e, name, None) is not None
-            )
-            table.add_row(ns_to_iso(e.ts_event)[:26], runtime.topics.short(r.topic), str(r.partition), str(r.offset),
-                          type(e).__name__, _show(getattr(e, "seq", None)), _show(status), detail)
-        console.print(table)
-        return 0
-
-    temporary = args.store is None
-    path = Path(tempfile.mkdtemp(prefix="oms-replay-")) if temporary else args.store
-    if not temporary and path.exists() and any(path.iterdir()):
-        console.print(f"[red]error[/]: --store {path} is not empty; replay writes into a fresh store")
-        return 2
-    store = RocksStore(path)
-    try:
-        result = replay_journal(runtime, store, until_ns=until_ns, until_offset=args.until_offset,
-                                progress=args.progress, timeout=args.timeout)
-    finally:
-        store.close()
-        if temporary:
-            shutil.rmtree(path, ignore_errors=True)
-
-    table = Table("", "", title=f"replay of {runtime.topics.journal}", show_header=False)
-    table.add_row("events", f"{result.events:,}")
-    table.add_row("partitions", str(result.partitions))
-    table.add_row("orders", f"{len(result.orders):,}")
-    for status, count in sorted(result.by_status().items()):
-        table.add_row(f"  {status}", f"{count:,}")
-    table.add_row("positions", f"{len(result.positions):,}")
-    table.add_row("anomalies", f"{result.anomalies:,}")
-    if result.undecodable:
-        table.add_row("undecodable (skipped)", f"{result.undecodable:,}")
-    if result.errors:
-        table.add_row("[red]unfoldable events[/]", f"{len(result.errors):,}")
-    table.add_row("elapsed", f"{result.elapsed_s:.2f}s")
-    table.add_row("events/s", f"{result.events_per_s:,.0f}")
-    table.add_row("store", "(temporary, removed)" if temporary else str(path))
-    console.print(table)
-    for error in result.errors[:10]:
-        console.print(f"[red]unfoldable[/]: {error}")
-
-    if not args.verify:
-        return 1 if result.errors else 0
-    if until_ns is not None or args.until_offset is not None:
-        console.print("[yellow]note[/]: a partial replay is compared with the views as they are now")
-    orders_view, positions_view = live_views(runtime, timeout=args.timeout)
-    diffs = verify(result, orders_view, positions_view)
-    if not diffs:
-        console.print(f"replay verified: {len(result.orders)} orders and {len(result.positions)} positions "
-                      f"equal to the live views")
-        return 1 if result.errors else 0
-    table = Table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
-    for d in diffs[:200]:
-        if d.field == "missing":
-            table.add_row(d.kind, d.key, d.field, "present" if d.replayed else "absent",
-                          "present" if d.live else "absent")
-        else:
-            table.add_row(d.kind, d.key, d.field, _show(d.replayed), _show(d.live))
-    console.print(table)
-    if len(diffs) > 200:
-        console.print(f"... and {len(diffs) - 200} more")
-    return 1
-
-
-def cmd_replay(args: argparse.Namespace, settings) -> int:
-    from rich.console import Console
-
-    return run(args, settings, Console())
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `replay` on the `oms` CLI's subparsers."""
-    p = subparsers.add_parser("replay", help="fold the journal back into state; verify or audit")
-    _configure(p)
-    p.set_defaults(func=cmd_replay)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from rich.console import Console
-
-    from oms.config import Settings
-
-    parser = argparse.ArgumentParser(prog="oms replay", description="fold the journal back into state")
-    _configure(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args, Settings.from_env(), Console())
-    except ValueError as exc:
-        Console(stderr=True).print(f"[red]error[/]: {exc}")
-        return 2
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""The `oms` command line: refusal of bad input, and submit → tail on a real broker."""
+"""The `oms` command tree (`entrypoints.cli`): refusal of bad input naming the field (exit status 2,
+nothing published), and order entry, tail, topics and risk controls on a real broker."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from oms.cli import main
+from entrypoints.cli import main
 from oms.config import Settings
 from streams.kafka import read_all
 from streams.runtime import connect
@@ -66,11 +67,20 @@ def test_invalid_submit_is_refused_naming_the_field(args, field, capsys, monkeyp
     assert f"{field}:" in err
 
 
-def test_missing_account_is_refused_by_argparse(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["submit", *_replace(GOOD, "--account", None)])
-    assert exc.value.code == 2
+def test_missing_account_is_a_usage_error(capsys):
+    assert main(["submit", *_replace(GOOD, "--account", None)]) == 2
     assert "--account" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    assert main(["submit", *GOOD, "--colour", "red"]) == 2
+    assert "--colour" in capsys.readouterr().err
+
+
+def test_bad_environment_is_refused_naming_the_variable(capsys, monkeypatch):
+    monkeypatch.setenv("OMS_PARTITIONS", "many")
+    assert main(["submit", *GOOD]) == 2
+    assert "OMS_PARTITIONS:" in capsys.readouterr().err
 
 
 def test_amend_without_change_is_refused(capsys):

@@ -17,7 +17,7 @@ import pytest
 from oms.config import Settings
 from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
-from processors.venue_gateway import GatewayCore, RateLimit, TokenBucket, build_parser, run_gateway
+from processors.venue_gateway import GatewayCore, RateLimit, TokenBucket, run_gateway
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -98,12 +98,6 @@ def test_core_rate_limits_per_venue_and_replays_are_free():
     assert c.on_request("vr", 0, 2, request(1), T0) == [ack]  # a replay costs no token
     assert c.on_request("vr", 0, 3, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
     assert c.stats.rate_limited == 1
-
-
-def test_cli_arguments():
-    args = build_parser().parse_args(
-        ["--venues", "SIM-A,SIM-B", "--seed", "7", "--reject-prob", "0.02", "--latency-ms", "1"])
-    assert (args.venues, args.seed, args.reject_prob, args.latency_ms) == ("SIM-A,SIM-B", 7, 0.02, D(1))
 
 
 # ------------------------------------------------------------- on the broker
