@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/oms demo
 
 test: $(STAMP)
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
