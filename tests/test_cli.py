@@ -146,3 +146,27 @@ def test_risk_set_show_and_kill_keep_an_audit_trail(cli_env, capsys):
     out = capsys.readouterr().out
     for expected in ("max_order_qty", "500", "alice", "REDUCING", "bob", "KILL_SWITCH", "carol"):
         assert expected in out
+
+
+def test_tail_refuses_an_unknown_topic(capsys, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # naming the topic needs no broker
+    assert main(["tail", "no-such-topic"]) == 2
+    assert "topic: 'no-such-topic' is not an OMS topic" in capsys.readouterr().err
+
+
+def test_the_environment_is_read_once_per_command_line(capsys, monkeypatch):
+    from oms.config import Settings as S
+
+    calls = []
+    real = S.from_env.__func__
+
+    def counting(cls):
+        calls.append(cls)
+        return real(cls)
+
+    monkeypatch.setattr(S, "from_env", classmethod(counting))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    assert main(["-v", "submit", *_replace(GOOD, "--qty", "0")]) == 2
+    assert len(calls) == 1
+    assert main(["--help"]) == 0
+    assert "submit" in capsys.readouterr().out and len(calls) == 1  # help reads nothing
