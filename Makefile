@@ -1,5 +1,6 @@
 # Two entry points: `make demo` runs the OMS on the embedded default,
-# `make test` runs the test suite. Both create .venv and install on first use.
+# `make test` checks the import layers (.importlinter) and runs the test suite.
+# Both create .venv and install on first use.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/oms demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

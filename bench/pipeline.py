@@ -1,7 +1,7 @@
 """End-to-end benchmark of the OMS pipeline: order command to first fill, against raw Kafka.
 
 Starts the synthetic market data feed, the simulated venue gateway and the
-worker as real processes (`processors.supervisor.Processes`) on topics under a
+worker as real processes (`entrypoints.supervisor.Processes`) on topics under a
 unique prefix, warms up with 20 market orders, then measures:
 
 * latency at a fixed rate: `--orders` MARKET BUY orders of quantity 1 sent at
@@ -37,7 +37,7 @@ from rich.table import Table
 from oms import commands
 from oms.clock import LiveClock
 from oms.config import Settings
-from processors.supervisor import Processes
+from entrypoints.supervisor import Processes
 from streams.broker import LocalBroker
 from streams.client import OrderClient
 from streams.codec import encode_key
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         procs.start_gateway("SIM", 7)
         procs.start_worker()
 
-        client = OrderClient(rt.event_producer(), rt.topics, trader="bench")
+        client = OrderClient(rt.event_producer(), rt.topics, trader="bench", clock=LiveClock())
         fills = fill_arrivals(rt)
         fills.start()
 

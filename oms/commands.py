@@ -1,22 +1,40 @@
-"""Building order commands from user input, validated before anything is published.
+"""Building commands from user input, validated before anything is published.
 
-`new_order`, `amend` and `cancel` turn loosely typed input (strings from a
-command line, numbers from a script) into frozen `NewOrder`, `AmendOrder` and
-`CancelOrder` values, or raise `CommandError` naming the offending field. The
-command id is deterministic in (account, client order id, kind), so a retried
-publication is recognisably the same command.
+Order commands: `build(kind, clock, **fields)` turns loosely typed input
+(strings from a command line, numbers from a script) into a frozen
+`NewOrder`, `AmendOrder` or `CancelOrder` for `kind` "new", "amend" or
+"cancel" (`new_order`, `amend` and `cancel` are the same builders by name),
+or raises `CommandError` naming the offending field. The envelope (command
+id, timestamps, account, trader, client order id) is stamped in one place,
+`_command`; the command id is deterministic in (account, client order id,
+kind), so a retried publication is recognisably the same command.
+
+Risk controls: `risk_control` builds a `RiskControl` and refuses one the
+engine could not apply (an unknown limit, a value its kind does not accept).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
 from oms import ids
 from oms.clock import Clock
-from oms.events import AmendOrder, CancelOrder, NewOrder, OrderType, Side, TimeInForce
+from oms.domain.risk import Controls, apply_control
+from oms.events import (
+    AmendOrder,
+    CancelOrder,
+    ControlKind,
+    NewOrder,
+    OrderType,
+    RiskControl,
+    Side,
+    TimeInForce,
+)
+
+OrderCommand = NewOrder | AmendOrder | CancelOrder
 
 
 class CommandError(ValueError):
@@ -64,6 +82,21 @@ def _build(cls, **fields):
         raise CommandError(loc, msg) from None
 
 
+def _command(cls, kind: str, clock: Clock, account: str, trader: str, client_order_id: str, **fields):
+    """The one place an order command's envelope is stamped and the whole command validated."""
+    now = clock.now_ns()
+    return _build(
+        cls,
+        event_id=ids.command_id(str(account), str(client_order_id), kind),
+        ts_event=now,
+        ts_init=now,
+        account=account,
+        trader=trader,
+        client_order_id=client_order_id,
+        **fields,
+    )
+
+
 def new_order(
     clock: Clock,
     *,
@@ -83,15 +116,8 @@ def new_order(
     kind = _enum("order_type", OrderType, order_type) if order_type else (
         OrderType.LIMIT if price is not None else OrderType.MARKET
     )
-    now = clock.now_ns()
-    return _build(
-        NewOrder,
-        event_id=ids.command_id(str(account), str(client_order_id), "new"),
-        ts_event=now,
-        ts_init=now,
-        account=account,
-        trader=trader,
-        client_order_id=client_order_id,
+    return _command(
+        NewOrder, "new", clock, account, trader, client_order_id,
         instrument=instrument,
         side=_enum("side", Side, side),
         order_type=kind,
@@ -112,15 +138,9 @@ def amend(
     quantity: Any = None,
     limit_price: Any = None,
 ) -> AmendOrder:
-    now = clock.now_ns()
-    return _build(
-        AmendOrder,
-        event_id=ids.command_id(str(account), str(client_order_id), "amend"),
-        ts_event=now,
-        ts_init=now,
-        account=account,
-        trader=trader,
-        client_order_id=client_order_id,
+    """A validated AmendOrder (cancel/replace): a new quantity, a new limit price, or both."""
+    return _command(
+        AmendOrder, "amend", clock, account, trader, client_order_id,
         orig_client_order_id=orig_client_order_id,
         quantity=_decimal("quantity", quantity),
         limit_price=_decimal("limit_price", limit_price),
@@ -130,14 +150,43 @@ def amend(
 def cancel(
     clock: Clock, *, account: str, trader: str, client_order_id: str, orig_client_order_id: str
 ) -> CancelOrder:
+    """A validated CancelOrder."""
+    return _command(CancelOrder, "cancel", clock, account, trader, client_order_id,
+                    orig_client_order_id=orig_client_order_id)
+
+
+BUILDERS: dict[str, Callable[..., OrderCommand]] = {"new": new_order, "amend": amend, "cancel": cancel}
+"""Order command kind -> its builder."""
+
+
+def build(kind: str, clock: Clock, **fields: Any) -> OrderCommand:
+    """The order command of `kind` ("new", "amend" or "cancel") from `fields`; raises `CommandError`."""
+    try:
+        builder = BUILDERS[kind]
+    except KeyError:
+        raise CommandError("kind", f"{kind!r} is not one of {', '.join(BUILDERS)}") from None
+    return builder(clock, **fields)
+
+
+def risk_control(
+    clock: Clock,
+    *,
+    event_id: str,
+    scope: str,
+    kind: str | ControlKind,
+    name: str,
+    value: str,
+    changed_by: str,
+    reason: str | None = None,
+) -> RiskControl:
+    """A validated RiskControl: refused (`CommandError` on "control") when the engine could not apply it."""
     now = clock.now_ns()
-    return _build(
-        CancelOrder,
-        event_id=ids.command_id(str(account), str(client_order_id), "cancel"),
-        ts_event=now,
-        ts_init=now,
-        account=account,
-        trader=trader,
-        client_order_id=client_order_id,
-        orig_client_order_id=orig_client_order_id,
+    control = _build(
+        RiskControl, event_id=event_id, ts_event=now, ts_init=now, scope=scope,
+        kind=_enum("kind", ControlKind, kind), name=name, value=value, changed_by=changed_by, reason=reason,
     )
+    try:
+        apply_control(Controls(), control)
+    except ValueError as exc:
+        raise CommandError("control", str(exc).splitlines()[0]) from None
+    return control

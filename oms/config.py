@@ -1,46 +1,70 @@
-"""Configuration: one frozen object, read from the environment once at the entry point.
+"""Configuration: one frozen `Settings` value, read from the environment once, at the entry point.
 
-Everything below the entry point receives a `Settings` value; nothing else in
-the code base reads `os.environ`.
+`Settings.from_env()` is the one place the process environment is read: the
+entry points call it once and pass the value down. `Settings(...)` with
+keyword arguments builds a value without looking at the environment (tests,
+and `with_` deriving one value from another). An empty variable counts as unset.
+
+| field | environment | default |
+|---|---|---|
+| `bootstrap_servers` | `KAFKA_BOOTSTRAP_SERVERS` | unset: the local broker |
+| `schema_registry_url` | `SCHEMA_REGISTRY_URL` | unset: single-object encoding |
+| `topic_prefix` | `OMS_TOPIC_PREFIX` | `oms.` |
+| `home` | `OMS_HOME` | `.oms` (made absolute) |
+| `cache_dir` | `OMS_CACHE_DIR` | `~/.cache/oms` |
+| `partitions` | `OMS_PARTITIONS` | 3 |
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Where the OMS finds its cluster and keeps its local files."""
 
-    bootstrap_servers: str | None = None
+    model_config = SettingsConfigDict(
+        frozen=True, populate_by_name=True, case_sensitive=True, env_ignore_empty=True, extra="forbid",
+    )
+
+    bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     """`KAFKA_BOOTSTRAP_SERVERS`; when unset the local broker is used."""
-    schema_registry_url: str | None = None
+    schema_registry_url: str | None = Field(default=None, validation_alias="SCHEMA_REGISTRY_URL")
     """`SCHEMA_REGISTRY_URL`; when set the Confluent wire format is used."""
-    topic_prefix: str = "oms."
+    topic_prefix: str = Field(default="oms.", validation_alias="OMS_TOPIC_PREFIX")
     """`OMS_TOPIC_PREFIX`; lets several environments share one cluster."""
-    home: Path = Path(".oms")
-    """`OMS_HOME`: local broker data, state stores, logs."""
-    cache_dir: Path = Path.home() / ".cache" / "oms"
+    home: Path = Field(default=Path(".oms"), validation_alias="OMS_HOME", validate_default=True)
+    """`OMS_HOME`: local broker data, state stores, logs (always absolute)."""
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "oms", validation_alias="OMS_CACHE_DIR")
     """`OMS_CACHE_DIR`: downloaded Kafka jars (shared by every checkout)."""
-    partitions: int = 3
+    partitions: int = Field(default=3, gt=0, validation_alias="OMS_PARTITIONS")
     """`OMS_PARTITIONS`: partition count of the account-keyed topics."""
 
-    def with_(self, **changes) -> "Settings":
-        return replace(self, **changes)
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.absolute()
+
+    @field_validator("bootstrap_servers", "schema_registry_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return value or None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        default = cls()
-        return cls(
-            bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
-            schema_registry_url=env.get("SCHEMA_REGISTRY_URL") or None,
-            topic_prefix=env.get("OMS_TOPIC_PREFIX", default.topic_prefix),
-            home=Path(env.get("OMS_HOME", str(default.home))).absolute(),
-            cache_dir=Path(env.get("OMS_CACHE_DIR", str(default.cache_dir))),
-            partitions=int(env.get("OMS_PARTITIONS", default.partitions)),
-        )
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        """Keyword arguments only: the environment is read by `from_env`, never implicitly."""
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """The settings the process environment gives; called once, by the entry point."""
+        return cls(**EnvSettingsSource(cls)())
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with `changes` (field names) applied and validated."""
+        return type(self)(**{**self.model_dump(), **changes})

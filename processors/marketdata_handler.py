@@ -5,25 +5,20 @@ seeded `oms.marketdata.SyntheticFeed` at a fixed rate (event times from the
 `Clock` passed in, pacing by the monotonic timer) and `publish_csv` publishes
 a CSV file of quotes and trades as fast as the producer takes them. What the
 events are is decided in `oms.marketdata`; this module only publishes them.
-`main` is the entry point (`python -m processors.marketdata_handler`): it reads
-`Settings.from_env()`, creates the topics if needed and stops cleanly on
-SIGTERM or SIGINT, flushing what it has produced.
+Its entry point is `entrypoints.marketdata` (`oms marketdata`).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import signal
-import sys
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
-from oms.clock import Clock, LiveClock
+from oms.clock import Clock
 from oms.config import Settings
 from oms.marketdata import SyntheticFeed, read_csv
 
@@ -118,102 +113,3 @@ def publish_csv(
         producer.flush()
     log.info("published %d events from %s to %s", published, path, topic)
     return published
-
-
-# ------------------------------------------------------------ entry point
-
-
-def parse_instruments(text: str) -> dict[str, Decimal]:
-    """`AAPL:187.00,MSFT:411.50` -> {"AAPL": Decimal("187.00"), "MSFT": Decimal("411.50")}."""
-    out: dict[str, Decimal] = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, price = part.partition(":")
-        if not sep or not name.strip():
-            raise ValueError(f"instruments: {part!r} is not INSTRUMENT:START_PRICE")
-        try:
-            value = Decimal(price.strip())
-        except InvalidOperation:
-            raise ValueError(f"instruments: start price {price!r} of {name} is not a decimal") from None
-        if not value.is_finite() or value <= 0:
-            raise ValueError(f"instruments: start price {price!r} of {name} is not positive")
-        out[name.strip()] = value
-    if not out:
-        raise ValueError("instruments: give at least one INSTRUMENT:START_PRICE")
-    return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m processors.marketdata_handler",
-        description="Publish quotes and trades to the marketdata topic, keyed by instrument.",
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--synthetic", action="store_true", help="a seeded random walk per instrument")
-    source.add_argument("--csv", metavar="FILE", help="a CSV of quotes and trades to publish")
-    parser.add_argument("--instruments", default="AAPL:187.00,MSFT:411.50",
-                        help="synthetic: INSTRUMENT:START_PRICE,... (default %(default)s)")
-    parser.add_argument("--rate", type=float, default=10.0, help="synthetic: steps per second (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="synthetic: random seed (default %(default)s)")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="synthetic: seconds of steps to publish (default: until stopped)")
-    parser.add_argument("--tick", default="0.01", help="synthetic: price tick (default %(default)s)")
-    parser.add_argument("--spread-ticks", type=int, default=2, help="synthetic: spread in ticks (default %(default)s)")
-    parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics first")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    instruments: dict[str, Decimal] = {}
-    if args.synthetic:
-        try:
-            instruments = parse_instruments(args.instruments)
-            tick = Decimal(args.tick)
-        except (ValueError, InvalidOperation) as exc:
-            parser.error(str(exc) if isinstance(exc, ValueError) else f"tick: {args.tick!r} is not a decimal")
-        if args.rate <= 0:
-            parser.error(f"rate: {args.rate} is not positive")
-
-    settings = Settings.from_env()
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        from streams.runtime import connect
-
-        rt = connect(settings)
-        if not args.no_create_topics:
-            rt.ensure_topics()
-        clock = LiveClock()
-        if args.synthetic:
-            count = run_synthetic(
-                settings, instruments, seed=args.seed, rate_hz=args.rate, duration_s=args.duration,
-                stop=stop, clock=clock, tick=tick, spread_ticks=args.spread_ticks, runtime=rt,
-            )
-        else:
-            count = publish_csv(settings, args.csv, clock, stop=stop, runtime=rt)
-    except ValueError as exc:  # a bad CSV row or argument: say where
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print(f"published {count} market data events to {rt.topics.marketdata}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

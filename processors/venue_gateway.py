@@ -16,21 +16,17 @@ sleeping per message: the core holds reports until the clock reaches their
 `ts_event`. A per-venue token bucket refuses requests above a rate (REJECTED or
 CANCEL_REJECTED, reason "rate limit"). Exchange state lives in memory: a
 restarted gateway starts with empty books and no working orders.
-`main` is the entry point (`python -m processors.venue_gateway`).
+Its entry point is `entrypoints.venue` (`oms venue`).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
-import sys
 import threading
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
-from oms.clock import Clock, LiveClock
+from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.tokens import RateLimit
 from oms.events import ExecutionReport
@@ -42,7 +38,6 @@ __all__ = ["DEFAULT_RATE_LIMIT", "GatewayCore", "GatewayStats", "RATE_LIMITED", 
 log = logging.getLogger("oms.venue_gateway")
 
 PROCESSOR = "venue-gateway"
-RATE_LIMITED = "rate limit"
 LOG_EVERY_S = 10.0
 """How often the gateway logs its counters while running (and once more when it stops)."""
 MAX_BATCH = 500
@@ -166,93 +161,3 @@ def _log_stats(stats: GatewayStats, held: int) -> None:
         "%d reports published, %d held", stats.requests, stats.rate_limited, stats.failed, stats.skipped,
         stats.quotes, stats.trades, stats.reports, held,
     )
-
-
-# ------------------------------------------------------------ entry point
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite decimal")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m processors.venue_gateway",
-        description="Simulated venues: venue.requests and marketdata in, exec.reports out.",
-    )
-    parser.add_argument("--venues", required=True, help="comma-separated venue names, e.g. SIM-A,SIM-B")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    parser.add_argument("--reject-prob", type=float, default=0.0,
-                        help="probability that a NEW is rejected (default %(default)s)")
-    parser.add_argument("--latency-ms", type=_decimal, default=Decimal(1),
-                        help="mean simulated latency in milliseconds (default %(default)s)")
-    parser.add_argument("--jitter-ms", type=_decimal, default=Decimal(0),
-                        help="uniform latency jitter in milliseconds (default %(default)s)")
-    parser.add_argument("--max-fill-fraction", type=_decimal, default=Decimal(1),
-                        help="most of a quote's displayed size one order takes (default %(default)s)")
-    parser.add_argument("--fill-on-trades", action="store_true", help="trade prints fill resting limit orders")
-    parser.add_argument("--rate-limit", type=int, default=DEFAULT_RATE_LIMIT.per_second,
-                        help="requests per second per venue, 0 for no limit (default %(default)s)")
-    parser.add_argument("--burst", type=int, default=None, help="rate limit burst (default: the rate)")
-    parser.add_argument("--group-id", default=None, help="consumer group (default: <prefix>venue-gateway)")
-    parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics first")
-    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    venues = [v.strip() for v in args.venues.split(",") if v.strip()]
-    if not venues:
-        parser.error("venues: give at least one venue name")
-    try:
-        config = SimulatedVenueConfig(
-            latency_ns=int(args.latency_ms * 1_000_000),
-            latency_jitter_ns=int(args.jitter_ms * 1_000_000),
-            reject_probability=args.reject_prob,
-            max_fill_fraction=args.max_fill_fraction,
-            fill_on_trades=args.fill_on_trades,
-        )
-        rate_limit = None if args.rate_limit <= 0 else RateLimit(args.rate_limit, args.burst or args.rate_limit)
-        for name in venues:
-            SimulatedExchange(name, args.seed, config)  # validate the names before connecting
-    except ValueError as exc:
-        parser.error(str(exc))
-
-    settings = Settings.from_env()
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        from streams.runtime import connect
-
-        rt = connect(settings)
-        if not args.no_create_topics:
-            rt.ensure_topics()
-        run_gateway(
-            settings, venues, args.seed, config, stop=stop, clock=LiveClock(),
-            group_id=args.group_id, rate_limit=rate_limit, runtime=rt,
-        )
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 
 import faust
@@ -89,26 +88,3 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     if code == 0:
         marker.touch()
     return code
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from oms.routing import StaticRouter
-    from streams.runtime import connect
-
-    parser = argparse.ArgumentParser(prog="oms worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--route", default="", help="venue per instrument, e.g. AAPL=SIM-A,MSFT=SIM-B")
-    parser.add_argument("--default-venue", default="SIM")
-    parser.add_argument("--loglevel", default="warning")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    rt = connect(settings)
-    rt.ensure_topics()
-    options = WorkerOptions(router=StaticRouter.parse(args.route, args.default_venue))
-    return run_worker(settings, rt.bootstrap_servers, options, args.loglevel)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,23 +16,18 @@ changelog (its account risk states and the risk controls it decided with);
 `verify_accounts` and `verify_controls` compare those with the replay and with
 the fold of `risk.controls`; `verify_all` does all of it and returns one
 report. `audit` lists one order's journal, commands and execution reports.
-`add_parser` registers the `oms replay` subcommand. Reads only: it never
+The `oms replay` command is `entrypoints.replay`. Reads only: it never
 produces to any topic.
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 from oms import ids, keys
-from oms.clock import parse_time
 from oms.domain.orders import DomainError, Order, view
 from oms.domain.positions import PositionState, to_event
 from oms.domain.projection import JournalProjection, fold_control
@@ -70,20 +65,16 @@ __all__ = [
     "ReplayResult",
     "Replayer",
     "VerifyReport",
-    "add_parser",
     "audit",
-    "cmd_replay",
     "live_engine_state",
     "live_views",
-    "main",
-    "parse_until",
     "replay_controls",
     "replay_events",
     "replay_journal",
-    "run",
     "verify",
     "verify_accounts",
     "verify_all",
+    "verify_live",
     "verify_controls",
 ]
 
@@ -456,29 +447,49 @@ class VerifyReport:
     controls: int
     """Risk-controls snapshots of the engine checked (one per engine.state partition that has one)."""
     differences: tuple[Difference, ...]
+    engine_state: bool = True
+    """Whether the engine's changelog held any state to compare with. A journal written without
+    an engine (imported, or a sandbox) has none: account risk and controls are then not compared."""
+
+    def summary(self) -> str:
+        text = f"{self.orders} orders, {self.positions} positions"
+        if not self.engine_state:
+            return text + " (no engine state on engine.state: account risk and controls not compared)"
+        return text + f", {self.accounts} account risk states and {self.controls} risk-controls snapshots"
 
     @property
     def ok(self) -> bool:
         return not self.differences and not self.result.errors
 
 
-def verify_all(runtime, *, timeout: float = 30.0, progress: bool = False) -> VerifyReport:
-    """Replay the journal into a fresh in-memory store and compare it with everything live:
-    the `orders` and `positions` views (`verify`), the engine's account risk states
-    (`verify_accounts`) and the risk controls it decided with (`verify_controls`)."""
-    result = replay_journal(runtime, MemoryStore(), progress=progress, timeout=timeout)
+def verify_live(runtime, result: ReplayResult, *, timeout: float = 30.0) -> VerifyReport:
+    """Compare a replay with everything live: the `orders` and `positions` views (`verify`),
+    the engine's account risk states (`verify_accounts`) and the risk controls it decided
+    with (`verify_controls`)."""
     orders_view, positions_view = live_views(runtime, timeout=timeout)
     engine = live_engine_state(runtime, timeout=timeout)
-    differences = (verify(result, orders_view, positions_view) + verify_accounts(result, engine.accounts)
-                   + verify_controls(runtime, engine.controls, timeout))
+    differences = verify(result, orders_view, positions_view)
+    engine_ran = bool(engine.accounts or engine.controls)
+    if engine_ran:
+        differences += verify_accounts(result, engine.accounts) + verify_controls(runtime, engine.controls, timeout)
     return VerifyReport(
         result=result,
         orders=len(result.orders.keys() | orders_view.keys()),
         positions=len(result.positions.keys() | positions_view.keys()),
-        accounts=len(result.accounts.keys() | engine.accounts.keys()),
+        accounts=len(result.accounts.keys() | engine.accounts.keys()) if engine_ran else 0,
         controls=len(engine.controls),
         differences=tuple(differences),
+        engine_state=engine_ran,
     )
+
+
+def verify_all(runtime, *, store: Store | None = None, timeout: float = 30.0,
+               progress: bool = False) -> VerifyReport:
+    """Replay the journal into a fresh store (in memory unless `store` is given) and
+    `verify_live` the result."""
+    result = replay_journal(runtime, store if store is not None else MemoryStore(), progress=progress,
+                            timeout=timeout)
+    return verify_live(runtime, result, timeout=timeout)
 
 
 # ------------------------------------------------------------------- audit
@@ -522,153 +533,3 @@ def audit(runtime, order_id: str, timeout: float = 30.0) -> list[Received]:
         return r.event.ts_event, _RANK.get(runtime.topics.short(r.topic), 3), r.partition, r.offset
 
     return sorted(found, key=order)
-
-
-# --------------------------------------------------------------------- CLI
-
-
-def parse_until(text: str) -> int:
-    """`--until`: integer nanoseconds or ISO-8601 (see `oms.clock.parse_time`)."""
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise ValueError(f"--until: {exc}") from None
-
-
-def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--until", help="stop at this event time: ISO-8601 (UTC unless an offset is given) or ns")
-    p.add_argument("--until-offset", type=int, help="read offsets below N in every partition (exclusive)")
-    p.add_argument("--verify", action="store_true", help="compare with the live orders and positions views")
-    p.add_argument("--store", type=Path, help="RocksDB directory to write (must be new or empty; default: temporary)")
-    p.add_argument("--order", help="print this order's audit trail instead of replaying")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds without progress before giving up")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-
-
-def _show(value: Any) -> str:
-    return "-" if value is None else str(getattr(value, "value", value))
-
-
-def run(args: argparse.Namespace, settings, console) -> int:
-    from rich.table import Table
-
-    from oms.clock import ns_to_iso
-    from oms.state import RocksStore
-    from streams.runtime import connect
-
-    try:
-        until_ns = parse_until(args.until) if args.until else None
-    except ValueError as exc:
-        console.print(f"[red]error[/]: {exc}")
-        return 2
-    runtime = connect(settings)
-    if args.order:
-        trail = audit(runtime, args.order, timeout=args.timeout)
-        if not trail:
-            console.print(f"no journal event for order [bold]{args.order}[/]")
-            return 1
-        table = Table("time (UTC)", "topic", "p", "offset", "type", "seq", "status / exec", "detail",
-                      title=f"audit trail of {args.order}")
-        for r in trail:
-            e = r.event
-            status = getattr(e, "exec_type", None) or getattr(e, "order_status", None)
-            detail = " ".join(
-                f"{name}={_show(getattr(e, name))}"
-                for name in ("client_order_id", "quantity", "limit_price", "last_qty", "last_px", "cum_qty",
-                             "leaves_qty", "reason_code", "reason")
-                if getattr(e, name, None) is not None
-            )
-            table.add_row(ns_to_iso(e.ts_event)[:26], runtime.topics.short(r.topic), str(r.partition), str(r.offset),
-                          type(e).__name__, _show(getattr(e, "seq", None)), _show(status), detail)
-        console.print(table)
-        return 0
-
-    temporary = args.store is None
-    path = Path(tempfile.mkdtemp(prefix="oms-replay-")) if temporary else args.store
-    if not temporary and path.exists() and any(path.iterdir()):
-        console.print(f"[red]error[/]: --store {path} is not empty; replay writes into a fresh store")
-        return 2
-    store = RocksStore(path)
-    try:
-        result = replay_journal(runtime, store, until_ns=until_ns, until_offset=args.until_offset,
-                                progress=args.progress, timeout=args.timeout)
-    finally:
-        store.close()
-        if temporary:
-            shutil.rmtree(path, ignore_errors=True)
-
-    table = Table("", "", title=f"replay of {runtime.topics.journal}", show_header=False)
-    table.add_row("events", f"{result.events:,}")
-    table.add_row("partitions", str(result.partitions))
-    table.add_row("orders", f"{len(result.orders):,}")
-    for status, count in sorted(result.by_status().items()):
-        table.add_row(f"  {status}", f"{count:,}")
-    table.add_row("positions", f"{len(result.positions):,}")
-    table.add_row("anomalies", f"{result.anomalies:,}")
-    if result.undecodable:
-        table.add_row("undecodable (skipped)", f"{result.undecodable:,}")
-    if result.errors:
-        table.add_row("[red]unfoldable events[/]", f"{len(result.errors):,}")
-    table.add_row("elapsed", f"{result.elapsed_s:.2f}s")
-    table.add_row("events/s", f"{result.events_per_s:,.0f}")
-    table.add_row("store", "(temporary, removed)" if temporary else str(path))
-    console.print(table)
-    for error in result.errors[:10]:
-        console.print(f"[red]unfoldable[/]: {error}")
-
-    if not args.verify:
-        return 1 if result.errors else 0
-    if until_ns is not None or args.until_offset is not None:
-        console.print("[yellow]note[/]: a partial replay is compared with the views as they are now")
-    orders_view, positions_view = live_views(runtime, timeout=args.timeout)
-    diffs = verify(result, orders_view, positions_view)
-    if not diffs:
-        console.print(f"replay verified: {len(result.orders)} orders and {len(result.positions)} positions "
-                      f"equal to the live views")
-        return 1 if result.errors else 0
-    table = Table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
-    for d in diffs[:200]:
-        if d.field == "missing":
-            table.add_row(d.kind, d.key, d.field, "present" if d.replayed else "absent",
-                          "present" if d.live else "absent")
-        else:
-            table.add_row(d.kind, d.key, d.field, _show(d.replayed), _show(d.live))
-    console.print(table)
-    if len(diffs) > 200:
-        console.print(f"... and {len(diffs) - 200} more")
-    return 1
-
-
-def cmd_replay(args: argparse.Namespace, settings) -> int:
-    from rich.console import Console
-
-    return run(args, settings, Console())
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `replay` on the `oms` CLI's subparsers."""
-    p = subparsers.add_parser("replay", help="fold the journal back into state; verify or audit")
-    _configure(p)
-    p.set_defaults(func=cmd_replay)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from rich.console import Console
-
-    from oms.config import Settings
-
-    parser = argparse.ArgumentParser(prog="oms replay", description="fold the journal back into state")
-    _configure(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args, Settings.from_env(), Console())
-    except ValueError as exc:
-        Console(stderr=True).print(f"[red]error[/]: {exc}")
-        return 2
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

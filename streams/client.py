@@ -1,6 +1,6 @@
-"""The producer client: how traders and algorithms publish order commands.
+"""The producer clients: how traders, algorithms and operators publish commands and risk controls.
 
-    client = OrderClient.connect(settings, trader="alice")
+    client = OrderClient.connect(settings, trader="alice", clock=LiveClock())
     client.new_order(account="ACC1", client_order_id="c-1", instrument="AAPL",
                      side="BUY", quantity="100", limit_price="187.25")
     client.amend(account="ACC1", client_order_id="c-2", orig_client_order_id="c-1",
@@ -8,53 +8,68 @@
     client.cancel(account="ACC1", client_order_id="c-3", orig_client_order_id="c-1")
     client.flush()
 
-Every command is validated first (`oms.commands`); an invalid one raises
-`CommandError` and nothing is published. Commands are keyed by account on the
-`commands` topic.
+One path from input to a published order command: `submit(kind, **fields)`
+builds and validates the command (`oms.commands.build`; an invalid one raises
+`CommandError` and nothing is published) and `publish(command)` sends it to
+`commands`, keyed by account. `new_order`, `amend` and `cancel` are `submit`
+by name; the CLI builds first (to refuse bad input before connecting) and
+calls `publish`. `publish_control` sends a `RiskControl` to `risk.controls` under its
+record key (`oms.keys.control`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-
-from oms import commands
-from oms.clock import Clock, LiveClock
+from oms import commands, keys
+from oms.clock import Clock
 from oms.config import Settings
-from oms.events import AmendOrder, CancelOrder, NewOrder
+from oms.commands import OrderCommand
+from oms.events import AmendOrder, CancelOrder, NewOrder, RiskControl
 from streams.kafka import EventProducer
 from streams.topics import Topics
 
 
 class OrderClient:
-    def __init__(self, producer: EventProducer, topics: Topics, trader: str, clock: Clock | None = None) -> None:
+    """Publishes order commands for one trader, stamped by the clock given."""
+
+    def __init__(self, producer: EventProducer, topics: Topics, trader: str, clock: Clock) -> None:
         self._producer = producer
         self._topics = topics
         self._trader = trader
-        self._clock = clock or LiveClock()
+        self._clock = clock
 
     @classmethod
-    def connect(cls, settings: Settings, trader: str, clock: Clock | None = None) -> "OrderClient":
+    def connect(cls, settings: Settings, trader: str, clock: Clock) -> "OrderClient":
         from streams.runtime import connect  # local: resolving may start the local broker
 
         rt = connect(settings)
         return cls(rt.event_producer(), rt.topics, trader, clock)
 
-    def _publish(self, command: NewOrder | AmendOrder | CancelOrder):
+    def publish(self, command: OrderCommand) -> OrderCommand:
+        """Send a built command to `commands`, keyed by its account (not flushed)."""
         self._producer.send(self._topics.commands, command.account, command)
         return command
 
-    def new_order(self, **fields: Any) -> NewOrder:
+    def submit(self, kind: str, **fields: Any) -> OrderCommand:
+        """Build the `kind` command ("new", "amend", "cancel") from `fields` and publish it (not flushed)."""
         fields.setdefault("trader", self._trader)
-        return self._publish(commands.new_order(self._clock, **fields))
+        return self.publish(commands.build(kind, self._clock, **fields))
+
+    def new_order(self, **fields: Any) -> NewOrder:
+        return self.submit("new", **fields)
 
     def amend(self, **fields: Any) -> AmendOrder:
-        fields.setdefault("trader", self._trader)
-        return self._publish(commands.amend(self._clock, **fields))
+        return self.submit("amend", **fields)
 
     def cancel(self, **fields: Any) -> CancelOrder:
-        fields.setdefault("trader", self._trader)
-        return self._publish(commands.cancel(self._clock, **fields))
+        return self.submit("cancel", **fields)
 
     def flush(self, timeout: float = 30.0) -> None:
         self._producer.flush(timeout)
+
+
+def publish_control(producer: EventProducer, topics: Topics, control: RiskControl) -> None:
+    """Send `control` to `risk.controls` under its record key and wait until it is delivered."""
+    producer.send(topics.risk_controls, keys.control(control.scope, control.kind.value, control.name), control)
+    producer.flush()

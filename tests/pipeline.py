@@ -12,7 +12,8 @@ from pathlib import Path
 
 from oms.config import Settings
 from oms.events import Event
-from processors.supervisor import Processes
+from entrypoints.supervisor import Processes
+from oms.clock import LiveClock
 from streams.client import OrderClient
 from streams.runtime import Runtime, connect
 from streams.views import TopicView
@@ -36,7 +37,7 @@ class Pipeline:
         procs.start_gateway("SIM", 7, *gateway_args)
         if worker:
             procs.start_worker()
-        client = OrderClient(rt.event_producer(), rt.topics, trader="tester")
+        client = OrderClient(rt.event_producer(), rt.topics, trader="tester", clock=LiveClock())
         pipeline = cls(rt, procs, client)
         for name in ("orders", "fills", "journal", "deadletter", "positions", "exec_reports"):
             topic = getattr(rt.topics, name)

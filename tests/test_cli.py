@@ -1,4 +1,5 @@
-"""The `oms` command line: refusal of bad input, and submit → tail on a real broker."""
+"""The `oms` command tree (`entrypoints.cli`): refusal of bad input naming the field (exit status 2,
+nothing published), and order entry, tail, topics and risk controls on a real broker."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from oms.cli import main
+from entrypoints.cli import main
 from oms.config import Settings
 from streams.kafka import read_all
 from streams.runtime import connect
@@ -66,11 +67,20 @@ def test_invalid_submit_is_refused_naming_the_field(args, field, capsys, monkeyp
     assert f"{field}:" in err
 
 
-def test_missing_account_is_refused_by_argparse(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["submit", *_replace(GOOD, "--account", None)])
-    assert exc.value.code == 2
+def test_missing_account_is_a_usage_error(capsys):
+    assert main(["submit", *_replace(GOOD, "--account", None)]) == 2
     assert "--account" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    assert main(["submit", *GOOD, "--colour", "red"]) == 2
+    assert "--colour" in capsys.readouterr().err
+
+
+def test_bad_environment_is_refused_naming_the_variable(capsys, monkeypatch):
+    monkeypatch.setenv("OMS_PARTITIONS", "many")
+    assert main(["submit", *GOOD]) == 2
+    assert "OMS_PARTITIONS:" in capsys.readouterr().err
 
 
 def test_amend_without_change_is_refused(capsys):
@@ -136,3 +146,27 @@ def test_risk_set_show_and_kill_keep_an_audit_trail(cli_env, capsys):
     out = capsys.readouterr().out
     for expected in ("max_order_qty", "500", "alice", "REDUCING", "bob", "KILL_SWITCH", "carol"):
         assert expected in out
+
+
+def test_tail_refuses_an_unknown_topic(capsys, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # naming the topic needs no broker
+    assert main(["tail", "no-such-topic"]) == 2
+    assert "topic: 'no-such-topic' is not an OMS topic" in capsys.readouterr().err
+
+
+def test_the_environment_is_read_once_per_command_line(capsys, monkeypatch):
+    from oms.config import Settings as S
+
+    calls = []
+    real = S.from_env.__func__
+
+    def counting(cls):
+        calls.append(cls)
+        return real(cls)
+
+    monkeypatch.setattr(S, "from_env", classmethod(counting))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    assert main(["-v", "submit", *_replace(GOOD, "--qty", "0")]) == 2
+    assert len(calls) == 1
+    assert main(["--help"]) == 0
+    assert "submit" in capsys.readouterr().out and len(calls) == 1  # help reads nothing

@@ -19,7 +19,6 @@ from oms.clock import TestClock
 from oms.events import Quote, Trade
 from oms.clock import parse_time as parse_ts
 from oms.marketdata import CSV_COLUMNS, SyntheticFeed, md_event_id, read_csv
-from processors.marketdata_handler import parse_instruments
 
 SAMPLE = Path(__file__).resolve().parent.parent / "replay" / "data" / "sample_marketdata.csv"
 T0 = 1_700_000_000_000_000_000
@@ -88,13 +87,6 @@ def test_feed_rejects_bad_arguments(kwargs, field):
     args = {"instruments": {"A": D(1)}, "seed": 1, **kwargs}
     with pytest.raises(ValueError, match=field):
         SyntheticFeed(**args)
-
-
-def test_parse_instruments():
-    assert parse_instruments("AAPL:187.00, MSFT:411.50") == {"AAPL": D("187.00"), "MSFT": D("411.50")}
-    for bad in ("AAPL", "AAPL:x", "AAPL:-1", ""):
-        with pytest.raises(ValueError, match="instruments"):
-            parse_instruments(bad)
 
 
 # ------------------------------------------------------------------------ CSV

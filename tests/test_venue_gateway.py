@@ -17,7 +17,7 @@ from oms.config import Settings
 from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
 from oms.venues.simulated import SimulatedVenueConfig
 from oms.clock import LiveClock
-from processors.venue_gateway import build_parser, run_gateway
+from processors.venue_gateway import run_gateway
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -43,10 +43,6 @@ def quote(**overrides) -> Quote:
     return Quote(**fields)
 
 
-def test_cli_arguments():
-    args = build_parser().parse_args(
-        ["--venues", "SIM-A,SIM-B", "--seed", "7", "--reject-prob", "0.02", "--latency-ms", "1"])
-    assert (args.venues, args.seed, args.reject_prob, args.latency_ms) == ("SIM-A,SIM-B", 7, 0.02, D(1))
 
 
 # ------------------------------------------------------------- on the broker

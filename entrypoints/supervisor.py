@@ -1,9 +1,10 @@
 """Starting and stopping the OMS processes on one machine: worker, venue gateway, market data.
 
-Each process is a separate Python interpreter (`python -m processors.worker`,
-...) with the environment of the given settings, its output in a log file
-under `<home>/logs`. Used by the demo, the tests (which kill -9 the worker)
-and the benchmarks.
+Each process is a separate Python interpreter running its entry point
+(`python -m entrypoints.worker`, `entrypoints.venue`, `entrypoints.marketdata`)
+with the environment of the given settings (the child reads it once, at its
+entry point), its output in a log file under `<home>/logs`. Used by the demo,
+the tests (which kill -9 the worker) and the benchmarks.
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ class Processes:
         return proc
 
     def start_worker(self, *args: str) -> subprocess.Popen:
-        return self.start("worker", "processors.worker", *args)
+        return self.start("worker", "entrypoints.worker", *args)
 
     def start_gateway(self, venues: str = "SIM", seed: int = 7, *args: str) -> subprocess.Popen:
-        return self.start("venue", "processors.venue_gateway", "--venues", venues, "--seed", str(seed),
+        return self.start("venue", "entrypoints.venue", "--venues", venues, "--seed", str(seed),
                           "--no-create-topics", *args)
 
     def start_marketdata(self, instruments: str, seed: int = 7, rate: float = 20.0) -> subprocess.Popen:
-        return self.start("marketdata", "processors.marketdata_handler", "--synthetic", "--instruments",
+        return self.start("marketdata", "entrypoints.marketdata", "--synthetic", "--instruments",
                           instruments, "--seed", str(seed), "--rate", str(rate), "--no-create-topics")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

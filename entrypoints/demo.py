@@ -6,7 +6,8 @@ synthetic market data feed, sends a few hundred orders of mixed kinds through
 the producer client (market, limit, IOC, amends, cancels, a few invalid ones
 and one undecodable record), waits until every order has settled, prints a
 blotter, then replays the journal into a fresh RocksDB store and verifies it
-against the live views.
+against the live views. Every timestamp it writes comes from the clock its
+entry point passes in.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from oms.clock import LiveClock
+from entrypoints.supervisor import Processes
+from oms import commands
+from oms.clock import Clock, ns_to_iso
 from oms.config import Settings
 from oms.domain.positions import mark_view, mid
-from oms.events import ControlKind, OrderStatus, OrderView, Position, Quote, RiskControl
-from streams.client import OrderClient
+from oms.events import OrderStatus, OrderView, Position, Quote, RiskControl
+from streams.client import OrderClient, publish_control
 from streams.runtime import Runtime, connect
 from streams.views import TopicView
-from processors.supervisor import Processes
 
 INSTRUMENTS = {"AAPL": Decimal("187.00"), "MSFT": Decimal("411.50"), "TSLA": Decimal("242.10"), "SPY": Decimal("598.20")}
 ACCOUNTS = ("ACC-ALPHA", "ACC-BETA", "ACC-GAMMA")
@@ -142,22 +144,17 @@ DEMO_LIMITS = (
 )
 
 
-def publish_control(rt: Runtime, control: RiskControl) -> None:
-    producer = rt.event_producer()
-    producer.send(rt.topics.risk_controls, f"{control.scope}|{control.kind.value}|{control.name}", control)
-    producer.flush()
-
-
-def set_demo_limits(rt: Runtime) -> list[RiskControl]:
+def set_demo_limits(rt: Runtime, clock: Clock) -> list[RiskControl]:
     """Pre-trade limits for the demo, set live through risk.controls before the flow starts."""
-    now = time.time_ns()
+    now = clock.now_ns()
     controls = [
-        RiskControl(event_id=f"demo.{name}.{now}", ts_event=now, ts_init=now, scope=scope, kind=ControlKind.LIMIT,
-                    name=name, value=value, changed_by="demo", reason="demo limits")
+        commands.risk_control(clock, event_id=f"demo.{name}.{now}", scope=scope, kind="LIMIT", name=name,
+                              value=value, changed_by="demo", reason="demo limits")
         for scope, name, value in DEMO_LIMITS
     ]
+    producer = rt.event_producer()
     for control in controls:
-        publish_control(rt, control)
+        publish_control(producer, rt.topics, control)
     time.sleep(1.0)  # the engine follows risk.controls as a global table
     return controls
 
@@ -167,10 +164,11 @@ def _open_orders(orders: dict, account: str) -> int:
     return sum(1 for o in orders.values() if o.account == account and o.status in live)
 
 
-def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Console | None = None) -> int:
-    console = console or Console()
+def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 300, seed: int = 7) -> int:
+    """The demo on fresh topics under `<prefix>demo-<UTC time>.`; returns 0 when the replay verified."""
     started = time.monotonic()
-    prefix = f"{settings.topic_prefix}demo-{time.strftime('%Y%m%d-%H%M%S')}."
+    stamp = ns_to_iso(clock.now_ns())[:19].replace("-", "").replace(":", "").replace("T", "-")
+    prefix = f"{settings.topic_prefix}demo-{stamp}."
     settings = settings.with_(topic_prefix=prefix)
     with console.status("starting the broker and creating topics"):
         rt: Runtime = connect(settings)
@@ -187,8 +185,8 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
                             ("quotes", rt.topics.marketdata), ("fills", rt.topics.fills),
                             ("journal", rt.topics.journal), ("deadletter", rt.topics.deadletter)):
             views[name] = TopicView(rt, topic)
-        client = OrderClient(rt.event_producer(), rt.topics, trader="demo", clock=LiveClock())
-        controls = set_demo_limits(rt)
+        client = OrderClient(rt.event_producer(), rt.topics, trader="demo", clock=clock)
+        controls = set_demo_limits(rt, clock)
         console.print("risk limits: " + ", ".join(f"{c.scope} {c.name}={c.value}" for c in controls))
         # one record that no consumer can decode: it must end on the dead-letter topic
         raw = rt.producer()
@@ -215,10 +213,10 @@ def run_demo(settings: Settings, orders: int = 300, seed: int = 7, console: Cons
             procs.wait_until(settled, timeout=180, what="every order to settle")
         killed_account = ACCOUNTS[2]
         open_before = _open_orders(views["orders"].latest, killed_account)
-        publish_control(rt, RiskControl(event_id=f"demo.kill.{time.time_ns()}", ts_event=time.time_ns(),
-                                        ts_init=time.time_ns(), scope=killed_account, kind=ControlKind.KILL_SWITCH,
-                                        name="kill_switch", value="on", changed_by="demo",
-                                        reason="demo: kill switch"))
+        kill = commands.risk_control(clock, event_id=f"demo.kill.{clock.now_ns()}", scope=killed_account,
+                                     kind="KILL_SWITCH", name="kill_switch", value="on", changed_by="demo",
+                                     reason="demo: kill switch")
+        publish_control(rt.event_producer(), rt.topics, kill)
         with console.status(f"kill switch on {killed_account}: canceling its open orders"):
             procs.wait_until(lambda: settled() and not _open_orders(views["orders"].latest, killed_account),
                              timeout=120, what="the kill switch to cancel every open order")
@@ -254,25 +252,26 @@ def _journal_events(rt: Runtime):
 
 
 def _replay_and_verify(rt: Runtime, console: Console) -> int:
+    """Fold the journal into a fresh RocksDB store and compare it with everything live."""
     from oms.state import RocksStore
-    from replay.journal import live_views, replay_journal, verify
+    from replay.journal import verify_all
 
     with tempfile.TemporaryDirectory(prefix="oms-replay-") as tmp:
         store = RocksStore(Path(tmp) / "state")
         try:
-            result = replay_journal(rt, store, progress=True)
+            report = verify_all(rt, store=store, progress=True)
         finally:
             store.close()
-    orders_view, positions_view = live_views(rt, timeout=30)
-    differences = verify(result, orders_view, positions_view)
+    result = report.result
     console.print(f"replayed {result.events} journal events into a fresh RocksDB store "
                   f"({result.events_per_s:,.0f} events/s)")
-    if differences:
-        table = Table("kind", "key", "field", "replayed", "live", title="[red]replay differs from the live views[/]")
-        for d in differences[:50]:
+    if not report.ok:
+        table = Table("kind", "key", "field", "replayed", "live", title="[red]replay differs from the live state[/]")
+        for d in report.differences[:50]:
             table.add_row(d.kind, d.key, d.field, str(d.replayed), str(d.live))
         console.print(table)
+        for error in result.errors[:10]:
+            console.print(f"[red]unfoldable[/]: {error}")
         return 1
-    console.print(f"[bold green]replay verified[/]: {len(result.orders)} orders and {len(result.positions)} "
-                  f"positions equal to the live views, field for field")
+    console.print(f"[bold green]replay verified[/]: {report.summary()} equal to the live state, field for field")
     return 0

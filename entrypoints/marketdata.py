@@ -1,0 +1,103 @@
+"""`oms marketdata` / `python -m entrypoints.marketdata`: publish quotes and trades to `marketdata`.
+
+Two sources, exactly one per run: `--synthetic` steps a seeded random walk per
+instrument (`processors.marketdata_handler.run_synthetic`) until `--duration`
+seconds of steps are done or SIGTERM/SIGINT; `--csv FILE` publishes a file of
+quotes and trades (`publish_csv`). Arguments are checked before anything
+connects; a bad CSV row is refused naming the row, and nothing is published.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Optional, Sequence
+
+import typer
+
+from entrypoints.context import configure_logging, entry, refused, run, stopping
+from oms.commands import CommandError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def parse_instruments(text: str) -> dict[str, Decimal]:
+    """`AAPL:187.00,MSFT:411.50` -> {"AAPL": Decimal("187.00"), "MSFT": Decimal("411.50")}."""
+    out: dict[str, Decimal] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, price = part.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"instruments: {part!r} is not INSTRUMENT:START_PRICE")
+        try:
+            value = Decimal(price.strip())
+        except InvalidOperation:
+            raise ValueError(f"instruments: start price {price!r} of {name} is not a decimal") from None
+        if not value.is_finite() or value <= 0:
+            raise ValueError(f"instruments: start price {price!r} of {name} is not positive")
+        out[name.strip()] = value
+    if not out:
+        raise ValueError("instruments: give at least one INSTRUMENT:START_PRICE")
+    return out
+
+
+@app.command("marketdata")
+def marketdata(
+    ctx: typer.Context,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="a seeded random walk per instrument")] = False,
+    csv: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="a CSV of quotes and trades to publish")
+                   ] = None,
+    instruments: Annotated[str, typer.Option(help="synthetic: INSTRUMENT:START_PRICE,...")] = "AAPL:187.00,MSFT:411.50",
+    rate: Annotated[float, typer.Option(help="synthetic: steps per second")] = 10.0,
+    seed: Annotated[int, typer.Option(help="synthetic: random seed")] = 0,
+    duration: Annotated[Optional[float], typer.Option(
+        help="synthetic: seconds of steps to publish (default: until stopped)")] = None,
+    tick: Annotated[str, typer.Option(help="synthetic: price tick")] = "0.01",
+    spread_ticks: Annotated[int, typer.Option(help="synthetic: spread in ticks")] = 2,
+    no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
+                                ] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="log at INFO level")] = False,
+) -> None:
+    """Publish market data to the marketdata topic, keyed by instrument: a synthetic feed or a CSV file."""
+    from processors.marketdata_handler import publish_csv, run_synthetic
+    from streams.runtime import connect
+
+    if synthetic == (csv is not None):
+        raise CommandError("source", "give exactly one of --synthetic and --csv FILE")
+    if synthetic:
+        try:
+            prices = parse_instruments(instruments)
+        except ValueError as exc:
+            raise refused(exc, "instruments") from None
+        try:
+            tick_size = Decimal(tick)
+        except InvalidOperation:
+            raise CommandError("tick", f"{tick!r} is not a decimal") from None
+        if rate <= 0:
+            raise CommandError("rate", f"{rate} is not positive")
+    configure_logging("info" if verbose else "warning")
+    e = entry(ctx)
+    with stopping() as stop:
+        rt = connect(e.settings)
+        if not no_create_topics:
+            rt.ensure_topics()
+        try:
+            if synthetic:
+                count = run_synthetic(e.settings, prices, seed=seed, rate_hz=rate, duration_s=duration, stop=stop,
+                                      clock=e.clock, tick=tick_size, spread_ticks=spread_ticks, runtime=rt)
+            else:
+                count = publish_csv(e.settings, csv, e.clock, stop=stop, runtime=rt)
+        except ValueError as exc:  # a bad CSV row or argument: say where
+            raise refused(exc, "csv" if csv is not None else "synthetic") from None
+    e.console.print(f"published {count} market data events to {rt.topics.marketdata}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(app, argv, prog_name="python -m entrypoints.marketdata")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
