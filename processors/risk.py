@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass, field
 
 from oms import keys
-from oms.clock import Clock, LiveClock
+from oms.clock import Clock
 from oms.domain.risk import Controls, post_trade_actions
 from oms.events import Event, OrderView, Position
 from processors.engine import fold_control
@@ -48,16 +48,15 @@ class MonitorStats:
 
 
 def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: EventProducer,
-                stop: threading.Event, *, controls=None, references=None, clock: Clock | None = None,
+                stop: threading.Event, *, clock: Clock, controls=None, references=None,
                 interval_s: float = 0.5) -> MonitorStats:
-    clock = clock or LiveClock()
     controls = controls or FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(),
                                          fold_control).start()
     orders = FollowedTopic(bootstrap_servers, topics.orders, codec, {},
                            fold_latest(lambda e: e.order_id if isinstance(e, OrderView) else "")).start()
     positions = FollowedTopic(bootstrap_servers, topics.positions, codec, {},
-                              fold_latest(lambda e: f"{e.account}|{e.instrument}" if isinstance(e, Position)
-                                          else "")).start()
+                              fold_latest(lambda e: keys.position_id(e.account, e.instrument)
+                                          if isinstance(e, Position) else "")).start()
     stats = MonitorStats()
     canceled: frozenset[str] = frozenset()
     peaks: dict[str, object] = {}
