@@ -29,8 +29,9 @@ Design decisions (the contract other modules rely on):
   An anomaly's `source` is the venue of the report it is about.
 - A new order is `OrderAccepted` (seq 1, PENDING_NEW: the engine has recorded
   it), then either `OrderRouted` (seq 2, with a `VenueRequest` NEW) or, when
-  pre-trade risk passes a `Denial` to `decide_new`, `OrderDenied` (seq 2,
-  PENDING_NEW -> REJECTED). So a denied order exists, is REJECTED with the
+  the router refuses it (`Route.denial`, UNKNOWN_VENUE: a venue not in the
+  catalogue) or pre-trade risk passes a `Denial` to `decide_new`,
+  `OrderDenied` (seq 2, PENDING_NEW -> REJECTED). So a denied order exists, is REJECTED with the
   reason, consumes its client order id and has a complete view; this mirrors
   nautilus_trader's OrderInitialized -> OrderDenied and needs no extra fields
   on `OrderDenied`.

@@ -26,6 +26,7 @@ from oms import ids
 from oms.domain.denial import Denial
 from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill
 from oms.domain.orders.table import DomainError, InvalidTransition, is_live
+from oms.domain.route import Route
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -100,7 +101,7 @@ def _venue_request(order: Order, action: VenueAction, request_id: str, now: int,
 def decide_new(
     cmd: NewOrder,
     existing: Order | None,
-    venue: str,
+    route: Route | str,
     now: int,
     denial: Denial | None = None,
 ) -> list[Event]:
@@ -108,10 +109,13 @@ def decide_new(
 
     `existing` is the order at `ids.order_id(cmd.account, cmd.client_order_id)`;
     if there is one the command is a duplicate: a seq-0 `OrderDenied`
-    DUPLICATE_CLIENT_ORDER_ID naming it. `venue` is where to route when the
-    command names none. `denial` from pre-trade risk:
-    OrderAccepted (1) + OrderDenied (2), the order ends REJECTED. Otherwise
-    OrderAccepted (1) + OrderRouted (2) + VenueRequest NEW.
+    DUPLICATE_CLIENT_ORDER_ID naming it. `route` is the router's answer
+    (`oms.domain.route.Route`): the venue to send to, or its refusal (UNKNOWN_VENUE);
+    a bare venue name is a route chosen by the caller, used when the command
+    names no venue. A refusal of the route or a `denial` from pre-trade risk:
+    OrderAccepted (1) + OrderDenied (2), the order ends REJECTED (the route's
+    refusal first: its code is the reason code, the reason names both).
+    Otherwise OrderAccepted (1) + OrderRouted (2) + VenueRequest NEW.
     """
     if existing is not None:
         return [
@@ -145,6 +149,9 @@ def decide_new(
         command_id=cmd.event_id,
     )
     order = created(accepted)
+    if isinstance(route, str):
+        route = Route(cmd.venue or route)
+    denial = _first_refusal(route.denial, denial)
     if denial is not None:
         return [
             accepted,
@@ -158,7 +165,7 @@ def decide_new(
                 command_id=cmd.event_id,
             ),
         ]
-    target = cmd.venue or venue
+    target = route.venue
     rid = ids.request_id(oid, 2)
     routed = OrderRouted(
         **_journal(order, 2, now),
@@ -169,6 +176,13 @@ def decide_new(
     )
     request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
     return [accepted, routed, request]
+
+
+def _first_refusal(first: Denial | None, then: Denial | None) -> Denial | None:
+    """One denial of a command refused twice: `first`'s code, both reasons, both breaches."""
+    if first is None or then is None:
+        return first or then
+    return Denial(first.reason_code, f"{first.reason}; {then.reason}", first.breaches + then.breaches)
 
 
 def _denied_unknown(cmd: AmendOrder | CancelOrder, now: int) -> OrderDenied:
