@@ -208,3 +208,13 @@ def test_amend_to_an_unrepresentable_notional_is_refused() -> None:
     risk = with_order(AccountRisk(), order)
     breaches = check_amend(amend("cl-1", "cl-1a", quantity=D("1e19")), order, UNLIMITED, risk, D(100), T0, T0)
     assert [b.code for b in breaches][:1] == ["NOTIONAL_UNREPRESENTABLE"]
+
+
+def test_the_engine_step_with_no_controls_configured_denies_a_huge_order() -> None:
+    from oms.domain.engine import RiskView, step
+    from oms.routing import StaticRouter
+
+    huge = new_order(quantity=D("1e19"), order_type=OrderType.MARKET)
+    outcome = step(lambda _: None, huge, StaticRouter(), T0, RiskView(), lambda _: None)
+    assert [type(e).__name__ for e in outcome.journal] == ["OrderAccepted", "OrderDenied"]
+    assert outcome.journal[1].reason_code == "MAX_ORDER_QTY" and outcome.requests == []

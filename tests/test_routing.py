@@ -109,3 +109,13 @@ def test_route_is_a_venue_or_a_denial_exactly_one() -> None:
     with pytest.raises(ValueError):
         Route("SIM", Denial(UNKNOWN_VENUE, "x"))
     assert Route(denial=Denial(UNKNOWN_VENUE, "x")).venue is None
+
+
+def test_the_engine_step_denies_an_order_for_an_unknown_venue_with_its_router_call_unchanged() -> None:
+    from oms.domain.engine import step
+
+    outcome = step(lambda _: None, new_order(venue="XNOWHERE"), StaticRouter.parse("AAPL=SIM-A", "SIM"), T0)
+    assert [type(e).__name__ for e in outcome.journal] == ["OrderAccepted", "OrderDenied"]
+    assert outcome.journal[1].reason_code == UNKNOWN_VENUE and outcome.requests == []
+    (order,) = outcome.orders.values()
+    assert order.status is OrderStatus.REJECTED

@@ -237,7 +237,7 @@ def _check(c: Candidate, ctx: Context) -> list[Breach]:
         net,
     )
     return [
-        *_standing(c, ctx, same_open),
+        *_standing(c, ctx, same_open, p.position),
         *_representable(c, p),
         *_size(c, lim, p),
         *_exposure(c, ctx, lim, p),
@@ -301,7 +301,7 @@ def _projected_exposure(
     return gross, max(abs(long_net), abs(short_net))
 
 
-def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach]:
+def _standing(c: Candidate, ctx: Context, same_open: Decimal, projected: Decimal) -> Iterator[Breach]:
     """KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all."""
     controls, account = ctx.controls, c.account
     if killed(controls, account):
@@ -313,7 +313,6 @@ def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach
         position = ctx.risk.positions.get(c.instrument, ZERO)
         reducing = position != 0 and (position > 0) != (c.side.sign > 0) and same_open + c.adds <= abs(position)
         if not reducing:
-            projected = position + c.side.sign * (same_open + c.adds)
             yield Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(projected),
                          f"{account} is reduce-only: position {position} in {c.instrument} would become {projected}")
     if not entitled(controls, account, c.trader):
