@@ -1,36 +1,103 @@
-"""Routing: which venue an order goes to.
+"""Routing: which venue an order goes to, chosen from a catalogue of the venues that exist.
 
-The `Router` interface takes the accepted order and the venues' latest market
-data and names a venue. `StaticRouter` is the simple rule (a configured venue
-per instrument, else a default, unless the command named its venue); a smart
-router that weighs price, liquidity, fees and fill rates implements the same
-interface.
+This module owns the venue catalogue and the routing answer. A `Router` takes
+the accepted order and answers a `Route`: a venue from its `catalogue`, or a
+`Denial` when the order names (or the rule yields) a venue the catalogue does
+not hold (UNKNOWN_VENUE); `decide_new` writes that denial as the order's
+`OrderDenied`, so an order for a venue that does not exist is refused instead
+of waiting forever for an answer no gateway sends. The catalogue fails
+closed: it is never empty and never means "any venue". `StaticRouter` is the
+simple rule (the venue the command names, else a configured venue per
+instrument, else a default); its catalogue is, unless configured, the default
+venue plus every venue of its instrument map. A smart router that weighs
+price, liquidity, fees and fill rates implements the same interface.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Iterable, Mapping, Protocol
 
-from oms.events import NewOrder
+from pydantic import TypeAdapter, ValidationError
+
+from oms.domain.denial import Denial
+from oms.domain.route import UNKNOWN_VENUE, Route
+from oms.events import Identifier, NewOrder
+
+__all__ = ["UNKNOWN_VENUE", "Route", "Router", "StaticRouter", "parse_venues"]
+
+
+_VENUE_NAME = TypeAdapter(Identifier)
 
 
 class Router(Protocol):
-    def route(self, order: NewOrder) -> str: ...
+    @property
+    def catalogue(self) -> frozenset[str]:
+        """The venues this router may answer."""
+        ...
+
+    def route(self, order: NewOrder) -> Route: ...
+
+
+def parse_venues(spec: str | Iterable[str]) -> frozenset[str]:
+    """`"SIM-A,SIM-B"` (or an iterable of names) → the catalogue; raises `ValueError` when
+    it is empty or a name is not an identifier the wire accepts."""
+    names = spec.split(",") if isinstance(spec, str) else spec
+    venues = frozenset(name.strip() for name in names if name.strip())
+    if not venues:
+        raise ValueError("the venue catalogue is empty: name at least one venue")
+    for name in sorted(venues):
+        try:
+            _VENUE_NAME.validate_python(name)
+        except ValidationError:
+            raise ValueError(f"venue {name[:80]!r} is not a venue name (letters, digits, . _ : / @ -)") from None
+    return venues
+
+
+def _unknown(venue: str, catalogue: frozenset[str]) -> Denial:
+    known = ", ".join(sorted(catalogue))
+    return Denial(UNKNOWN_VENUE, f"venue {venue} is not in the venue catalogue ({known})"[:1024])
 
 
 @dataclass(frozen=True)
 class StaticRouter:
+    """The command's venue, else `by_instrument[instrument]`, else `default_venue`; a venue not in
+    `venues` is refused. `venues=None` means the default venue plus every venue of `by_instrument`;
+    a configured catalogue must hold those too (`ValueError` otherwise)."""
+
     default_venue: str = "SIM"
     by_instrument: Mapping[str, str] = field(default_factory=dict)
+    venues: frozenset[str] | None = None
 
-    def route(self, order: NewOrder) -> str:
-        if order.venue:
-            return order.venue
-        return self.by_instrument.get(order.instrument, self.default_venue)
+    def __post_init__(self) -> None:
+        configured = {self.default_venue, *self.by_instrument.values()}
+        if self.venues is None:
+            object.__setattr__(self, "venues", parse_venues(configured))
+            return
+        venues = parse_venues(self.venues)
+        missing = sorted(configured - venues)
+        if missing:
+            raise ValueError(f"routed venues missing from the venue catalogue: {', '.join(missing)}")
+        object.__setattr__(self, "venues", venues)
+
+    @property
+    def catalogue(self) -> frozenset[str]:
+        assert self.venues is not None  # set by __post_init__
+        return self.venues
+
+    def route(self, order: NewOrder) -> Route:
+        venue = order.venue or self.by_instrument.get(order.instrument, self.default_venue)
+        if venue not in self.catalogue:
+            return Route(denial=_unknown(venue, self.catalogue))
+        return Route(venue)
 
     @classmethod
-    def parse(cls, spec: str, default_venue: str = "SIM") -> "StaticRouter":
-        """`AAPL=SIM-A,MSFT=SIM-B` → a router with those venues per instrument."""
+    def parse(cls, spec: str, default_venue: str = "SIM", venues: str | Iterable[str] | None = None) -> "StaticRouter":
+        """`AAPL=SIM-A,MSFT=SIM-B` → a router with those venues per instrument; `venues`
+        (`"SIM-A,SIM-B,SIM-C"`) the catalogue, else the default venue plus the routed ones."""
         pairs = [p.split("=", 1) for p in spec.split(",") if p.strip()]
-        return cls(default_venue, {k.strip(): v.strip() for k, v in pairs})
+        for pair in pairs:
+            if len(pair) != 2 or not pair[0].strip() or not pair[1].strip():
+                raise ValueError(f"route {'='.join(pair)!r} is not INSTRUMENT=VENUE")
+        catalogue = None if venues is None else parse_venues(venues)
+        return cls(default_venue, {k.strip(): v.strip() for k, v in pairs}, catalogue)

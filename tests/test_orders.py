@@ -656,6 +656,122 @@ def test_duplicate_exec_id_is_ignored() -> None:
     assert h.order == before and h.order.cum_qty == D(10)
 
 
+def test_redelivered_report_with_other_timestamps_and_venue_numbers_is_still_a_duplicate() -> None:
+    h = OrderHarness()
+    h.working()
+    rep = h.report(ExecType.PARTIAL_FILL, last_qty=D(10), last_px=D(10))
+    h.send(rep)
+    before = h.order
+    again = rep.model_copy(update={"event_id": "XNAS-again", "ts_event": h.tick(), "cum_qty": D(99),
+                                   "last_qty": D("10.000"), "reason": "resent"})
+    assert h.send(again) == []
+    assert h.order == before
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"exec_type": ExecType.FILL, "last_qty": D(10), "last_px": D(10)}, "OrderAcknowledged"),  # ack id, now a fill
+        ({"exec_type": ExecType.CANCELED}, "OrderAcknowledged"),
+    ],
+)
+def test_ack_exec_id_reused_by_another_report_is_a_conflicting_exec_id(change, named) -> None:
+    h = OrderHarness()
+    h.new()
+    ack = h.report(ExecType.NEW, "A1")
+    h.send(ack)
+    before = h.order
+    forged = ack.model_copy(update={"event_id": "XNAS-forged", **change})
+    (anomaly,) = h.send(forged)
+    assert isinstance(anomaly, OrderAnomaly) and anomaly.seq == 0
+    assert anomaly.reason_code == "CONFLICTING_EXEC_ID" and anomaly.exec_id == "A1"
+    assert named in anomaly.reason and "A1" in anomaly.reason
+    assert h.order == before and h.order.cum_qty == 0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("last_qty", D(11)), ("last_px", D("10.01")), ("commission", D("0.5"))],
+)
+def test_fill_exec_id_reused_with_other_numbers_is_a_conflicting_exec_id(field, value) -> None:
+    h = OrderHarness()
+    h.working()
+    rep = h.report(ExecType.PARTIAL_FILL, "F1", last_qty=D(10), last_px=D(10))
+    h.send(rep)
+    before = h.order
+    (anomaly,) = h.send(rep.model_copy(update={"event_id": "XNAS-F1-bis", field: value}))
+    assert anomaly.reason_code == "CONFLICTING_EXEC_ID" and field in anomaly.reason
+    assert h.order == before
+    assert h.send(rep.model_copy(update={"event_id": "XNAS-F1-bis", field: value})) == [anomaly]  # same record id
+
+
+def test_partial_fill_redelivered_as_fill_is_the_same_trade() -> None:
+    h = OrderHarness()
+    h.working()
+    rep = h.report(ExecType.PARTIAL_FILL, "F1", last_qty=D(10), last_px=D(10))
+    h.send(rep)
+    assert h.send(rep.model_copy(update={"exec_type": ExecType.FILL})) == []
+
+
+def test_bust_exec_id_reused_naming_another_fill_is_a_conflicting_exec_id() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(40, "10", exec_id="X1")
+    h.fill(30, "11", exec_id="X2")
+    bust = h.report(ExecType.TRADE_BUST, "B1", ref_exec_id="X1")
+    h.send(bust)
+    before = h.order
+    assert h.send(bust) == []  # the same bust again
+    (anomaly,) = h.send(bust.model_copy(update={"ref_exec_id": "X2"}))
+    assert anomaly.reason_code == "CONFLICTING_EXEC_ID" and "X2" in anomaly.reason
+    assert h.order == before and h.order.cum_qty == D(30)
+
+
+def test_bust_redelivered_naming_the_original_exec_id_of_a_corrected_fill_is_a_duplicate() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(40, "10", exec_id="X1")
+    h.venue_says(ExecType.TRADE_CORRECT, exec_id="X1c", ref_exec_id="X1", last_qty=D(20), last_px=D(13))
+    h.venue_says(ExecType.TRADE_BUST, exec_id="B1", ref_exec_id="X1c")
+    before = h.order
+    assert h.send(h.report(ExecType.TRADE_BUST, "B1", ref_exec_id="X1")) == []
+    assert h.order == before
+
+
+def test_correction_exec_id_reused_with_another_price_is_a_conflicting_exec_id() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(40, "10", exec_id="X1")
+    correct = h.report(ExecType.TRADE_CORRECT, "C1", ref_exec_id="X1", last_qty=D(20), last_px=D(13))
+    h.send(correct)
+    assert h.send(correct) == []
+    (anomaly,) = h.send(correct.model_copy(update={"last_px": D(14)}))
+    assert anomaly.reason_code == "CONFLICTING_EXEC_ID" and "last_px" in anomaly.reason
+
+
+def test_exec_records_survive_a_round_trip_through_the_store_format() -> None:
+    from pydantic import TypeAdapter
+
+    h = OrderHarness()
+    h.working()
+    h.fill(40, "10", exec_id="X1")
+    h.venue_says(ExecType.TRADE_CORRECT, exec_id="X1c", ref_exec_id="X1", last_qty=D(20), last_px=D(13))
+    adapter = TypeAdapter(type(h.order))
+    loaded = adapter.validate_json(adapter.dump_json(h.order))
+    assert loaded == h.order and loaded.execs[-1].refs == ("X1",)
+
+
+def test_an_order_stored_without_exec_records_still_ignores_its_exec_ids() -> None:
+    from dataclasses import replace
+
+    h = OrderHarness()
+    h.working()
+    rep = h.report(ExecType.PARTIAL_FILL, "F1", last_qty=D(10), last_px=D(10))
+    h.send(rep)
+    old = replace(h.order, execs=())
+    assert decide_report(rep.model_copy(update={"last_qty": D(5)}), old, h.now) == []
+
+
 def test_unknown_order_is_an_anomaly() -> None:
     rep = report(None, ExecType.FILL, "E9", last_qty=D(1), last_px=D(1), order_id="O-nobody")
     (anomaly,) = decide_report(rep, None, T0)

@@ -4,7 +4,7 @@ This module owns the generative checks of `oms.domain.orders`: a hypothesis
 state machine drives one order through random client commands and venue
 reports — plausible ones (acks, fills within leaves, answers to pending
 requests, busts and corrections of standing fills) mixed with invalid,
-out-of-order, redelivered and malformed ones — folding every decision through
+out-of-order, redelivered, malformed ones and ones reusing an applied exec id — folding every decision through
 `evolve`. After every step: decisions returned events and never raised;
 sequenced journal events are contiguous; for a live order cum + leaves ==
 quantity, otherwise leaves == 0; cum_qty is never negative and equals the
@@ -184,6 +184,17 @@ class OrderMachine(RuleBasedStateMachine):
         if rep.exec_id in before.exec_ids:
             assert events == [] and self.order == before
 
+    @precondition(lambda self: self.h.order is not None and bool(self.h.order.execs))
+    @rule(i=st.integers(0, 1000), qty=quantities, px=prices)
+    def reuse_exec_id(self, i, qty, px) -> None:
+        """A report that reuses an applied exec id to say something else is an anomaly, never applied."""
+        record = self.order.execs[i % len(self.order.execs)]
+        kind = ExecType.NEW if record.kind == "OrderFilled" else ExecType.PARTIAL_FILL
+        before = self.order
+        events = self._check(self.h.send(self.h.report(kind, record.exec_id, last_qty=qty, last_px=px)))
+        assert [(type(e), e.reason_code) for e in events] == [(OrderAnomaly, "CONFLICTING_EXEC_ID")]
+        assert self.order == before
+
     @rule(
         kind=exec_types,
         last_qty=any_decimal,
@@ -328,8 +339,10 @@ def test_any_report_in_any_state_yields_events_never_an_exception(
     before = h.order
     events = decide_report(rep, before, h.now)
     assert isinstance(events, list)
-    if rep.exec_id in before.exec_ids:
-        assert events == []
+    if rep.exec_id in before.exec_ids:  # the same report again, or a conflicting reuse of its exec id
+        assert events == [] or [(type(e), e.reason_code, e.exec_id) for e in events] == [
+            (OrderAnomaly, "CONFLICTING_EXEC_ID", rep.exec_id)
+        ]
     else:
         assert events, "a new report always leaves a trace"
     after = before

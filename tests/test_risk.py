@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from oms.domain.orders import Order, PendingRequest
 from oms.domain.risk import (
     BREACH_CODES,
+    DEFAULT_LIMITS,
     AccountRisk,
     Breach,
     Controls,
@@ -284,7 +285,8 @@ def test_account_limit_overrides_global_per_name():
     assert limit(ctrl, ACCOUNT, "max_order_qty") == D(500)
     assert limit(ctrl, ACCOUNT, "lot_size") == D(10)
     assert limit(ctrl, "OTHER", "max_order_qty") == D(100)
-    assert limit(ctrl, ACCOUNT, "max_position") is None
+    assert limit(ctrl, ACCOUNT, "max_position") == DEFAULT_LIMITS["max_position"]  # neither scope: the default
+    assert limit(ctrl, ACCOUNT, "max_net_exposure") is None  # no scope and no default
     assert codes(buy("500"), ctrl) == []
     assert codes(buy("500", account="OTHER"), ctrl) == ["MAX_ORDER_QTY"]
     # clearing the account's own limit falls back to the "*" one

@@ -29,8 +29,9 @@ Design decisions (the contract other modules rely on):
   An anomaly's `source` is the venue of the report it is about.
 - A new order is `OrderAccepted` (seq 1, PENDING_NEW: the engine has recorded
   it), then either `OrderRouted` (seq 2, with a `VenueRequest` NEW) or, when
-  pre-trade risk passes a `Denial` to `decide_new`, `OrderDenied` (seq 2,
-  PENDING_NEW -> REJECTED). So a denied order exists, is REJECTED with the
+  the router refuses it (`Route.denial`, UNKNOWN_VENUE: a venue not in the
+  catalogue) or pre-trade risk passes a `Denial` to `decide_new`,
+  `OrderDenied` (seq 2, PENDING_NEW -> REJECTED). So a denied order exists, is REJECTED with the
   reason, consumes its client order id and has a complete view; this mirrors
   nautilus_trader's OrderInitialized -> OrderDenied and needs no extra fields
   on `OrderDenied`.
@@ -69,7 +70,13 @@ Design decisions (the contract other modules rely on):
   correction replaces the standing fill under its own fill id; the `Fill` of
   kind CORRECTION carries the corrected quantity and price (not a delta), the
   `Fill` of kind BUST the busted quantity negated at the busted price.
-- Idempotence: a report whose exec id was applied before yields no events.
+- Idempotence: a report whose exec id was applied before yields no events
+  when it says the same thing again (same exec type's journal event; same
+  fill quantity, price and commission; same fill named by a bust or
+  correction: `Order.execs` keeps an `ExecRecord` per applied exec id). One
+  that reuses the exec id with other content (an ack's id now carrying a
+  fill, a fill's id with another quantity) is a seq-0 `OrderAnomaly`
+  CONFLICTING_EXEC_ID: journaled with the difference, never applied.
 - DONE_FOR_DAY: the venue stops working the order for today (OrderDoneForDay;
   FIX OrdStatus 3, "no further executions forthcoming for the trading day").
   It is not live: the engine sends it no cancel or replace; the venue may
@@ -80,6 +87,7 @@ Design decisions (the contract other modules rely on):
 from oms.domain.denial import Denial
 from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_report
 from oms.domain.orders.state import (
+    ExecRecord,
     FillRecord,
     InvalidEvent,
     Order,
@@ -105,6 +113,7 @@ from oms.domain.orders.table import (
 __all__ = [
     "Denial",
     "DomainError",
+    "ExecRecord",
     "FillLevel",
     "FillRecord",
     "InvalidEvent",

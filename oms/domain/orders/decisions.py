@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from oms import ids
 from oms.domain.denial import Denial
-from oms.domain.orders.state import Order, clip, created, evolve, find_fill
+from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill
 from oms.domain.orders.table import DomainError, InvalidTransition, is_live
+from oms.domain.route import Route
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -100,7 +101,7 @@ def _venue_request(order: Order, action: VenueAction, request_id: str, now: int,
 def decide_new(
     cmd: NewOrder,
     existing: Order | None,
-    venue: str,
+    route: Route | str,
     now: int,
     denial: Denial | None = None,
 ) -> list[Event]:
@@ -108,10 +109,13 @@ def decide_new(
 
     `existing` is the order at `ids.order_id(cmd.account, cmd.client_order_id)`;
     if there is one the command is a duplicate: a seq-0 `OrderDenied`
-    DUPLICATE_CLIENT_ORDER_ID naming it. `venue` is where to route when the
-    command names none. `denial` from pre-trade risk:
-    OrderAccepted (1) + OrderDenied (2), the order ends REJECTED. Otherwise
-    OrderAccepted (1) + OrderRouted (2) + VenueRequest NEW.
+    DUPLICATE_CLIENT_ORDER_ID naming it. `route` is the router's answer
+    (`oms.domain.route.Route`): the venue to send to, or its refusal (UNKNOWN_VENUE);
+    a bare venue name is a route chosen by the caller, used when the command
+    names no venue. A refusal of the route or a `denial` from pre-trade risk:
+    OrderAccepted (1) + OrderDenied (2), the order ends REJECTED (the route's
+    refusal first: its code is the reason code, the reason names both).
+    Otherwise OrderAccepted (1) + OrderRouted (2) + VenueRequest NEW.
     """
     if existing is not None:
         return [
@@ -145,6 +149,9 @@ def decide_new(
         command_id=cmd.event_id,
     )
     order = created(accepted)
+    if isinstance(route, str):
+        route = Route(cmd.venue or route)
+    denial = _first_refusal(route.denial, denial)
     if denial is not None:
         return [
             accepted,
@@ -158,7 +165,7 @@ def decide_new(
                 command_id=cmd.event_id,
             ),
         ]
-    target = cmd.venue or venue
+    target = route.venue
     rid = ids.request_id(oid, 2)
     routed = OrderRouted(
         **_journal(order, 2, now),
@@ -169,6 +176,13 @@ def decide_new(
     )
     request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
     return [accepted, routed, request]
+
+
+def _first_refusal(first: Denial | None, then: Denial | None) -> Denial | None:
+    """One denial of a command refused twice: `first`'s code, both reasons, both breaches."""
+    if first is None or then is None:
+        return first or then
+    return Denial(first.reason_code, f"{first.reason}; {then.reason}", first.breaches + then.breaches)
 
 
 def _denied_unknown(cmd: AmendOrder | CancelOrder, now: int) -> OrderDenied:
@@ -299,8 +313,10 @@ def _anomaly(report: ExecutionReport, order_id: str, account: str, code: str, re
 def decide_report(report: ExecutionReport, order: Order | None, now: int) -> list[Event]:
     """The events a venue execution report causes; never raises.
 
-    [] if its exec id was applied before. A seq-0 OrderAnomaly if the order is
-    unknown (UNKNOWN_ORDER) or in another account (ACCOUNT_MISMATCH), the table
+    [] if the same report was applied before (its exec id, with the content the
+    order kept of it: see `_conflict`). A seq-0 OrderAnomaly if the order is
+    unknown (UNKNOWN_ORDER) or in another account (ACCOUNT_MISMATCH), the report
+    reuses an applied exec id with other content (CONFLICTING_EXEC_ID), the table
     has no edge (INVALID_TRANSITION), a fill is too large (OVERFILL) or not
     positive (INVALID_FILL), a bust/correction names no standing fill
     (UNKNOWN_FILL), a replace/cancel reject answers nothing pending
@@ -332,7 +348,10 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
     if report.account != order.account:
         return anomaly("ACCOUNT_MISMATCH", f"order {order.order_id} belongs to {order.account}")
     if report.exec_id in order.exec_ids:
-        return []  # already applied: redelivery
+        conflict = _conflict(exec_record(order, report.exec_id), report)
+        if conflict is None:
+            return []  # already applied: redelivery
+        return anomaly("CONFLICTING_EXEC_ID", f"exec id {report.exec_id} was applied before; {conflict}")
 
     candidate = _candidate(report, order, now)
     if isinstance(candidate, _Unfit):
@@ -361,6 +380,53 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
         kind = FillKind.CORRECTION
         return [event, _fill(order, event, kind, report, report.last_qty, report.last_px, ref.fill_id, now)]
     return [event]
+
+
+_JOURNAL_OF: dict[ExecType, type[JournalEvent]] = {
+    ExecType.NEW: OrderAcknowledged,
+    ExecType.REJECTED: OrderRejected,
+    ExecType.PARTIAL_FILL: OrderFilled,
+    ExecType.FILL: OrderFilled,
+    ExecType.CANCELED: OrderCanceled,
+    ExecType.EXPIRED: OrderExpired,
+    ExecType.DONE_FOR_DAY: OrderDoneForDay,
+    ExecType.REPLACED: OrderReplaced,
+    ExecType.CANCEL_REJECTED: OrderCancelRejected,
+    ExecType.TRADE_BUST: OrderFillBusted,
+    ExecType.TRADE_CORRECT: OrderFillCorrected,
+}
+"""The journal event each exec type becomes (the `ExecRecord.kind` a redelivery must match)."""
+
+
+def _conflict(record: ExecRecord | None, report: ExecutionReport) -> str | None:
+    """How `report` differs from the applied report its exec id names, or None when it is
+    the same report again (a redelivery).
+
+    Compared: what the report did (its exec type's journal event: FILL and
+    PARTIAL_FILL are the same trade), and what the order kept of it: a fill's
+    last_qty, last_px and commission, a correction's last_qty and last_px, the
+    fill a bust or correction named. Numbers compare by value (100 == 100.00).
+    Fields the order does not keep (timestamps, the venue's cum/leaves, text)
+    may differ in a redelivery. A state with no record for the exec id (stored
+    before records were kept) treats every report with it as a redelivery.
+    """
+    if record is None:
+        return None
+    kind = _JOURNAL_OF.get(report.exec_type)
+    if kind is None or kind.__name__ != record.kind:
+        return f"it was a {record.kind}, this report is {report.exec_type.value}"
+    differences = [
+        f"{name} {new} (was {old})"
+        for name, old, new in (
+            ("last_qty", record.qty, report.last_qty),
+            ("last_px", record.px, report.last_px),
+            ("commission", record.commission, report.commission),
+        )
+        if old is not None and new != old
+    ]
+    if record.refs and report.ref_exec_id not in record.refs:
+        differences.append(f"ref_exec_id {report.ref_exec_id} (was {record.refs[0]})")
+    return ", ".join(differences) or None
 
 
 class _Unfit(NamedTuple):

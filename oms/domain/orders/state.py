@@ -9,7 +9,9 @@ event that does not apply. It is the one place that decides what an event
 does: the decisions build candidate events and let `evolve` validate them.
 cum_qty and avg_px are recomputed from the standing fills (`Order.fills`):
 avg_px = sum(q*p) / sum(q) computed exactly, quantized to 8 places half-even
-(the only rounding). `fold` replays a journal; `view` is the row of the
+(the only rounding). Each applied venue report leaves an `ExecRecord` (what
+it said, by exec id) so a later report reusing the exec id can be told a
+redelivery or a conflict. `fold` replays a journal; `view` is the row of the
 compacted orders topic. Pure: no Kafka, no clock, no I/O.
 """
 
@@ -51,6 +53,7 @@ from oms.events import (
 )
 
 __all__ = [
+    "ExecRecord",
     "FillRecord",
     "InvalidEvent",
     "Order",
@@ -90,6 +93,26 @@ class FillRecord(NamedTuple):
     px: Decimal
     supersedes: tuple[str, ...] = ()
     """Exec ids of the fills this one corrected (a bust may still name them)."""
+
+
+class ExecRecord(NamedTuple):
+    """What the order keeps of one applied venue report, by exec id: enough to tell a
+    redelivery (the same content again) from a report that reuses the exec id with other content.
+
+    `kind` is the journal event the report became (`OrderFilled` for FILL and
+    PARTIAL_FILL alike, as FIX's ExecType TRADE); `qty`, `px` and `commission`
+    are the fill's (a correction: the corrected quantity and price), None for
+    reports that carry none; `refs` are the exec ids that named the fill a bust
+    or correction applied to (its current exec id and those it superseded), so
+    a redelivered bust naming either is the same bust.
+    """
+
+    exec_id: str
+    kind: str
+    qty: Decimal | None = None
+    px: Decimal | None = None
+    commission: Decimal | None = None
+    refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +159,9 @@ class Order:
     ts_last: int
     reason: str | None = None
     """Why the order last left the normal path (denial, reject, cancel, expiry)."""
+    execs: tuple[ExecRecord, ...] = ()
+    """What each applied venue report said, in the order applied (one per exec id in `exec_ids`;
+    a state stored before this field existed has none, and its exec ids count as plain redeliveries)."""
 
 
 def _sum(values: Iterable[Decimal]) -> Decimal:
@@ -243,6 +269,25 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
     raise InvalidEvent(f"{event.event_id}: a {type(event).__name__} is never applied to an order")
 
 
+def _exec_record(order: Order, event: JournalEvent, exec_id: str) -> ExecRecord:
+    """What `order` keeps of the venue report behind `event` (see `ExecRecord`)."""
+    kind = type(event).__name__
+    if isinstance(event, OrderFilled):
+        return ExecRecord(exec_id, kind, event.last_qty, event.last_px, event.commission)
+    if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
+        ref = next(f for f in order.fills if f.fill_id == event.ref_fill_id)  # `_effect` found it
+        refs = (ref.exec_id, *ref.supersedes)
+        if isinstance(event, OrderFillCorrected):
+            return ExecRecord(exec_id, kind, event.last_qty, event.last_px, refs=refs)
+        return ExecRecord(exec_id, kind, refs=refs)
+    return ExecRecord(exec_id, kind)
+
+
+def exec_record(order: Order, exec_id: str) -> ExecRecord | None:
+    """The record of the report with `exec_id` applied to `order`, or None."""
+    return next((r for r in order.execs if r.exec_id == exec_id), None)
+
+
 def created(event: OrderAccepted) -> Order:
     return Order(
         order_id=event.order_id,
@@ -288,12 +333,14 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
     if order.status is OrderStatus.FILLED and status in LIVE_STATUSES:
         changes["pending"] = None  # a bust/correction reopened it: an old request is moot
     exec_id = getattr(event, "exec_id", None)
+    if exec_id:
+        changes["exec_ids"] = order.exec_ids | {exec_id}
+        changes["execs"] = order.execs + (_exec_record(order, event, exec_id),)
     return replace(
         order,
         **changes,
         status=status,
         leaves_qty=_leaves(status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty)),
-        exec_ids=order.exec_ids | {exec_id} if exec_id else order.exec_ids,
         seq=event.seq,
         ts_last=event.ts_event,
     )

@@ -6,9 +6,10 @@ I/O; money is exact Decimal in a 100-digit context, so nothing rounds):
 
 - `controls`: `Controls`, the fold (`apply_control`) of `RiskControl` events:
   limits (`LIMIT_NAMES`), trading states, kill switches, entitlements and
-  instrument lists per scope (an account or `*`), with an audit trail; and the
-  questions asked of it (`limit`, `trading_state`, `killed`, `entitled`,
-  `instrument_state`);
+  instrument lists per scope (an account or `*`), with an audit trail, over
+  fail-closed default limits (`DEFAULT_LIMITS`, or `parse_default_limits`
+  from configuration); and the questions asked of it (`limit`,
+  `limits_in_force`, `trading_state`, `killed`, `entitled`, `instrument_state`);
 - `account`: `AccountRisk`, what the engine knows of one account (net
   positions, open orders, marks, throttle bucket), updated by `with_order`,
   `with_fill` and `take_token`;
@@ -23,15 +24,19 @@ from oms.domain.denial import Breach, Denial
 from oms.domain.risk.account import AccountRisk, OpenOrder, take_token, with_fill, with_order
 from oms.domain.risk.checks import BREACH_CODES, Candidate, Context, check_amend, check_new, denial_reason
 from oms.domain.risk.controls import (
+    DEFAULT_LIMITS,
     LIMIT_NAMES,
     STATE_RANK,
     AuditEntry,
     Controls,
+    LimitInForce,
     apply_control,
     entitled,
     instrument_state,
     killed,
     limit,
+    limits_in_force,
+    parse_default_limits,
     stricter,
     trading_state,
 )
@@ -39,6 +44,7 @@ from oms.domain.risk.post_trade import PostTradeActions, needs_kill_cancel, post
 
 __all__ = [
     "BREACH_CODES",
+    "DEFAULT_LIMITS",
     "LIMIT_NAMES",
     "STATE_RANK",
     "AccountRisk",
@@ -48,6 +54,7 @@ __all__ = [
     "Context",
     "Controls",
     "Denial",
+    "LimitInForce",
     "OpenOrder",
     "PostTradeActions",
     "apply_control",
@@ -58,7 +65,9 @@ __all__ = [
     "instrument_state",
     "killed",
     "limit",
+    "limits_in_force",
     "needs_kill_cancel",
+    "parse_default_limits",
     "post_trade_actions",
     "stricter",
     "take_token",

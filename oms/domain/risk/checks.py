@@ -15,7 +15,15 @@ Conventions (the contract the engine and the tests rely on):
   denied iff the list is non-empty, and the first one is the `reason_code`.
   PRICE_BAND may appear twice (limit `price_band_pct`, then
   `price_band_ticks`); at most one INSTRUMENT_* breach is reported (the
-  strictest). An unset limit is never checked.
+  strictest). An unset limit is never checked, but a limit is unset only
+  when neither the account, `*` nor the defaults (`Controls.defaults`, fail
+  closed) hold it.
+- Representable: whatever the limits, an order whose notional or projected
+  gross or net exposure does not fit the wire's decimal(28, 8)
+  (NOTIONAL_UNREPRESENTABLE, up to three, in that order) or whose projected
+  position does not (POSITION_UNREPRESENTABLE) is denied
+  (`oms.domain.representable`). Exposure is projected for every order for
+  this reason, limit or not.
 - Boundaries: every limit is inclusive (`attempted <= limit` passes).
 - Reference price: `reference` is fresh when it is given and, if
   `reference_max_age_ms` is set, `reference_ts` is given and
@@ -52,10 +60,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
+from oms.domain.representable import WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
 from oms.domain.risk.account import AccountRisk, OpenOrder, take_token
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limit, limits_for, trading_state
@@ -74,6 +83,8 @@ BREACH_CODES: tuple[str, ...] = (
     "INSTRUMENT_HALTED",
     "INSTRUMENT_RESTRICTED",
     "INSTRUMENT_NOT_TRADABLE",
+    "NOTIONAL_UNREPRESENTABLE",
+    "POSITION_UNREPRESENTABLE",
     "MAX_ORDER_QTY",
     "MAX_ORDER_NOTIONAL",
     "MAX_POSITION",
@@ -200,16 +211,36 @@ def denial_reason(breaches: list[Breach]) -> Denial:
 # ------------------------------------------------------------------ the checks
 
 
+class _Projection(NamedTuple):
+    """What the candidate would make of the account, computed once for every check that reads it."""
+
+    notional: Decimal | None
+    """quantity x (limit price, else fresh reference); None for a market order with no fresh reference."""
+    position: Decimal
+    """The projected position of the candidate's side in its instrument (see the conventions)."""
+    gross: Decimal
+    net: Decimal
+
+
 def _check(c: Candidate, ctx: Context) -> list[Breach]:
     """Every check but the throttle, in `BREACH_CODES` order (each group below yields in that order)."""
     lim = limits_for(ctx.controls, c.account)
     fresh = _fresh(lim, ctx.reference, ctx.reference_ts, ctx.now)
     open_buy, open_sell = _open_leaves(ctx.risk, c.instrument, c.exclude)
     same_open = open_buy if c.side is Side.BUY else open_sell  # open leaves on the candidate's side
+    valued = c.price if c.price is not None else fresh  # price of this order's notional
+    gross, net = _projected_exposure(c, ctx, fresh, (open_buy, open_sell))
+    p = _Projection(
+        c.quantity * valued if valued is not None else None,
+        ctx.risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds),
+        gross,
+        net,
+    )
     return [
-        *_standing(c, ctx, same_open),
-        *_size(c, ctx, lim, fresh, same_open),
-        *_exposure(c, ctx, lim, fresh, (open_buy, open_sell)),
+        *_standing(c, ctx, same_open, p.position),
+        *_representable(c, p),
+        *_size(c, lim, p),
+        *_exposure(c, ctx, lim, p),
         *_prices(c, ctx, lim, fresh),
     ]
 
@@ -238,7 +269,39 @@ def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) 
     return buy, sell
 
 
-def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach]:
+def _projected_exposure(
+    c: Candidate, ctx: Context, fresh: Decimal | None, open_here: tuple[Decimal, Decimal]
+) -> tuple[Decimal, Decimal]:
+    """(gross, net) projected exposure of the account with the candidate (see the conventions)."""
+    risk = ctx.risk
+    own_price = fresh if fresh is not None else c.price
+    gross = long_net = short_net = ZERO
+    for name in {*risk.positions, *risk.open_qty, c.instrument}:
+        if ctx.prices is not None and name in ctx.prices:
+            px = ctx.prices[name]
+        elif name == c.instrument and own_price is not None:
+            px = own_price
+        else:
+            px = risk.marks.get(name)
+            if px is None:
+                continue
+        if name == c.instrument:
+            b, s = open_here
+            if c.side is Side.BUY:
+                b += c.adds
+            else:
+                s += c.adds
+        else:
+            b, s = _open_leaves(risk, name, c.exclude)
+        pos = risk.positions.get(name, ZERO)
+        up, down = pos + b, pos - s
+        gross += max(abs(up), abs(down)) * px
+        long_net += up * px
+        short_net += down * px
+    return gross, max(abs(long_net), abs(short_net))
+
+
+def _standing(c: Candidate, ctx: Context, same_open: Decimal, projected: Decimal) -> Iterator[Breach]:
     """KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all."""
     controls, account = ctx.controls, c.account
     if killed(controls, account):
@@ -250,7 +313,6 @@ def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach
         position = ctx.risk.positions.get(c.instrument, ZERO)
         reducing = position != 0 and (position > 0) != (c.side.sign > 0) and same_open + c.adds <= abs(position)
         if not reducing:
-            projected = position + c.side.sign * (same_open + c.adds)
             yield Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(projected),
                          f"{account} is reduce-only: position {position} in {c.instrument} would become {projected}")
     if not entitled(controls, account, c.trader):
@@ -262,69 +324,45 @@ def _standing(c: Candidate, ctx: Context, same_open: Decimal) -> Iterator[Breach
                      f"{c.instrument} is {word.replace('_', ' ')} for {account}")
 
 
-def _size(
-    c: Candidate, ctx: Context, lim: Mapping[str, Decimal], fresh: Decimal | None, same_open: Decimal
-) -> Iterator[Breach]:
+def _representable(c: Candidate, p: _Projection) -> Iterator[Breach]:
+    """NOTIONAL_UNREPRESENTABLE (the order's notional, then the projected gross and net exposure),
+    POSITION_UNREPRESENTABLE: what no limit can allow, because the wire cannot hold it."""
+    for what, value in (("notional", p.notional), ("projected gross exposure", p.gross),
+                        ("projected net exposure", p.net)):
+        if value is not None and not representable(value):
+            yield Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
+                         f"{what} {value} does not fit the wire's {WIRE_TYPE}")
+    if not representable(p.position):
+        yield Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, p.position,
+                     f"projected position {p.position} in {c.instrument} does not fit the wire's {WIRE_TYPE}")
+
+
+def _size(c: Candidate, lim: Mapping[str, Decimal], p: _Projection) -> Iterator[Breach]:
     """MAX_ORDER_QTY, MAX_ORDER_NOTIONAL, MAX_POSITION: how big the order is."""
-    valued = c.price if c.price is not None else fresh  # price of this order's notional
     v = lim.get("max_order_qty")
     if v is not None and c.quantity > v:
         yield Breach("MAX_ORDER_QTY", "max_order_qty", v, c.quantity, f"quantity {c.quantity} over {v}")
     v = lim.get("max_order_notional")
-    if v is not None and valued is not None:
-        notional = c.quantity * valued
-        if notional > v:
-            yield Breach("MAX_ORDER_NOTIONAL", "max_order_notional", v, notional, f"notional {notional} over {v}")
+    if v is not None and p.notional is not None and p.notional > v:
+        yield Breach("MAX_ORDER_NOTIONAL", "max_order_notional", v, p.notional, f"notional {p.notional} over {v}")
     v = lim.get("max_position")
-    if v is not None:
-        projected = ctx.risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds)
-        if abs(projected) > v:
-            yield Breach("MAX_POSITION", "max_position", v, abs(projected),
-                         f"projected position {projected} in {c.instrument} over {v}")
+    if v is not None and abs(p.position) > v:
+        yield Breach("MAX_POSITION", "max_position", v, abs(p.position),
+                     f"projected position {p.position} in {c.instrument} over {v}")
 
 
-def _exposure(
-    c: Candidate, ctx: Context, lim: Mapping[str, Decimal], fresh: Decimal | None, open_here: tuple[Decimal, Decimal]
-) -> Iterator[Breach]:
+def _exposure(c: Candidate, ctx: Context, lim: Mapping[str, Decimal], p: _Projection) -> Iterator[Breach]:
     """MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE (worst cases over every instrument), MAX_OPEN_ORDERS."""
-    risk = ctx.risk
-    gross_limit = lim.get("max_gross_exposure")
-    net_limit = lim.get("max_net_exposure")
-    if gross_limit is not None or net_limit is not None:
-        own_price = fresh if fresh is not None else c.price
-        gross = long_net = short_net = ZERO
-        for name in {*risk.positions, *risk.open_qty, c.instrument}:
-            if ctx.prices is not None and name in ctx.prices:
-                px = ctx.prices[name]
-            elif name == c.instrument and own_price is not None:
-                px = own_price
-            else:
-                px = risk.marks.get(name)
-                if px is None:
-                    continue
-            if name == c.instrument:
-                b, s = open_here
-                if c.side is Side.BUY:
-                    b += c.adds
-                else:
-                    s += c.adds
-            else:
-                b, s = _open_leaves(risk, name, c.exclude)
-            pos = risk.positions.get(name, ZERO)
-            up, down = pos + b, pos - s
-            gross += max(abs(up), abs(down)) * px
-            long_net += up * px
-            short_net += down * px
-        if gross_limit is not None and gross > gross_limit:
-            yield Breach("MAX_GROSS_EXPOSURE", "max_gross_exposure", gross_limit, gross,
-                         f"projected gross exposure {gross} over {gross_limit}")
-        net = max(abs(long_net), abs(short_net))
-        if net_limit is not None and net > net_limit:
-            yield Breach("MAX_NET_EXPOSURE", "max_net_exposure", net_limit, net,
-                         f"projected net exposure {net} over {net_limit}")
+    v = lim.get("max_gross_exposure")
+    if v is not None and p.gross > v:
+        yield Breach("MAX_GROSS_EXPOSURE", "max_gross_exposure", v, p.gross,
+                     f"projected gross exposure {p.gross} over {v}")
+    v = lim.get("max_net_exposure")
+    if v is not None and p.net > v:
+        yield Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, p.net, f"projected net exposure {p.net} over {v}")
     v = lim.get("max_open_orders")
     if v is not None:
-        count = len(risk.open_orders) - (1 if c.exclude is not None else 0) + 1
+        count = len(ctx.risk.open_orders) - (1 if c.exclude is not None else 0) + 1
         if count > v:
             yield Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}")
 

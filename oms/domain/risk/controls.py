@@ -3,11 +3,27 @@
 This module owns the controls: limits, trading states, kill switches,
 entitlements and instrument lists per scope (an account or `*`), folded by
 `apply_control` into a frozen `Controls` that keeps an audit trail of every
-change, and the questions asked of it: `limit`, `trading_state` (with the one
-rank of trading states, `STATE_RANK`), `killed`, `entitled`,
-`instrument_state`. Pure: no Kafka, no clock, no I/O.
+change, the default limits beneath every scope, and the questions asked of
+it: `limit`, `limits_in_force`, `trading_state` (with the one rank of trading
+states, `STATE_RANK`), `killed`, `entitled`, `instrument_state`. Pure: no
+Kafka, no clock, no I/O.
 
-- Scopes: a limit set on the account overrides the `*` one, per limit name.
+- Fail closed: an account with no limits of its own and none at `*` is not
+  unlimited. `Controls.defaults` holds the default limits, from configuration
+  (`parse_default_limits("max_order_qty=50000,...")`) or built in
+  (`DEFAULT_LIMITS`, what `Controls()` starts from). The built-in defaults
+  are conservative for a cash-equities desk yet let ordinary flow through:
+  max_order_qty 100,000 shares; max_order_notional 5,000,000 (one order);
+  max_position 1,000,000 shares per instrument; max_gross_exposure
+  50,000,000 per account; max_open_orders 500 per account. No default price
+  band, tick, lot or throttle: resting orders far from the market are
+  legitimate and those depend on the desk and the venue; set them at `*`.
+  A desk (the demo, a test) sets its own at `*` or per account, which
+  override the defaults name by name.
+- Scopes: a limit set on the account overrides the `*` one, which overrides
+  the default, per limit name. Value `none` clears a scope's entry (the next
+  scope down, finally the default, applies again); to lift a default for an
+  account, set a larger value.
   The stricter trading state of `*` and the account applies (HALTED >
   REDUCING > ACTIVE); a kill switch `on` at either scope kills the account;
   an instrument's state is the stricter of its `*` and account entries
@@ -25,22 +41,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
 from oms.domain.risk._exact import ONE, ZERO
 from oms.events import ControlKind, RiskControl, TradingState
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "LIMIT_NAMES",
     "STATE_RANK",
     "AuditEntry",
     "Controls",
+    "LimitInForce",
     "apply_control",
     "entitled",
     "instrument_state",
     "killed",
     "limit",
     "limits_for",
+    "limits_in_force",
+    "parse_default_limits",
     "stricter",
     "trading_state",
 ]
@@ -64,6 +85,16 @@ LIMIT_NAMES: Mapping[str, str] = {
     "order_burst": "token bucket size (integer >= 1; default max(1, orders_per_second))",
 }
 """The limits a LIMIT control may set, with their meaning."""
+
+DEFAULT_LIMITS: Mapping[str, Decimal] = MappingProxyType({
+    "max_order_qty": Decimal("100000"),
+    "max_order_notional": Decimal("5000000"),
+    "max_position": Decimal("1000000"),
+    "max_gross_exposure": Decimal("50000000"),
+    "max_open_orders": Decimal("500"),
+})
+"""The built-in default limits (see the module docstring): what an account with no limit of
+its own and none at `*` is held to when configuration names no other defaults."""
 
 _INTEGER_LIMITS = frozenset({"max_open_orders", "price_band_ticks", "reference_max_age_ms", "order_burst"})
 _POSITIVE_LIMITS = frozenset({"tick_size", "lot_size", "orders_per_second", "order_burst"})
@@ -100,7 +131,9 @@ class Controls:
     limits: scope -> limit name -> Decimal (`require_reference_price` as 1/0);
     states: scope -> TradingState; kill: scope -> bool;
     entitlements: scope -> trader -> "allow"/"deny";
-    instruments: scope -> instrument -> "tradable"/"restricted"/"halted".
+    instruments: scope -> instrument -> "tradable"/"restricted"/"halted";
+    defaults: limit name -> Decimal, beneath every scope (`DEFAULT_LIMITS`
+    unless configuration gives others: `Controls(defaults=parse_default_limits(spec))`).
     """
 
     limits: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
@@ -109,6 +142,7 @@ class Controls:
     entitlements: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     instruments: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     audit: tuple[AuditEntry, ...] = ()
+    defaults: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
 
 
 def _parse_limit(name: str, raw: str) -> Decimal:
@@ -192,24 +226,72 @@ def apply_control(controls: Controls, event: RiskControl) -> Controls:
     return replace(updated, audit=controls.audit + (entry,))
 
 
+def parse_default_limits(spec: str, base: Mapping[str, Decimal] = DEFAULT_LIMITS) -> dict[str, Decimal]:
+    """Default limits from configuration: `"max_order_qty=50000,max_order_notional=2000000"`
+    sets those names over `base` (the built-in `DEFAULT_LIMITS`), the others keep their
+    default; `name=none` removes a default. An empty spec gives `base`. Raises `ValueError`
+    naming the entry for an unknown limit, a bad value, an entry without `=` or a name given twice."""
+    limits = dict(base)
+    seen: set[str] = set()
+    for entry in spec.split(","):
+        if not entry.strip():
+            continue
+        name, sep, raw = entry.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"default limit {entry.strip()!r} is not NAME=VALUE")
+        if name in seen:
+            raise ValueError(f"default limit {name} is given twice")
+        seen.add(name)
+        if raw.strip().lower() == _CLEAR:
+            _parse_limit(name, "1")  # raises: unknown limit
+            limits.pop(name, None)
+        else:
+            limits[name] = _parse_limit(name, raw)
+    return limits
+
+
 def limits_for(controls: Controls, account: str) -> Mapping[str, Decimal]:
-    """Effective limits of `account`: its own over the `*` ones, per name."""
+    """Effective limits of `account`: its own over the `*` ones over the defaults, per name."""
     star = controls.limits.get("*")
     own = controls.limits.get(account) if account != "*" else None
-    if not own:
-        return star or {}
-    if not star:
-        return own
-    return {**star, **own}
+    if not own and not star:
+        return controls.defaults
+    return {**controls.defaults, **(star or {}), **(own or {})}
 
 
 def limit(controls: Controls, account: str, name: str) -> Decimal | None:
-    """The limit `name` in force for `account` (its own, else `*`), or None when unset."""
+    """The limit `name` in force for `account` (its own, else `*`, else the default), or None when unset."""
     own = controls.limits.get(account)
     if own is not None and name in own:
         return own[name]
     star = controls.limits.get("*")
-    return star.get(name) if star is not None else None
+    if star is not None and name in star:
+        return star[name]
+    return controls.defaults.get(name)
+
+
+class LimitInForce(NamedTuple):
+    """One limit in force for an account, and where it comes from."""
+
+    name: str
+    value: Decimal
+    source: str
+    """"account" (set on the account), "*" (set for every account) or "default"."""
+
+
+def limits_in_force(controls: Controls, account: str = "*") -> list[LimitInForce]:
+    """Every limit in force for `account` (`*`: for an account with none of its own), with its
+    source, in `LIMIT_NAMES` order: what `oms risk show` prints."""
+    scopes = (("account", controls.limits.get(account, {}) if account != "*" else {}),
+              ("*", controls.limits.get("*", {})), ("default", controls.defaults))
+    shown = []
+    for name in LIMIT_NAMES:
+        for source, values in scopes:
+            if name in values:
+                shown.append(LimitInForce(name, values[name], source))
+                break
+    return shown
 
 
 def trading_state(controls: Controls, account: str) -> TradingState:

@@ -1,0 +1,32 @@
+"""What a router hands the order aggregate: a venue to send an order to, or why there is none.
+
+This module owns `Route`, the value that crosses from routing (`oms.routing`:
+the `Router` interface, the venue catalogue, `StaticRouter`) into the order
+aggregate's `decide_new`, which sends the order to `route.venue` or writes
+`route.denial` (reason code `UNKNOWN_VENUE` for a venue the catalogue does not
+hold) on its `OrderDenied`. It sits in the domain beside `Denial` so the order
+aggregate never imports a router. Pure values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oms.domain.denial import Denial
+
+__all__ = ["UNKNOWN_VENUE", "Route"]
+
+UNKNOWN_VENUE = "UNKNOWN_VENUE"
+"""Reason code of an order whose venue is not in the router's catalogue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A router's answer for one order: `venue` (from the catalogue) or `denial`, exactly one."""
+
+    venue: str | None = None
+    denial: Denial | None = None
+
+    def __post_init__(self) -> None:
+        if (self.venue is None) == (self.denial is None):
+            raise ValueError("a Route names a venue or a denial, exactly one")
