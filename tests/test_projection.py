@@ -39,7 +39,7 @@ class Engine:
 
     def __call__(self, event):
         self.now += 1_000
-        outcome = step(self.orders.get, event, StaticRouter(), self.now, self.risk, self.accounts.get)
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", stubs.VENUE})), self.now, self.risk, self.accounts.get)
         self.orders.update(outcome.orders)
         self.accounts.update(outcome.accounts)
         self.journal += outcome.journal
