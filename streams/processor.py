@@ -65,6 +65,8 @@ RETRIES = 5
 """Attempts of one call that keeps failing with a retriable error before the fault is escalated."""
 BACKOFF_S = (0.1, 2.0)
 """First and longest pause between two attempts (doubling)."""
+REPORT_EVERY_S = 10.0
+"""While a fault episode lasts, how often its latest error is logged again."""
 TRANSACTION_TIMEOUT_MS = 60_000
 """How long the broker keeps a transaction open before aborting it itself."""
 
@@ -209,6 +211,7 @@ class TransactionalProcessor:
         self._transactional_id = transactional_id
         self._stop = threading.Event()
         self._episode_started = 0.0
+        self._next_report = 0.0
         self._consumer = Consumer({
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
@@ -374,6 +377,8 @@ class TransactionalProcessor:
     def _recover(self, fault: TransactionFault) -> None:
         self._fault(fault.call, str(fault.error or fault), rebuild=fault.remedy is Remedy.REBUILD)
         if fault.remedy is Remedy.ABORT:
+            log.warning("%s: aborting the transaction and rewinding to the committed offsets", self.name)
+        if fault.remedy is Remedy.ABORT:
             try:
                 self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S,
                            exhausted=Remedy.REBUILD)
@@ -446,7 +451,13 @@ class TransactionalProcessor:
             log.warning("%s: broker fault, recovering: %s", self.name, text)
         else:
             self.health = replace(self.health, last_error=text)
-            log.debug("%s: still recovering: %s", self.name, text)
+            if time.monotonic() >= self._next_report:
+                log.warning("%s: still recovering after %.0fs: %s", self.name,
+                            time.monotonic() - self._episode_started, text)
+            else:
+                log.debug("%s: still recovering: %s", self.name, text)
+        if time.monotonic() >= self._next_report:
+            self._next_report = time.monotonic() + REPORT_EVERY_S
         if rebuild:
             log.error("%s: %s; rebuilding the transactional producer", self.name, text)
 
