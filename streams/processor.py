@@ -65,6 +65,8 @@ RETRIES = 5
 """Attempts of one call that keeps failing with a retriable error before the fault is escalated."""
 BACKOFF_S = (0.1, 2.0)
 """First and longest pause between two attempts (doubling)."""
+WATCHDOG_GRACE_S = 5.0
+"""How long past its own timeout a transactional call may take before its producer is given up."""
 REPORT_EVERY_S = 10.0
 """While a fault episode lasts, how often its latest error is logged again."""
 TRANSACTION_TIMEOUT_MS = 60_000
@@ -361,7 +363,7 @@ class TransactionalProcessor:
         delay = BACKOFF_S[0]
         for attempt in range(1, RETRIES + 1):
             try:
-                return call(*args)
+                return _watched(what, call, *args)
             except KafkaException as exc:
                 error = exc.args[0]
                 prescribed = remedy(error)
@@ -406,8 +408,11 @@ class TransactionalProcessor:
         delay = BACKOFF_S[0]
         while True:
             try:
-                self._producer.init_transactions(CALL_TIMEOUT_S)
+                _watched("init_transactions", self._producer.init_transactions, CALL_TIMEOUT_S)
                 return
+            except TransactionFault as hung:
+                self._fault(hung.call, str(hung))
+                self._producer = self._new_producer()  # the hung one is left to its thread
             except KafkaException as exc:
                 error = exc.args[0]
                 self._fault("init_transactions", str(error))
@@ -480,8 +485,8 @@ class TransactionalProcessor:
         """Abort an open transaction and close both clients, each bounded in time."""
         if self._producer is not None:
             try:
-                self._producer.abort_transaction(1.0)
-            except KafkaException:
+                _watched("abort_transaction", self._producer.abort_transaction, 1.0)
+            except (KafkaException, TransactionFault):
                 pass  # none open, or the broker is away: it aborts it on its own
             self._close_producer(self._producer)
             self._producer = None
@@ -491,11 +496,32 @@ class TransactionalProcessor:
     def _close_producer(producer: Producer | None) -> None:
         if producer is None:
             return
+        _bounded(producer.close, 5.0, "producer close")  # a producer hung in a call never returns here
+
+
+def _watched(what: str, call: Callable, *args):
+    """`call(*args)` with a watchdog. librdkafka does not always honour a transactional call's own
+    timeout (`send_offsets_to_transaction` was seen blocking until the broker came back): the call
+    runs in a helper thread, and if it has not returned `WATCHDOG_GRACE_S` after the call timeout,
+    the producer is given up (`Remedy.REBUILD`; the helper thread is left blocked on it)."""
+    outcome: list = []
+
+    def run() -> None:
         try:
-            producer.purge()
-        except KafkaException:
-            pass
-        _bounded(producer.close, 5.0, "producer close")
+            outcome.append((True, call(*args)))
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"txn-{what}", daemon=True)
+    thread.start()
+    thread.join(CALL_TIMEOUT_S + WATCHDOG_GRACE_S)
+    if not outcome:
+        raise TransactionFault(what, None, Remedy.REBUILD,
+                               f"no answer within {CALL_TIMEOUT_S + WATCHDOG_GRACE_S:.0f}s")
+    ok, value = outcome[0]
+    if ok:
+        return value
+    raise value
 
 
 def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
