@@ -111,6 +111,7 @@ class TransactionFault(Exception):
         self.call = call
         self.error = error
         self.remedy = remedy
+        self.why = str(error) if error is not None else why
 
 
 class Stopping(Exception):
@@ -377,7 +378,7 @@ class TransactionalProcessor:
                 delay = min(delay * 2, BACKOFF_S[1])
 
     def _recover(self, fault: TransactionFault) -> None:
-        self._fault(fault.call, str(fault.error or fault), rebuild=fault.remedy is Remedy.REBUILD)
+        self._fault(fault.call, fault.why, rebuild=fault.remedy is Remedy.REBUILD)
         if fault.remedy is Remedy.ABORT:
             log.warning("%s: aborting the transaction and rewinding to the committed offsets", self.name)
         if fault.remedy is Remedy.ABORT:
@@ -385,7 +386,7 @@ class TransactionalProcessor:
                 self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S,
                            exhausted=Remedy.REBUILD)
             except TransactionFault as second:
-                self._fault(second.call, str(second.error or second), rebuild=True)
+                self._fault(second.call, second.why, rebuild=True)
                 self._rebuild()
         else:
             self._rebuild()
@@ -411,7 +412,7 @@ class TransactionalProcessor:
                 _watched("init_transactions", self._producer.init_transactions, CALL_TIMEOUT_S)
                 return
             except TransactionFault as hung:
-                self._fault(hung.call, str(hung))
+                self._fault(hung.call, hung.why)
                 self._producer = self._new_producer()  # the hung one is left to its thread
             except KafkaException as exc:
                 error = exc.args[0]
