@@ -9,6 +9,12 @@ venue, and publishes the reports to `exec.reports` keyed by account. Delivery is
 offset is committed only after every report it caused was published and
 flushed; a replayed request is answered again with the same exec ids by the
 exchange (idempotent by request id) and the engine ignores repeated exec ids.
+When the broker goes away the loop keeps turning: reports stay queued in the
+producer (no message timeout: the client retries until the broker is back),
+offsets are not committed until they are delivered, a refused commit is tried
+again, and the fault and the recovery are each logged once. A report the broker
+refuses for good raises (the process exits non-zero, a supervisor restarts it,
+the requests are read again from the committed offsets).
 Market data is read from the end only, by a second consumer assigned (not
 subscribed) at the current end offsets and never committing: a venue needs the
 current top of book, not history. Simulated latency is honoured without
@@ -42,6 +48,10 @@ LOG_EVERY_S = 10.0
 """How often the gateway logs its counters while running (and once more when it stops)."""
 MAX_BATCH = 500
 """Most records read from one consumer in one turn of the loop."""
+DELIVERY_WAIT_S = 2.0
+"""Longest one turn of the loop waits for the broker to take the reports (then it turns again)."""
+COMMIT_RETRY_S = 1.0
+"""Pause before committing again after the broker refused a commit."""
 
 
 # ------------------------------------------------------------------ the loop
@@ -95,15 +105,14 @@ def run_gateway(
 
     requests = rt.event_consumer(group, PROCESSOR, clock=clock)
     marketdata = rt.event_consumer(f"{group}.marketdata", PROCESSOR, clock=clock)
-    producer = rt.event_producer()
+    producer = rt.event_producer(**{"message.timeout.ms": 0})  # never give up on a report: retry until delivered
+    outbox = _Outbox(producer, requests, core)
 
     def publish(reports: list[ExecutionReport]) -> None:
         for report in reports:
             producer.send(topics.exec_reports, report.account, report)
         core.stats.reports += len(reports)
-
-    def commit() -> None:
-        requests.commit(core.committable())  # a refusal (partitions revoked meanwhile) is logged: read again
+        outbox.sent = outbox.sent or bool(reports)
 
     log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(names), seed,
              topics.venue_requests, topics.exec_reports)
@@ -136,8 +145,7 @@ def run_gateway(
             released = core.release(clock.now_ns())
             if released:
                 publish(released)
-                producer.flush()
-            commit()
+            outbox.settle(DELIVERY_WAIT_S)
             if time.monotonic() >= next_log:
                 next_log = time.monotonic() + LOG_EVERY_S
                 if core.stats != logged:
@@ -146,13 +154,65 @@ def run_gateway(
     finally:
         try:
             publish(core.release())
-            producer.flush()
-            commit()
+            if not outbox.settle(10.0):
+                log.warning("venue gateway: stopping with reports undelivered or offsets uncommitted; the "
+                            "requests will be answered again from the committed offsets")
         finally:
             requests.close()
             marketdata.close()
     _log_stats(core.stats, core.held)
     return core.stats
+
+
+class _Outbox:
+    """Delivery then commit, at least once, through broker faults: offsets are committed only once
+    every report sent before was delivered; each fault episode is logged once."""
+
+    def __init__(self, producer, requests, core: GatewayCore) -> None:
+        self._producer = producer
+        self._requests = requests
+        self._core = core
+        self.sent = False
+        """Reports were sent and not yet known to be delivered."""
+        self._uncommitted: dict[tuple[str, int], int] = {}
+        """(topic, partition) -> next offset, handled and delivered but not committed yet."""
+        self._retry_at = 0.0
+        self._fault_since: float | None = None
+
+    def settle(self, wait: float) -> bool:
+        """Deliver what was sent (waiting up to `wait`), then commit; True when both are done."""
+        if self.sent:
+            if not self._producer.deliver(wait):
+                self._fault("reports not delivered yet")
+                return False
+            self.sent = False
+        for topic, partition, offset in self._core.committable():
+            self._uncommitted[(topic, partition)] = offset
+        if not self._uncommitted:
+            self._recovered()
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        if not self._requests.commit([(t, p, o) for (t, p), o in self._uncommitted.items()]):
+            # the broker is away (try again), or partitions were revoked (their new owner reads them again)
+            assigned = {(tp.topic, tp.partition) for tp in self._requests.consumer.assignment()}
+            self._uncommitted = {tp: o for tp, o in self._uncommitted.items() if tp in assigned}
+            self._retry_at = time.monotonic() + COMMIT_RETRY_S
+            self._fault("offset commit refused")
+            return False
+        self._uncommitted.clear()
+        self._recovered()
+        return True
+
+    def _fault(self, what: str) -> None:
+        if self._fault_since is None:
+            self._fault_since = time.monotonic()
+            log.warning("venue gateway: %s; holding the commit until the broker takes them", what)
+
+    def _recovered(self) -> None:
+        if self._fault_since is not None:
+            log.warning("venue gateway: recovered after %.1fs", time.monotonic() - self._fault_since)
+            self._fault_since = None
 
 
 def _log_stats(stats: GatewayStats, held: int) -> None:

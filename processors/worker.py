@@ -2,7 +2,12 @@
 faust app (position manager, marks) in one process.
 
 The engine rebuilds its RocksDB state from its changelog whenever partitions
-are assigned, so a kill -9 at any point restarts from committed state. The
+are assigned, so a kill -9 at any point restarts from committed state. A
+broker that goes away and comes back is ridden out: the engine recovers by
+itself (`streams.processor`), the post-trade monitor is restarted when it
+fails (a flush that timed out while the broker was away), and faust reconnects
+through aiokafka. If the engine fails for good, or faust stops, the worker
+exits non-zero for its supervisor to restart it. The
 faust stores are a cache of their changelog topics: after a clean stop they
 are reused; after an unclean one (kill -9, crash) they are thrown away and
 rebuilt from the changelogs.
@@ -28,6 +33,21 @@ from streams.kafka import EventProducer
 from streams.topics import Topics
 
 log = logging.getLogger("oms.worker")
+
+RESTART_PAUSE_S = 2.0
+"""Pause before a failed background loop (the post-trade monitor) is run again."""
+
+
+def run_restarting(name: str, target, stop: threading.Event, *args, **kwargs) -> None:
+    """Run `target(*args, stop, **kwargs)` until `stop` is set, running it again after a pause
+    whenever it raises (e.g. the broker was away longer than a flush waits)."""
+    while not stop.is_set():
+        try:
+            target(*args, stop, **kwargs)
+            return
+        except Exception:
+            log.exception("%s failed; running it again in %.0fs", name, RESTART_PAUSE_S)
+        stop.wait(RESTART_PAUSE_S)
 
 
 def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOptions = WorkerOptions(),
@@ -64,8 +84,8 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
 
     monitor_producer = EventProducer.connect(bootstrap_servers, codec)
     monitor_thread = threading.Thread(
-        target=run_monitor, name="post-trade-risk", daemon=True,
-        args=(bootstrap_servers, topics, codec, monitor_producer, stop),
+        target=run_restarting, name="post-trade-risk", daemon=True,
+        args=("post-trade risk monitor", run_monitor, stop, bootstrap_servers, topics, codec, monitor_producer),
         kwargs={"controls": controls, "references": references, "clock": clock},
     )
     monitor_thread.start()

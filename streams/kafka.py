@@ -93,12 +93,18 @@ class EventProducer:
         self._producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> None:
+        if not self.deliver(timeout):
+            raise DeliveryError(f"{len(self._producer)} records not delivered within {timeout}s")
+
+    def deliver(self, timeout: float) -> bool:
+        """Wait up to `timeout` for every record sent so far: True when all were delivered, False
+        when some are still queued (the client keeps retrying them, e.g. while the broker is away);
+        raises `DeliveryError` if the broker refused any or their message timeout ran out."""
         remaining = self._producer.flush(timeout)
-        if remaining:
-            raise DeliveryError(f"{remaining} records not delivered within {timeout}s")
         if self._errors:
             errors, self._errors = self._errors, []
             raise DeliveryError("; ".join(errors[:5]))
+        return remaining == 0
 
 
 @dataclass(frozen=True)

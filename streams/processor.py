@@ -16,30 +16,128 @@ the same mechanism the faust position manager uses): an input delivered twice
 is skipped. Handlers receive neutral `streams.records.Record`s; a handler that
 raises has its input dead-lettered (`streams.records.dead_letter`) and the
 processor goes on.
+
+The loop survives the broker going away and coming back. Every transactional
+call has a timeout, and each failure is met as librdkafka's transactional API
+prescribes (`remedy`): a retriable error retries the same call (bounded, with
+backoff, while not stopping); an abortable one aborts the transaction and
+rewinds the consumer to the committed offsets (the staged state is dropped:
+RocksDB is written only after a commit succeeded); a fatal error, fencing, a
+commit whose outcome stays unknown, or an abort that cannot be done closes the
+producer, builds a new one with the same transactional id (`init_transactions`
+completes or aborts whatever the old one left open), restores the assigned
+partitions' state from the changelog and resumes from the committed offsets.
+Whether a commit in doubt went through or not, the changelog and the committed
+offsets agree, so no input is applied twice or lost. Each fault episode is
+logged once (WARNING, ERROR for a rebuild) and once more when it is over;
+`health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
+the last commit. The `stop` event ends the loop within about one call timeout
+whatever the broker does.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from oms.clock import Clock
 from oms.events import Event
 from oms.state import RocksStore
 from streams.codec import Codec, encode_key
 from streams.idempotence import already_applied, mark_applied, partition_key
-from streams.reader import TopicReader
+from streams.reader import ReadError, TopicReader
 from streams.records import Record, dead_letter
 
 log = logging.getLogger("oms.processor")
 
 Output = tuple[str, str, Event]
 """(topic, key, event) to produce."""
+
+CALL_TIMEOUT_S = 10.0
+"""Longest one transactional call (or offset fetch) may block the loop."""
+RETRIES = 5
+"""Attempts of one call that keeps failing with a retriable error before the fault is escalated."""
+BACKOFF_S = (0.1, 2.0)
+"""First and longest pause between two attempts (doubling)."""
+WATCHDOG_GRACE_S = 5.0
+"""How long past its own timeout a transactional call may take before its producer is given up."""
+REPORT_EVERY_S = 10.0
+"""While a fault episode lasts, how often its latest error is logged again."""
+TRANSACTION_TIMEOUT_MS = 60_000
+"""How long the broker keeps a transaction open before aborting it itself."""
+
+
+# ------------------------------------------------------------------ faults
+
+
+class Remedy(enum.Enum):
+    """What the transactional API prescribes for an error."""
+
+    RETRY = "retry"
+    """Call the same operation again."""
+    ABORT = "abort"
+    """Abort the transaction and rewind the inputs to the committed offsets."""
+    REBUILD = "rebuild"
+    """Close the producer, build a new one, `init_transactions`, restore the state, resume."""
+
+
+FENCED = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
+"""Another producer with the same transactional id took over, or the broker bumped our epoch."""
+
+
+def remedy(error: KafkaError) -> Remedy:
+    """The remedy for an error from the transactional producer (librdkafka's order of checks:
+    fatal first, then abortable, then retriable; anything else aborts the transaction)."""
+    if error.fatal() or error.code() in FENCED:
+        return Remedy.REBUILD
+    if error.txn_requires_abort():
+        return Remedy.ABORT
+    if error.retriable():
+        return Remedy.RETRY
+    return Remedy.ABORT
+
+
+class TransactionFault(Exception):
+    """A transactional call failed with an error the loop must recover from with `remedy`."""
+
+    def __init__(self, call: str, error: KafkaError | None, remedy: Remedy, why: str = "") -> None:
+        super().__init__(f"{call}: {error if error is not None else why}")
+        self.call = call
+        self.error = error
+        self.remedy = remedy
+        self.why = str(error) if error is not None else why
+
+
+class Stopping(Exception):
+    """The stop event was set while the loop waited for the broker."""
+
+
+class HealthState(enum.Enum):
+    RUNNING = "RUNNING"
+    RECOVERING = "RECOVERING"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class Health:
+    """The loop's health, replaced (never mutated) at each change."""
+
+    state: HealthState = HealthState.RUNNING
+    last_error: str | None = None
+    last_commit_ns: int | None = None
+    """Clock time of the last committed transaction."""
+    since_ns: int | None = None
+    """Clock time the current state began."""
+    recoveries: int = 0
+    """Fault episodes that ended (the loop running again)."""
+    rebuilds: int = 0
+    """Producers rebuilt (fatal errors, fencing, commits in doubt)."""
 
 
 class PartitionState:
@@ -111,7 +209,12 @@ class TransactionalProcessor:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.stats = ProcessorStats()
+        self.health = Health(since_ns=clock.now_ns())
         self._bootstrap = bootstrap_servers
+        self._transactional_id = transactional_id
+        self._stop = threading.Event()
+        self._episode_started = 0.0
+        self._next_report = 0.0
         self._consumer = Consumer({
             "bootstrap.servers": bootstrap_servers,
             "group.id": group_id,
@@ -120,15 +223,19 @@ class TransactionalProcessor:
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "range",
         })
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap_servers,
-            "transactional.id": transactional_id,
+        self._producer = self._new_producer()
+        self._to_restore: set[int] = set()
+
+    def _new_producer(self) -> Producer:
+        return Producer({
+            "bootstrap.servers": self._bootstrap,
+            "transactional.id": self._transactional_id,
+            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 1,
             "partitioner": "murmur2_random",
         })
-        self._to_restore: set[int] = set()
 
     # ---------------------------------------------------------- partitions
 
@@ -144,7 +251,7 @@ class TransactionalProcessor:
         try:
             reader.assign(self.changelog, partitions=partitions, skip_empty=True)
             batch: list[tuple[bytes, bytes]] = []
-            for record in reader.records(idle_timeout=120):
+            for record in reader.records(idle_timeout=30):
                 batch.append((partition_key(record.partition, "") + (record.key or b""), record.value))
                 self.stats.restored += 1
                 if len(batch) >= 10_000:
@@ -159,43 +266,68 @@ class TransactionalProcessor:
     # ---------------------------------------------------------------- loop
 
     def run(self, stop: threading.Event) -> ProcessorStats:
-        self._producer.init_transactions(60)
-        self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
-        log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
+        self._stop = stop
         try:
+            self._init_transactions()
+            self._recovered()
+            self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
+            log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
             while not stop.is_set():
-                # wait for the first message only, then take what is already fetched: a batch
-                # never waits to fill up, so latency stays low at low rates
-                messages = self._consumer.consume(1, self.poll_timeout)
-                if messages:
-                    messages += self._consumer.consume(self.batch_size - 1, 0)
-                if self._to_restore:
-                    partitions, self._to_restore = self._to_restore, set()
-                    self._restore(partitions)
-                messages = [m for m in messages if m.error() is None]
-                if messages:
-                    self._process(messages)
+                try:
+                    self._step()
+                except TransactionFault as fault:
+                    self._recover(fault)
+        except Stopping:
+            log.warning("%s: stopped while recovering from: %s", self.name, self.health.last_error)
+        except BaseException as exc:
+            self._set_health(HealthState.FAILED, f"{type(exc).__name__}: {exc}")
+            raise
         finally:
-            self._consumer.close()
-            self._producer.flush(10)
+            self._close()
         return self.stats
+
+    def _step(self) -> None:
+        # wait for the first message only, then take what is already fetched: a batch
+        # never waits to fill up, so latency stays low at low rates
+        messages = self._consumer.consume(1, self.poll_timeout)
+        if messages:
+            messages += self._consumer.consume(self.batch_size - 1, 0)
+        if self._to_restore:
+            partitions, self._to_restore = self._to_restore, set()
+            try:
+                self._restore(partitions)
+                self._recovered()
+            except (KafkaException, ReadError, TimeoutError) as exc:
+                self._to_restore |= partitions
+                self._fault("restore", f"{type(exc).__name__}: {exc}")
+                if self._stop.wait(1.0):
+                    raise Stopping() from exc
+                self._rewind()  # the batch just consumed was not processed: read it again
+                return
+        messages = [m for m in messages if m.error() is None]
+        if messages:
+            self._process(messages)
 
     def _process(self, messages: list[Message]) -> None:
         staged: dict[bytes, bytes] = {}
-        self._producer.begin_transaction()
+        self._call("begin_transaction", self._producer.begin_transaction)
         try:
             for message in messages:
                 self._apply(message, staged)
-            positions = self._consumer.position(self._consumer.assignment())
-            self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata())
-            self._producer.commit_transaction()
-        except Exception:
-            log.exception("%s: transaction failed; aborting and rewinding", self.name)
-            self._producer.abort_transaction()
-            self._rewind()
-            return
+        except KafkaException as exc:  # produce() refused: the producer is in an error state
+            error = exc.args[0]
+            raise TransactionFault("produce", error, remedy(error)) from exc
+        except BufferError as exc:
+            raise TransactionFault("produce", None, Remedy.ABORT, str(exc)) from exc
+        positions = self._consumer.position(self._consumer.assignment())
+        self._call("send_offsets_to_transaction", self._producer.send_offsets_to_transaction, positions,
+                   self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S)
+        # a commit that keeps timing out is in doubt: only a new producer's init_transactions settles it
+        self._call("commit_transaction", self._producer.commit_transaction, CALL_TIMEOUT_S,
+                   exhausted=Remedy.REBUILD)
         self.store.write_batch(list(staged.items()))
         self.stats.transactions += 1
+        self._committed()
 
     def _apply(self, message: Message, staged: dict[bytes, bytes]) -> None:
         record = Record.of(message)
@@ -224,11 +356,180 @@ class TransactionalProcessor:
             self._producer.produce(self.changelog, key=key, value=value, partition=record.partition)
         self._producer.poll(0)
 
+    # ------------------------------------------------------------ recovery
+
+    def _call(self, what: str, call: Callable, *args, exhausted: Remedy = Remedy.ABORT):
+        """One transactional call; a retriable error retries it (bounded, with backoff, while not
+        stopping), then escalates to `exhausted`; any other error raises its `TransactionFault`."""
+        delay = BACKOFF_S[0]
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return _watched(what, call, *args)
+            except KafkaException as exc:
+                error = exc.args[0]
+                prescribed = remedy(error)
+                if prescribed is not Remedy.RETRY:
+                    raise TransactionFault(what, error, prescribed) from exc
+                self._fault(what, str(error))
+                if attempt == RETRIES:
+                    raise TransactionFault(what, error, exhausted) from exc
+                if self._stop.wait(delay):
+                    raise Stopping() from exc
+                delay = min(delay * 2, BACKOFF_S[1])
+
+    def _recover(self, fault: TransactionFault) -> None:
+        self._fault(fault.call, fault.why, rebuild=fault.remedy is Remedy.REBUILD)
+        if fault.remedy is Remedy.ABORT:
+            log.warning("%s: aborting the transaction and rewinding to the committed offsets", self.name)
+        if fault.remedy is Remedy.ABORT:
+            try:
+                self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S,
+                           exhausted=Remedy.REBUILD)
+            except TransactionFault as second:
+                self._fault(second.call, second.why, rebuild=True)
+                self._rebuild()
+        else:
+            self._rebuild()
+        self._rewind()
+        self._recovered()
+
+    def _rebuild(self) -> None:
+        """A new producer in place of the old one; every assigned partition restored from the changelog."""
+        old, self._producer = self._producer, None
+        self._close_producer(old)
+        self._producer = self._new_producer()
+        self._init_transactions()
+        self._to_restore |= {tp.partition for tp in self._consumer.assignment()}
+        self.health = replace(self.health, rebuilds=self.health.rebuilds + 1)
+        log.warning("%s: new transactional producer ready; restoring %s from %s", self.name,
+                    sorted(self._to_restore), self.changelog)
+
+    def _init_transactions(self) -> None:
+        """`init_transactions` until it succeeds or the loop stops (the broker may be away for long)."""
+        delay = BACKOFF_S[0]
+        while True:
+            try:
+                _watched("init_transactions", self._producer.init_transactions, CALL_TIMEOUT_S)
+                return
+            except TransactionFault as hung:
+                self._fault(hung.call, hung.why)
+                self._producer = self._new_producer()  # the hung one is left to its thread
+            except KafkaException as exc:
+                error = exc.args[0]
+                self._fault("init_transactions", str(error))
+                if remedy(error) is Remedy.REBUILD:  # a fatal error leaves this producer unusable
+                    self._close_producer(self._producer)
+                    self._producer = self._new_producer()
+            if self._stop.wait(delay):
+                raise Stopping()
+            delay = min(delay * 2, BACKOFF_S[1])
+
     def _rewind(self) -> None:
-        """After an aborted transaction, consume again from the last committed offsets."""
-        assignment = self._consumer.assignment()
-        committed = self._consumer.committed(assignment, timeout=30)
-        for tp in committed:
-            self._consumer.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
+        """Consume again from the last committed offsets (after an abort or a rebuild), retried
+        while the broker does not answer."""
+        delay = BACKOFF_S[0]
+        while True:
+            try:
+                assignment = self._consumer.assignment()
+                committed = self._consumer.committed(assignment, timeout=CALL_TIMEOUT_S) if assignment else []
+                for tp in committed:
+                    self._consumer.seek(TopicPartition(tp.topic, tp.partition, max(tp.offset, 0)))
+                return
+            except KafkaException as exc:
+                self._fault("rewind", str(exc.args[0]))
+            if self._stop.wait(delay):
+                raise Stopping()
+            delay = min(delay * 2, BACKOFF_S[1])
+
+    # ------------------------------------------------------------- health
+
+    def _set_health(self, state: HealthState, error: str | None = None) -> None:
+        now = self.clock.now_ns()
+        self.health = replace(self.health, state=state, since_ns=now,
+                              last_error=error if error is not None else self.health.last_error)
+
+    def _fault(self, call: str, error: str, *, rebuild: bool = False) -> None:
+        """Note a fault: logged once per episode (the first), the rest at DEBUG; a rebuild at ERROR."""
+        text = f"{call}: {error}"
+        if self.health.state is HealthState.RUNNING:
+            self._episode_started = time.monotonic()
+            self._set_health(HealthState.RECOVERING, text)
+            log.warning("%s: broker fault, recovering: %s", self.name, text)
+        else:
+            self.health = replace(self.health, last_error=text)
+            if time.monotonic() >= self._next_report:
+                log.warning("%s: still recovering after %.0fs: %s", self.name,
+                            time.monotonic() - self._episode_started, text)
+            else:
+                log.debug("%s: still recovering: %s", self.name, text)
+        if time.monotonic() >= self._next_report:
+            self._next_report = time.monotonic() + REPORT_EVERY_S
+        if rebuild:
+            log.error("%s: %s; rebuilding the transactional producer", self.name, text)
+
+    def _committed(self) -> None:
+        self.health = replace(self.health, last_commit_ns=self.clock.now_ns())
+        self._recovered()
+
+    def _recovered(self) -> None:
+        """The end of a fault episode (if one is under way): logged once, health RUNNING again."""
+        if self.health.state is HealthState.RUNNING:
+            return
+        log.warning("%s: recovered after %.1fs (last error: %s)", self.name,
+                    time.monotonic() - self._episode_started, self.health.last_error)
+        self.health = replace(self.health, state=HealthState.RUNNING, since_ns=self.clock.now_ns(),
+                              recoveries=self.health.recoveries + 1)
+
+    # -------------------------------------------------------------- close
+
+    def _close(self) -> None:
+        """Abort an open transaction and close both clients, each bounded in time."""
+        if self._producer is not None:
+            try:
+                _watched("abort_transaction", self._producer.abort_transaction, 1.0)
+            except (KafkaException, TransactionFault):
+                pass  # none open, or the broker is away: it aborts it on its own
+            self._close_producer(self._producer)
+            self._producer = None
+        _bounded(self._consumer.close, 10.0, f"{self.name}: consumer close")
+
+    @staticmethod
+    def _close_producer(producer: Producer | None) -> None:
+        if producer is None:
+            return
+        _bounded(producer.close, 5.0, "producer close")  # a producer hung in a call never returns here
 
 
+def _watched(what: str, call: Callable, *args):
+    """`call(*args)` with a watchdog. librdkafka does not always honour a transactional call's own
+    timeout (`send_offsets_to_transaction` was seen blocking until the broker came back): the call
+    runs in a helper thread, and if it has not returned `WATCHDOG_GRACE_S` after the call timeout,
+    the producer is given up (`Remedy.REBUILD`; the helper thread is left blocked on it)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call(*args)))
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=f"txn-{what}", daemon=True)
+    thread.start()
+    thread.join(CALL_TIMEOUT_S + WATCHDOG_GRACE_S)
+    if not outcome:
+        raise TransactionFault(what, None, Remedy.REBUILD,
+                               f"no answer within {CALL_TIMEOUT_S + WATCHDOG_GRACE_S:.0f}s")
+    ok, value = outcome[0]
+    if ok:
+        return value
+    raise value
+
+
+def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
+    """Run `call` in a helper thread and wait at most `timeout` for it (a client closing while
+    the broker is away must not hold up a stop)."""
+    thread = threading.Thread(target=call, name=what, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        log.warning("%s did not finish within %.0fs; left behind", what, timeout)
