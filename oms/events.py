@@ -1,7 +1,7 @@
 """The event catalogue as validated Python values.
 
 Each class here mirrors one Avro schema in `schemas/` (the source of truth for
-the wire); `tests/test_schemas.py` proves that fields, types, optionality and
+the wire); `tests/oms/test_schemas.py` proves that fields, types, optionality and
 enum symbols agree. Values are frozen pydantic models that validate at the
 boundary: a command that fails validation is never published, and an event
 that decodes but does not validate is refused with a reason.

@@ -1,4 +1,4 @@
-"""Tests of `processors.venue_gateway`, the Kafka loop around the pure core (`tests/test_gateway_core.py`).
+"""Tests of `processors.venue_gateway`, the Kafka loop around the pure core (`tests/oms/venues/test_gateway_core.py`).
 
 The integration test runs the gateway in a thread against the session's
 broker under a unique topic prefix, publishes a quote and venue requests, and

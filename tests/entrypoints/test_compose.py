@@ -22,7 +22,7 @@ from entrypoints.cli import main
 from entrypoints.supervisor import Processes
 from oms.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 
 

@@ -25,7 +25,7 @@ from entrypoints.supervisor import Processes
 from oms import ids
 from oms.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 

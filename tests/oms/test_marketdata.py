@@ -20,7 +20,7 @@ from oms.events import Quote, Trade
 from oms.clock import parse_time as parse_ts
 from oms.marketdata import CSV_COLUMNS, SyntheticFeed, md_event_id, read_csv
 
-SAMPLE = Path(__file__).resolve().parent.parent / "replay" / "data" / "sample_marketdata.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "replay" / "data" / "sample_marketdata.csv"
 T0 = 1_700_000_000_000_000_000
 HEADER = ",".join(CSV_COLUMNS)
 START = {"AAPL": D("187.00"), "MSFT": D("411.50"), "PENNY": D("0.02")}
