@@ -24,7 +24,7 @@ from rich.table import Table
 from oms.events import BY_SCHEMA_NAME, Event
 from schemas import load_catalogue
 from streams.codec import SingleObjectCodec, make_codec
-from tests.stubs import execution_report, new_order
+from bench.flow import sample_fill_report, sample_new_order
 
 TOPIC = "oms.bench"
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("encode µs", justify="right")
     table.add_column("decode µs", justify="right")
     table.add_column("bytes", justify="right")
-    events = {"NewOrder": new_order(), "ExecutionReport, partial fill": execution_report()}
+    events = {"NewOrder": sample_new_order(), "ExecutionReport, partial fill": sample_fill_report()}
     for name, event in events.items():
         for label, encode, decode, size in cases(event):
             encode_us, decode_us = median_us(encode, args.iterations), median_us(decode, args.iterations)

@@ -1,8 +1,9 @@
 """Benchmark of `replay.journal`: journal events folded per second, from memory and from the broker.
 
-Builds a synthetic journal of about 20,000 events with `OrderHarness` (orders
-in several accounts, each accepted, routed, acknowledged and filled in a few
-partial fills), then times the pure fold (`Replayer.apply` over the list, the
+Builds a journal of about 20,000 events the way the OMS writes one
+(`bench.flow.journal`: client commands through the engine's pure step and a
+simulated venue; orders in several accounts, each accepted, routed,
+acknowledged and filled in four partial fills), then times the pure fold (`Replayer.apply` over the list, the
 final states written to an in-memory store) and, when `KAFKA_BOOTSTRAP_SERVERS`
 is set, `replay_journal` over the same journal published to fresh topics under
 a unique prefix (read, decode, fold, write to a temporary RocksDB). Run with
@@ -16,29 +17,15 @@ import os
 import tempfile
 import time
 import uuid
-from decimal import Decimal as D
 from pathlib import Path
 
 from oms.events import JournalEvent
 from oms.state import MemoryStore, RocksStore
 from replay.journal import replay_events, replay_journal
-from tests.order_builders import OrderHarness
+from bench.flow import journal
 
-FILLS = (D(10), D(20), D(30), D(40))
-
-
-def synthetic_journal(events: int = 20_000, accounts: int = 12) -> list[JournalEvent]:
-    """~`events` journal events: orders of 100 filled in four partial fills (7 events each)."""
-    journal: list[JournalEvent] = []
-    n = 0
-    while len(journal) < events:
-        h = OrderHarness()
-        h.working(f"cl-{n}", account=f"ACC-{n % accounts:03d}", instrument=f"SYM{n % 7}")
-        for i, qty in enumerate(FILLS):
-            h.fill(qty, f"{100 + (n + i) % 13}.25")
-        journal.extend(h.journal)
-        n += 1
-    return journal
+def synthetic_journal(events: int = 20_000) -> list[JournalEvent]:
+    return journal(events)
 
 
 def bench_memory(journal: list[JournalEvent], repeat: int = 3) -> float:

@@ -18,7 +18,7 @@ from oms.domain.orders import decide_new, fold
 from oms.domain.route import Route
 from oms.events import OrderAccepted, OrderDenied, OrderRouted, OrderStatus, VenueRequest
 from oms.routing import UNKNOWN_VENUE, StaticRouter, parse_venues
-from tests.order_builders import T0, new_order
+from tests.builders import T0, new_order
 
 
 def test_default_catalogue_is_the_default_venue_and_the_routed_venues() -> None:

@@ -23,7 +23,7 @@ from fastavro.schema import fingerprint
 from oms.events import BY_SCHEMA_NAME, ENUMS, EVENT_TYPES, PRECISION, SCALE, Event
 from schemas import SCHEMA_DIR, SchemaEntry, load_catalogue, load_file
 from streams.codec import DecodeError, SingleObjectCodec
-from tests.stubs import new_order, schema_version
+from tests.builders import new_order, schema_version
 
 AVSC_FILES = sorted(SCHEMA_DIR.glob("*.avsc"))
 DECIMAL = f"decimal({PRECISION},{SCALE})"

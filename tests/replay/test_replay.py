@@ -29,7 +29,7 @@ from replay.journal import (
     replay_journal,
     verify,
 )
-from tests.order_builders import T0, OrderHarness
+from tests.builders import T0, OrderHarness
 
 
 def _harnesses() -> list[OrderHarness]:

@@ -30,7 +30,7 @@ from streams.codec import (
     make_codec,
 )
 from streams.schema_topic import learn_schemas, publish_schemas
-from tests.stubs import execution_report, new_order, sample_events, schema_version
+from tests.builders import execution_report, new_order, sample_events, schema_version
 
 TOPIC = "oms.events"
 SAMPLES = sample_events()

@@ -10,7 +10,7 @@ import pytest
 
 from oms.events import Side, TimeInForce
 from streams.codec import SINGLE_OBJECT_MAGIC, DecodeError, SingleObjectCodec
-from tests.stubs import new_order
+from tests.builders import new_order
 
 
 def _zigzag(n: int) -> bytes:

@@ -17,7 +17,7 @@ from oms.state import RocksStore
 from streams.kafka import read_all
 from streams.processor import TransactionalProcessor
 from streams.runtime import connect
-from tests.stubs import fill
+from tests.builders import fill
 
 pytestmark = pytest.mark.kafka
 

@@ -16,7 +16,7 @@ import pytest
 from oms.domain.denial import Breach, Denial
 from oms.domain.risk import denial_reason
 from oms.events import CancelRejectResponseTo, OrderAccepted, OrderCancelRejected, OrderDenied, OrderStatus
-from tests.order_builders import OrderHarness
+from tests.builders import OrderHarness
 
 QTY = Breach("MAX_ORDER_QTY", "max_order_qty", D(50), D(100), "quantity 100 over 50")
 LOT = Breach("LOT_SIZE", "lot_size", D(3), D(100), "quantity 100 is not a multiple of 3")

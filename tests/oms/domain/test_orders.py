@@ -62,7 +62,7 @@ from oms.events import (
     VenueAction,
     VenueRequest,
 )
-from tests.order_builders import ACCOUNT, T0, VENUE, OrderHarness, cancel, new_order, report
+from tests.builders import ACCOUNT, T0, VENUE, OrderHarness, cancel, new_order, report
 
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
 

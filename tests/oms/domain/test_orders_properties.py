@@ -43,7 +43,7 @@ from oms.events import (
     Side,
     TimeInForce,
 )
-from tests.order_builders import OrderHarness, amend, cancel, check_consistent, report
+from tests.builders import OrderHarness, amend, cancel, check_consistent, report
 
 SETTINGS = settings(
     max_examples=200,

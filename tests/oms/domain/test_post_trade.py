@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from oms.domain.orders import LIVE_STATUSES
 from oms.domain.risk import STATE_RANK, Controls, apply_control, needs_kill_cancel, post_trade_actions
 from oms.events import ControlKind, OrderStatus, RiskControl, TradingState
-from tests.stubs import order_view, position
+from tests.builders import order_view, position
 
 NOW = 1_700_000_000_000_000_000
 

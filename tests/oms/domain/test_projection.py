@@ -21,9 +21,9 @@ from oms.domain.projection import JournalProjection, fold_control, next_order, p
 from oms.domain.risk import AccountRisk, Controls
 from oms.events import ControlKind, ExecType, OrderStatus, OrderType, Side
 from oms.routing import StaticRouter
-from tests import stubs
+from tests import builders
 
-T0 = stubs.T0
+T0 = builders.T0
 
 
 class Engine:
@@ -39,7 +39,7 @@ class Engine:
 
     def __call__(self, event):
         self.now += 1_000
-        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", stubs.VENUE})), self.now, self.risk, self.accounts.get)
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", builders.VENUE})), self.now, self.risk, self.accounts.get)
         self.orders.update(outcome.orders)
         self.accounts.update(outcome.accounts)
         self.journal += outcome.journal
@@ -48,19 +48,19 @@ class Engine:
 
 
 def report(order_id: str, request_id: str, n: int, exec_type: ExecType, **fields):
-    return stubs.execution_report(
+    return builders.execution_report(
         event_id=f"X-{n}", exec_id=f"X-{n}", order_id=order_id, request_id=request_id, exec_type=exec_type,
         ts_event=T0 + n, ts_init=T0 + n, **fields)
 
 
 def _life() -> Engine:
     engine = Engine(Controls(limits={"*": {"max_order_qty": D(500)}}))
-    engine(stubs.new_order(client_order_id="a", quantity=D(100)))
-    engine(stubs.new_order(client_order_id="b", quantity=D(50), side=Side.SELL, instrument="MSFT",
+    engine(builders.new_order(client_order_id="a", quantity=D(100)))
+    engine(builders.new_order(client_order_id="b", quantity=D(50), side=Side.SELL, instrument="MSFT",
                            order_type=OrderType.MARKET, limit_price=None))
-    engine(stubs.new_order(client_order_id="big", quantity=D(1000)))  # denied by pre-trade risk
-    engine(stubs.new_order(client_order_id="a", quantity=D(100), event_id="cmd-again"))  # a repeat: seq 0
-    a, b = ids.order_id(stubs.ACCOUNT, "a"), ids.order_id(stubs.ACCOUNT, "b")
+    engine(builders.new_order(client_order_id="big", quantity=D(1000)))  # denied by pre-trade risk
+    engine(builders.new_order(client_order_id="a", quantity=D(100), event_id="cmd-again"))  # a repeat: seq 0
+    a, b = ids.order_id(builders.ACCOUNT, "a"), ids.order_id(builders.ACCOUNT, "b")
     ra = next(r.request_id for r in engine.requests if r.order_id == a)
     rb = next(r.request_id for r in engine.requests if r.order_id == b)
     engine(report(a, ra, 1, ExecType.NEW, order_status=OrderStatus.NEW, last_qty=D(0), last_px=D(0), cum_qty=D(0),
@@ -95,8 +95,8 @@ def test_the_journal_fold_gives_back_the_engine_orders_and_accounts():
     [account] = engine.accounts
     live, replayed = engine.accounts[account], projection.accounts[account]
     assert replace(live, tokens=replayed.tokens, last_refill=replayed.last_refill) == replayed
-    assert live.positions == {stubs.INSTRUMENT: D(40), "MSFT": D(-50)}  # 40 + 10, bust -10; a correction moves none
-    assert set(live.open_orders) == {ids.order_id(stubs.ACCOUNT, "a")}
+    assert live.positions == {builders.INSTRUMENT: D(40), "MSFT": D(-50)}  # 40 + 10, bust -10; a correction moves none
+    assert set(live.open_orders) == {ids.order_id(builders.ACCOUNT, "a")}
     assert projection.anomalies == 0 and projection.events == len(engine.journal)
 
 
@@ -136,8 +136,8 @@ def test_the_engine_keeps_no_positions_and_the_throttle_is_its_own():
 
 
 def test_fold_control_applies_risk_controls_and_ignores_other_events():
-    control = stubs.risk_control(kind=ControlKind.KILL_SWITCH, scope="*", name="all", value="on")
+    control = builders.risk_control(kind=ControlKind.KILL_SWITCH, scope="*", name="all", value="on")
     assert fold_control(Controls(), control).kill == {"*": True}
-    assert fold_control(Controls(), stubs.quote()) == Controls()
+    assert fold_control(Controls(), builders.quote()) == Controls()
     with pytest.raises(ValueError):
-        fold_control(Controls(), stubs.risk_control(kind=ControlKind.KILL_SWITCH, value="maybe"))
+        fold_control(Controls(), builders.risk_control(kind=ControlKind.KILL_SWITCH, value="maybe"))

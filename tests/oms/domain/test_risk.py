@@ -39,7 +39,7 @@ from oms.domain.risk import (
     with_order,
 )
 from oms.events import ControlKind, OrderStatus, OrderType, RiskControl, Side, TimeInForce, TradingState, VenueAction
-from tests.order_builders import ACCOUNT, INSTRUMENT, T0, TRADER, amend, new_order
+from tests.builders import ACCOUNT, INSTRUMENT, T0, TRADER, amend, new_order
 
 MS = 1_000_000
 SEC = 1_000 * MS

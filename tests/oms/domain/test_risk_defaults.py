@@ -34,7 +34,7 @@ from oms.domain.risk import (
     with_order,
 )
 from oms.events import ControlKind, OrderType, RiskControl, Side
-from tests.order_builders import ACCOUNT, INSTRUMENT, T0, OrderHarness, amend, new_order
+from tests.builders import ACCOUNT, INSTRUMENT, T0, OrderHarness, amend, new_order
 
 BIGGEST_QTY = D("99999999999999999999.99999999")
 """The largest quantity the wire accepts."""
