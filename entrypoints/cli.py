@@ -325,7 +325,7 @@ def risk(
     by: Annotated[str, typer.Option(help="who makes the change (kept in the audit trail)")] = "cli",
     reason: Annotated[Optional[str], typer.Option(help="why (kept in the audit trail)")] = None,
 ) -> None:
-    """Risk controls: set one, or show the current set and audit trail."""
+    """Risk controls: set one, or show the audit trail and the limits in force (for SCOPE, else for every scope)."""
     e = entry(ctx)
     if action is RiskAction.set:
         for field, given in (("kind", kind), ("name", name), ("value", value)):
@@ -343,11 +343,14 @@ def risk(
         received = read_all(consumer, [rt.topics.risk_controls], timeout=10)
     finally:
         consumer.close()
-    controls = Controls()
+    controls = Controls(defaults=e.settings.default_limits)
     table = Table("time (UTC)", "scope", "kind", "name", "value", "changed by", "reason",
                   title="risk.controls audit trail")
     for r in received:
         try:
+            refusal = rt.topics.admitted(r.topic, r.event)
+            if refusal is not None:
+                raise ValueError(refusal)
             controls = apply_control(controls, r.event)
         except ValueError as exc:
             e.err_console.print(f"[yellow]not applied[/]: {exc}")
@@ -356,6 +359,29 @@ def risk(
         table.add_row(ns_to_iso(c.ts_event)[:26], c.scope, c.kind.value, c.name, c.value, c.changed_by,
                       c.reason or "")
     e.console.print(table)
+    e.console.print(limits_table(controls, None if scope == "*" else scope))
+
+
+def limits_table(controls, account: str | None = None) -> Table:
+    """The limits in force (`oms.domain.risk.limits_in_force`) with their source (the account,
+    `*` or the default), for `account`, else for `*` and every account with limits of its own;
+    with each scope's trading state and kill switch."""
+    from oms.domain.risk import killed, limits_in_force, trading_state
+
+    own = {*controls.limits, *controls.states, *controls.kill} - {"*"}
+    scopes = [account] if account is not None else ["*", *sorted(own)]
+    table = Table("scope", "limit", "value", "source", "trading state", "kill switch",
+                  title="limits in force (source: the account, * for every account, or the default)")
+    for scope in scopes:
+        state, kill_switch = trading_state(controls, scope).value, "on" if killed(controls, scope) else "off"
+        for n, shown in enumerate(limits_in_force(controls, scope)):
+            first = n == 0
+            value = f"{shown.value:,f}"
+            value = value.rstrip("0").rstrip(".") if "." in value else value
+            table.add_row(scope if first else "", shown.name, value,
+                          shown.source, state if first else "", kill_switch if first else "")
+        table.add_section()
+    return table
 
 
 @app.command()

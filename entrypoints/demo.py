@@ -180,7 +180,7 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
     try:
         procs.start_marketdata(",".join(f"{k}:{v}" for k, v in INSTRUMENTS.items()), seed=seed, rate=20)
         procs.start_gateway("SIM", seed, "--reject-prob", "0.02")
-        procs.start_worker()
+        procs.start_worker("--venues", "SIM")  # the catalogue: the one venue the gateway serves
         for name, topic in (("orders", rt.topics.orders), ("positions", rt.topics.positions),
                             ("quotes", rt.topics.marketdata), ("fills", rt.topics.fills),
                             ("journal", rt.topics.journal), ("deadletter", rt.topics.deadletter)):

@@ -86,7 +86,7 @@ def replay(
     table.add_row("positions", f"{len(result.positions):,}")
     table.add_row("anomalies", f"{result.anomalies:,}")
     if result.undecodable:
-        table.add_row("undecodable (skipped)", f"{result.undecodable:,}")
+        table.add_row("undecodable or not admitted (skipped)", f"{result.undecodable:,}")
     if result.errors:
         table.add_row("[red]unfoldable events[/]", f"{len(result.errors):,}")
     table.add_row("elapsed", f"{result.elapsed_s:.2f}s")

@@ -13,6 +13,14 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `home` | `OMS_HOME` | `.oms` (made absolute) |
 | `cache_dir` | `OMS_CACHE_DIR` | `~/.cache/oms` |
 | `partitions` | `OMS_PARTITIONS` | 3 |
+| `risk_defaults` | `OMS_RISK_DEFAULTS` | unset: the built-in default limits |
+| `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
+
+`risk_defaults` ("max_order_qty=50000,max_order_notional=2000000", see
+`oms.domain.risk.parse_default_limits`) are the fail-closed limits of an
+account with none of its own and none at `*`; `default_limits` is the parsed
+value every `Controls` starts from. `venues` ("SIM-A,SIM-B") is the venue
+catalogue the worker routes to; an order naming another venue is denied.
 """
 
 from __future__ import annotations
@@ -20,8 +28,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from decimal import Decimal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from oms.domain.risk import parse_default_limits
+from oms.routing import parse_venues
 
 
 class Settings(BaseSettings):
@@ -43,6 +56,29 @@ class Settings(BaseSettings):
     """`OMS_CACHE_DIR`: downloaded Kafka jars (shared by every checkout)."""
     partitions: int = Field(default=3, gt=0, validation_alias="OMS_PARTITIONS")
     """`OMS_PARTITIONS`: partition count of the account-keyed topics."""
+
+    risk_defaults: str = Field(default="", validation_alias="OMS_RISK_DEFAULTS")
+    """`OMS_RISK_DEFAULTS`: default limits over the built-in ones, e.g. `max_order_qty=50000`."""
+    venues: str | None = Field(default=None, validation_alias="OMS_VENUES")
+    """`OMS_VENUES`: the venue catalogue, e.g. `SIM-A,SIM-B`."""
+
+    @field_validator("risk_defaults")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        parse_default_limits(value)  # refused at the entry point, not when the first order comes
+        return value
+
+    @field_validator("venues")
+    @classmethod
+    def _catalogue(cls, value: str | None) -> str | None:
+        if value:
+            parse_venues(value)
+        return value or None
+
+    @property
+    def default_limits(self) -> dict[str, Decimal]:
+        """The default limits every `Controls` starts from: `risk_defaults` over `DEFAULT_LIMITS`."""
+        return parse_default_limits(self.risk_defaults)
 
     @field_validator("home")
     @classmethod

@@ -1,6 +1,9 @@
 """The order engine process: commands and execution reports in; journal, venue requests, fills and views out.
 
-A thin adapter: it decodes each input, calls the pure `oms.domain.engine.step`,
+A thin adapter: it decodes each input, admits on each topic only the event
+types the catalogue gives it (`streams.topics.admitted`: commands on
+`commands`, execution reports on `exec.reports`; anything else is
+dead-lettered with the reason, never applied or journaled), calls the pure `oms.domain.engine.step`,
 and hands back what to publish; `streams.processor.TransactionalProcessor`
 makes each batch's outputs, state changes and consumed offsets one Kafka
 transaction. The engine is the single writer of the journal. Its state store
@@ -18,7 +21,9 @@ input. The engine therefore runs on confluent-kafka transactions directly.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
+from typing import Mapping
 
 from oms import keys
 from oms.clock import Clock
@@ -26,7 +31,7 @@ from oms.domain.engine import RiskView, refuse_invalid_command, step
 from oms.domain.orders import view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
-from oms.domain.risk import Controls
+from oms.domain.risk import DEFAULT_LIMITS, Controls
 from oms.events import Event, OrderAnomaly
 from oms.routing import Router, StaticRouter
 from oms.state import ControlsSnapshot, RocksStore, dump_account, dump_controls, dump_order, load_account, load_order
@@ -34,11 +39,11 @@ from streams.codec import Codec, DecodeError, InvalidRecord
 from streams.processor import Output, PartitionState, TransactionalProcessor
 from streams.records import Record, dead_letter
 from streams.tables import FollowedTopic, Snapshot, StaticTable
-from streams.topics import Topics
+from streams.topics import Topics, admitting
 
 log = logging.getLogger("oms.engine")
 
-__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_risk_inputs"]
+__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_controls", "follow_risk_inputs"]
 
 
 class OrderEngine:
@@ -60,10 +65,16 @@ class OrderEngine:
         controls = self.controls.snapshot()
         try:
             decoded = self.codec.decode(record.topic, record.value or b"")
+            refusal = self.topics.admitted(record.topic, decoded)
+            if refusal is not None:  # e.g. an ExecutionReport on commands: never applied, never journaled
+                return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
                            risk, lambda account: load_account(state.get(keys.account(account))))
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
+            refusal = self.topics.admitted(record.topic, exc.schema_name)
+            if refusal is not None:
+                return self._dead_letter(record, key, f"{refusal}; and it is invalid: {exc}", now)
             denial = refuse_invalid_command(exc.schema_name, exc.record, str(exc), now)
             if denial is not None:
                 log.warning("refused invalid %s %s: %s", denial.command, denial.client_order_id, exc)
@@ -112,11 +123,22 @@ def fold_reference(references: dict, event: Event) -> dict:
     return {**references, event.instrument: (price, event.ts_event)}
 
 
-def follow_risk_inputs(bootstrap_servers: str, topics: Topics, codec: Codec):
-    """The controls (from the beginning) and reference prices (from now on) as global tables."""
-    controls = FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(), fold_control).start()
-    references = FollowedTopic(bootstrap_servers, topics.marketdata, codec, {}, fold_reference,
-                               from_end=True).start()
+def follow_controls(bootstrap_servers: str, topics: Topics, codec: Codec,
+                    defaults: Mapping[str, Decimal] = DEFAULT_LIMITS) -> FollowedTopic[Controls]:
+    """`risk.controls` from the beginning as a global table over `Controls(defaults=defaults)`:
+    the fail-closed default limits from configuration (`Settings.default_limits`), else the
+    built-in ones. Only RiskControl events are folded (`streams.topics.admitting`)."""
+    return FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(defaults=dict(defaults)),
+                         admitting("risk.controls", fold_control)).start()
+
+
+def follow_risk_inputs(bootstrap_servers: str, topics: Topics, codec: Codec,
+                       defaults: Mapping[str, Decimal] = DEFAULT_LIMITS):
+    """The controls (from the beginning, over the default limits `defaults`) and reference prices
+    (from now on) as global tables."""
+    controls = follow_controls(bootstrap_servers, topics, codec, defaults)
+    references = FollowedTopic(bootstrap_servers, topics.marketdata, codec, {},
+                               admitting("marketdata", fold_reference), from_end=True).start()
     return controls, references
 
 

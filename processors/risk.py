@@ -11,7 +11,8 @@
 - Exposure: gross exposure above `max_gross_exposure` after fills is reported.
 
 The decisions are pure (`oms.domain.risk.post_trade_actions`); this module only
-follows the topics and publishes.
+follows the topics (each admitting only its own event type, `streams.topics.admitting`;
+the controls over the configured default limits) and publishes.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping
 
 from oms import keys
 from oms.clock import Clock
-from oms.domain.risk import Controls, post_trade_actions
+from oms.domain.risk import DEFAULT_LIMITS, post_trade_actions
 from oms.events import Event, OrderView, Position
-from processors.engine import fold_control
+from processors.engine import follow_controls
 from streams.codec import Codec
 from streams.kafka import EventProducer
 from streams.tables import FollowedTopic
-from streams.topics import Topics
+from streams.topics import Topics, admitting
 
 log = logging.getLogger("oms.risk")
 
@@ -49,14 +52,17 @@ class MonitorStats:
 
 def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: EventProducer,
                 stop: threading.Event, *, clock: Clock, controls=None, references=None,
-                interval_s: float = 0.5) -> MonitorStats:
-    controls = controls or FollowedTopic(bootstrap_servers, topics.risk_controls, codec, Controls(),
-                                         fold_control).start()
+                defaults: Mapping[str, Decimal] = DEFAULT_LIMITS, interval_s: float = 0.5) -> MonitorStats:
+    """Watch until `stop` is set. `controls` is the engine's table when the worker shares it; else
+    the monitor follows `risk.controls` itself over the default limits `defaults`."""
+    own_controls = controls is None
+    if controls is None:
+        controls = follow_controls(bootstrap_servers, topics, codec, defaults)
     orders = FollowedTopic(bootstrap_servers, topics.orders, codec, {},
-                           fold_latest(lambda e: e.order_id if isinstance(e, OrderView) else "")).start()
+                           admitting("orders", fold_latest(lambda e: e.order_id))).start()
     positions = FollowedTopic(bootstrap_servers, topics.positions, codec, {},
-                              fold_latest(lambda e: keys.position_id(e.account, e.instrument)
-                                          if isinstance(e, Position) else "")).start()
+                              admitting("positions", fold_latest(
+                                  lambda e: keys.position_id(e.account, e.instrument)))).start()
     stats = MonitorStats()
     canceled: frozenset[str] = frozenset()
     peaks: dict[str, object] = {}
@@ -92,5 +98,7 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
     finally:
         orders.stop()
         positions.stop()
+        if own_controls:
+            controls.stop()
     return stats
 

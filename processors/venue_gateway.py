@@ -2,7 +2,9 @@
 
 This processor owns the Kafka side of the venues: it consumes `venue.requests`
 (consumer group `f"{prefix}venue-gateway"`; requests for venues it does not
-serve are skipped) and `marketdata`, hands them to the pure core
+serve are skipped) and `marketdata`, each admitting only its own event types
+(`streams.topics.admitted`: a record of another type is dead-lettered with the
+reason and counts as handled), hands them to the pure core
 (`oms.venues.gateway.GatewayCore`: routing, rate limits, held reports,
 committable offsets) over one `oms.venues.simulated.SimulatedExchange` per
 venue, and publishes the reports to `exec.reports` keyed by account. Delivery is at-least-once: a request's
@@ -38,6 +40,8 @@ from oms.domain.tokens import RateLimit
 from oms.events import ExecutionReport
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from streams.kafka import EventConsumer, Received
+from streams.records import Record, dead_letter
 
 __all__ = ["DEFAULT_RATE_LIMIT", "GatewayCore", "GatewayStats", "RATE_LIMITED", "RateLimit", "run_gateway"]
 
@@ -108,6 +112,27 @@ def run_gateway(
     producer = rt.event_producer(**{"message.timeout.ms": 0})  # never give up on a report: retry until delivered
     outbox = _Outbox(producer, requests, core)
 
+    def refuse(consumer: EventConsumer, record: Record, reason: str) -> None:
+        """Dead-letter a decoded record its topic does not admit; its offset counts as handled."""
+        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
+        producer.send(topics.deadletter, record.text_key or "-", dead_letter(record, reason, PROCESSOR,
+                                                                              clock.now_ns()))
+        consumer.rejected.append((record.topic, record.partition, record.offset))
+        outbox.sent = True
+
+    def poll(consumer: EventConsumer, timeout: float) -> Received | None:
+        """The next decoded event its topic admits (`streams.topics.admitted`: VenueRequest on
+        venue.requests, Quote and Trade on marketdata); any other is refused."""
+        record = consumer.reader.poll(timeout)
+        received = None if record is None else consumer.decode(record)
+        if received is None:
+            return None
+        reason = topics.admitted(received.topic, received.event)
+        if reason is not None:
+            refuse(consumer, record, reason)
+            return None
+        return received
+
     def publish(reports: list[ExecutionReport]) -> None:
         for report in reports:
             producer.send(topics.exec_reports, report.account, report)
@@ -125,7 +150,8 @@ def run_gateway(
         logged = GatewayStats()
         while not stop.is_set():
             for _ in range(MAX_BATCH):
-                received = marketdata.poll(0)
+                received = poll(marketdata, 0)
+                marketdata.rejected.clear()  # never committed: nothing to count
                 if received is None:
                     break
                 core.on_marketdata(received.event, clock.now_ns())
@@ -133,7 +159,7 @@ def run_gateway(
             due = core.next_due()
             if due is not None:
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
-            received = requests.poll(wait)
+            received = poll(requests, wait)
             for _ in range(MAX_BATCH):
                 while requests.rejected:  # dead-lettered: handled, nothing to send, offset committable
                     topic, partition, offset = requests.rejected.pop(0)
@@ -141,7 +167,7 @@ def run_gateway(
                 if received is None:
                     break
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())
-                received = requests.poll(0)
+                received = poll(requests, 0)
             released = core.release(clock.now_ns())
             if released:
                 publish(released)

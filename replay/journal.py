@@ -96,8 +96,9 @@ commands only partly (an order denied for several breaches carries only the
 first reason, a command refused as invalid never reached the checks), so the
 takes cannot be recounted from it."""
 
-CONTROLS_FIELDS: tuple[str, ...] = ("limits", "states", "kill", "entitlements", "instruments")
-"""The fields of `Controls` compared. The audit trail is not: `risk.controls` is
+CONTROLS_FIELDS: tuple[str, ...] = ("limits", "states", "kill", "entitlements", "instruments", "defaults")
+"""The fields of `Controls` compared (the default limits: replay starts from the configured ones,
+`OMS_RISK_DEFAULTS`, as the engine does; a difference there is a configuration that differs). The audit trail is not: `risk.controls` is
 compacted, so records an operator overwrote may be gone from the log while the
 values in force (last writer wins per scope|kind|name, the record key) stay."""
 
@@ -218,7 +219,9 @@ def _read(
     """Yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic`
     with the one topic reader: every partition (or `partitions`) from its first offset to its end
     offset at start, or `until_offset` (exclusive). A partition also stops at the first event for
-    which `stop(event)` is true (that event is not yielded). Undecodable records go to `on_error`.
+    which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
+    topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
+    `on_error` and are not yielded.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
     try:
@@ -235,6 +238,11 @@ def _read(
                 except DecodeError as exc:
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
+                    continue
+                refusal = runtime.topics.admitted(topic, event)
+                if refusal is not None:  # the live consumer dead-lettered it: never folded
+                    if on_error is not None:
+                        on_error(f"{topic}[{record.partition}]@{record.offset}: {refusal}")
                     continue
                 if stop is not None and stop(event):
                     reader.finish(topic, record.partition)
@@ -262,8 +270,8 @@ def replay_journal(
     partition, so no order is left with a gap). Orders, positions and accounts
     never span partitions (the journal is keyed by account), so folding the
     partitions interleaved gives the same states as folding them one after the
-    other. Undecodable records are counted and skipped (the live worker
-    dead-letters them)."""
+    other. Undecodable records, and events that are not journal events, are
+    counted and skipped (the live worker dead-letters them)."""
     _require_fresh(store)
     runtime.learn_schemas()
     started = time.perf_counter()
@@ -351,8 +359,9 @@ def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
 
 def replay_controls(runtime, offsets: dict[int, int], timeout: float = 30.0) -> Controls:
     """The fold of `risk.controls` below `offsets` (partition -> next offset), as the engine's
-    table folds it: `fold_control`, skipping undecodable and refused controls."""
-    controls = Controls()
+    table folds it: `fold_control` over the configured default limits (`Settings.default_limits`),
+    skipping undecodable and refused controls."""
+    controls = Controls(defaults=runtime.settings.default_limits)
     for partition, end in sorted(offsets.items()):
         for _, _, _, _, event in _read(runtime, runtime.topics.risk_controls, partitions=[partition],
                                         until_offset=end, timeout=timeout):

@@ -5,15 +5,41 @@ environments can share one cluster. Creation is idempotent: existing topics
 are left as they are and reported as such. Topics keyed by account share one
 partition count so that commands, execution reports, the journal and fills
 are co-partitioned: one engine instance owns an account's whole state.
+
+The catalogue is also the admission table: each topic names the event types
+it carries (`TopicSpec.admits`), and every consumer asks `admitted(topic,
+event)` (or `Topics.admitted` with a full name) before acting on what it read:
+an ExecutionReport on `commands` or a NewOrder on `exec.reports` is refused with
+the reason and dead-lettered, never applied. `admitting(topic, fold)` applies the
+same check to the fold of a followed topic (a refused event is not folded).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from oms.events import (
+    JOURNAL_EVENTS,
+    AmendOrder,
+    CancelOrder,
+    DeadLetter,
+    Event,
+    ExecutionReport,
+    Fill,
+    NewOrder,
+    OrderView,
+    Position,
+    Quote,
+    RiskControl,
+    Trade,
+    VenueRequest,
+)
+
+T = TypeVar("T")
 
 FOREVER = -1
 DAY_MS = 24 * 3600 * 1000
@@ -31,6 +57,9 @@ class TopicSpec:
     retention_ms: int
     written_by: str
     holds: str
+    admits: tuple[type[Event], ...] = ()
+    """The event types the topic carries; its consumers refuse (dead-letter) any other.
+    Empty for a topic that carries no events (raw state, schemas)."""
 
     def partition_count(self, account_partitions: int) -> int:
         return account_partitions if self.partitions == ACCOUNT_PARTITIONS else int(self.partitions)
@@ -45,32 +74,63 @@ class TopicSpec:
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("commands", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
-              "producers (client, CLI)", "NewOrder, AmendOrder, CancelOrder"),
+              "producers (client, CLI)", "NewOrder, AmendOrder, CancelOrder", (NewOrder, AmendOrder, CancelOrder)),
     TopicSpec("order.events", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
-              "order engine (only)", "the journal: every decision and fact about an order"),
+              "order engine (only)", "the journal: every decision and fact about an order", JOURNAL_EVENTS),
     TopicSpec("venue.requests", "venue", 3, "delete", 7 * DAY_MS,
-              "order engine", "VenueRequest: child orders, replaces, cancels"),
+              "order engine", "VenueRequest: child orders, replaces, cancels", (VenueRequest,)),
     TopicSpec("exec.reports", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
-              "venue gateways", "ExecutionReport from venues"),
+              "venue gateways", "ExecutionReport from venues", (ExecutionReport,)),
     TopicSpec("marketdata", "instrument", 3, "delete", 7 * DAY_MS,
-              "market data handler", "Quote, Trade"),
+              "market data handler", "Quote, Trade", (Quote, Trade)),
     TopicSpec("fills", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
-              "order engine", "Fill: the downstream contract, one event per fill"),
+              "order engine", "Fill: the downstream contract, one event per fill", (Fill,)),
     TopicSpec("orders", "order id", ACCOUNT_PARTITIONS, "compact", FOREVER,
-              "order engine", "OrderView: latest state of each order"),
+              "order engine", "OrderView: latest state of each order", (OrderView,)),
     TopicSpec("positions", "account|instrument", ACCOUNT_PARTITIONS, "compact", FOREVER,
-              "position manager", "Position: latest position of each account and instrument"),
+              "position manager", "Position: latest position of each account and instrument", (Position,)),
     TopicSpec("engine.state", "order id (partition of its account)", ACCOUNT_PARTITIONS, "compact", FOREVER,
               "order engine", "changelog of the engine's RocksDB state (orders, accounts, controls, applied offsets)"),
     TopicSpec("risk.controls", "scope|kind|name", 1, "compact", FOREVER,
-              "operators, post-trade risk", "RiskControl: limits, states, kill switches"),
+              "operators, post-trade risk", "RiskControl: limits, states, kill switches", (RiskControl,)),
     TopicSpec("deadletter", "source key", 1, "delete", 30 * DAY_MS,
-              "any processor", "DeadLetter: input that could not be decoded or validated"),
+              "any processor", "DeadLetter: input that could not be decoded or validated", (DeadLetter,)),
     TopicSpec("schemas", "fingerprint", 1, "compact", FOREVER,
               "every producer", "Avro schemas by CRC-64-AVRO fingerprint"),
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
+
+
+def admitted(topic: str, event: Event | str) -> str | None:
+    """None when `event` (an event, or its Avro schema name such as "oms.NewOrder") may be on
+    the catalogue topic `topic` (its short name, e.g. "commands"); else why not, e.g.
+    "ExecutionReport is not admitted on commands (it admits NewOrder, AmendOrder, CancelOrder)".
+    The one admission check: every consumer of a topic calls it (through `Topics.admitted`
+    with a full topic name, or `admitting` around a fold)."""
+    spec = BY_NAME[topic]
+    schema = event if isinstance(event, str) else event.schema_name
+    if any(kind.schema_name == schema for kind in spec.admits):
+        return None
+    name = schema.rpartition(".")[2] if isinstance(event, str) else type(event).__name__
+    if not spec.admits:
+        return f"{name} is not admitted on {topic} (it carries no events)"
+    if spec.admits == JOURNAL_EVENTS:
+        return f"{name} is not admitted on {topic} (it admits journal events only)"
+    return f"{name} is not admitted on {topic} (it admits {', '.join(k.__name__ for k in spec.admits)})"
+
+
+def admitting(topic: str, fold: Callable[[T, Event], T]) -> Callable[[T, Event], T]:
+    """`fold` over the catalogue topic `topic` that refuses (raises `ValueError` with the reason:
+    a followed table logs it and folds nothing) every event the topic does not admit."""
+
+    def admitted_fold(value: T, event: Event) -> T:
+        reason = admitted(topic, event)
+        if reason is not None:
+            raise ValueError(reason)
+        return fold(value, event)
+
+    return admitted_fold
 
 
 @dataclass(frozen=True)
@@ -91,6 +151,10 @@ class Topics:
         if full in BY_NAME:
             return full
         raise KeyError(f"{full!r} is not an OMS topic under prefix {self.prefix!r}")
+
+    def admitted(self, full: str, event: Event | str) -> str | None:
+        """`admitted` for a full topic name (or a short one): None, or why `event` is refused there."""
+        return admitted(self.short(full), event)
 
     @property
     def commands(self) -> str:
