@@ -14,7 +14,7 @@ from entrypoints.cli import limits_table
 from oms.config import Settings
 from oms.domain.risk import DEFAULT_LIMITS, Controls, apply_control
 from oms.routing import UNKNOWN_VENUE
-from tests.stubs import new_order, risk_control
+from tests.builders import new_order, risk_control
 
 
 @pytest.fixture

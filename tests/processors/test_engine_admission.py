@@ -18,7 +18,7 @@ from streams.codec import SingleObjectCodec
 from streams.processor import PartitionState
 from streams.records import Record
 from streams.topics import Topics
-from tests.stubs import execution_report, new_order
+from tests.builders import execution_report, new_order
 
 TOPICS = Topics("t.")
 CODEC = SingleObjectCodec()

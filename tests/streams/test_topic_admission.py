@@ -6,7 +6,7 @@ import pytest
 
 from oms.events import EVENT_TYPES, JOURNAL_EVENTS, ExecutionReport, NewOrder, RiskControl
 from streams.topics import BY_NAME, CATALOGUE, Topics, admitted, admitting
-from tests.stubs import execution_report, new_order, risk_control, sample_events
+from tests.builders import execution_report, new_order, risk_control, sample_events
 
 EXPECTED = {
     "commands": {"NewOrder", "AmendOrder", "CancelOrder"},
