@@ -5,31 +5,49 @@ the project codec, apply the journal projection's position rule
 (`oms.domain.projection.position_key` and `evolve_position`, the fold replay
 runs too) and publish the compacted `positions` view. State lives in faust
 tables on the rocksdict driver with changelog topics, under the keys of
-`oms.keys`. The processing guarantee is at-least-once, and effects are
-exactly-once all the same: the fold ignores a fill id it has applied, the last
-applied journal offset per partition is kept in the same table as the
-positions (`streams.idempotence`, the mechanism the engine's processor uses),
-a position event's id is deterministic and the view is compacted. (faust's `exactly_once` mode commits transactions without flushing
-buffered table-changelog sends; the order engine, whose outputs must never
-repeat, runs on Kafka transactions directly: see `processors/engine.py`.)
+`oms.keys`.
 
-Undecodable input goes to the dead-letter topic (`streams.records.dead_letter`);
-the agents keep going. faust stays here because it is this part's runtime:
-tables with changelogs and standby-free recovery for a fold that may repeat.
+Why two runtimes with two guarantees. The order engine's outputs (journal,
+venue requests, fills) must never repeat and never be lost, so it runs on
+Kafka transactions directly (`processors/engine.py`: outputs, state and
+consumed offsets commit as one). faust's own `exactly_once` mode cannot give
+that here (it commits without flushing buffered table-changelog sends), so
+the position manager is at-least-once and makes repetition harmless instead:
+its output is a compacted view whose event id is deterministic
+(`pos.<account>.<instrument>.<version>`), and its fold ignores a fill id it
+has applied. What it must never do is lose an update, so each journal record
+is handled in two phases. First everything is computed: decode, the new
+position state, its `Position` event (which must fit the wire's
+decimal(28,8): `UnrepresentablePosition` otherwise) and their bytes. Any
+failure there (undecodable, unrepresentable, or any exception of the fold)
+dead-letters the input (`streams.records.dead_letter`) with an ALERT (a
+WARNING for undecodable bytes), leaves the state as it was, marks the input
+applied and goes on. Then the effects, publish before commit: the `Position`
+is sent and its delivery awaited, and only then is the new state written to
+the table together with the input's applied offset (`streams.idempotence`,
+the guard the engine's processor uses; faust flushes these changelog writes
+before it commits the input offset). A crash between the two re-reads the
+input and applies it again to the old state: the same event is published
+again and the compacted view is unchanged. A failed publish is not the
+input's fault and is not dead-lettered: the agent halts (`Progress.halted`)
+without advancing, and the worker's liveness check stops the process for its
+supervisor to restart it from the committed state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 import faust
 
 from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
-from oms.domain.positions import evolve_position, reference_price, to_event
+from oms.domain.positions import UnrepresentablePosition, evolve_position, reference_price, to_event
 from oms.domain.projection import position_key
 from oms.events import Event
 from oms.routing import Router, StaticRouter
@@ -44,6 +62,8 @@ log = logging.getLogger("oms.worker")
 RAW = dict(key_type=bytes, value_type=bytes)
 """Keys and values stay bytes: the project codec, not faust's, decides the wire format."""
 
+POSITION_MANAGER = "position-manager"
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -51,6 +71,34 @@ class WorkerOptions:
     commit_interval_s: float = 0.5
     processing_guarantee: str = "at_least_once"
     replication_factor: int = 1
+    liveness_timeout_s: float = 120.0
+    """How long the journal may grow while the position manager handles nothing before the
+    worker gives up and exits non-zero (`processors.worker.Liveness`); longer than a table recovery."""
+    liveness_interval_s: float = 5.0
+    """How often the liveness check looks."""
+
+
+@dataclass
+class Progress:
+    """What the position manager tells the worker's liveness check (read from another thread).
+
+    `handled` counts the journal records it has finished with (applied, skipped
+    or dead-lettered); `assigned` is the journal partitions faust gives it
+    (refreshed each second on the event loop); `halted` is set, with the reason,
+    when the agent stopped for good (a failed publish)."""
+
+    handled: int = 0
+    assigned: frozenset[int] = field(default_factory=frozenset)
+    halted: str | None = None
+
+
+class PositionUpdate(NamedTuple):
+    """Everything one journal record changes, computed before anything is written."""
+
+    stored_key: bytes
+    state: bytes
+    view_key: bytes
+    view: bytes
 
 
 def app_id(topics: Topics) -> str:
@@ -64,9 +112,11 @@ def create_app(
     options: WorkerOptions = WorkerOptions(),
     clock: Clock,
     codec: Codec | None = None,
+    progress: Progress | None = None,
 ) -> faust.App:
     codec = codec or make_codec(settings.schema_registry_url)
     topics = Topics(settings.topic_prefix)
+    progress = progress if progress is not None else Progress()
     app = faust.App(
         app_id(topics),
         broker=[f"kafka://{server}" for server in bootstrap_servers.split(",")],
@@ -99,49 +149,93 @@ def create_app(
         "marks", partitions=BY_NAME["marketdata"].partition_count(settings.partitions), options=table_options, **RAW
     )
 
-    async def send(out: faust.TopicT, key: str, event: Event) -> None:
-        await out.send(key=key.encode(), value=codec.encode(out.get_topic_name(), event))
-
-    async def send_dead_letter(record: Record, error: str, processor: str) -> None:
+    async def send_dead_letter(record: Record, error: str, processor: str, *, alert: bool = False) -> None:
         letter = dead_letter(record, error, processor, clock.now_ns())
-        log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
-        await deadletter_out.send(key=record.key, value=codec.encode(topics.deadletter, letter))
+        if alert:
+            log.error("ALERT %s: input %s[%d]@%d dead-lettered: %s", processor, record.topic, record.partition,
+                      record.offset, error)
+        else:
+            log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+        delivery = await deadletter_out.send(key=record.key, value=codec.encode(topics.deadletter, letter))
+        await delivery  # delivered before the input is marked applied
 
-    @app.agent(journal_in, name="position-manager")
+    def mark_price(instrument: str) -> Decimal | None:
+        raw = marks.get(instrument.encode())
+        return None if raw is None else Decimal(raw.decode())
+
+    def position_update(decoded: Event) -> PositionUpdate | None:
+        """The new state and the `Position` to publish for a journal event, or None when it moves
+        no position (not a fill, or a fill already applied). Pure but for the table reads."""
+        key = position_key(decoded)
+        if key is None:
+            return None
+        stored = keys.position(decoded.account, decoded.instrument).encode()
+        before = load_position(position_state.get(stored))
+        after = evolve_position(before, decoded)
+        if after is None or after == before:
+            return None
+        view = to_event(after, mark_price(decoded.instrument), decoded.ts_event)
+        return PositionUpdate(stored, dump_position(after), key.encode(), codec.encode(topics.positions, view))
+
+    async def publish_then_store(update: PositionUpdate) -> None:
+        delivery = await positions_out.send(key=update.view_key, value=update.view)
+        await delivery  # delivered before the state (and the applied offset) is written
+        position_state[update.stored_key] = update.state
+
+    async def manage_position(record: Record) -> None:
+        """Compute, then publish, then store; an input that cannot be handled is dead-lettered.
+        Raises only when publishing (the position or the dead letter) failed."""
+        try:
+            update = position_update(codec.decode(record.topic, record.value or b""))
+        except DecodeError as exc:
+            await send_dead_letter(record, str(exc), POSITION_MANAGER)
+            return
+        except UnrepresentablePosition as exc:
+            await send_dead_letter(record, f"unrepresentable position: {exc}", POSITION_MANAGER, alert=True)
+            return
+        except Exception as exc:  # any failure of the handler: dead-lettered, the state unchanged
+            log.exception("%s failed on %s[%d]@%d", POSITION_MANAGER, record.topic, record.partition, record.offset)
+            await send_dead_letter(record, f"{type(exc).__name__}: {exc}", POSITION_MANAGER, alert=True)
+            return
+        if update is not None:
+            await publish_then_store(update)
+
+    @app.agent(journal_in, name=POSITION_MANAGER)
     async def position_manager(stream):
         async for event in stream.events():
             record = Record.of_faust(event.message)
             applied = partition_scope(position_state, record.partition)
-            if already_applied(applied, record):
-                continue
-            try:
-                decoded = codec.decode(record.topic, record.value or b"")
-            except DecodeError as exc:
-                await send_dead_letter(record, str(exc), "position-manager")
+            if not already_applied(applied, record):
+                try:
+                    await manage_position(record)
+                except Exception as exc:  # the broker refused a publish: not the input's fault
+                    progress.halted = (f"publishing for {record.topic}[{record.partition}]@{record.offset} "
+                                       f"failed: {type(exc).__name__}: {exc}")
+                    log.error("%s halted: %s", POSITION_MANAGER, progress.halted)
+                    await asyncio.Event().wait()  # advance no further; the worker stops the process
                 mark_applied(applied, record)
-                continue
-            key = position_key(decoded)
-            if key is not None:
-                stored = keys.position(decoded.account, decoded.instrument).encode()
-                before = load_position(position_state.get(stored))
-                after = evolve_position(before, decoded)
-                if after is not None and after != before:
-                    position_state[stored] = dump_position(after)
-                    raw_mark = marks.get(decoded.instrument.encode())
-                    mark_price = None if raw_mark is None else Decimal(raw_mark.decode())
-                    await send(positions_out, key, to_event(after, mark_price, decoded.ts_event))
-            mark_applied(applied, record)
+            progress.handled += 1
 
     @app.agent(marketdata_in, name="marks")
     async def mark_prices(stream):
         async for event in stream.events():
+            record = Record.of_faust(event.message)
             try:
-                decoded = codec.decode(event.message.topic, event.message.value or b"")
+                decoded = codec.decode(record.topic, record.value or b"")
+                price = reference_price(decoded)
             except DecodeError as exc:
-                await send_dead_letter(Record.of_faust(event.message), str(exc), "marks")
+                await send_dead_letter(record, str(exc), "marks")
                 continue
-            price = reference_price(decoded)
+            except Exception as exc:  # any failure of the handler: dead-lettered, the marks unchanged
+                log.exception("marks failed on %s[%d]@%d", record.topic, record.partition, record.offset)
+                await send_dead_letter(record, f"{type(exc).__name__}: {exc}", "marks", alert=True)
+                continue
             if price is not None:
                 marks[decoded.instrument.encode()] = str(price).encode()
+
+    @app.timer(1.0)
+    async def note_assignment() -> None:
+        progress.assigned = frozenset(tp.partition for tp in app.consumer.assignment()
+                                      if tp.topic == topics.journal)
 
     return app

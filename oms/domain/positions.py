@@ -32,6 +32,10 @@ Conventions:
   fills with the same step as incremental application. The reference may name
   the original fill or an earlier correction of it. A bust or correction whose
   reference is not standing (unknown, or already busted) is ignored.
+- Representability: a `Position` event carries every amount as the wire's
+  decimal(28,8). A state whose event would not fit (e.g. an exposure of
+  10^21 after a fill of 10^19 at 100) is refused by `to_event` with
+  `UnrepresentablePosition`, naming the amounts; nothing is rounded into range.
 - `fills` counts applied fill-type events (fills, busts and corrections). It
   only grows, so it is the state's version and keeps `Position.event_id` unique;
   `len(standing)` is the number of fills currently standing.
@@ -52,6 +56,7 @@ from decimal import (
 )
 from typing import Iterable, Mapping, NamedTuple
 
+from oms.domain.representable import WIRE_TYPE, representable
 from oms.events import (
     SCALE,
     Event,
@@ -70,6 +75,7 @@ __all__ = [
     "PositionKey",
     "PositionState",
     "StandingFill",
+    "UnrepresentablePosition",
     "apply_bust",
     "apply_correction",
     "apply_fill",
@@ -404,18 +410,35 @@ def _wire(value: Decimal) -> Decimal:
         return value.quantize(_WIRE_QUANTUM)
 
 
+class UnrepresentablePosition(ValueError):
+    """The `Position` event of a state cannot be written: an amount is beyond the wire's decimal(28,8)."""
+
+
 def to_event(state: PositionState, mark_price: Decimal | None, now: int) -> Position:
     """The `Position` event for a state, amounts rounded half-even to the wire scale.
 
     With a mark, unrealized P&L and exposures are computed at the mark rounded
     to the wire scale (the one the event shows). Without one, unrealized P&L is
-    0 and the exposures are at cost."""
+    0 and the exposures are at cost. Raises `UnrepresentablePosition` (naming
+    the amounts) when an amount does not fit the wire."""
+    if mark_price is not None and not representable(mark_price):
+        raise UnrepresentablePosition(_beyond(state, {"mark_price": mark_price}))
     if mark_price is None:
         unrealized, gross, net = ZERO, abs(state.cost), state.cost
         shown_mark = None
     else:
         shown_mark = _wire(mark_price)
         unrealized, gross, net = mark(state, shown_mark)
+    amounts = {
+        "quantity": state.quantity,
+        "realized_pnl": state.realized_pnl,
+        "unrealized_pnl": unrealized,
+        "gross_exposure": gross,
+        "net_exposure": net,
+    }
+    too_large = {name: value for name, value in amounts.items() if not representable(value)}
+    if too_large:
+        raise UnrepresentablePosition(_beyond(state, too_large))
     return Position(
         event_id=position_event_id(state),
         ts_event=now,
@@ -432,3 +455,9 @@ def to_event(state: PositionState, mark_price: Decimal | None, now: int) -> Posi
         fills=state.fills,
         last_fill_id=state.last_fill_id,
     )
+
+
+def _beyond(state: PositionState, amounts: Mapping[str, Decimal]) -> str:
+    listed = ", ".join(f"{name} {value:E}" for name, value in amounts.items())
+    return (f"position {state.account}/{state.instrument} after {state.last_fill_id}: "
+            f"{listed} beyond the wire's {WIRE_TYPE}")

@@ -1,0 +1,99 @@
+"""The position manager on a real broker: no update vanishes, failures are dead-lettered and the
+agent goes on, and a stuck faust side stops the worker non-zero.
+
+The worker runs as a process with faults injected by fill id (`tests.processors.faulty_worker`:
+`boom*` makes the fold raise, `hang*` blocks the event loop); everything else is the real worker.
+Fills are crafted and written straight to the journal (`order.events`) under a unique prefix.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from oms.events import OrderFilled
+from tests.pipeline import Pipeline
+from tests.stubs import order_filled
+
+pytestmark = pytest.mark.kafka
+
+HUGE = Decimal(10) ** 19
+"""A fill quantity the wire holds whose exposure at 100 (10^21) it does not."""
+
+
+@pytest.fixture(scope="module")
+def pipeline(bootstrap_servers, tmp_path_factory):
+    p = Pipeline.start(bootstrap_servers, f"pm{uuid4().hex[:8]}.", tmp_path_factory.mktemp("oms"), worker=False)
+    p.procs.start("worker", "tests.processors.faulty_worker")
+    yield p
+    p.stop()
+
+
+def _journal_fill(p: Pipeline, account: str, fill_id: str, qty: Decimal, instrument: str = "AAPL") -> OrderFilled:
+    fill = order_filled(account=account, instrument=instrument, fill_id=fill_id, exec_id=f"x-{fill_id}",
+                        order_id=f"O{account}", last_qty=qty, last_px=Decimal(100), cum_qty=qty,
+                        leaves_qty=Decimal(0), avg_px=Decimal(100), commission=Decimal(0))
+    sender = p.rt.event_producer()
+    sender.send(p.rt.topics.journal, account, fill)
+    sender.flush()
+    return fill
+
+
+def _positions(p: Pipeline, key: str):
+    return [e for e in p.views["positions"].all or [] if f"{e.account}|{e.instrument}" == key]
+
+
+def _letters(p: Pipeline, account: str):
+    return [d for d in p.views["deadletter"].all or []
+            if d.source_topic == p.rt.topics.journal and d.key == account.encode()]
+
+
+def test_a_fill_whose_exposure_overflows_is_dead_lettered_and_the_next_fill_applies(pipeline):
+    p, account = pipeline, "ACC-HUGE"
+    key = f"{account}|AAPL"
+    _journal_fill(p, account, "f1", Decimal(2))
+    p.wait(lambda: _positions(p, key), 90, "the first position")
+
+    _journal_fill(p, account, "f2", HUGE)
+    (letter,) = p.wait(lambda: _letters(p, account), 60, "the dead letter of the huge fill")
+    assert letter.processor == "position-manager"
+    assert "unrepresentable position" in letter.error and "gross_exposure" in letter.error
+    assert "after f2" in letter.error and "decimal(28,8)" in letter.error
+
+    _journal_fill(p, account, "f3", Decimal(3))
+    p.wait(lambda: any(e.last_fill_id == "f3" for e in _positions(p, key)), 60, "the next fill's position")
+    published = {(e.quantity, e.fills, e.last_fill_id) for e in _positions(p, key)}
+    assert published == {(Decimal(2), 1, "f1"), (Decimal(5), 2, "f3")}  # nothing of f2, ever
+    assert "ALERT position-manager" in p.procs.log_tail("worker", 400)
+
+
+def test_a_handler_exception_dead_letters_its_input_and_the_agent_goes_on(pipeline):
+    p, account = pipeline, "ACC-BOOM"
+    key = f"{account}|MSFT"
+    _journal_fill(p, account, "boom-1", Decimal(7), instrument="MSFT")
+    (letter,) = p.wait(lambda: _letters(p, account), 90, "the dead letter of the failing fill")
+    assert "RuntimeError: injected fault on boom-1" in letter.error
+    assert letter.offset >= 0 and letter.value  # the input's own bytes, to replay once fixed
+
+    _journal_fill(p, account, "after-1", Decimal(4), instrument="MSFT")
+    p.wait(lambda: _positions(p, key), 60, "the next fill's position")
+    (position,) = {(e.quantity, e.fills, e.last_fill_id) for e in _positions(p, key)}
+    assert position == (Decimal(4), 1, "after-1")
+
+
+def test_a_stuck_position_manager_stops_the_worker_non_zero(pipeline):
+    p = pipeline  # runs last in this module: it ends the worker
+    worker = p.procs.procs["worker"]
+    _journal_fill(p, "ACC-HANG", "hang-1", Decimal(1))
+    for n in range(3):  # the journal grows while the position manager is stuck
+        _journal_fill(p, "ACC-MORE", f"more-{n}", Decimal(1))
+    try:
+        code = worker.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the stuck worker did not exit:\n{p.procs.log_tail('worker')}")
+    log = p.procs.log_tail("worker", 400)
+    assert code != 0
+    assert "faust side stuck" in log and "handled nothing" in log
