@@ -43,7 +43,8 @@ def worker(
     from processors.worker import run_worker
     from streams.runtime import connect
 
-    settings = entry(ctx).settings
+    e = entry(ctx)
+    settings = e.settings
     try:
         settings = settings.with_(**{k: v for k, v in (("venues", venues), ("risk_defaults", risk_defaults))
                                      if v is not None})
@@ -60,7 +61,7 @@ def worker(
     configure_logging(loglevel)
     rt = connect(settings)
     rt.ensure_topics()
-    code = run_worker(settings, rt.bootstrap_servers, WorkerOptions(router=router), loglevel)
+    code = run_worker(settings, rt.bootstrap_servers, WorkerOptions(router=router), loglevel, clock=e.clock)
     if code:
         raise typer.Exit(code)
 

@@ -53,6 +53,7 @@ from oms.events import Event
 from oms.routing import Router, StaticRouter
 from oms.state import dump_position, load_position
 from streams.codec import Codec, DecodeError, make_codec
+from streams.faust_transport import read_committed
 from streams.idempotence import already_applied, mark_applied, partition_scope
 from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
@@ -134,6 +135,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+    read_committed(app)  # never see the records of a transaction the engine aborted
 
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
@@ -186,7 +188,12 @@ def create_app(
         """Compute, then publish, then store; an input that cannot be handled is dead-lettered.
         Raises only when publishing (the position or the dead letter) failed."""
         try:
-            update = position_update(codec.decode(record.topic, record.value or b""))
+            decoded = codec.decode(record.topic, record.value or b"")
+            refusal = topics.admitted(record.topic, decoded)
+            if refusal is not None:
+                await send_dead_letter(record, refusal, POSITION_MANAGER)
+                return
+            update = position_update(decoded)
         except DecodeError as exc:
             await send_dead_letter(record, str(exc), POSITION_MANAGER)
             return
@@ -222,6 +229,10 @@ def create_app(
             record = Record.of_faust(event.message)
             try:
                 decoded = codec.decode(record.topic, record.value or b"")
+                refusal = topics.admitted(record.topic, decoded)
+                if refusal is not None:
+                    await send_dead_letter(record, refusal, "marks")
+                    continue
                 price = reference_price(decoded)
             except DecodeError as exc:
                 await send_dead_letter(record, str(exc), "marks")

@@ -43,7 +43,7 @@ from typing import Callable, Mapping
 
 import faust
 
-from oms.clock import LiveClock
+from oms.clock import Clock
 from oms.config import Settings
 from processors.app import Progress, WorkerOptions, app_id, create_app
 from processors.engine import create_engine, follow_risk_inputs
@@ -138,7 +138,7 @@ def watch_liveness(progress: Progress, ends: Callable[[], dict[int, int] | None]
 
 
 def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOptions = WorkerOptions(),
-               loglevel: str = "warning") -> int:
+               loglevel: str = "warning", *, clock: Clock) -> int:
     topics = Topics(settings.topic_prefix)
     name = app_id(topics)
     datadir = settings.home / "worker" / name
@@ -150,9 +150,8 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     datadir.parent.mkdir(parents=True, exist_ok=True)
 
     codec = make_codec(settings.schema_registry_url)
-    controls, references = follow_risk_inputs(bootstrap_servers, topics, codec)
+    controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
-    clock = LiveClock()  # the worker process is where the wall clock enters
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
                            clock=clock, controls=controls, references=references)
     stop = threading.Event()

@@ -33,7 +33,7 @@ def captured(monkeypatch):
 
     monkeypatch.setattr(streams.runtime, "connect", lambda settings: FakeRuntime())
 
-    def run_worker(settings, bootstrap_servers, options, loglevel):
+    def run_worker(settings, bootstrap_servers, options, loglevel, *, clock):
         seen.update(settings=settings, router=options.router)
         return 0
 

@@ -14,6 +14,7 @@ import sys
 import time
 
 import processors.app
+from oms.clock import LiveClock
 from oms.config import Settings
 from processors.app import WorkerOptions
 from processors.worker import run_worker
@@ -36,7 +37,7 @@ def main() -> int:
     settings = Settings.from_env()
     timeout = float(os.environ.get("FAULTY_WORKER_LIVENESS_S", "6"))
     options = WorkerOptions(liveness_timeout_s=timeout, liveness_interval_s=1.0)
-    return run_worker(settings, settings.bootstrap_servers, options)
+    return run_worker(settings, settings.bootstrap_servers, options, clock=LiveClock())
 
 
 if __name__ == "__main__":

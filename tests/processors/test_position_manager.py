@@ -16,7 +16,7 @@ import pytest
 
 from oms.events import OrderFilled
 from tests.pipeline import Pipeline
-from tests.stubs import order_filled
+from tests.builders import order_filled
 
 pytestmark = pytest.mark.kafka
 
@@ -97,3 +97,24 @@ def test_a_stuck_position_manager_stops_the_worker_non_zero(pipeline):
     log = p.procs.log_tail("worker", 400)
     assert code != 0
     assert "faust side stuck" in log and "handled nothing" in log
+
+
+def test_fills_of_an_aborted_transaction_never_reach_positions(pipeline):
+    """The journal is written in Kafka transactions; the position manager reads committed data only."""
+    from confluent_kafka import Producer
+
+    p, account = pipeline, "ACC-ABORT"
+    key = f"{account}|AAPL"
+    producer = Producer({"bootstrap.servers": p.rt.bootstrap_servers, "transactional.id": f"t-{uuid4().hex[:8]}"})
+    producer.init_transactions(30)
+    for fill_id, commit in (("aborted-1", False), ("committed-1", True)):
+        fill = order_filled(account=account, instrument="AAPL", fill_id=fill_id, exec_id=f"x-{fill_id}",
+                            order_id=f"O{account}", last_qty=Decimal(4), last_px=Decimal(100), cum_qty=Decimal(4),
+                            leaves_qty=Decimal(0), avg_px=Decimal(100), commission=Decimal(0))
+        producer.begin_transaction()
+        producer.produce(p.rt.topics.journal, key=account.encode(), value=p.rt.codec.encode(p.rt.topics.journal, fill))
+        producer.flush(30)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+
+    p.wait(lambda: any(e.last_fill_id == "committed-1" for e in _positions(p, key)), 90, "the committed fill")
+    assert {(e.quantity, e.fills, e.last_fill_id) for e in _positions(p, key)} == {(Decimal(4), 1, "committed-1")}

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from oms.domain.positions import UnrepresentablePosition, apply_fill, to_event
-from tests.stubs import order_filled
+from tests.builders import order_filled
 
 HUGE = Decimal(10) ** 19
 """A quantity the wire holds whose exposure at 100 (10^21) it does not."""

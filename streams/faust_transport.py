@@ -1,0 +1,43 @@
+"""The faust side's Kafka client settings: the position manager reads committed data only.
+
+faust-streaming builds its worker consumer `read_uncommitted` unless the app
+itself runs exactly-once, so an at-least-once faust agent would see the
+records of transactions the order engine aborted (a handler fault, a broker
+outage) — fills that never happened. `read_committed(app)` gives a faust app a
+transport whose worker consumer reads `read_committed`, like every other
+consumer of the OMS. Call it right after creating the app, before any topic
+or agent touches `app.transport`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+__all__ = ["read_committed"]
+
+
+class _ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any):
+        consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = "read_committed"  # aiokafka hands it to its fetcher at start()
+        return consumer
+
+
+class _ReadCommittedConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _ReadCommittedTransport(faust_aiokafka.Transport):
+    Consumer = _ReadCommittedConsumer
+
+
+def read_committed(app: faust.App) -> faust.App:
+    """Make `app`'s worker consumer read committed records only; returns the app."""
+    if app._transport is not None:
+        raise RuntimeError("read_committed(app) must run before anything uses app.transport")
+    app.transport = _ReadCommittedTransport(app.conf.broker_consumer, app)
+    return app
