@@ -30,10 +30,12 @@ def environment(settings: Settings, bootstrap_servers: str) -> dict[str, str]:
         OMS_CACHE_DIR=str(settings.cache_dir),
         PYTHONUNBUFFERED="1",
     )
-    if settings.schema_registry_url:
-        env["SCHEMA_REGISTRY_URL"] = settings.schema_registry_url
-    else:
-        env.pop("SCHEMA_REGISTRY_URL", None)
+    for name, value in (("SCHEMA_REGISTRY_URL", settings.schema_registry_url),
+                        ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues)):
+        if value:
+            env[name] = value
+        else:
+            env.pop(name, None)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env

@@ -28,8 +28,11 @@ class Pipeline:
 
     @classmethod
     def start(cls, bootstrap_servers: str, prefix: str, home: Path, *, gateway_args: tuple[str, ...] = (),
-              instruments: str = "AAPL:100.00,MSFT:400.00", worker: bool = True) -> "Pipeline":
-        settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix, home=home, partitions=3)
+              instruments: str = "AAPL:100.00,MSFT:400.00", worker: bool = True,
+              risk_defaults: str = "") -> "Pipeline":
+        """`risk_defaults`: the worker's default limits (`OMS_RISK_DEFAULTS`; empty: the built-in ones)."""
+        settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix, home=home, partitions=3,
+                            risk_defaults=risk_defaults)
         rt = connect(settings)
         rt.ensure_topics()
         procs = Processes(settings, bootstrap_servers)

@@ -25,12 +25,15 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ORDERS = 2000
 KILLS = 4
+WIDE_LIMITS = "max_order_notional=10000000,max_gross_exposure=100000000000,max_open_orders=5000"
 PENDING = {OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE}
 
 
 def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_path, unique_name):
     rng = random.Random(20261121)
-    p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"))
+    # Orders of up to 700 at prices up to 9,999 rest in six accounts: limits wide enough that risk denies none.
+    p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"),
+                       risk_defaults=WIDE_LIMITS)
     try:
         accounts = [f"K{n}" for n in range(6)]
         sent: list[tuple[str, str]] = []

@@ -99,11 +99,11 @@ def test_a_stuck_position_manager_stops_the_worker_non_zero(pipeline):
     assert "faust side stuck" in log and "handled nothing" in log
 
 
-def test_fills_of_an_aborted_transaction_never_reach_positions(pipeline):
+def test_fills_of_an_aborted_transaction_never_reach_positions(bootstrap_servers, tmp_path):
     """The journal is written in Kafka transactions; the position manager reads committed data only."""
     from confluent_kafka import Producer
 
-    p, account = pipeline, "ACC-ABORT"
+    p, account = Pipeline.start(bootstrap_servers, f"pa{uuid4().hex[:8]}.", tmp_path), "ACC-ABORT"
     key = f"{account}|AAPL"
     producer = Producer({"bootstrap.servers": p.rt.bootstrap_servers, "transactional.id": f"t-{uuid4().hex[:8]}"})
     producer.init_transactions(30)
@@ -116,5 +116,9 @@ def test_fills_of_an_aborted_transaction_never_reach_positions(pipeline):
         producer.flush(30)
         (producer.commit_transaction if commit else producer.abort_transaction)(30)
 
-    p.wait(lambda: any(e.last_fill_id == "committed-1" for e in _positions(p, key)), 90, "the committed fill")
-    assert {(e.quantity, e.fills, e.last_fill_id) for e in _positions(p, key)} == {(Decimal(4), 1, "committed-1")}
+    try:
+        p.wait(lambda: any(e.last_fill_id == "committed-1" for e in _positions(p, key)), 90, "the committed fill")
+        assert {(e.quantity, e.fills, e.last_fill_id) for e in _positions(p, key)} == {
+            (Decimal(4), 1, "committed-1")}
+    finally:
+        p.stop()
