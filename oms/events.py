@@ -345,6 +345,10 @@ class OrderFilled(JournalEvent):
     leaves_qty: Quantity
     avg_px: Price
     commission: Amount = Decimal(0)
+    late: bool = False
+    """A fill booked on an order no longer working (canceled, expired, done for the day,
+    rejected): the execution crossed the order's end at the venue. FIX books it (CumQty
+    grows, OrdStatus stays); the flag marks it in the journal."""
 
 
 class OrderPendingCancel(JournalEvent):
@@ -477,6 +481,8 @@ class Fill(Event):
     quantity: Price
     price: Price
     commission: Amount = Decimal(0)
+    late: bool = False
+    """The fill was booked after the order stopped working (see `OrderFilled.late`)."""
 
 
 class OrderView(Event):

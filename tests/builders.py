@@ -25,6 +25,9 @@ from decimal import Decimal as D
 from typing import Any
 
 from oms import ids
+from oms.domain.engine import RiskView, step
+from oms.domain.risk import Controls
+from oms.routing import StaticRouter
 from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
 from oms.events import (
     AmendOrder,
@@ -725,9 +728,12 @@ def report(
     if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         cum = cum + last_qty
     leaves = max(quantity - cum, D(0))
-    if exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY):
+    ended = order is not None and order.status not in LIVE_STATUSES and order.status is not OrderStatus.FILLED
+    if exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY) or ended:
         leaves = D(0)
-    if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
+    if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL) and ended:
+        status = order.status  # a late fill: the venue keeps the order's end status (FIX D.8)
+    elif exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         status = OrderStatus.FILLED if leaves == 0 else OrderStatus.PARTIALLY_FILLED
     else:
         status = _STATUS_OF.get(exec_type, order.status if order is not None else OrderStatus.NEW)
@@ -861,6 +867,29 @@ class OrderHarness:
         self.venue_says(ExecType.NEW)
         assert self.order is not None and self.order.status is OrderStatus.NEW
         return self.order
+
+
+class EngineHarness:
+    """The engine step over in-memory state, as `processors.engine` runs it over RocksDB."""
+
+    def __init__(self, controls: Controls = Controls()) -> None:
+        self.orders: dict = {}
+        self.accounts: dict = {}
+        self.journal: list = []
+        self.requests: list = []
+        self.fills: list = []
+        self.now = T0
+        self.risk = RiskView(controls)
+
+    def __call__(self, event):
+        self.now += 1_000
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk, self.accounts.get)
+        self.orders.update(outcome.orders)
+        self.accounts.update(outcome.accounts)
+        self.journal += outcome.journal
+        self.requests += outcome.requests
+        self.fills += outcome.fills
+        return outcome
 
 
 # ----------------------------------------------------------- schema versions

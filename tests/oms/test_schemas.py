@@ -150,3 +150,28 @@ def test_newer_writer_reads_under_current_schema_without_the_new_field():
     body = io.BytesIO()
     fastavro.schemaless_writer(body, newer.parsed, record)
     assert reader.decode("oms.commands", b"\xc3\x01" + newer.fingerprint + body.getvalue()) == new_order()
+
+
+# Fields added by the issue "Order state faithful to FIX in the hard cases": data written before
+# them must still read, with the defaults. (schema, fields added, sample event with them at default)
+ADDED_FIELDS: list[tuple[str, tuple[str, ...]]] = [
+    ("oms.OrderFilled", ("late",)),
+    ("oms.Fill", ("late",)),
+]
+
+
+@pytest.mark.parametrize(("name", "added"), ADDED_FIELDS, ids=[n for n, _ in ADDED_FIELDS])
+def test_data_written_before_the_fix_hard_case_fields_still_reads(name: str, added: tuple[str, ...]):
+    from tests.builders import sample_events
+
+    older = schema_version(name, drop=added)
+    cls = BY_SCHEMA_NAME[name]
+    sample = next(e for e in sample_events() if type(e) is cls)
+    record = {k: v for k, v in sample.to_record().items() if k not in added}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, older.parsed, record)
+    reader = SingleObjectCodec()
+    reader.learn(older.schema_json)
+    decoded = reader.decode("oms.any", b"\xc3\x01" + older.fingerprint + body.getvalue())
+    defaults = {field: cls.model_fields[field].default for field in added}
+    assert decoded == sample.model_copy(update=defaults)

@@ -81,6 +81,15 @@ Design decisions (the contract other modules rely on):
   FIX OrdStatus 3, "no further executions forthcoming for the trading day").
   It is not live: the engine sends it no cancel or replace; the venue may
   still cancel or expire it later.
+- Late fills: a fill for an order no longer working (CANCELED, EXPIRED,
+  DONE_FOR_DAY, even REJECTED) is booked (FIX 4.4 Vol. 4 D.8): cum_qty grows,
+  the status stays, the `OrderFilled` and its `Fill` carry `late=True`, and
+  positions and account risk move like for any fill. Only a fill beyond the
+  quantity is refused (OVERFILL).
+- Precedence: while a cancel or replace is pending, PENDING_CANCEL and
+  PENDING_REPLACE rank above FILLED (FIX OrdStatus precedence): a fill that
+  completes the order leaves it pending with leaves 0, and the venue's answer
+  settles it (a reject: FILLED; a replace to more: PARTIALLY_FILLED).
 - Timestamps: every event decided here has ts_event = ts_init = `now`.
 """
 

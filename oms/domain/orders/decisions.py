@@ -367,7 +367,7 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
             return anomaly(
                 "OVERFILL", f"fill of {report.last_qty} exceeds leaves {order.leaves_qty} of {order.order_id}"
             )
-        fill = _fill(order, event, FillKind.FILL, report, report.last_qty, report.last_px, None, now)
+        fill = _fill(order, event, FillKind.FILL, report, report.last_qty, report.last_px, None, now, event.late)
         return [event, fill, *_venue_mismatch(report, after, event, now)]
     if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
         if after.cum_qty > max(order.quantity, order.cum_qty):
@@ -470,6 +470,7 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             last_qty=report.last_qty,
             last_px=report.last_px,
             commission=report.commission,
+            late=not is_live(order),
         )
     if kind is ExecType.CANCELED:
         solicited = order.pending is not None and order.pending.kind is VenueAction.CANCEL
@@ -564,6 +565,7 @@ def _fill(
     price: Decimal,
     ref_fill_id: str | None,
     now: int,
+    late: bool = False,
 ) -> Fill:
     return Fill(
         **_stamp(event.fill_id, now),
@@ -581,4 +583,5 @@ def _fill(
         quantity=quantity,
         price=price,
         commission=report.commission,
+        late=late,
     )

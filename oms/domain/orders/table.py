@@ -119,31 +119,41 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PARTIALLY_FILLED, T.CORRECT_COMPLETE): S.FILLED,  # corrected up to the full quantity
     # --- PENDING_CANCEL: a cancel is at the venue; the order still works until answered.
     (S.PENDING_CANCEL, T.PARTIAL_FILL): S.PENDING_CANCEL,  # fill raced the cancel: still pending
-    (S.PENDING_CANCEL, T.FILL): S.FILLED,  # fill completed it first: FILLED, a cancel reject follows
+    # FIX OrdStatus precedence (Vol. 4 Appendix D, "Order State Changes" D.9/D.10): Pending Cancel
+    # ranks above Filled, so a fill completing the order while the cancel is out leaves it
+    # PENDING_CANCEL (leaves 0) until the venue answers; the cancel reject then settles it FILLED.
+    (S.PENDING_CANCEL, T.FILL): S.PENDING_CANCEL,
     (S.PENDING_CANCEL, T.CANCELED): S.CANCELED,
     (S.PENDING_CANCEL, T.CANCEL_REJECT_UNFILLED): S.NEW,  # back to the prior state, from cum_qty
     (S.PENDING_CANCEL, T.CANCEL_REJECT_PARTIAL): S.PARTIALLY_FILLED,  # ditto (fills may have come meanwhile)
+    (S.PENDING_CANCEL, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # "too late to cancel": a fill completed it meanwhile
     (S.PENDING_CANCEL, T.EXPIRE): S.EXPIRED,  # expired (e.g. at the close) before the cancel
     (S.PENDING_CANCEL, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
     (S.PENDING_CANCEL, T.BUST_UNFILLED): S.PENDING_CANCEL,  # quantities change, the cancel stays pending
     (S.PENDING_CANCEL, T.BUST_PARTIAL): S.PENDING_CANCEL,
     (S.PENDING_CANCEL, T.CORRECT_PARTIAL): S.PENDING_CANCEL,
-    (S.PENDING_CANCEL, T.CORRECT_COMPLETE): S.FILLED,  # like FILL: complete wins over the pending cancel
+    (S.PENDING_CANCEL, T.BUST_COMPLETE): S.PENDING_CANCEL,  # a bust that leaves it complete (overfilled before)
+    (S.PENDING_CANCEL, T.CORRECT_COMPLETE): S.PENDING_CANCEL,  # like FILL: the pending cancel ranks above Filled
     # --- PENDING_REPLACE: a cancel/replace is at the venue; the old terms apply until answered.
     (S.PENDING_REPLACE, T.PARTIAL_FILL): S.PENDING_REPLACE,  # fill under the old terms, still pending
-    (S.PENDING_REPLACE, T.FILL): S.FILLED,  # old quantity filled first: a replace reject follows
+    # Pending Replace ranks above Filled too: the old quantity filled first, the order stays
+    # PENDING_REPLACE (leaves 0); the venue's replace reject settles it FILLED, or its replace to
+    # a larger quantity reopens it (FIX D.11 "fill while cancel/replace pending").
+    (S.PENDING_REPLACE, T.FILL): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.REPLACED_UNFILLED): S.NEW,  # REPLACED is never resting: status by quantities
     (S.PENDING_REPLACE, T.REPLACED_PARTIAL): S.PARTIALLY_FILLED,
     (S.PENDING_REPLACE, T.REPLACED_COMPLETE): S.FILLED,  # new quantity <= cum_qty: done (FIX)
     (S.PENDING_REPLACE, T.REPLACE_REJECT_UNFILLED): S.NEW,  # back to the prior state, from cum_qty
     (S.PENDING_REPLACE, T.REPLACE_REJECT_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PENDING_REPLACE, T.REPLACE_REJECT_COMPLETE): S.FILLED,  # "too late to replace": filled meanwhile
     (S.PENDING_REPLACE, T.CANCELED): S.CANCELED,  # unsolicited cancel while the replace was pending
     (S.PENDING_REPLACE, T.EXPIRE): S.EXPIRED,
     (S.PENDING_REPLACE, T.DONE_FOR_DAY): S.DONE_FOR_DAY,
     (S.PENDING_REPLACE, T.BUST_UNFILLED): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.BUST_PARTIAL): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.CORRECT_PARTIAL): S.PENDING_REPLACE,
-    (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.FILLED,
+    (S.PENDING_REPLACE, T.BUST_COMPLETE): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.PENDING_REPLACE,  # the pending replace ranks above Filled
     # --- FILLED: complete. Only late answers and trade busts/corrections arrive.
     (S.FILLED, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # late reject of a cancel the final fill overtook
     (S.FILLED, T.REPLACE_REJECT_COMPLETE): S.FILLED,  # late reject of a replace the final fill overtook
@@ -153,6 +163,11 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.FILLED, T.CORRECT_PARTIAL): S.PARTIALLY_FILLED,  # corrected down: the difference is open again
     (S.FILLED, T.CORRECT_COMPLETE): S.FILLED,
     # --- CANCELED: terminal. Busts/corrections change quantities, never the status.
+    # Late fills (FIX D.8 "Fill received after the order is canceled"): the execution happened
+    # at the venue before the cancel took effect and its report crossed ours. FIX books it:
+    # CumQty grows, OrdStatus stays Canceled; the OrderFilled carries late=True.
+    (S.CANCELED, T.PARTIAL_FILL): S.CANCELED,
+    (S.CANCELED, T.FILL): S.CANCELED,
     (S.CANCELED, T.CANCEL_REJECT_UNFILLED): S.CANCELED,  # late reject of a request overtaken by the cancel
     (S.CANCELED, T.CANCEL_REJECT_PARTIAL): S.CANCELED,
     (S.CANCELED, T.REPLACE_REJECT_UNFILLED): S.CANCELED,  # replace pending when the venue canceled
@@ -162,6 +177,8 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.CANCELED, T.CORRECT_PARTIAL): S.CANCELED,
     (S.CANCELED, T.CORRECT_COMPLETE): S.CANCELED,  # corrected up to the quantity: still canceled
     # --- EXPIRED: terminal, like CANCELED.
+    (S.EXPIRED, T.PARTIAL_FILL): S.EXPIRED,  # late fill: executed before the expiry, reported after it
+    (S.EXPIRED, T.FILL): S.EXPIRED,
     (S.EXPIRED, T.CANCEL_REJECT_UNFILLED): S.EXPIRED,  # "too late": expired while the cancel was pending
     (S.EXPIRED, T.CANCEL_REJECT_PARTIAL): S.EXPIRED,
     (S.EXPIRED, T.REPLACE_REJECT_UNFILLED): S.EXPIRED,
@@ -173,6 +190,8 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     # --- DONE_FOR_DAY: not working today; the venue may still end it, nothing else.
     (S.DONE_FOR_DAY, T.CANCELED): S.CANCELED,  # e.g. a GTC order canceled by the venue overnight
     (S.DONE_FOR_DAY, T.EXPIRE): S.EXPIRED,  # e.g. a GTD/GTC order reaching its expiry
+    (S.DONE_FOR_DAY, T.PARTIAL_FILL): S.DONE_FOR_DAY,  # late fill: executed before the close, reported after
+    (S.DONE_FOR_DAY, T.FILL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CANCEL_REJECT_UNFILLED): S.DONE_FOR_DAY,  # late answers, as for CANCELED
     (S.DONE_FOR_DAY, T.CANCEL_REJECT_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.REPLACE_REJECT_UNFILLED): S.DONE_FOR_DAY,
@@ -181,7 +200,14 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.BUST_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_COMPLETE): S.DONE_FOR_DAY,
-    # --- REJECTED: terminal, nothing applies (it never had fills).
+    # --- REJECTED: terminal. A venue that fills an order it rejected contradicts itself, but the
+    # execution is real money: it is booked (late=True), and busts/corrections of it apply.
+    (S.REJECTED, T.PARTIAL_FILL): S.REJECTED,
+    (S.REJECTED, T.FILL): S.REJECTED,
+    (S.REJECTED, T.BUST_UNFILLED): S.REJECTED,
+    (S.REJECTED, T.BUST_PARTIAL): S.REJECTED,
+    (S.REJECTED, T.CORRECT_PARTIAL): S.REJECTED,
+    (S.REJECTED, T.CORRECT_COMPLETE): S.REJECTED,
     # --- REPLACED: never a resting state (see the module docstring).
 }
 
@@ -201,7 +227,7 @@ LIVE_STATUSES: frozenset[OrderStatus] = frozenset(
 The one definition of liveness. Not live: the terminal statuses (FILLED,
 CANCELED, EXPIRED, REJECTED), REPLACED (never resting) and DONE_FOR_DAY: FIX
 OrdStatus 3 means "no further executions forthcoming for the trading day", so
-it has leaves 0, takes no fills, and the engine sends no cancel or replace for
+it has leaves 0, a fill that still arrives is booked late, and the engine sends no cancel or replace for
 it (the table has no request edge from it); only the venue ends it (CANCELED,
 EXPIRED)."""
 
