@@ -725,6 +725,9 @@ def report(
     `order=None`, `order_id` and the order's terms come from `overrides` or defaults."""
     quantity = order.quantity if order is not None else D("100")
     cum = order.cum_qty if order is not None else D(0)
+    pending = order.pending if order is not None else None
+    if exec_type is ExecType.REPLACED and pending is not None and pending.quantity is not None:
+        quantity = max(pending.quantity, cum)  # FIX: replaced at or below cum qty, OrderQty = CumQty
     if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         cum = cum + last_qty
     leaves = max(quantity - cum, D(0))
@@ -744,7 +747,7 @@ def report(
         "venue": (order.venue if order is not None and order.venue else VENUE),
         "account": order.account if order is not None else ACCOUNT,
         "order_id": order.order_id if order is not None else "O00000000000000000000",
-        "request_id": (order.request_id if order is not None and order.request_id else "R-unknown"),
+        "request_id": _request_id(order, exec_type),
         "exec_id": exec_id,
         "exec_type": exec_type,
         "order_status": status,
@@ -759,6 +762,16 @@ def report(
         **overrides,
     }
     return ExecutionReport(**fields)
+
+
+def _request_id(order: Order | None, exec_type: ExecType) -> str:
+    """The ClOrdID a venue puts on a report: the pending request's for its answers, else the order's."""
+    if order is None:
+        return "R-unknown"
+    answers = (ExecType.CANCEL_REJECTED, ExecType.REPLACED, ExecType.CANCELED)
+    if order.pending is not None and exec_type in answers:
+        return order.pending.request_id
+    return order.request_id or "R-unknown"
 
 
 def check_consistent(before: Order | None, events: list[Event], after: Order | None) -> None:

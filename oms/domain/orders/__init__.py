@@ -49,8 +49,14 @@ Design decisions (the contract other modules rely on):
 - REPLACED is FIX's ExecType-like status of a replace report, never a resting
   state: after OrderReplaced the order is NEW, PARTIALLY_FILLED or FILLED by
   its new quantity and cum_qty (no key of the table has REPLACED on either side).
-  A replace to a quantity at or below cum_qty is accepted: the order is then
-  FILLED with leaves 0 and, below, cum_qty > quantity (FIX: done).
+  A replace to a quantity at or below cum_qty is accepted: the venue sets the
+  order quantity to cum_qty (FIX D.13), so `OrderReplaced.quantity` is
+  max(requested, cum_qty) and the order is FILLED with leaves 0.
+- Answers name their request: a cancel reject whose request id is not the
+  pending request's is an UNKNOWN_REQUEST anomaly and settles nothing. A cancel
+  may be sent before the venue's ack (FIX D.5): its `PendingRequest` is
+  `unacknowledged` until an ack or fill, and a reject of it then returns the
+  order to PENDING_NEW (trigger CANCEL_REJECT_UNACKED).
 - Quantities. For a live order (PENDING_NEW, NEW, PARTIALLY_FILLED,
   PENDING_CANCEL, PENDING_REPLACE) cum_qty + leaves_qty == quantity; any other
   status has leaves_qty 0. cum_qty and avg_px are recomputed by the OMS from

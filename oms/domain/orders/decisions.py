@@ -216,11 +216,12 @@ def _engine_cancel_reject(
     )
 
 
-def _request_refusal(order: Order) -> Denial | None:
-    """Why no cancel or replace can be sent for `order` now, or None."""
+def _request_refusal(order: Order, action: VenueAction) -> Denial | None:
+    """Why no cancel or replace (`action`) can be sent for `order` now, or None. A cancel may
+    chase an order the venue has not acknowledged yet (FIX D.5); a replace may not."""
     if not is_live(order):
         return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is {order.status.value}")
-    if order.status is OrderStatus.PENDING_NEW:
+    if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
         return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
     if order.pending is not None:
         return Denial("REQUEST_PENDING", f"a {order.pending.kind.value} ({order.pending.request_id}) is pending")
@@ -240,12 +241,13 @@ def decide_amend(
     a request pending, nothing to change, a price on a market order, or a
     `denial` from pre-trade risk: seq-0 OrderCancelRejected
     (response_to REPLACE). Else OrderPendingReplace + VenueRequest REPLACE. A new
-    quantity at or below cum_qty is sent: the venue then treats the order as done.
+    quantity at or below cum_qty is sent: the venue then sets the order quantity to
+    cum_qty and the order is FILLED (FIX D.13; `OrderReplaced.quantity` says so).
     """
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     to = CancelRejectResponseTo.REPLACE
-    refusal = _request_refusal(order)
+    refusal = _request_refusal(order, VenueAction.REPLACE)
     if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
         refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
     quantity = cmd.quantity if cmd.quantity is not None else order.quantity
@@ -273,10 +275,11 @@ def decide_amend(
 
 def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event]:
     """Send a cancel, or refuse it (seq-0 OrderDenied UNKNOWN_ORDER, or seq-0
-    OrderCancelRejected response_to CANCEL: not live, not acknowledged, pending)."""
+    OrderCancelRejected response_to CANCEL: not live, pending). A cancel may chase an
+    order the venue has not acknowledged yet (FIX D.5)."""
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
-    refusal = _request_refusal(order)
+    refusal = _request_refusal(order, VenueAction.CANCEL)
     if refusal is not None:
         return [_engine_cancel_reject(cmd, order, CancelRejectResponseTo.CANCEL, refusal, now)]
     seq = order.seq + 1
@@ -320,7 +323,8 @@ def decide_report(report: ExecutionReport, order: Order | None, now: int) -> lis
     has no edge (INVALID_TRANSITION), a fill is too large (OVERFILL) or not
     positive (INVALID_FILL), a bust/correction names no standing fill
     (UNKNOWN_FILL), a replace/cancel reject answers nothing pending
-    (NO_PENDING_REQUEST), the exec type has no journal event (UNSUPPORTED_EXEC_TYPE)
+    (NO_PENDING_REQUEST) or names another request than the pending one in its
+    request id (UNKNOWN_REQUEST), the exec type has no journal event (UNSUPPORTED_EXEC_TYPE)
     or the report cannot be represented (UNPROCESSABLE). Otherwise the journal
     event with seq order.seq + 1, plus a `Fill` for fills, busts, corrections
     (and a seq-0 VENUE_MISMATCH anomaly beside a fill whose venue cum/leaves
@@ -379,6 +383,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
             return [event, _fill(order, event, FillKind.BUST, report, -ref.qty, ref.px, ref.fill_id, now)]
         kind = FillKind.CORRECTION
         return [event, _fill(order, event, kind, report, report.last_qty, report.last_px, ref.fill_id, now)]
+    if isinstance(event, OrderReplaced) and report.order_qty != after.quantity:
+        return [event, _mismatch(report, after, f"order qty {report.order_qty}", f"quantity {after.quantity}", now)]
     return [event]
 
 
@@ -483,12 +489,15 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         pending = order.pending
         if pending is None or pending.kind is not VenueAction.REPLACE:
             return _Unfit("NO_PENDING_REQUEST", f"no replace pending on {order.order_id}")
+        requested = pending.quantity if pending.quantity is not None else order.quantity
         return OrderReplaced(
             **head,
             client_order_id=pending.client_order_id,
             request_id=pending.request_id,
             exec_id=report.exec_id,
-            quantity=pending.quantity if pending.quantity is not None else order.quantity,
+            # FIX (Vol. 4 D.13, replace to a quantity at or below the filled quantity): the
+            # venue sets OrderQty to CumQty and the order is Filled; never more filled than ordered.
+            quantity=max(requested, order.cum_qty),
             limit_price=pending.limit_price,
             leaves_qty=order.leaves_qty,
         )
@@ -496,6 +505,12 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         pending = order.pending
         if pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no cancel or replace pending on {order.order_id}")
+        if report.request_id != pending.request_id:
+            # FIX: a cancel reject names the refused request in ClOrdID; one naming another
+            # request answers nothing we have out, and must not settle the pending one.
+            return _Unfit(
+                "UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {pending.request_id}"
+            )
         return OrderCancelRejected(
             **head,
             client_order_id=pending.client_order_id,
@@ -539,21 +554,23 @@ def _venue_mismatch(report: ExecutionReport, after: Order, event: OrderFilled, n
     """A seq-0 VENUE_MISMATCH beside a fill whose venue cum/leaves disagree with the OMS's (the fill applies)."""
     if report.cum_qty == after.cum_qty and report.leaves_qty == after.leaves_qty:
         return []
-    return [
-        OrderAnomaly(
-            **_stamp(ids.record_id(after.order_id, report.event_id, "mismatch"), now),
-            order_id=after.order_id,
-            account=after.account,
-            seq=0,
-            source=report.venue,
-            reason_code="VENUE_MISMATCH",
-            reason=clip(
-                f"venue says cum {report.cum_qty} leaves {report.leaves_qty}, "
-                f"OMS has cum {after.cum_qty} leaves {after.leaves_qty} (fill {event.fill_id} applied)"
-            ),
-            exec_id=report.exec_id,
-        )
-    ]
+    venue = f"cum {report.cum_qty} leaves {report.leaves_qty}"
+    oms = f"cum {after.cum_qty} leaves {after.leaves_qty} (fill {event.fill_id} applied)"
+    return [_mismatch(report, after, venue, oms, now)]
+
+
+def _mismatch(report: ExecutionReport, after: Order, venue: str, oms: str, now: int) -> OrderAnomaly:
+    """A seq-0 VENUE_MISMATCH: the venue's numbers disagree with the OMS's (the OMS's apply)."""
+    return OrderAnomaly(
+        **_stamp(ids.record_id(after.order_id, report.event_id, "mismatch"), now),
+        order_id=after.order_id,
+        account=after.account,
+        seq=0,
+        source=report.venue,
+        reason_code="VENUE_MISMATCH",
+        reason=clip(f"venue says {venue}, OMS has {oms}"),
+        exec_id=report.exec_id,
+    )
 
 
 def _fill(

@@ -125,6 +125,9 @@ class PendingRequest:
     command_id: str
     quantity: Decimal | None = None  # the replace's new terms
     limit_price: Decimal | None = None
+    unacknowledged: bool = False
+    """Sent before the venue acknowledged the order (FIX D.5); its ack or a fill clears it, and a
+    reject of the request while still set returns the order to PENDING_NEW."""
 
     @property
     def response_to(self) -> CancelRejectResponseTo:
@@ -212,15 +215,22 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
     if isinstance(event, OrderRouted):
         return Trigger.ROUTE, {"venue": event.venue, "request_id": event.request_id}
     if isinstance(event, OrderAcknowledged):
-        return Trigger.ACK, {}
+        return Trigger.ACK, _acknowledged(order)
     if isinstance(event, OrderRejected):
         return Trigger.REJECT, {"reason": event.reason}
     if isinstance(event, OrderFilled):
         fills = order.fills + (FillRecord(event.fill_id, event.exec_id, event.last_qty, event.last_px),)
         cum, avg = _totals(fills)
-        return leveled("FILL", order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
+        return leveled("FILL", order.quantity, cum), {
+            "fills": fills, "cum_qty": cum, "avg_px": avg, **_acknowledged(order)}
     if isinstance(event, OrderPendingCancel):
-        pending = PendingRequest(VenueAction.CANCEL, event.request_id, event.client_order_id, event.command_id)
+        pending = PendingRequest(
+            VenueAction.CANCEL,
+            event.request_id,
+            event.client_order_id,
+            event.command_id,
+            unacknowledged=order.status is OrderStatus.PENDING_NEW,
+        )
         return Trigger.CANCEL_REQUEST, {"pending": pending}
     if isinstance(event, OrderPendingReplace):
         pending = PendingRequest(
@@ -250,7 +260,10 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         }
     if isinstance(event, OrderCancelRejected):
         family = "CANCEL_REJECT" if event.response_to is CancelRejectResponseTo.CANCEL else "REPLACE_REJECT"
-        return leveled(family, order.quantity, order.cum_qty), {"pending": None, "reason": event.reason}
+        trigger = leveled(family, order.quantity, order.cum_qty)
+        if order.pending is not None and order.pending.unacknowledged and order.cum_qty == 0:
+            trigger = Trigger.CANCEL_REJECT_UNACKED
+        return trigger, {"pending": None, "reason": event.reason}
     if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
         ref = next((f for f in order.fills if f.fill_id == event.ref_fill_id), None)
         if ref is None:
@@ -267,6 +280,13 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         cum, avg = _totals(fills)
         return leveled(family, order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
     raise InvalidEvent(f"{event.event_id}: a {type(event).__name__} is never applied to an order")
+
+
+def _acknowledged(order: Order) -> dict:
+    """The change that marks a pending request sent before the ack as acknowledged (an ack or a fill came)."""
+    if order.pending is not None and order.pending.unacknowledged:
+        return {"pending": replace(order.pending, unacknowledged=False)}
+    return {}
 
 
 def _exec_record(order: Order, event: JournalEvent, exec_id: str) -> ExecRecord:

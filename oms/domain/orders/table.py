@@ -66,6 +66,7 @@ class Trigger(str, Enum):
     CANCEL_REQUEST = "CANCEL_REQUEST"  # the engine sent a cancel
     REPLACE_REQUEST = "REPLACE_REQUEST"  # the engine sent a cancel/replace
     CANCELED = "CANCELED"  # venue canceled the order (requested or unsolicited)
+    CANCEL_REJECT_UNACKED = "CANCEL_REJECT_UNACKED"  # venue refused a cancel sent before its ack
     CANCEL_REJECT_UNFILLED = "CANCEL_REJECT_UNFILLED"  # venue refused a cancel
     CANCEL_REJECT_PARTIAL = "CANCEL_REJECT_PARTIAL"
     CANCEL_REJECT_COMPLETE = "CANCEL_REJECT_COMPLETE"
@@ -97,6 +98,9 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_NEW, T.FILL): S.FILLED,  # e.g. a marketable IOC filled at once, no separate ack
     (S.PENDING_NEW, T.CANCELED): S.CANCELED,  # IOC with nothing to match, canceled without ack
     (S.PENDING_NEW, T.EXPIRE): S.EXPIRED,  # IOC/FOK with nothing to match, expired without ack
+    # FIX D.5 (cancel request issued for an order not yet acknowledged): the trader may cancel
+    # at once; the venue answers (ack then canceled, canceled, or a reject that leaves it PendingNew).
+    (S.PENDING_NEW, T.CANCEL_REQUEST): S.PENDING_CANCEL,
     # --- NEW: working, nothing filled.
     (S.NEW, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.NEW, T.FILL): S.FILLED,
@@ -124,6 +128,9 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     # PENDING_CANCEL (leaves 0) until the venue answers; the cancel reject then settles it FILLED.
     (S.PENDING_CANCEL, T.FILL): S.PENDING_CANCEL,
     (S.PENDING_CANCEL, T.CANCELED): S.CANCELED,
+    (S.PENDING_CANCEL, T.ACK): S.PENDING_CANCEL,  # the ack of a new order we asked to cancel before it
+    (S.PENDING_CANCEL, T.REJECT): S.REJECTED,  # the venue rejected the new order our cancel chased
+    (S.PENDING_CANCEL, T.CANCEL_REJECT_UNACKED): S.PENDING_NEW,  # cancel refused before any ack: PendingNew again
     (S.PENDING_CANCEL, T.CANCEL_REJECT_UNFILLED): S.NEW,  # back to the prior state, from cum_qty
     (S.PENDING_CANCEL, T.CANCEL_REJECT_PARTIAL): S.PARTIALLY_FILLED,  # ditto (fills may have come meanwhile)
     (S.PENDING_CANCEL, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # "too late to cancel": a fill completed it meanwhile
@@ -179,6 +186,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     # --- EXPIRED: terminal, like CANCELED.
     (S.EXPIRED, T.PARTIAL_FILL): S.EXPIRED,  # late fill: executed before the expiry, reported after it
     (S.EXPIRED, T.FILL): S.EXPIRED,
+    (S.EXPIRED, T.CANCEL_REJECT_UNACKED): S.EXPIRED,  # IOC expired unacked while our cancel chased it
     (S.EXPIRED, T.CANCEL_REJECT_UNFILLED): S.EXPIRED,  # "too late": expired while the cancel was pending
     (S.EXPIRED, T.CANCEL_REJECT_PARTIAL): S.EXPIRED,
     (S.EXPIRED, T.REPLACE_REJECT_UNFILLED): S.EXPIRED,
@@ -192,6 +200,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.EXPIRE): S.EXPIRED,  # e.g. a GTD/GTC order reaching its expiry
     (S.DONE_FOR_DAY, T.PARTIAL_FILL): S.DONE_FOR_DAY,  # late fill: executed before the close, reported after
     (S.DONE_FOR_DAY, T.FILL): S.DONE_FOR_DAY,
+    (S.DONE_FOR_DAY, T.CANCEL_REJECT_UNACKED): S.DONE_FOR_DAY,  # closed before the ack our cancel chased
     (S.DONE_FOR_DAY, T.CANCEL_REJECT_UNFILLED): S.DONE_FOR_DAY,  # late answers, as for CANCELED
     (S.DONE_FOR_DAY, T.CANCEL_REJECT_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.REPLACE_REJECT_UNFILLED): S.DONE_FOR_DAY,
@@ -202,6 +211,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.CORRECT_COMPLETE): S.DONE_FOR_DAY,
     # --- REJECTED: terminal. A venue that fills an order it rejected contradicts itself, but the
     # execution is real money: it is booked (late=True), and busts/corrections of it apply.
+    (S.REJECTED, T.CANCEL_REJECT_UNACKED): S.REJECTED,  # "unknown order": the cancel chased a rejected order
     (S.REJECTED, T.PARTIAL_FILL): S.REJECTED,
     (S.REJECTED, T.FILL): S.REJECTED,
     (S.REJECTED, T.BUST_UNFILLED): S.REJECTED,

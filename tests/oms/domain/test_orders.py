@@ -82,6 +82,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PN, "FILL"): FILLED,
     (PN, "CANCELED"): CXL,
     (PN, "EXPIRE"): EXP,
+    (PN, "CANCEL_REQUEST"): PC,  # FIX D.5: cancel before the ack
     (NEW, "PARTIAL_FILL"): PF,
     (NEW, "FILL"): FILLED,
     (NEW, "CANCEL_REQUEST"): PC,
@@ -103,6 +104,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PC, "PARTIAL_FILL"): PC,
     (PC, "FILL"): PC,  # FIX precedence: Pending Cancel above Filled
     (PC, "CANCELED"): CXL,
+    (PC, "ACK"): PC,
+    (PC, "REJECT"): REJ,
+    (PC, "CANCEL_REJECT_UNACKED"): PN,
     (PC, "CANCEL_REJECT_UNFILLED"): NEW,
     (PC, "CANCEL_REJECT_PARTIAL"): PF,
     (PC, "CANCEL_REJECT_COMPLETE"): FILLED,
@@ -148,6 +152,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (CXL, "CORRECT_COMPLETE"): CXL,
     (EXP, "PARTIAL_FILL"): EXP,
     (EXP, "FILL"): EXP,
+    (EXP, "CANCEL_REJECT_UNACKED"): EXP,
     (EXP, "CANCEL_REJECT_UNFILLED"): EXP,
     (EXP, "CANCEL_REJECT_PARTIAL"): EXP,
     (EXP, "REPLACE_REJECT_UNFILLED"): EXP,
@@ -160,6 +165,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (DFD, "EXPIRE"): EXP,
     (DFD, "PARTIAL_FILL"): DFD,
     (DFD, "FILL"): DFD,
+    (DFD, "CANCEL_REJECT_UNACKED"): DFD,
     (DFD, "CANCEL_REJECT_UNFILLED"): DFD,
     (DFD, "CANCEL_REJECT_PARTIAL"): DFD,
     (DFD, "REPLACE_REJECT_UNFILLED"): DFD,
@@ -168,6 +174,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (DFD, "BUST_PARTIAL"): DFD,
     (DFD, "CORRECT_PARTIAL"): DFD,
     (DFD, "CORRECT_COMPLETE"): DFD,
+    (REJ, "CANCEL_REJECT_UNACKED"): REJ,
     (REJ, "PARTIAL_FILL"): REJ,  # a venue filling what it rejected: the money is real
     (REJ, "FILL"): REJ,
     (REJ, "BUST_UNFILLED"): REJ,
@@ -203,7 +210,7 @@ def test_replaced_is_never_a_resting_state() -> None:
 def test_rejected_only_books_fills_and_terminal_states_never_go_live_except_by_bust() -> None:
     assert {n for (s, _), n in TRANSITIONS.items() if s is OrderStatus.REJECTED} == {OrderStatus.REJECTED}
     assert {t.value.split("_")[0] for (s, t) in TRANSITIONS if s is OrderStatus.REJECTED} <= {
-        "PARTIAL", "FILL", "BUST", "CORRECT"}
+        "PARTIAL", "FILL", "BUST", "CORRECT", "CANCEL"}
     for (status, trigger), nxt in TRANSITIONS.items():
         if status not in LIVE_STATUSES and nxt in LIVE_STATUSES:
             assert status is OrderStatus.FILLED and trigger.value.startswith(("BUST", "CORRECT")), (status, trigger)
@@ -420,7 +427,7 @@ def test_expired_while_cancel_pending_then_too_late_reject() -> None:
     [
         (D(150), OrderStatus.PARTIALLY_FILLED, D(110)),  # above filled
         (D(40), OrderStatus.FILLED, D(0)),  # equal to filled
-        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, cum > quantity
+        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, quantity set to cum (FIX D.13)
     ],
 )
 def test_replace_quantity_relative_to_filled(new_qty: D, status: OrderStatus, leaves: D) -> None:
@@ -436,7 +443,7 @@ def test_replace_quantity_relative_to_filled(new_qty: D, status: OrderStatus, le
     (replaced,) = h.venue_says(ExecType.REPLACED)
     assert isinstance(replaced, OrderReplaced) and replaced.client_order_id == "cl-1-r"
     assert replaced.request_id == request.request_id == h.order.request_id
-    assert h.order.status is status and h.order.quantity == new_qty
+    assert h.order.status is status and h.order.quantity == max(new_qty, D(40))
     assert (h.order.cum_qty, h.order.leaves_qty) == (D(40), leaves)
     assert h.order.pending is None and h.order.client_order_id == "cl-1"
 
@@ -538,9 +545,10 @@ def test_requests_refused_by_state(action: str) -> None:
     to = CancelRejectResponseTo.CANCEL if action == "cancel" else CancelRejectResponseTo.REPLACE
     h = OrderHarness()
     h.new()
-    (rej,) = ask(h, "a")
-    assert isinstance(rej, OrderCancelRejected) and rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
-    assert rej.response_to is to
+    if action == "amend":  # a cancel may chase an unacknowledged order (FIX D.5), a replace may not
+        (rej,) = ask(h, "a")
+        assert isinstance(rej, OrderCancelRejected) and rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
+        assert rej.response_to is to
     h.venue_says(ExecType.NEW)
     h.cancel("b")
     seq = h.order.seq

@@ -135,3 +135,81 @@ def test_fix_precedence_correction_completing_while_pending_keeps_the_pending_st
     h.cancel("c")
     h.venue_says(ExecType.TRADE_CORRECT, ref_exec_id="X1", last_qty=D(100), last_px=D("10"))
     assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(0))
+
+
+# ------------------------------------------ 13. cancel reject by request id
+
+
+def test_fix_cancel_reject_names_its_request_in_clordid_else_it_settles_nothing() -> None:
+    h = OrderHarness()
+    h.working()
+    h.cancel("c")
+    pending = h.order.pending
+    (anomaly,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id="R-some-other-request")
+    assert isinstance(anomaly, OrderAnomaly) and anomaly.reason_code == "UNKNOWN_REQUEST"
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.pending == pending
+    (rejected,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id=pending.request_id)
+    assert rejected.seq > 0 and h.order.status is OrderStatus.NEW and h.order.pending is None
+
+
+# ------------------------------- 4. replace at or below the filled quantity
+
+
+def test_fix_d13_replace_below_cum_qty_sets_order_qty_to_cum_qty_and_fills_the_order() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(40)
+    h.amend("r", quantity=D(30))
+    (replaced,) = h.venue_says(ExecType.REPLACED)
+    assert replaced.quantity == D(40) and replaced.leaves_qty == D(0)
+    assert (h.order.status, h.order.quantity, h.order.cum_qty) == (OrderStatus.FILLED, D(40), D(40))
+
+
+def test_fix_replace_report_with_another_order_qty_is_a_venue_mismatch_beside_the_replace() -> None:
+    h = OrderHarness()
+    h.working()
+    h.amend("r", quantity=D(150))
+    replaced, anomaly = h.venue_says(ExecType.REPLACED, order_qty=D(140))
+    assert replaced.quantity == D(150) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
+
+
+# ---------------------------------------- 3. cancel while PendingNew (D.5)
+
+
+def test_fix_d5_cancel_before_the_ack_is_sent_and_the_venue_answers_canceled() -> None:
+    h = OrderHarness()
+    h.new()
+    pending, request = h.cancel("c")
+    assert pending.seq > 0 and request.action.value == "CANCEL"
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.pending.unacknowledged
+    h.venue_says(ExecType.NEW)  # the venue acks the order first
+    assert h.order.status is OrderStatus.PENDING_CANCEL and not h.order.pending.unacknowledged
+    h.venue_says(ExecType.CANCELED)
+    assert h.order.status is OrderStatus.CANCELED and h.order.pending is None
+
+
+def test_fix_d5_cancel_before_the_ack_rejected_returns_the_order_to_pending_new() -> None:
+    h = OrderHarness()
+    h.new()
+    h.cancel("c")
+    h.venue_says(ExecType.CANCEL_REJECTED)
+    assert h.order.status is OrderStatus.PENDING_NEW and h.order.pending is None
+    h.venue_says(ExecType.NEW)
+    assert h.order.status is OrderStatus.NEW
+
+
+def test_fix_d5_order_rejected_while_the_cancel_chased_it_then_late_cancel_reject() -> None:
+    h = OrderHarness()
+    h.new()
+    h.cancel("c")
+    h.venue_says(ExecType.REJECTED)
+    assert h.order.status is OrderStatus.REJECTED
+    (late,) = h.venue_says(ExecType.CANCEL_REJECTED, reason="unknown order")
+    assert late.seq > 0 and h.order.status is OrderStatus.REJECTED and h.order.pending is None
+
+
+def test_fix_d5_replace_before_the_ack_is_still_refused() -> None:
+    h = OrderHarness()
+    h.new()
+    (rej,) = h.amend("r", quantity=D(50))
+    assert rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
