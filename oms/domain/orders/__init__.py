@@ -121,6 +121,7 @@ from oms.domain.orders.table import (
     InvalidTransition,
     Trigger,
     fill_level,
+    is_amendable,
     is_live,
     next_status,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "evolve",
     "fold",
     "fill_level",
+    "is_amendable",
     "is_live",
     "next_status",
     "trigger_of",

@@ -216,9 +216,14 @@ def _engine_cancel_reject(
     )
 
 
-def _request_refusal(order: Order, action: VenueAction) -> Denial | None:
-    """Why no cancel or replace (`action`) can be sent for `order` now, or None. A cancel may
-    chase an order the venue has not acknowledged yet (FIX D.5); a replace may not."""
+def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
+    """Why no cancel or replace (`action`, to `quantity`) can be sent for `order` now, or None.
+    A cancel may chase an order the venue has not acknowledged yet (FIX D.5); a replace may
+    not. A replace may increase a FILLED order's quantity (FIX D.14)."""
+    if order.status is OrderStatus.FILLED and action is VenueAction.REPLACE and quantity is not None:
+        if quantity <= order.cum_qty:
+            return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is FILLED; only an increase reopens it")
+        return None
     if not is_live(order):
         return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is {order.status.value}")
     if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
@@ -247,11 +252,11 @@ def decide_amend(
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     to = CancelRejectResponseTo.REPLACE
-    refusal = _request_refusal(order, VenueAction.REPLACE)
-    if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
-        refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
     quantity = cmd.quantity if cmd.quantity is not None else order.quantity
     limit_price = cmd.limit_price if cmd.limit_price is not None else order.limit_price
+    refusal = _request_refusal(order, VenueAction.REPLACE, quantity)
+    if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
+        refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
     if refusal is None and quantity == order.quantity and limit_price == order.limit_price:
         refusal = Denial("NO_CHANGE", "the amend changes neither quantity nor limit price")
     if refusal is None and denial is not None:

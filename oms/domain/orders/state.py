@@ -350,7 +350,7 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
         raise InvalidEvent(f"{event.event_id}: belongs to {event.account}/{event.order_id}, not {order.order_id}")
     trigger, changes = _effect(order, event)
     status = next_status(order.status, trigger)
-    if order.status is OrderStatus.FILLED and status in LIVE_STATUSES:
+    if order.status is OrderStatus.FILLED and status in LIVE_STATUSES and trigger.value.startswith(("BUST", "CORRECT")):
         changes["pending"] = None  # a bust/correction reopened it: an old request is moot
     exec_id = getattr(event, "exec_id", None)
     if exec_id:

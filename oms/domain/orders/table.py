@@ -31,6 +31,7 @@ __all__ = [
     "TRANSITIONS",
     "Trigger",
     "fill_level",
+    "is_amendable",
     "is_live",
     "leveled",
     "next_status",
@@ -162,6 +163,9 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_REPLACE, T.BUST_COMPLETE): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.PENDING_REPLACE,  # the pending replace ranks above Filled
     # --- FILLED: complete. Only late answers and trade busts/corrections arrive.
+    # FIX D.14 (increasing the quantity of a filled order): the trader buys more on the same
+    # order; the venue's replace reopens it (PARTIALLY_FILLED), its reject leaves it FILLED.
+    (S.FILLED, T.REPLACE_REQUEST): S.PENDING_REPLACE,
     (S.FILLED, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # late reject of a cancel the final fill overtook
     (S.FILLED, T.REPLACE_REJECT_COMPLETE): S.FILLED,  # late reject of a replace the final fill overtook
     (S.FILLED, T.BUST_UNFILLED): S.NEW,  # every fill busted: the order works again, unfilled
@@ -250,6 +254,12 @@ class HasStatus(Protocol):
 def is_live(order: HasStatus) -> bool:
     """Whether an order (its state or its view: anything with a `status`) is live."""
     return order.status in LIVE_STATUSES
+
+
+def is_amendable(order: HasStatus) -> bool:
+    """Whether a cancel/replace of the order may go to the venue (so pre-trade risk must check it):
+    a live order, or a FILLED one whose quantity a replace may increase (FIX D.14)."""
+    return order.status in LIVE_STATUSES or order.status is OrderStatus.FILLED
 
 
 def next_status(status: OrderStatus, trigger: Trigger) -> OrderStatus:

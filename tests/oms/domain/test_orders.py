@@ -133,6 +133,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PR, "CORRECT_PARTIAL"): PR,
     (PR, "BUST_COMPLETE"): PR,
     (PR, "CORRECT_COMPLETE"): PR,
+    (FILLED, "REPLACE_REQUEST"): PR,  # FIX D.14: increase a filled order
     (FILLED, "CANCEL_REJECT_COMPLETE"): FILLED,
     (FILLED, "REPLACE_REJECT_COMPLETE"): FILLED,
     (FILLED, "BUST_UNFILLED"): NEW,
@@ -213,7 +214,8 @@ def test_rejected_only_books_fills_and_terminal_states_never_go_live_except_by_b
         "PARTIAL", "FILL", "BUST", "CORRECT", "CANCEL"}
     for (status, trigger), nxt in TRANSITIONS.items():
         if status not in LIVE_STATUSES and nxt in LIVE_STATUSES:
-            assert status is OrderStatus.FILLED and trigger.value.startswith(("BUST", "CORRECT")), (status, trigger)
+            assert status is OrderStatus.FILLED and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST")), (
+                status, trigger)
 
 
 # ------------------------------------------------------------------------ ids

@@ -213,3 +213,36 @@ def test_fix_d5_replace_before_the_ack_is_still_refused() -> None:
     h.new()
     (rej,) = h.amend("r", quantity=D(50))
     assert rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
+
+
+# ------------------------------------------ 6. increase a filled order (D.14)
+
+
+def test_fix_d14_increasing_a_filled_order_reopens_it_partially_filled() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(100)
+    assert h.order.status is OrderStatus.FILLED
+    pending, request = h.amend("more", quantity=D(150))
+    assert pending.seq > 0 and request.quantity == D(150)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_REPLACE, D(0))
+    h.venue_says(ExecType.REPLACED)
+    assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.PARTIALLY_FILLED, D(150), D(50))
+
+
+def test_fix_d14_increase_of_a_filled_order_rejected_leaves_it_filled() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(100)
+    h.amend("more", quantity=D(150))
+    h.venue_says(ExecType.CANCEL_REJECTED)
+    assert h.order.status is OrderStatus.FILLED and h.order.pending is None
+
+
+def test_fix_filled_order_takes_no_cancel_and_no_decrease_or_price_only_replace() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(100)
+    for events in (h.cancel("c"), h.amend("less", quantity=D(90)), h.amend("px", limit_price=D("180"))):
+        (rej,) = events
+        assert rej.seq == 0 and rej.reason_code == "ORDER_NOT_LIVE"
