@@ -57,8 +57,13 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
     OrderStatus,
+    OrderSuspended,
+    RestatementReason,
+    OrderRejectReason,
+    CancelRejectReason,
     OrderType,
     OrderView,
     Position,
@@ -394,6 +399,31 @@ def order_done_for_day(**overrides) -> OrderDoneForDay:
     )
 
 
+def order_restated(**overrides) -> OrderRestated:
+    """The venue renews a GT order on a new trading day (FIX ExecType Restated, GT_RENEWAL)."""
+    return OrderRestated(
+        **{
+            **journal(8, 90_000_000),
+            "exec_id": "XNAS-exec-0007",
+            "restatement_reason": RestatementReason.GT_RENEWAL,
+            "quantity": D("100"),
+            "limit_price": D("187.25"),
+            "cum_qty": D("40"),
+            "leaves_qty": D("60"),
+            "day_order_qty": D("60"),
+            "day_cum_qty": D("0"),
+            "reason": "new trading day",
+            **overrides,
+        }
+    )
+
+
+def order_suspended(**overrides) -> OrderSuspended:
+    return OrderSuspended(
+        **{**journal(8, 80_000_000), "exec_id": "XNAS-exec-0008", "reason": "trading halt", **overrides}
+    )
+
+
 def order_fill_busted(**overrides) -> OrderFillBusted:
     return OrderFillBusted(
         **{
@@ -637,7 +667,9 @@ def sample_events() -> list[Event]:
         order_acknowledged(),
         order_acknowledged(venue_order_id=None),
         order_rejected(),
+        order_rejected(reject_reason=OrderRejectReason.UNKNOWN_SYMBOL),
         order_filled(),
+        order_filled(late=True),
         order_pending_cancel(),
         order_canceled(),
         order_canceled(exec_id=None, unsolicited=True, reason="venue canceled: self-trade prevention"),
@@ -653,6 +685,19 @@ def sample_events() -> list[Event]:
         order_done_for_day(exec_id=None, reason=None),
         order_fill_busted(),
         order_fill_corrected(),
+        order_restated(),
+        order_restated(limit_price=None, day_order_qty=None, day_cum_qty=None, reason=None),
+        order_suspended(),
+        order_suspended(reason=None),
+        execution_report(
+            exec_id="XNAS-exec-0009",
+            exec_type=ExecType.RESTATED,
+            restatement_reason=RestatementReason.GT_RENEWAL,
+            ord_rej_reason=OrderRejectReason.OTHER,
+            cxl_rej_reason=CancelRejectReason.TOO_LATE_TO_CANCEL,
+            day_order_qty=D("60"),
+            day_cum_qty=D("0"),
+        ),
         order_anomaly(),
         order_anomaly(source="commands", reason_code="UNKNOWN_ORDER", reason="no live order", exec_id=None),
         fill(),

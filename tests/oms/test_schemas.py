@@ -157,7 +157,26 @@ def test_newer_writer_reads_under_current_schema_without_the_new_field():
 ADDED_FIELDS: list[tuple[str, tuple[str, ...]]] = [
     ("oms.OrderFilled", ("late",)),
     ("oms.Fill", ("late",)),
+    ("oms.OrderRejected", ("reject_reason",)),
+    ("oms.OrderCancelRejected", ("cancel_reject_reason",)),
+    ("oms.ExecutionReport", ("ord_rej_reason", "cxl_rej_reason", "restatement_reason", "day_order_qty", "day_cum_qty")),
 ]
+
+
+def test_a_reader_meeting_an_exec_type_it_does_not_know_reads_unknown():
+    newer = json.loads(json.dumps(load_catalogue()["oms.ExecutionReport"].schema))
+    exec_type = next(f for f in newer["fields"] if f["name"] == "exec_type")
+    exec_type["type"]["symbols"].append("ORDER_STATUS_FROM_THE_FUTURE")
+    writer = SchemaEntry.from_schema(newer)
+    from tests.builders import execution_report
+
+    record = {**execution_report().to_record(), "exec_type": "ORDER_STATUS_FROM_THE_FUTURE"}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, writer.parsed, record)
+    reader = SingleObjectCodec()
+    reader.learn(writer.schema_json)
+    decoded = reader.decode("oms.exec.reports", b"\xc3\x01" + writer.fingerprint + body.getvalue())
+    assert decoded.exec_type.value == "UNKNOWN"
 
 
 @pytest.mark.parametrize(("name", "added"), ADDED_FIELDS, ids=[n for n, _ in ADDED_FIELDS])

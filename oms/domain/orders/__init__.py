@@ -100,7 +100,7 @@ Design decisions (the contract other modules rely on):
 """
 
 from oms.domain.denial import Denial
-from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_report
+from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_new_day, decide_report
 from oms.domain.orders.state import (
     ExecRecord,
     FillRecord,
@@ -143,6 +143,7 @@ __all__ = [
     "decide_amend",
     "decide_cancel",
     "decide_new",
+    "decide_new_day",
     "decide_report",
     "evolve",
     "fold",

@@ -52,15 +52,21 @@ from oms.events import (
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
+    OrderRejectReason,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
+    OrderSuspended,
+    CancelRejectReason,
+    RestatementReason,
+    TimeInForce,
     OrderStatus,
     OrderType,
     VenueAction,
     VenueRequest,
 )
 
-__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_report"]
+__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -213,7 +219,19 @@ def _engine_cancel_reject(
         response_to=to,
         reason_code=refusal.reason_code,
         reason=clip(refusal.reason),
+        cancel_reject_reason=_CXL_REJ_REASON.get(refusal.reason_code, CancelRejectReason.BROKER_OPTION),
     )
+
+
+_CXL_REJ_REASON: dict[str, CancelRejectReason] = {
+    "ORDER_NOT_LIVE": CancelRejectReason.TOO_LATE_TO_CANCEL,
+    "REQUEST_PENDING": CancelRejectReason.ALREADY_PENDING,
+    "ORDER_NOT_ACKNOWLEDGED": CancelRejectReason.OTHER,
+    "NO_CHANGE": CancelRejectReason.OTHER,
+    "INVALID_AMEND": CancelRejectReason.OTHER,
+    "ORDER_SUSPENDED": CancelRejectReason.OTHER,
+}
+"""FIX CxlRejReason of the engine's own refusals (a pre-trade risk denial is BROKER_OPTION)."""
 
 
 def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
@@ -224,8 +242,11 @@ def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None
         if quantity <= order.cum_qty:
             return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is FILLED; only an increase reopens it")
         return None
-    if not is_live(order):
+    overnight = order.status is OrderStatus.DONE_FOR_DAY and action is VenueAction.CANCEL  # the venue holds it
+    if not is_live(order) and not overnight:
         return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is {order.status.value}")
+    if order.status is OrderStatus.SUSPENDED and action is VenueAction.REPLACE:
+        return Denial("ORDER_SUSPENDED", f"order {order.order_id} is suspended by the venue; it may only be canceled")
     if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
         return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
     if order.pending is not None:
@@ -405,6 +426,8 @@ _JOURNAL_OF: dict[ExecType, type[JournalEvent]] = {
     ExecType.CANCEL_REJECTED: OrderCancelRejected,
     ExecType.TRADE_BUST: OrderFillBusted,
     ExecType.TRADE_CORRECT: OrderFillCorrected,
+    ExecType.RESTATED: OrderRestated,
+    ExecType.SUSPENDED: OrderSuspended,
 }
 """The journal event each exec type becomes (the `ExecRecord.kind` a redelivery must match)."""
 
@@ -463,7 +486,11 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         )
     if kind is ExecType.REJECTED:
         return OrderRejected(
-            **head, venue=report.venue, exec_id=report.exec_id, reason=clip(report.reason or "rejected by the venue")
+            **head,
+            venue=report.venue,
+            exec_id=report.exec_id,
+            reason=clip(report.reason or "rejected by the venue"),
+            reject_reason=report.ord_rej_reason or OrderRejectReason.OTHER,
         )
     if kind in (ExecType.PARTIAL_FILL, ExecType.FILL):
         if report.last_qty <= 0 or report.last_px <= 0:
@@ -523,7 +550,15 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             reason_code="VENUE_REJECTED",
             reason=clip(report.reason or f"the venue rejected {pending.request_id}"),
             exec_id=report.exec_id,
+            cancel_reject_reason=report.cxl_rej_reason or CancelRejectReason.OTHER,
         )
+    if kind is ExecType.RESTATED:
+        if report.order_qty <= 0:
+            return _Unfit("INVALID_RESTATEMENT", f"restated order qty {report.order_qty}")
+        return _restated(order, head, report.exec_id, report.restatement_reason or RestatementReason.OTHER,
+                         report.order_qty, report.limit_price, report.day_order_qty, report.day_cum_qty, reason)
+    if kind is ExecType.SUSPENDED:
+        return OrderSuspended(**head, exec_id=report.exec_id, reason=reason)
     if kind in (ExecType.TRADE_BUST, ExecType.TRADE_CORRECT):
         ref = find_fill(order, report.ref_exec_id)
         if ref is None:
@@ -542,6 +577,50 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             return _Unfit("INVALID_FILL", f"correction to {report.last_qty} at {report.last_px}")
         return OrderFillCorrected(**common, last_qty=report.last_qty, last_px=report.last_px)
     return _Unfit("UNSUPPORTED_EXEC_TYPE", f"no journal event for {kind.value}")
+
+
+def _restated(
+    order: Order,
+    head: dict,
+    exec_id: str,
+    why: RestatementReason,
+    quantity: Decimal,
+    limit_price: Decimal | None,
+    day_order_qty: Decimal | None,
+    day_cum_qty: Decimal | None,
+    reason: str | None,
+) -> OrderRestated:
+    """The restatement of `order` to `quantity` (never below cum_qty: FIX, as for a replace) and
+    `limit_price` (a market order keeps none; None keeps the order's)."""
+    return OrderRestated(
+        **head,
+        exec_id=exec_id,
+        restatement_reason=why,
+        quantity=max(quantity, order.cum_qty),
+        limit_price=None if order.order_type is OrderType.MARKET else (limit_price or order.limit_price),
+        cum_qty=order.cum_qty,
+        leaves_qty=order.leaves_qty,
+        day_order_qty=day_order_qty,
+        day_cum_qty=day_cum_qty,
+        reason=reason,
+    )
+
+
+def decide_new_day(order: Order | None, trading_day: str, now: int) -> list[Event]:
+    """The engine's session roll for one order: a GTC order DONE_FOR_DAY is renewed for
+    `trading_day` (e.g. "2026-01-02") by an `OrderRestated` GT_RENEWAL (status back to NEW or
+    PARTIALLY_FILLED by its fills; DayOrderQty = leaves, DayCumQty = 0); any other order: [].
+    Idempotent: the exec id names the order and the day, so a second roll for the day is []."""
+    if order is None or order.status is not OrderStatus.DONE_FOR_DAY or order.time_in_force is not TimeInForce.GTC:
+        return []
+    exec_id = ids.record_id(order.order_id, trading_day, "gt-renewal")
+    if exec_id in order.exec_ids:
+        return []
+    head = _journal(order, order.seq + 1, now)
+    leaves = order.quantity - order.cum_qty
+    candidate = _restated(order, head, exec_id, RestatementReason.GT_RENEWAL, order.quantity, None,
+                          leaves, Decimal(0), f"new trading day {trading_day}")
+    return [_stated(candidate, evolve(order, candidate))]
 
 
 _STATED = ("cum_qty", "leaves_qty", "avg_px")

@@ -43,7 +43,9 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
+    OrderSuspended,
     OrderStatus,
     OrderType,
     OrderView,
@@ -184,8 +186,9 @@ def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
     return cum, Decimal(scaled).scaleb(-SCALE, _EXACT)
 
 
-def _leaves(status: OrderStatus, quantity: Decimal, cum_qty: Decimal) -> Decimal:
-    if status not in LIVE_STATUSES:
+def _leaves(status: OrderStatus, quantity: Decimal, cum_qty: Decimal, tif: TimeInForce) -> Decimal:
+    gt_overnight = status is OrderStatus.DONE_FOR_DAY and tif is TimeInForce.GTC  # keeps leaves for tomorrow
+    if status not in LIVE_STATUSES and not gt_overnight:
         return ZERO
     return max(_EXACT.subtract(quantity, cum_qty), ZERO)
 
@@ -251,6 +254,13 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         return Trigger.EXPIRE, {"reason": event.reason}
     if isinstance(event, OrderDoneForDay):
         return Trigger.DONE_FOR_DAY, {"reason": event.reason}
+    if isinstance(event, OrderRestated):
+        changes = {"quantity": event.quantity, "reason": event.reason}
+        if event.limit_price is not None:
+            changes["limit_price"] = event.limit_price
+        return leveled("RESTATE", event.quantity, order.cum_qty), changes
+    if isinstance(event, OrderSuspended):
+        return Trigger.SUSPEND, {"reason": event.reason}
     if isinstance(event, OrderReplaced):
         return leveled("REPLACED", event.quantity, order.cum_qty), {
             "quantity": event.quantity,
@@ -360,7 +370,9 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
         order,
         **changes,
         status=status,
-        leaves_qty=_leaves(status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty)),
+        leaves_qty=_leaves(
+            status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
+        ),
         seq=event.seq,
         ts_last=event.ts_event,
     )

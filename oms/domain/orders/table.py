@@ -84,6 +84,10 @@ class Trigger(str, Enum):
     BUST_COMPLETE = "BUST_COMPLETE"
     CORRECT_PARTIAL = "CORRECT_PARTIAL"  # venue corrected a fill (never leaves it unfilled)
     CORRECT_COMPLETE = "CORRECT_COMPLETE"
+    RESTATE_UNFILLED = "RESTATE_UNFILLED"  # venue restated the order (GT renewal, corporate action, resume)
+    RESTATE_PARTIAL = "RESTATE_PARTIAL"
+    RESTATE_COMPLETE = "RESTATE_COMPLETE"  # restated to a quantity at or below cum_qty: done
+    SUSPEND = "SUSPEND"  # venue suspended the order (trading halt)
 
 
 S = OrderStatus
@@ -213,6 +217,49 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.BUST_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_COMPLETE): S.DONE_FOR_DAY,
+    # --- Restatements (FIX ExecType Restated, D.19-D.21): the venue changes quantity or price
+    # unsolicited (corporate action, split, venue-side reduction, repricing). A working order
+    # takes the status its new quantity gives; a pending request keeps its precedence.
+    (S.NEW, T.RESTATE_UNFILLED): S.NEW,
+    (S.PARTIALLY_FILLED, T.RESTATE_PARTIAL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, T.RESTATE_COMPLETE): S.FILLED,  # venue reduced the order to what is filled
+    (S.PENDING_CANCEL, T.RESTATE_UNFILLED): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.RESTATE_PARTIAL): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.RESTATE_COMPLETE): S.PENDING_CANCEL,
+    (S.PENDING_REPLACE, T.RESTATE_UNFILLED): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.RESTATE_PARTIAL): S.PENDING_REPLACE,
+    (S.PENDING_REPLACE, T.RESTATE_COMPLETE): S.PENDING_REPLACE,
+    # GT orders across days: a GTC order done for the day is renewed on the next trading day by
+    # the venue's restatement (GT_RENEWAL) or the engine's session roll (`decide_new_day`).
+    (S.DONE_FOR_DAY, T.RESTATE_UNFILLED): S.NEW,
+    (S.DONE_FOR_DAY, T.RESTATE_PARTIAL): S.PARTIALLY_FILLED,
+    (S.DONE_FOR_DAY, T.RESTATE_COMPLETE): S.FILLED,
+    # A cancel of a GT order resting overnight: the venue holds it, so it may cancel it; the
+    # status stays DONE_FOR_DAY with the request pending until CANCELED or a reject answers it.
+    (S.DONE_FOR_DAY, T.CANCEL_REQUEST): S.DONE_FOR_DAY,
+    # --- SUSPENDED (FIX OrdStatus 9): the venue halted the order (a trading halt, a
+    # limit-up/limit-down pause). It keeps its leaves; a restatement (RESUMED) makes it work again.
+    (S.NEW, T.SUSPEND): S.SUSPENDED,
+    (S.PARTIALLY_FILLED, T.SUSPEND): S.SUSPENDED,
+    (S.PENDING_CANCEL, T.SUSPEND): S.SUSPENDED,  # halted while our cancel was out: the answer follows
+    (S.PENDING_REPLACE, T.SUSPEND): S.SUSPENDED,
+    (S.SUSPENDED, T.RESTATE_UNFILLED): S.NEW,  # resumed
+    (S.SUSPENDED, T.RESTATE_PARTIAL): S.PARTIALLY_FILLED,
+    (S.SUSPENDED, T.RESTATE_COMPLETE): S.FILLED,
+    (S.SUSPENDED, T.CANCEL_REQUEST): S.SUSPENDED,  # the trader cancels a halted order; the venue answers
+    (S.SUSPENDED, T.CANCELED): S.CANCELED,  # e.g. CANCEL_ON_TRADING_HALT, or our cancel
+    (S.SUSPENDED, T.EXPIRE): S.EXPIRED,
+    (S.SUSPENDED, T.DONE_FOR_DAY): S.DONE_FOR_DAY,  # the halt lasted to the close
+    (S.SUSPENDED, T.CANCEL_REJECT_UNFILLED): S.SUSPENDED,
+    (S.SUSPENDED, T.CANCEL_REJECT_PARTIAL): S.SUSPENDED,
+    (S.SUSPENDED, T.REPLACE_REJECT_UNFILLED): S.SUSPENDED,
+    (S.SUSPENDED, T.REPLACE_REJECT_PARTIAL): S.SUSPENDED,
+    (S.SUSPENDED, T.PARTIAL_FILL): S.SUSPENDED,  # executed before the halt, reported after: booked
+    (S.SUSPENDED, T.FILL): S.SUSPENDED,
+    (S.SUSPENDED, T.BUST_UNFILLED): S.SUSPENDED,
+    (S.SUSPENDED, T.BUST_PARTIAL): S.SUSPENDED,
+    (S.SUSPENDED, T.CORRECT_PARTIAL): S.SUSPENDED,
+    (S.SUSPENDED, T.CORRECT_COMPLETE): S.SUSPENDED,
     # --- REJECTED: terminal. A venue that fills an order it rejected contradicts itself, but the
     # execution is real money: it is booked (late=True), and busts/corrections of it apply.
     (S.REJECTED, T.CANCEL_REJECT_UNACKED): S.REJECTED,  # "unknown order": the cancel chased a rejected order
@@ -234,6 +281,7 @@ LIVE_STATUSES: frozenset[OrderStatus] = frozenset(
         OrderStatus.PARTIALLY_FILLED,
         OrderStatus.PENDING_CANCEL,
         OrderStatus.PENDING_REPLACE,
+        OrderStatus.SUSPENDED,
     }
 )
 """Statuses in which the order can still execute: cum_qty + leaves_qty == quantity.
@@ -242,8 +290,11 @@ The one definition of liveness. Not live: the terminal statuses (FILLED,
 CANCELED, EXPIRED, REJECTED), REPLACED (never resting) and DONE_FOR_DAY: FIX
 OrdStatus 3 means "no further executions forthcoming for the trading day", so
 it has leaves 0, a fill that still arrives is booked late, and the engine sends no cancel or replace for
-it (the table has no request edge from it); only the venue ends it (CANCELED,
-EXPIRED)."""
+it, except a cancel of a GT order resting overnight; the venue ends it (CANCELED,
+EXPIRED) or renews it on a new day (a restatement). A GTC order done for the day
+keeps its leaves (quantity - cum_qty) for tomorrow, though it is not live today.
+SUSPENDED is live: it keeps its leaves and counts as open exposure, since the
+venue may resume it at any time."""
 
 
 class HasStatus(Protocol):
@@ -307,6 +358,11 @@ _BY_LEVEL: dict[str, dict[FillLevel, Trigger]] = {
         FillLevel.COMPLETE: Trigger.BUST_COMPLETE,
     },
     "CORRECT": {FillLevel.PARTIAL: Trigger.CORRECT_PARTIAL, FillLevel.COMPLETE: Trigger.CORRECT_COMPLETE},
+    "RESTATE": {
+        FillLevel.UNFILLED: Trigger.RESTATE_UNFILLED,
+        FillLevel.PARTIAL: Trigger.RESTATE_PARTIAL,
+        FillLevel.COMPLETE: Trigger.RESTATE_COMPLETE,
+    },
 }
 
 

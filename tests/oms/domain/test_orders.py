@@ -70,7 +70,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
 
 PN, NEW, PF, FILLED = "PENDING_NEW", "NEW", "PARTIALLY_FILLED", "FILLED"
 PC, CXL, PR, RPL = "PENDING_CANCEL", "CANCELED", "PENDING_REPLACE", "REPLACED"
-REJ, EXP, DFD = "REJECTED", "EXPIRED", "DONE_FOR_DAY"
+REJ, EXP, DFD, SUS = "REJECTED", "EXPIRED", "DONE_FOR_DAY", "SUSPENDED"
 
 # Written out by hand from FIX OrdStatus semantics; not derived from the code.
 EXPECTED: dict[tuple[str, str], str] = {
@@ -175,6 +175,41 @@ EXPECTED: dict[tuple[str, str], str] = {
     (DFD, "BUST_PARTIAL"): DFD,
     (DFD, "CORRECT_PARTIAL"): DFD,
     (DFD, "CORRECT_COMPLETE"): DFD,
+    # restatements (FIX ExecType Restated), GT renewal, suspension
+    (NEW, "RESTATE_UNFILLED"): NEW,
+    (PF, "RESTATE_PARTIAL"): PF,
+    (PF, "RESTATE_COMPLETE"): FILLED,
+    (PC, "RESTATE_UNFILLED"): PC,
+    (PC, "RESTATE_PARTIAL"): PC,
+    (PC, "RESTATE_COMPLETE"): PC,
+    (PR, "RESTATE_UNFILLED"): PR,
+    (PR, "RESTATE_PARTIAL"): PR,
+    (PR, "RESTATE_COMPLETE"): PR,
+    (DFD, "RESTATE_UNFILLED"): NEW,
+    (DFD, "RESTATE_PARTIAL"): PF,
+    (DFD, "RESTATE_COMPLETE"): FILLED,
+    (DFD, "CANCEL_REQUEST"): DFD,
+    (NEW, "SUSPEND"): SUS,
+    (PF, "SUSPEND"): SUS,
+    (PC, "SUSPEND"): SUS,
+    (PR, "SUSPEND"): SUS,
+    (SUS, "RESTATE_UNFILLED"): NEW,
+    (SUS, "RESTATE_PARTIAL"): PF,
+    (SUS, "RESTATE_COMPLETE"): FILLED,
+    (SUS, "CANCEL_REQUEST"): SUS,
+    (SUS, "CANCELED"): CXL,
+    (SUS, "EXPIRE"): EXP,
+    (SUS, "DONE_FOR_DAY"): DFD,
+    (SUS, "CANCEL_REJECT_UNFILLED"): SUS,
+    (SUS, "CANCEL_REJECT_PARTIAL"): SUS,
+    (SUS, "REPLACE_REJECT_UNFILLED"): SUS,
+    (SUS, "REPLACE_REJECT_PARTIAL"): SUS,
+    (SUS, "PARTIAL_FILL"): SUS,
+    (SUS, "FILL"): SUS,
+    (SUS, "BUST_UNFILLED"): SUS,
+    (SUS, "BUST_PARTIAL"): SUS,
+    (SUS, "CORRECT_PARTIAL"): SUS,
+    (SUS, "CORRECT_COMPLETE"): SUS,
     (REJ, "CANCEL_REJECT_UNACKED"): REJ,
     (REJ, "PARTIAL_FILL"): REJ,  # a venue filling what it rejected: the money is real
     (REJ, "FILL"): REJ,
@@ -214,7 +249,7 @@ def test_rejected_only_books_fills_and_terminal_states_never_go_live_except_by_b
         "PARTIAL", "FILL", "BUST", "CORRECT", "CANCEL"}
     for (status, trigger), nxt in TRANSITIONS.items():
         if status not in LIVE_STATUSES and nxt in LIVE_STATUSES:
-            assert status is OrderStatus.FILLED and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST")), (
+            assert status in (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY) and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST", "RESTATE")), (
                 status, trigger)
 
 
@@ -973,12 +1008,15 @@ def test_done_for_day_then_canceled_overnight() -> None:
     assert h.order.status is OrderStatus.CANCELED
 
 
-def test_done_for_day_is_not_live_so_the_engine_sends_no_cancel() -> None:
+def test_done_for_day_is_not_live_but_a_cancel_still_goes_to_the_venue_that_holds_it() -> None:
     h = OrderHarness()
     h.working()
     h.fill(40)
     h.venue_says(ExecType.DONE_FOR_DAY)
     assert h.order.status not in LIVE_STATUSES and not is_live(h.order) and h.order.leaves_qty == 0
     assert not is_live(view(h.order))  # the one definition reads states and views alike
-    (rej,) = h.cancel("kill")
-    assert isinstance(rej, OrderCancelRejected) and rej.reason_code == "ORDER_NOT_LIVE" and rej.seq == 0
+    pending, request = h.cancel("kill")
+    assert pending.seq > 0 and request.action is VenueAction.CANCEL
+    assert h.order.status is OrderStatus.DONE_FOR_DAY and h.order.pending is not None
+    h.venue_says(ExecType.CANCELED)
+    assert h.order.status is OrderStatus.CANCELED and h.order.pending is None

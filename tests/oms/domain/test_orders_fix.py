@@ -246,3 +246,116 @@ def test_fix_filled_order_takes_no_cancel_and_no_decrease_or_price_only_replace(
     for events in (h.cancel("c"), h.amend("less", quantity=D(90)), h.amend("px", limit_price=D("180"))):
         (rej,) = events
         assert rej.seq == 0 and rej.reason_code == "ORDER_NOT_LIVE"
+
+
+# -------------------------------------------------- 7. GT orders across days
+
+from oms.domain.orders import decide_new_day  # noqa: E402
+from oms.events import (  # noqa: E402
+    CancelRejectReason,
+    OrderRejectReason,
+    OrderRestated,
+    OrderSuspended,
+    RestatementReason,
+    TimeInForce,
+)
+
+
+def _gtc_done_for_day() -> OrderHarness:
+    h = OrderHarness()
+    h.working(time_in_force=TimeInForce.GTC)
+    h.fill(40)
+    h.venue_says(ExecType.DONE_FOR_DAY)
+    return h
+
+
+def test_fix_gtc_done_for_day_keeps_its_leaves_for_tomorrow() -> None:
+    h = _gtc_done_for_day()
+    assert (h.order.status, h.order.cum_qty, h.order.leaves_qty) == (OrderStatus.DONE_FOR_DAY, D(40), D(60))
+
+
+def test_fix_gt_renewal_restatement_returns_a_gtc_order_to_working_on_the_next_day() -> None:
+    h = _gtc_done_for_day()
+    (restated,) = h.venue_says(ExecType.RESTATED, restatement_reason=RestatementReason.GT_RENEWAL,
+                               day_order_qty=D(60), day_cum_qty=D(0))
+    assert isinstance(restated, OrderRestated) and restated.day_order_qty == D(60)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PARTIALLY_FILLED, D(60))
+    h.fill(60)  # the next day's fill is a normal fill
+    assert h.order.status is OrderStatus.FILLED
+
+
+def test_fix_engine_session_roll_renews_gtc_orders_once_and_leaves_day_orders_alone() -> None:
+    h = _gtc_done_for_day()
+    events = h._run(decide_new_day(h.order, "2026-01-02", h.tick()))
+    assert [type(e) for e in events] == [OrderRestated] and events[0].restatement_reason is RestatementReason.GT_RENEWAL
+    assert h.order.status is OrderStatus.PARTIALLY_FILLED
+    assert decide_new_day(h.order, "2026-01-02", h.tick()) == []
+    day = OrderHarness()
+    day.working()
+    day.venue_says(ExecType.DONE_FOR_DAY)
+    assert decide_new_day(day.order, "2026-01-02", day.tick()) == []
+
+
+# ---------------------------------------------------------- 8. restatements
+
+
+def test_fix_restatement_venue_side_reduction_changes_quantity_unsolicited() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(30)
+    (restated,) = h.venue_says(ExecType.RESTATED, order_qty=D(80), restatement_reason=RestatementReason.PARTIAL_DECLINE)
+    assert restated.quantity == D(80) and (h.order.quantity, h.order.leaves_qty) == (D(80), D(50))
+    h.venue_says(ExecType.RESTATED, order_qty=D(20))  # below cum: done, quantity = cum (as for a replace)
+    assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.FILLED, D(30), D(0))
+
+
+def test_fix_restatement_corporate_action_reprices_and_keeps_a_pending_cancel_pending() -> None:
+    h = OrderHarness()
+    h.working()
+    h.cancel("c")
+    h.venue_says(ExecType.RESTATED, order_qty=D(200), limit_price=D("93.625"),
+                 restatement_reason=RestatementReason.GT_CORPORATE_ACTION)
+    assert (h.order.status, h.order.quantity, h.order.limit_price) == (OrderStatus.PENDING_CANCEL, D(200), D("93.625"))
+
+
+# ------------------------------------------------------- 11. reason enums
+
+
+def test_fix_ord_rej_reason_and_cxl_rej_reason_are_enums_beside_the_text() -> None:
+    h = OrderHarness()
+    h.new()
+    (rejected,) = h.venue_says(ExecType.REJECTED, ord_rej_reason=OrderRejectReason.UNKNOWN_SYMBOL, reason="no ZZZZ")
+    assert rejected.reject_reason is OrderRejectReason.UNKNOWN_SYMBOL and rejected.reason == "no ZZZZ"
+    h = OrderHarness()
+    h.working()
+    h.cancel("c")
+    (refused,) = h.cancel("c2")  # engine refusal: a cancel is already out
+    assert refused.cancel_reject_reason is CancelRejectReason.ALREADY_PENDING
+    (rej,) = h.venue_says(ExecType.CANCEL_REJECTED, cxl_rej_reason=CancelRejectReason.TOO_LATE_TO_CANCEL)
+    assert rej.cancel_reject_reason is CancelRejectReason.TOO_LATE_TO_CANCEL
+
+
+# ------------------------------------------------- 12. suspend and resume
+
+
+def test_fix_suspended_order_keeps_its_leaves_and_resumes_on_restatement() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(25)
+    (suspended,) = h.venue_says(ExecType.SUSPENDED, reason="trading halt")
+    assert isinstance(suspended, OrderSuspended)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.SUSPENDED, D(75))
+    (rej,) = h.amend("r", quantity=D(50))
+    assert rej.reason_code == "ORDER_SUSPENDED"
+    h.venue_says(ExecType.RESTATED, restatement_reason=RestatementReason.RESUMED)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PARTIALLY_FILLED, D(75))
+
+
+def test_fix_suspended_order_may_be_canceled_and_the_venue_answers() -> None:
+    h = OrderHarness()
+    h.working()
+    h.venue_says(ExecType.SUSPENDED)
+    pending, _ = h.cancel("c")
+    assert h.order.status is OrderStatus.SUSPENDED and h.order.pending is not None
+    h.venue_says(ExecType.CANCELED)
+    assert h.order.status is OrderStatus.CANCELED

@@ -267,11 +267,13 @@ class OrderMachine(RuleBasedStateMachine):
         assert o.status is not OrderStatus.REPLACED
         assert o.cum_qty >= 0 and o.leaves_qty >= 0
         assert o.cum_qty == sum((f.qty for f in o.fills), D(0))
-        if o.status in LIVE_STATUSES:
+        gt_overnight = o.status is OrderStatus.DONE_FOR_DAY and o.time_in_force is TimeInForce.GTC
+        if o.status in LIVE_STATUSES or gt_overnight:
             assert o.cum_qty + o.leaves_qty == o.quantity
             # below the quantity, except while a cancel/replace is out: FIX precedence keeps
             # PENDING_CANCEL / PENDING_REPLACE above Filled until the venue answers (leaves 0)
-            assert o.cum_qty < o.quantity or o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+            assert o.cum_qty < o.quantity or o.status in (
+                OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE, OrderStatus.SUSPENDED)
         else:
             assert o.leaves_qty == 0
         if o.fills:
@@ -288,7 +290,9 @@ class OrderMachine(RuleBasedStateMachine):
         if o.status is OrderStatus.FILLED:
             assert o.cum_qty >= o.quantity
         if o.status in LIVE_STATUSES:
-            assert (o.pending is not None) == (o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE))
+            pending_status = o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+            assert pending_status <= (o.pending is not None)
+            assert (o.pending is not None) <= (pending_status or o.status is OrderStatus.SUSPENDED)
 
     @invariant()
     def journal_is_contiguous_and_replays(self) -> None:
