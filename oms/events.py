@@ -82,6 +82,7 @@ class OrderStatus(str, Enum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     DONE_FOR_DAY = "DONE_FOR_DAY"
+    SUSPENDED = "SUSPENDED"
 
 
 class ExecType(str, Enum):
@@ -98,6 +99,51 @@ class ExecType(str, Enum):
     TRADE_BUST = "TRADE_BUST"
     TRADE_CORRECT = "TRADE_CORRECT"
     DONE_FOR_DAY = "DONE_FOR_DAY"
+    RESTATED = "RESTATED"  # the venue changed the order unsolicited (see RestatementReason)
+    SUSPENDED = "SUSPENDED"  # the venue suspended the order (e.g. a trading halt)
+    UNKNOWN = "UNKNOWN"  # the Avro default: a symbol this reader does not know
+
+
+class RestatementReason(str, Enum):
+    """FIX ExecRestatementReason (378); RESUMED: a suspended order works again."""
+
+    GT_RENEWAL = "GT_RENEWAL"
+    GT_CORPORATE_ACTION = "GT_CORPORATE_ACTION"
+    VERBAL_CHANGE = "VERBAL_CHANGE"
+    REPRICING = "REPRICING"
+    BROKER_OPTION = "BROKER_OPTION"
+    PARTIAL_DECLINE = "PARTIAL_DECLINE"
+    CANCEL_ON_TRADING_HALT = "CANCEL_ON_TRADING_HALT"
+    MARKET_OPTION = "MARKET_OPTION"
+    RESUMED = "RESUMED"
+    OTHER = "OTHER"
+
+
+class OrderRejectReason(str, Enum):
+    """FIX OrdRejReason (103)."""
+
+    BROKER_OPTION = "BROKER_OPTION"
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    EXCHANGE_CLOSED = "EXCHANGE_CLOSED"
+    ORDER_EXCEEDS_LIMIT = "ORDER_EXCEEDS_LIMIT"
+    TOO_LATE_TO_ENTER = "TOO_LATE_TO_ENTER"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    DUPLICATE_ORDER = "DUPLICATE_ORDER"
+    STALE_ORDER = "STALE_ORDER"
+    INVALID_PRICE_INCREMENT = "INVALID_PRICE_INCREMENT"
+    INCORRECT_QUANTITY = "INCORRECT_QUANTITY"
+    OTHER = "OTHER"
+
+
+class CancelRejectReason(str, Enum):
+    """FIX CxlRejReason (102)."""
+
+    TOO_LATE_TO_CANCEL = "TOO_LATE_TO_CANCEL"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    BROKER_OPTION = "BROKER_OPTION"
+    ALREADY_PENDING = "ALREADY_PENDING"
+    DUPLICATE_CLORDID = "DUPLICATE_CLORDID"
+    OTHER = "OTHER"
 
 
 class VenueAction(str, Enum):
@@ -261,6 +307,16 @@ class ExecutionReport(Event):
     ref_exec_id: Optional[Identifier] = None
     """For TRADE_BUST and TRADE_CORRECT: the exec id of the fill being busted or corrected."""
     reason: Optional[Text] = None
+    ord_rej_reason: Optional[OrderRejectReason] = None
+    """For REJECTED: FIX OrdRejReason."""
+    cxl_rej_reason: Optional[CancelRejectReason] = None
+    """For CANCEL_REJECTED: FIX CxlRejReason."""
+    restatement_reason: Optional[RestatementReason] = None
+    """For RESTATED: FIX ExecRestatementReason."""
+    day_order_qty: Optional[Quantity] = None
+    """FIX DayOrderQty (GT orders): the quantity working today."""
+    day_cum_qty: Optional[Quantity] = None
+    """FIX DayCumQty (GT orders): the quantity filled today."""
 
 
 # ------------------------------------------------------------------ journal
@@ -327,6 +383,8 @@ class OrderRejected(JournalEvent):
     venue: Identifier
     exec_id: Identifier
     reason: Text
+    reject_reason: OrderRejectReason = OrderRejectReason.OTHER
+    """FIX OrdRejReason; `reason` is the text beside it."""
 
 
 class OrderFilled(JournalEvent):
@@ -345,6 +403,10 @@ class OrderFilled(JournalEvent):
     leaves_qty: Quantity
     avg_px: Price
     commission: Amount = Decimal(0)
+    late: bool = False
+    """A fill booked on an order no longer working (canceled, expired, done for the day,
+    rejected): the execution crossed the order's end at the venue. FIX books it (CumQty
+    grows, OrdStatus stays); the flag marks it in the journal."""
 
 
 class OrderPendingCancel(JournalEvent):
@@ -396,6 +458,8 @@ class OrderCancelRejected(JournalEvent):
     reason_code: Identifier
     reason: Text
     exec_id: Optional[Identifier] = None
+    cancel_reject_reason: CancelRejectReason = CancelRejectReason.OTHER
+    """FIX CxlRejReason; `reason_code` / `reason` keep the engine's code and the text."""
 
 
 class OrderExpired(JournalEvent):
@@ -411,6 +475,34 @@ class OrderDoneForDay(JournalEvent):
     schema_name: ClassVar[str] = "oms.OrderDoneForDay"
 
     exec_id: Optional[Identifier] = None
+    reason: Optional[Text] = None
+
+
+class OrderRestated(JournalEvent):
+    """The venue changed the order unsolicited (FIX ExecType Restated): a GT renewal on a new
+    trading day (back to working from DONE_FOR_DAY), a corporate action, a venue-side reduction,
+    a repricing, or the end of a suspension (RESUMED). `quantity` is max(the venue's, cum_qty)."""
+
+    schema_name: ClassVar[str] = "oms.OrderRestated"
+
+    exec_id: Identifier
+    restatement_reason: RestatementReason = RestatementReason.OTHER
+    quantity: PositiveQuantity
+    limit_price: Optional[PositivePrice] = None
+    cum_qty: Quantity
+    leaves_qty: Quantity
+    day_order_qty: Optional[Quantity] = None
+    day_cum_qty: Optional[Quantity] = None
+    reason: Optional[Text] = None
+
+
+class OrderSuspended(JournalEvent):
+    """The venue suspended the order (FIX Suspended, e.g. a trading halt): it keeps its leaves
+    and does not work until the venue restates it (RESUMED), cancels or expires it."""
+
+    schema_name: ClassVar[str] = "oms.OrderSuspended"
+
+    exec_id: Identifier
     reason: Optional[Text] = None
 
 
@@ -477,6 +569,8 @@ class Fill(Event):
     quantity: Price
     price: Price
     commission: Amount = Decimal(0)
+    late: bool = False
+    """The fill was booked after the order stopped working (see `OrderFilled.late`)."""
 
 
 class OrderView(Event):
@@ -612,6 +706,8 @@ JOURNAL_EVENTS: tuple[type[JournalEvent], ...] = (
     OrderFillBusted,
     OrderFillCorrected,
     OrderAnomaly,
+    OrderRestated,
+    OrderSuspended,
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -643,4 +739,7 @@ ENUMS: tuple[type[Enum], ...] = (
     FillKind,
     TradingState,
     ControlKind,
+    RestatementReason,
+    OrderRejectReason,
+    CancelRejectReason,
 )

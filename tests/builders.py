@@ -25,6 +25,9 @@ from decimal import Decimal as D
 from typing import Any
 
 from oms import ids
+from oms.domain.engine import RiskView, step
+from oms.domain.risk import Controls
+from oms.routing import StaticRouter
 from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
 from oms.events import (
     AmendOrder,
@@ -54,8 +57,13 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
     OrderStatus,
+    OrderSuspended,
+    RestatementReason,
+    OrderRejectReason,
+    CancelRejectReason,
     OrderType,
     OrderView,
     Position,
@@ -391,6 +399,31 @@ def order_done_for_day(**overrides) -> OrderDoneForDay:
     )
 
 
+def order_restated(**overrides) -> OrderRestated:
+    """The venue renews a GT order on a new trading day (FIX ExecType Restated, GT_RENEWAL)."""
+    return OrderRestated(
+        **{
+            **journal(8, 90_000_000),
+            "exec_id": "XNAS-exec-0007",
+            "restatement_reason": RestatementReason.GT_RENEWAL,
+            "quantity": D("100"),
+            "limit_price": D("187.25"),
+            "cum_qty": D("40"),
+            "leaves_qty": D("60"),
+            "day_order_qty": D("60"),
+            "day_cum_qty": D("0"),
+            "reason": "new trading day",
+            **overrides,
+        }
+    )
+
+
+def order_suspended(**overrides) -> OrderSuspended:
+    return OrderSuspended(
+        **{**journal(8, 80_000_000), "exec_id": "XNAS-exec-0008", "reason": "trading halt", **overrides}
+    )
+
+
 def order_fill_busted(**overrides) -> OrderFillBusted:
     return OrderFillBusted(
         **{
@@ -634,7 +667,9 @@ def sample_events() -> list[Event]:
         order_acknowledged(),
         order_acknowledged(venue_order_id=None),
         order_rejected(),
+        order_rejected(reject_reason=OrderRejectReason.UNKNOWN_SYMBOL),
         order_filled(),
+        order_filled(late=True),
         order_pending_cancel(),
         order_canceled(),
         order_canceled(exec_id=None, unsolicited=True, reason="venue canceled: self-trade prevention"),
@@ -650,6 +685,19 @@ def sample_events() -> list[Event]:
         order_done_for_day(exec_id=None, reason=None),
         order_fill_busted(),
         order_fill_corrected(),
+        order_restated(),
+        order_restated(limit_price=None, day_order_qty=None, day_cum_qty=None, reason=None),
+        order_suspended(),
+        order_suspended(reason=None),
+        execution_report(
+            exec_id="XNAS-exec-0009",
+            exec_type=ExecType.RESTATED,
+            restatement_reason=RestatementReason.GT_RENEWAL,
+            ord_rej_reason=OrderRejectReason.OTHER,
+            cxl_rej_reason=CancelRejectReason.TOO_LATE_TO_CANCEL,
+            day_order_qty=D("60"),
+            day_cum_qty=D("0"),
+        ),
         order_anomaly(),
         order_anomaly(source="commands", reason_code="UNKNOWN_ORDER", reason="no live order", exec_id=None),
         fill(),
@@ -722,12 +770,18 @@ def report(
     `order=None`, `order_id` and the order's terms come from `overrides` or defaults."""
     quantity = order.quantity if order is not None else D("100")
     cum = order.cum_qty if order is not None else D(0)
+    pending = order.pending if order is not None else None
+    if exec_type is ExecType.REPLACED and pending is not None and pending.quantity is not None:
+        quantity = max(pending.quantity, cum)  # FIX: replaced at or below cum qty, OrderQty = CumQty
     if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         cum = cum + last_qty
     leaves = max(quantity - cum, D(0))
-    if exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY):
+    ended = order is not None and order.status not in LIVE_STATUSES and order.status is not OrderStatus.FILLED
+    if exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY) or ended:
         leaves = D(0)
-    if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
+    if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL) and ended:
+        status = order.status  # a late fill: the venue keeps the order's end status (FIX D.8)
+    elif exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         status = OrderStatus.FILLED if leaves == 0 else OrderStatus.PARTIALLY_FILLED
     else:
         status = _STATUS_OF.get(exec_type, order.status if order is not None else OrderStatus.NEW)
@@ -738,7 +792,7 @@ def report(
         "venue": (order.venue if order is not None and order.venue else VENUE),
         "account": order.account if order is not None else ACCOUNT,
         "order_id": order.order_id if order is not None else "O00000000000000000000",
-        "request_id": (order.request_id if order is not None and order.request_id else "R-unknown"),
+        "request_id": _request_id(order, exec_type),
         "exec_id": exec_id,
         "exec_type": exec_type,
         "order_status": status,
@@ -753,6 +807,16 @@ def report(
         **overrides,
     }
     return ExecutionReport(**fields)
+
+
+def _request_id(order: Order | None, exec_type: ExecType) -> str:
+    """The ClOrdID a venue puts on a report: the pending request's for its answers, else the order's."""
+    if order is None:
+        return "R-unknown"
+    answers = (ExecType.CANCEL_REJECTED, ExecType.REPLACED, ExecType.CANCELED)
+    if order.pending is not None and exec_type in answers:
+        return order.pending.request_id
+    return order.request_id or "R-unknown"
 
 
 def check_consistent(before: Order | None, events: list[Event], after: Order | None) -> None:
@@ -861,6 +925,29 @@ class OrderHarness:
         self.venue_says(ExecType.NEW)
         assert self.order is not None and self.order.status is OrderStatus.NEW
         return self.order
+
+
+class EngineHarness:
+    """The engine step over in-memory state, as `processors.engine` runs it over RocksDB."""
+
+    def __init__(self, controls: Controls = Controls()) -> None:
+        self.orders: dict = {}
+        self.accounts: dict = {}
+        self.journal: list = []
+        self.requests: list = []
+        self.fills: list = []
+        self.now = T0
+        self.risk = RiskView(controls)
+
+    def __call__(self, event):
+        self.now += 1_000
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk, self.accounts.get)
+        self.orders.update(outcome.orders)
+        self.accounts.update(outcome.accounts)
+        self.journal += outcome.journal
+        self.requests += outcome.requests
+        self.fills += outcome.fills
+        return outcome
 
 
 # ----------------------------------------------------------- schema versions

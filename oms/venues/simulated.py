@@ -71,6 +71,7 @@ from oms.events import (
     OrderStatus,
     OrderType,
     Quote,
+    RestatementReason,
     Side,
     TimeInForce,
     Trade,
@@ -403,6 +404,57 @@ class SimulatedExchange:
         if order is None or not order.working:
             return []
         return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, self._stamp(now), reason=reason)]
+
+    def late_fill(self, order_id: str, qty: Decimal, px: Decimal, now: int) -> list[ExecutionReport]:
+        """An execution that crossed the order's end here (FIX D.8): a fill on an order already
+        canceled, expired or done for the day; the status stays, cum qty grows."""
+        order = self._by_order_id.get(order_id)
+        qty, px = Decimal(qty), Decimal(px)
+        if order is None or order.working or qty <= 0 or px <= 0 or order.cum_qty + qty > order.quantity:
+            return []
+        order.cum_qty += qty
+        order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
+        exec_type = ExecType.FILL if order.cum_qty >= order.quantity else ExecType.PARTIAL_FILL
+        report = self._report(order, exec_type, self._stamp(now), last_qty=qty, last_px=px)
+        self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
+        self._fill_log.append(report)
+        return [report]
+
+    def restate(
+        self, order_id: str, now: int, *, quantity: Decimal | None = None, limit_price: Decimal | None = None,
+        why: RestatementReason = RestatementReason.OTHER, reason: str | None = None,
+    ) -> list[ExecutionReport]:
+        """The venue changes a working (or suspended) order unsolicited: a RESTATED report."""
+        order = self._by_order_id.get(order_id)
+        if order is None or not (order.working or order.status is OrderStatus.SUSPENDED):
+            return []
+        if quantity is not None:
+            order.quantity = max(Decimal(quantity), order.cum_qty)
+        if limit_price is not None and order.order_type is OrderType.LIMIT:
+            order.limit_price = Decimal(limit_price)
+        order.working = True
+        order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
+        if order.venue_order_id is not None:
+            self._live[order.venue_order_id] = order
+        report = self._report(order, ExecType.RESTATED, self._stamp(now), reason=reason)
+        return [report.model_copy(update={"restatement_reason": why})]
+
+    def suspend(self, order_id: str, now: int, reason: str = "trading halt") -> list[ExecutionReport]:
+        """The venue suspends a working order (it stops matching until `resume`)."""
+        order = self._by_order_id.get(order_id)
+        if order is None or not order.working:
+            return []
+        order.working, order.status = False, OrderStatus.SUSPENDED
+        self._live.pop(order.venue_order_id, None)
+        report = self._report(order, ExecType.SUSPENDED, self._stamp(now), reason=reason)
+        return [report.model_copy(update={"leaves_qty": order.quantity - order.cum_qty})]
+
+    def resume(self, order_id: str, now: int) -> list[ExecutionReport]:
+        """The venue resumes a suspended order: a RESTATED report with reason RESUMED."""
+        order = self._by_order_id.get(order_id)
+        if order is None or order.status is not OrderStatus.SUSPENDED:
+            return []
+        return self.restate(order_id, now, why=RestatementReason.RESUMED, reason="resumed")
 
     # ------------------------------------------------------------ internals
 

@@ -150,3 +150,47 @@ def test_newer_writer_reads_under_current_schema_without_the_new_field():
     body = io.BytesIO()
     fastavro.schemaless_writer(body, newer.parsed, record)
     assert reader.decode("oms.commands", b"\xc3\x01" + newer.fingerprint + body.getvalue()) == new_order()
+
+
+# Fields added by the issue "Order state faithful to FIX in the hard cases": data written before
+# them must still read, with the defaults. (schema, fields added, sample event with them at default)
+ADDED_FIELDS: list[tuple[str, tuple[str, ...]]] = [
+    ("oms.OrderFilled", ("late",)),
+    ("oms.Fill", ("late",)),
+    ("oms.OrderRejected", ("reject_reason",)),
+    ("oms.OrderCancelRejected", ("cancel_reject_reason",)),
+    ("oms.ExecutionReport", ("ord_rej_reason", "cxl_rej_reason", "restatement_reason", "day_order_qty", "day_cum_qty")),
+]
+
+
+def test_a_reader_meeting_an_exec_type_it_does_not_know_reads_unknown():
+    newer = json.loads(json.dumps(load_catalogue()["oms.ExecutionReport"].schema))
+    exec_type = next(f for f in newer["fields"] if f["name"] == "exec_type")
+    exec_type["type"]["symbols"].append("ORDER_STATUS_FROM_THE_FUTURE")
+    writer = SchemaEntry.from_schema(newer)
+    from tests.builders import execution_report
+
+    record = {**execution_report().to_record(), "exec_type": "ORDER_STATUS_FROM_THE_FUTURE"}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, writer.parsed, record)
+    reader = SingleObjectCodec()
+    reader.learn(writer.schema_json)
+    decoded = reader.decode("oms.exec.reports", b"\xc3\x01" + writer.fingerprint + body.getvalue())
+    assert decoded.exec_type.value == "UNKNOWN"
+
+
+@pytest.mark.parametrize(("name", "added"), ADDED_FIELDS, ids=[n for n, _ in ADDED_FIELDS])
+def test_data_written_before_the_fix_hard_case_fields_still_reads(name: str, added: tuple[str, ...]):
+    from tests.builders import sample_events
+
+    older = schema_version(name, drop=added)
+    cls = BY_SCHEMA_NAME[name]
+    sample = next(e for e in sample_events() if type(e) is cls)
+    record = {k: v for k, v in sample.to_record().items() if k not in added}
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, older.parsed, record)
+    reader = SingleObjectCodec()
+    reader.learn(older.schema_json)
+    decoded = reader.decode("oms.any", b"\xc3\x01" + older.fingerprint + body.getvalue())
+    defaults = {field: cls.model_fields[field].default for field in added}
+    assert decoded == sample.model_copy(update=defaults)

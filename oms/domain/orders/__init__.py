@@ -49,8 +49,14 @@ Design decisions (the contract other modules rely on):
 - REPLACED is FIX's ExecType-like status of a replace report, never a resting
   state: after OrderReplaced the order is NEW, PARTIALLY_FILLED or FILLED by
   its new quantity and cum_qty (no key of the table has REPLACED on either side).
-  A replace to a quantity at or below cum_qty is accepted: the order is then
-  FILLED with leaves 0 and, below, cum_qty > quantity (FIX: done).
+  A replace to a quantity at or below cum_qty is accepted: the venue sets the
+  order quantity to cum_qty (FIX D.13), so `OrderReplaced.quantity` is
+  max(requested, cum_qty) and the order is FILLED with leaves 0.
+- Answers name their request: a cancel reject whose request id is not the
+  pending request's is an UNKNOWN_REQUEST anomaly and settles nothing. A cancel
+  may be sent before the venue's ack (FIX D.5): its `PendingRequest` is
+  `unacknowledged` until an ack or fill, and a reject of it then returns the
+  order to PENDING_NEW (trigger CANCEL_REJECT_UNACKED).
 - Quantities. For a live order (PENDING_NEW, NEW, PARTIALLY_FILLED,
   PENDING_CANCEL, PENDING_REPLACE) cum_qty + leaves_qty == quantity; any other
   status has leaves_qty 0. cum_qty and avg_px are recomputed by the OMS from
@@ -81,11 +87,20 @@ Design decisions (the contract other modules rely on):
   FIX OrdStatus 3, "no further executions forthcoming for the trading day").
   It is not live: the engine sends it no cancel or replace; the venue may
   still cancel or expire it later.
+- Late fills: a fill for an order no longer working (CANCELED, EXPIRED,
+  DONE_FOR_DAY, even REJECTED) is booked (FIX 4.4 Vol. 4 D.8): cum_qty grows,
+  the status stays, the `OrderFilled` and its `Fill` carry `late=True`, and
+  positions and account risk move like for any fill. Only a fill beyond the
+  quantity is refused (OVERFILL).
+- Precedence: while a cancel or replace is pending, PENDING_CANCEL and
+  PENDING_REPLACE rank above FILLED (FIX OrdStatus precedence): a fill that
+  completes the order leaves it pending with leaves 0, and the venue's answer
+  settles it (a reject: FILLED; a replace to more: PARTIALLY_FILLED).
 - Timestamps: every event decided here has ts_event = ts_init = `now`.
 """
 
 from oms.domain.denial import Denial
-from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_report
+from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_new_day, decide_report
 from oms.domain.orders.state import (
     ExecRecord,
     FillRecord,
@@ -106,6 +121,7 @@ from oms.domain.orders.table import (
     InvalidTransition,
     Trigger,
     fill_level,
+    is_amendable,
     is_live,
     next_status,
 )
@@ -127,10 +143,12 @@ __all__ = [
     "decide_amend",
     "decide_cancel",
     "decide_new",
+    "decide_new_day",
     "decide_report",
     "evolve",
     "fold",
     "fill_level",
+    "is_amendable",
     "is_live",
     "next_status",
     "trigger_of",

@@ -52,15 +52,21 @@ from oms.events import (
     OrderPendingCancel,
     OrderPendingReplace,
     OrderRejected,
+    OrderRejectReason,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
+    OrderSuspended,
+    CancelRejectReason,
+    RestatementReason,
+    TimeInForce,
     OrderStatus,
     OrderType,
     VenueAction,
     VenueRequest,
 )
 
-__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_report"]
+__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -213,14 +219,35 @@ def _engine_cancel_reject(
         response_to=to,
         reason_code=refusal.reason_code,
         reason=clip(refusal.reason),
+        cancel_reject_reason=_CXL_REJ_REASON.get(refusal.reason_code, CancelRejectReason.BROKER_OPTION),
     )
 
 
-def _request_refusal(order: Order) -> Denial | None:
-    """Why no cancel or replace can be sent for `order` now, or None."""
-    if not is_live(order):
+_CXL_REJ_REASON: dict[str, CancelRejectReason] = {
+    "ORDER_NOT_LIVE": CancelRejectReason.TOO_LATE_TO_CANCEL,
+    "REQUEST_PENDING": CancelRejectReason.ALREADY_PENDING,
+    "ORDER_NOT_ACKNOWLEDGED": CancelRejectReason.OTHER,
+    "NO_CHANGE": CancelRejectReason.OTHER,
+    "INVALID_AMEND": CancelRejectReason.OTHER,
+    "ORDER_SUSPENDED": CancelRejectReason.OTHER,
+}
+"""FIX CxlRejReason of the engine's own refusals (a pre-trade risk denial is BROKER_OPTION)."""
+
+
+def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
+    """Why no cancel or replace (`action`, to `quantity`) can be sent for `order` now, or None.
+    A cancel may chase an order the venue has not acknowledged yet (FIX D.5); a replace may
+    not. A replace may increase a FILLED order's quantity (FIX D.14)."""
+    if order.status is OrderStatus.FILLED and action is VenueAction.REPLACE and quantity is not None:
+        if quantity <= order.cum_qty:
+            return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is FILLED; only an increase reopens it")
+        return None
+    overnight = order.status is OrderStatus.DONE_FOR_DAY and action is VenueAction.CANCEL  # the venue holds it
+    if not is_live(order) and not overnight:
         return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is {order.status.value}")
-    if order.status is OrderStatus.PENDING_NEW:
+    if order.status is OrderStatus.SUSPENDED and action is VenueAction.REPLACE:
+        return Denial("ORDER_SUSPENDED", f"order {order.order_id} is suspended by the venue; it may only be canceled")
+    if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
         return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
     if order.pending is not None:
         return Denial("REQUEST_PENDING", f"a {order.pending.kind.value} ({order.pending.request_id}) is pending")
@@ -240,16 +267,17 @@ def decide_amend(
     a request pending, nothing to change, a price on a market order, or a
     `denial` from pre-trade risk: seq-0 OrderCancelRejected
     (response_to REPLACE). Else OrderPendingReplace + VenueRequest REPLACE. A new
-    quantity at or below cum_qty is sent: the venue then treats the order as done.
+    quantity at or below cum_qty is sent: the venue then sets the order quantity to
+    cum_qty and the order is FILLED (FIX D.13; `OrderReplaced.quantity` says so).
     """
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     to = CancelRejectResponseTo.REPLACE
-    refusal = _request_refusal(order)
-    if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
-        refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
     quantity = cmd.quantity if cmd.quantity is not None else order.quantity
     limit_price = cmd.limit_price if cmd.limit_price is not None else order.limit_price
+    refusal = _request_refusal(order, VenueAction.REPLACE, quantity)
+    if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
+        refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
     if refusal is None and quantity == order.quantity and limit_price == order.limit_price:
         refusal = Denial("NO_CHANGE", "the amend changes neither quantity nor limit price")
     if refusal is None and denial is not None:
@@ -273,10 +301,11 @@ def decide_amend(
 
 def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event]:
     """Send a cancel, or refuse it (seq-0 OrderDenied UNKNOWN_ORDER, or seq-0
-    OrderCancelRejected response_to CANCEL: not live, not acknowledged, pending)."""
+    OrderCancelRejected response_to CANCEL: not live, pending). A cancel may chase an
+    order the venue has not acknowledged yet (FIX D.5)."""
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
-    refusal = _request_refusal(order)
+    refusal = _request_refusal(order, VenueAction.CANCEL)
     if refusal is not None:
         return [_engine_cancel_reject(cmd, order, CancelRejectResponseTo.CANCEL, refusal, now)]
     seq = order.seq + 1
@@ -320,7 +349,8 @@ def decide_report(report: ExecutionReport, order: Order | None, now: int) -> lis
     has no edge (INVALID_TRANSITION), a fill is too large (OVERFILL) or not
     positive (INVALID_FILL), a bust/correction names no standing fill
     (UNKNOWN_FILL), a replace/cancel reject answers nothing pending
-    (NO_PENDING_REQUEST), the exec type has no journal event (UNSUPPORTED_EXEC_TYPE)
+    (NO_PENDING_REQUEST) or names another request than the pending one in its
+    request id (UNKNOWN_REQUEST), the exec type has no journal event (UNSUPPORTED_EXEC_TYPE)
     or the report cannot be represented (UNPROCESSABLE). Otherwise the journal
     event with seq order.seq + 1, plus a `Fill` for fills, busts, corrections
     (and a seq-0 VENUE_MISMATCH anomaly beside a fill whose venue cum/leaves
@@ -367,7 +397,7 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
             return anomaly(
                 "OVERFILL", f"fill of {report.last_qty} exceeds leaves {order.leaves_qty} of {order.order_id}"
             )
-        fill = _fill(order, event, FillKind.FILL, report, report.last_qty, report.last_px, None, now)
+        fill = _fill(order, event, FillKind.FILL, report, report.last_qty, report.last_px, None, now, event.late)
         return [event, fill, *_venue_mismatch(report, after, event, now)]
     if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
         if after.cum_qty > max(order.quantity, order.cum_qty):
@@ -379,6 +409,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
             return [event, _fill(order, event, FillKind.BUST, report, -ref.qty, ref.px, ref.fill_id, now)]
         kind = FillKind.CORRECTION
         return [event, _fill(order, event, kind, report, report.last_qty, report.last_px, ref.fill_id, now)]
+    if isinstance(event, OrderReplaced) and report.order_qty != after.quantity:
+        return [event, _mismatch(report, after, f"order qty {report.order_qty}", f"quantity {after.quantity}", now)]
     return [event]
 
 
@@ -394,6 +426,8 @@ _JOURNAL_OF: dict[ExecType, type[JournalEvent]] = {
     ExecType.CANCEL_REJECTED: OrderCancelRejected,
     ExecType.TRADE_BUST: OrderFillBusted,
     ExecType.TRADE_CORRECT: OrderFillCorrected,
+    ExecType.RESTATED: OrderRestated,
+    ExecType.SUSPENDED: OrderSuspended,
 }
 """The journal event each exec type becomes (the `ExecRecord.kind` a redelivery must match)."""
 
@@ -452,7 +486,11 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         )
     if kind is ExecType.REJECTED:
         return OrderRejected(
-            **head, venue=report.venue, exec_id=report.exec_id, reason=clip(report.reason or "rejected by the venue")
+            **head,
+            venue=report.venue,
+            exec_id=report.exec_id,
+            reason=clip(report.reason or "rejected by the venue"),
+            reject_reason=report.ord_rej_reason or OrderRejectReason.OTHER,
         )
     if kind in (ExecType.PARTIAL_FILL, ExecType.FILL):
         if report.last_qty <= 0 or report.last_px <= 0:
@@ -470,6 +508,7 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             last_qty=report.last_qty,
             last_px=report.last_px,
             commission=report.commission,
+            late=not is_live(order),
         )
     if kind is ExecType.CANCELED:
         solicited = order.pending is not None and order.pending.kind is VenueAction.CANCEL
@@ -482,12 +521,15 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         pending = order.pending
         if pending is None or pending.kind is not VenueAction.REPLACE:
             return _Unfit("NO_PENDING_REQUEST", f"no replace pending on {order.order_id}")
+        requested = pending.quantity if pending.quantity is not None else order.quantity
         return OrderReplaced(
             **head,
             client_order_id=pending.client_order_id,
             request_id=pending.request_id,
             exec_id=report.exec_id,
-            quantity=pending.quantity if pending.quantity is not None else order.quantity,
+            # FIX (Vol. 4 D.13, replace to a quantity at or below the filled quantity): the
+            # venue sets OrderQty to CumQty and the order is Filled; never more filled than ordered.
+            quantity=max(requested, order.cum_qty),
             limit_price=pending.limit_price,
             leaves_qty=order.leaves_qty,
         )
@@ -495,6 +537,12 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
         pending = order.pending
         if pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no cancel or replace pending on {order.order_id}")
+        if report.request_id != pending.request_id:
+            # FIX: a cancel reject names the refused request in ClOrdID; one naming another
+            # request answers nothing we have out, and must not settle the pending one.
+            return _Unfit(
+                "UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {pending.request_id}"
+            )
         return OrderCancelRejected(
             **head,
             client_order_id=pending.client_order_id,
@@ -502,7 +550,15 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             reason_code="VENUE_REJECTED",
             reason=clip(report.reason or f"the venue rejected {pending.request_id}"),
             exec_id=report.exec_id,
+            cancel_reject_reason=report.cxl_rej_reason or CancelRejectReason.OTHER,
         )
+    if kind is ExecType.RESTATED:
+        if report.order_qty <= 0:
+            return _Unfit("INVALID_RESTATEMENT", f"restated order qty {report.order_qty}")
+        return _restated(order, head, report.exec_id, report.restatement_reason or RestatementReason.OTHER,
+                         report.order_qty, report.limit_price, report.day_order_qty, report.day_cum_qty, reason)
+    if kind is ExecType.SUSPENDED:
+        return OrderSuspended(**head, exec_id=report.exec_id, reason=reason)
     if kind in (ExecType.TRADE_BUST, ExecType.TRADE_CORRECT):
         ref = find_fill(order, report.ref_exec_id)
         if ref is None:
@@ -523,6 +579,50 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
     return _Unfit("UNSUPPORTED_EXEC_TYPE", f"no journal event for {kind.value}")
 
 
+def _restated(
+    order: Order,
+    head: dict,
+    exec_id: str,
+    why: RestatementReason,
+    quantity: Decimal,
+    limit_price: Decimal | None,
+    day_order_qty: Decimal | None,
+    day_cum_qty: Decimal | None,
+    reason: str | None,
+) -> OrderRestated:
+    """The restatement of `order` to `quantity` (never below cum_qty: FIX, as for a replace) and
+    `limit_price` (a market order keeps none; None keeps the order's)."""
+    return OrderRestated(
+        **head,
+        exec_id=exec_id,
+        restatement_reason=why,
+        quantity=max(quantity, order.cum_qty),
+        limit_price=None if order.order_type is OrderType.MARKET else (limit_price or order.limit_price),
+        cum_qty=order.cum_qty,
+        leaves_qty=order.leaves_qty,
+        day_order_qty=day_order_qty,
+        day_cum_qty=day_cum_qty,
+        reason=reason,
+    )
+
+
+def decide_new_day(order: Order | None, trading_day: str, now: int) -> list[Event]:
+    """The engine's session roll for one order: a GTC order DONE_FOR_DAY is renewed for
+    `trading_day` (e.g. "2026-01-02") by an `OrderRestated` GT_RENEWAL (status back to NEW or
+    PARTIALLY_FILLED by its fills; DayOrderQty = leaves, DayCumQty = 0); any other order: [].
+    Idempotent: the exec id names the order and the day, so a second roll for the day is []."""
+    if order is None or order.status is not OrderStatus.DONE_FOR_DAY or order.time_in_force is not TimeInForce.GTC:
+        return []
+    exec_id = ids.record_id(order.order_id, trading_day, "gt-renewal")
+    if exec_id in order.exec_ids:
+        return []
+    head = _journal(order, order.seq + 1, now)
+    leaves = order.quantity - order.cum_qty
+    candidate = _restated(order, head, exec_id, RestatementReason.GT_RENEWAL, order.quantity, None,
+                          leaves, Decimal(0), f"new trading day {trading_day}")
+    return [_stated(candidate, evolve(order, candidate))]
+
+
 _STATED = ("cum_qty", "leaves_qty", "avg_px")
 
 
@@ -538,21 +638,23 @@ def _venue_mismatch(report: ExecutionReport, after: Order, event: OrderFilled, n
     """A seq-0 VENUE_MISMATCH beside a fill whose venue cum/leaves disagree with the OMS's (the fill applies)."""
     if report.cum_qty == after.cum_qty and report.leaves_qty == after.leaves_qty:
         return []
-    return [
-        OrderAnomaly(
-            **_stamp(ids.record_id(after.order_id, report.event_id, "mismatch"), now),
-            order_id=after.order_id,
-            account=after.account,
-            seq=0,
-            source=report.venue,
-            reason_code="VENUE_MISMATCH",
-            reason=clip(
-                f"venue says cum {report.cum_qty} leaves {report.leaves_qty}, "
-                f"OMS has cum {after.cum_qty} leaves {after.leaves_qty} (fill {event.fill_id} applied)"
-            ),
-            exec_id=report.exec_id,
-        )
-    ]
+    venue = f"cum {report.cum_qty} leaves {report.leaves_qty}"
+    oms = f"cum {after.cum_qty} leaves {after.leaves_qty} (fill {event.fill_id} applied)"
+    return [_mismatch(report, after, venue, oms, now)]
+
+
+def _mismatch(report: ExecutionReport, after: Order, venue: str, oms: str, now: int) -> OrderAnomaly:
+    """A seq-0 VENUE_MISMATCH: the venue's numbers disagree with the OMS's (the OMS's apply)."""
+    return OrderAnomaly(
+        **_stamp(ids.record_id(after.order_id, report.event_id, "mismatch"), now),
+        order_id=after.order_id,
+        account=after.account,
+        seq=0,
+        source=report.venue,
+        reason_code="VENUE_MISMATCH",
+        reason=clip(f"venue says {venue}, OMS has {oms}"),
+        exec_id=report.exec_id,
+    )
 
 
 def _fill(
@@ -564,6 +666,7 @@ def _fill(
     price: Decimal,
     ref_fill_id: str | None,
     now: int,
+    late: bool = False,
 ) -> Fill:
     return Fill(
         **_stamp(event.fill_id, now),
@@ -581,4 +684,5 @@ def _fill(
         quantity=quantity,
         price=price,
         commission=report.commission,
+        late=late,
     )

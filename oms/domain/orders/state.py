@@ -43,7 +43,9 @@ from oms.events import (
     OrderPendingReplace,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderRouted,
+    OrderSuspended,
     OrderStatus,
     OrderType,
     OrderView,
@@ -125,6 +127,9 @@ class PendingRequest:
     command_id: str
     quantity: Decimal | None = None  # the replace's new terms
     limit_price: Decimal | None = None
+    unacknowledged: bool = False
+    """Sent before the venue acknowledged the order (FIX D.5); its ack or a fill clears it, and a
+    reject of the request while still set returns the order to PENDING_NEW."""
 
     @property
     def response_to(self) -> CancelRejectResponseTo:
@@ -181,8 +186,9 @@ def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
     return cum, Decimal(scaled).scaleb(-SCALE, _EXACT)
 
 
-def _leaves(status: OrderStatus, quantity: Decimal, cum_qty: Decimal) -> Decimal:
-    if status not in LIVE_STATUSES:
+def _leaves(status: OrderStatus, quantity: Decimal, cum_qty: Decimal, tif: TimeInForce) -> Decimal:
+    gt_overnight = status is OrderStatus.DONE_FOR_DAY and tif is TimeInForce.GTC  # keeps leaves for tomorrow
+    if status not in LIVE_STATUSES and not gt_overnight:
         return ZERO
     return max(_EXACT.subtract(quantity, cum_qty), ZERO)
 
@@ -212,15 +218,22 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
     if isinstance(event, OrderRouted):
         return Trigger.ROUTE, {"venue": event.venue, "request_id": event.request_id}
     if isinstance(event, OrderAcknowledged):
-        return Trigger.ACK, {}
+        return Trigger.ACK, _acknowledged(order)
     if isinstance(event, OrderRejected):
         return Trigger.REJECT, {"reason": event.reason}
     if isinstance(event, OrderFilled):
         fills = order.fills + (FillRecord(event.fill_id, event.exec_id, event.last_qty, event.last_px),)
         cum, avg = _totals(fills)
-        return leveled("FILL", order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
+        return leveled("FILL", order.quantity, cum), {
+            "fills": fills, "cum_qty": cum, "avg_px": avg, **_acknowledged(order)}
     if isinstance(event, OrderPendingCancel):
-        pending = PendingRequest(VenueAction.CANCEL, event.request_id, event.client_order_id, event.command_id)
+        pending = PendingRequest(
+            VenueAction.CANCEL,
+            event.request_id,
+            event.client_order_id,
+            event.command_id,
+            unacknowledged=order.status is OrderStatus.PENDING_NEW,
+        )
         return Trigger.CANCEL_REQUEST, {"pending": pending}
     if isinstance(event, OrderPendingReplace):
         pending = PendingRequest(
@@ -241,6 +254,13 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         return Trigger.EXPIRE, {"reason": event.reason}
     if isinstance(event, OrderDoneForDay):
         return Trigger.DONE_FOR_DAY, {"reason": event.reason}
+    if isinstance(event, OrderRestated):
+        changes = {"quantity": event.quantity, "reason": event.reason}
+        if event.limit_price is not None:
+            changes["limit_price"] = event.limit_price
+        return leveled("RESTATE", event.quantity, order.cum_qty), changes
+    if isinstance(event, OrderSuspended):
+        return Trigger.SUSPEND, {"reason": event.reason}
     if isinstance(event, OrderReplaced):
         return leveled("REPLACED", event.quantity, order.cum_qty), {
             "quantity": event.quantity,
@@ -250,7 +270,10 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         }
     if isinstance(event, OrderCancelRejected):
         family = "CANCEL_REJECT" if event.response_to is CancelRejectResponseTo.CANCEL else "REPLACE_REJECT"
-        return leveled(family, order.quantity, order.cum_qty), {"pending": None, "reason": event.reason}
+        trigger = leveled(family, order.quantity, order.cum_qty)
+        if order.pending is not None and order.pending.unacknowledged and order.cum_qty == 0:
+            trigger = Trigger.CANCEL_REJECT_UNACKED
+        return trigger, {"pending": None, "reason": event.reason}
     if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
         ref = next((f for f in order.fills if f.fill_id == event.ref_fill_id), None)
         if ref is None:
@@ -267,6 +290,13 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         cum, avg = _totals(fills)
         return leveled(family, order.quantity, cum), {"fills": fills, "cum_qty": cum, "avg_px": avg}
     raise InvalidEvent(f"{event.event_id}: a {type(event).__name__} is never applied to an order")
+
+
+def _acknowledged(order: Order) -> dict:
+    """The change that marks a pending request sent before the ack as acknowledged (an ack or a fill came)."""
+    if order.pending is not None and order.pending.unacknowledged:
+        return {"pending": replace(order.pending, unacknowledged=False)}
+    return {}
 
 
 def _exec_record(order: Order, event: JournalEvent, exec_id: str) -> ExecRecord:
@@ -330,7 +360,7 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
         raise InvalidEvent(f"{event.event_id}: belongs to {event.account}/{event.order_id}, not {order.order_id}")
     trigger, changes = _effect(order, event)
     status = next_status(order.status, trigger)
-    if order.status is OrderStatus.FILLED and status in LIVE_STATUSES:
+    if order.status is OrderStatus.FILLED and status in LIVE_STATUSES and trigger.value.startswith(("BUST", "CORRECT")):
         changes["pending"] = None  # a bust/correction reopened it: an old request is moot
     exec_id = getattr(event, "exec_id", None)
     if exec_id:
@@ -340,7 +370,9 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
         order,
         **changes,
         status=status,
-        leaves_qty=_leaves(status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty)),
+        leaves_qty=_leaves(
+            status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
+        ),
         seq=event.seq,
         ts_last=event.ts_event,
     )

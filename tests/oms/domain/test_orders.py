@@ -70,7 +70,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
 
 PN, NEW, PF, FILLED = "PENDING_NEW", "NEW", "PARTIALLY_FILLED", "FILLED"
 PC, CXL, PR, RPL = "PENDING_CANCEL", "CANCELED", "PENDING_REPLACE", "REPLACED"
-REJ, EXP, DFD = "REJECTED", "EXPIRED", "DONE_FOR_DAY"
+REJ, EXP, DFD, SUS = "REJECTED", "EXPIRED", "DONE_FOR_DAY", "SUSPENDED"
 
 # Written out by hand from FIX OrdStatus semantics; not derived from the code.
 EXPECTED: dict[tuple[str, str], str] = {
@@ -82,6 +82,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PN, "FILL"): FILLED,
     (PN, "CANCELED"): CXL,
     (PN, "EXPIRE"): EXP,
+    (PN, "CANCEL_REQUEST"): PC,  # FIX D.5: cancel before the ack
     (NEW, "PARTIAL_FILL"): PF,
     (NEW, "FILL"): FILLED,
     (NEW, "CANCEL_REQUEST"): PC,
@@ -101,30 +102,38 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PF, "CORRECT_PARTIAL"): PF,
     (PF, "CORRECT_COMPLETE"): FILLED,
     (PC, "PARTIAL_FILL"): PC,
-    (PC, "FILL"): FILLED,
+    (PC, "FILL"): PC,  # FIX precedence: Pending Cancel above Filled
     (PC, "CANCELED"): CXL,
+    (PC, "ACK"): PC,
+    (PC, "REJECT"): REJ,
+    (PC, "CANCEL_REJECT_UNACKED"): PN,
     (PC, "CANCEL_REJECT_UNFILLED"): NEW,
     (PC, "CANCEL_REJECT_PARTIAL"): PF,
+    (PC, "CANCEL_REJECT_COMPLETE"): FILLED,
     (PC, "EXPIRE"): EXP,
     (PC, "DONE_FOR_DAY"): DFD,
     (PC, "BUST_UNFILLED"): PC,
     (PC, "BUST_PARTIAL"): PC,
     (PC, "CORRECT_PARTIAL"): PC,
-    (PC, "CORRECT_COMPLETE"): FILLED,
+    (PC, "BUST_COMPLETE"): PC,
+    (PC, "CORRECT_COMPLETE"): PC,
     (PR, "PARTIAL_FILL"): PR,
-    (PR, "FILL"): FILLED,
+    (PR, "FILL"): PR,  # FIX precedence: Pending Replace above Filled
     (PR, "REPLACED_UNFILLED"): NEW,
     (PR, "REPLACED_PARTIAL"): PF,
     (PR, "REPLACED_COMPLETE"): FILLED,
     (PR, "REPLACE_REJECT_UNFILLED"): NEW,
     (PR, "REPLACE_REJECT_PARTIAL"): PF,
+    (PR, "REPLACE_REJECT_COMPLETE"): FILLED,
     (PR, "CANCELED"): CXL,
     (PR, "EXPIRE"): EXP,
     (PR, "DONE_FOR_DAY"): DFD,
     (PR, "BUST_UNFILLED"): PR,
     (PR, "BUST_PARTIAL"): PR,
     (PR, "CORRECT_PARTIAL"): PR,
-    (PR, "CORRECT_COMPLETE"): FILLED,
+    (PR, "BUST_COMPLETE"): PR,
+    (PR, "CORRECT_COMPLETE"): PR,
+    (FILLED, "REPLACE_REQUEST"): PR,  # FIX D.14: increase a filled order
     (FILLED, "CANCEL_REJECT_COMPLETE"): FILLED,
     (FILLED, "REPLACE_REJECT_COMPLETE"): FILLED,
     (FILLED, "BUST_UNFILLED"): NEW,
@@ -132,6 +141,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     (FILLED, "BUST_COMPLETE"): FILLED,
     (FILLED, "CORRECT_PARTIAL"): PF,
     (FILLED, "CORRECT_COMPLETE"): FILLED,
+    (CXL, "PARTIAL_FILL"): CXL,  # late fill, booked
+    (CXL, "FILL"): CXL,
     (CXL, "CANCEL_REJECT_UNFILLED"): CXL,
     (CXL, "CANCEL_REJECT_PARTIAL"): CXL,
     (CXL, "REPLACE_REJECT_UNFILLED"): CXL,
@@ -140,6 +151,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     (CXL, "BUST_PARTIAL"): CXL,
     (CXL, "CORRECT_PARTIAL"): CXL,
     (CXL, "CORRECT_COMPLETE"): CXL,
+    (EXP, "PARTIAL_FILL"): EXP,
+    (EXP, "FILL"): EXP,
+    (EXP, "CANCEL_REJECT_UNACKED"): EXP,
     (EXP, "CANCEL_REJECT_UNFILLED"): EXP,
     (EXP, "CANCEL_REJECT_PARTIAL"): EXP,
     (EXP, "REPLACE_REJECT_UNFILLED"): EXP,
@@ -150,6 +164,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     (EXP, "CORRECT_COMPLETE"): EXP,
     (DFD, "CANCELED"): CXL,
     (DFD, "EXPIRE"): EXP,
+    (DFD, "PARTIAL_FILL"): DFD,
+    (DFD, "FILL"): DFD,
+    (DFD, "CANCEL_REJECT_UNACKED"): DFD,
     (DFD, "CANCEL_REJECT_UNFILLED"): DFD,
     (DFD, "CANCEL_REJECT_PARTIAL"): DFD,
     (DFD, "REPLACE_REJECT_UNFILLED"): DFD,
@@ -158,6 +175,48 @@ EXPECTED: dict[tuple[str, str], str] = {
     (DFD, "BUST_PARTIAL"): DFD,
     (DFD, "CORRECT_PARTIAL"): DFD,
     (DFD, "CORRECT_COMPLETE"): DFD,
+    # restatements (FIX ExecType Restated), GT renewal, suspension
+    (NEW, "RESTATE_UNFILLED"): NEW,
+    (PF, "RESTATE_PARTIAL"): PF,
+    (PF, "RESTATE_COMPLETE"): FILLED,
+    (PC, "RESTATE_UNFILLED"): PC,
+    (PC, "RESTATE_PARTIAL"): PC,
+    (PC, "RESTATE_COMPLETE"): PC,
+    (PR, "RESTATE_UNFILLED"): PR,
+    (PR, "RESTATE_PARTIAL"): PR,
+    (PR, "RESTATE_COMPLETE"): PR,
+    (DFD, "RESTATE_UNFILLED"): NEW,
+    (DFD, "RESTATE_PARTIAL"): PF,
+    (DFD, "RESTATE_COMPLETE"): FILLED,
+    (DFD, "CANCEL_REQUEST"): DFD,
+    (NEW, "SUSPEND"): SUS,
+    (PF, "SUSPEND"): SUS,
+    (PC, "SUSPEND"): SUS,
+    (PR, "SUSPEND"): SUS,
+    (SUS, "RESTATE_UNFILLED"): NEW,
+    (SUS, "RESTATE_PARTIAL"): PF,
+    (SUS, "RESTATE_COMPLETE"): FILLED,
+    (SUS, "CANCEL_REQUEST"): SUS,
+    (SUS, "CANCELED"): CXL,
+    (SUS, "EXPIRE"): EXP,
+    (SUS, "DONE_FOR_DAY"): DFD,
+    (SUS, "CANCEL_REJECT_UNFILLED"): SUS,
+    (SUS, "CANCEL_REJECT_PARTIAL"): SUS,
+    (SUS, "REPLACE_REJECT_UNFILLED"): SUS,
+    (SUS, "REPLACE_REJECT_PARTIAL"): SUS,
+    (SUS, "PARTIAL_FILL"): SUS,
+    (SUS, "FILL"): SUS,
+    (SUS, "BUST_UNFILLED"): SUS,
+    (SUS, "BUST_PARTIAL"): SUS,
+    (SUS, "CORRECT_PARTIAL"): SUS,
+    (SUS, "CORRECT_COMPLETE"): SUS,
+    (REJ, "CANCEL_REJECT_UNACKED"): REJ,
+    (REJ, "PARTIAL_FILL"): REJ,  # a venue filling what it rejected: the money is real
+    (REJ, "FILL"): REJ,
+    (REJ, "BUST_UNFILLED"): REJ,
+    (REJ, "BUST_PARTIAL"): REJ,
+    (REJ, "CORRECT_PARTIAL"): REJ,
+    (REJ, "CORRECT_COMPLETE"): REJ,
 }
 
 ALL_PAIRS = [(s, t) for s in OrderStatus for t in Trigger]
@@ -184,11 +243,14 @@ def test_replaced_is_never_a_resting_state() -> None:
     assert all(s is not OrderStatus.REPLACED and n is not OrderStatus.REPLACED for (s, _), n in TRANSITIONS.items())
 
 
-def test_rejected_is_a_dead_end_and_terminal_states_never_go_live_except_by_bust() -> None:
-    assert not [k for k in TRANSITIONS if k[0] is OrderStatus.REJECTED]
+def test_rejected_only_books_fills_and_terminal_states_never_go_live_except_by_bust() -> None:
+    assert {n for (s, _), n in TRANSITIONS.items() if s is OrderStatus.REJECTED} == {OrderStatus.REJECTED}
+    assert {t.value.split("_")[0] for (s, t) in TRANSITIONS if s is OrderStatus.REJECTED} <= {
+        "PARTIAL", "FILL", "BUST", "CORRECT", "CANCEL"}
     for (status, trigger), nxt in TRANSITIONS.items():
         if status not in LIVE_STATUSES and nxt in LIVE_STATUSES:
-            assert status is OrderStatus.FILLED and trigger.value.startswith(("BUST", "CORRECT")), (status, trigger)
+            assert status in (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY) and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST", "RESTATE")), (
+                status, trigger)
 
 
 # ------------------------------------------------------------------------ ids
@@ -329,13 +391,15 @@ def test_fill_while_pending_cancel_stays_pending() -> None:
     assert h.order.status is OrderStatus.CANCELED and h.order.cum_qty == D(25)
 
 
-def test_fill_completing_while_pending_cancel_ends_filled_and_late_reject_is_fine() -> None:
+def test_fill_completing_while_pending_cancel_stays_pending_cancel_until_the_reject() -> None:
+    """FIX OrdStatus precedence: Pending Cancel ranks above Filled (Vol. 4 Appendix D, D.9)."""
     h = OrderHarness()
     h.working()
     h.fill(40)
     h.cancel("c")
     h.fill(60)
-    assert h.order.status is OrderStatus.FILLED and h.order.pending is not None
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.pending is not None
+    assert (h.order.cum_qty, h.order.leaves_qty) == (D(100), D(0))
     (rejected,) = h.venue_says(ExecType.CANCEL_REJECTED, reason="too late to cancel")
     assert isinstance(rejected, OrderCancelRejected) and rejected.seq > 0
     assert rejected.response_to is CancelRejectResponseTo.CANCEL and rejected.client_order_id == "c"
@@ -400,7 +464,7 @@ def test_expired_while_cancel_pending_then_too_late_reject() -> None:
     [
         (D(150), OrderStatus.PARTIALLY_FILLED, D(110)),  # above filled
         (D(40), OrderStatus.FILLED, D(0)),  # equal to filled
-        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, cum > quantity
+        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, quantity set to cum (FIX D.13)
     ],
 )
 def test_replace_quantity_relative_to_filled(new_qty: D, status: OrderStatus, leaves: D) -> None:
@@ -416,7 +480,7 @@ def test_replace_quantity_relative_to_filled(new_qty: D, status: OrderStatus, le
     (replaced,) = h.venue_says(ExecType.REPLACED)
     assert isinstance(replaced, OrderReplaced) and replaced.client_order_id == "cl-1-r"
     assert replaced.request_id == request.request_id == h.order.request_id
-    assert h.order.status is status and h.order.quantity == new_qty
+    assert h.order.status is status and h.order.quantity == max(new_qty, D(40))
     assert (h.order.cum_qty, h.order.leaves_qty) == (D(40), leaves)
     assert h.order.pending is None and h.order.client_order_id == "cl-1"
 
@@ -454,22 +518,23 @@ def test_replace_reject_returns_to_prior_state() -> None:
 def test_fill_completing_while_replace_pending_then_late_reject() -> None:
     h = OrderHarness()
     h.working()
-    h.amend("r", quantity=D(200))
+    h.amend("r", limit_price=D("188"))
     h.fill(100)
-    assert h.order.status is OrderStatus.FILLED
+    assert h.order.status is OrderStatus.PENDING_REPLACE and h.order.leaves_qty == 0
     h.venue_says(ExecType.CANCEL_REJECTED)
     assert h.order.status is OrderStatus.FILLED and h.order.pending is None
 
 
-def test_replaced_when_the_order_completed_meanwhile_is_an_anomaly() -> None:
+def test_replace_up_accepted_after_the_old_quantity_filled_reopens_the_order() -> None:
+    """FIX D.11: the fill under the old terms keeps PENDING_REPLACE; the replace to 200 then applies."""
     h = OrderHarness()
     h.working()
     h.amend("r", quantity=D(200))
     h.fill(100)
-    seq = h.order.seq
-    (anomaly,) = h.venue_says(ExecType.REPLACED)
-    assert anomaly.reason_code == "INVALID_TRANSITION" and "FILLED" in anomaly.reason
-    assert h.order.seq == seq
+    assert h.order.status is OrderStatus.PENDING_REPLACE
+    (replaced,) = h.venue_says(ExecType.REPLACED)
+    assert isinstance(replaced, OrderReplaced)
+    assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.PARTIALLY_FILLED, D(200), D(100))
 
 
 # ------------------------------------------------------- engine refusals
@@ -517,9 +582,10 @@ def test_requests_refused_by_state(action: str) -> None:
     to = CancelRejectResponseTo.CANCEL if action == "cancel" else CancelRejectResponseTo.REPLACE
     h = OrderHarness()
     h.new()
-    (rej,) = ask(h, "a")
-    assert isinstance(rej, OrderCancelRejected) and rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
-    assert rej.response_to is to
+    if action == "amend":  # a cancel may chase an unacknowledged order (FIX D.5), a replace may not
+        (rej,) = ask(h, "a")
+        assert isinstance(rej, OrderCancelRejected) and rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
+        assert rej.response_to is to
     h.venue_says(ExecType.NEW)
     h.cancel("b")
     seq = h.order.seq
@@ -606,7 +672,8 @@ def test_bust_reopening_a_filled_order_drops_the_stale_request() -> None:
     h.fill(40, exec_id="X1")
     h.cancel("c")
     h.fill(60, exec_id="X2")
-    assert h.order.status is OrderStatus.FILLED and h.order.pending is not None
+    h.venue_says(ExecType.CANCEL_REJECTED)
+    assert h.order.status is OrderStatus.FILLED and h.order.pending is None
     h.venue_says(ExecType.TRADE_BUST, ref_exec_id="X2")
     assert h.order.status is OrderStatus.PARTIALLY_FILLED and h.order.pending is None
     (anomaly,) = h.venue_says(ExecType.CANCEL_REJECTED)
@@ -798,7 +865,7 @@ def test_invalid_transitions_are_anomalies() -> None:
     assert anomaly.reason_code == "INVALID_TRANSITION"
     assert "NEW" in anomaly.reason and "ACK" in anomaly.reason
     h.venue_says(ExecType.CANCELED)
-    (anomaly,) = h.fill(5)
+    (anomaly,) = h.venue_says(ExecType.NEW)
     assert anomaly.reason_code == "INVALID_TRANSITION" and "CANCELED" in anomaly.reason
     (anomaly,) = h.venue_says(ExecType.REJECTED)
     assert anomaly.reason_code == "INVALID_TRANSITION"
@@ -941,12 +1008,15 @@ def test_done_for_day_then_canceled_overnight() -> None:
     assert h.order.status is OrderStatus.CANCELED
 
 
-def test_done_for_day_is_not_live_so_the_engine_sends_no_cancel() -> None:
+def test_done_for_day_is_not_live_but_a_cancel_still_goes_to_the_venue_that_holds_it() -> None:
     h = OrderHarness()
     h.working()
     h.fill(40)
     h.venue_says(ExecType.DONE_FOR_DAY)
     assert h.order.status not in LIVE_STATUSES and not is_live(h.order) and h.order.leaves_qty == 0
     assert not is_live(view(h.order))  # the one definition reads states and views alike
-    (rej,) = h.cancel("kill")
-    assert isinstance(rej, OrderCancelRejected) and rej.reason_code == "ORDER_NOT_LIVE" and rej.seq == 0
+    pending, request = h.cancel("kill")
+    assert pending.seq > 0 and request.action is VenueAction.CANCEL
+    assert h.order.status is OrderStatus.DONE_FOR_DAY and h.order.pending is not None
+    h.venue_says(ExecType.CANCELED)
+    assert h.order.status is OrderStatus.CANCELED and h.order.pending is None

@@ -38,6 +38,9 @@ from oms.events import (
     FillKind,
     JournalEvent,
     OrderAnomaly,
+    OrderFillBusted,
+    OrderFillCorrected,
+    OrderFilled,
     OrderStatus,
     OrderType,
     Side,
@@ -78,7 +81,19 @@ class OrderMachine(RuleBasedStateMachine):
 
     def _send(self, rep) -> list[Event]:
         self.reports.append(rep)
-        return self._check(self.h.send(rep))
+        before = self.h.order
+        events = self._check(self.h.send(rep))
+        after = self.h.order
+        # every report either changes the order or leaves an anomaly with a reason (or is a redelivery)
+        if not events:
+            assert rep.exec_id in before.exec_ids and after == before
+        elif not any(isinstance(e, JournalEvent) and e.seq > 0 for e in events):
+            assert any(isinstance(e, OrderAnomaly) and e.reason_code and e.reason for e in events), events
+            assert after == before
+        # cum qty never decreases except by a bust or a correction
+        if after.cum_qty < before.cum_qty:
+            assert any(isinstance(e, (OrderFillBusted, OrderFillCorrected)) for e in events), events
+        return events
 
     def _check(self, events: list[Event]) -> list[Event]:
         assert isinstance(events, list)
@@ -138,6 +153,21 @@ class OrderMachine(RuleBasedStateMachine):
             qty = max(leaves, D(0)) + D("0.01")
         kind = ExecType.FILL if self.order.cum_qty + qty >= self.order.quantity else ExecType.PARTIAL_FILL
         self._send(self.h.report(kind, last_qty=qty, last_px=px))
+
+    @rule(frac=st.sampled_from([100, 50, 1]), px=prices)
+    def fill_in_any_status(self, frac, px) -> None:
+        """A fill is never lost whatever the order's status: a fresh, positive fill within the
+        quantity is booked (and published) whether the order is working, pending, canceled,
+        expired, done for the day or rejected."""
+        room = self.order.quantity - self.order.cum_qty
+        qty = (room * frac / 100).quantize(D("0.01"), rounding="ROUND_DOWN")
+        if qty <= 0:
+            return
+        kind = ExecType.FILL if qty == room else ExecType.PARTIAL_FILL
+        events = self._send(self.h.report(kind, last_qty=qty, last_px=px))
+        booked = [e for e in events if isinstance(e, OrderFilled)]
+        assert len(booked) == 1 and booked[0].last_qty == qty, events
+        assert [f.quantity for f in events if isinstance(f, Fill)] == [qty]
 
     @rule(accept=st.integers(0, 3))
     def answer_pending(self, accept) -> None:
@@ -237,9 +267,13 @@ class OrderMachine(RuleBasedStateMachine):
         assert o.status is not OrderStatus.REPLACED
         assert o.cum_qty >= 0 and o.leaves_qty >= 0
         assert o.cum_qty == sum((f.qty for f in o.fills), D(0))
-        if o.status in LIVE_STATUSES:
+        gt_overnight = o.status is OrderStatus.DONE_FOR_DAY and o.time_in_force is TimeInForce.GTC
+        if o.status in LIVE_STATUSES or gt_overnight:
             assert o.cum_qty + o.leaves_qty == o.quantity
-            assert o.cum_qty < o.quantity
+            # below the quantity, except while a cancel/replace is out: FIX precedence keeps
+            # PENDING_CANCEL / PENDING_REPLACE above Filled until the venue answers (leaves 0)
+            assert o.cum_qty < o.quantity or o.status in (
+                OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE, OrderStatus.SUSPENDED)
         else:
             assert o.leaves_qty == 0
         if o.fills:
@@ -256,7 +290,9 @@ class OrderMachine(RuleBasedStateMachine):
         if o.status is OrderStatus.FILLED:
             assert o.cum_qty >= o.quantity
         if o.status in LIVE_STATUSES:
-            assert (o.pending is not None) == (o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE))
+            pending_status = o.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+            assert pending_status <= (o.pending is not None)
+            assert (o.pending is not None) <= (pending_status or o.status is OrderStatus.SUSPENDED)
 
     @invariant()
     def journal_is_contiguous_and_replays(self) -> None:

@@ -76,7 +76,8 @@ def test_the_kill_switch_cancels_live_orders_with_no_cancel_in_flight_and_nothin
         for status in OrderStatus
     }
     canceled = {c.orig_client_order_id for c in post_trade_actions(c, views.values(), [], {}, {}, set(), NOW).cancels}
-    wanted = {OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_REPLACE}
+    wanted = {OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_REPLACE,
+              OrderStatus.SUSPENDED}  # a halted order is live: it may resume
     assert canceled == {f"c-{s.value}" for s in wanted}
     assert {s for s, view in views.items() if needs_kill_cancel(view)} == wanted
     # the rule is liveness (one definition) minus a cancel already in flight

@@ -22,29 +22,9 @@ from oms.domain.risk import AccountRisk, Controls
 from oms.events import ControlKind, ExecType, OrderStatus, OrderType, Side
 from oms.routing import StaticRouter
 from tests import builders
+from tests.builders import EngineHarness as Engine
 
 T0 = builders.T0
-
-
-class Engine:
-    """The engine step over in-memory state, as `processors.engine` runs it over RocksDB."""
-
-    def __init__(self, controls: Controls = Controls()) -> None:
-        self.orders: dict = {}
-        self.accounts: dict = {}
-        self.journal: list = []
-        self.requests: list = []
-        self.now = T0
-        self.risk = RiskView(controls)
-
-    def __call__(self, event):
-        self.now += 1_000
-        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", builders.VENUE})), self.now, self.risk, self.accounts.get)
-        self.orders.update(outcome.orders)
-        self.accounts.update(outcome.accounts)
-        self.journal += outcome.journal
-        self.requests += outcome.requests
-        return outcome
 
 
 def report(order_id: str, request_id: str, n: int, exec_type: ExecType, **fields):
