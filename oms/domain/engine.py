@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 from pydantic import ValidationError
 
 from oms import ids
-from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, is_live
+from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, is_amendable
 from oms.domain.projection import JournalProjection
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
@@ -87,7 +87,7 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
     if isinstance(event, AmendOrder):
         order = lookup(ids.order_id(event.account, event.orig_client_order_id))
         denial = None
-        if risk is not None and order is not None and is_live(order) and accounts is not None:
+        if risk is not None and order is not None and is_amendable(order) and accounts is not None:
             price, ts = risk.reference(order.instrument)
             breaches = check_amend(event, order, risk.controls, accounts[event.account], price, ts, now, risk.prices())
             denial = denial_reason(breaches) if breaches else None
