@@ -67,7 +67,9 @@ def test_resting_limit_is_amended_then_canceled(pipeline):
                    limit_price="1.05")
     p.client.flush()
     order_id = ids.order_id("ACC-2", "l-1")
-    p.wait(lambda: any(isinstance(e, OrderReplaced) for e in p.journal(order_id)), 60, "the replace")
+    # the journal and the orders view come from one transaction but are read by two consumers: wait for both
+    p.wait(lambda: any(isinstance(e, OrderReplaced) for e in p.journal(order_id))
+           and p.views["orders"].latest[order_id].quantity == Decimal(150), 60, "the replace")
     view = p.views["orders"].latest[order_id]
     assert (view.quantity, view.limit_price, view.status) == (Decimal(150), Decimal("1.05"), OrderStatus.NEW)
 
