@@ -460,6 +460,9 @@ class OrderCancelRejected(JournalEvent):
     exec_id: Optional[Identifier] = None
     cancel_reject_reason: CancelRejectReason = CancelRejectReason.OTHER
     """FIX CxlRejReason; `reason_code` / `reason` keep the engine's code and the text."""
+    request_id: Optional[Identifier] = None
+    """The venue request the reject answers (its ClOrdID), settling that request of a chain;
+    None on the engine's own refusals (and on rejects journaled before chains)."""
 
 
 class OrderExpired(JournalEvent):

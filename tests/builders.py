@@ -372,6 +372,7 @@ def order_cancel_rejected(**overrides) -> OrderCancelRejected:
             "reason_code": "TOO_LATE_TO_CANCEL",
             "reason": "order already filled",
             "exec_id": "XNAS-exec-0004",
+            "request_id": "O-0001.5",
             **overrides,
         }
     )
@@ -678,7 +679,8 @@ def sample_events() -> list[Event]:
         order_replaced(),
         order_replaced(limit_price=None),
         order_cancel_rejected(),
-        order_cancel_rejected(response_to=CancelRejectResponseTo.REPLACE, reason_code="RISK_LIMIT", exec_id=None),
+        order_cancel_rejected(response_to=CancelRejectResponseTo.REPLACE, reason_code="RISK_LIMIT", exec_id=None,
+                              request_id=None),
         order_expired(),
         order_done_for_day(),
         order_expired(exec_id=None, reason=None),

@@ -234,10 +234,16 @@ _CXL_REJ_REASON: dict[str, CancelRejectReason] = {
 """FIX CxlRejReason of the engine's own refusals (a pre-trade risk denial is BROKER_OPTION)."""
 
 
+MAX_CHAIN = 8
+"""The most cancel/replace requests one order may have out at once."""
+
+
 def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
     """Why no cancel or replace (`action`, to `quantity`) can be sent for `order` now, or None.
     A cancel may chase an order the venue has not acknowledged yet (FIX D.5); a replace may
-    not. A replace may increase a FILLED order's quantity (FIX D.14)."""
+    not. A replace may increase a FILLED order's quantity (FIX D.14). Requests chain (FIX
+    D.15-D.17): a cancel or a further replace may follow pending replaces; nothing follows a
+    pending cancel (CxlRejReason ALREADY_PENDING), and at most `MAX_CHAIN` requests are out."""
     if order.status is OrderStatus.FILLED and action is VenueAction.REPLACE and quantity is not None:
         if quantity <= order.cum_qty:
             return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is FILLED; only an increase reopens it")
@@ -249,9 +255,25 @@ def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None
         return Denial("ORDER_SUSPENDED", f"order {order.order_id} is suspended by the venue; it may only be canceled")
     if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
         return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
-    if order.pending is not None:
-        return Denial("REQUEST_PENDING", f"a {order.pending.kind.value} ({order.pending.request_id}) is pending")
+    cancel = next((r for r in order.chain if r.kind is VenueAction.CANCEL), None)
+    if cancel is not None:
+        return Denial("REQUEST_PENDING", f"a CANCEL ({cancel.request_id}) is pending")
+    if len(order.chain) >= MAX_CHAIN:
+        return Denial("REQUEST_PENDING", f"{len(order.chain)} requests are pending (at most {MAX_CHAIN})")
     return None
+
+
+def _tip(order: Order) -> tuple[Decimal, Decimal | None, str | None]:
+    """(quantity, limit price, request id) the next request builds on: the latest pending
+    replace's terms and request id (FIX chains OrigClOrdID to the last non-rejected ClOrdID), else
+    the order's."""
+    quantity, limit_price, request_id = order.quantity, order.limit_price, order.request_id
+    for r in order.chain:
+        request_id = r.request_id
+        if r.kind is VenueAction.REPLACE:
+            quantity = r.quantity if r.quantity is not None else quantity
+            limit_price = r.limit_price if r.limit_price is not None else limit_price
+    return quantity, limit_price, request_id
 
 
 def _known(cmd: AmendOrder | CancelOrder, order: Order | None) -> bool:
@@ -273,12 +295,13 @@ def decide_amend(
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     to = CancelRejectResponseTo.REPLACE
-    quantity = cmd.quantity if cmd.quantity is not None else order.quantity
-    limit_price = cmd.limit_price if cmd.limit_price is not None else order.limit_price
+    tip_quantity, tip_price, tip_request = _tip(order)
+    quantity = cmd.quantity if cmd.quantity is not None else tip_quantity
+    limit_price = cmd.limit_price if cmd.limit_price is not None else tip_price
     refusal = _request_refusal(order, VenueAction.REPLACE, quantity)
     if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
         refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
-    if refusal is None and quantity == order.quantity and limit_price == order.limit_price:
+    if refusal is None and quantity == tip_quantity and limit_price == tip_price:
         refusal = Denial("NO_CHANGE", "the amend changes neither quantity nor limit price")
     if refusal is None and denial is not None:
         refusal = denial
@@ -295,7 +318,8 @@ def decide_amend(
             limit_price=limit_price,
             command_id=cmd.event_id,
         ),
-        _venue_request(order, VenueAction.REPLACE, rid, now, quantity=quantity, limit_price=limit_price),
+        _venue_request(order, VenueAction.REPLACE, rid, now, quantity=quantity, limit_price=limit_price,
+                       orig_request_id=tip_request),
     ]
 
 
@@ -310,6 +334,7 @@ def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event
         return [_engine_cancel_reject(cmd, order, CancelRejectResponseTo.CANCEL, refusal, now)]
     seq = order.seq + 1
     rid = ids.request_id(order.order_id, seq)
+    tip_request = _tip(order)[2]
     return [
         OrderPendingCancel(
             **_journal(order, seq, now),
@@ -317,7 +342,7 @@ def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event
             request_id=rid,
             command_id=cmd.event_id,
         ),
-        _venue_request(order, VenueAction.CANCEL, rid, now),
+        _venue_request(order, VenueAction.CANCEL, rid, now, orig_request_id=tip_request),
     ]
 
 
@@ -511,15 +536,18 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             late=not is_live(order),
         )
     if kind is ExecType.CANCELED:
-        solicited = order.pending is not None and order.pending.kind is VenueAction.CANCEL
+        solicited = any(r.kind is VenueAction.CANCEL for r in order.chain)
         return OrderCanceled(**head, exec_id=report.exec_id, unsolicited=not solicited, reason=reason)
     if kind is ExecType.EXPIRED:
         return OrderExpired(**head, exec_id=report.exec_id, reason=reason)
     if kind is ExecType.DONE_FOR_DAY:
         return OrderDoneForDay(**head, exec_id=report.exec_id, reason=reason)
     if kind is ExecType.REPLACED:
-        pending = order.pending
+        # the replace the report names (its ClOrdID); a venue answering in turn answers the oldest
+        pending = order.request(report.request_id)
         if pending is None or pending.kind is not VenueAction.REPLACE:
+            pending = next((r for r in order.chain if r.kind is VenueAction.REPLACE), None)
+        if pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no replace pending on {order.order_id}")
         requested = pending.quantity if pending.quantity is not None else order.quantity
         return OrderReplaced(
@@ -534,15 +562,14 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             leaves_qty=order.leaves_qty,
         )
     if kind is ExecType.CANCEL_REJECTED:
-        pending = order.pending
-        if pending is None:
+        if order.pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no cancel or replace pending on {order.order_id}")
-        if report.request_id != pending.request_id:
+        pending = order.request(report.request_id)
+        if pending is None:
             # FIX: a cancel reject names the refused request in ClOrdID; one naming another
-            # request answers nothing we have out, and must not settle the pending one.
-            return _Unfit(
-                "UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {pending.request_id}"
-            )
+            # request answers nothing we have out, and must not settle a pending one.
+            out = ", ".join(r.request_id for r in order.chain)
+            return _Unfit("UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {out}")
         return OrderCancelRejected(
             **head,
             client_order_id=pending.client_order_id,
@@ -551,6 +578,7 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             reason=clip(report.reason or f"the venue rejected {pending.request_id}"),
             exec_id=report.exec_id,
             cancel_reject_reason=report.cxl_rej_reason or CancelRejectReason.OTHER,
+            request_id=pending.request_id,
         )
     if kind is ExecType.RESTATED:
         if report.order_qty <= 0:

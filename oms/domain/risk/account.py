@@ -68,13 +68,13 @@ def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
 def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     """Add, update or remove `order` in the open orders by `is_live` (and leaves > 0).
 
-    While a replace is pending the larger of the current leaves and the
-    replace's (quantity - cum_qty) counts, so an amend in flight is never
-    under-counted."""
+    While replaces are pending the largest of the current leaves and each
+    pending replace's (quantity - cum_qty) counts (a chain of replaces: the
+    largest), so an amend in flight is never under-counted."""
     leaves = order.leaves_qty
-    pending = order.pending
-    if pending is not None and pending.kind is VenueAction.REPLACE and pending.quantity is not None:
-        leaves = max(leaves, pending.quantity - order.cum_qty)
+    for pending in order.chain:
+        if pending.kind is VenueAction.REPLACE and pending.quantity is not None:
+            leaves = max(leaves, pending.quantity - order.cum_qty)
     entry = None
     if is_live(order) and leaves > 0:
         entry = OpenOrder(order.instrument, order.side, leaves, order.limit_price)

@@ -17,9 +17,21 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from oms import ids, keys
-from oms.domain.orders import decide_report
+from oms.domain.orders import decide_new_day, decide_report, fold
+from oms.domain.orders.decisions import MAX_CHAIN
 from oms.domain.projection import JournalProjection
-from oms.events import ExecType, Fill, FillKind, OrderAnomaly, OrderFilled, OrderStatus
+from oms.events import (
+    CancelRejectReason,
+    CancelRejectResponseTo,
+    ExecType,
+    Fill,
+    FillKind,
+    OrderAnomaly,
+    OrderFilled,
+    OrderStatus,
+    RestatementReason,
+    TimeInForce,
+)
 from tests import builders
 from tests.builders import EngineHarness, OrderHarness
 
@@ -171,6 +183,127 @@ def test_fix_replace_report_with_another_order_qty_is_a_venue_mismatch_beside_th
     h.amend("r", quantity=D(150))
     replaced, anomaly = h.venue_says(ExecType.REPLACED, order_qty=D(140))
     assert replaced.quantity == D(150) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
+
+
+# ------------------------------------------ 5. request chains (D.15-D.17)
+
+
+def test_fix_cancel_while_replace_pending_chains_origclordid_and_venue_answers_each_in_turn() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", quantity=D(150))
+    _, cancel = h.cancel("c2")
+    assert h.order.status is OrderStatus.PENDING_CANCEL  # Pending Cancel ranks above Pending Replace
+    assert [r.request_id for r in h.order.chain] == [replace.request_id, cancel.request_id]
+    assert cancel.orig_request_id == replace.request_id  # OrigClOrdID = the last non-rejected ClOrdID
+    h.venue_says(ExecType.REPLACED, request_id=replace.request_id)
+    assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(150), D(150))
+    assert h.order.pending.request_id == cancel.request_id and h.order.queued == ()
+    h.venue_says(ExecType.CANCELED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.CANCELED and h.order.chain == ()
+    assert fold(h.journal)[h.order.order_id] == h.order
+
+
+def test_fix_cancel_reject_settles_the_request_it_names_in_a_chain() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10)
+    _, replace = h.amend("r1", quantity=D(150))
+    _, cancel = h.cancel("c2")
+    (rej,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id=cancel.request_id)
+    assert rej.request_id == cancel.request_id and rej.response_to is CancelRejectResponseTo.CANCEL
+    assert h.order.status is OrderStatus.PENDING_REPLACE and h.order.pending.request_id == replace.request_id
+    (rej,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id=replace.request_id)
+    assert rej.response_to is CancelRejectResponseTo.REPLACE
+    assert (h.order.status, h.order.quantity, h.order.chain) == (OrderStatus.PARTIALLY_FILLED, D(100), ())
+    assert fold(h.journal)[h.order.order_id] == h.order
+
+
+def test_fix_replace_rejected_while_cancel_pending_stays_pending_cancel() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", limit_price=D(11))
+    _, cancel = h.cancel("c2")
+    h.venue_says(ExecType.CANCEL_REJECTED, request_id=replace.request_id)
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.chain[0].request_id == cancel.request_id
+    h.venue_says(ExecType.CANCELED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.CANCELED
+
+
+def test_fix_queued_replaces_build_on_each_other_and_settle_in_turn() -> None:
+    h = OrderHarness()
+    h.working()
+    _, first = h.amend("r1", quantity=D(150))
+    pending, second = h.amend("r2", limit_price=D(12))
+    assert second.quantity == D(150) and pending.quantity == D(150)  # builds on the first replace's terms
+    assert second.orig_request_id == first.request_id and h.order.status is OrderStatus.PENDING_REPLACE
+    h.venue_says(ExecType.REPLACED, request_id=first.request_id)
+    assert (h.order.status, h.order.quantity) == (OrderStatus.PENDING_REPLACE, D(150))
+    h.venue_says(ExecType.REPLACED, request_id=second.request_id)
+    assert (h.order.status, h.order.quantity, h.order.limit_price) == (OrderStatus.NEW, D(150), D(12))
+    assert h.order.request_id == second.request_id and h.order.chain == ()
+
+
+def test_fix_nothing_follows_a_pending_cancel_and_chains_are_bounded() -> None:
+    h = OrderHarness()
+    h.working()
+    h.amend("r1", quantity=D(150))
+    h.cancel("c2")
+    (rej,) = h.amend("r3", quantity=D(160))
+    assert rej.seq == 0 and rej.reason_code == "REQUEST_PENDING"
+    assert rej.cancel_reject_reason is CancelRejectReason.ALREADY_PENDING
+    g = OrderHarness()
+    g.working()
+    for n in range(MAX_CHAIN):
+        g.amend(f"r{n}", quantity=D(101 + n))
+    (rej,) = g.cancel("one-too-many")
+    assert rej.seq == 0 and rej.reason_code == "REQUEST_PENDING" and len(g.order.chain) == MAX_CHAIN
+
+
+def test_fix_fill_completing_during_a_chain_keeps_the_top_pending_status_until_answered() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", quantity=D(200))
+    _, cancel = h.cancel("c2")
+    h.fill(100)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(0))
+    h.venue_says(ExecType.REPLACED, request_id=replace.request_id)  # the increase reopens it
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(100))
+    h.venue_says(ExecType.CANCEL_REJECTED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_fix_account_risk_counts_the_largest_replace_of_a_chain() -> None:
+    e = EngineHarness()
+    e(builders.new_order("c1", quantity=D(100)))
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    e(builders.report(e.orders[oid], ExecType.NEW, "X1"))
+    e(builders.amend("c1", "r1", D(300), None))
+    e(builders.amend("c1", "r2", D(200), None))
+    assert e.accounts[builders.ACCOUNT].open_orders[oid].leaves_qty == D(300)
+    e(builders.report(e.orders[oid], ExecType.REPLACED, "X2"))  # the 300 replace answered
+    e(builders.report(e.orders[oid], ExecType.REPLACED, "X3"))  # then the 200
+    assert e.accounts[builders.ACCOUNT].open_orders[oid].leaves_qty == D(200)
+    replayed = JournalProjection()
+    for event in e.journal:
+        replayed.apply(event)
+    assert replayed.orders[oid] == e.orders[oid] and replayed.accounts == e.accounts
+
+
+def test_fix_resumed_or_renewed_with_a_cancel_out_shows_pending_cancel() -> None:
+    h = OrderHarness()
+    h.working()
+    h.venue_says(ExecType.SUSPENDED)
+    h.cancel("c")
+    h.venue_says(ExecType.RESTATED, restatement_reason=RestatementReason.RESUMED)
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.pending is not None
+    g = OrderHarness()
+    g.working(time_in_force=TimeInForce.GTC)
+    g.venue_says(ExecType.DONE_FOR_DAY)
+    g.cancel("c")
+    (renewal,) = decide_new_day(g.order, "2026-01-02", g.tick())
+    g._run([renewal])
+    assert g.order.status is OrderStatus.PENDING_CANCEL
 
 
 # ---------------------------------------- 3. cancel while PendingNew (D.5)

@@ -271,8 +271,9 @@ class OrderMachine(RuleBasedStateMachine):
         if o.status in LIVE_STATUSES or gt_overnight:
             assert o.cum_qty + o.leaves_qty == o.quantity
             # below the quantity, except while a cancel/replace is out: FIX precedence keeps
-            # PENDING_CANCEL / PENDING_REPLACE above Filled until the venue answers (leaves 0)
-            assert o.cum_qty < o.quantity or o.status in (
+            # PENDING_CANCEL / PENDING_REPLACE above Filled until the venue answers (leaves 0); Done
+            # for Day ranks above Filled too (a late fill completing a GTC order overnight)
+            assert o.cum_qty < o.quantity or gt_overnight or o.status in (
                 OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE, OrderStatus.SUSPENDED)
         else:
             assert o.leaves_qty == 0
