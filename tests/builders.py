@@ -42,6 +42,9 @@ from oms.events import (
     FillKind,
     JournalEvent,
     NewOrder,
+    NewTradingDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     OrderAccepted,
     OrderAcknowledged,
     OrderAnomaly,
@@ -614,6 +617,27 @@ def dead_letter(**overrides) -> DeadLetter:
 # ------------------------------------------------------------------ catalogue
 
 
+def order_status_request(client_order_id: str = "cl-1", ts: int = T0, **overrides: Any) -> OrderStatusRequest:
+    """An operator asking for the venue's state of order `client_order_id` in ACC-001."""
+    fields = {"event_id": f"status-{client_order_id}-{ts}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT,
+              "trader": TRADER, "client_order_id": client_order_id}
+    return OrderStatusRequest(**{**fields, **overrides})
+
+
+def order_mass_status_request(ts: int = T0, **overrides: Any) -> OrderMassStatusRequest:
+    """A mass status of ACC-001 (at every venue unless `venue` is given)."""
+    fields = {"event_id": f"mass-{ts}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT, "trader": TRADER,
+              "mass_status_id": f"mass-{ts}"}
+    return OrderMassStatusRequest(**{**fields, **overrides})
+
+
+def new_trading_day(day: str = "2026-01-02", ts: int = T0, **overrides: Any) -> NewTradingDay:
+    """The session roll of ACC-001 to `day`."""
+    fields = {"event_id": f"roll-{ACCOUNT}-{day}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT,
+              "trading_day": day, "changed_by": "ops"}
+    return NewTradingDay(**{**fields, **overrides})
+
+
 def sample_events() -> list[Event]:
     """Every event type at least once; every optional field both set and unset."""
     return [
@@ -629,6 +653,10 @@ def sample_events() -> list[Event]:
         amend(quantity=D("150")),
         amend(limit_price=D("187.10")),
         cancel(),
+        order_status_request(),
+        order_mass_status_request(venue=VENUE),
+        order_mass_status_request(venue=None),
+        new_trading_day(),
         venue_request(),
         venue_request(
             action=VenueAction.REPLACE,

@@ -20,7 +20,16 @@ from typing import Callable, Mapping
 from pydantic import ValidationError
 
 from oms import ids
-from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, is_amendable
+from oms.domain.orders import (
+    Order,
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_new_day,
+    decide_report,
+    decide_status,
+    is_amendable,
+)
 from oms.domain.projection import JournalProjection
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
@@ -31,11 +40,15 @@ from oms.events import (
     Fill,
     JournalEvent,
     NewOrder,
+    NewTradingDay,
     OrderDenied,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     VenueRequest,
 )
 
-COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.CancelOrder": "CancelOrder"}
+COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.CancelOrder": "CancelOrder",
+            "oms.OrderStatusRequest": "OrderStatusRequest"}
 from oms.routing import Router
 
 OrderLookup = Callable[[str], "Order | None"]
@@ -96,7 +109,30 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
         return decide_cancel(event, lookup(ids.order_id(event.account, event.orig_client_order_id)), now)
     if isinstance(event, ExecutionReport):
         return decide_report(event, lookup(event.order_id), now)
+    if isinstance(event, OrderStatusRequest):
+        return decide_status(event, lookup(ids.order_id(event.account, event.client_order_id)), now)
+    if isinstance(event, (OrderMassStatusRequest, NewTradingDay)):
+        return _account_wide(lookup, event, now, (accounts or {}).get(event.account))
     raise TypeError(f"the order engine does not take {type(event).__name__}")
+
+
+def _account_wide(lookup: OrderLookup, event: OrderMassStatusRequest | NewTradingDay, now: int,
+                  risk: AccountRisk | None) -> list[Event]:
+    """A command about every order of one account the venues hold (`AccountRisk.orders_at_venues`:
+    open, or GTC resting overnight), decided order by order: a mass status asks each order's venue
+    (only those at `venue` when it names one); a new trading day renews each GTC order done for the
+    day (`decide_new_day`; the others decide nothing). The account's risk state is the index of
+    its orders, so the step stays one input in, its events out."""
+    decided: list[Event] = []
+    for order_id in (risk.orders_at_venues() if risk is not None else []):
+        order = lookup(order_id)
+        if order is None:
+            continue
+        if isinstance(event, NewTradingDay):
+            decided += decide_new_day(order, event.trading_day, now)
+        elif event.venue is None or order.venue == event.venue:
+            decided += decide_status(event, order, now)
+    return decided
 
 
 def step(lookup: OrderLookup, event: Event, router: Router, now: int,
@@ -136,7 +172,8 @@ def refuse_invalid_command(schema_name: str, record: dict, error: str, now: int)
         return None
     account, client_order_id = record.get("account"), record.get("client_order_id")
     try:
-        target = record.get("orig_client_order_id") if command != "NewOrder" else client_order_id
+        names_its_order = command in ("NewOrder", "OrderStatusRequest")
+        target = client_order_id if names_its_order else record.get("orig_client_order_id")
         order_id = ids.order_id(str(account), str(target))
         return OrderDenied(
             event_id=ids.record_id(order_id, str(record.get("event_id")), "invalid"),

@@ -40,7 +40,9 @@ a price keeps the old one; the order type never changes), a REPLACED report
 carries the new `request_id`, and marketability is checked again. A new
 quantity at or below `cum_qty` ends the order: REPLACED with leaves 0 and
 status FILLED. CANCEL: a working order gets CANCELED, an unknown or closed one
-CANCEL_REJECTED (OrdStatus the order's, or REJECTED when unknown).
+CANCEL_REJECTED (OrdStatus the order's, or REJECTED when unknown). STATUS
+(`status`): one ORDER_STATUS report with the order's state, changing nothing
+(REJECTED, OrdRejReason UNKNOWN_ORDER, for an order it does not hold).
 
 Idempotency: the reports answering a request are kept by `request_id`; the
 same request id again returns those same reports (same exec ids) and changes
@@ -68,6 +70,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from oms.events import (
     ExecType,
     ExecutionReport,
+    OrderRejectReason,
     OrderStatus,
     OrderType,
     Quote,
@@ -200,6 +203,9 @@ class SimulatedExchange:
     def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.CANCEL, now, self._cancel)
 
+    def status(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._answer(request, VenueAction.STATUS, now, self._status)
+
     def refuse(self, request: VenueRequest, reason: str, now: int) -> list[ExecutionReport]:
         """Refuse a request without looking at it (e.g. over a rate limit).
 
@@ -301,6 +307,24 @@ class SimulatedExchange:
             return [self._cancel_reject(request, order, f"order is already {order.status.value}", ts)]
         self._by_request[request.request_id] = order
         return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts, request_id=request.request_id)]
+
+    def _status(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
+        """ORDER_STATUS (FIX 150=I): the order's state here, changing nothing; an order this venue
+        does not hold is reported REJECTED with OrdRejReason UNKNOWN_ORDER."""
+        order = self._by_order_id.get(request.order_id)
+        if order is None or order.account != request.account:
+            unknown = _Order(
+                account=request.account, order_id=request.order_id, request_id=request.request_id,
+                instrument=request.instrument, side=request.side, order_type=request.order_type,
+                time_in_force=request.time_in_force, quantity=request.quantity,
+                limit_price=request.limit_price, status=OrderStatus.REJECTED,
+            )
+            report = self._report(unknown, ExecType.ORDER_STATUS, ts, reason="unknown order")
+            return [report.model_copy(update={"ord_rej_reason": OrderRejectReason.UNKNOWN_ORDER})]
+        report = self._report(order, ExecType.ORDER_STATUS, ts, request_id=request.request_id)
+        if order.status is OrderStatus.SUSPENDED:
+            report = report.model_copy(update={"leaves_qty": order.quantity - order.cum_qty})
+        return [report]
 
     # --------------------------------------------------------- market data
 

@@ -108,7 +108,14 @@ Design decisions (the contract other modules rely on):
 """
 
 from oms.domain.denial import Denial
-from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_new_day, decide_report
+from oms.domain.orders.decisions import (
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_new_day,
+    decide_report,
+    decide_status,
+)
 from oms.domain.orders.state import (
     ExecRecord,
     FillRecord,
@@ -153,6 +160,7 @@ __all__ = [
     "decide_new",
     "decide_new_day",
     "decide_report",
+    "decide_status",
     "evolve",
     "fold",
     "fill_level",

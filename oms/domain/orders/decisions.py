@@ -45,6 +45,8 @@ from oms.events import (
     OrderCancelRejected,
     OrderDenied,
     OrderDoneForDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     OrderExpired,
     OrderFillBusted,
     OrderFillCorrected,
@@ -66,7 +68,7 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report"]
+__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report", "decide_status"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -348,6 +350,28 @@ def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event
 
 
 
+def decide_status(cmd: OrderStatusRequest | OrderMassStatusRequest, order: Order | None, now: int) -> list[Event]:
+    """Ask the order's venue for its state: a `VenueRequest` STATUS (FIX OrderStatusRequest; for a
+    mass status, one per order, its request id derived from the MassStatusReqID). The venue answers
+    an ORDER_STATUS report (`decide_report`). Unknown order: seq-0 OrderDenied UNKNOWN_ORDER; an
+    order never routed (denied by risk or the router): seq-0 OrderDenied NOT_ROUTED. Changes no order."""
+    client_order_id = getattr(cmd, "client_order_id", None) or (order.client_order_id if order else "unknown")
+    oid = order.order_id if order is not None else ids.order_id(cmd.account, client_order_id)
+
+    def denied(code: str, reason: str) -> list[Event]:
+        return [OrderDenied(
+            **_stamp(ids.record_id(oid, cmd.event_id, "denied"), now), order_id=oid, account=cmd.account, seq=0,
+            trader=cmd.trader, client_order_id=client_order_id, command=type(cmd).__name__, reason_code=code,
+            reason=clip(reason), command_id=cmd.event_id)]
+
+    if order is None or order.account != cmd.account:
+        return denied("UNKNOWN_ORDER", f"no order {client_order_id} in account {cmd.account}")
+    if order.venue is None:
+        return denied("NOT_ROUTED", f"order {order.order_id} never reached a venue ({order.status.value})")
+    rid = ids.record_id(order.order_id, cmd.event_id, "status")
+    return [_venue_request(order, VenueAction.STATUS, rid, now)]
+
+
 # ------------------------------------------------------------------ reports
 
 
@@ -402,6 +426,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
 
     if report.account != order.account:
         return anomaly("ACCOUNT_MISMATCH", f"order {order.order_id} belongs to {order.account}")
+    if report.exec_type is ExecType.ORDER_STATUS:
+        return _status_disagreement(report, order, now)
     if report.exec_id in order.exec_ids:
         conflict = _conflict(exec_record(order, report.exec_id), report)
         if conflict is None:
@@ -660,6 +686,28 @@ def _stated(candidate: JournalEvent, after: Order) -> JournalEvent:
     if not names:
         return candidate
     return type(candidate)(**{**dict(candidate), **{name: getattr(after, name) for name in names}})
+
+
+_IN_FLIGHT = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+
+
+def _status_disagreement(report: ExecutionReport, order: Order, now: int) -> list[Event]:
+    """An ORDER_STATUS report (FIX 150=I) changes nothing: [] when it agrees with the order, else a
+    seq-0 VENUE_MISMATCH naming what differs (reconciliation acts on it). Compared: the order
+    quantity, cum qty, and the status unless the OMS has a request in flight (PENDING_*: the venue
+    may not have seen it yet)."""
+    differences = []
+    if report.order_qty != order.quantity:
+        differences.append(("order qty", report.order_qty, order.quantity))
+    if report.cum_qty != order.cum_qty:
+        differences.append(("cum qty", report.cum_qty, order.cum_qty))
+    if order.status not in _IN_FLIGHT and report.order_status is not order.status:
+        differences.append(("status", report.order_status.value, order.status.value))
+    if not differences:
+        return []
+    venue = ", ".join(f"{name} {theirs}" for name, theirs, _ in differences)
+    oms = ", ".join(f"{name} {ours}" for name, _, ours in differences)
+    return [_mismatch(report, order, venue, oms, now)]
 
 
 def _venue_mismatch(report: ExecutionReport, after: Order, event: OrderFilled, now: int) -> list[OrderAnomaly]:

@@ -21,7 +21,7 @@ from typing import Mapping, NamedTuple
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
-from oms.events import Side, VenueAction
+from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
 __all__ = ["AccountRisk", "OpenOrder", "take_token", "with_fill", "with_order"]
 
@@ -51,6 +51,13 @@ class AccountRisk:
     marks: Mapping[str, Decimal] = field(default_factory=dict)
     tokens: Decimal = ZERO
     last_refill: int | None = None
+    resting: frozenset[str] = frozenset()
+    """GTC orders done for the day, keeping their leaves for the next trading day (by order id):
+    what a session roll renews and, with `open_orders`, what a mass status asks about."""
+
+    def orders_at_venues(self) -> list[str]:
+        """Order ids of the account's orders the venues still hold: open, or resting overnight."""
+        return sorted(set(self.open_orders) | self.resting)
 
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
@@ -78,6 +85,9 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     entry = None
     if is_live(order) and leaves > 0:
         entry = OpenOrder(order.instrument, order.side, leaves, order.limit_price)
+    overnight = order.status is OrderStatus.DONE_FOR_DAY and order.time_in_force is TimeInForce.GTC
+    if overnight != (order.order_id in risk.resting):
+        risk = replace(risk, resting=risk.resting | {order.order_id} if overnight else risk.resting - {order.order_id})
     old = risk.open_orders.get(order.order_id)
     if old == entry:
         return risk

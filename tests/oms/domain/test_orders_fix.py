@@ -28,10 +28,14 @@ from oms.events import (
     FillKind,
     OrderAnomaly,
     OrderFilled,
+    OrderRejectReason,
     OrderStatus,
     RestatementReason,
     TimeInForce,
+    VenueAction,
 )
+from oms.venues import handle_request
+from oms.venues.simulated import SimulatedExchange
 from tests import builders
 from tests.builders import EngineHarness, OrderHarness
 
@@ -492,3 +496,86 @@ def test_fix_suspended_order_may_be_canceled_and_the_venue_answers() -> None:
     assert h.order.status is OrderStatus.SUSPENDED and h.order.pending is not None
     h.venue_says(ExecType.CANCELED)
     assert h.order.status is OrderStatus.CANCELED
+
+
+# ------------------------------------------ 10. status queries and mass status
+
+
+def _engine_with_working(*client_order_ids: str, venue: str = builders.VENUE) -> EngineHarness:
+    e = EngineHarness()
+    for cid in client_order_ids:
+        e(builders.new_order(cid, quantity=D(100), venue=venue))
+        e(builders.report(e.orders[ids.order_id(builders.ACCOUNT, cid)], ExecType.NEW, f"ack-{cid}"))
+    return e
+
+
+def test_fix_order_status_request_asks_the_venue_and_an_agreeing_answer_changes_nothing() -> None:
+    e = _engine_with_working("c1")
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    before, journal = e.orders[oid], len(e.journal)
+    outcome = e(builders.order_status_request("c1"))
+    (request,) = outcome.requests
+    assert request.action is VenueAction.STATUS and request.order_id == oid and request.venue == builders.VENUE
+    assert outcome.journal == [] and outcome.orders == {}
+    venue = SimulatedExchange(builders.VENUE, seed=1)
+    venue.submit(builders.venue_request(order_id=oid, request_id=before.request_id, quantity=D(100)), e.now)
+    (answer,) = handle_request(venue, request, e.now)
+    assert answer.exec_type is ExecType.ORDER_STATUS and answer.order_status is OrderStatus.NEW
+    outcome = e(answer)
+    assert outcome.journal == [] and e.orders[oid] == before and len(e.journal) == journal
+
+
+def test_fix_order_status_disagreeing_is_a_venue_mismatch_and_the_order_stays() -> None:
+    e = _engine_with_working("c1")
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    before = e.orders[oid]
+    says = builders.report(before, ExecType.ORDER_STATUS, "st-1", order_status=OrderStatus.PARTIALLY_FILLED,
+                           cum_qty=D(40), leaves_qty=D(60))
+    (anomaly,) = e(says).journal
+    assert isinstance(anomaly, OrderAnomaly) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
+    assert "cum qty 40" in anomaly.reason and "status PARTIALLY_FILLED" in anomaly.reason
+    assert e.orders[oid] == before
+
+
+def test_fix_order_status_of_an_order_the_venue_does_not_hold_is_rejected_unknown_order() -> None:
+    venue = SimulatedExchange(builders.VENUE, seed=1)
+    request = builders.venue_request(action=VenueAction.STATUS, request_id="st-1")
+    (answer,) = venue.status(request, builders.T0)
+    assert (answer.exec_type, answer.order_status, answer.ord_rej_reason) == (
+        ExecType.ORDER_STATUS, OrderStatus.REJECTED, OrderRejectReason.UNKNOWN_ORDER)
+    assert venue.status(request, builders.T0 + 1) == [answer]  # idempotent by request id
+
+
+def test_fix_order_status_of_an_unknown_order_is_denied_and_sends_nothing() -> None:
+    e = EngineHarness()
+    outcome = e(builders.order_status_request("nope"))
+    (denied,) = outcome.journal
+    assert denied.seq == 0 and denied.reason_code == "UNKNOWN_ORDER" and outcome.requests == []
+
+
+def test_fix_mass_status_asks_about_every_working_order_of_the_account_or_one_venue() -> None:
+    e = _engine_with_working("c1", "c2")
+    e(builders.new_order("c3", quantity=D(100), venue="SIM"))
+    outcome = e(builders.order_mass_status_request())
+    assert sorted(r.order_id for r in outcome.requests) == sorted(
+        ids.order_id(builders.ACCOUNT, c) for c in ("c1", "c2", "c3"))
+    assert {r.action for r in outcome.requests} == {VenueAction.STATUS} and outcome.journal == []
+    outcome = e(builders.order_mass_status_request(ts=builders.T0 + 1, venue="SIM"))
+    assert [r.order_id for r in outcome.requests] == [ids.order_id(builders.ACCOUNT, "c3")]
+
+
+def test_fix_session_roll_command_renews_the_accounts_gtc_orders_done_for_the_day_once() -> None:
+    e = EngineHarness()
+    for cid, tif in (("gtc", TimeInForce.GTC), ("day", TimeInForce.DAY)):
+        e(builders.new_order(cid, quantity=D(100), time_in_force=tif))
+        oid = ids.order_id(builders.ACCOUNT, cid)
+        e(builders.report(e.orders[oid], ExecType.NEW, f"ack-{cid}"))
+        e(builders.report(e.orders[oid], ExecType.DONE_FOR_DAY, f"dfd-{cid}"))
+    gtc = ids.order_id(builders.ACCOUNT, "gtc")
+    assert e.accounts[builders.ACCOUNT].resting == {gtc}
+    (renewal,) = e(builders.new_trading_day("2026-01-02")).journal
+    assert renewal.order_id == gtc and renewal.restatement_reason is RestatementReason.GT_RENEWAL
+    assert e.orders[gtc].status is OrderStatus.NEW and e.accounts[builders.ACCOUNT].resting == frozenset()
+    assert gtc in e.accounts[builders.ACCOUNT].open_orders
+    assert e(builders.new_trading_day("2026-01-02", ts=builders.T0 + 5)).journal == []
+    assert e.orders[ids.order_id(builders.ACCOUNT, "day")].status is OrderStatus.DONE_FOR_DAY
