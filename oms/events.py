@@ -382,6 +382,9 @@ class OrderAccepted(JournalEvent):
     limit_price: Optional[PositivePrice] = None
     time_in_force: TimeInForce
     command_id: Identifier
+    external: bool = False
+    """Adopted from a venue report for an order the OMS did not create (phoned in, entered at the
+    venue, found by reconciliation); `command_id` is then the report's event id."""
 
 
 class OrderDenied(JournalEvent):

@@ -28,7 +28,17 @@ from oms import ids
 from oms.domain.engine import RiskView, step
 from oms.domain.risk import Controls
 from oms.routing import StaticRouter
-from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
+from oms.domain.orders import (
+    LIVE_STATUSES,
+    Denial,
+    ExternalOrders,
+    Order,
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_report,
+    evolve,
+)
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -960,7 +970,8 @@ class OrderHarness:
 class EngineHarness:
     """The engine step over in-memory state, as `processors.engine` runs it over RocksDB."""
 
-    def __init__(self, controls: Controls = Controls()) -> None:
+    def __init__(self, controls: Controls = Controls(), external: ExternalOrders = ExternalOrders.REJECT) -> None:
+        self.external = external
         self.orders: dict = {}
         self.accounts: dict = {}
         self.journal: list = []
@@ -971,7 +982,8 @@ class EngineHarness:
 
     def __call__(self, event):
         self.now += 1_000
-        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk, self.accounts.get)
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk,
+                       self.accounts.get, self.external)
         self.orders.update(outcome.orders)
         self.accounts.update(outcome.accounts)
         self.journal += outcome.journal

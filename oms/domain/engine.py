@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from oms import ids
 from oms.domain.orders import (
+    ExternalOrders,
     Order,
     decide_amend,
     decide_cancel,
@@ -82,11 +83,19 @@ class Outcome:
 
 
 def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
-           risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None) -> list[Event]:
+           risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None,
+           external: ExternalOrders = ExternalOrders.REJECT) -> list[Event]:
     """What the engine decides for one decoded input (commands and execution reports).
 
     With a `risk` view, new orders and amends pass the pre-trade checks first;
     `accounts` holds the account risk states, updated in place (throttle tokens).
+    `external` is the policy for reports of orders the OMS did not create
+    (`ExternalOrders`, configuration `OMS_EXTERNAL_ORDERS`). The default is REJECT:
+    adopting books positions and exposure on the venue's word alone, so a report
+    that is not the desk's (a drop copy of another account, a misrouted session,
+    a venue bug) would move them; with REJECT it stays an UNKNOWN_ORDER anomaly for
+    an operator or reconciliation to judge, and a desk opts in to ADOPT once its
+    venue sessions carry only its own orders.
     """
     if isinstance(event, NewOrder):
         existing = lookup(ids.order_id(event.account, event.client_order_id))
@@ -108,7 +117,7 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
     if isinstance(event, CancelOrder):
         return decide_cancel(event, lookup(ids.order_id(event.account, event.orig_client_order_id)), now)
     if isinstance(event, ExecutionReport):
-        return decide_report(event, lookup(event.order_id), now)
+        return decide_report(event, lookup(event.order_id), now, external)
     if isinstance(event, OrderStatusRequest):
         return decide_status(event, lookup(ids.order_id(event.account, event.client_order_id)), now)
     if isinstance(event, (OrderMassStatusRequest, NewTradingDay)):
@@ -136,13 +145,16 @@ def _account_wide(lookup: OrderLookup, event: OrderMassStatusRequest | NewTradin
 
 
 def step(lookup: OrderLookup, event: Event, router: Router, now: int,
-         risk: RiskView | None = None, account_lookup: AccountLookup | None = None) -> Outcome:
+         risk: RiskView | None = None, account_lookup: AccountLookup | None = None,
+         external: ExternalOrders = ExternalOrders.REJECT) -> Outcome:
+    """One input decided (`decide`, with the `external` orders policy) and its journal events
+    folded into the orders and accounts they change."""
     outcome = Outcome()
     account = getattr(event, "account", None)
     accounts: dict[str, AccountRisk] = {}
     if account is not None and account_lookup is not None:
         accounts[account] = account_lookup(account) or AccountRisk()
-    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None)
+    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None, external)
     projection = JournalProjection(lookup, account_lookup or (lambda _: None), project_positions=False,
                                    project_accounts=account_lookup is not None, accounts=accounts)
     for item in decided:

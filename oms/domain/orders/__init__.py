@@ -109,6 +109,7 @@ Design decisions (the contract other modules rely on):
 
 from oms.domain.denial import Denial
 from oms.domain.orders.decisions import (
+    ExternalOrders,
     decide_amend,
     decide_cancel,
     decide_new,
@@ -145,6 +146,7 @@ __all__ = [
     "Denial",
     "DomainError",
     "ExecRecord",
+    "ExternalOrders",
     "FillLevel",
     "FillRecord",
     "InvalidEvent",

@@ -17,6 +17,7 @@ Every event decided here has ts_event = ts_init = `now`.
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum
 from decimal import Decimal, DecimalException
 from typing import NamedTuple
 
@@ -68,7 +69,7 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report", "decide_status"]
+__all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report", "decide_status"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -388,8 +389,24 @@ def _anomaly(report: ExecutionReport, order_id: str, account: str, code: str, re
     )
 
 
-def decide_report(report: ExecutionReport, order: Order | None, now: int) -> list[Event]:
+class ExternalOrders(str, Enum):
+    """What the engine does with an execution report for an order it did not create."""
+
+    REJECT = "reject"  # an UNKNOWN_ORDER anomaly, nothing booked (the default)
+    ADOPT = "adopt"  # the order is adopted: OrderAccepted(external=True), then the report applies
+
+
+ADOPTABLE = (ExecType.NEW, ExecType.PARTIAL_FILL, ExecType.FILL)
+"""Reports that can start an external order's life: an ack or a fill (the money must not be lost)."""
+
+
+def decide_report(report: ExecutionReport, order: Order | None, now: int,
+                  external: ExternalOrders = ExternalOrders.REJECT) -> list[Event]:
     """The events a venue execution report causes; never raises.
+
+    A report for an order the OMS does not have is an UNKNOWN_ORDER anomaly, unless `external`
+    is ADOPT and it is an ack or a fill with an order quantity: then the order is adopted as an
+    external order (`_adopt`: OrderAccepted external=True, OrderRouted, then the report itself).
 
     [] if the same report was applied before (its exec id, with the content the
     order kept of it: see `_conflict`). A seq-0 OrderAnomaly if the order is
@@ -413,11 +430,44 @@ def decide_report(report: ExecutionReport, order: Order | None, now: int) -> lis
     the evolved order, and a fill or correction beyond the quantity is OVERFILL.
     """
     if order is None:
+        if external is ExternalOrders.ADOPT and report.exec_type in ADOPTABLE and report.order_qty > 0:
+            try:
+                return _adopt(report, now)
+            except (ValidationError, DecimalException, ArithmeticError, DomainError) as exc:
+                return [_anomaly(report, report.order_id, report.account, "UNPROCESSABLE", str(exc), now)]
         return [_anomaly(report, report.order_id, report.account, "UNKNOWN_ORDER", "no such order", now)]
     try:
         return _decide_report(report, order, now)
     except (ValidationError, DecimalException, ArithmeticError, DomainError) as exc:
         return [_anomaly(report, order.order_id, order.account, "UNPROCESSABLE", str(exc), now)]
+
+
+def _adopt(report: ExecutionReport, now: int) -> list[Event]:
+    """An external order from the first report of it: OrderAccepted (seq 1, external=True, order id
+    the report's, client order id the venue's order id or the report's order id, trader "external",
+    terms from the report: LIMIT when it carries a limit price, DAY), OrderRouted (seq 2, the report's
+    venue and request id), then what the report itself does to it (`_decide_report`: an ack, or a
+    fill booked and published like any other)."""
+    accepted = OrderAccepted(
+        **_stamp(ids.journal_event_id(report.order_id, 1), now),
+        order_id=report.order_id,
+        account=report.account,
+        seq=1,
+        trader="external",
+        client_order_id=report.venue_order_id or report.order_id,
+        instrument=report.instrument,
+        side=report.side,
+        order_type=OrderType.LIMIT if report.limit_price is not None else OrderType.MARKET,
+        quantity=report.order_qty,
+        limit_price=report.limit_price,
+        time_in_force=TimeInForce.DAY,
+        command_id=report.event_id,
+        external=True,
+    )
+    order = created(accepted)
+    routed = OrderRouted(**_journal(order, 2, now), venue=report.venue, request_id=report.request_id,
+                         quantity=report.order_qty, limit_price=report.limit_price)
+    return [accepted, routed, *_decide_report(report, evolve(order, routed), now)]
 
 
 def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Event]:

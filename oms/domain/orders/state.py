@@ -174,7 +174,8 @@ class Order:
     """Requests sent after `pending` and not answered yet, oldest first (FIX request chains: a
     cancel while a replace is pending, queued replaces). Empty whenever `pending` is None."""
     external: bool = False
-    """Adopted from a venue report, not created by the OMS (see `decide_adopt`)."""
+    """Adopted from a venue report, not created by the OMS (`decisions.decide_report` with
+    `ExternalOrders.ADOPT`)."""
 
     @property
     def chain(self) -> tuple[PendingRequest, ...]:
@@ -402,6 +403,7 @@ def created(event: OrderAccepted) -> Order:
         exec_ids=frozenset(),
         seq=event.seq,
         ts_last=event.ts_event,
+        external=event.external,
     )
 
 

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from oms import ids, keys
-from oms.domain.orders import decide_new_day, decide_report, fold
+from oms.config import Settings
+from oms.domain.orders import ExternalOrders, decide_new_day, decide_report, fold
 from oms.domain.orders.decisions import MAX_CHAIN
 from oms.domain.projection import JournalProjection
 from oms.events import (
     CancelRejectReason,
     CancelRejectResponseTo,
     ExecType,
+    ExecutionReport,
     Fill,
     FillKind,
+    OrderAccepted,
     OrderAnomaly,
     OrderFilled,
     OrderRejectReason,
@@ -579,3 +584,53 @@ def test_fix_session_roll_command_renews_the_accounts_gtc_orders_done_for_the_da
     assert gtc in e.accounts[builders.ACCOUNT].open_orders
     assert e(builders.new_trading_day("2026-01-02", ts=builders.T0 + 5)).journal == []
     assert e.orders[ids.order_id(builders.ACCOUNT, "day")].status is OrderStatus.DONE_FOR_DAY
+
+
+# ------------------------------------------------ 9. external orders by policy
+
+
+def _foreign_fill(exec_id: str, qty: str, order_id: str = "VENUE-ORDER-7") -> ExecutionReport:
+    return builders.report(None, ExecType.PARTIAL_FILL, exec_id, last_qty=D(qty), last_px=D("10"),
+                           order_id=order_id, order_qty=D(100), cum_qty=D(qty), venue_order_id="XNAS-O7",
+                           limit_price=D("10.5"))
+
+
+def test_fix_report_of_an_order_the_oms_did_not_create_is_an_anomaly_by_default() -> None:
+    e = EngineHarness()
+    outcome = e(_foreign_fill("X1", "30"))
+    (anomaly,) = outcome.journal
+    assert anomaly.reason_code == "UNKNOWN_ORDER" and outcome.fills == [] and e.orders == {}
+    assert Settings().external_orders is ExternalOrders.REJECT
+
+
+def test_fix_adopt_policy_creates_an_external_order_and_books_its_fills() -> None:
+    e = EngineHarness(external=ExternalOrders.ADOPT)
+    outcome = e(_foreign_fill("X1", "30"))
+    accepted, routed, filled = outcome.journal
+    assert isinstance(accepted, OrderAccepted) and accepted.external and accepted.seq == 1
+    assert (routed.seq, filled.seq, filled.last_qty) == (2, 3, D(30))
+    (fill,) = outcome.fills
+    assert fill.quantity == D(30) and fill.order_id == "VENUE-ORDER-7" and not fill.late
+    order = e.orders["VENUE-ORDER-7"]
+    assert order.external and order.status is OrderStatus.PARTIALLY_FILLED and order.client_order_id == "XNAS-O7"
+    assert e.accounts[builders.ACCOUNT].positions == {builders.INSTRUMENT: D(30)}
+    assert e.accounts[builders.ACCOUNT].open_orders["VENUE-ORDER-7"].leaves_qty == D(70)
+    e(_foreign_fill("X2", "70"))  # its own lifecycle from here: the next fill completes it
+    assert e.orders["VENUE-ORDER-7"].status is OrderStatus.FILLED
+    assert [f.quantity for f in e.fills] == [D(30), D(70)]
+    replayed = JournalProjection()
+    for event in e.journal:
+        replayed.apply(event)
+    assert replayed.orders == e.orders and replayed.accounts[builders.ACCOUNT].positions == {builders.INSTRUMENT: D(100)}
+
+
+def test_fix_adopt_policy_does_not_adopt_from_a_cancel_or_reject() -> None:
+    e = EngineHarness(external=ExternalOrders.ADOPT)
+    rep = builders.report(None, ExecType.CANCELED, "X1", order_id="VENUE-ORDER-8")
+    assert [a.reason_code for a in e(rep).journal] == ["UNKNOWN_ORDER"] and e.orders == {}
+
+
+def test_external_orders_setting_reads_reject_or_adopt() -> None:
+    assert Settings(OMS_EXTERNAL_ORDERS="adopt").external_orders is ExternalOrders.ADOPT
+    with pytest.raises(ValueError):
+        Settings(OMS_EXTERNAL_ORDERS="maybe")
