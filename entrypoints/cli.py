@@ -204,6 +204,58 @@ def cancel(
                           orig_client_order_id=orig)
 
 
+def publish_command(e: Entry, command: Event, trader: str) -> Event:
+    """Publish an already validated command on `commands` (keyed by its account) and say so."""
+    from streams.client import OrderClient
+
+    client = OrderClient.connect(e.settings, trader=trader, clock=e.clock)
+    client.publish(command)
+    client.flush()
+    e.console.print(f"published {type(command).__name__} for account {command.account} (event {command.event_id})")
+    return command
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    order: Annotated[Optional[str], typer.Argument(help="client order id of the order (omit with --all)")] = None,
+    account: Account = ...,
+    all_orders: Annotated[bool, typer.Option("--all", help="mass status: every order of the account")] = False,
+    venue: Annotated[Optional[str], typer.Option("--venue", help="with --all: only orders at this venue")] = None,
+    trader: Trader = "cli",
+) -> None:
+    """Ask the venue for an order's state (an OrderStatusRequest; --all: an OrderMassStatusRequest).
+    The venue's ORDER_STATUS reports change nothing unless they disagree: `oms tail order.events`
+    shows a VENUE_MISMATCH anomaly then."""
+    e = entry(ctx)
+    if all_orders == (order is not None):
+        raise CommandError("order", "name one client order id, or give --all")
+    if all_orders:
+        command = commands.mass_status(e.clock, account=account, trader=trader, venue=venue)
+    else:
+        command = commands.order_status(e.clock, account=account, trader=trader, client_order_id=order)
+    publish_command(e, command, trader)
+
+
+session_app = typer.Typer(help="Trading session operations.", no_args_is_help=True)
+app.add_typer(session_app, name="session")
+
+
+@session_app.command("roll")
+def session_roll(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Argument(help="the new trading day, YYYY-MM-DD")],
+    account: Annotated[list[str], typer.Option("--account", help="an account to roll (repeat for more)")],
+    by: Annotated[str, typer.Option("--by", help="who rolls the session")] = "operator",
+) -> None:
+    """Roll accounts to a new trading day: a NewTradingDay per account; the engine renews the GTC
+    orders done for the day (OrderRestated GT_RENEWAL), once per order and day."""
+    e = entry(ctx)
+    built = [commands.new_trading_day(e.clock, account=a, trading_day=day, changed_by=by) for a in account]
+    for command in built:
+        publish_command(e, command, by)
+
+
 # -------------------------------------------------------------------- tail
 
 SUMMARY_FIELDS = (

@@ -5,7 +5,8 @@ starts the worker (order engine, position manager), the simulated venue and a
 synthetic market data feed, sends a few hundred orders of mixed kinds through
 the producer client (market, limit, IOC, amends, cancels, a few invalid ones
 and one undecodable record), waits until every order has settled, prints a
-blotter, then replays the journal into a fresh RocksDB store and verifies it
+blotter and the late fills (the venue fills a quarter of the canceled orders
+after their cancel; each is booked and on the `fills` topic with late=True), then replays the journal into a fresh RocksDB store and verifies it
 against the live views. Every timestamp it writes comes from the clock its
 entry point passes in.
 """
@@ -27,7 +28,7 @@ from oms import commands
 from oms.clock import Clock, ns_to_iso
 from oms.config import Settings
 from oms.domain.positions import mark_view, mid
-from oms.events import OrderStatus, OrderView, Position, Quote, RiskControl
+from oms.events import Fill, OrderStatus, OrderView, Position, Quote, RiskControl
 from streams.client import OrderClient, publish_control
 from streams.runtime import Runtime, connect
 from streams.views import TopicView
@@ -179,12 +180,13 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
     views = {}
     try:
         procs.start_marketdata(",".join(f"{k}:{v}" for k, v in INSTRUMENTS.items()), seed=seed, rate=20)
-        procs.start_gateway("SIM", seed, "--reject-prob", "0.02")
+        # a quarter of the cancels cross an execution at the venue: the late fill must still be booked
+        procs.start_gateway("SIM", seed, "--reject-prob", "0.02", "--late-fill-prob", "0.25")
         procs.start_worker("--venues", "SIM")  # the catalogue: the one venue the gateway serves
         for name, topic in (("orders", rt.topics.orders), ("positions", rt.topics.positions),
                             ("quotes", rt.topics.marketdata), ("fills", rt.topics.fills),
                             ("journal", rt.topics.journal), ("deadletter", rt.topics.deadletter)):
-            views[name] = TopicView(rt, topic)
+            views[name] = TopicView(rt, topic, keep_all=name == "fills")
         client = OrderClient(rt.event_producer(), rt.topics, trader="demo", clock=clock)
         controls = set_demo_limits(rt, clock)
         console.print("risk limits: " + ", ".join(f"{c.scope} {c.name}={c.value}" for c in controls))
@@ -229,6 +231,7 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
         blotter(console, views["orders"].latest, views["positions"].latest,
                 {k: mid(v) if isinstance(v, Quote) else v.price for k, v in views["quotes"].latest.items()},
                 views["fills"].count, journal, views["deadletter"].count)
+        show_late_fills(console, views["fills"].all or [], views["orders"].latest)
     finally:
         with console.status("stopping the processors"):
             procs.stop_all()
@@ -239,6 +242,19 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
     console.print(f"demo finished in {time.monotonic() - started:.0f}s; inspect it with "
                   f"OMS_TOPIC_PREFIX={prefix} oms tail order.events")
     return code
+
+
+def show_late_fills(console: Console, fills: list, orders: dict[str, OrderView]) -> int:
+    """Print the fills the venue reported after an order's cancel (FIX D.8) as they stand on the
+    `fills` topic (late=True): booked, not lost. Returns how many."""
+    late = [f for f in fills if isinstance(f, Fill) and f.late]
+    console.print(f"late fills after a cancel, booked and published on the fills topic: [bold]{len(late)}[/]")
+    for fill in late[:3]:
+        order = orders.get(fill.order_id)
+        status = order.status.value if order is not None else "?"
+        console.print(f"  late fill {fill.fill_id}: {fill.side.value} {_fmt(fill.quantity, 0)} {fill.instrument} "
+                      f"@ {_fmt(fill.price)} on {fill.client_order_id} (order {status}, late=True)")
+    return len(late)
 
 
 def _journal_events(rt: Runtime):

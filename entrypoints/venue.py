@@ -42,6 +42,8 @@ def venue(
     venues: Annotated[str, typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")],
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     reject_prob: Annotated[float, typer.Option(help="probability that a NEW is rejected")] = 0.0,
+    late_fill_prob: Annotated[float, typer.Option(
+        help="probability that a cancel crosses an execution: a late fill follows the CANCELED")] = 0.0,
     latency_ms: Annotated[Decimal, typer.Option(parser=decimal_option, help="mean simulated latency in milliseconds")
                           ] = Decimal(1),
     jitter_ms: Annotated[Decimal, typer.Option(parser=decimal_option, help="uniform latency jitter in milliseconds")
@@ -70,6 +72,7 @@ def venue(
             latency_ns=int(latency_ms * 1_000_000),
             latency_jitter_ns=int(jitter_ms * 1_000_000),
             reject_probability=reject_prob,
+            late_fill_probability=late_fill_prob,
             max_fill_fraction=max_fill_fraction,
             fill_on_trades=fill_on_trades,
         )

@@ -3,8 +3,9 @@ post-trade risk) with its routing and risk options.
 
 `--venues` is the venue catalogue (an order for a venue outside it is denied
 with UNKNOWN_VENUE instead of waiting for a gateway that does not exist) and
-`--risk-defaults` the fail-closed default limits; each overrides its setting
-(`OMS_VENUES`, `OMS_RISK_DEFAULTS`) and is checked before anything connects.
+`--risk-defaults` the fail-closed default limits, `--external-orders` the
+policy for reports of orders the OMS did not create (reject or adopt); each
+overrides its setting (`OMS_VENUES`, `OMS_RISK_DEFAULTS`, `OMS_EXTERNAL_ORDERS`) and is checked before anything connects.
 It connects to the cluster the settings name, creates the topics if missing
 and runs `processors.worker.run_worker` until SIGTERM or SIGINT; the exit
 status is the worker's.
@@ -36,6 +37,9 @@ def worker(
     risk_defaults: Annotated[Optional[str], typer.Option(
         help="default limits of an account with none of its own, e.g. max_order_qty=50000 "
              "(default: OMS_RISK_DEFAULTS, else the built-in ones)")] = None,
+    external_orders: Annotated[Optional[str], typer.Option(
+        help="reports of orders the OMS did not create: reject (an UNKNOWN_ORDER anomaly) or adopt "
+             "(an external order, its fills booked) (default: OMS_EXTERNAL_ORDERS, else reject)")] = None,
     loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
 ) -> None:
     """Run the order engine, position manager and post-trade risk (one worker process)."""
@@ -46,7 +50,8 @@ def worker(
     e = entry(ctx)
     settings = e.settings
     try:
-        settings = settings.with_(**{k: v for k, v in (("venues", venues), ("risk_defaults", risk_defaults))
+        settings = settings.with_(**{k: v for k, v in (("venues", venues), ("risk_defaults", risk_defaults),
+                                                                   ("external_orders", external_orders))
                                      if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -9,6 +9,10 @@ id, timestamps, account, trader, client order id) is stamped in one place,
 `_command`; the command id is deterministic in (account, client order id,
 kind), so a retried publication is recognisably the same command.
 
+Queries and operations: `order_status`, `mass_status` and `new_trading_day`
+build the `OrderStatusRequest`, `OrderMassStatusRequest` and `NewTradingDay`
+commands (`oms status`, `oms session roll`).
+
 Risk controls: `risk_control` builds a `RiskControl` and refuses one the
 engine could not apply (an unknown limit, a value its kind does not accept).
 """
@@ -28,6 +32,9 @@ from oms.events import (
     CancelOrder,
     ControlKind,
     NewOrder,
+    NewTradingDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     OrderType,
     RiskControl,
     Side,
@@ -166,6 +173,30 @@ def build(kind: str, clock: Clock, **fields: Any) -> OrderCommand:
     except KeyError:
         raise CommandError("kind", f"{kind!r} is not one of {', '.join(BUILDERS)}") from None
     return builder(clock, **fields)
+
+
+def order_status(clock: Clock, *, account: str, trader: str, client_order_id: str) -> OrderStatusRequest:
+    """A validated OrderStatusRequest for the order `client_order_id` of `account`. Its id carries
+    the time: each query is a new question to the venue, not a retry of the last one."""
+    now = clock.now_ns()
+    return _build(OrderStatusRequest, event_id=ids.command_id(str(account), str(client_order_id), f"STATUS@{now}"),
+                  ts_event=now, ts_init=now, account=account, trader=trader, client_order_id=client_order_id)
+
+
+def mass_status(clock: Clock, *, account: str, trader: str, venue: str | None = None) -> OrderMassStatusRequest:
+    """A validated OrderMassStatusRequest of `account` (only orders at `venue` when given)."""
+    now = clock.now_ns()
+    event_id = ids.command_id(str(account), str(venue or "*"), f"MASS_STATUS@{now}")
+    return _build(OrderMassStatusRequest, event_id=event_id, ts_event=now, ts_init=now, account=account,
+                  trader=trader, mass_status_id=event_id, venue=venue or None)
+
+
+def new_trading_day(clock: Clock, *, account: str, trading_day: str, changed_by: str) -> NewTradingDay:
+    """A validated NewTradingDay (session roll) of `account` to `trading_day` (YYYY-MM-DD). Its id
+    is deterministic in (account, day): rolling twice is the same command."""
+    now = clock.now_ns()
+    return _build(NewTradingDay, event_id=ids.command_id(str(account), str(trading_day), "NEW_TRADING_DAY"),
+                  ts_event=now, ts_init=now, account=account, trading_day=trading_day, changed_by=changed_by)
 
 
 def risk_control(

@@ -15,12 +15,16 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `partitions` | `OMS_PARTITIONS` | 3 |
 | `risk_defaults` | `OMS_RISK_DEFAULTS` | unset: the built-in default limits |
 | `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
+| `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
 
 `risk_defaults` ("max_order_qty=50000,max_order_notional=2000000", see
 `oms.domain.risk.parse_default_limits`) are the fail-closed limits of an
 account with none of its own and none at `*`; `default_limits` is the parsed
 value every `Controls` starts from. `venues` ("SIM-A,SIM-B") is the venue
 catalogue the worker routes to; an order naming another venue is denied.
+`external_orders` (`reject` or `adopt`) is what the order engine does with an
+execution report for an order it did not create (`oms.domain.orders.ExternalOrders`;
+why `reject` is the default: `oms.domain.engine.decide`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from decimal import Decimal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from oms.domain.orders import ExternalOrders
 from oms.domain.risk import parse_default_limits
 from oms.routing import parse_venues
 
@@ -61,6 +66,14 @@ class Settings(BaseSettings):
     """`OMS_RISK_DEFAULTS`: default limits over the built-in ones, e.g. `max_order_qty=50000`."""
     venues: str | None = Field(default=None, validation_alias="OMS_VENUES")
     """`OMS_VENUES`: the venue catalogue, e.g. `SIM-A,SIM-B`."""
+
+    external_orders: ExternalOrders = Field(default=ExternalOrders.REJECT, validation_alias="OMS_EXTERNAL_ORDERS")
+    """`OMS_EXTERNAL_ORDERS`: `reject` (an UNKNOWN_ORDER anomaly) or `adopt` (an external order)."""
+
+    @field_validator("external_orders", mode="before")
+    @classmethod
+    def _policy(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("risk_defaults")
     @classmethod

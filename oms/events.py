@@ -101,6 +101,7 @@ class ExecType(str, Enum):
     DONE_FOR_DAY = "DONE_FOR_DAY"
     RESTATED = "RESTATED"  # the venue changed the order unsolicited (see RestatementReason)
     SUSPENDED = "SUSPENDED"  # the venue suspended the order (e.g. a trading halt)
+    ORDER_STATUS = "ORDER_STATUS"  # FIX 150=I: the answer to a status request; changes nothing by itself
     UNKNOWN = "UNKNOWN"  # the Avro default: a symbol this reader does not know
 
 
@@ -150,6 +151,7 @@ class VenueAction(str, Enum):
     NEW = "NEW"
     REPLACE = "REPLACE"
     CANCEL = "CANCEL"
+    STATUS = "STATUS"  # FIX OrderStatusRequest (35=H): the venue answers an ORDER_STATUS report
 
 
 class CancelRejectResponseTo(str, Enum):
@@ -255,7 +257,45 @@ class CancelOrder(Event):
     orig_client_order_id: Identifier
 
 
-Command = NewOrder | AmendOrder | CancelOrder
+class OrderStatusRequest(Event):
+    """Ask the venue for the state of one order (FIX OrderStatusRequest, 35=H). The engine sends a
+    `VenueRequest` STATUS; the venue answers an ORDER_STATUS report, which changes nothing unless
+    it disagrees with the OMS (a VENUE_MISMATCH anomaly)."""
+
+    schema_name: ClassVar[str] = "oms.OrderStatusRequest"
+
+    account: Identifier
+    trader: Identifier
+    client_order_id: Identifier
+    """The order's client order id (the one its NewOrder gave)."""
+
+
+class OrderMassStatusRequest(Event):
+    """Ask the venues for the state of every order of the account still working or resting
+    (FIX OrderMassStatusRequest, 35=AF), or only of those at `venue`: one STATUS request each."""
+
+    schema_name: ClassVar[str] = "oms.OrderMassStatusRequest"
+
+    account: Identifier
+    trader: Identifier
+    mass_status_id: Identifier
+    """FIX MassStatusReqID: names this request (the status requests it fans out into carry it)."""
+    venue: Optional[Identifier] = None
+
+
+class NewTradingDay(Event):
+    """The engine's session roll for one account: every GTC order of the account done for the day
+    is renewed for `trading_day` (an `OrderRestated` GT_RENEWAL each; once per order and day)."""
+
+    schema_name: ClassVar[str] = "oms.NewTradingDay"
+
+    account: Identifier
+    trading_day: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    """The new trading day, ISO `YYYY-MM-DD`."""
+    changed_by: Identifier
+
+
+Command = NewOrder | AmendOrder | CancelOrder | OrderStatusRequest | OrderMassStatusRequest | NewTradingDay
 
 
 # ------------------------------------------------------------ venue traffic
@@ -342,6 +382,9 @@ class OrderAccepted(JournalEvent):
     limit_price: Optional[PositivePrice] = None
     time_in_force: TimeInForce
     command_id: Identifier
+    external: bool = False
+    """Adopted from a venue report for an order the OMS did not create (phoned in, entered at the
+    venue, found by reconciliation); `command_id` is then the report's event id."""
 
 
 class OrderDenied(JournalEvent):
@@ -460,6 +503,9 @@ class OrderCancelRejected(JournalEvent):
     exec_id: Optional[Identifier] = None
     cancel_reject_reason: CancelRejectReason = CancelRejectReason.OTHER
     """FIX CxlRejReason; `reason_code` / `reason` keep the engine's code and the text."""
+    request_id: Optional[Identifier] = None
+    """The venue request the reject answers (its ClOrdID), settling that request of a chain;
+    None on the engine's own refusals (and on rejects journaled before chains)."""
 
 
 class OrderExpired(JournalEvent):
@@ -714,6 +760,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     NewOrder,
     AmendOrder,
     CancelOrder,
+    OrderStatusRequest,
+    OrderMassStatusRequest,
+    NewTradingDay,
     VenueRequest,
     ExecutionReport,
     *JOURNAL_EVENTS,

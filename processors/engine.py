@@ -28,7 +28,7 @@ from typing import Mapping
 from oms import keys
 from oms.clock import Clock
 from oms.domain.engine import RiskView, refuse_invalid_command, step
-from oms.domain.orders import view
+from oms.domain.orders import ExternalOrders, view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
 from oms.domain.risk import DEFAULT_LIMITS, Controls
@@ -50,13 +50,14 @@ class OrderEngine:
     """The handler: one input message → the outputs to publish, state changes staged in `state`."""
 
     def __init__(self, topics: Topics, codec: Codec, router: Router, clock: Clock,
-                 controls=None, references=None) -> None:
+                 controls=None, references=None, external_orders: ExternalOrders = ExternalOrders.REJECT) -> None:
         self.topics = topics
         self.codec = codec
         self.router = router
         self.clock = clock
         self.controls = controls if controls is not None else StaticTable(Controls())
         self.references = references if references is not None else StaticTable({})
+        self.external_orders = external_orders
         self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
 
     def __call__(self, state: PartitionState, record: Record) -> list[Output]:
@@ -70,7 +71,8 @@ class OrderEngine:
                 return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
-                           risk, lambda account: load_account(state.get(keys.account(account))))
+                           risk, lambda account: load_account(state.get(keys.account(account))),
+                           self.external_orders)
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             refusal = self.topics.admitted(record.topic, exc.schema_name)
             if refusal is not None:
@@ -153,6 +155,7 @@ def create_engine(
     instance: str = "0",
     controls=None,
     references=None,
+    external_orders: ExternalOrders = ExternalOrders.REJECT,
 ) -> TransactionalProcessor:
     name = f"{topics.prefix}order-engine"
     return TransactionalProcessor(
@@ -164,7 +167,7 @@ def create_engine(
         changelog=topics.engine_state,
         store=RocksStore(home / "engine" / topics.prefix.rstrip(".")),
         codec=codec,
-        handler=OrderEngine(topics, codec, router, clock, controls, references),
+        handler=OrderEngine(topics, codec, router, clock, controls, references, external_orders),
         deadletter=topics.deadletter,
         clock=clock,
     )

@@ -29,6 +29,9 @@ from oms.events import (
     DeadLetter,
     Event,
     ExecutionReport,
+    NewTradingDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     Fill,
     NewOrder,
     OrderView,
@@ -74,7 +77,9 @@ class TopicSpec:
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("commands", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
-              "producers (client, CLI)", "NewOrder, AmendOrder, CancelOrder", (NewOrder, AmendOrder, CancelOrder)),
+              "producers (client, CLI)",
+              "NewOrder, AmendOrder, CancelOrder, OrderStatusRequest, OrderMassStatusRequest, NewTradingDay",
+              (NewOrder, AmendOrder, CancelOrder, OrderStatusRequest, OrderMassStatusRequest, NewTradingDay)),
     TopicSpec("order.events", "account", ACCOUNT_PARTITIONS, "delete", FOREVER,
               "order engine (only)", "the journal: every decision and fact about an order", JOURNAL_EVENTS),
     TopicSpec("venue.requests", "venue", 3, "delete", 7 * DAY_MS,

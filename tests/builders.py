@@ -28,7 +28,17 @@ from oms import ids
 from oms.domain.engine import RiskView, step
 from oms.domain.risk import Controls
 from oms.routing import StaticRouter
-from oms.domain.orders import LIVE_STATUSES, Denial, Order, decide_amend, decide_cancel, decide_new, decide_report, evolve
+from oms.domain.orders import (
+    LIVE_STATUSES,
+    Denial,
+    ExternalOrders,
+    Order,
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_report,
+    evolve,
+)
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -42,6 +52,9 @@ from oms.events import (
     FillKind,
     JournalEvent,
     NewOrder,
+    NewTradingDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     OrderAccepted,
     OrderAcknowledged,
     OrderAnomaly,
@@ -372,6 +385,7 @@ def order_cancel_rejected(**overrides) -> OrderCancelRejected:
             "reason_code": "TOO_LATE_TO_CANCEL",
             "reason": "order already filled",
             "exec_id": "XNAS-exec-0004",
+            "request_id": "O-0001.5",
             **overrides,
         }
     )
@@ -613,6 +627,27 @@ def dead_letter(**overrides) -> DeadLetter:
 # ------------------------------------------------------------------ catalogue
 
 
+def order_status_request(client_order_id: str = "cl-1", ts: int = T0, **overrides: Any) -> OrderStatusRequest:
+    """An operator asking for the venue's state of order `client_order_id` in ACC-001."""
+    fields = {"event_id": f"status-{client_order_id}-{ts}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT,
+              "trader": TRADER, "client_order_id": client_order_id}
+    return OrderStatusRequest(**{**fields, **overrides})
+
+
+def order_mass_status_request(ts: int = T0, **overrides: Any) -> OrderMassStatusRequest:
+    """A mass status of ACC-001 (at every venue unless `venue` is given)."""
+    fields = {"event_id": f"mass-{ts}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT, "trader": TRADER,
+              "mass_status_id": f"mass-{ts}"}
+    return OrderMassStatusRequest(**{**fields, **overrides})
+
+
+def new_trading_day(day: str = "2026-01-02", ts: int = T0, **overrides: Any) -> NewTradingDay:
+    """The session roll of ACC-001 to `day`."""
+    fields = {"event_id": f"roll-{ACCOUNT}-{day}", "ts_event": ts, "ts_init": ts, "account": ACCOUNT,
+              "trading_day": day, "changed_by": "ops"}
+    return NewTradingDay(**{**fields, **overrides})
+
+
 def sample_events() -> list[Event]:
     """Every event type at least once; every optional field both set and unset."""
     return [
@@ -628,6 +663,10 @@ def sample_events() -> list[Event]:
         amend(quantity=D("150")),
         amend(limit_price=D("187.10")),
         cancel(),
+        order_status_request(),
+        order_mass_status_request(venue=VENUE),
+        order_mass_status_request(venue=None),
+        new_trading_day(),
         venue_request(),
         venue_request(
             action=VenueAction.REPLACE,
@@ -678,7 +717,8 @@ def sample_events() -> list[Event]:
         order_replaced(),
         order_replaced(limit_price=None),
         order_cancel_rejected(),
-        order_cancel_rejected(response_to=CancelRejectResponseTo.REPLACE, reason_code="RISK_LIMIT", exec_id=None),
+        order_cancel_rejected(response_to=CancelRejectResponseTo.REPLACE, reason_code="RISK_LIMIT", exec_id=None,
+                              request_id=None),
         order_expired(),
         order_done_for_day(),
         order_expired(exec_id=None, reason=None),
@@ -930,7 +970,8 @@ class OrderHarness:
 class EngineHarness:
     """The engine step over in-memory state, as `processors.engine` runs it over RocksDB."""
 
-    def __init__(self, controls: Controls = Controls()) -> None:
+    def __init__(self, controls: Controls = Controls(), external: ExternalOrders = ExternalOrders.REJECT) -> None:
+        self.external = external
         self.orders: dict = {}
         self.accounts: dict = {}
         self.journal: list = []
@@ -941,7 +982,8 @@ class EngineHarness:
 
     def __call__(self, event):
         self.now += 1_000
-        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk, self.accounts.get)
+        outcome = step(self.orders.get, event, StaticRouter(venues=frozenset({"SIM", VENUE})), self.now, self.risk,
+                       self.accounts.get, self.external)
         self.orders.update(outcome.orders)
         self.accounts.update(outcome.accounts)
         self.journal += outcome.journal

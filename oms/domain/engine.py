@@ -20,7 +20,17 @@ from typing import Callable, Mapping
 from pydantic import ValidationError
 
 from oms import ids
-from oms.domain.orders import Order, decide_amend, decide_cancel, decide_new, decide_report, is_amendable
+from oms.domain.orders import (
+    ExternalOrders,
+    Order,
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_new_day,
+    decide_report,
+    decide_status,
+    is_amendable,
+)
 from oms.domain.projection import JournalProjection
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
@@ -31,11 +41,15 @@ from oms.events import (
     Fill,
     JournalEvent,
     NewOrder,
+    NewTradingDay,
     OrderDenied,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     VenueRequest,
 )
 
-COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.CancelOrder": "CancelOrder"}
+COMMANDS = {"oms.NewOrder": "NewOrder", "oms.AmendOrder": "AmendOrder", "oms.CancelOrder": "CancelOrder",
+            "oms.OrderStatusRequest": "OrderStatusRequest"}
 from oms.routing import Router
 
 OrderLookup = Callable[[str], "Order | None"]
@@ -69,11 +83,19 @@ class Outcome:
 
 
 def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
-           risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None) -> list[Event]:
+           risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None,
+           external: ExternalOrders = ExternalOrders.REJECT) -> list[Event]:
     """What the engine decides for one decoded input (commands and execution reports).
 
     With a `risk` view, new orders and amends pass the pre-trade checks first;
     `accounts` holds the account risk states, updated in place (throttle tokens).
+    `external` is the policy for reports of orders the OMS did not create
+    (`ExternalOrders`, configuration `OMS_EXTERNAL_ORDERS`). The default is REJECT:
+    adopting books positions and exposure on the venue's word alone, so a report
+    that is not the desk's (a drop copy of another account, a misrouted session,
+    a venue bug) would move them; with REJECT it stays an UNKNOWN_ORDER anomaly for
+    an operator or reconciliation to judge, and a desk opts in to ADOPT once its
+    venue sessions carry only its own orders.
     """
     if isinstance(event, NewOrder):
         existing = lookup(ids.order_id(event.account, event.client_order_id))
@@ -95,18 +117,44 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
     if isinstance(event, CancelOrder):
         return decide_cancel(event, lookup(ids.order_id(event.account, event.orig_client_order_id)), now)
     if isinstance(event, ExecutionReport):
-        return decide_report(event, lookup(event.order_id), now)
+        return decide_report(event, lookup(event.order_id), now, external)
+    if isinstance(event, OrderStatusRequest):
+        return decide_status(event, lookup(ids.order_id(event.account, event.client_order_id)), now)
+    if isinstance(event, (OrderMassStatusRequest, NewTradingDay)):
+        return _account_wide(lookup, event, now, (accounts or {}).get(event.account))
     raise TypeError(f"the order engine does not take {type(event).__name__}")
 
 
+def _account_wide(lookup: OrderLookup, event: OrderMassStatusRequest | NewTradingDay, now: int,
+                  risk: AccountRisk | None) -> list[Event]:
+    """A command about every order of one account the venues hold (`AccountRisk.orders_at_venues`:
+    open, or GTC resting overnight), decided order by order: a mass status asks each order's venue
+    (only those at `venue` when it names one); a new trading day renews each GTC order done for the
+    day (`decide_new_day`; the others decide nothing). The account's risk state is the index of
+    its orders, so the step stays one input in, its events out."""
+    decided: list[Event] = []
+    for order_id in (risk.orders_at_venues() if risk is not None else []):
+        order = lookup(order_id)
+        if order is None:
+            continue
+        if isinstance(event, NewTradingDay):
+            decided += decide_new_day(order, event.trading_day, now)
+        elif event.venue is None or order.venue == event.venue:
+            decided += decide_status(event, order, now)
+    return decided
+
+
 def step(lookup: OrderLookup, event: Event, router: Router, now: int,
-         risk: RiskView | None = None, account_lookup: AccountLookup | None = None) -> Outcome:
+         risk: RiskView | None = None, account_lookup: AccountLookup | None = None,
+         external: ExternalOrders = ExternalOrders.REJECT) -> Outcome:
+    """One input decided (`decide`, with the `external` orders policy) and its journal events
+    folded into the orders and accounts they change."""
     outcome = Outcome()
     account = getattr(event, "account", None)
     accounts: dict[str, AccountRisk] = {}
     if account is not None and account_lookup is not None:
         accounts[account] = account_lookup(account) or AccountRisk()
-    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None)
+    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None, external)
     projection = JournalProjection(lookup, account_lookup or (lambda _: None), project_positions=False,
                                    project_accounts=account_lookup is not None, accounts=accounts)
     for item in decided:
@@ -136,7 +184,8 @@ def refuse_invalid_command(schema_name: str, record: dict, error: str, now: int)
         return None
     account, client_order_id = record.get("account"), record.get("client_order_id")
     try:
-        target = record.get("orig_client_order_id") if command != "NewOrder" else client_order_id
+        names_its_order = command in ("NewOrder", "OrderStatusRequest")
+        target = client_order_id if names_its_order else record.get("orig_client_order_id")
         order_id = ids.order_id(str(account), str(target))
         return OrderDenied(
             event_id=ids.record_id(order_id, str(record.get("event_id")), "invalid"),

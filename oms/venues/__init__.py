@@ -80,6 +80,11 @@ class VenueAdapter(Protocol):
         """A CANCEL of the order named by `orig_request_id`: CANCELED or CANCEL_REJECTED."""
         ...
 
+    def status(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        """A STATUS of the order named by `order_id`: one ORDER_STATUS report (FIX 150=I) with the
+        order's state here, or OrdStatus REJECTED (OrdRejReason UNKNOWN_ORDER) if it has none."""
+        ...
+
     def open_orders(self) -> list[OpenOrder]:
         """Every order still working at the venue."""
         ...
@@ -98,11 +103,13 @@ class VenueAdapter(Protocol):
 
 
 def handle_request(venue: VenueAdapter, request: VenueRequest, now: int) -> list[ExecutionReport]:
-    """Dispatch a request to `submit`, `amend` or `cancel` by its action."""
+    """Dispatch a request to `submit`, `amend`, `cancel` or `status` by its action."""
     if request.action is VenueAction.NEW:
         return venue.submit(request, now)
     if request.action is VenueAction.REPLACE:
         return venue.amend(request, now)
     if request.action is VenueAction.CANCEL:
         return venue.cancel(request, now)
+    if request.action is VenueAction.STATUS:
+        return venue.status(request, now)
     raise ValueError(f"action: unknown venue action {request.action!r}")

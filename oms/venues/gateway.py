@@ -6,7 +6,7 @@ next): a `VenueRequest` goes to the adapter named by its venue (others are
 skipped); a per-venue token bucket (`oms.domain.tokens`, on the request's
 handling time) refuses requests above the rate limit with a report the core
 builds itself from the request - REJECTED for a NEW, CANCEL_REJECTED for a
-REPLACE or CANCEL, reason "rate limit". The core remembers every request id it
+REPLACE or CANCEL, reason "rate limit"; a STATUS over the limit is dropped. The core remembers every request id it
 handled: a repeated request costs no token and gets the same answer (a refused
 one its refusal again, deterministic exec id; an answered one goes to the
 adapter, which is idempotent by request id). Market data goes to every
@@ -132,6 +132,11 @@ class GatewayCore:
             return [refused]
         if request.request_id not in self._seen and not self._take(venue.name, now):
             self.stats.rate_limited += 1
+            if request.action is VenueAction.STATUS:
+                # a status query over the limit is dropped, not answered: a made-up ORDER_STATUS
+                # would disagree with the order; the operator or reconciliation asks again
+                log.warning("status request %s over the rate limit of %s: dropped", request.request_id, venue.name)
+                return []
             refusal = rate_limit_refusal(request, now)
             self._refused[request.request_id] = refusal
             return [refusal]

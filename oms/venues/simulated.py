@@ -39,8 +39,11 @@ CANCEL_REJECTED. Otherwise quantity and price change (a LIMIT replace without
 a price keeps the old one; the order type never changes), a REPLACED report
 carries the new `request_id`, and marketability is checked again. A new
 quantity at or below `cum_qty` ends the order: REPLACED with leaves 0 and
-status FILLED. CANCEL: a working order gets CANCELED, an unknown or closed one
-CANCEL_REJECTED (OrdStatus the order's, or REJECTED when unknown).
+status FILLED. CANCEL: a working order gets CANCELED (then, with probability
+`late_fill_probability`, a late fill that crossed the cancel), an unknown or closed one
+CANCEL_REJECTED (OrdStatus the order's, or REJECTED when unknown). STATUS
+(`status`): one ORDER_STATUS report with the order's state, changing nothing
+(REJECTED, OrdRejReason UNKNOWN_ORDER, for an order it does not hold).
 
 Idempotency: the reports answering a request are kept by `request_id`; the
 same request id again returns those same reports (same exec ids) and changes
@@ -68,6 +71,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 from oms.events import (
     ExecType,
     ExecutionReport,
+    OrderRejectReason,
     OrderStatus,
     OrderType,
     Quote,
@@ -105,12 +109,18 @@ class SimulatedVenueConfig:
     """The most of one quote's displayed size a single order may take from it, in (0, 1]."""
     fill_on_trades: bool = False
     """Whether trade prints at or through a resting limit fill it (at the limit price)."""
+    late_fill_probability: float = 0.0
+    """Chance that a cancel crosses an execution (FIX D.8): after the CANCELED report the venue
+    reports a fill of half the canceled rest (at least all of a rest of 1 or less) at the limit
+    price, else the quote's far side; one draw per cancel, only when above 0."""
 
     def __post_init__(self) -> None:
         if self.latency_ns < 0 or self.latency_jitter_ns < 0:
             raise ValueError("latency_ns: latency and jitter cannot be negative")
         if not 0.0 <= self.reject_probability <= 1.0:
             raise ValueError(f"reject_probability: {self.reject_probability} is not in [0, 1]")
+        if not 0.0 <= self.late_fill_probability <= 1.0:
+            raise ValueError(f"late_fill_probability: {self.late_fill_probability} is not in [0, 1]")
         fraction = Decimal(self.max_fill_fraction)
         if not ZERO < fraction <= 1:
             raise ValueError(f"max_fill_fraction: {fraction} is not in (0, 1]")
@@ -199,6 +209,9 @@ class SimulatedExchange:
 
     def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.CANCEL, now, self._cancel)
+
+    def status(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._answer(request, VenueAction.STATUS, now, self._status)
 
     def refuse(self, request: VenueRequest, reason: str, now: int) -> list[ExecutionReport]:
         """Refuse a request without looking at it (e.g. over a rate limit).
@@ -300,7 +313,34 @@ class SimulatedExchange:
         if not order.working:
             return [self._cancel_reject(request, order, f"order is already {order.status.value}", ts)]
         self._by_request[request.request_id] = order
-        return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts, request_id=request.request_id)]
+        rest = order.leaves
+        out = [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts, request_id=request.request_id)]
+        if self.config.late_fill_probability > 0 and self._rng.random() < self.config.late_fill_probability:
+            px = order.limit_price
+            if px is None and (book := self._books.get(order.instrument)) is not None:
+                px = book.ask if order.side is Side.BUY else book.bid
+            qty = (rest / 2).quantize(Decimal(1), rounding=ROUND_DOWN) if rest > 1 else rest
+            if px is not None and qty > 0:
+                out.append(self._late(order, qty, px, ts))
+        return out
+
+    def _status(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
+        """ORDER_STATUS (FIX 150=I): the order's state here, changing nothing; an order this venue
+        does not hold is reported REJECTED with OrdRejReason UNKNOWN_ORDER."""
+        order = self._by_order_id.get(request.order_id)
+        if order is None or order.account != request.account:
+            unknown = _Order(
+                account=request.account, order_id=request.order_id, request_id=request.request_id,
+                instrument=request.instrument, side=request.side, order_type=request.order_type,
+                time_in_force=request.time_in_force, quantity=request.quantity,
+                limit_price=request.limit_price, status=OrderStatus.REJECTED,
+            )
+            report = self._report(unknown, ExecType.ORDER_STATUS, ts, reason="unknown order")
+            return [report.model_copy(update={"ord_rej_reason": OrderRejectReason.UNKNOWN_ORDER})]
+        report = self._report(order, ExecType.ORDER_STATUS, ts, request_id=request.request_id)
+        if order.status is OrderStatus.SUSPENDED:
+            report = report.model_copy(update={"leaves_qty": order.quantity - order.cum_qty})
+        return [report]
 
     # --------------------------------------------------------- market data
 
@@ -412,13 +452,17 @@ class SimulatedExchange:
         qty, px = Decimal(qty), Decimal(px)
         if order is None or order.working or qty <= 0 or px <= 0 or order.cum_qty + qty > order.quantity:
             return []
+        return [self._late(order, qty, px, self._stamp(now))]
+
+    def _late(self, order: _Order, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
+        """A fill of `qty` at `px` on an order no longer working; its status stays."""
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
         exec_type = ExecType.FILL if order.cum_qty >= order.quantity else ExecType.PARTIAL_FILL
-        report = self._report(order, exec_type, self._stamp(now), last_qty=qty, last_px=px)
+        report = self._report(order, exec_type, ts, last_qty=qty, last_px=px)
         self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
         self._fill_log.append(report)
-        return [report]
+        return report
 
     def restate(
         self, order_id: str, now: int, *, quantity: Decimal | None = None, limit_price: Decimal | None = None,

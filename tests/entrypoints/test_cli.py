@@ -170,3 +170,12 @@ def test_the_environment_is_read_once_per_command_line(capsys, monkeypatch):
     assert len(calls) == 1
     assert main(["--help"]) == 0
     assert "submit" in capsys.readouterr().out and len(calls) == 1  # help reads nothing
+
+
+def test_status_needs_an_order_or_all_and_session_roll_a_valid_day(capsys, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # refused before connecting
+    assert main(["status", "--account", "ACC-1"]) == 2
+    assert "order: name one client order id, or give --all" in capsys.readouterr().err
+    assert main(["status", "c1", "--all", "--account", "ACC-1"]) == 2
+    assert main(["session", "roll", "tomorrow", "--account", "ACC-1"]) == 2
+    assert "trading_day" in capsys.readouterr().err

@@ -19,6 +19,6 @@ def test_demo_runs_end_to_end_and_verifies_the_replay(bootstrap_servers, unique_
     assert main(["demo", "--orders", "40"]) == 0
     out = capsys.readouterr().out
     for expected in ("Orders by status", "Positions (marked to the latest mid)", "kill switch on",
-                     "replay verified"):
+                     "late fills after a cancel, booked and published on the fills topic", "replay verified"):
         assert expected in out
     assert f"{unique_name}.demo-" in out

@@ -158,7 +158,8 @@ ADDED_FIELDS: list[tuple[str, tuple[str, ...]]] = [
     ("oms.OrderFilled", ("late",)),
     ("oms.Fill", ("late",)),
     ("oms.OrderRejected", ("reject_reason",)),
-    ("oms.OrderCancelRejected", ("cancel_reject_reason",)),
+    ("oms.OrderCancelRejected", ("cancel_reject_reason", "request_id")),
+    ("oms.OrderAccepted", ("external",)),
     ("oms.ExecutionReport", ("ord_rej_reason", "cxl_rej_reason", "restatement_reason", "day_order_qty", "day_cum_qty")),
 ]
 

@@ -9,7 +9,8 @@ from streams.topics import BY_NAME, CATALOGUE, Topics, admitted, admitting
 from tests.builders import execution_report, new_order, risk_control, sample_events
 
 EXPECTED = {
-    "commands": {"NewOrder", "AmendOrder", "CancelOrder"},
+    "commands": {"NewOrder", "AmendOrder", "CancelOrder", "OrderStatusRequest", "OrderMassStatusRequest",
+                 "NewTradingDay"},
     "exec.reports": {"ExecutionReport"},
     "venue.requests": {"VenueRequest"},
     "marketdata": {"Quote", "Trade"},
@@ -44,7 +45,8 @@ def test_an_event_is_admitted_exactly_on_its_own_topics(topic):
 
 def test_the_reason_says_what_the_topic_admits():
     assert admitted("commands", execution_report()) == (
-        "ExecutionReport is not admitted on commands (it admits NewOrder, AmendOrder, CancelOrder)")
+        "ExecutionReport is not admitted on commands (it admits NewOrder, AmendOrder, CancelOrder, "
+        "OrderStatusRequest, OrderMassStatusRequest, NewTradingDay)")
     assert admitted("exec.reports", new_order()) == "NewOrder is not admitted on exec.reports (it admits ExecutionReport)"
     assert admitted("order.events", new_order()) == "NewOrder is not admitted on order.events (it admits journal events only)"
     assert admitted("engine.state", new_order()) == "NewOrder is not admitted on engine.state (it carries no events)"

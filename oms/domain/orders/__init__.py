@@ -64,13 +64,21 @@ Design decisions (the contract other modules rely on):
   avg_px = sum(q*p) / sum(q) computed exactly and quantized to 8 places
   half-even (the only rounding). A venue whose cum/leaves disagree gets a
   seq-0 `OrderAnomaly` VENUE_MISMATCH next to the fill, which still applies.
-- Pending requests. `pending` holds the cancel or replace awaiting the venue
-  from the request until the venue answers it (CANCELED for a cancel,
-  REPLACED, or a cancel reject); it survives a terminal status so a late reject
-  (e.g. a fill completed the order while a cancel was pending) still finds it
-  and applies with no status change. A bust or correction that reopens a
-  FILLED order drops it (the venue answers "too late"; a later answer finds no
-  request and is recorded as an anomaly instead of blocking the order).
+- Pending requests form a chain (FIX request chains, Vol. 4 D.15-D.17):
+  `pending` is the oldest cancel or replace awaiting the venue (the one it
+  answers next), `queued` those sent after it; `Order.chain` is both. A cancel
+  or a further replace may follow pending replaces (each `VenueRequest` names
+  the previous request in `orig_request_id`, FIX OrigClOrdID chaining; a replace's
+  unspecified terms are the last pending replace's); nothing follows a pending
+  cancel (REQUEST_PENDING), and at most `MAX_CHAIN` requests are out. Each venue
+  answer settles the request its request id names (REPLACED, CANCEL_REJECTED
+  with `OrderCancelRejected.request_id`; CANCELED settles the cancel); while
+  others are still out the order stays PENDING_CANCEL if a cancel is among them,
+  else PENDING_REPLACE (triggers CHAIN_CANCEL / CHAIN_REPLACE). Requests survive
+  a terminal status so a late reject (e.g. a fill completed the order while a
+  cancel was pending) still finds them and applies with no status change. A bust
+  or correction that reopens a FILLED order drops the chain (the venue answers
+  "too late"; a later answer finds no request and is recorded as an anomaly).
 - Busts and corrections name the fill by the venue exec id in `ref_exec_id`:
   the original exec id or that of the correction that last changed it. A
   correction replaces the standing fill under its own fill id; the `Fill` of
@@ -100,7 +108,15 @@ Design decisions (the contract other modules rely on):
 """
 
 from oms.domain.denial import Denial
-from oms.domain.orders.decisions import decide_amend, decide_cancel, decide_new, decide_new_day, decide_report
+from oms.domain.orders.decisions import (
+    ExternalOrders,
+    decide_amend,
+    decide_cancel,
+    decide_new,
+    decide_new_day,
+    decide_report,
+    decide_status,
+)
 from oms.domain.orders.state import (
     ExecRecord,
     FillRecord,
@@ -130,6 +146,7 @@ __all__ = [
     "Denial",
     "DomainError",
     "ExecRecord",
+    "ExternalOrders",
     "FillLevel",
     "FillRecord",
     "InvalidEvent",
@@ -145,6 +162,7 @@ __all__ = [
     "decide_new",
     "decide_new_day",
     "decide_report",
+    "decide_status",
     "evolve",
     "fold",
     "fill_level",

@@ -17,6 +17,7 @@ Every event decided here has ts_event = ts_init = `now`.
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import Enum
 from decimal import Decimal, DecimalException
 from typing import NamedTuple
 
@@ -45,6 +46,8 @@ from oms.events import (
     OrderCancelRejected,
     OrderDenied,
     OrderDoneForDay,
+    OrderMassStatusRequest,
+    OrderStatusRequest,
     OrderExpired,
     OrderFillBusted,
     OrderFillCorrected,
@@ -66,7 +69,7 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report"]
+__all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report", "decide_status"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -234,10 +237,16 @@ _CXL_REJ_REASON: dict[str, CancelRejectReason] = {
 """FIX CxlRejReason of the engine's own refusals (a pre-trade risk denial is BROKER_OPTION)."""
 
 
+MAX_CHAIN = 8
+"""The most cancel/replace requests one order may have out at once."""
+
+
 def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
     """Why no cancel or replace (`action`, to `quantity`) can be sent for `order` now, or None.
     A cancel may chase an order the venue has not acknowledged yet (FIX D.5); a replace may
-    not. A replace may increase a FILLED order's quantity (FIX D.14)."""
+    not. A replace may increase a FILLED order's quantity (FIX D.14). Requests chain (FIX
+    D.15-D.17): a cancel or a further replace may follow pending replaces; nothing follows a
+    pending cancel (CxlRejReason ALREADY_PENDING), and at most `MAX_CHAIN` requests are out."""
     if order.status is OrderStatus.FILLED and action is VenueAction.REPLACE and quantity is not None:
         if quantity <= order.cum_qty:
             return Denial("ORDER_NOT_LIVE", f"order {order.order_id} is FILLED; only an increase reopens it")
@@ -249,9 +258,25 @@ def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None
         return Denial("ORDER_SUSPENDED", f"order {order.order_id} is suspended by the venue; it may only be canceled")
     if order.status is OrderStatus.PENDING_NEW and action is VenueAction.REPLACE:
         return Denial("ORDER_NOT_ACKNOWLEDGED", f"order {order.order_id} is not acknowledged by the venue yet")
-    if order.pending is not None:
-        return Denial("REQUEST_PENDING", f"a {order.pending.kind.value} ({order.pending.request_id}) is pending")
+    cancel = next((r for r in order.chain if r.kind is VenueAction.CANCEL), None)
+    if cancel is not None:
+        return Denial("REQUEST_PENDING", f"a CANCEL ({cancel.request_id}) is pending")
+    if len(order.chain) >= MAX_CHAIN:
+        return Denial("REQUEST_PENDING", f"{len(order.chain)} requests are pending (at most {MAX_CHAIN})")
     return None
+
+
+def _tip(order: Order) -> tuple[Decimal, Decimal | None, str | None]:
+    """(quantity, limit price, request id) the next request builds on: the latest pending
+    replace's terms and request id (FIX chains OrigClOrdID to the last non-rejected ClOrdID), else
+    the order's."""
+    quantity, limit_price, request_id = order.quantity, order.limit_price, order.request_id
+    for r in order.chain:
+        request_id = r.request_id
+        if r.kind is VenueAction.REPLACE:
+            quantity = r.quantity if r.quantity is not None else quantity
+            limit_price = r.limit_price if r.limit_price is not None else limit_price
+    return quantity, limit_price, request_id
 
 
 def _known(cmd: AmendOrder | CancelOrder, order: Order | None) -> bool:
@@ -273,12 +298,13 @@ def decide_amend(
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     to = CancelRejectResponseTo.REPLACE
-    quantity = cmd.quantity if cmd.quantity is not None else order.quantity
-    limit_price = cmd.limit_price if cmd.limit_price is not None else order.limit_price
+    tip_quantity, tip_price, tip_request = _tip(order)
+    quantity = cmd.quantity if cmd.quantity is not None else tip_quantity
+    limit_price = cmd.limit_price if cmd.limit_price is not None else tip_price
     refusal = _request_refusal(order, VenueAction.REPLACE, quantity)
     if refusal is None and order.order_type is OrderType.MARKET and cmd.limit_price is not None:
         refusal = Denial("INVALID_AMEND", "a market order takes no limit price")
-    if refusal is None and quantity == order.quantity and limit_price == order.limit_price:
+    if refusal is None and quantity == tip_quantity and limit_price == tip_price:
         refusal = Denial("NO_CHANGE", "the amend changes neither quantity nor limit price")
     if refusal is None and denial is not None:
         refusal = denial
@@ -295,7 +321,8 @@ def decide_amend(
             limit_price=limit_price,
             command_id=cmd.event_id,
         ),
-        _venue_request(order, VenueAction.REPLACE, rid, now, quantity=quantity, limit_price=limit_price),
+        _venue_request(order, VenueAction.REPLACE, rid, now, quantity=quantity, limit_price=limit_price,
+                       orig_request_id=tip_request),
     ]
 
 
@@ -310,6 +337,7 @@ def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event
         return [_engine_cancel_reject(cmd, order, CancelRejectResponseTo.CANCEL, refusal, now)]
     seq = order.seq + 1
     rid = ids.request_id(order.order_id, seq)
+    tip_request = _tip(order)[2]
     return [
         OrderPendingCancel(
             **_journal(order, seq, now),
@@ -317,10 +345,32 @@ def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event
             request_id=rid,
             command_id=cmd.event_id,
         ),
-        _venue_request(order, VenueAction.CANCEL, rid, now),
+        _venue_request(order, VenueAction.CANCEL, rid, now, orig_request_id=tip_request),
     ]
 
 
+
+
+def decide_status(cmd: OrderStatusRequest | OrderMassStatusRequest, order: Order | None, now: int) -> list[Event]:
+    """Ask the order's venue for its state: a `VenueRequest` STATUS (FIX OrderStatusRequest; for a
+    mass status, one per order, its request id derived from the MassStatusReqID). The venue answers
+    an ORDER_STATUS report (`decide_report`). Unknown order: seq-0 OrderDenied UNKNOWN_ORDER; an
+    order never routed (denied by risk or the router): seq-0 OrderDenied NOT_ROUTED. Changes no order."""
+    client_order_id = getattr(cmd, "client_order_id", None) or (order.client_order_id if order else "unknown")
+    oid = order.order_id if order is not None else ids.order_id(cmd.account, client_order_id)
+
+    def denied(code: str, reason: str) -> list[Event]:
+        return [OrderDenied(
+            **_stamp(ids.record_id(oid, cmd.event_id, "denied"), now), order_id=oid, account=cmd.account, seq=0,
+            trader=cmd.trader, client_order_id=client_order_id, command=type(cmd).__name__, reason_code=code,
+            reason=clip(reason), command_id=cmd.event_id)]
+
+    if order is None or order.account != cmd.account:
+        return denied("UNKNOWN_ORDER", f"no order {client_order_id} in account {cmd.account}")
+    if order.venue is None:
+        return denied("NOT_ROUTED", f"order {order.order_id} never reached a venue ({order.status.value})")
+    rid = ids.record_id(order.order_id, cmd.event_id, "status")
+    return [_venue_request(order, VenueAction.STATUS, rid, now)]
 
 
 # ------------------------------------------------------------------ reports
@@ -339,8 +389,24 @@ def _anomaly(report: ExecutionReport, order_id: str, account: str, code: str, re
     )
 
 
-def decide_report(report: ExecutionReport, order: Order | None, now: int) -> list[Event]:
+class ExternalOrders(str, Enum):
+    """What the engine does with an execution report for an order it did not create."""
+
+    REJECT = "reject"  # an UNKNOWN_ORDER anomaly, nothing booked (the default)
+    ADOPT = "adopt"  # the order is adopted: OrderAccepted(external=True), then the report applies
+
+
+ADOPTABLE = (ExecType.NEW, ExecType.PARTIAL_FILL, ExecType.FILL)
+"""Reports that can start an external order's life: an ack or a fill (the money must not be lost)."""
+
+
+def decide_report(report: ExecutionReport, order: Order | None, now: int,
+                  external: ExternalOrders = ExternalOrders.REJECT) -> list[Event]:
     """The events a venue execution report causes; never raises.
+
+    A report for an order the OMS does not have is an UNKNOWN_ORDER anomaly, unless `external`
+    is ADOPT and it is an ack or a fill with an order quantity: then the order is adopted as an
+    external order (`_adopt`: OrderAccepted external=True, OrderRouted, then the report itself).
 
     [] if the same report was applied before (its exec id, with the content the
     order kept of it: see `_conflict`). A seq-0 OrderAnomaly if the order is
@@ -364,11 +430,44 @@ def decide_report(report: ExecutionReport, order: Order | None, now: int) -> lis
     the evolved order, and a fill or correction beyond the quantity is OVERFILL.
     """
     if order is None:
+        if external is ExternalOrders.ADOPT and report.exec_type in ADOPTABLE and report.order_qty > 0:
+            try:
+                return _adopt(report, now)
+            except (ValidationError, DecimalException, ArithmeticError, DomainError) as exc:
+                return [_anomaly(report, report.order_id, report.account, "UNPROCESSABLE", str(exc), now)]
         return [_anomaly(report, report.order_id, report.account, "UNKNOWN_ORDER", "no such order", now)]
     try:
         return _decide_report(report, order, now)
     except (ValidationError, DecimalException, ArithmeticError, DomainError) as exc:
         return [_anomaly(report, order.order_id, order.account, "UNPROCESSABLE", str(exc), now)]
+
+
+def _adopt(report: ExecutionReport, now: int) -> list[Event]:
+    """An external order from the first report of it: OrderAccepted (seq 1, external=True, order id
+    the report's, client order id the venue's order id or the report's order id, trader "external",
+    terms from the report: LIMIT when it carries a limit price, DAY), OrderRouted (seq 2, the report's
+    venue and request id), then what the report itself does to it (`_decide_report`: an ack, or a
+    fill booked and published like any other)."""
+    accepted = OrderAccepted(
+        **_stamp(ids.journal_event_id(report.order_id, 1), now),
+        order_id=report.order_id,
+        account=report.account,
+        seq=1,
+        trader="external",
+        client_order_id=report.venue_order_id or report.order_id,
+        instrument=report.instrument,
+        side=report.side,
+        order_type=OrderType.LIMIT if report.limit_price is not None else OrderType.MARKET,
+        quantity=report.order_qty,
+        limit_price=report.limit_price,
+        time_in_force=TimeInForce.DAY,
+        command_id=report.event_id,
+        external=True,
+    )
+    order = created(accepted)
+    routed = OrderRouted(**_journal(order, 2, now), venue=report.venue, request_id=report.request_id,
+                         quantity=report.order_qty, limit_price=report.limit_price)
+    return [accepted, routed, *_decide_report(report, evolve(order, routed), now)]
 
 
 def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Event]:
@@ -377,6 +476,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
 
     if report.account != order.account:
         return anomaly("ACCOUNT_MISMATCH", f"order {order.order_id} belongs to {order.account}")
+    if report.exec_type is ExecType.ORDER_STATUS:
+        return _status_disagreement(report, order, now)
     if report.exec_id in order.exec_ids:
         conflict = _conflict(exec_record(order, report.exec_id), report)
         if conflict is None:
@@ -511,15 +612,18 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             late=not is_live(order),
         )
     if kind is ExecType.CANCELED:
-        solicited = order.pending is not None and order.pending.kind is VenueAction.CANCEL
+        solicited = any(r.kind is VenueAction.CANCEL for r in order.chain)
         return OrderCanceled(**head, exec_id=report.exec_id, unsolicited=not solicited, reason=reason)
     if kind is ExecType.EXPIRED:
         return OrderExpired(**head, exec_id=report.exec_id, reason=reason)
     if kind is ExecType.DONE_FOR_DAY:
         return OrderDoneForDay(**head, exec_id=report.exec_id, reason=reason)
     if kind is ExecType.REPLACED:
-        pending = order.pending
+        # the replace the report names (its ClOrdID); a venue answering in turn answers the oldest
+        pending = order.request(report.request_id)
         if pending is None or pending.kind is not VenueAction.REPLACE:
+            pending = next((r for r in order.chain if r.kind is VenueAction.REPLACE), None)
+        if pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no replace pending on {order.order_id}")
         requested = pending.quantity if pending.quantity is not None else order.quantity
         return OrderReplaced(
@@ -534,15 +638,14 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             leaves_qty=order.leaves_qty,
         )
     if kind is ExecType.CANCEL_REJECTED:
-        pending = order.pending
-        if pending is None:
+        if order.pending is None:
             return _Unfit("NO_PENDING_REQUEST", f"no cancel or replace pending on {order.order_id}")
-        if report.request_id != pending.request_id:
+        pending = order.request(report.request_id)
+        if pending is None:
             # FIX: a cancel reject names the refused request in ClOrdID; one naming another
-            # request answers nothing we have out, and must not settle the pending one.
-            return _Unfit(
-                "UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {pending.request_id}"
-            )
+            # request answers nothing we have out, and must not settle a pending one.
+            out = ", ".join(r.request_id for r in order.chain)
+            return _Unfit("UNKNOWN_REQUEST", f"reject of request {report.request_id}; pending is {out}")
         return OrderCancelRejected(
             **head,
             client_order_id=pending.client_order_id,
@@ -551,6 +654,7 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             reason=clip(report.reason or f"the venue rejected {pending.request_id}"),
             exec_id=report.exec_id,
             cancel_reject_reason=report.cxl_rej_reason or CancelRejectReason.OTHER,
+            request_id=pending.request_id,
         )
     if kind is ExecType.RESTATED:
         if report.order_qty <= 0:
@@ -632,6 +736,28 @@ def _stated(candidate: JournalEvent, after: Order) -> JournalEvent:
     if not names:
         return candidate
     return type(candidate)(**{**dict(candidate), **{name: getattr(after, name) for name in names}})
+
+
+_IN_FLIGHT = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+
+
+def _status_disagreement(report: ExecutionReport, order: Order, now: int) -> list[Event]:
+    """An ORDER_STATUS report (FIX 150=I) changes nothing: [] when it agrees with the order, else a
+    seq-0 VENUE_MISMATCH naming what differs (reconciliation acts on it). Compared: the order
+    quantity, cum qty, and the status unless the OMS has a request in flight (PENDING_*: the venue
+    may not have seen it yet)."""
+    differences = []
+    if report.order_qty != order.quantity:
+        differences.append(("order qty", report.order_qty, order.quantity))
+    if report.cum_qty != order.cum_qty:
+        differences.append(("cum qty", report.cum_qty, order.cum_qty))
+    if order.status not in _IN_FLIGHT and report.order_status is not order.status:
+        differences.append(("status", report.order_status.value, order.status.value))
+    if not differences:
+        return []
+    venue = ", ".join(f"{name} {theirs}" for name, theirs, _ in differences)
+    oms = ", ".join(f"{name} {ours}" for name, _, ours in differences)
+    return [_mismatch(report, order, venue, oms, now)]
 
 
 def _venue_mismatch(report: ExecutionReport, after: Order, event: OrderFilled, now: int) -> list[OrderAnomaly]:

@@ -56,6 +56,8 @@ from oms.events import (
 
 __all__ = [
     "ExecRecord",
+    "answered_request",
+    "chained",
     "FillRecord",
     "InvalidEvent",
     "Order",
@@ -158,6 +160,7 @@ class Order:
     request_id: str | None
     """The live request id at the venue (the last routed NEW or accepted REPLACE)."""
     pending: PendingRequest | None
+    """The oldest cancel or replace the venue has not answered: the one it answers next."""
     fills: tuple[FillRecord, ...]
     exec_ids: frozenset[str]
     seq: int
@@ -167,6 +170,21 @@ class Order:
     execs: tuple[ExecRecord, ...] = ()
     """What each applied venue report said, in the order applied (one per exec id in `exec_ids`;
     a state stored before this field existed has none, and its exec ids count as plain redeliveries)."""
+    queued: tuple[PendingRequest, ...] = ()
+    """Requests sent after `pending` and not answered yet, oldest first (FIX request chains: a
+    cancel while a replace is pending, queued replaces). Empty whenever `pending` is None."""
+    external: bool = False
+    """Adopted from a venue report, not created by the OMS (`decisions.decide_report` with
+    `ExternalOrders.ADOPT`)."""
+
+    @property
+    def chain(self) -> tuple[PendingRequest, ...]:
+        """Every unanswered request, oldest first (`pending` then `queued`)."""
+        return () if self.pending is None else (self.pending, *self.queued)
+
+    def request(self, request_id: str | None) -> PendingRequest | None:
+        """The unanswered request with `request_id`, or None."""
+        return next((r for r in self.chain if r.request_id == request_id), None)
 
 
 def _sum(values: Iterable[Decimal]) -> Decimal:
@@ -202,6 +220,47 @@ def find_fill(order: Order, exec_id: str | None) -> FillRecord | None:
     return None
 
 
+def chained(requests: Iterable[PendingRequest]) -> dict:
+    """The `pending` / `queued` fields holding `requests` (oldest first)."""
+    requests = tuple(requests)
+    return {"pending": requests[0] if requests else None, "queued": requests[1:]}
+
+
+def _settled(order: Order, settled: PendingRequest | None) -> tuple[dict, tuple[PendingRequest, ...]]:
+    """(the chain fields without `settled`, the requests left)."""
+    left = tuple(r for r in order.chain if r is not settled)
+    return chained(left), left
+
+
+_HOLDS_REQUESTS = (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
+_RESUMES = (OrderStatus.DONE_FOR_DAY, OrderStatus.SUSPENDED)
+
+
+def _answered(order: Order, left: tuple[PendingRequest, ...], trigger: Trigger,
+              statuses: tuple[OrderStatus, ...] = _HOLDS_REQUESTS) -> Trigger:
+    """`trigger`, unless requests are still out (`left`) while the order is in one of `statuses`
+    (an answer settled one request of a chain; a resting order resumed working): then it shows
+    PENDING_CANCEL if a cancel is out (FIX OrdStatus precedence: Pending Cancel above Pending
+    Replace), else PENDING_REPLACE."""
+    if not left or order.status not in statuses:
+        return trigger
+    if any(r.kind is VenueAction.CANCEL for r in left):
+        return Trigger.CHAIN_CANCEL
+    return Trigger.CHAIN_REPLACE
+
+
+def answered_request(order: Order, event: "OrderCancelRejected | OrderReplaced") -> PendingRequest | None:
+    """The unanswered request a venue answer settles: the one its request id names; an answer
+    journaled before answers named their request (request_id None) settles the oldest request
+    of its kind."""
+    request_id = event.request_id
+    if request_id is not None:
+        return order.request(request_id)
+    kind = VenueAction.REPLACE if isinstance(event, OrderReplaced) or (
+        event.response_to is CancelRejectResponseTo.REPLACE) else VenueAction.CANCEL
+    return next((r for r in order.chain if r.kind is kind), order.pending)
+
+
 # --------------------------------------------------------------------- fold
 
 
@@ -234,7 +293,7 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
             event.command_id,
             unacknowledged=order.status is OrderStatus.PENDING_NEW,
         )
-        return Trigger.CANCEL_REQUEST, {"pending": pending}
+        return Trigger.CANCEL_REQUEST, chained((*order.chain, pending))
     if isinstance(event, OrderPendingReplace):
         pending = PendingRequest(
             VenueAction.REPLACE,
@@ -244,12 +303,11 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
             event.quantity,
             event.limit_price,
         )
-        return Trigger.REPLACE_REQUEST, {"pending": pending}
+        return Trigger.REPLACE_REQUEST, chained((*order.chain, pending))
     if isinstance(event, OrderCanceled):
-        changes: dict = {"reason": event.reason}
-        if order.pending is not None and order.pending.kind is VenueAction.CANCEL:
-            changes["pending"] = None  # the answer to our cancel
-        return Trigger.CANCELED, changes
+        # the answer to our cancel, if one is out; replaces before it await their (late) rejects
+        left = tuple(r for r in order.chain if r.kind is not VenueAction.CANCEL)
+        return Trigger.CANCELED, {"reason": event.reason, **chained(left)}
     if isinstance(event, OrderExpired):
         return Trigger.EXPIRE, {"reason": event.reason}
     if isinstance(event, OrderDoneForDay):
@@ -258,22 +316,26 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
         changes = {"quantity": event.quantity, "reason": event.reason}
         if event.limit_price is not None:
             changes["limit_price"] = event.limit_price
-        return leveled("RESTATE", event.quantity, order.cum_qty), changes
+        return _answered(order, order.chain, leveled("RESTATE", event.quantity, order.cum_qty), _RESUMES), changes
     if isinstance(event, OrderSuspended):
         return Trigger.SUSPEND, {"reason": event.reason}
     if isinstance(event, OrderReplaced):
-        return leveled("REPLACED", event.quantity, order.cum_qty), {
+        settled = answered_request(order, event)
+        fields, left = _settled(order, settled)
+        return _answered(order, left, leveled("REPLACED", event.quantity, order.cum_qty)), {
             "quantity": event.quantity,
             "limit_price": event.limit_price,
             "request_id": event.request_id,
-            "pending": None,
+            **fields,
         }
     if isinstance(event, OrderCancelRejected):
+        settled = answered_request(order, event)
         family = "CANCEL_REJECT" if event.response_to is CancelRejectResponseTo.CANCEL else "REPLACE_REJECT"
         trigger = leveled(family, order.quantity, order.cum_qty)
-        if order.pending is not None and order.pending.unacknowledged and order.cum_qty == 0:
+        if settled is not None and settled.unacknowledged and order.cum_qty == 0:
             trigger = Trigger.CANCEL_REJECT_UNACKED
-        return trigger, {"pending": None, "reason": event.reason}
+        fields, left = _settled(order, settled)
+        return _answered(order, left, trigger), {**fields, "reason": event.reason}
     if isinstance(event, (OrderFillBusted, OrderFillCorrected)):
         ref = next((f for f in order.fills if f.fill_id == event.ref_fill_id), None)
         if ref is None:
@@ -293,9 +355,9 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
 
 
 def _acknowledged(order: Order) -> dict:
-    """The change that marks a pending request sent before the ack as acknowledged (an ack or a fill came)."""
-    if order.pending is not None and order.pending.unacknowledged:
-        return {"pending": replace(order.pending, unacknowledged=False)}
+    """The change that marks the requests sent before the ack as acknowledged (an ack or a fill came)."""
+    if any(r.unacknowledged for r in order.chain):
+        return chained(replace(r, unacknowledged=False) for r in order.chain)
     return {}
 
 
@@ -341,6 +403,7 @@ def created(event: OrderAccepted) -> Order:
         exec_ids=frozenset(),
         seq=event.seq,
         ts_last=event.ts_event,
+        external=event.external,
     )
 
 
@@ -361,7 +424,7 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
     trigger, changes = _effect(order, event)
     status = next_status(order.status, trigger)
     if order.status is OrderStatus.FILLED and status in LIVE_STATUSES and trigger.value.startswith(("BUST", "CORRECT")):
-        changes["pending"] = None  # a bust/correction reopened it: an old request is moot
+        changes.update(chained(()))  # a bust/correction reopened it: old requests are moot
     exec_id = getattr(event, "exec_id", None)
     if exec_id:
         changes["exec_ids"] = order.exec_ids | {exec_id}

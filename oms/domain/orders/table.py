@@ -88,6 +88,10 @@ class Trigger(str, Enum):
     RESTATE_PARTIAL = "RESTATE_PARTIAL"
     RESTATE_COMPLETE = "RESTATE_COMPLETE"  # restated to a quantity at or below cum_qty: done
     SUSPEND = "SUSPEND"  # venue suspended the order (trading halt)
+    # requests are still out after an answer settled one of a chain, or a resting order resumed
+    # working (restated) with requests out: the order shows the pending status they give
+    CHAIN_CANCEL = "CHAIN_CANCEL"  # a cancel is among them
+    CHAIN_REPLACE = "CHAIN_REPLACE"  # only replaces
 
 
 S = OrderStatus
@@ -166,6 +170,14 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_REPLACE, T.CORRECT_PARTIAL): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.BUST_COMPLETE): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.PENDING_REPLACE,  # the pending replace ranks above Filled
+    # --- Request chains (FIX 4.4 Vol. 4 D.15-D.17, "cancel/replace chains"): a cancel while a
+    # replace is pending, and a replace while one is pending, each chained by ClOrdID /
+    # OrigClOrdID; the venue answers them in turn. Pending Cancel ranks above Pending Replace.
+    (S.PENDING_REPLACE, T.CANCEL_REQUEST): S.PENDING_CANCEL,  # the trader gives up while a replace is out
+    (S.PENDING_REPLACE, T.REPLACE_REQUEST): S.PENDING_REPLACE,  # a second replace queued behind the first
+    (S.PENDING_REPLACE, T.CHAIN_REPLACE): S.PENDING_REPLACE,  # the first replace answered, later ones still out
+    (S.PENDING_CANCEL, T.CHAIN_CANCEL): S.PENDING_CANCEL,  # a replace answered (replaced or rejected), the cancel still out
+    (S.PENDING_CANCEL, T.CHAIN_REPLACE): S.PENDING_REPLACE,  # the cancel rejected, a replace sent before it still out
     # --- FILLED: complete. Only late answers and trade busts/corrections arrive.
     # FIX D.14 (increasing the quantity of a filled order): the trader buys more on the same
     # order; the venue's replace reopens it (PARTIALLY_FILLED), its reject leaves it FILLED.
@@ -234,6 +246,8 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.RESTATE_UNFILLED): S.NEW,
     (S.DONE_FOR_DAY, T.RESTATE_PARTIAL): S.PARTIALLY_FILLED,
     (S.DONE_FOR_DAY, T.RESTATE_COMPLETE): S.FILLED,
+    (S.DONE_FOR_DAY, T.CHAIN_CANCEL): S.PENDING_CANCEL,  # renewed while our overnight cancel is out
+    (S.DONE_FOR_DAY, T.CHAIN_REPLACE): S.PENDING_REPLACE,
     # A cancel of a GT order resting overnight: the venue holds it, so it may cancel it; the
     # status stays DONE_FOR_DAY with the request pending until CANCELED or a reject answers it.
     (S.DONE_FOR_DAY, T.CANCEL_REQUEST): S.DONE_FOR_DAY,
@@ -246,6 +260,8 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.SUSPENDED, T.RESTATE_UNFILLED): S.NEW,  # resumed
     (S.SUSPENDED, T.RESTATE_PARTIAL): S.PARTIALLY_FILLED,
     (S.SUSPENDED, T.RESTATE_COMPLETE): S.FILLED,
+    (S.SUSPENDED, T.CHAIN_CANCEL): S.PENDING_CANCEL,  # resumed while a cancel is out: it still ranks first
+    (S.SUSPENDED, T.CHAIN_REPLACE): S.PENDING_REPLACE,
     (S.SUSPENDED, T.CANCEL_REQUEST): S.SUSPENDED,  # the trader cancels a halted order; the venue answers
     (S.SUSPENDED, T.CANCELED): S.CANCELED,  # e.g. CANCEL_ON_TRADING_HALT, or our cancel
     (S.SUSPENDED, T.EXPIRE): S.EXPIRED,

@@ -21,7 +21,7 @@ from typing import Mapping, NamedTuple
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
-from oms.events import Side, VenueAction
+from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
 __all__ = ["AccountRisk", "OpenOrder", "take_token", "with_fill", "with_order"]
 
@@ -51,6 +51,13 @@ class AccountRisk:
     marks: Mapping[str, Decimal] = field(default_factory=dict)
     tokens: Decimal = ZERO
     last_refill: int | None = None
+    resting: frozenset[str] = frozenset()
+    """GTC orders done for the day, keeping their leaves for the next trading day (by order id):
+    what a session roll renews and, with `open_orders`, what a mass status asks about."""
+
+    def orders_at_venues(self) -> list[str]:
+        """Order ids of the account's orders the venues still hold: open, or resting overnight."""
+        return sorted(set(self.open_orders) | self.resting)
 
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
@@ -68,16 +75,19 @@ def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
 def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     """Add, update or remove `order` in the open orders by `is_live` (and leaves > 0).
 
-    While a replace is pending the larger of the current leaves and the
-    replace's (quantity - cum_qty) counts, so an amend in flight is never
-    under-counted."""
+    While replaces are pending the largest of the current leaves and each
+    pending replace's (quantity - cum_qty) counts (a chain of replaces: the
+    largest), so an amend in flight is never under-counted."""
     leaves = order.leaves_qty
-    pending = order.pending
-    if pending is not None and pending.kind is VenueAction.REPLACE and pending.quantity is not None:
-        leaves = max(leaves, pending.quantity - order.cum_qty)
+    for pending in order.chain:
+        if pending.kind is VenueAction.REPLACE and pending.quantity is not None:
+            leaves = max(leaves, pending.quantity - order.cum_qty)
     entry = None
     if is_live(order) and leaves > 0:
         entry = OpenOrder(order.instrument, order.side, leaves, order.limit_price)
+    overnight = order.status is OrderStatus.DONE_FOR_DAY and order.time_in_force is TimeInForce.GTC
+    if overnight != (order.order_id in risk.resting):
+        risk = replace(risk, resting=risk.resting | {order.order_id} if overnight else risk.resting - {order.order_id})
     old = risk.open_orders.get(order.order_id)
     if old == entry:
         return risk

@@ -217,6 +217,16 @@ EXPECTED: dict[tuple[str, str], str] = {
     (REJ, "BUST_PARTIAL"): REJ,
     (REJ, "CORRECT_PARTIAL"): REJ,
     (REJ, "CORRECT_COMPLETE"): REJ,
+    # request chains (FIX D.15-D.17): Pending Cancel ranks above Pending Replace
+    (PR, "CANCEL_REQUEST"): PC,
+    (PR, "REPLACE_REQUEST"): PR,
+    (PR, "CHAIN_REPLACE"): PR,
+    (PC, "CHAIN_CANCEL"): PC,
+    (PC, "CHAIN_REPLACE"): PR,
+    (DFD, "CHAIN_CANCEL"): PC,  # renewed / resumed while requests are out
+    (DFD, "CHAIN_REPLACE"): PR,
+    (SUS, "CHAIN_CANCEL"): PC,
+    (SUS, "CHAIN_REPLACE"): PR,
 }
 
 ALL_PAIRS = [(s, t) for s in OrderStatus for t in Trigger]
@@ -249,7 +259,7 @@ def test_rejected_only_books_fills_and_terminal_states_never_go_live_except_by_b
         "PARTIAL", "FILL", "BUST", "CORRECT", "CANCEL"}
     for (status, trigger), nxt in TRANSITIONS.items():
         if status not in LIVE_STATUSES and nxt in LIVE_STATUSES:
-            assert status in (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY) and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST", "RESTATE")), (
+            assert status in (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY) and trigger.value.startswith(("BUST", "CORRECT", "REPLACE_REQUEST", "RESTATE", "CHAIN")), (
                 status, trigger)
 
 

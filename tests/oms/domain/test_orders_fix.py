@@ -16,10 +16,31 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from oms import ids, keys
-from oms.domain.orders import decide_report
+from oms.config import Settings
+from oms.domain.orders import ExternalOrders, decide_new_day, decide_report, fold
+from oms.domain.orders.decisions import MAX_CHAIN
 from oms.domain.projection import JournalProjection
-from oms.events import ExecType, Fill, FillKind, OrderAnomaly, OrderFilled, OrderStatus
+from oms.events import (
+    CancelRejectReason,
+    CancelRejectResponseTo,
+    ExecType,
+    ExecutionReport,
+    Fill,
+    FillKind,
+    OrderAccepted,
+    OrderAnomaly,
+    OrderFilled,
+    OrderRejectReason,
+    OrderStatus,
+    RestatementReason,
+    TimeInForce,
+    VenueAction,
+)
+from oms.venues import handle_request
+from oms.venues.simulated import SimulatedExchange
 from tests import builders
 from tests.builders import EngineHarness, OrderHarness
 
@@ -171,6 +192,127 @@ def test_fix_replace_report_with_another_order_qty_is_a_venue_mismatch_beside_th
     h.amend("r", quantity=D(150))
     replaced, anomaly = h.venue_says(ExecType.REPLACED, order_qty=D(140))
     assert replaced.quantity == D(150) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
+
+
+# ------------------------------------------ 5. request chains (D.15-D.17)
+
+
+def test_fix_cancel_while_replace_pending_chains_origclordid_and_venue_answers_each_in_turn() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", quantity=D(150))
+    _, cancel = h.cancel("c2")
+    assert h.order.status is OrderStatus.PENDING_CANCEL  # Pending Cancel ranks above Pending Replace
+    assert [r.request_id for r in h.order.chain] == [replace.request_id, cancel.request_id]
+    assert cancel.orig_request_id == replace.request_id  # OrigClOrdID = the last non-rejected ClOrdID
+    h.venue_says(ExecType.REPLACED, request_id=replace.request_id)
+    assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(150), D(150))
+    assert h.order.pending.request_id == cancel.request_id and h.order.queued == ()
+    h.venue_says(ExecType.CANCELED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.CANCELED and h.order.chain == ()
+    assert fold(h.journal)[h.order.order_id] == h.order
+
+
+def test_fix_cancel_reject_settles_the_request_it_names_in_a_chain() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10)
+    _, replace = h.amend("r1", quantity=D(150))
+    _, cancel = h.cancel("c2")
+    (rej,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id=cancel.request_id)
+    assert rej.request_id == cancel.request_id and rej.response_to is CancelRejectResponseTo.CANCEL
+    assert h.order.status is OrderStatus.PENDING_REPLACE and h.order.pending.request_id == replace.request_id
+    (rej,) = h.venue_says(ExecType.CANCEL_REJECTED, request_id=replace.request_id)
+    assert rej.response_to is CancelRejectResponseTo.REPLACE
+    assert (h.order.status, h.order.quantity, h.order.chain) == (OrderStatus.PARTIALLY_FILLED, D(100), ())
+    assert fold(h.journal)[h.order.order_id] == h.order
+
+
+def test_fix_replace_rejected_while_cancel_pending_stays_pending_cancel() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", limit_price=D(11))
+    _, cancel = h.cancel("c2")
+    h.venue_says(ExecType.CANCEL_REJECTED, request_id=replace.request_id)
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.chain[0].request_id == cancel.request_id
+    h.venue_says(ExecType.CANCELED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.CANCELED
+
+
+def test_fix_queued_replaces_build_on_each_other_and_settle_in_turn() -> None:
+    h = OrderHarness()
+    h.working()
+    _, first = h.amend("r1", quantity=D(150))
+    pending, second = h.amend("r2", limit_price=D(12))
+    assert second.quantity == D(150) and pending.quantity == D(150)  # builds on the first replace's terms
+    assert second.orig_request_id == first.request_id and h.order.status is OrderStatus.PENDING_REPLACE
+    h.venue_says(ExecType.REPLACED, request_id=first.request_id)
+    assert (h.order.status, h.order.quantity) == (OrderStatus.PENDING_REPLACE, D(150))
+    h.venue_says(ExecType.REPLACED, request_id=second.request_id)
+    assert (h.order.status, h.order.quantity, h.order.limit_price) == (OrderStatus.NEW, D(150), D(12))
+    assert h.order.request_id == second.request_id and h.order.chain == ()
+
+
+def test_fix_nothing_follows_a_pending_cancel_and_chains_are_bounded() -> None:
+    h = OrderHarness()
+    h.working()
+    h.amend("r1", quantity=D(150))
+    h.cancel("c2")
+    (rej,) = h.amend("r3", quantity=D(160))
+    assert rej.seq == 0 and rej.reason_code == "REQUEST_PENDING"
+    assert rej.cancel_reject_reason is CancelRejectReason.ALREADY_PENDING
+    g = OrderHarness()
+    g.working()
+    for n in range(MAX_CHAIN):
+        g.amend(f"r{n}", quantity=D(101 + n))
+    (rej,) = g.cancel("one-too-many")
+    assert rej.seq == 0 and rej.reason_code == "REQUEST_PENDING" and len(g.order.chain) == MAX_CHAIN
+
+
+def test_fix_fill_completing_during_a_chain_keeps_the_top_pending_status_until_answered() -> None:
+    h = OrderHarness()
+    h.working()
+    _, replace = h.amend("r1", quantity=D(200))
+    _, cancel = h.cancel("c2")
+    h.fill(100)
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(0))
+    h.venue_says(ExecType.REPLACED, request_id=replace.request_id)  # the increase reopens it
+    assert (h.order.status, h.order.leaves_qty) == (OrderStatus.PENDING_CANCEL, D(100))
+    h.venue_says(ExecType.CANCEL_REJECTED, request_id=cancel.request_id)
+    assert h.order.status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_fix_account_risk_counts_the_largest_replace_of_a_chain() -> None:
+    e = EngineHarness()
+    e(builders.new_order("c1", quantity=D(100)))
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    e(builders.report(e.orders[oid], ExecType.NEW, "X1"))
+    e(builders.amend("c1", "r1", D(300), None))
+    e(builders.amend("c1", "r2", D(200), None))
+    assert e.accounts[builders.ACCOUNT].open_orders[oid].leaves_qty == D(300)
+    e(builders.report(e.orders[oid], ExecType.REPLACED, "X2"))  # the 300 replace answered
+    e(builders.report(e.orders[oid], ExecType.REPLACED, "X3"))  # then the 200
+    assert e.accounts[builders.ACCOUNT].open_orders[oid].leaves_qty == D(200)
+    replayed = JournalProjection()
+    for event in e.journal:
+        replayed.apply(event)
+    assert replayed.orders[oid] == e.orders[oid] and replayed.accounts == e.accounts
+
+
+def test_fix_resumed_or_renewed_with_a_cancel_out_shows_pending_cancel() -> None:
+    h = OrderHarness()
+    h.working()
+    h.venue_says(ExecType.SUSPENDED)
+    h.cancel("c")
+    h.venue_says(ExecType.RESTATED, restatement_reason=RestatementReason.RESUMED)
+    assert h.order.status is OrderStatus.PENDING_CANCEL and h.order.pending is not None
+    g = OrderHarness()
+    g.working(time_in_force=TimeInForce.GTC)
+    g.venue_says(ExecType.DONE_FOR_DAY)
+    g.cancel("c")
+    (renewal,) = decide_new_day(g.order, "2026-01-02", g.tick())
+    g._run([renewal])
+    assert g.order.status is OrderStatus.PENDING_CANCEL
 
 
 # ---------------------------------------- 3. cancel while PendingNew (D.5)
@@ -359,3 +501,136 @@ def test_fix_suspended_order_may_be_canceled_and_the_venue_answers() -> None:
     assert h.order.status is OrderStatus.SUSPENDED and h.order.pending is not None
     h.venue_says(ExecType.CANCELED)
     assert h.order.status is OrderStatus.CANCELED
+
+
+# ------------------------------------------ 10. status queries and mass status
+
+
+def _engine_with_working(*client_order_ids: str, venue: str = builders.VENUE) -> EngineHarness:
+    e = EngineHarness()
+    for cid in client_order_ids:
+        e(builders.new_order(cid, quantity=D(100), venue=venue))
+        e(builders.report(e.orders[ids.order_id(builders.ACCOUNT, cid)], ExecType.NEW, f"ack-{cid}"))
+    return e
+
+
+def test_fix_order_status_request_asks_the_venue_and_an_agreeing_answer_changes_nothing() -> None:
+    e = _engine_with_working("c1")
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    before, journal = e.orders[oid], len(e.journal)
+    outcome = e(builders.order_status_request("c1"))
+    (request,) = outcome.requests
+    assert request.action is VenueAction.STATUS and request.order_id == oid and request.venue == builders.VENUE
+    assert outcome.journal == [] and outcome.orders == {}
+    venue = SimulatedExchange(builders.VENUE, seed=1)
+    venue.submit(builders.venue_request(order_id=oid, request_id=before.request_id, quantity=D(100)), e.now)
+    (answer,) = handle_request(venue, request, e.now)
+    assert answer.exec_type is ExecType.ORDER_STATUS and answer.order_status is OrderStatus.NEW
+    outcome = e(answer)
+    assert outcome.journal == [] and e.orders[oid] == before and len(e.journal) == journal
+
+
+def test_fix_order_status_disagreeing_is_a_venue_mismatch_and_the_order_stays() -> None:
+    e = _engine_with_working("c1")
+    oid = ids.order_id(builders.ACCOUNT, "c1")
+    before = e.orders[oid]
+    says = builders.report(before, ExecType.ORDER_STATUS, "st-1", order_status=OrderStatus.PARTIALLY_FILLED,
+                           cum_qty=D(40), leaves_qty=D(60))
+    (anomaly,) = e(says).journal
+    assert isinstance(anomaly, OrderAnomaly) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
+    assert "cum qty 40" in anomaly.reason and "status PARTIALLY_FILLED" in anomaly.reason
+    assert e.orders[oid] == before
+
+
+def test_fix_order_status_of_an_order_the_venue_does_not_hold_is_rejected_unknown_order() -> None:
+    venue = SimulatedExchange(builders.VENUE, seed=1)
+    request = builders.venue_request(action=VenueAction.STATUS, request_id="st-1")
+    (answer,) = venue.status(request, builders.T0)
+    assert (answer.exec_type, answer.order_status, answer.ord_rej_reason) == (
+        ExecType.ORDER_STATUS, OrderStatus.REJECTED, OrderRejectReason.UNKNOWN_ORDER)
+    assert venue.status(request, builders.T0 + 1) == [answer]  # idempotent by request id
+
+
+def test_fix_order_status_of_an_unknown_order_is_denied_and_sends_nothing() -> None:
+    e = EngineHarness()
+    outcome = e(builders.order_status_request("nope"))
+    (denied,) = outcome.journal
+    assert denied.seq == 0 and denied.reason_code == "UNKNOWN_ORDER" and outcome.requests == []
+
+
+def test_fix_mass_status_asks_about_every_working_order_of_the_account_or_one_venue() -> None:
+    e = _engine_with_working("c1", "c2")
+    e(builders.new_order("c3", quantity=D(100), venue="SIM"))
+    outcome = e(builders.order_mass_status_request())
+    assert sorted(r.order_id for r in outcome.requests) == sorted(
+        ids.order_id(builders.ACCOUNT, c) for c in ("c1", "c2", "c3"))
+    assert {r.action for r in outcome.requests} == {VenueAction.STATUS} and outcome.journal == []
+    outcome = e(builders.order_mass_status_request(ts=builders.T0 + 1, venue="SIM"))
+    assert [r.order_id for r in outcome.requests] == [ids.order_id(builders.ACCOUNT, "c3")]
+
+
+def test_fix_session_roll_command_renews_the_accounts_gtc_orders_done_for_the_day_once() -> None:
+    e = EngineHarness()
+    for cid, tif in (("gtc", TimeInForce.GTC), ("day", TimeInForce.DAY)):
+        e(builders.new_order(cid, quantity=D(100), time_in_force=tif))
+        oid = ids.order_id(builders.ACCOUNT, cid)
+        e(builders.report(e.orders[oid], ExecType.NEW, f"ack-{cid}"))
+        e(builders.report(e.orders[oid], ExecType.DONE_FOR_DAY, f"dfd-{cid}"))
+    gtc = ids.order_id(builders.ACCOUNT, "gtc")
+    assert e.accounts[builders.ACCOUNT].resting == {gtc}
+    (renewal,) = e(builders.new_trading_day("2026-01-02")).journal
+    assert renewal.order_id == gtc and renewal.restatement_reason is RestatementReason.GT_RENEWAL
+    assert e.orders[gtc].status is OrderStatus.NEW and e.accounts[builders.ACCOUNT].resting == frozenset()
+    assert gtc in e.accounts[builders.ACCOUNT].open_orders
+    assert e(builders.new_trading_day("2026-01-02", ts=builders.T0 + 5)).journal == []
+    assert e.orders[ids.order_id(builders.ACCOUNT, "day")].status is OrderStatus.DONE_FOR_DAY
+
+
+# ------------------------------------------------ 9. external orders by policy
+
+
+def _foreign_fill(exec_id: str, qty: str, order_id: str = "VENUE-ORDER-7") -> ExecutionReport:
+    return builders.report(None, ExecType.PARTIAL_FILL, exec_id, last_qty=D(qty), last_px=D("10"),
+                           order_id=order_id, order_qty=D(100), cum_qty=D(qty), venue_order_id="XNAS-O7",
+                           limit_price=D("10.5"))
+
+
+def test_fix_report_of_an_order_the_oms_did_not_create_is_an_anomaly_by_default() -> None:
+    e = EngineHarness()
+    outcome = e(_foreign_fill("X1", "30"))
+    (anomaly,) = outcome.journal
+    assert anomaly.reason_code == "UNKNOWN_ORDER" and outcome.fills == [] and e.orders == {}
+    assert Settings().external_orders is ExternalOrders.REJECT
+
+
+def test_fix_adopt_policy_creates_an_external_order_and_books_its_fills() -> None:
+    e = EngineHarness(external=ExternalOrders.ADOPT)
+    outcome = e(_foreign_fill("X1", "30"))
+    accepted, routed, filled = outcome.journal
+    assert isinstance(accepted, OrderAccepted) and accepted.external and accepted.seq == 1
+    assert (routed.seq, filled.seq, filled.last_qty) == (2, 3, D(30))
+    (fill,) = outcome.fills
+    assert fill.quantity == D(30) and fill.order_id == "VENUE-ORDER-7" and not fill.late
+    order = e.orders["VENUE-ORDER-7"]
+    assert order.external and order.status is OrderStatus.PARTIALLY_FILLED and order.client_order_id == "XNAS-O7"
+    assert e.accounts[builders.ACCOUNT].positions == {builders.INSTRUMENT: D(30)}
+    assert e.accounts[builders.ACCOUNT].open_orders["VENUE-ORDER-7"].leaves_qty == D(70)
+    e(_foreign_fill("X2", "70"))  # its own lifecycle from here: the next fill completes it
+    assert e.orders["VENUE-ORDER-7"].status is OrderStatus.FILLED
+    assert [f.quantity for f in e.fills] == [D(30), D(70)]
+    replayed = JournalProjection()
+    for event in e.journal:
+        replayed.apply(event)
+    assert replayed.orders == e.orders and replayed.accounts[builders.ACCOUNT].positions == {builders.INSTRUMENT: D(100)}
+
+
+def test_fix_adopt_policy_does_not_adopt_from_a_cancel_or_reject() -> None:
+    e = EngineHarness(external=ExternalOrders.ADOPT)
+    rep = builders.report(None, ExecType.CANCELED, "X1", order_id="VENUE-ORDER-8")
+    assert [a.reason_code for a in e(rep).journal] == ["UNKNOWN_ORDER"] and e.orders == {}
+
+
+def test_external_orders_setting_reads_reject_or_adopt() -> None:
+    assert Settings(OMS_EXTERNAL_ORDERS="adopt").external_orders is ExternalOrders.ADOPT
+    with pytest.raises(ValueError):
+        Settings(OMS_EXTERNAL_ORDERS="maybe")

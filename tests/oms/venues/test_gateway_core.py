@@ -87,6 +87,9 @@ class EchoVenue:
     def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._report(request, now, ExecType.CANCELED, OrderStatus.CANCELED)
 
+    def status(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
+        return self._report(request, now, ExecType.ORDER_STATUS, OrderStatus.NEW)
+
     def open_orders(self) -> list[OpenOrder]:
         return []
 

@@ -60,3 +60,22 @@ def test_simulated_restatement_suspension_and_resume() -> None:
     assert (v.order.status, v.order.leaves_qty) == (OrderStatus.SUSPENDED, D(80))
     v.deliver(v.exchange.resume(v.order.order_id, v.now))
     assert v.order.status is OrderStatus.NEW
+
+
+def test_a_cancel_may_cross_a_late_fill_when_configured_and_the_answer_stays_idempotent():
+    from decimal import Decimal as D
+
+    from oms.events import ExecType, OrderStatus, VenueAction
+    from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+    from tests.builders import venue_request
+
+    venue = SimulatedExchange("XNAS", 1, SimulatedVenueConfig(late_fill_probability=1.0))
+    venue.submit(venue_request(request_id="n1", quantity=D(100)), 1)
+    cancel = venue_request(action=VenueAction.CANCEL, request_id="c1", orig_request_id="n1")
+    canceled, late = venue.cancel(cancel, 2)
+    assert canceled.exec_type is ExecType.CANCELED
+    assert (late.exec_type, late.order_status, late.last_qty) == (ExecType.PARTIAL_FILL, OrderStatus.CANCELED, D(50))
+    assert venue.cancel(cancel, 3) == [canceled, late]
+    plain = SimulatedExchange("XNAS", 1)
+    plain.submit(venue_request(request_id="n1", quantity=D(100)), 1)
+    assert [r.exec_type for r in plain.cancel(cancel, 2)] == [ExecType.CANCELED]
