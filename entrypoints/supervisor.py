@@ -31,7 +31,8 @@ def environment(settings: Settings, bootstrap_servers: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     for name, value in (("SCHEMA_REGISTRY_URL", settings.schema_registry_url),
-                        ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues)):
+                        ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues),
+                        ("OMS_EXTERNAL_ORDERS", settings.external_orders.value)):
         if value:
             env[name] = value
         else:

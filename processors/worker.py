@@ -153,7 +153,8 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
-                           clock=clock, controls=controls, references=references)
+                           clock=clock, controls=controls, references=references,
+                           external_orders=settings.external_orders)
     stop = threading.Event()
     failure: list[BaseException] = []
 
