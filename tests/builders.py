@@ -820,7 +820,7 @@ def report(
     if exec_type in (ExecType.CANCELED, ExecType.EXPIRED, ExecType.REJECTED, ExecType.DONE_FOR_DAY) or ended:
         leaves = D(0)
     if exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL) and ended:
-        status = order.status  # a late fill: the venue keeps the order's end status (FIX D.8)
+        status = order.status  # a late fill: the venue keeps the order's end status (an execution that crossed the cancel)
     elif exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL):
         status = OrderStatus.FILLED if leaves == 0 else OrderStatus.PARTIALLY_FILLED
     else:

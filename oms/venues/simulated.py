@@ -110,7 +110,7 @@ class SimulatedVenueConfig:
     fill_on_trades: bool = False
     """Whether trade prints at or through a resting limit fill it (at the limit price)."""
     late_fill_probability: float = 0.0
-    """Chance that a cancel crosses an execution (FIX D.8): after the CANCELED report the venue
+    """Chance that a cancel crosses an execution: after the CANCELED report the venue
     reports a fill of half the canceled rest (at least all of a rest of 1 or less) at the limit
     price, else the quote's far side; one draw per cancel, only when above 0."""
 
@@ -446,7 +446,7 @@ class SimulatedExchange:
         return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, self._stamp(now), reason=reason)]
 
     def late_fill(self, order_id: str, qty: Decimal, px: Decimal, now: int) -> list[ExecutionReport]:
-        """An execution that crossed the order's end here (FIX D.8): a fill on an order already
+        """An execution that crossed the order's end here: a fill on an order already
         canceled, expired or done for the day; the status stays, cum qty grows."""
         order = self._by_order_id.get(order_id)
         qty, px = Decimal(qty), Decimal(px)

@@ -50,11 +50,11 @@ Design decisions (the contract other modules rely on):
   state: after OrderReplaced the order is NEW, PARTIALLY_FILLED or FILLED by
   its new quantity and cum_qty (no key of the table has REPLACED on either side).
   A replace to a quantity at or below cum_qty is accepted: the venue sets the
-  order quantity to cum_qty (FIX D.13), so `OrderReplaced.quantity` is
+  order quantity to cum_qty (FIX App. D C.3.b/C.3.c), so `OrderReplaced.quantity` is
   max(requested, cum_qty) and the order is FILLED with leaves 0.
 - Answers name their request: a cancel reject whose request id is not the
   pending request's is an UNKNOWN_REQUEST anomaly and settles nothing. A cancel
-  may be sent before the venue's ack (FIX D.5): its `PendingRequest` is
+  may be sent before the venue's ack (FIX App. D B.1.d): its `PendingRequest` is
   `unacknowledged` until an ack or fill, and a reject of it then returns the
   order to PENDING_NEW (trigger CANCEL_REJECT_UNACKED).
 - Quantities. For a live order (PENDING_NEW, NEW, PARTIALLY_FILLED,
@@ -64,7 +64,7 @@ Design decisions (the contract other modules rely on):
   avg_px = sum(q*p) / sum(q) computed exactly and quantized to 8 places
   half-even (the only rounding). A venue whose cum/leaves disagree gets a
   seq-0 `OrderAnomaly` VENUE_MISMATCH next to the fill, which still applies.
-- Pending requests form a chain (FIX request chains, Vol. 4 D.15-D.17):
+- Pending requests form a chain (FIX request chains, Vol. 4 App. D group D):
   `pending` is the oldest cancel or replace awaiting the venue (the one it
   answers next), `queued` those sent after it; `Order.chain` is both. A cancel
   or a further replace may follow pending replaces (each `VenueRequest` names
@@ -96,7 +96,7 @@ Design decisions (the contract other modules rely on):
   It is not live: the engine sends it no cancel or replace; the venue may
   still cancel or expire it later.
 - Late fills: a fill for an order no longer working (CANCELED, EXPIRED,
-  DONE_FOR_DAY, even REJECTED) is booked (FIX 4.4 Vol. 4 D.8): cum_qty grows,
+  DONE_FOR_DAY, even REJECTED) is booked (an execution that crossed the end of the order): cum_qty grows,
   the status stays, the `OrderFilled` and its `Fill` carry `late=True`, and
   positions and account risk move like for any fill. Only a fill beyond the
   quantity is refused (OVERFILL).

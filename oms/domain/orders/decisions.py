@@ -243,9 +243,9 @@ MAX_CHAIN = 8
 
 def _request_refusal(order: Order, action: VenueAction, quantity: Decimal | None = None) -> Denial | None:
     """Why no cancel or replace (`action`, to `quantity`) can be sent for `order` now, or None.
-    A cancel may chase an order the venue has not acknowledged yet (FIX D.5); a replace may
-    not. A replace may increase a FILLED order's quantity (FIX D.14). Requests chain (FIX
-    D.15-D.17): a cancel or a further replace may follow pending replaces; nothing follows a
+    A cancel may chase an order the venue has not acknowledged yet (FIX App. D B.1.d); a replace may
+    not. A replace may increase a FILLED order's quantity (FIX App. D C.1.c). Requests chain (FIX
+    App. D group D): a cancel or a further replace may follow pending replaces; nothing follows a
     pending cancel (CxlRejReason ALREADY_PENDING), and at most `MAX_CHAIN` requests are out."""
     if order.status is OrderStatus.FILLED and action is VenueAction.REPLACE and quantity is not None:
         if quantity <= order.cum_qty:
@@ -293,7 +293,7 @@ def decide_amend(
     `denial` from pre-trade risk: seq-0 OrderCancelRejected
     (response_to REPLACE). Else OrderPendingReplace + VenueRequest REPLACE. A new
     quantity at or below cum_qty is sent: the venue then sets the order quantity to
-    cum_qty and the order is FILLED (FIX D.13; `OrderReplaced.quantity` says so).
+    cum_qty and the order is FILLED (FIX App. D C.3.b/C.3.c; `OrderReplaced.quantity` says so).
     """
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
@@ -329,7 +329,7 @@ def decide_amend(
 def decide_cancel(cmd: CancelOrder, order: Order | None, now: int) -> list[Event]:
     """Send a cancel, or refuse it (seq-0 OrderDenied UNKNOWN_ORDER, or seq-0
     OrderCancelRejected response_to CANCEL: not live, pending). A cancel may chase an
-    order the venue has not acknowledged yet (FIX D.5)."""
+    order the venue has not acknowledged yet (FIX App. D B.1.d)."""
     if order is None or not _known(cmd, order):
         return [_denied_unknown(cmd, now)]
     refusal = _request_refusal(order, VenueAction.CANCEL)
@@ -631,7 +631,7 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
             client_order_id=pending.client_order_id,
             request_id=pending.request_id,
             exec_id=report.exec_id,
-            # FIX (Vol. 4 D.13, replace to a quantity at or below the filled quantity): the
+            # FIX (Vol. 4 App. D C.3.b/C.3.c, replace to a quantity at or below the filled quantity): the
             # venue sets OrderQty to CumQty and the order is Filled; never more filled than ordered.
             quantity=max(requested, order.cum_qty),
             limit_price=pending.limit_price,

@@ -130,7 +130,7 @@ class PendingRequest:
     quantity: Decimal | None = None  # the replace's new terms
     limit_price: Decimal | None = None
     unacknowledged: bool = False
-    """Sent before the venue acknowledged the order (FIX D.5); its ack or a fill clears it, and a
+    """Sent before the venue acknowledged the order (FIX App. D B.1.d); its ack or a fill clears it, and a
     reject of the request while still set returns the order to PENDING_NEW."""
 
     @property

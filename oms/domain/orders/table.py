@@ -107,7 +107,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_NEW, T.FILL): S.FILLED,  # e.g. a marketable IOC filled at once, no separate ack
     (S.PENDING_NEW, T.CANCELED): S.CANCELED,  # IOC with nothing to match, canceled without ack
     (S.PENDING_NEW, T.EXPIRE): S.EXPIRED,  # IOC/FOK with nothing to match, expired without ack
-    # FIX D.5 (cancel request issued for an order not yet acknowledged): the trader may cancel
+    # FIX 4.4 Vol. 4 App. D B.1.d/B.1.e (cancel request issued for an order not yet acknowledged): the trader may cancel
     # at once; the venue answers (ack then canceled, canceled, or a reject that leaves it PendingNew).
     (S.PENDING_NEW, T.CANCEL_REQUEST): S.PENDING_CANCEL,
     # --- NEW: working, nothing filled.
@@ -132,7 +132,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PARTIALLY_FILLED, T.CORRECT_COMPLETE): S.FILLED,  # corrected up to the full quantity
     # --- PENDING_CANCEL: a cancel is at the venue; the order still works until answered.
     (S.PENDING_CANCEL, T.PARTIAL_FILL): S.PENDING_CANCEL,  # fill raced the cancel: still pending
-    # FIX OrdStatus precedence (Vol. 4 Appendix D, "Order State Changes" D.9/D.10): Pending Cancel
+    # FIX OrdStatus precedence (Vol. 4 App. D B.1.c, cancel request for an order that becomes filled before the cancel is accepted): Pending Cancel
     # ranks above Filled, so a fill completing the order while the cancel is out leaves it
     # PENDING_CANCEL (leaves 0) until the venue answers; the cancel reject then settles it FILLED.
     (S.PENDING_CANCEL, T.FILL): S.PENDING_CANCEL,
@@ -154,7 +154,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_REPLACE, T.PARTIAL_FILL): S.PENDING_REPLACE,  # fill under the old terms, still pending
     # Pending Replace ranks above Filled too: the old quantity filled first, the order stays
     # PENDING_REPLACE (leaves 0); the venue's replace reject settles it FILLED, or its replace to
-    # a larger quantity reopens it (FIX D.11 "fill while cancel/replace pending").
+    # a larger quantity reopens it (FIX App. D C.1.b, fill while replace pending).
     (S.PENDING_REPLACE, T.FILL): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.REPLACED_UNFILLED): S.NEW,  # REPLACED is never resting: status by quantities
     (S.PENDING_REPLACE, T.REPLACED_PARTIAL): S.PARTIALLY_FILLED,
@@ -170,7 +170,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_REPLACE, T.CORRECT_PARTIAL): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.BUST_COMPLETE): S.PENDING_REPLACE,
     (S.PENDING_REPLACE, T.CORRECT_COMPLETE): S.PENDING_REPLACE,  # the pending replace ranks above Filled
-    # --- Request chains (FIX 4.4 Vol. 4 D.15-D.17, "cancel/replace chains"): a cancel while a
+    # --- Request chains (FIX 4.4 Vol. 4 App. D group D, sequencing and chaining, "cancel/replace chains"): a cancel while a
     # replace is pending, and a replace while one is pending, each chained by ClOrdID /
     # OrigClOrdID; the venue answers them in turn. Pending Cancel ranks above Pending Replace.
     (S.PENDING_REPLACE, T.CANCEL_REQUEST): S.PENDING_CANCEL,  # the trader gives up while a replace is out
@@ -179,7 +179,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.PENDING_CANCEL, T.CHAIN_CANCEL): S.PENDING_CANCEL,  # a replace answered (replaced or rejected), the cancel still out
     (S.PENDING_CANCEL, T.CHAIN_REPLACE): S.PENDING_REPLACE,  # the cancel rejected, a replace sent before it still out
     # --- FILLED: complete. Only late answers and trade busts/corrections arrive.
-    # FIX D.14 (increasing the quantity of a filled order): the trader buys more on the same
+    # FIX App. D C.1.c (increasing the quantity of a filled order): the trader buys more on the same
     # order; the venue's replace reopens it (PARTIALLY_FILLED), its reject leaves it FILLED.
     (S.FILLED, T.REPLACE_REQUEST): S.PENDING_REPLACE,
     (S.FILLED, T.CANCEL_REJECT_COMPLETE): S.FILLED,  # late reject of a cancel the final fill overtook
@@ -190,7 +190,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.FILLED, T.CORRECT_PARTIAL): S.PARTIALLY_FILLED,  # corrected down: the difference is open again
     (S.FILLED, T.CORRECT_COMPLETE): S.FILLED,
     # --- CANCELED: terminal. Busts/corrections change quantities, never the status.
-    # Late fills (FIX D.8 "Fill received after the order is canceled"): the execution happened
+    # Late fills (an execution that crossed the cancel): the execution happened
     # at the venue before the cancel took effect and its report crossed ours. FIX books it:
     # CumQty grows, OrdStatus stays Canceled; the OrderFilled carries late=True.
     (S.CANCELED, T.PARTIAL_FILL): S.CANCELED,
@@ -229,7 +229,7 @@ TRANSITIONS: dict[tuple[OrderStatus, Trigger], OrderStatus] = {
     (S.DONE_FOR_DAY, T.BUST_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_PARTIAL): S.DONE_FOR_DAY,
     (S.DONE_FOR_DAY, T.CORRECT_COMPLETE): S.DONE_FOR_DAY,
-    # --- Restatements (FIX ExecType Restated, D.19-D.21): the venue changes quantity or price
+    # --- Restatements (FIX ExecType Restated, App. D group E): the venue changes quantity or price
     # unsolicited (corporate action, split, venue-side reduction, repricing). A working order
     # takes the status its new quantity gives; a pending request keeps its precedence.
     (S.NEW, T.RESTATE_UNFILLED): S.NEW,
@@ -325,7 +325,7 @@ def is_live(order: HasStatus) -> bool:
 
 def is_amendable(order: HasStatus) -> bool:
     """Whether a cancel/replace of the order may go to the venue (so pre-trade risk must check it):
-    a live order, or a FILLED one whose quantity a replace may increase (FIX D.14)."""
+    a live order, or a FILLED one whose quantity a replace may increase (FIX App. D C.1.c)."""
     return order.status in LIVE_STATUSES or order.status is OrderStatus.FILLED
 
 

@@ -82,7 +82,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PN, "FILL"): FILLED,
     (PN, "CANCELED"): CXL,
     (PN, "EXPIRE"): EXP,
-    (PN, "CANCEL_REQUEST"): PC,  # FIX D.5: cancel before the ack
+    (PN, "CANCEL_REQUEST"): PC,  # FIX App. D B.1.d: cancel before the ack
     (NEW, "PARTIAL_FILL"): PF,
     (NEW, "FILL"): FILLED,
     (NEW, "CANCEL_REQUEST"): PC,
@@ -133,7 +133,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (PR, "CORRECT_PARTIAL"): PR,
     (PR, "BUST_COMPLETE"): PR,
     (PR, "CORRECT_COMPLETE"): PR,
-    (FILLED, "REPLACE_REQUEST"): PR,  # FIX D.14: increase a filled order
+    (FILLED, "REPLACE_REQUEST"): PR,  # FIX App. D C.1.c: increase a filled order
     (FILLED, "CANCEL_REJECT_COMPLETE"): FILLED,
     (FILLED, "REPLACE_REJECT_COMPLETE"): FILLED,
     (FILLED, "BUST_UNFILLED"): NEW,
@@ -217,7 +217,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     (REJ, "BUST_PARTIAL"): REJ,
     (REJ, "CORRECT_PARTIAL"): REJ,
     (REJ, "CORRECT_COMPLETE"): REJ,
-    # request chains (FIX D.15-D.17): Pending Cancel ranks above Pending Replace
+    # request chains (FIX App. D group D): Pending Cancel ranks above Pending Replace
     (PR, "CANCEL_REQUEST"): PC,
     (PR, "REPLACE_REQUEST"): PR,
     (PR, "CHAIN_REPLACE"): PR,
@@ -402,7 +402,7 @@ def test_fill_while_pending_cancel_stays_pending() -> None:
 
 
 def test_fill_completing_while_pending_cancel_stays_pending_cancel_until_the_reject() -> None:
-    """FIX OrdStatus precedence: Pending Cancel ranks above Filled (Vol. 4 Appendix D, D.9)."""
+    """FIX OrdStatus precedence: Pending Cancel ranks above Filled (Vol. 4 App. D B.1.c)."""
     h = OrderHarness()
     h.working()
     h.fill(40)
@@ -474,7 +474,7 @@ def test_expired_while_cancel_pending_then_too_late_reject() -> None:
     [
         (D(150), OrderStatus.PARTIALLY_FILLED, D(110)),  # above filled
         (D(40), OrderStatus.FILLED, D(0)),  # equal to filled
-        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, quantity set to cum (FIX D.13)
+        (D(30), OrderStatus.FILLED, D(0)),  # below filled: done, quantity set to cum (FIX App. D C.3.b/C.3.c)
     ],
 )
 def test_replace_quantity_relative_to_filled(new_qty: D, status: OrderStatus, leaves: D) -> None:
@@ -536,7 +536,7 @@ def test_fill_completing_while_replace_pending_then_late_reject() -> None:
 
 
 def test_replace_up_accepted_after_the_old_quantity_filled_reopens_the_order() -> None:
-    """FIX D.11: the fill under the old terms keeps PENDING_REPLACE; the replace to 200 then applies."""
+    """FIX App. D C.1.b: the fill under the old terms keeps PENDING_REPLACE; the replace to 200 then applies."""
     h = OrderHarness()
     h.working()
     h.amend("r", quantity=D(200))
@@ -592,7 +592,7 @@ def test_requests_refused_by_state(action: str) -> None:
     to = CancelRejectResponseTo.CANCEL if action == "cancel" else CancelRejectResponseTo.REPLACE
     h = OrderHarness()
     h.new()
-    if action == "amend":  # a cancel may chase an unacknowledged order (FIX D.5), a replace may not
+    if action == "amend":  # a cancel may chase an unacknowledged order (FIX App. D B.1.d), a replace may not
         (rej,) = ask(h, "a")
         assert isinstance(rej, OrderCancelRejected) and rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
         assert rej.response_to is to

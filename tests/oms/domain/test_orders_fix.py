@@ -45,7 +45,7 @@ from tests import builders
 from tests.builders import EngineHarness, OrderHarness
 
 
-# ------------------------------------------------- 1. late fills (FIX D.8)
+# ------------------------------------------------- 1. late fills (an execution that crossed the cancel)
 
 
 def _late_fill_after(end: ExecType) -> OrderHarness:
@@ -58,7 +58,7 @@ def _late_fill_after(end: ExecType) -> OrderHarness:
     return h
 
 
-def test_fix_d8_fill_after_cancel_is_booked_status_stays_canceled() -> None:
+def test_fix_fill_after_cancel_is_booked_status_stays_canceled() -> None:
     h = _late_fill_after(ExecType.CANCELED)
     assert h.order.status is OrderStatus.CANCELED
     filled, fill = h.fill(20, "11")
@@ -129,7 +129,7 @@ def test_fix_fill_on_a_rejected_order_is_booked_not_lost() -> None:
 
 
 def test_fix_precedence_pending_cancel_above_filled_then_cancel_reject_settles_filled() -> None:
-    """FIX 4.4 Vol. 4 D.9 (fill while cancel pending, then "too late to cancel")."""
+    """FIX 4.4 Vol. 4 App. D B.1.c (fill while cancel pending, then "too late to cancel")."""
     h = OrderHarness()
     h.working()
     h.cancel("c")
@@ -176,7 +176,7 @@ def test_fix_cancel_reject_names_its_request_in_clordid_else_it_settles_nothing(
 # ------------------------------- 4. replace at or below the filled quantity
 
 
-def test_fix_d13_replace_below_cum_qty_sets_order_qty_to_cum_qty_and_fills_the_order() -> None:
+def test_fix_c3c_replace_below_cum_qty_sets_order_qty_to_cum_qty_and_fills_the_order() -> None:
     h = OrderHarness()
     h.working()
     h.fill(40)
@@ -194,7 +194,7 @@ def test_fix_replace_report_with_another_order_qty_is_a_venue_mismatch_beside_th
     assert replaced.quantity == D(150) and anomaly.reason_code == "VENUE_MISMATCH" and anomaly.seq == 0
 
 
-# ------------------------------------------ 5. request chains (D.15-D.17)
+# ------------------------------------------ 5. request chains (App. D group D)
 
 
 def test_fix_cancel_while_replace_pending_chains_origclordid_and_venue_answers_each_in_turn() -> None:
@@ -315,10 +315,10 @@ def test_fix_resumed_or_renewed_with_a_cancel_out_shows_pending_cancel() -> None
     assert g.order.status is OrderStatus.PENDING_CANCEL
 
 
-# ---------------------------------------- 3. cancel while PendingNew (D.5)
+# ---------------------------------------- 3. cancel while PendingNew (App. D B.1.d)
 
 
-def test_fix_d5_cancel_before_the_ack_is_sent_and_the_venue_answers_canceled() -> None:
+def test_fix_b1d_cancel_before_the_ack_is_sent_and_the_venue_answers_canceled() -> None:
     h = OrderHarness()
     h.new()
     pending, request = h.cancel("c")
@@ -330,7 +330,7 @@ def test_fix_d5_cancel_before_the_ack_is_sent_and_the_venue_answers_canceled() -
     assert h.order.status is OrderStatus.CANCELED and h.order.pending is None
 
 
-def test_fix_d5_cancel_before_the_ack_rejected_returns_the_order_to_pending_new() -> None:
+def test_fix_b1d_cancel_before_the_ack_rejected_returns_the_order_to_pending_new() -> None:
     h = OrderHarness()
     h.new()
     h.cancel("c")
@@ -340,7 +340,7 @@ def test_fix_d5_cancel_before_the_ack_rejected_returns_the_order_to_pending_new(
     assert h.order.status is OrderStatus.NEW
 
 
-def test_fix_d5_order_rejected_while_the_cancel_chased_it_then_late_cancel_reject() -> None:
+def test_fix_b1d_order_rejected_while_the_cancel_chased_it_then_late_cancel_reject() -> None:
     h = OrderHarness()
     h.new()
     h.cancel("c")
@@ -350,17 +350,17 @@ def test_fix_d5_order_rejected_while_the_cancel_chased_it_then_late_cancel_rejec
     assert late.seq > 0 and h.order.status is OrderStatus.REJECTED and h.order.pending is None
 
 
-def test_fix_d5_replace_before_the_ack_is_still_refused() -> None:
+def test_fix_b1d_replace_before_the_ack_is_still_refused() -> None:
     h = OrderHarness()
     h.new()
     (rej,) = h.amend("r", quantity=D(50))
     assert rej.seq == 0 and rej.reason_code == "ORDER_NOT_ACKNOWLEDGED"
 
 
-# ------------------------------------------ 6. increase a filled order (D.14)
+# ------------------------------------------ 6. increase a filled order (App. D C.1.c)
 
 
-def test_fix_d14_increasing_a_filled_order_reopens_it_partially_filled() -> None:
+def test_fix_c1c_increasing_a_filled_order_reopens_it_partially_filled() -> None:
     h = OrderHarness()
     h.working()
     h.fill(100)
@@ -372,7 +372,7 @@ def test_fix_d14_increasing_a_filled_order_reopens_it_partially_filled() -> None
     assert (h.order.status, h.order.quantity, h.order.leaves_qty) == (OrderStatus.PARTIALLY_FILLED, D(150), D(50))
 
 
-def test_fix_d14_increase_of_a_filled_order_rejected_leaves_it_filled() -> None:
+def test_fix_c1c_increase_of_a_filled_order_rejected_leaves_it_filled() -> None:
     h = OrderHarness()
     h.working()
     h.fill(100)
