@@ -73,6 +73,37 @@ TRANSACTION_TIMEOUT_MS = 60_000
 """How long the broker keeps a transaction open before aborting it itself."""
 
 
+# ---------------------------------------------------------- client settings
+
+
+def transactional_consumer_config(bootstrap_servers: str, group_id: str, **extra) -> dict:
+    """The processor's input consumer: group-managed, committed data only, offsets committed
+    with the transaction (never by the consumer itself)."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id,
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "range",
+        **extra,
+    }
+
+
+def transactional_producer_config(bootstrap_servers: str, transactional_id: str, **extra) -> dict:
+    """The processor's transactional producer."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "transactional.id": transactional_id,
+        "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 1,
+        "partitioner": "murmur2_random",
+        **extra,
+    }
+
+
 # ------------------------------------------------------------------ faults
 
 
@@ -215,27 +246,12 @@ class TransactionalProcessor:
         self._stop = threading.Event()
         self._episode_started = 0.0
         self._next_report = 0.0
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers,
-            "group.id": group_id,
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "range",
-        })
+        self._consumer = Consumer(transactional_consumer_config(bootstrap_servers, group_id))
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
 
     def _new_producer(self) -> Producer:
-        return Producer({
-            "bootstrap.servers": self._bootstrap,
-            "transactional.id": self._transactional_id,
-            "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 1,
-            "partitioner": "murmur2_random",
-        })
+        return Producer(transactional_producer_config(self._bootstrap, self._transactional_id))
 
     # ---------------------------------------------------------- partitions
 
