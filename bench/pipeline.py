@@ -33,7 +33,6 @@ from pathlib import Path
 from uuid import uuid4
 
 from confluent_kafka import KafkaError, TopicPartition
-from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
