@@ -1,22 +1,37 @@
-"""End-to-end benchmark of the OMS pipeline: order command to first fill, against raw Kafka.
+"""End-to-end benchmark of the OMS pipeline: order command to first fill, against a no-work floor.
 
 Starts the synthetic market data feed, the simulated venue gateway and the
 worker as real processes (`entrypoints.supervisor.Processes`) on topics under a
-unique prefix, warms up with 20 market orders, then measures:
+unique prefix, and beside them the floor (`bench.floor`): a relay chain with
+the pipeline's topology (commands -> transactional hop -> requests -> plain
+hop -> reports -> transactional hop -> fills) that does no work, on the same
+client settings, each hop in a process of its own. After a warm-up of both it measures, in the same run:
 
-* latency at a fixed rate: `--orders` MARKET BUY orders of quantity 1 sent at
-  `--rate` per second with `OrderClient`; latency is the arrival of the first
-  `Fill` on the `fills` topic (seen by a consumer thread) minus the send time;
-* sustained rate: `--burst` market orders sent as fast as possible, timed
-  until every one of them has a fill; reported as orders fully filled per second;
-* a raw Kafka baseline in the same run: the same encoded NewOrder bytes
-  produced to a scratch topic with the OMS producer config and consumed with
-  the OMS (read_committed) consumer config, at the same rate and count.
+* latency at fixed rates (`--rates`, default 50/s): `--orders` MARKET BUY
+  orders sent at each rate, first to the floor, then to the pipeline; latency
+  is the arrival of the first fill (seen by a consumer thread) minus the send
+  time; p50/p90/p99/max, and the CPU of the broker, the worker and the gateway
+  (or the floor's hops) over the run, read from /proc;
+* per hop, from the record timestamps on the topics: command -> venue request,
+  -> execution report -> fill -> seen by the bench;
+* sustained rate: `--burst` orders sent as fast as possible, timed until every
+  one has its fill, for both chains;
+* ratios pipeline / floor (p50, p99 per rate; throughput).
+
+Conditions are printed with the figures: the broker (started by this run, and
+how long before the first measurement, or external), the load average before
+and after. `--json FILE` writes every figure too, to compare runs.
 
 The broker is the one from `KAFKA_BOOTSTRAP_SERVERS`, else a local broker
-started under the temporary home and stopped at the end. It is a benchmark, not a test: numbers depend on the
-machine and its load. Run with
-`python -m bench.pipeline [--orders N] [--rate R] [--burst B]`.
+started under the temporary home and stopped at the end (a fresh broker: its
+JVM is still compiling during the first minute). It is a benchmark, not a
+test: numbers depend on the machine and its load, which is why the floor runs
+in the same run. Run with
+`python -m bench.pipeline [--orders N] [--rates 50,1000] [--burst B] [--json FILE]`.
+Profile a process of a run with py-spy (`pip install py-spy`), e.g.
+`py-spy record -p <worker pid> -d 10 --threads --idle -f raw -o worker.txt`
+(the pids are those of `python -m entrypoints.worker` / `entrypoints.venue`), or
+`py-spy record ... --gil` to see which thread holds the GIL.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import tempfile
 import threading
@@ -54,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 

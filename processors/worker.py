@@ -36,7 +36,6 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,13 +55,6 @@ from streams.topics import Topics
 
 log = logging.getLogger("oms.worker")
 
-SWITCH_INTERVAL_S = 0.0005
-"""The interpreter's thread switch interval in the worker (CPython's default is 5 ms). The engine
-thread shares the GIL with the faust event loop and the table followers, and takes it back after
-every client call (consume, produce, each transactional call, the RocksDB write): under the default a
-thread asking for the GIL waits up to 5 ms for a busy one to drop it, several times per transaction,
-which put tens of ms between a command and its venue request at any rate. A shorter interval bounds
-each wait at half a millisecond for a few per cent more switching in the busy threads."""
 RESTART_PAUSE_S = 2.0
 """Pause before a failed background loop (the post-trade monitor) is run again."""
 
@@ -147,7 +139,6 @@ def watch_liveness(progress: Progress, ends: Callable[[], dict[int, int] | None]
 
 def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOptions = WorkerOptions(),
                loglevel: str = "warning", *, clock: Clock) -> int:
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     topics = Topics(settings.topic_prefix)
     name = app_id(topics)
     datadir = settings.home / "worker" / name
