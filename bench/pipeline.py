@@ -1,42 +1,61 @@
-"""End-to-end benchmark of the OMS pipeline: order command to first fill, against raw Kafka.
+"""End-to-end benchmark of the OMS pipeline: order command to first fill, against a no-work floor.
 
 Starts the synthetic market data feed, the simulated venue gateway and the
 worker as real processes (`entrypoints.supervisor.Processes`) on topics under a
-unique prefix, warms up with 20 market orders, then measures:
+unique prefix, and beside them the floor (`bench.floor`): a relay chain with
+the pipeline's topology (commands -> transactional hop -> requests -> plain
+hop -> reports -> transactional hop -> fills) that does no work, on the same
+client settings, each hop in a process of its own. After a warm-up of both it measures, in the same run:
 
-* latency at a fixed rate: `--orders` MARKET BUY orders of quantity 1 sent at
-  `--rate` per second with `OrderClient`; latency is the arrival of the first
-  `Fill` on the `fills` topic (seen by a consumer thread) minus the send time;
-* sustained rate: `--burst` market orders sent as fast as possible, timed
-  until every one of them has a fill; reported as orders fully filled per second;
-* a raw Kafka baseline in the same run: the same encoded NewOrder bytes
-  produced to a scratch topic with the OMS producer config and consumed with
-  the OMS (read_committed) consumer config, at the same rate and count.
+* latency at fixed rates (`--rates`, default 50/s): `--orders` MARKET BUY
+  orders sent at each rate, first to the floor, then to the pipeline; latency
+  is the arrival of the first fill (seen by a consumer thread) minus the send
+  time; p50/p90/p99/max, and the CPU of the broker, the worker and the gateway
+  (or the floor's hops) over the run, read from /proc;
+* per hop, from the record timestamps on the topics: command -> venue request,
+  -> execution report -> fill -> seen by the bench;
+* sustained rate: `--burst` orders sent as fast as possible, timed until every
+  one has its fill, for both chains;
+* ratios pipeline / floor (p50, p99 per rate; throughput).
+
+Conditions are printed with the figures: the broker (started by this run, and
+how long before the first measurement, or external), the load average before
+and after. `--json FILE` writes every figure too, to compare runs.
 
 The broker is the one from `KAFKA_BOOTSTRAP_SERVERS`, else a local broker
-started under the temporary home and stopped at the end. It is a benchmark, not a test: numbers depend on the
-machine and its load. Run with
-`python -m bench.pipeline [--orders N] [--rate R] [--burst B]`.
+started under the temporary home and stopped at the end (a fresh broker: its
+JVM is still compiling during the first minute). It is a benchmark, not a
+test: numbers depend on the machine and its load, which is why the floor runs
+in the same run. Run with
+`python -m bench.pipeline [--orders N] [--rates 50,1000] [--burst B] [--json FILE]`.
+Profile a process of a run with py-spy (`pip install py-spy`), e.g.
+`py-spy record -p <worker pid> -d 10 --threads --idle -f raw -o worker.txt`
+(the pids are those of `python -m entrypoints.worker` / `entrypoints.venue`), or
+`py-spy record ... --gil` to see which thread holds the GIL.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import math
+import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
 from confluent_kafka import KafkaError, TopicPartition
-from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
 from oms import commands
 from oms.clock import LiveClock
 from oms.config import Settings
+from bench.floor import Floor
 from entrypoints.supervisor import Processes
 from streams.broker import LocalBroker
 from streams.client import OrderClient
@@ -51,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 
@@ -67,14 +86,16 @@ class Arrivals(threading.Thread):
         super().__init__(daemon=True)
         self._poll_one = poll_one  # returns an id (str) or None
         self.first: dict[str, int] = {}
+        self.wall: dict[str, int] = {}
+        """Wall-clock arrival (ns), to compare with record timestamps."""
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             ident = self._poll_one()
-            if ident is not None:
-                now = time.perf_counter_ns()
-                self.first.setdefault(ident, now)
+            if ident is not None and ident not in self.first:
+                self.first[ident] = time.perf_counter_ns()
+                self.wall[ident] = time.time_ns()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -163,142 +184,374 @@ def histogram(series: dict[str, list[float]], buckets_ms=(1, 2, 5, 10, 20, 50, 1
     return table
 
 
+# ------------------------------------------------------------------ conditions
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (and its reaped children) from /proc, None if unreadable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+
+
+def process_age_s(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+class CpuMeter:
+    """CPU share (in % of one core) of named processes between `start()` and `read()`."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self._t0 = 0.0
+        self._c0: dict[str, float | None] = {}
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._c0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def read(self) -> dict[str, float | None]:
+        elapsed = time.perf_counter() - self._t0
+        out = {}
+        for name, pid in self.pids.items():
+            c1, c0 = cpu_seconds(pid), self._c0.get(name)
+            out[name] = None if c1 is None or c0 is None or elapsed <= 0 else 100 * (c1 - c0) / elapsed
+        return out
+
+
+# ------------------------------------------------------------------ per hop
+
+
+def hop_table(stamps: dict[str, list[int | None]]) -> dict[str, list[float]]:
+    """Per-hop latencies (ms) from the record timestamps of each order's command, venue request,
+    execution report and fill, and its arrival at the bench (wall clock, ms)."""
+    names = ["command -> request", "request -> report", "report -> fill", "fill -> seen"]
+    hops: dict[str, list[float]] = {n: [] for n in names}
+    for chain in stamps.values():
+        for i, name in enumerate(names):
+            a, b = chain[i], chain[i + 1]
+            if a is not None and b is not None:
+                hops[name].append(b - a)
+    return hops
+
+
+def pipeline_stamps(rt: Runtime, cids: dict[str, int], seen_wall: dict[str, int]) -> dict[str, list]:
+    """cid -> [command ts, venue request ts, first fill-report ts, fill ts, seen] (ms) from the topics."""
+    reader = rt.reader()
+    topics = rt.topics
+    cmd, req, rep, fill, order_of = {}, {}, {}, {}, {}
+    try:
+        for topic in (topics.commands, topics.venue_requests, topics.exec_reports, topics.fills):
+            reader.assign(topic)
+        for record in reader.records(idle_timeout=30):
+            try:
+                event = rt.codec.decode(record.topic, record.value)
+            except Exception:
+                continue
+            ts = record.timestamp_ms
+            if record.topic == topics.commands:
+                cmd.setdefault(getattr(event, "client_order_id", None), ts)
+            elif record.topic == topics.venue_requests:
+                req.setdefault(event.order_id, ts)
+            elif record.topic == topics.exec_reports:
+                if getattr(event, "last_qty", 0):
+                    rep.setdefault(event.order_id, ts)
+            elif record.topic == topics.fills:
+                fill.setdefault(event.client_order_id, ts)
+                order_of.setdefault(event.client_order_id, event.order_id)
+    finally:
+        reader.close()
+    out = {}
+    for cid in cids:
+        oid = order_of.get(cid)
+        out[cid] = [cmd.get(cid), req.get(oid), rep.get(oid), fill.get(cid),
+                    seen_wall[cid] // 1_000_000 if cid in seen_wall else None]
+    return out
+
+
+def floor_stamps(rt: Runtime, floor: Floor, cids: dict[str, int], seen_wall: dict[str, int]) -> dict[str, list]:
+    reader = rt.reader()
+    order = [floor.topics.commands, floor.topics.requests, floor.topics.reports, floor.topics.fills]
+    found: dict[str, dict[str, int]] = {t: {} for t in order}
+    try:
+        for topic in order:
+            reader.assign(topic)
+        for record in reader.records(idle_timeout=30):
+            found[record.topic].setdefault(record.text_key, record.timestamp_ms)
+    finally:
+        reader.close()
+    return {cid: [*(found[t].get(cid) for t in order),
+                  seen_wall[cid] // 1_000_000 if cid in seen_wall else None] for cid in cids}
+
+
+# ------------------------------------------------------------------ the runs
+
+
+@dataclass
+class RunResult:
+    name: str
+    rate: float
+    sent: int
+    latencies: list[float]
+    hops: dict[str, list[float]]
+    cpu: dict[str, float | None]
+
+    def figures(self) -> dict:
+        lat = self.latencies
+        return {
+            "name": self.name, "rate_per_s": self.rate, "sent": self.sent, "received": len(lat),
+            "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90), "p99_ms": percentile(lat, 99),
+            "max_ms": max(lat) if lat else float("nan"),
+            "hops_p50_ms": {k: percentile(v, 50) for k, v in self.hops.items()},
+            "hops_p99_ms": {k: percentile(v, 99) for k, v in self.hops.items()},
+            "cpu_percent": self.cpu,
+        }
+
+
+def paced_run(send, flush, arrivals: Arrivals, prefix: str, count: int, rate: float, timeout: float
+              ) -> tuple[dict[str, int], list[float], dict[str, int]]:
+    """Send `count` orders at `rate`; (sent perf ns, latencies ms, seen wall ns)."""
+    sent: dict[str, int] = {}
+    flush_each = rate <= 200  # at high rates the producer's linger batches, as a client's would
+    for i in paced(count, rate):
+        cid = f"{prefix}-{i}"
+        sent[cid] = time.perf_counter_ns()
+        send(cid, i)
+        if flush_each:
+            flush()
+    flush()
+    arrivals.wait_for(sent, timeout=timeout)
+    return sent, latencies_ms(sent, arrivals.first), arrivals.wall
+
+
+def burst_run(send, flush, arrivals: Arrivals, prefix: str, count: int, timeout: float) -> dict:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    t0 = time.perf_counter_ns()
+    for i, cid in enumerate(ids):
+        send(cid, i)
+    flush()
+    sent_done = time.perf_counter_ns()
+    complete = arrivals.wait_for(ids, timeout=timeout)
+    got = [arrivals.first[c] for c in ids if c in arrivals.first]
+    end = max(got) if got else time.perf_counter_ns()
+    seconds = (end - t0) / 1e9
+    return {"orders": count, "filled": len(got), "complete": complete, "seconds": seconds,
+            "sending_s": (sent_done - t0) / 1e9, "filled_per_s": len(got) / seconds if seconds > 0 else 0.0}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=500, help="orders in the fixed-rate latency runs")
-    parser.add_argument("--rate", type=float, default=50.0, help="orders per second in the latency runs")
-    parser.add_argument("--burst", type=int, default=2000, help="orders in the sustained-rate run")
+    parser.add_argument("--orders", type=int, default=500, help="orders in each fixed-rate latency run")
+    parser.add_argument("--rates", default="50", help="comma-separated rates (orders/s) of the latency runs")
+    parser.add_argument("--rate", type=float, default=None, help="one rate (same as --rates R)")
+    parser.add_argument("--burst", type=int, default=2000, help="orders in the sustained-rate run (0: none)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for outstanding fills")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    console = Console(width=120)
+    rates = [args.rate] if args.rate else [float(r) for r in args.rates.split(",") if r]
+    console = Console(width=130)
     began = time.perf_counter()
 
     settings = Settings.from_env().with_(topic_prefix=f"bench{uuid4().hex[:6]}.",
                                          home=Path(tempfile.mkdtemp(prefix="oms-bench-")))
+    external = bool(settings.bootstrap_servers)
     rt = connect(settings)
     rt.ensure_topics()
-    console.print(f"broker {rt.bootstrap_servers}, prefix {settings.topic_prefix}, home {settings.home}")
+    broker_pid = None if external else getattr(LocalBroker(settings.home / "broker", settings.cache_dir).status(),
+                                                "pid", None)
+    broker_age = process_age_s(broker_pid)
+    conditions = {
+        "broker": "external (KAFKA_BOOTSTRAP_SERVERS)" if external else
+                  f"local, started by this run ({broker_age:.0f}s before the first run)" if broker_age else "local",
+        "bootstrap": rt.bootstrap_servers, "cores": os.cpu_count(), "load_before": load_average(),
+        "orders_per_run": args.orders, "rates": rates, "burst": args.burst,
+    }
+    console.print(f"broker {rt.bootstrap_servers} ({conditions['broker']}), prefix {settings.topic_prefix}, "
+                  f"load {conditions['load_before']}")
 
     procs = Processes(settings, rt.bootstrap_servers)
     fills: Arrivals | None = None
-    raw: Arrivals | None = None
+    floor_fills: Arrivals | None = None
+    floor: Floor | None = None
     client = producer = None
-    rows: list[tuple[str, str]] = []
-    pipe: list[float] = []
-    base: list[float] = []
+    runs: list[RunResult] = []
+    bursts: dict[str, dict] = {}
     try:
         procs.start_marketdata(f"{INSTRUMENT}:100.00", seed=1, rate=50)
         procs.start_gateway("SIM", 7)
         procs.start_worker()
+        floor = Floor.start(rt.bootstrap_servers, settings.topic_prefix, settings.partitions)
 
         client = OrderClient(rt.event_producer(), rt.topics, trader="bench", clock=LiveClock())
         fills = fill_arrivals(rt)
         fills.start()
-
-        # warm-up
-        t = time.perf_counter()
-        warm = [f"w-{i}" for i in range(20)]
-        for i, cid in enumerate(warm):
-            send_order(client, cid, i)
-        client.flush()
-        fills.wait_for(warm, timeout=180, procs=procs, what="warm-up fills")
-        console.print(f"warm-up: 20 orders filled after {time.perf_counter() - t:.1f}s")
-
-        # latency at a fixed rate
-        sent: dict[str, int] = {}
-        for i in paced(args.orders, args.rate):
-            cid = f"b-{i}"
-            sent[cid] = time.perf_counter_ns()
-            send_order(client, cid, i)
-            client.flush()
-        fills.wait_for(sent, timeout=args.timeout)
-        pipe = latencies_ms(sent, fills.first)
-        console.print(f"latency run: {len(pipe)}/{len(sent)} filled")
-
-        # sustained rate
-        burst = [f"x-{i}" for i in range(args.burst)]
-        t0 = time.perf_counter_ns()
-        for i, cid in enumerate(burst):
-            send_order(client, cid, i)
-        client.flush()
-        sent_done = time.perf_counter_ns()
-        complete = fills.wait_for(burst, timeout=max(args.timeout, args.burst / 5))
-        got = [fills.first[c] for c in burst if c in fills.first]
-        burst_end = max(got) if got else time.perf_counter_ns()
-        burst_s = (burst_end - t0) / 1e9
-        console.print(f"burst: {len(got)}/{len(burst)} filled in {burst_s:.2f}s "
-                      f"(sending took {(sent_done - t0) / 1e9:.2f}s)")
-
-        # raw Kafka baseline: same bytes, same producer/consumer config, same rate and count
-        scratch = f"{settings.topic_prefix}rawbench"
-        admin = rt.admin()  # keep a reference: the futures fail if the client is destroyed
-        for fut in admin.create_topics([NewTopic(scratch, 3, 1)]).values():
-            fut.result()
         producer = rt.producer()
-        raw = raw_arrivals(rt, scratch)
-        raw.start()
+        floor_fills = raw_arrivals(rt, floor.topics.fills)
+        floor_fills.start()
         clock = LiveClock()
-        payloads = []
-        for i in range(args.orders):
-            event = commands.new_order(clock, account=f"B{i % 4}", client_order_id=f"r-{i}",
-                                       instrument=INSTRUMENT, side="BUY", quantity=1, trader="bench")
-            payloads.append(rt.codec.encode(rt.topics.commands, event))
-        warm_raw = [f"rw-{i}" for i in range(20)]  # warm up the raw path too (new topic, cold consumer)
-        for i, cid in enumerate(warm_raw):
-            producer.produce(scratch, key=encode_key(cid), value=payloads[i])
-        producer.flush(30)
-        raw.wait_for(warm_raw, timeout=60)
-        raw_sent: dict[str, int] = {}
-        for i in paced(args.orders, args.rate):
-            cid = f"r-{i}"
-            raw_sent[cid] = time.perf_counter_ns()
-            producer.produce(scratch, key=encode_key(cid), value=payloads[i])
-            producer.flush(30)
-        raw.wait_for(raw_sent, timeout=args.timeout)
-        base = latencies_ms(raw_sent, raw.first)
-        for fut in admin.delete_topics([scratch]).values():
-            fut.result()
 
-        ms = lambda v: f"{v:.1f}"  # noqa: E731
-        rows += [
-            ("fixed rate", f"{args.orders} orders at {args.rate:g}/s"),
-            ("pipeline fills received", f"{len(pipe)}/{len(sent)}"),
-            ("pipeline p50 ms", ms(percentile(pipe, 50))),
-            ("pipeline p99 ms", ms(percentile(pipe, 99))),
-            ("pipeline p99.9 ms", ms(percentile(pipe, 99.9))),
-            ("pipeline max ms", ms(max(pipe) if pipe else float("nan"))),
-            ("raw received", f"{len(base)}/{len(raw_sent)}"),
-            ("raw p50 ms", ms(percentile(base, 50))),
-            ("raw p99 ms", ms(percentile(base, 99))),
-            ("raw p99.9 ms", ms(percentile(base, 99.9))),
-            ("raw max ms", ms(max(base) if base else float("nan"))),
-            ("ratio pipeline/raw p50", f"{percentile(pipe, 50) / percentile(base, 50):.1f}x"),
-            ("ratio pipeline/raw p99", f"{percentile(pipe, 99) / percentile(base, 99):.1f}x"),
-            ("burst orders", f"{len(got)}/{len(burst)} filled" + ("" if complete else " (timed out)")),
-            ("burst first send -> last first fill s", f"{burst_s:.2f}"),
-            ("burst orders fully filled / s", f"{len(got) / burst_s:.0f}" if burst_s > 0 else "n/a"),
-        ]
+        def floor_send(cid: str, i: int) -> None:
+            event = commands.new_order(clock, account=f"B{i % 4}", client_order_id=cid, instrument=INSTRUMENT,
+                                       side="BUY", quantity=1, trader="bench")
+            producer.produce(floor.topics.commands, key=encode_key(cid), value=rt.codec.encode(rt.topics.commands,
+                                                                                                   event))
+            producer.poll(0)
+
+        pipe_send = lambda cid, i: send_order(client, cid, i)  # noqa: E731
+        pipe_flush = client.flush
+        floor_flush = lambda: producer.flush(30)  # noqa: E731
+
+        # warm-up, both chains
+        t = time.perf_counter()
+        for name, send, flush, arrivals in (("pipeline", pipe_send, pipe_flush, fills),
+                                            ("floor", floor_send, floor_flush, floor_fills)):
+            warm = [f"w-{i}" for i in range(20)]
+            for i, cid in enumerate(warm):
+                send(cid, i)
+            flush()
+            if arrivals is fills:
+                arrivals.wait_for(warm, timeout=180, procs=procs, what="warm-up fills")
+            elif not arrivals.wait_for(warm, timeout=60):
+                raise RuntimeError("floor warm-up fills did not arrive")
+        console.print(f"warm-up: 20 orders through each chain after {time.perf_counter() - t:.1f}s")
+
+        pids = {"broker": broker_pid, "worker": procs.procs["worker"].pid, "gateway": procs.procs["venue"].pid,
+                "floor txn hop": floor.pids.get("floor-transactional"), "floor plain hop": floor.pids.get("floor-plain")}
+        for rate in rates:
+            for name, send, flush, arrivals, stamps in (
+                ("floor", floor_send, floor_flush, floor_fills,
+                 lambda s, w: floor_stamps(rt, floor, s, w)),
+                ("pipeline", pipe_send, pipe_flush, fills, lambda s, w: pipeline_stamps(rt, s, w)),
+            ):
+                meter = CpuMeter(pids)
+                meter.start()
+                sent, lat, wall = paced_run(send, flush, arrivals, f"{name[0]}{rate:g}", args.orders, rate,
+                                            args.timeout)
+                cpu = meter.read()
+                hops = hop_table(stamps(sent, wall))
+                runs.append(RunResult(name, rate, len(sent), lat, hops, cpu))
+                console.print(f"{name} at {rate:g}/s: {len(lat)}/{len(sent)} filled, p50 "
+                              f"{percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, load {load_average()}")
+
+        if args.burst:
+            for name, send, flush, arrivals in (("floor", floor_send, floor_flush, floor_fills),
+                                                ("pipeline", pipe_send, pipe_flush, fills)):
+                meter = CpuMeter(pids)
+                meter.start()
+                bursts[name] = burst_run(send, flush, arrivals, f"{name[0]}x", args.burst,
+                                         max(args.timeout, args.burst / 5))
+                bursts[name]["cpu_percent"] = meter.read()
+                b = bursts[name]
+                console.print(f"{name} burst: {b['filled']}/{b['orders']} filled in {b['seconds']:.2f}s "
+                              f"({b['filled_per_s']:.0f}/s; sending took {b['sending_s']:.2f}s)")
     finally:
         procs.stop_all()
-        for arrivals in (fills, raw):
+        if floor is not None:
+            floor.stop()
+        for arrivals in (fills, floor_fills):
             if arrivals is not None:
                 arrivals.stop()
                 arrivals.consumer.close()
         client = producer = None  # release the producers before the broker goes away
         gc.collect()
-        if not settings.bootstrap_servers:
+        if not external:
             # the home is fresh, so the local broker under it was started by this run: stop it
             LocalBroker(settings.home / "broker", settings.cache_dir).stop()
 
-    rows.append(("wall time s", f"{time.perf_counter() - began:.1f}"))
-    table = Table(title="OMS pipeline: command -> first fill (vs raw Kafka round trip)")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in rows:
-        table.add_row(name, value)
+    conditions["load_after"] = load_average()
+    conditions["wall_s"] = round(time.perf_counter() - began, 1)
+    report(console, conditions, runs, bursts)
+    if args.json is not None:
+        ratios = ratio_rows(runs, bursts)
+        args.json.write_text(json.dumps({"conditions": conditions, "runs": [r.figures() for r in runs],
+                                         "bursts": bursts, "ratios": ratios}, indent=2, default=str))
+        console.print(f"figures written to {args.json}")
+
+
+def ratio_rows(runs: list[RunResult], bursts: dict[str, dict]) -> dict[str, float]:
+    out = {}
+    by = {(r.name, r.rate): r for r in runs}
+    for (name, rate), run in by.items():
+        base = by.get(("floor", rate))
+        if name != "pipeline" or base is None:
+            continue
+        for q in (50, 99):
+            f = percentile(base.latencies, q)
+            out[f"p{q} pipeline/floor at {rate:g}/s"] = percentile(run.latencies, q) / f if f else float("nan")
+    if "pipeline" in bursts and "floor" in bursts and bursts["floor"]["filled_per_s"]:
+        out["throughput pipeline/floor"] = bursts["pipeline"]["filled_per_s"] / bursts["floor"]["filled_per_s"]
+    return out
+
+
+def report(console: Console, conditions: dict, runs: list[RunResult], bursts: dict[str, dict]) -> None:
+    cond = Table(title="conditions")
+    cond.add_column("what")
+    cond.add_column("value")
+    for k, v in conditions.items():
+        cond.add_row(k, str(v))
+    console.print(cond)
+
+    table = Table(title="command -> first fill, pipeline vs floor (relay chain, same topology, no work)")
+    for col in ("chain", "rate/s", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)"):
+        table.add_column(col, justify="right")
+    fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+    for r in runs:
+        f = r.figures()
+        cpu = r.cpu
+        who = ("broker", "floor txn hop", "floor plain hop") if r.name == "floor" else ("broker", "worker", "gateway")
+        table.add_row(r.name, f"{r.rate:g}", f"{f['received']}/{f['sent']}", f"{f['p50_ms']:.1f}",
+                      f"{f['p90_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['max_ms']:.1f}",
+                      "/".join(fmt(cpu.get(w)) for w in who))
     console.print(table)
-    if pipe and base:
-        console.print(histogram({"pipeline": pipe, "raw Kafka": base}))
+
+    hops = Table(title="per hop, from record timestamps (ms, p50 / p99)")
+    hops.add_column("chain")
+    hops.add_column("rate/s", justify="right")
+    names = list(runs[0].hops) if runs else []
+    for n in names:
+        hops.add_column(n, justify="right")
+    for r in runs:
+        hops.add_row(r.name, f"{r.rate:g}", *(f"{percentile(r.hops[n], 50):.0f} / {percentile(r.hops[n], 99):.0f}"
+                                              for n in names))
+    console.print(hops)
+
+    if bursts:
+        bt = Table(title="sustained: a burst sent as fast as possible, until every order has its fill")
+        for col in ("chain", "filled", "seconds", "orders filled/s", "CPU % broker"):
+            bt.add_column(col, justify="right")
+        for name, b in bursts.items():
+            bt.add_row(name, f"{b['filled']}/{b['orders']}", f"{b['seconds']:.2f}", f"{b['filled_per_s']:.0f}",
+                       fmt(b["cpu_percent"].get("broker")))
+        console.print(bt)
+
+    rt = Table(title="ratios (pipeline / floor, same run)")
+    rt.add_column("ratio")
+    rt.add_column("value", justify="right")
+    for k, v in ratio_rows(runs, bursts).items():
+        rt.add_row(k, f"{v:.2f}x")
+    console.print(rt)
+    for rate in sorted({r.rate for r in runs}):
+        series = {f"{r.name} {rate:g}/s": r.latencies for r in runs if r.rate == rate}
+        console.print(histogram(series))
 
 
 if __name__ == "__main__":
