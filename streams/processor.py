@@ -462,6 +462,13 @@ class TransactionalProcessor:
                 return
             except KafkaException as exc:
                 self._fault("rewind", str(exc.args[0]))
+            try:
+                # Keep the group membership alive while the coordinator does not answer (rebalance
+                # callbacks, max.poll.interval): what this returns is dropped, and the seek to the
+                # committed offsets comes before anything is applied again.
+                self._consumer.consume(500, 0)
+            except KafkaException as exc:
+                self._fault("rewind", str(exc.args[0]))
             if self._stop.wait(delay):
                 raise Stopping()
             delay = min(delay * 2, BACKOFF_S[1])
