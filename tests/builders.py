@@ -992,6 +992,35 @@ class EngineHarness:
         return outcome
 
 
+# ------------------------------------------------------ venue gateway traffic
+
+
+GATEWAY_T0 = 1_700_000_000_000_000_000
+"""The time the venue gateway tests start at."""
+
+
+def numbered_request(n: int, venue: str = "SIM-A", **overrides) -> VenueRequest:
+    """The n-th NEW of the gateway tests: a limit buy of 150 XYZ at 101 in ACC1."""
+    fields = {
+        "event_id": f"vr-{n}", "ts_event": GATEWAY_T0, "ts_init": GATEWAY_T0, "action": VenueAction.NEW,
+        "venue": venue, "account": "ACC1", "order_id": f"ORD-{n}", "request_id": f"req-{n}", "instrument": "XYZ",
+        "side": Side.BUY, "order_type": OrderType.LIMIT, "quantity": D("150"), "limit_price": D("101"),
+        "time_in_force": TimeInForce.DAY,
+    }
+    fields.update(overrides)
+    return VenueRequest(**fields)
+
+
+def xyz_quote(**overrides) -> Quote:
+    """A top of book for XYZ: 100 at 100.40 / 100 at 100.50."""
+    fields = {
+        "event_id": "q-1", "ts_event": GATEWAY_T0, "ts_init": GATEWAY_T0, "instrument": "XYZ",
+        "bid_price": D("100.40"), "bid_size": D("100"), "ask_price": D("100.50"), "ask_size": D("100"),
+    }
+    fields.update(overrides)
+    return Quote(**fields)
+
+
 # ----------------------------------------------------------- schema versions
 
 

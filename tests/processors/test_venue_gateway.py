@@ -14,33 +14,16 @@ from decimal import Decimal as D
 import pytest
 
 from oms.config import Settings
-from oms.events import ExecType, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction, VenueRequest
+from oms.events import ExecType, OrderStatus, VenueAction
 from oms.venues.simulated import SimulatedVenueConfig
 from oms.clock import LiveClock
 from processors.venue_gateway import run_gateway
+from tests.builders import GATEWAY_T0
+from tests.builders import numbered_request as request
+from tests.builders import xyz_quote as quote
 
-T0 = 1_700_000_000_000_000_000
+T0 = GATEWAY_T0
 MS = 1_000_000
-
-
-def request(n: int, venue: str = "SIM-A", **overrides) -> VenueRequest:
-    fields = {
-        "event_id": f"vr-{n}", "ts_event": T0, "ts_init": T0, "action": VenueAction.NEW, "venue": venue,
-        "account": "ACC1", "order_id": f"ORD-{n}", "request_id": f"req-{n}", "instrument": "XYZ",
-        "side": Side.BUY, "order_type": OrderType.LIMIT, "quantity": D("150"), "limit_price": D("101"),
-        "time_in_force": TimeInForce.DAY,
-    }
-    fields.update(overrides)
-    return VenueRequest(**fields)
-
-
-def quote(**overrides) -> Quote:
-    fields = {
-        "event_id": "q-1", "ts_event": T0, "ts_init": T0, "instrument": "XYZ",
-        "bid_price": D("100.40"), "bid_size": D("100"), "ask_price": D("100.50"), "ask_size": D("100"),
-    }
-    fields.update(overrides)
-    return Quote(**fields)
 
 
 
