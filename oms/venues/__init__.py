@@ -4,11 +4,20 @@ This package owns the contract between the OMS and a venue (the simulated
 exchange in `oms.venues.simulated` now, a FIX session later). An adapter is
 pure: it is handed a `VenueRequest` or a market data event together with the
 current time `now` (integer UTC nanoseconds) and answers with the
-`ExecutionReport`s the venue sends back; it never reads a clock, does no I/O
-and knows nothing of Kafka. The contract: requests are idempotent by
+`ExecutionReport`s the venue sends back; it never reads a clock and knows
+nothing of Kafka (a network adapter such as the FIX one in `connectors/` does
+its I/O on its own thread and hands what arrived over through `poll`). A
+synchronous adapter (the simulator) answers in the return value of `submit`
+etc.; an asynchronous one returns `[]` there and its answers, together with
+`ConnectionChange`s, come through `poll(now)` in arrival order. A request the
+venue cannot take now (disconnected, not logged on) raises `VenueUnavailable`.
+Every report carries the OMS's `account`, `order_id` and `request_id` of the
+order it concerns (a report for a ClOrdID the adapter never sent uses
+`order_id = request_id = ClOrdID`). The contract: requests are idempotent by
 `request_id` (a repeated request returns the reports it got the first time, or
 nothing, and never opens a second order); exec ids are deterministic and
-unique per venue; reports of one adapter carry non-decreasing `ts_event`, so
+unique per venue, forever (across restarts of the adapter and of the venue);
+reports of one adapter carry non-decreasing `ts_event`, so
 they may be published in the order they are returned; `fills()` lists every
 execution (and bust or correction) for reconciliation.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from oms.events import (
@@ -31,7 +41,45 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["OpenOrder", "VenueAdapter", "handle_request"]
+__all__ = [
+    "ConnectionChange",
+    "ConnectionState",
+    "OpenOrder",
+    "VenueAdapter",
+    "VenueUnavailable",
+    "handle_request",
+]
+
+
+class VenueUnavailable(Exception):
+    """The venue cannot take a request now (disconnected, not logged on).
+
+    Raised by `submit`, `amend`, `cancel`, `status` and `mass_status`; the
+    request was not sent, so the gateway may queue and retry it, and counts it
+    as a breaker failure.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConnectionState(str, Enum):
+    """Whether a venue's session is up."""
+
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+@dataclass(frozen=True)
+class ConnectionChange:
+    """A venue session went up or down (returned by `VenueAdapter.poll`)."""
+
+    venue: str
+    state: ConnectionState
+    ts: int
+    """When the change was seen, UTC nanoseconds."""
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +147,25 @@ class VenueAdapter(Protocol):
 
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
         """Market data: a trade print; may fill resting orders."""
+        ...
+
+    def connected(self) -> bool:
+        """Whether the venue can take requests now."""
+        ...
+
+    def poll(self, now: int) -> list[ExecutionReport | ConnectionChange]:
+        """Whatever arrived asynchronously since the last poll, in arrival order
+        (the simulator: `[]` or its own scheduled events; FIX: reports and
+        connection changes drained from its session thread)."""
+        ...
+
+    def mass_status(self, now: int) -> list[ExecutionReport]:
+        """Ask for every working order: ORDER_STATUS reports (the simulator at
+        once in the return value; FIX later through `poll`)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (the FIX adapter stops its initiator)."""
         ...
 
 

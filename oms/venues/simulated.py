@@ -82,7 +82,7 @@ from oms.events import (
     VenueAction,
     VenueRequest,
 )
-from oms.venues import OpenOrder
+from oms.venues import ConnectionChange, OpenOrder
 
 __all__ = ["SimulatedExchange", "SimulatedVenueConfig"]
 
@@ -396,6 +396,26 @@ class SimulatedExchange:
     def fills(self, since_ns: int = 0) -> list[ExecutionReport]:
         """Fill, bust and correction reports with `ts_event >= since_ns`, in the order they happened."""
         return [r for r in self._fill_log if r.ts_event >= since_ns]
+
+    # ------------------------------------------------------------ session
+
+    def connected(self) -> bool:
+        """The simulator is always up."""
+        return True
+
+    def poll(self, now: int) -> list[ExecutionReport | ConnectionChange]:
+        """The simulator answers synchronously: nothing arrives between calls."""
+        return []
+
+    def mass_status(self, now: int) -> list[ExecutionReport]:
+        """One ORDER_STATUS report per working order, in arrival order, changing nothing."""
+        if not self._live:
+            return []
+        ts = self._stamp(now)
+        return [self._report(order, ExecType.ORDER_STATUS, ts) for order in self._live.values()]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     # ------------------------------------------------------ venue-side events
 
