@@ -792,3 +792,105 @@ ENUMS: tuple[type[Enum], ...] = (
     OrderRejectReason,
     CancelRejectReason,
 )
+
+
+# ------------------------------------------------------------ venue status
+# (issue 11: the venue gateway's connection, circuit breaker and rate-limit state, and operator
+# overrides, on the compacted `venue.status`; added after the registry, which they extend)
+
+
+class ConnectionState(str, Enum):
+    """Whether a venue's session is up (`oms.venues.ConnectionState` is this enum)."""
+
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+class BreakerState(str, Enum):
+    """A venue circuit breaker's state: CLOSED passes requests, OPEN refuses NEW and REPLACE,
+    HALF_OPEN lets a few probe requests through to see whether the venue is back."""
+
+    CLOSED = "CLOSED"
+    OPEN = "OPEN"
+    HALF_OPEN = "HALF_OPEN"
+
+
+class BreakerMode(str, Enum):
+    """An operator's override of a venue circuit breaker: AUTO (the breaker decides), or forced OPEN / CLOSED."""
+
+    AUTO = "AUTO"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class VenueStatus(Event):
+    """One venue as its gateway sees it, on `venue.status` keyed by venue (compacted: the latest
+    wins), published on every change and every few seconds.
+
+    `queued_*` count the requests waiting for rate-limit tokens (or for the
+    venue to connect) per class; `tokens` lists the tokens left per pool
+    (`orders=12.5 cancels=40`); `throttled_until` is set while the venue is
+    paused after it answered "throttled"; `unanswered` counts requests past
+    their second deadline (each also raised as a `VenueAlert`)."""
+
+    schema_name: ClassVar[str] = "oms.VenueStatus"
+
+    venue: Identifier
+    gateway: Identifier
+    connection: ConnectionState
+    breaker: BreakerState
+    breaker_since: Nanos
+    breaker_reason: Optional[Text] = None
+    forced: BreakerMode = BreakerMode.AUTO
+    forced_by: Optional[Identifier] = None
+    failures: int = 0
+    """Breaker failures counted in the current window."""
+    in_flight: int = 0
+    queued_cancel: int = 0
+    queued_replace: int = 0
+    queued_status: int = 0
+    queued_new: int = 0
+    tokens: Text = ""
+    throttled_until: Optional[Nanos] = None
+    unanswered: int = 0
+
+    @property
+    def accepts_new(self) -> bool:
+        """Whether the engine may route new orders here (the breaker is not OPEN)."""
+        return self.breaker is not BreakerState.OPEN
+
+
+class VenueControl(Event):
+    """An operator forcing a venue's circuit breaker OPEN or CLOSED, or handing it back (AUTO), on
+    `venue.status` keyed `<venue>|control` (compacted: the latest per venue wins), audited with
+    who and why like a `RiskControl`."""
+
+    schema_name: ClassVar[str] = "oms.VenueControl"
+
+    venue: Identifier
+    mode: BreakerMode
+    changed_by: Identifier
+    reason: Optional[Text] = None
+
+
+class VenueAlert(Event):
+    """A request a venue never answered, on `venue.status` keyed `<venue>|alert|<request id>`: past
+    its deadline the gateway asked the venue for the order's status, and that was not answered
+    either. The order stays pending in the engine (visible in `orders`) until a report comes."""
+
+    schema_name: ClassVar[str] = "oms.VenueAlert"
+
+    venue: Identifier
+    account: Identifier
+    order_id: Identifier
+    request_id: Identifier
+    action: VenueAction
+    reason_code: Identifier
+    reason: Text
+    sent_at: Nanos
+
+
+VENUE_STATUS_EVENTS: tuple[type[Event], ...] = (VenueStatus, VenueControl, VenueAlert)
+EVENT_TYPES = (*EVENT_TYPES, *VENUE_STATUS_EVENTS)
+BY_SCHEMA_NAME.update({cls.schema_name: cls for cls in VENUE_STATUS_EVENTS})
+ENUMS = (*ENUMS, ConnectionState, BreakerState, BreakerMode)

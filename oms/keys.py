@@ -13,6 +13,7 @@ spells a key.
 | the last applied input offset of a partition | `offset/<topic>` | |
 | the risk controls the engine decided with (per partition) | `controls` | |
 | a risk control | | `risk.controls`: `<scope>|<kind>|<name>` |
+| a venue's status / operator override / unanswered request | | `venue.status`: `<venue>`, `<venue>|control`, `<venue>|alert|<request id>` |
 """
 
 from __future__ import annotations
@@ -54,3 +55,18 @@ def controls_snapshot() -> str:
 def control(scope: str, kind: str, name: str) -> str:
     """The record key of a risk control on the compacted `risk.controls`: last writer wins per key."""
     return f"{scope}|{kind}|{name}"
+
+
+def venue_status(venue: str) -> str:
+    """The record key of a venue's `VenueStatus` on the compacted `venue.status`."""
+    return venue
+
+
+def venue_control(venue: str) -> str:
+    """The record key of an operator's `VenueControl` on `venue.status`: the latest per venue wins."""
+    return f"{venue}|control"
+
+
+def venue_alert(venue: str, request_id: str) -> str:
+    """The record key of a `VenueAlert` on `venue.status`: one per unanswered request, kept."""
+    return f"{venue}|alert|{request_id}"

@@ -41,6 +41,7 @@ from oms.events import (
     Trade,
     VenueRequest,
 )
+from oms.events import VENUE_STATUS_EVENTS
 
 T = TypeVar("T")
 
@@ -102,6 +103,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "any processor", "DeadLetter: input that could not be decoded or validated", (DeadLetter,)),
     TopicSpec("schemas", "fingerprint", 1, "compact", FOREVER,
               "every producer", "Avro schemas by CRC-64-AVRO fingerprint"),
+    TopicSpec("venue.status", "venue (VenueStatus), venue|control, venue|alert|request id", 1, "compact", FOREVER,
+              "venue gateways, operators",
+              "VenueStatus: connection, circuit breaker, queues, tokens; VenueControl: operator overrides; "
+              "VenueAlert: requests a venue never answered", VENUE_STATUS_EVENTS),
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}
@@ -208,6 +213,10 @@ class Topics:
     @property
     def schemas(self) -> str:
         return self.name("schemas")
+
+    @property
+    def venue_status(self) -> str:
+        return self.name("venue.status")
 
 
 @dataclass(frozen=True)

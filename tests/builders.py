@@ -778,6 +778,7 @@ def sample_events() -> list[Event]:
         risk_control(kind=ControlKind.KILL_SWITCH, name="kill_switch", value="off", reason=None),
         dead_letter(),
         dead_letter(key=None, value=None),
+        *venue_status_samples(),
     ]
 
 
@@ -1033,3 +1034,52 @@ def schema_version(name: str, *, drop: tuple[str, ...] = (), add: tuple[dict, ..
     schema = copy.deepcopy(load_catalogue()[name].schema)
     schema["fields"] = [f for f in schema["fields"] if f["name"] not in drop] + list(add)
     return SchemaEntry.from_schema(schema)
+
+
+# ------------------------------------------------------------ venue status
+
+
+def venue_status(**overrides: Any) -> "VenueStatus":
+    """XNAS's gateway status: connected, breaker CLOSED, nothing queued."""
+    from oms.events import BreakerState, ConnectionState, VenueStatus
+
+    return VenueStatus(**{
+        **envelope("vs-XNAS-1"), "venue": VENUE, "gateway": "venue-gateway", "connection": ConnectionState.CONNECTED,
+        "breaker": BreakerState.CLOSED, "breaker_since": T0, "tokens": "orders=1000", **overrides,
+    })
+
+
+def venue_control(**overrides: Any) -> "VenueControl":
+    """An operator forcing XNAS's breaker OPEN."""
+    from oms.events import BreakerMode, VenueControl
+
+    return VenueControl(**{
+        **envelope("vc-XNAS-1"), "venue": VENUE, "mode": BreakerMode.OPEN, "changed_by": "ops",
+        "reason": "venue outage announced", **overrides,
+    })
+
+
+def venue_alert(**overrides: Any) -> "VenueAlert":
+    """A NEW of the sample order that XNAS never answered."""
+    from oms.events import VenueAction, VenueAlert
+
+    return VenueAlert(**{
+        **envelope("va-XNAS-1"), "venue": VENUE, "account": ACCOUNT, "order_id": ORDER_ID, "request_id": "req-0001",
+        "action": VenueAction.NEW, "reason_code": "NO_ANSWER", "reason": "no answer to the request or to a status query",
+        "sent_at": T0, **overrides,
+    })
+
+
+def venue_status_samples() -> list[Event]:
+    """The venue status events, every optional field both set and unset."""
+    from oms.events import BreakerMode, BreakerState, ConnectionState
+
+    return [
+        venue_status(),
+        venue_status(connection=ConnectionState.DISCONNECTED, breaker=BreakerState.OPEN, breaker_reason="3 failures",
+                     forced=BreakerMode.OPEN, forced_by="ops", failures=3, in_flight=2, queued_cancel=1,
+                     queued_new=4, throttled_until=T0 + 10**9, unanswered=1),
+        venue_control(),
+        venue_control(mode=BreakerMode.AUTO, reason=None),
+        venue_alert(),
+    ]

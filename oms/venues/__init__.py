@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from oms.events import (
+    ConnectionState,
     ExecutionReport,
     OrderStatus,
     OrderType,
@@ -64,11 +64,8 @@ class VenueUnavailable(Exception):
         self.reason = reason
 
 
-class ConnectionState(str, Enum):
-    """Whether a venue's session is up."""
-
-    CONNECTED = "CONNECTED"
-    DISCONNECTED = "DISCONNECTED"
+# `ConnectionState` (CONNECTED, DISCONNECTED) is defined with the events (`oms.events`), since
+# `VenueStatus` carries it on the wire; it is re-exported here as part of the adapter contract.
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,18 @@ class EchoVenue:
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
         return []
 
+    def connected(self) -> bool:
+        return True
+
+    def poll(self, now: int) -> list:
+        return []
+
+    def mass_status(self, now: int) -> list[ExecutionReport]:
+        return []
+
+    def close(self) -> None:
+        pass
+
 
 # ------------------------------------------------------ with the simulator
 
