@@ -2,12 +2,13 @@
 
 One definition serves the pre-trade throttle (orders per second per account)
 and the venue rate limit (requests per second per venue). A bucket is a frozen
-value; `take` returns the bucket after the attempt and whether a token was
-there. It refills `rate` tokens per second of event time (integer UTC
+value; `take` returns the bucket after the attempt and whether a token (or,
+for a weighted request, `weight` tokens) was there; `ready_at` says when
+enough will be. It refills `rate` tokens per second of event time (integer UTC
 nanoseconds), capped at `burst`; a bucket never used is full; time never runs
 backwards (an earlier `now` refills nothing and keeps the last refill time).
 Arithmetic runs in a 100-digit Decimal context and divides only by 10**9, so
-nothing rounds.
+nothing rounds (`ready_at` divides by the rate and rounds up to a whole ns).
 """
 
 from __future__ import annotations
@@ -48,20 +49,41 @@ class TokenBucket:
     last_refill: int | None = None
     """None: never used, so full at the first `take`."""
 
-    def take(self, now: int, rate: Decimal, burst: Decimal) -> tuple["TokenBucket", bool]:
-        """Refill `rate` x elapsed seconds (capped at `burst`), then take one token if one is there."""
+    def take(self, now: int, rate: Decimal, burst: Decimal, weight: Decimal = ONE) -> tuple["TokenBucket", bool]:
+        """Refill `rate` x elapsed seconds (capped at `burst`), then take `weight` tokens (one unless
+        told: a weighted request) if they are all there; none are taken otherwise."""
+        tokens, last = self._refilled(now, rate, burst)
         with localcontext(_EXACT):
-            if self.last_refill is None:
-                tokens, last = Decimal(burst), now
-            else:
-                last = max(now, self.last_refill)
-                elapsed = last - self.last_refill
-                tokens = min(burst, self.tokens + elapsed * rate / _NS_PER_S) if elapsed else min(burst, self.tokens)
-            ok = tokens >= ONE
+            ok = tokens >= weight
             if ok:
-                tokens -= ONE
+                tokens -= weight
         return TokenBucket(tokens, last), ok
 
-    def take_limited(self, now: int, limit: RateLimit) -> tuple["TokenBucket", bool]:
+    def take_limited(self, now: int, limit: RateLimit, weight: Decimal = ONE) -> tuple["TokenBucket", bool]:
         """`take` at the rate and burst of `limit`."""
-        return self.take(now, limit.per_second, limit.burst)
+        return self.take(now, limit.per_second, limit.burst, weight)
+
+    def available(self, now: int, limit: RateLimit) -> Decimal:
+        """The tokens there at `now` (refilled, nothing taken)."""
+        return self._refilled(now, limit.per_second, limit.burst)[0]
+
+    def ready_at(self, now: int, limit: RateLimit, weight: Decimal = ONE) -> int:
+        """The earliest time >= `now` (UTC ns, rounded up) at which `weight` tokens are there;
+        `ValueError` if the burst can never hold them."""
+        if weight > limit.burst:
+            raise ValueError(f"weight {weight} exceeds the burst {limit.burst}: never available")
+        tokens, last = self._refilled(now, limit.per_second, limit.burst)
+        if tokens >= weight:
+            return now
+        with localcontext(_EXACT):
+            wait = ((weight - tokens) * _NS_PER_S / limit.per_second).to_integral_value(rounding="ROUND_CEILING")
+        return last + int(wait)
+
+    def _refilled(self, now: int, rate: Decimal, burst: Decimal) -> tuple[Decimal, int]:
+        with localcontext(_EXACT):
+            if self.last_refill is None:
+                return Decimal(burst), now
+            last = max(now, self.last_refill)
+            elapsed = last - self.last_refill
+            tokens = min(burst, self.tokens + elapsed * rate / _NS_PER_S) if elapsed else min(burst, self.tokens)
+        return tokens, last

@@ -1,10 +1,10 @@
 """Tests of `oms.venues.gateway`: the venue gateway's pure core, with the simulator and with a fake adapter.
 
 With the simulated exchange: routing, holding reports until due, which
-offsets become committable, the per-venue rate limit (on `oms.domain.tokens`)
-and free replays. With `EchoVenue`, a minimal `VenueAdapter` that implements
+offsets become committable, the per-venue rate limit (on `oms.domain.tokens`:
+requests over it wait in the queue) and free replays. With `EchoVenue`, a minimal `VenueAdapter` that implements
 the protocol and nothing else: the core needs nothing beyond it (a FIX
-adapter slots in the same way), and builds its rate-limit refusals itself.
+adapter slots in the same way), and builds its refusals itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from oms.events import (
     VenueRequest,
 )
 from oms.venues import OpenOrder, VenueAdapter
-from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore
+from oms.venues.gateway import DEFAULT_RATE_LIMIT, GatewayCore
+from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from tests.builders import GATEWAY_T0
 from tests.builders import numbered_request as request
@@ -128,24 +129,31 @@ def test_core_commits_only_the_fully_released_prefix_per_partition():
     assert c.committable() == [("vr", 0, 7)]
 
 
-def test_core_rate_limits_per_venue_and_replays_are_free():
+def test_core_queues_over_the_limit_per_venue_and_replays_are_free():
     c = core(latency_ns=0, rate_limit=RateLimit.of(1, 1))
     [ack] = c.on_request("vr", 0, 0, request(1), T0)
-    [limited] = c.on_request("vr", 0, 1, request(2), T0)
-    assert (limited.exec_type, limited.order_status, limited.reason) == (
-        ExecType.REJECTED, OrderStatus.REJECTED, "rate limit")
+    assert c.on_request("vr", 0, 1, request(2), T0) == []  # no token: queued, not refused
+    assert c.queued("SIM-A") == 1 and c.stats.queued == 1
     assert c.on_request("vr", 0, 2, request(1), T0) == [ack]  # a replay costs no token
-    assert c.on_request("vr", 0, 3, request(2), T0 + 5_000 * MS) == [limited]  # a refused request stays refused
-    assert c.on_request("vr", 0, 4, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
-    assert c.stats.rate_limited == 1
+    assert c.on_request("vr", 0, 3, request(3, venue="SIM-B"), T0)[0].exec_type is ExecType.NEW
+    c.release()
+    assert c.committable() == [("vr", 0, 1)]  # offset 1 waits in the queue: nothing after it yet
+    assert c.next_due(T0) == T0 + 1_000 * MS
+    [later] = c.tick(T0 + 1_000 * MS).reports
+    assert (later.request_id, later.exec_type) == ("req-2", ExecType.NEW)
+    c.release()
+    assert c.committable() == [("vr", 0, 4)]
+    assert c.stats.rate_limited == 0
 
 
 def test_the_rate_limit_refills_on_event_time():
     c = core(latency_ns=0, rate_limit=RateLimit.of(2, 3))
-    answers = [c.on_request("vr", 0, n, request(n), T0)[0].exec_type for n in range(4)]
-    assert answers == [ExecType.NEW] * 3 + [ExecType.REJECTED]
-    assert c.on_request("vr", 0, 4, request(4), T0 + 499 * MS)[0].exec_type is ExecType.REJECTED
-    assert c.on_request("vr", 0, 5, request(5), T0 + 500 * MS)[0].exec_type is ExecType.NEW
+    answers = [c.on_request("vr", 0, n, request(n), T0) for n in range(4)]
+    assert [len(a) for a in answers] == [1, 1, 1, 0]
+    c.release()
+    assert c.next_due(T0) == T0 + 500 * MS
+    assert c.tick(T0 + 499 * MS).reports == []
+    assert [r.request_id for r in c.tick(T0 + 500 * MS).reports] == ["req-3"]
 
 
 def test_the_default_rate_limit_is_a_thousand_per_second():
@@ -179,13 +187,16 @@ def test_core_drives_any_adapter_through_the_protocol():
     (VenueAction.REPLACE, ExecType.CANCEL_REJECTED),
     (VenueAction.CANCEL, ExecType.CANCEL_REJECTED),
 ])
-def test_core_refuses_over_the_limit_itself_and_the_adapter_never_sees_it(action, expected):
+def test_core_refuses_a_request_that_waited_too_long_itself_and_the_adapter_never_sees_it(action, expected):
     venue = EchoVenue("ECHO")
-    c = GatewayCore({"ECHO": venue}, RateLimit.of(1, 1))
+    policy = VenuePolicy.single(RateLimit.of(1, 1), max_wait_ms=100)
+    c = GatewayCore({"ECHO": venue}, limits=VenueLimits(venues={"ECHO": policy}))
     c.on_request("vr", 0, 0, request(1, venue="ECHO"), T0)
     extra = {} if action is VenueAction.NEW else {"orig_request_id": "req-1", "order_id": "ORD-1"}
-    [refusal] = c.on_request("vr", 0, 1, request(2, venue="ECHO", action=action, **extra), T0)
-    assert (refusal.exec_type, refusal.reason, refusal.venue) == (expected, RATE_LIMITED, "ECHO")
+    assert c.on_request("vr", 0, 1, request(2, venue="ECHO", action=action, **extra), T0) == []
+    assert c.tick(T0 + 100 * MS).reports == []  # waited exactly the max: still queued
+    [refusal] = c.tick(T0 + 100 * MS + 1).reports
+    assert (refusal.exec_type, refusal.reason, refusal.venue) == (expected, "rate limit: queued 100 ms", "ECHO")
     assert (refusal.request_id, refusal.order_id, refusal.account) == ("req-2", extra.get("order_id", "ORD-2"), "ACC1")
     assert venue.calls == ["req-1"]
     assert c.on_request("vr", 0, 2, request(2, venue="ECHO", action=action, **extra), T0 + 10**9) == [refusal]
