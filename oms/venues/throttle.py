@@ -117,17 +117,19 @@ class Throttle:
                 for name, limit in self.limits.items()}
 
     def _candidates(self) -> list[tuple[Queued, str, Decimal]]:
-        """The requests in sending order, each the first of its order and of its pool's turn."""
-        out, orders, pools = [], set(), set()
-        for item in sorted(self._queue, key=lambda q: q.priority):
-            order = (item.request.account, item.request.order_id)
+        """The requests that may go next, in sending order: each the oldest queued request of its
+        order, and the best of its pool (a pool's later requests wait behind its best one)."""
+        first: dict[tuple[str, str], Queued] = {}
+        for item in self._queue:
+            key = (item.request.account, item.request.order_id)
+            if key not in first or item.seq < first[key].seq:
+                first[key] = item
+        out, pools = [], set()
+        for item in sorted(first.values(), key=lambda q: q.priority):
             cost = self.policy.cost(item.request.action)
-            if order in orders or cost.pool in pools:
-                orders.add(order)
-                continue
-            orders.add(order)
-            pools.add(cost.pool)  # later requests of this pool wait behind this one
-            out.append((item, cost.pool, cost.weight))
+            if cost.pool not in pools:
+                pools.add(cost.pool)
+                out.append((item, cost.pool, cost.weight))
         return out
 
     def next_ready(self, now: int) -> Queued | None:
