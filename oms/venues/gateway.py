@@ -307,8 +307,8 @@ class GatewayCore:
             if answered is None:
                 out.append(report)
                 continue
-            v.sent.pop(report.request_id, None)
             item = v.sent.pop(answered.request_id, None)
+            v.sent.pop(report.request_id, None)  # a status probe's own entry
             rejected = report.exec_type in _REJECTS
             if rejected and v.policy.is_throttled(report.reason):
                 self.stats.throttled += 1
