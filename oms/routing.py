@@ -11,20 +11,25 @@ simple rule (the venue the command names, else a configured venue per
 instrument, else a default); its catalogue is, unless configured, the default
 venue plus every venue of its instrument map. A smart router that weighs
 price, liquidity, fees and fill rates implements the same interface.
+`VenueGuard` wraps any router and denies (VENUE_UNAVAILABLE) an order routed
+to a venue whose circuit breaker is open, as `VenueAvailability` - the fold of
+the compacted `venue.status` (the gateways' `VenueStatus`, the operators'
+`VenueControl`) - says; a smart router would reroute instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from oms.domain.denial import Denial
-from oms.domain.route import UNKNOWN_VENUE, Route
-from oms.events import Identifier, NewOrder
+from oms.domain.route import UNKNOWN_VENUE, VENUE_UNAVAILABLE, Route
+from oms.events import BreakerMode, BreakerState, Event, Identifier, NewOrder, VenueControl, VenueStatus
 
-__all__ = ["UNKNOWN_VENUE", "Route", "Router", "StaticRouter", "parse_venues"]
+__all__ = ["UNKNOWN_VENUE", "VENUE_UNAVAILABLE", "Route", "Router", "StaticRouter", "VenueAvailability",
+           "VenueGuard", "parse_venues"]
 
 
 _VENUE_NAME = TypeAdapter(Identifier)
@@ -101,3 +106,50 @@ class StaticRouter:
                 raise ValueError(f"route {'='.join(pair)!r} is not INSTRUMENT=VENUE")
         catalogue = None if venues is None else parse_venues(venues)
         return cls(default_venue, {k.strip(): v.strip() for k, v in pairs}, catalogue)
+
+
+@dataclass(frozen=True)
+class VenueAvailability:
+    """Which venues take new orders, folded from `venue.status`: the latest `VenueStatus` and
+    `VenueControl` per venue. A venue is closed when an operator forced it OPEN, or its gateway
+    says its breaker is OPEN and no operator forced it CLOSED; `closed` maps it to the reason."""
+
+    statuses: Mapping[str, VenueStatus] = field(default_factory=dict)
+    controls: Mapping[str, VenueControl] = field(default_factory=dict)
+    closed: Mapping[str, str] = field(default_factory=dict)
+
+    def fold(self, event: Event) -> "VenueAvailability":
+        """The availability after one `venue.status` record (a `VenueAlert` changes nothing)."""
+        if isinstance(event, VenueStatus):
+            statuses, controls = {**self.statuses, event.venue: event}, self.controls
+        elif isinstance(event, VenueControl):
+            statuses, controls = self.statuses, {**self.controls, event.venue: event}
+        else:
+            return self
+        closed = {}
+        for venue in sorted({*statuses, *controls}):
+            control, status = controls.get(venue), statuses.get(venue)
+            mode = control.mode if control is not None else BreakerMode.AUTO
+            if mode is BreakerMode.OPEN:
+                closed[venue] = f"forced open by {control.changed_by}: {control.reason or 'no reason given'}"
+            elif mode is BreakerMode.AUTO and status is not None and status.breaker is BreakerState.OPEN:
+                closed[venue] = status.breaker_reason or "breaker open"
+        return VenueAvailability(statuses, controls, closed)
+
+
+@dataclass(frozen=True)
+class VenueGuard:
+    """`inner`'s route, denied (VENUE_UNAVAILABLE) when its venue is in `closed()` (venue -> why)."""
+
+    inner: Router
+    closed: Callable[[], Mapping[str, str]]
+
+    @property
+    def catalogue(self) -> frozenset[str]:
+        return self.inner.catalogue
+
+    def route(self, order: NewOrder) -> Route:
+        route = self.inner.route(order)
+        if route.venue is not None and (why := self.closed().get(route.venue)) is not None:
+            return Route(denial=Denial(VENUE_UNAVAILABLE, f"venue {route.venue} circuit open: {why}"[:1024]))
+        return route

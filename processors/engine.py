@@ -33,7 +33,7 @@ from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
 from oms.domain.risk import DEFAULT_LIMITS, Controls
 from oms.events import Event, OrderAnomaly
-from oms.routing import Router, StaticRouter
+from oms.routing import Router, StaticRouter, VenueAvailability, VenueGuard
 from oms.state import ControlsSnapshot, RocksStore, dump_account, dump_controls, dump_order, load_account, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
 from streams.processor import Output, PartitionState, TransactionalProcessor
@@ -43,7 +43,8 @@ from streams.topics import Topics, admitting
 
 log = logging.getLogger("oms.engine")
 
-__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_controls", "follow_risk_inputs"]
+__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_controls", "follow_risk_inputs",
+           "follow_venue_status"]
 
 
 class OrderEngine:
@@ -144,6 +145,13 @@ def follow_risk_inputs(bootstrap_servers: str, topics: Topics, codec: Codec,
     return controls, references
 
 
+def follow_venue_status(bootstrap_servers: str, topics: Topics, codec: Codec) -> FollowedTopic[VenueAvailability]:
+    """`venue.status` from the beginning as a global table: which venues take new orders (a venue
+    whose breaker is open, or forced open, gets VENUE_UNAVAILABLE denials through `VenueGuard`)."""
+    return FollowedTopic(bootstrap_servers, topics.venue_status, codec, VenueAvailability(),
+                         admitting("venue.status", VenueAvailability.fold)).start()
+
+
 def create_engine(
     bootstrap_servers: str,
     topics: Topics,
@@ -156,8 +164,11 @@ def create_engine(
     controls=None,
     references=None,
     external_orders: ExternalOrders = ExternalOrders.REJECT,
+    venues: FollowedTopic[VenueAvailability] | None = None,
 ) -> TransactionalProcessor:
     name = f"{topics.prefix}order-engine"
+    if venues is not None:  # deny new orders for venues whose circuit breaker is open
+        router = VenueGuard(router, lambda: venues.value.closed)
     return TransactionalProcessor(
         name=name,
         bootstrap_servers=bootstrap_servers,

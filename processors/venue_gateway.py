@@ -1,14 +1,26 @@
-"""The venue gateway: venue requests and market data in, execution reports out, via simulated exchanges.
+"""The venue gateway: venue requests and market data in, execution reports and venue status out, via venue adapters.
 
 This processor owns the Kafka side of the venues: it consumes `venue.requests`
 (consumer group `f"{prefix}venue-gateway"`; requests for venues it does not
 serve are skipped) and `marketdata`, each admitting only its own event types
 (`streams.topics.admitted`: a record of another type is dead-lettered with the
 reason and counts as handled), hands them to the pure core
-(`oms.venues.gateway.GatewayCore`: routing, rate limits, held reports,
-committable offsets) over one `oms.venues.simulated.SimulatedExchange` per
-venue, and publishes the reports to `exec.reports` keyed by account. Delivery is at-least-once: a request's
-offset is committed only after every report it caused was published and
+(`oms.venues.gateway.GatewayCore`: per-venue queues and weighted rate limits,
+circuit breakers, in-flight deadlines, held reports, committable offsets)
+over one `VenueAdapter` per venue (simulated exchanges by default, or the
+adapters given, e.g. FIX sessions), and publishes the reports to
+`exec.reports` keyed by account. Every turn it polls every adapter through
+the core (`GatewayCore.tick`: asynchronous reports, connection changes,
+cooldowns, expired waits, missed deadlines), publishes each venue's
+`VenueStatus` on `venue.status` (keyed by venue; on every change, and every
+few seconds) and each `VenueAlert` (a request never answered), and applies
+the operators' `VenueControl`s it follows on `venue.status` (`oms venue
+breaker VENUE open|close|auto`). At start and whenever a venue (re)connects
+it calls the reconciliation hook `processors.reconcile.reconcile_venue(runtime,
+settings, adapter, now)` and publishes the reports it returns (the import is
+guarded: without that module there is no reconciliation, and the gateway
+says so once). Delivery is at-least-once: a request's
+offset is committed only after it left the queue and every report it caused was published and
 flushed; a replayed request is answered again with the same exec ids by the
 exchange (idempotent by request id) and the engine ignores repeated exec ids.
 When the broker goes away the loop keeps turning: reports stay queued in the
@@ -21,9 +33,9 @@ Market data is read from the end only, by a second consumer assigned (not
 subscribed) at the current end offsets and never committing: a venue needs the
 current top of book, not history. Simulated latency is honoured without
 sleeping per message: the core holds reports until the clock reaches their
-`ts_event`. A per-venue token bucket refuses requests above a rate (REJECTED or
-CANCEL_REJECTED, reason "rate limit"). Exchange state lives in memory: a
-restarted gateway starts with empty books and no working orders.
+`ts_event`, and the loop sleeps until the core's next due time at most.
+Simulated exchange state lives in memory: a restarted gateway starts with
+empty books and no working orders. On stop every adapter is closed.
 Its entry point is `entrypoints.venue` (`oms venue`).
 """
 
@@ -34,16 +46,23 @@ import threading
 import time
 from typing import Mapping, Sequence
 
+from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.tokens import RateLimit
-from oms.events import ExecutionReport
+from oms.events import ExecutionReport, VenueAlert, VenueControl, VenueStatus
+from oms.routing import VenueAvailability
+from oms.venues import VenueAdapter
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
+from oms.venues.policy import VenueLimits
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from streams.kafka import EventConsumer, Received
 from streams.records import Record, dead_letter
+from streams.tables import FollowedTopic
+from streams.topics import admitting
 
-__all__ = ["DEFAULT_RATE_LIMIT", "GatewayCore", "GatewayStats", "RATE_LIMITED", "RateLimit", "run_gateway"]
+__all__ = ["DEFAULT_RATE_LIMIT", "GatewayCore", "GatewayStats", "RATE_LIMITED", "RateLimit", "load_reconcile",
+           "run_gateway"]
 
 log = logging.getLogger("oms.venue_gateway")
 
@@ -69,6 +88,17 @@ def _runtime(settings: Settings, runtime):
     return connect(settings)
 
 
+def load_reconcile():
+    """`processors.reconcile.reconcile_venue(runtime, settings, adapter, now) -> list[ExecutionReport]`,
+    or None while that module does not exist (no reconciliation: said once in the log)."""
+    try:
+        from processors.reconcile import reconcile_venue
+    except ImportError as exc:
+        log.warning("venue gateway: no reconciliation after (re)connects (%s)", exc)
+        return None
+    return reconcile_venue
+
+
 def run_gateway(
     settings: Settings,
     venue_names: Sequence[str],
@@ -79,38 +109,53 @@ def run_gateway(
     *,
     group_id: str | None = None,
     rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+    limits: VenueLimits | None = None,
+    adapters: Mapping[str, VenueAdapter] | None = None,
     ready: threading.Event | None = None,
     runtime=None,
     poll_timeout: float = 0.02,
+    reconcile=load_reconcile,
 ) -> GatewayStats:
-    """Run simulated venues `venue_names` until `stop` is set; returns the counters.
+    """Run venues `venue_names` until `stop` is set; returns the counters.
 
-    `config` is one config for every venue or one per venue name. `group_id`
+    The venues are `adapters` (by name) when given, else simulated exchanges
+    made from `seed` and `config` (one config for every venue or one per venue
+    name). `limits` gives each venue's policy (`oms.venues.policy`; from
+    `Settings.venue_limits`); without it every venue has one pool at
+    `rate_limit` (`RateLimit.of(rate, burst)`, None: no limit). `group_id`
     defaults to `f"{prefix}venue-gateway"`: gateways serving different venues
     need different group ids, or they would split the partitions and skip each
-    other's requests. `rate_limit` is per venue (`RateLimit.of(rate, burst)`);
-    None disables the limit. `clock` is required (it stamps reports and dead letters). `ready` is set once
-    both consumers are in place (market data published after it is seen).
-    Reports are held until `clock` reaches their `ts_event`; on stop, held
-    reports are published at once, flushed, and the offsets committed.
+    other's requests. `clock` is required (it stamps reports, statuses and dead
+    letters). `ready` is set once both consumers are in place (market data
+    published after it is seen). `reconcile` returns the reconciliation hook or
+    None (default: `load_reconcile`). Reports are held until `clock` reaches
+    their `ts_event`; on stop, held reports are published at once, flushed,
+    the offsets committed and the adapters closed.
     """
     if clock is None:
         raise TypeError("run_gateway: pass the clock (LiveClock() in a process, TestClock in tests)")
-    names = list(dict.fromkeys(venue_names))
-    if not names:
+    if adapters is not None:
+        venues = dict(adapters)
+    else:
+        names = list(dict.fromkeys(venue_names))
+        configs = config if isinstance(config, Mapping) else {name: config for name in names}
+        venues = {name: SimulatedExchange(name, seed, configs.get(name)) for name in names}
+    if not venues:
         raise ValueError("venue_names: give at least one venue")
-    configs = config if isinstance(config, Mapping) else {name: config for name in names}
-    exchanges = {name: SimulatedExchange(name, seed, configs.get(name)) for name in names}
-    core = GatewayCore(exchanges, rate_limit)
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
     topics = rt.topics
     group = group_id or f"{settings.topic_prefix}venue-gateway"
+    core = GatewayCore(venues, rate_limit, limits=limits, gateway=group[:64])
+    hook = reconcile() if reconcile is not None else None
 
     requests = rt.event_consumer(group, PROCESSOR, clock=clock)
     marketdata = rt.event_consumer(f"{group}.marketdata", PROCESSOR, clock=clock)
     producer = rt.event_producer(**{"message.timeout.ms": 0})  # never give up on a report: retry until delivered
     outbox = _Outbox(producer, requests, core)
+    following = FollowedTopic(rt.bootstrap_servers, topics.venue_status, rt.codec, VenueAvailability(),
+                              admitting("venue.status", VenueAvailability.fold))
+    applied: dict[str, VenueControl] = {}
 
     def refuse(consumer: EventConsumer, record: Record, reason: str) -> None:
         """Dead-letter a decoded record its topic does not admit; its offset counts as handled."""
@@ -139,16 +184,46 @@ def run_gateway(
         core.stats.reports += len(reports)
         outbox.sent = outbox.sent or bool(reports)
 
-    log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(names), seed,
+    def announce(events: Sequence[VenueStatus | VenueAlert]) -> None:
+        for event in events:
+            key = keys.venue_alert(event.venue, event.request_id) if isinstance(event, VenueAlert) \
+                else keys.venue_status(event.venue)
+            producer.send(topics.venue_status, key, event)
+        outbox.sent = outbox.sent or bool(events)
+
+    def reconcile_venue(name: str) -> None:
+        if hook is None:
+            return
+        try:
+            reports = hook(rt, settings, venues[name], clock.now_ns())
+        except Exception:  # noqa: BLE001 - a failed reconciliation must not stop the venue; it is retried on reconnect
+            log.exception("venue gateway: reconciliation of %s failed", name)
+            return
+        log.info("venue gateway: reconciliation of %s: %d reports", name, len(reports))
+        core.hold(list(reports))
+
+    def apply_controls(now: int) -> None:
+        for venue, control in following.value.controls.items():
+            if applied.get(venue) is not control:
+                applied[venue] = control
+                core.on_control(control, now)
+
+    log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(venues), seed,
              topics.venue_requests, topics.exec_reports)
     try:
+        following.start()
+        following.wait_caught_up(10)  # an operator's override in force before we start is obeyed at once
+        apply_controls(clock.now_ns())
         marketdata.assign_at_end(topics.marketdata)
         requests.subscribe([topics.venue_requests])
+        for name in venues:
+            reconcile_venue(name)
         if ready is not None:
             ready.set()
         next_log = time.monotonic() + LOG_EVERY_S
         logged = GatewayStats()
         while not stop.is_set():
+            apply_controls(clock.now_ns())
             for _ in range(MAX_BATCH):
                 received = poll(marketdata, 0)
                 marketdata.rejected.clear()  # never committed: nothing to count
@@ -156,7 +231,7 @@ def run_gateway(
                     break
                 core.on_marketdata(received.event, clock.now_ns())
             wait = poll_timeout
-            due = core.next_due()
+            due = core.next_due(clock.now_ns())
             if due is not None:
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
             received = poll(requests, wait)
@@ -168,6 +243,11 @@ def run_gateway(
                     break
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())
                 received = poll(requests, 0)
+            turn = core.tick(clock.now_ns())
+            for name in turn.connected:
+                reconcile_venue(name)
+            announce(turn.alerts)
+            announce(core.statuses(clock.now_ns()))
             released = core.release(clock.now_ns())
             if released:
                 publish(released)
@@ -176,7 +256,7 @@ def run_gateway(
                 next_log = time.monotonic() + LOG_EVERY_S
                 if core.stats != logged:
                     logged = GatewayStats(**vars(core.stats))
-                    _log_stats(core.stats, core.held)
+                    _log_stats(core.stats, core.held, core.queued())
     finally:
         try:
             publish(core.release())
@@ -184,9 +264,15 @@ def run_gateway(
                 log.warning("venue gateway: stopping with reports undelivered or offsets uncommitted; the "
                             "requests will be answered again from the committed offsets")
         finally:
+            following.stop()
             requests.close()
             marketdata.close()
-    _log_stats(core.stats, core.held)
+            for adapter in venues.values():
+                try:
+                    adapter.close()
+                except Exception:  # noqa: BLE001 - close the others whatever one does
+                    log.exception("venue gateway: closing %s failed", adapter.name)
+    _log_stats(core.stats, core.held, core.queued())
     return core.stats
 
 
@@ -241,9 +327,11 @@ class _Outbox:
             self._fault_since = None
 
 
-def _log_stats(stats: GatewayStats, held: int) -> None:
+def _log_stats(stats: GatewayStats, held: int, queued: int) -> None:
     log.info(
-        "venue gateway: %d requests handled (%d rate-limited, %d failed), %d skipped, %d quotes, %d trades, "
-        "%d reports published, %d held", stats.requests, stats.rate_limited, stats.failed, stats.skipped,
-        stats.quotes, stats.trades, stats.reports, held,
+        "venue gateway: %d requests handled (%d queued, %d refused after waiting, %d refused by an open circuit, "
+        "%d failed, %d unavailable, %d throttled), %d skipped, %d quotes, %d trades, %d reports published, "
+        "%d held, %d queued now, %d status queries, %d alerts", stats.requests, stats.queued, stats.rate_limited,
+        stats.circuit_refused, stats.failed, stats.unavailable, stats.throttled, stats.skipped, stats.quotes,
+        stats.trades, stats.reports, held, queued, stats.probes, stats.alerts,
     )

@@ -46,7 +46,7 @@ import faust
 from oms.clock import Clock
 from oms.config import Settings
 from processors.app import Progress, WorkerOptions, app_id, create_app
-from processors.engine import create_engine, follow_risk_inputs
+from processors.engine import create_engine, follow_risk_inputs, follow_venue_status
 from processors.risk import run_monitor
 from streams.codec import make_codec
 from streams.kafka import EventProducer
@@ -152,9 +152,10 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     codec = make_codec(settings.schema_registry_url)
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
+    venues = follow_venue_status(bootstrap_servers, topics, codec)
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
                            clock=clock, controls=controls, references=references,
-                           external_orders=settings.external_orders)
+                           external_orders=settings.external_orders, venues=venues)
     stop = threading.Event()
     failure: list[BaseException] = []
 

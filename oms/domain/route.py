@@ -4,7 +4,8 @@ This module owns `Route`, the value that crosses from routing (`oms.routing`:
 the `Router` interface, the venue catalogue, `StaticRouter`) into the order
 aggregate's `decide_new`, which sends the order to `route.venue` or writes
 `route.denial` (reason code `UNKNOWN_VENUE` for a venue the catalogue does not
-hold) on its `OrderDenied`. It sits in the domain beside `Denial` so the order
+hold, `VENUE_UNAVAILABLE` for a venue whose circuit breaker is open) on its
+`OrderDenied`. It sits in the domain beside `Denial` so the order
 aggregate never imports a router. Pure values.
 """
 
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 
 from oms.domain.denial import Denial
 
-__all__ = ["UNKNOWN_VENUE", "Route"]
+__all__ = ["UNKNOWN_VENUE", "VENUE_UNAVAILABLE", "Route"]
 
 UNKNOWN_VENUE = "UNKNOWN_VENUE"
 """Reason code of an order whose venue is not in the router's catalogue."""
+VENUE_UNAVAILABLE = "VENUE_UNAVAILABLE"
+"""Reason code of an order whose venue's circuit breaker is open (`oms.routing.VenueGuard`)."""
 
 
 @dataclass(frozen=True, slots=True)
