@@ -1,9 +1,15 @@
-"""`oms venue` / `python -m entrypoints.venue`: the simulated venue gateway process.
+"""`oms venue` / `python -m entrypoints.venue`: the simulated venue gateway process, and venue operations.
 
-The options become a `SimulatedVenueConfig` and a venue rate limit
-(`oms.domain.tokens.RateLimit`, none with `--rate-limit 0`), checked before
-anything connects; then `processors.venue_gateway.run_gateway` runs the
-venues until SIGTERM or SIGINT, on the entry point's clock.
+Without an action the options become a `SimulatedVenueConfig` and the venue
+policies (`Settings.venue_policies` from `OMS_VENUE_LIMITS` when set, else
+one pool at `--rate-limit` / `--burst` per venue, 0 for none), checked
+before anything connects; then `processors.venue_gateway.run_gateway` runs
+the venues until SIGTERM or SIGINT, on the entry point's clock.
+`oms venue breaker VENUE open|close|auto --by USER --reason WHY` publishes an
+operator's `VenueControl` on `venue.status` (audited with who and why, like
+`oms risk set`): the gateway forces the venue's circuit breaker OPEN or
+CLOSED, or hands it back to AUTO, and the engine denies new orders for a
+venue forced open.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import typer
 from entrypoints.context import configure_logging, entry, refused, run, stopping
 from oms.commands import CommandError
 from oms.domain.tokens import RateLimit
+from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 
 DEFAULT_RATE_LIMIT = 1_000
-"""Requests per second per venue when `--rate-limit` is not given."""
+"""Requests per second per venue when neither `--rate-limit` nor `OMS_VENUE_LIMITS` is given."""
+BREAKER_MODES = {"open": "OPEN", "close": "CLOSED", "closed": "CLOSED", "auto": "AUTO"}
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -39,7 +47,11 @@ def decimal_option(text: str) -> Decimal:
 @app.command("venue")
 def venue(
     ctx: typer.Context,
-    venues: Annotated[str, typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")],
+    action: Annotated[Optional[str], typer.Argument(
+        help="none: run the gateway; `breaker VENUE open|close|auto`: force a venue's circuit breaker")] = None,
+    target: Annotated[Optional[str], typer.Argument(help="breaker: the venue")] = None,
+    mode: Annotated[Optional[str], typer.Argument(help="breaker: open, close or auto")] = None,
+    venues: Annotated[Optional[str], typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     reject_prob: Annotated[float, typer.Option(help="probability that a NEW is rejected")] = 0.0,
     late_fill_prob: Annotated[float, typer.Option(
@@ -52,21 +64,31 @@ def venue(
         parser=decimal_option, help="most of a quote's displayed size one order takes")] = Decimal(1),
     fill_on_trades: Annotated[bool, typer.Option("--fill-on-trades", help="trade prints fill resting limit orders")
                               ] = False,
-    rate_limit: Annotated[int, typer.Option(help="requests per second per venue, 0 for no limit")
+    rate_limit: Annotated[int, typer.Option(
+        help="requests per second per venue, 0 for no limit (OMS_VENUE_LIMITS, when set, wins)")
                           ] = DEFAULT_RATE_LIMIT,
     burst: Annotated[Optional[int], typer.Option(help="rate limit burst (default: the rate)")] = None,
     group_id: Annotated[Optional[str], typer.Option(help="consumer group (default: <prefix>venue-gateway)")] = None,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,
+    by: Annotated[str, typer.Option(help="breaker: who makes the change (kept in the audit trail)")] = "cli",
+    reason: Annotated[Optional[str], typer.Option(help="breaker: why (kept in the audit trail)")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="log warnings only")] = False,
 ) -> None:
-    """Run the simulated venue gateway: venue.requests and marketdata in, exec.reports out."""
+    """Run the venue gateway (venue.requests and marketdata in, exec.reports and venue.status out), or
+    `breaker VENUE open|close|auto`: force a venue's circuit breaker (audited with --by and --reason)."""
+    if action is not None:
+        if action != "breaker":
+            raise CommandError("action", f"unknown action {action!r} (known: breaker)")
+        force_breaker(ctx, target, mode, by, reason)
+        return
     from processors.venue_gateway import run_gateway
     from streams.runtime import connect
 
-    names = [v.strip() for v in venues.split(",") if v.strip()]
+    names = [v.strip() for v in (venues or "").split(",") if v.strip()]
     if not names:
-        raise CommandError("venues", "give at least one venue name")
+        raise CommandError("venues", "give at least one venue name (--venues SIM-A,SIM-B)")
+    e = entry(ctx)
     try:
         config = SimulatedVenueConfig(
             latency_ns=int(latency_ms * 1_000_000),
@@ -76,19 +98,57 @@ def venue(
             max_fill_fraction=max_fill_fraction,
             fill_on_trades=fill_on_trades,
         )
-        limit = None if rate_limit <= 0 else RateLimit.of(rate_limit, burst)
+        limits = venue_limits(e.settings, names, rate_limit, burst)
         for name in names:
             SimulatedExchange(name, seed, config)  # validate the names before connecting
     except ValueError as exc:
         raise refused(exc, "venues") from None
     configure_logging("warning" if quiet else "info")
-    e = entry(ctx)
     with stopping() as stop:
         rt = connect(e.settings)
         if not no_create_topics:
             rt.ensure_topics()
         run_gateway(e.settings, names, seed, config, stop=stop, clock=e.clock, group_id=group_id,
-                    rate_limit=limit, runtime=rt)
+                    limits=limits, runtime=rt)
+
+
+def venue_limits(settings, names: list[str], rate_limit: int, burst: int | None) -> VenueLimits:
+    """The venue policies: `OMS_VENUE_LIMITS` when set, else the default policy with one pool at
+    `--rate-limit` / `--burst` for every venue (0: no limit); the rate limit is checked either way."""
+    limit = None if rate_limit <= 0 else RateLimit.of(rate_limit, burst)
+    if settings.venue_limits:
+        return settings.venue_policies
+    return VenueLimits(venues={name: VenuePolicy.single(limit) for name in names})
+
+
+def force_breaker(ctx: typer.Context, venue: str | None, mode: str | None, by: str, reason: str | None) -> None:
+    """Publish an operator's `VenueControl` on `venue.status` (validated before connecting) and say so."""
+    import uuid
+
+    from pydantic import ValidationError
+
+    from oms import keys
+    from oms.events import BreakerMode, VenueControl
+    from streams.runtime import connect
+
+    if not venue:
+        raise CommandError("venue", "`oms venue breaker VENUE open|close|auto` needs the venue")
+    if (mode or "").lower() not in BREAKER_MODES:
+        raise CommandError("mode", f"{mode!r} is not open, close or auto")
+    e = entry(ctx)
+    now = e.clock.now_ns()
+    try:
+        control = VenueControl(event_id=f"vc.{uuid.uuid4().hex}", ts_event=now, ts_init=now, venue=venue,
+                               mode=BreakerMode(BREAKER_MODES[mode.lower()]), changed_by=by, reason=reason)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CommandError(str(first["loc"][0]), first["msg"]) from None
+    rt = connect(e.settings)
+    producer = rt.event_producer()
+    producer.send(rt.topics.venue_status, keys.venue_control(venue), control)
+    producer.flush()
+    e.console.print(f"venue {venue} circuit breaker {control.mode.value} set by {by}"
+                    + (f": {reason}" if reason else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

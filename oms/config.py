@@ -16,6 +16,7 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `risk_defaults` | `OMS_RISK_DEFAULTS` | unset: the built-in default limits |
 | `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
 | `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
+| `venue_limits` | `OMS_VENUE_LIMITS` | unset: 1,000 requests/s per venue, default breaker and deadlines |
 
 `risk_defaults` ("max_order_qty=50000,max_order_notional=2000000", see
 `oms.domain.risk.parse_default_limits`) are the fail-closed limits of an
@@ -25,6 +26,10 @@ catalogue the worker routes to; an order naming another venue is denied.
 `external_orders` (`reject` or `adopt`) is what the order engine does with an
 execution report for an order it did not create (`oms.domain.orders.ExternalOrders`;
 why `reject` is the default: `oms.domain.engine.decide`).
+`venue_limits` is the venue gateway's per-venue policy (rate-limit pools and
+weights, queue wait, throttle backoff, circuit breaker, deadlines:
+`oms.venues.policy`), as JSON text or the path of a `.json` / `.toml` file;
+`venue_policies` is the parsed value.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from oms.domain.orders import ExternalOrders
 from oms.domain.risk import parse_default_limits
 from oms.routing import parse_venues
+from oms.venues.policy import VenueLimits, parse_venue_limits
 
 
 class Settings(BaseSettings):
@@ -69,6 +75,20 @@ class Settings(BaseSettings):
 
     external_orders: ExternalOrders = Field(default=ExternalOrders.REJECT, validation_alias="OMS_EXTERNAL_ORDERS")
     """`OMS_EXTERNAL_ORDERS`: `reject` (an UNKNOWN_ORDER anomaly) or `adopt` (an external order)."""
+
+    venue_limits: str = Field(default="", validation_alias="OMS_VENUE_LIMITS")
+    """`OMS_VENUE_LIMITS`: per-venue gateway policy, JSON text or a `.json` / `.toml` file path."""
+
+    @field_validator("venue_limits")
+    @classmethod
+    def _venue_limits(cls, value: str) -> str:
+        _read_venue_limits(value)  # refused at the entry point, not when the gateway starts
+        return value
+
+    @property
+    def venue_policies(self) -> VenueLimits:
+        """The parsed `venue_limits` (a file path is read here)."""
+        return _read_venue_limits(self.venue_limits)
 
     @field_validator("external_orders", mode="before")
     @classmethod
@@ -117,3 +137,13 @@ class Settings(BaseSettings):
     def with_(self, **changes: Any) -> "Settings":
         """A copy with `changes` (field names) applied and validated."""
         return type(self)(**{**self.model_dump(), **changes})
+
+
+def _read_venue_limits(spec: str) -> VenueLimits:
+    text = spec.strip()
+    if not text or text.startswith("{"):
+        return parse_venue_limits(text)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"venue limits: {text!r} is neither JSON nor a file")
+    return parse_venue_limits(path.read_text(), toml=path.suffix == ".toml")

@@ -11,9 +11,10 @@ throttle backoff, the circuit breaker's thresholds and the in-flight
 deadlines. `VenueLimits` maps venue names to policies, with `"*"` for every
 other venue. `parse_venue_limits(spec)` reads `OMS_VENUE_LIMITS`: empty (the
 built-in default: one pool of 1,000 requests per second, bursts of 1,000,
-every action weight 1 - the gateway's former `DEFAULT_RATE_LIMIT`), JSON text,
-or the path of a `.json` or `.toml` file holding the same mapping; a bad spec
-is refused with a `ValueError` that says where.
+every action weight 1 - the gateway's former `DEFAULT_RATE_LIMIT`), JSON or
+TOML text holding the mapping (`oms.config.Settings` reads it from a `.json` or
+`.toml` file when given a path); a bad spec is refused with a `ValueError`
+that says where. Pure: no file is read here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import json
 import re
 import tomllib
 from decimal import Decimal
-from pathlib import Path
 from typing import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -148,26 +148,17 @@ class VenueLimits(_Frozen):
         return self.venues.get(venue) or self.venues.get("*") or DEFAULT_POLICY
 
 
-def parse_venue_limits(spec: str | Mapping | None) -> VenueLimits:
-    """`OMS_VENUE_LIMITS`: "" or None (defaults), JSON text (`{"SIM-A": {...}, "*": {...}}`), or the
-    path of a `.json` / `.toml` file with that mapping; `ValueError` naming the problem otherwise."""
+def parse_venue_limits(spec: str | Mapping | None, *, toml: bool = False) -> VenueLimits:
+    """`OMS_VENUE_LIMITS` text: "" or None (defaults), JSON (`{"SIM-A": {...}, "*": {...}}`), TOML
+    text when `toml`, or the mapping itself; `ValueError` naming the problem otherwise. (A file
+    path is read by `oms.config.Settings.venue_policies`, the configuration boundary.)"""
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         return VenueLimits()
     if isinstance(spec, str):
-        text = spec.strip()
-        if text.startswith("{"):
-            try:
-                spec = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"venue limits: not valid JSON: {exc}") from None
-        else:
-            path = Path(text).expanduser()
-            if not path.is_file():
-                raise ValueError(f"venue limits: {text!r} is neither JSON nor a file")
-            try:
-                spec = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
-            except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ValueError(f"venue limits: {path}: {exc}") from None
+        try:
+            spec = tomllib.loads(spec) if toml else json.loads(spec)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"venue limits: not valid {'TOML' if toml else 'JSON'}: {exc}") from None
     if not isinstance(spec, Mapping):
         raise ValueError("venue limits: expected a mapping of venue name to policy")
     try:

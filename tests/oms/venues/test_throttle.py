@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from oms.config import Settings
 from oms.domain.tokens import RateLimit, TokenBucket
 from oms.events import VenueAction
 from oms.venues.policy import DEFAULT_POLICY, VenuePolicy, parse_venue_limits
@@ -138,10 +139,13 @@ def test_limits_from_json_text_and_files(tmp_path):
     assert limits.policy("SIM-B").breaker.failures == 2
     toml = tmp_path / "limits.toml"
     toml.write_text('[SIM-A]\nmax_wait_ms = 7\n[SIM-A.pools.orders]\nper_second = 3\nburst = 6\n')
-    assert parse_venue_limits(str(toml)).policy("SIM-A").limits == {"orders": RateLimit.of(3, 6)}
+    assert Settings(venue_limits=str(toml)).venue_policies.policy("SIM-A").limits == {"orders": RateLimit.of(3, 6)}
     as_json = tmp_path / "limits.json"
     as_json.write_text(json.dumps(spec))
-    assert parse_venue_limits(str(as_json)) == limits
+    assert Settings(venue_limits=str(as_json)).venue_policies == limits
+    assert Settings().venue_policies == parse_venue_limits("")
+    with pytest.raises(ValueError, match="neither JSON nor a file"):
+        Settings(venue_limits="/no/such/file.toml")
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -152,7 +156,6 @@ def test_limits_from_json_text_and_files(tmp_path):
     ('{"SIM-A": {"max_wait_ms": 0}}', "SIM-A.max_wait_ms"),
     ('{"SIM-A": {"bogus": 1}}', "SIM-A.bogus"),
     ("{nope", "not valid JSON"),
-    ("/no/such/file.toml", "neither JSON nor a file"),
 ])
 def test_bad_limits_are_refused_with_where(spec, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
