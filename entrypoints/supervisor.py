@@ -32,7 +32,8 @@ def environment(settings: Settings, bootstrap_servers: str) -> dict[str, str]:
     )
     for name, value in (("SCHEMA_REGISTRY_URL", settings.schema_registry_url),
                         ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues),
-                        ("OMS_EXTERNAL_ORDERS", settings.external_orders.value)):
+                        ("OMS_EXTERNAL_ORDERS", settings.external_orders.value),
+                        ("OMS_VENUE_LIMITS", settings.venue_limits)):
         if value:
             env[name] = value
         else:
