@@ -19,7 +19,9 @@ Pure: no clock, no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+from collections import deque
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
 
@@ -59,77 +61,128 @@ class Queued:
     tag: object = None
     retried: bool = False
     """Already sent once and answered "throttled": the next throttled answer is final."""
+    waiting: bool = False
+    """In the queue now."""
 
     @property
     def priority(self) -> tuple[int, int]:
         return request_class(self.request), self.seq
 
-
-@dataclass
-class Throttle:
-    """One venue's pools, queue and throttle backoff (see the module docstring)."""
-
-    policy: VenuePolicy
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    paused_until: int | None = None
-    backoff_ns: int = 0
-    _queue: list[Queued] = field(default_factory=list)
-    _seq: int = 0
-
     @property
-    def limits(self) -> dict[str, RateLimit]:
-        return self.policy.limits
+    def order(self) -> tuple[str, str]:
+        return self.request.account, self.request.order_id
+
+
+class Throttle:
+    """One venue's pools, queue and throttle backoff (see the module docstring).
+
+    Bookkeeping: each order's waiting requests in arrival order; per pool a heap
+    of the requests that head their order (stale entries skipped lazily); a
+    heap by arrival time for expiry. Sending, queueing and expiring cost
+    O(log n), so a burst far over the limit drains in O(n log n)."""
+
+    def __init__(self, policy: VenuePolicy, buckets: dict[str, TokenBucket] | None = None) -> None:
+        self.policy = policy
+        self.limits: dict[str, RateLimit] = policy.limits
+        self.buckets: dict[str, TokenBucket] = dict(buckets or {})
+        self.paused_until: int | None = None
+        self.backoff_ns = 0
+        self._seq = 0
+        self._by_id: dict[str, Queued] = {}
+        self._orders: dict[tuple[str, str], deque[Queued]] = {}
+        self._heads: dict[str, list[tuple[int, int, int, Queued]]] = {pool: [] for pool in self.limits}
+        self._arrivals: list[tuple[int, int, int, Queued]] = []
+        self._pushes = 0
+        self._counts = {c: 0 for c in RequestClass}
+
+    # ------------------------------------------------------------ entering
 
     def offer(self, request: VenueRequest, now: int, tag: object = None) -> Queued:
         """Queue `request` (sent by `next_ready` / `take` when its turn and its tokens come)."""
         self._seq += 1
         item = Queued(request, now, self._seq, tag)
-        self._queue.append(item)
+        self._enter(item, front=False)
         return item
 
     def requeue(self, item: Queued) -> None:
         """Put back a request that went out and came back "throttled": its place is kept, once."""
         item.retried = True
-        self._queue.append(item)
+        self._enter(item, front=True)
 
     def restore(self, item: Queued) -> None:
         """Put back a request the venue could not take (unavailable): its place is kept."""
-        self._queue.append(item)
+        self._enter(item, front=True)
+
+    def _enter(self, item: Queued, front: bool) -> None:
+        item.waiting = True
+        self._by_id[item.request.request_id] = item
+        self._counts[request_class(item.request)] += 1
+        line = self._orders.setdefault(item.order, deque())
+        if front:
+            line.appendleft(item)
+        else:
+            line.append(item)
+        if line[0] is item:
+            self._push_head(item)
+        self._pushes += 1
+        heapq.heappush(self._arrivals, (item.queued_at, item.seq, self._pushes, item))
+
+    def _push_head(self, item: Queued) -> None:
+        pool = self.policy.cost(item.request.action).pool
+        self._pushes += 1  # a requeued request may sit in a heap twice (once stale): never compare items
+        heapq.heappush(self._heads[pool], (request_class(item.request), item.seq, self._pushes, item))
+
+    def _leave(self, item: Queued) -> None:
+        if not item.waiting:
+            raise ValueError(f"request {item.request.request_id} is not queued")
+        item.waiting = False
+        self._by_id.pop(item.request.request_id, None)
+        self._counts[request_class(item.request)] -= 1
+        line = self._orders[item.order]
+        was_head = line[0] is item
+        line.remove(item)
+        if not line:
+            del self._orders[item.order]
+        elif was_head:
+            self._push_head(line[0])
+
+    # ------------------------------------------------------------- looking
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._by_id)
 
     def __contains__(self, item: Queued) -> bool:
-        return any(q is item for q in self._queue)
+        return item.waiting
 
     def queued(self, request_id: str) -> bool:
-        return any(q.request.request_id == request_id for q in self._queue)
+        return request_id in self._by_id
 
     def counts(self) -> dict[RequestClass, int]:
-        out = {c: 0 for c in RequestClass}
-        for q in self._queue:
-            out[request_class(q.request)] += 1
-        return out
+        return dict(self._counts)
 
     def tokens(self, now: int) -> dict[str, Decimal]:
         """Tokens left per pool at `now`."""
         return {name: self.buckets.get(name, TokenBucket()).available(now, limit)
                 for name, limit in self.limits.items()}
 
+    def _head(self, pool: str) -> Queued | None:
+        heap = self._heads[pool]
+        while heap:
+            item = heap[0][-1]
+            if item.waiting and self._orders[item.order][0] is item:
+                return item
+            heapq.heappop(heap)  # stale: sent, dropped, expired, or no longer first of its order
+        return None
+
     def _candidates(self) -> list[tuple[Queued, str, Decimal]]:
         """The requests that may go next, in sending order: each the oldest queued request of its
         order, and the best of its pool (a pool's later requests wait behind its best one)."""
-        first: dict[tuple[str, str], Queued] = {}
-        for item in self._queue:
-            key = (item.request.account, item.request.order_id)
-            if key not in first or item.seq < first[key].seq:
-                first[key] = item
-        out, pools = [], set()
-        for item in sorted(first.values(), key=lambda q: q.priority):
-            cost = self.policy.cost(item.request.action)
-            if cost.pool not in pools:
-                pools.add(cost.pool)
-                out.append((item, cost.pool, cost.weight))
+        out = []
+        for pool in self.limits:
+            item = self._head(pool)
+            if item is not None:
+                out.append((item, pool, self.policy.cost(item.request.action).weight))
+        out.sort(key=lambda c: c[0].priority)
         return out
 
     def next_ready(self, now: int) -> Queued | None:
@@ -141,6 +194,8 @@ class Throttle:
                 return item
         return None
 
+    # ------------------------------------------------------------- leaving
+
     def take(self, item: Queued, now: int) -> None:
         """`item` goes out: spend its tokens, remove it from the queue."""
         cost = self.policy.cost(item.request.action)
@@ -148,19 +203,31 @@ class Throttle:
         if not ok:
             raise ValueError(f"request {item.request.request_id}: pool {cost.pool} has not {cost.weight} tokens")
         self.buckets[cost.pool] = bucket
-        self._queue.remove(item)
+        self._leave(item)
 
     def drop(self, item: Queued) -> None:
         """`item` will not go out (refused for another reason): remove it, spend nothing."""
-        self._queue.remove(item)
+        self._leave(item)
+
+    def _oldest(self) -> Queued | None:
+        while self._arrivals:
+            item = self._arrivals[0][-1]
+            if item.waiting:
+                return item
+            heapq.heappop(self._arrivals)
+        return None
 
     def expired(self, now: int) -> list[Queued]:
         """Remove and return the requests that waited longer than `max_wait_ms`, oldest first."""
         limit = self.policy.max_wait_ms * MS
-        out = [q for q in self._queue if now - q.queued_at > limit]
-        for q in out:
-            self._queue.remove(q)
-        return sorted(out, key=lambda q: q.seq)
+        out = []
+        while (item := self._oldest()) is not None and now - item.queued_at > limit:
+            heapq.heappop(self._arrivals)
+            self._leave(item)
+            out.append(item)
+        return out
+
+    # ------------------------------------------------------------ backoff
 
     def throttled(self, now: int) -> int:
         """The venue answered "throttled": pause it for the backoff (doubled each time, capped);
@@ -176,9 +243,10 @@ class Throttle:
 
     def next_due(self, now: int) -> int | None:
         """When the queue can next change: a pause ending, tokens for a waiting request, a wait expiring."""
-        if not self._queue:
+        oldest = self._oldest()
+        if oldest is None:
             return None
-        times = [min(q.queued_at for q in self._queue) + self.policy.max_wait_ms * MS + 1]
+        times = [oldest.queued_at + self.policy.max_wait_ms * MS + 1]
         if self.paused_until is not None and now < self.paused_until:
             times.append(self.paused_until)
         else:

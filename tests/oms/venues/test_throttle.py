@@ -166,3 +166,14 @@ def test_recognisers():
     assert DEFAULT_POLICY.is_throttled("Throttled: 50 msgs/s") and not DEFAULT_POLICY.is_throttled("price")
     assert DEFAULT_POLICY.is_system_error("system unavailable") and not DEFAULT_POLICY.is_system_error(None)
     assert not DEFAULT_POLICY.is_system_error("limit order needs a limit price")
+
+
+def test_requeued_and_restored_requests_keep_their_place_many_times():
+    t = Throttle(VenuePolicy.single(RateLimit.of(1000)))
+    items = [t.offer(request(n), T0) for n in range(3)]
+    for _ in range(5):  # the same request back at the head repeatedly (stale heap entries pile up)
+        t.take(items[0], T0)
+        t.restore(items[0])
+    t.take(items[0], T0)
+    t.requeue(items[0])
+    assert drain(t, T0) == ["req-0", "req-1", "req-2"] and len(t) == 0 and t.next_due(T0) is None
