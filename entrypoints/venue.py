@@ -5,7 +5,9 @@ policies (`Settings.venue_policies` from `OMS_VENUE_LIMITS` when set, else
 one pool at `--rate-limit` / `--burst` per venue, 0 for none), checked
 before anything connects; then `processors.venue_gateway.run_gateway` runs
 the venues until SIGTERM or SIGINT, on the entry point's clock.
-`oms venue breaker VENUE open|close|auto --by USER --reason WHY` publishes an
+`oms venue status [VENUE]` shows what `venue.status` holds: each venue's latest
+status, the operators' overrides with who and why, and the requests a venue
+never answered. `oms venue breaker VENUE open|close|auto --by USER --reason WHY` publishes an
 operator's `VenueControl` on `venue.status` (audited with who and why, like
 `oms risk set`): the gateway forces the venue's circuit breaker OPEN or
 CLOSED, or hands it back to AUTO, and the engine denies new orders for a
@@ -48,8 +50,9 @@ def decimal_option(text: str) -> Decimal:
 def venue(
     ctx: typer.Context,
     action: Annotated[Optional[str], typer.Argument(
-        help="none: run the gateway; `breaker VENUE open|close|auto`: force a venue's circuit breaker")] = None,
-    target: Annotated[Optional[str], typer.Argument(help="breaker: the venue")] = None,
+        help="none: run the gateway; `breaker VENUE open|close|auto`: force a venue's circuit breaker; "
+             "`status [VENUE]`: venue status, operator overrides and alerts")] = None,
+    target: Annotated[Optional[str], typer.Argument(help="breaker, status: the venue")] = None,
     mode: Annotated[Optional[str], typer.Argument(help="breaker: open, close or auto")] = None,
     venues: Annotated[Optional[str], typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -76,11 +79,15 @@ def venue(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="log warnings only")] = False,
 ) -> None:
     """Run the venue gateway (venue.requests and marketdata in, exec.reports and venue.status out), or
-    `breaker VENUE open|close|auto`: force a venue's circuit breaker (audited with --by and --reason)."""
+    `breaker VENUE open|close|auto`: force a venue's circuit breaker (audited with --by and --reason),
+    or `status [VENUE]`: show the venues' status, the overrides' audit trail and the alerts."""
     if action is not None:
-        if action != "breaker":
-            raise CommandError("action", f"unknown action {action!r} (known: breaker)")
-        force_breaker(ctx, target, mode, by, reason)
+        if action == "breaker":
+            force_breaker(ctx, target, mode, by, reason)
+        elif action == "status":
+            show_status(ctx, target)
+        else:
+            raise CommandError("action", f"unknown action {action!r} (known: breaker, status)")
         return
     from processors.venue_gateway import run_gateway
     from streams.runtime import connect
@@ -149,6 +156,48 @@ def force_breaker(ctx: typer.Context, venue: str | None, mode: str | None, by: s
     producer.flush()
     e.console.print(f"venue {venue} circuit breaker {control.mode.value} set by {by}"
                     + (f": {reason}" if reason else ""))
+
+
+def show_status(ctx: typer.Context, venue: str | None) -> None:
+    """Print the latest `VenueStatus` per venue, the `VenueControl` audit trail and the `VenueAlert`s."""
+    import uuid
+
+    from rich.table import Table
+
+    from oms.clock import ns_to_iso
+    from oms.events import VenueAlert, VenueControl, VenueStatus
+    from streams.kafka import read_all
+    from streams.runtime import connect
+
+    e = entry(ctx)
+    rt = connect(e.settings)
+    consumer = rt.event_consumer(f"oms-venue-status-{uuid.uuid4().hex[:8]}", "venue-status", deadletter=False)
+    try:
+        received = [r.event for r in read_all(consumer, [rt.topics.venue_status], timeout=10)
+                    if venue is None or getattr(r.event, "venue", None) == venue]
+    finally:
+        consumer.close()
+    latest = {s.venue: s for s in received if isinstance(s, VenueStatus)}
+    table = Table("venue", "as of (UTC)", "connection", "breaker", "since (UTC)", "reason", "forced", "failures",
+                  "in flight", "queued C/R/S/N", "tokens", "throttled until", "unanswered", title="venue status")
+    for s in (latest[name] for name in sorted(latest)):
+        table.add_row(s.venue, ns_to_iso(s.ts_event)[:23], s.connection.value, s.breaker.value,
+                      ns_to_iso(s.breaker_since)[:23], s.breaker_reason or "",
+                      "" if s.forced.value == "AUTO" else f"{s.forced.value} by {s.forced_by}", str(s.failures),
+                      str(s.in_flight), f"{s.queued_cancel}/{s.queued_replace}/{s.queued_status}/{s.queued_new}",
+                      s.tokens, ns_to_iso(s.throttled_until)[:23] if s.throttled_until else "", str(s.unanswered))
+    e.console.print(table)
+    audit = Table("time (UTC)", "venue", "breaker", "changed by", "reason", title="operator overrides")
+    for c in (c for c in received if isinstance(c, VenueControl)):
+        audit.add_row(ns_to_iso(c.ts_event)[:26], c.venue, c.mode.value, c.changed_by, c.reason or "")
+    e.console.print(audit)
+    alerts = [a for a in received if isinstance(a, VenueAlert)]
+    if alerts:
+        table = Table("time (UTC)", "venue", "account", "order", "request", "action", "reason", title="alerts")
+        for a in alerts:
+            table.add_row(ns_to_iso(a.ts_event)[:26], a.venue, a.account, a.order_id, a.request_id, a.action.value,
+                          a.reason)
+        e.console.print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,97 @@
+"""Venue status on the real broker: an operator forces a venue's breaker from the CLI (`oms venue breaker`), the
+gateway obeys and says so on `venue.status`, a request the venue never answers raises a `VenueAlert`, and
+`oms venue status` shows all three."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from entrypoints import cli
+from entrypoints.context import Entry
+from oms.clock import LiveClock
+from oms.config import Settings
+from oms.events import BreakerMode, BreakerState, ExecType, VenueAlert, VenueControl, VenueStatus
+from oms.venues.policy import VenueLimits, VenuePolicy
+from oms.venues.simulated import SimulatedVenueConfig
+from processors.venue_gateway import run_gateway
+from streams.views import TopicView
+from tests.builders import numbered_request as request
+from tests.flaky_venue import FlakyExchange
+
+pytestmark = pytest.mark.kafka
+
+
+def read_until(view: TopicView, predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view.refresh(idle=0.1)
+        found = [e for e in view.all if predicate(e)]
+        if found:
+            return found
+    raise AssertionError(f"timed out; saw {[type(e).__name__ for e in view.all]}")
+
+
+def test_operator_override_alerts_and_the_status_command(bootstrap_servers, unique_name, capsys):
+    from streams.runtime import connect
+
+    settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=f"{unique_name}.")
+    rt = connect(settings)
+    rt.ensure_topics()
+    venue = FlakyExchange("SIM-A", 7, SimulatedVenueConfig(latency_ns=0))
+    policy = VenuePolicy(deadline_ms=200, status_deadline_ms=200)
+    stop, ready, result = threading.Event(), threading.Event(), {}
+
+    def run() -> None:
+        try:
+            result["stats"] = run_gateway(settings, [], 0, stop=stop, clock=LiveClock(), ready=ready, runtime=rt,
+                                          adapters={"SIM-A": venue}, limits=VenueLimits(venues={"SIM-A": policy}),
+                                          reconcile=None)
+        except BaseException as exc:
+            result["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    status = TopicView(rt, rt.topics.venue_status, keep_all=True)
+    reports = TopicView(rt, rt.topics.exec_reports, keep_all=True)
+    obj = Entry(settings, LiveClock())
+    try:
+        assert ready.wait(30) and "error" not in result, result.get("error")
+        read_until(status, lambda e: isinstance(e, VenueStatus) and e.breaker is BreakerState.CLOSED)
+
+        venue.silent = True  # taken, never answered: a status query, then an alert
+        producer = rt.event_producer()
+        producer.send(rt.topics.venue_requests, "SIM-A", request(1))
+        producer.flush()
+        [alert] = read_until(status, lambda e: isinstance(e, VenueAlert))
+        assert (alert.order_id, alert.request_id, alert.reason_code) == ("ORD-1", "req-1", "NO_ANSWER")
+        assert len(venue.calls) == 2  # the request and the status query
+        venue.silent = False
+
+        assert cli.main(["venue", "breaker", "SIM-A", "open", "--by", "ops", "--reason", "drill"], obj=obj) == 0
+        [forced] = read_until(status, lambda e: isinstance(e, VenueStatus) and e.forced is BreakerMode.OPEN)
+        assert (forced.breaker, forced.forced_by, forced.breaker_reason) == (BreakerState.OPEN, "ops", "drill")
+        producer.send(rt.topics.venue_requests, "SIM-A", request(2))
+        producer.flush()
+        [refused] = read_until(reports, lambda e: e.request_id == "req-2")
+        assert (refused.exec_type, refused.reason) == (ExecType.REJECTED, "venue circuit open")
+
+        assert cli.main(["venue", "breaker", "SIM-A", "auto", "--by", "ops"], obj=obj) == 0
+        read_until(status, lambda e: isinstance(e, VenueStatus) and e.forced is BreakerMode.AUTO
+                   and e.ts_event > forced.ts_event)
+        capsys.readouterr()
+        assert cli.main(["venue", "status"], obj=obj) == 0
+        out = capsys.readouterr().out
+        assert "SIM-A" in out and "drill" in out and "NO_ANSWER" not in out and "req-1" in out
+        controls = [e for e in status.all if isinstance(e, VenueControl)]
+        assert [(c.mode, c.changed_by) for c in controls] == [(BreakerMode.OPEN, "ops"), (BreakerMode.AUTO, "ops")]
+    finally:
+        stop.set()
+        thread.join(20)
+        status.close()
+        reports.close()
+    assert "error" not in result, result.get("error")
+    assert result["stats"].alerts == 1 and result["stats"].probes == 1
