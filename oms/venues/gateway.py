@@ -505,7 +505,10 @@ class GatewayCore:
         times = [self._held[0][0]] if self._held else []
         if now is not None:
             for v in self._state.values():
-                for due in (v.throttle.next_due(now), v.inflight.next_due(), brk.next_due(v.breaker, v.policy.breaker)):
+                # while the venue is disconnected nothing leaves the queue: only its waits expire
+                queue = v.throttle.next_due(now) if v.connection is ConnectionState.CONNECTED \
+                    else v.throttle.expiry_due()
+                for due in (queue, v.inflight.next_due(), brk.next_due(v.breaker, v.policy.breaker)):
                     if due is not None:
                         times.append(due)
         return min(times) if times else None

@@ -241,12 +241,17 @@ class Throttle:
         """The venue answered normally: the next throttled answer starts the backoff afresh."""
         self.backoff_ns = 0
 
+    def expiry_due(self) -> int | None:
+        """When the oldest waiting request will have waited too long (None: nothing waits)."""
+        oldest = self._oldest()
+        return None if oldest is None else oldest.queued_at + self.policy.max_wait_ms * MS + 1
+
     def next_due(self, now: int) -> int | None:
         """When the queue can next change: a pause ending, tokens for a waiting request, a wait expiring."""
-        oldest = self._oldest()
-        if oldest is None:
+        expiry = self.expiry_due()
+        if expiry is None:
             return None
-        times = [oldest.queued_at + self.policy.max_wait_ms * MS + 1]
+        times = [expiry]
         if self.paused_until is not None and now < self.paused_until:
             times.append(self.paused_until)
         else:

@@ -74,6 +74,8 @@ def test_cancels_wait_while_the_venue_is_disconnected_and_go_on_reconnect():
     assert core.connection("SIM-A") is ConnectionState.DISCONNECTED and tick.connected == []
     assert core.on_request("vr", 0, 1, cancel(2, of=1), T0 + MS) == []
     assert core.queued("SIM-A") == 1 and core.breaker("SIM-A").failures == (T0 + MS,)
+    core.release()
+    assert core.next_due(T0 + MS) == T0 + MS + 5_000 * MS + 1  # no busy loop: only the wait's expiry is due
     venue.connected_flag = True
     tick = core.tick(T0 + 2 * MS)
     assert tick.connected == ["SIM-A"]
