@@ -15,8 +15,8 @@ cooldowns, expired waits, missed deadlines), publishes each venue's
 `VenueStatus` on `venue.status` (keyed by venue; on every change, and every
 few seconds) and each `VenueAlert` (a request never answered), and applies
 the operators' `VenueControl`s it follows on `venue.status` (`oms venue
-breaker VENUE open|close|auto`). At start and whenever a venue (re)connects
-it calls the reconciliation hook `processors.reconcile.reconcile_venue(runtime,
+breaker VENUE open|close|auto`). At start (for each venue connected then) and
+whenever a venue (re)connects it calls the reconciliation hook `processors.reconcile.reconcile_venue(runtime,
 settings, adapter, now)` and publishes the reports it returns (the import is
 guarded: without that module there is no reconciliation, and the gateway
 says so once). Delivery is at-least-once: a request's
@@ -50,9 +50,9 @@ from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.tokens import RateLimit
-from oms.events import ExecutionReport, VenueAlert, VenueControl, VenueStatus
+from oms.events import ConnectionState, ExecutionReport, VenueAlert, VenueControl, VenueStatus
 from oms.routing import VenueAvailability
-from oms.venues import VenueAdapter
+from oms.venues import VenueAdapter, VenueUnavailable
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
 from oms.venues.policy import VenueLimits
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
@@ -196,6 +196,9 @@ def run_gateway(
             return
         try:
             reports = hook(rt, settings, venues[name], clock.now_ns())
+        except VenueUnavailable as exc:  # it went away again: reconciled when it is back
+            log.warning("venue gateway: reconciliation of %s deferred: %s", name, exc.reason)
+            return
         except Exception:  # noqa: BLE001 - a failed reconciliation must not stop the venue; it is retried on reconnect
             log.exception("venue gateway: reconciliation of %s failed", name)
             return
@@ -216,8 +219,9 @@ def run_gateway(
         apply_controls(clock.now_ns())
         marketdata.assign_at_end(topics.marketdata)
         requests.subscribe([topics.venue_requests])
-        for name in venues:
-            reconcile_venue(name)
+        for name in venues:  # the others are reconciled when they connect
+            if core.connection(name) is ConnectionState.CONNECTED:
+                reconcile_venue(name)
         if ready is not None:
             ready.set()
         next_log = time.monotonic() + LOG_EVERY_S

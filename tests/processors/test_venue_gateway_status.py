@@ -1,6 +1,6 @@
 """Venue status on the real broker: an operator forces a venue's breaker from the CLI (`oms venue breaker`), the
 gateway obeys and says so on `venue.status`, a request the venue never answers raises a `VenueAlert`, and
-`oms venue status` shows all three."""
+`oms venue status` shows all three; the reconciliation hook runs at start and after a reconnect."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from entrypoints import cli
 from entrypoints.context import Entry
 from oms.clock import LiveClock
 from oms.config import Settings
-from oms.events import BreakerMode, BreakerState, ExecType, VenueAlert, VenueControl, VenueStatus
+from oms.events import BreakerMode, BreakerState, ConnectionState, ExecType, VenueAlert, VenueControl, VenueStatus
 from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedVenueConfig
 from processors.venue_gateway import run_gateway
@@ -43,12 +43,19 @@ def test_operator_override_alerts_and_the_status_command(bootstrap_servers, uniq
     venue = FlakyExchange("SIM-A", 7, SimulatedVenueConfig(latency_ns=0))
     policy = VenuePolicy(deadline_ms=200, status_deadline_ms=200)
     stop, ready, result = threading.Event(), threading.Event(), {}
+    reconciled: list[int] = []
+
+    def reconcile_venue(runtime, settings_, adapter, now):
+        """A minimal reconciliation: the venue's mass status, published as it is."""
+        assert runtime is rt and settings_ is settings and adapter is venue
+        reconciled.append(now)
+        return adapter.mass_status(now)
 
     def run() -> None:
         try:
             result["stats"] = run_gateway(settings, [], 0, stop=stop, clock=LiveClock(), ready=ready, runtime=rt,
                                           adapters={"SIM-A": venue}, limits=VenueLimits(venues={"SIM-A": policy}),
-                                          reconcile=None)
+                                          reconcile=lambda: reconcile_venue)
         except BaseException as exc:
             result["error"] = exc
             ready.set()
@@ -88,6 +95,20 @@ def test_operator_override_alerts_and_the_status_command(bootstrap_servers, uniq
         assert "SIM-A" in out and "drill" in out and "NO_ANSWER" not in out and "req-1" in out
         controls = [e for e in status.all if isinstance(e, VenueControl)]
         assert [(c.mode, c.changed_by) for c in controls] == [(BreakerMode.OPEN, "ops"), (BreakerMode.AUTO, "ops")]
+
+        # a disconnect and a reconnect: reconciled at start and again after the reconnect
+        assert len(reconciled) == 1
+        producer.send(rt.topics.venue_requests, "SIM-A", request(3))  # rests at the venue (no market)
+        producer.flush()
+        read_until(reports, lambda e: e.request_id == "req-3" and e.exec_type is ExecType.NEW)
+        venue.connected_flag = False
+        read_until(status, lambda e: isinstance(e, VenueStatus) and e.connection is ConnectionState.DISCONNECTED)
+        venue.connected_flag = True
+        read_until(status, lambda e: isinstance(e, VenueStatus) and e.connection is ConnectionState.CONNECTED
+                   and e.ts_event > forced.ts_event and e.failures == 1)
+        [status_report] = read_until(reports, lambda e: e.exec_type is ExecType.ORDER_STATUS
+                                     and e.ts_event >= reconciled[-1])
+        assert len(reconciled) == 2 and status_report.order_id == "ORD-3"
     finally:
         stop.set()
         thread.join(20)
