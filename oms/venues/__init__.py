@@ -1,11 +1,12 @@
 """The venue boundary: the `VenueAdapter` protocol every execution venue implements.
 
 This package owns the contract between the OMS and a venue (the simulated
-exchange in `oms.venues.simulated` now, a FIX session later). An adapter is
-pure: it is handed a `VenueRequest` or a market data event together with the
-current time `now` (integer UTC nanoseconds) and answers with the
-`ExecutionReport`s the venue sends back; it never reads a clock and knows
-nothing of Kafka (a network adapter such as the FIX one in `connectors/` does
+exchange in `oms.venues.simulated`, the FIX session in `connectors/`), and
+the values that cross it: `VenueUnavailable`, `ConnectionState`,
+`ConnectionChange`, `OpenOrder`. An adapter is handed a `VenueRequest` or a
+market data event together with the current time `now` (integer UTC
+nanoseconds) and answers with the `ExecutionReport`s the venue sends back; it
+never reads a clock and knows nothing of Kafka (a network adapter such as the FIX one in `connectors/` does
 its I/O on its own thread and hands what arrived over through `poll`). A
 synchronous adapter (the simulator) answers in the return value of `submit`
 etc.; an asynchronous one returns `[]` there and its answers, together with
@@ -17,9 +18,12 @@ order it concerns (a report for a ClOrdID the adapter never sent uses
 `request_id` (a repeated request returns the reports it got the first time, or
 nothing, and never opens a second order); exec ids are deterministic and
 unique per venue, forever (across restarts of the adapter and of the venue);
-reports of one adapter carry non-decreasing `ts_event`, so
-they may be published in the order they are returned; `fills()` lists every
-execution (and bust or correction) for reconciliation.
+reports of one adapter carry non-decreasing `ts_event`, so they may be
+published in the order they are returned; `fills()` lists every execution
+(and bust or correction) for reconciliation; `mass_status(now)` asks for every
+working order (ORDER_STATUS reports); `close()` releases the adapter's
+resources. The gateway above (`oms.venues.gateway`) knows no adapter but
+through this protocol.
 """
 
 from __future__ import annotations
