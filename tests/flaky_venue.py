@@ -25,6 +25,9 @@ class FlakyExchange(SimulatedExchange):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.calls: list[str] = []
+        """Request ids in the order they reached the venue."""
+        self.sent_at: list[int] = []
+        """When each call reached the venue (the gateway's `now`)."""
 
     def connected(self) -> bool:
         return self.connected_flag
@@ -32,6 +35,7 @@ class FlakyExchange(SimulatedExchange):
     def _fault(self, request: VenueRequest, now: int) -> list[ExecutionReport] | None:
         """The faulty answer to `request` while a switch is on, else None (the simulator answers)."""
         self.calls.append(request.request_id)
+        self.sent_at.append(now)
         if not self.connected_flag:
             raise VenueUnavailable("not logged on")
         if self.unavailable:
