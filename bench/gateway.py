@@ -82,10 +82,74 @@ def direct(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def measure_on_broker(settings, adapters: dict, n: int, round_trips: int) -> dict[str, float]:
+    """Throughput (requests/s) and round-trip latency (ms, median and p99) of `run_gateway` over
+    `adapters` on the broker of `settings` (topics under its prefix, created here)."""
+    import statistics
+    import threading
+
+    from oms.clock import LiveClock
+    from processors.venue_gateway import run_gateway
+    from streams.runtime import connect
+
+    rt = connect(settings)
+    rt.ensure_topics()
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(target=run_gateway, daemon=True, kwargs=dict(
+        settings=settings, venue_names=[], seed=0, stop=stop, clock=LiveClock(), ready=ready, runtime=rt,
+        adapters=adapters, rate_limit=None, reconcile=None))
+    thread.start()
+    reader = rt.event_consumer(f"{settings.topic_prefix}bench-reader", "bench", deadletter=False)
+    reader.reader.assign(rt.topics.exec_reports, from_end=True)
+    producer = rt.event_producer()
+    venue = next(iter(adapters))
+    try:
+        assert ready.wait(60), "the gateway did not start"
+        requests = [request(k).model_copy(update={"venue": venue}) for k in range(n)]
+        start = time.perf_counter()
+        for r in requests:
+            producer.send(rt.topics.venue_requests, venue, r)
+        producer.flush()
+        got = 0
+        while got < n and time.perf_counter() - start < 120:
+            if reader.poll(0.5) is not None:
+                got += 1
+        throughput = got / (time.perf_counter() - start)
+        latencies = []
+        for k in range(round_trips):
+            r = request(n + k).model_copy(update={"venue": venue})
+            sent = time.perf_counter()
+            producer.send(rt.topics.venue_requests, venue, r)
+            producer.flush()
+            while (received := reader.poll(5.0)) is not None and received.event.request_id != r.request_id:
+                pass
+            latencies.append((time.perf_counter() - sent) * 1000)
+        latencies.sort()
+        return {"requests_per_s": throughput, "round_trip_ms_p50": statistics.median(latencies),
+                "round_trip_ms_p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+    finally:
+        stop.set()
+        thread.join(20)
+        reader.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5_000)
-    n = parser.parse_args().n
+    parser.add_argument("--kafka", action="store_true", help="measure the gateway loop on a broker")
+    parser.add_argument("--round-trips", type=int, default=200)
+    args = parser.parse_args()
+    n = args.n
+    if args.kafka:
+        import uuid
+
+        from oms.config import Settings
+
+        settings = Settings.from_env().with_(topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
+        figures = measure_on_broker(settings, {"SIM": exchange()}, n, args.round_trips)
+        print(f"gateway on the broker, simulator: {figures['requests_per_s']:,.0f} requests/s; round trip "
+              f"p50 {figures['round_trip_ms_p50']:.2f} ms, p99 {figures['round_trip_ms_p99']:.2f} ms")
+        return
     for name, fn in (("gateway core, within the limit (NEW + CANCEL)", everyday),
                      ("gateway core, burst 10x over the limit, drained", burst),
                      ("simulator alone (handle_request)", direct)):

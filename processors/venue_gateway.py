@@ -239,14 +239,15 @@ def run_gateway(
             if due is not None:
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
             received = poll(requests, wait)
-            for _ in range(MAX_BATCH):
+            for n in range(MAX_BATCH):
+                if n:  # poll only when it will be handled in this turn: a record polled is never dropped
+                    received = poll(requests, 0)
                 while requests.rejected:  # dead-lettered: handled, nothing to send, offset committable
                     topic, partition, offset = requests.rejected.pop(0)
                     core.on_request(topic, partition, offset, None, clock.now_ns())
                 if received is None:
                     break
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())
-                received = poll(requests, 0)
             turn = core.tick(clock.now_ns())
             for name in turn.connected:
                 reconcile_venue(name)

@@ -122,3 +122,35 @@ def test_gateway_on_the_broker(bootstrap_servers, unique_name):
 def test_the_loop_needs_a_clock():
     with pytest.raises(TypeError, match="clock"):
         run_gateway(Settings(), ["SIM-A"], 7)
+
+
+@pytest.mark.kafka
+def test_a_turn_never_drops_the_record_after_its_batch(bootstrap_servers, unique_name, monkeypatch):
+    """More requests than one turn handles (MAX_BATCH): every one is answered (the record polled
+    after a full batch used to be dropped, and its offset committed past)."""
+    import processors.venue_gateway as gateway_module
+    from streams.runtime import connect
+
+    monkeypatch.setattr(gateway_module, "MAX_BATCH", 3)
+    settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=f"{unique_name}.")
+    rt = connect(settings)
+    rt.ensure_topics()
+    producer = rt.event_producer()
+    for n in range(1, 11):
+        producer.send(rt.topics.venue_requests, "SIM-A", request(n))
+    producer.flush()  # all there before the gateway starts: its first turns take full batches
+    stop, result = threading.Event(), {}
+    thread = threading.Thread(target=lambda: result.update(stats=run_gateway(
+        settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=0), stop=stop, clock=LiveClock(), runtime=rt,
+        reconcile=None)), daemon=True)
+    thread.start()
+    reader = rt.event_consumer(f"{unique_name}.reader", "test", deadletter=False)
+    reader.subscribe([rt.topics.exec_reports])
+    try:
+        got = read_until(reader, lambda g: len({r.event.request_id for r in g}) == 10)
+    finally:
+        stop.set()
+        thread.join(15)
+        reader.close()
+    assert {r.event.request_id for r in got} == {f"req-{n}" for n in range(1, 11)}
+    assert result["stats"].requests == 10
