@@ -854,11 +854,6 @@ class VenueStatus(Event):
     throttled_until: Optional[Nanos] = None
     unanswered: int = 0
 
-    @property
-    def accepts_new(self) -> bool:
-        """Whether the engine may route new orders here (the breaker is not OPEN)."""
-        return self.breaker is not BreakerState.OPEN
-
 
 class VenueControl(Event):
     """An operator forcing a venue's circuit breaker OPEN or CLOSED, or handing it back (AUTO), on

@@ -210,6 +210,7 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     probe.close()
     controls.stop()
     references.stop()
+    venues.stop()
     if failure:
         code = code or 1
     log.info("order engine: %s", engine.stats)
