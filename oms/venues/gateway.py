@@ -270,7 +270,7 @@ class GatewayCore:
                     continue
             v.throttle.take(item, now)
             out += self._settle(item, self._send(v, item, now))
-            if item in v.throttle and not item.retried:  # the venue could not take it: wait for it
+            if item in v.throttle:  # back in the queue (unavailable, or throttled: paused): wait
                 break
         return out
 
@@ -284,8 +284,7 @@ class GatewayCore:
             if not v.adapter.connected():
                 v.connection = ConnectionState.DISCONNECTED
             if not replay:  # back to its place in the queue, to wait for the venue (up to max wait)
-                v.throttle.restore(item)
-                self._pending[item.tag] = self._pending.get(item.tag, 0) + 1
+                self._requeue(v, item, retry=False)
             return []
         except ValueError as exc:
             self.stats.failed += 1
@@ -316,8 +315,7 @@ class GatewayCore:
                 log.warning("%s answered throttled (%s): paused until %d", v.name, report.reason, until)
                 if item is not None and not item.retried and report.request_id == answered.request_id:
                     self._seen.discard(answered.request_id)
-                    v.throttle.requeue(item)
-                    self._pending[item.tag] = self._pending.get(item.tag, 0) + 1
+                    self._requeue(v, item, retry=True)
                     continue
             elif rejected and v.policy.is_system_error(report.reason):
                 self._failure(v, now, f"system reject: {report.reason}")
@@ -326,6 +324,15 @@ class GatewayCore:
                 v.breaker = brk.success(v.breaker, v.policy.breaker, now)
             out.append(report)
         return out
+
+    def _requeue(self, v: _Venue, item: Queued, retry: bool) -> None:
+        """Put `item` back at its place in the queue (a throttled retry, or waiting for the venue)."""
+        if retry:
+            v.throttle.requeue(item)
+        else:
+            v.throttle.restore(item)
+        if item.tag is not None:  # its input offset waits for it again
+            self._pending[item.tag] = self._pending.get(item.tag, 0) + 1
 
     def _failure(self, v: _Venue, now: int, reason: str) -> None:
         before = v.breaker.state

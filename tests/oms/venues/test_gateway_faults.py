@@ -162,3 +162,29 @@ def test_venue_status_on_every_change_counters_throttled_and_a_heartbeat():
         BreakerState.OPEN, BreakerMode.OPEN, "ops", "outage")
     assert core.statuses(T0 + 102 * MS) == []
     assert len(core.statuses(T0 + 101 * MS + S)) == 1  # heartbeat
+
+
+def test_a_throttled_request_that_then_meets_an_unavailable_venue_waits_without_spinning():
+    core, venue = gateway(backoff_ms=10)
+    venue.throttle = 1
+    core.on_request("vr", 0, 0, request(1), T0)
+    venue.unavailable = True
+    assert core.tick(T0 + 10 * MS).reports == []
+    assert venue.calls == ["req-1", "req-1"]  # one try per turn, not one per token
+    venue.unavailable = False
+    [ack] = core.tick(T0 + 11 * MS).reports
+    assert ack.exec_type is ExecType.NEW
+    core.release()
+    assert core.committable() == [("vr", 0, 1)]
+
+
+def test_an_unanswered_status_query_waiting_for_the_venue_holds_no_offset():
+    core, venue = gateway(max_wait_ms=50)
+    venue.silent = True
+    core.on_request("vr", 0, 0, request(1), T0)
+    venue.silent, venue.connected_flag = False, False
+    core.tick(T0 + 100 * MS)  # the status query is queued: the venue is away
+    assert core.queued("SIM-A") == 1
+    assert core.tick(T0 + 151 * MS).reports == []  # it expires: a status query is dropped, not answered
+    core.release()
+    assert core.committable() == [("vr", 0, 1)] and core.queued("SIM-A") == 0
