@@ -35,6 +35,7 @@ from oms.events import (
     Fill,
     NewOrder,
     OrderView,
+    VenueReconciliation,
     Position,
     Quote,
     RiskControl,
@@ -102,6 +103,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "any processor", "DeadLetter: input that could not be decoded or validated", (DeadLetter,)),
     TopicSpec("schemas", "fingerprint", 1, "compact", FOREVER,
               "every producer", "Avro schemas by CRC-64-AVRO fingerprint"),
+    TopicSpec("venue.reconciliations", "venue", 1, "delete", FOREVER,
+              "venue gateways", "VenueReconciliation: what each reconciliation of a venue found and did",
+              (VenueReconciliation,)),
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}

@@ -22,6 +22,7 @@ EXPECTED = {
     "deadletter": {"DeadLetter"},
     "engine.state": set(),
     "schemas": set(),
+    "venue.reconciliations": {"VenueReconciliation"},
 }
 
 
