@@ -40,6 +40,7 @@ from oms.domain.tokens import RateLimit
 from oms.events import ExecutionReport
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from processors.reconcile import reconcile_venue
 from streams.kafka import EventConsumer, Received
 from streams.records import Record, dead_letter
 
@@ -100,7 +101,7 @@ def run_gateway(
     if not names:
         raise ValueError("venue_names: give at least one venue")
     configs = config if isinstance(config, Mapping) else {name: config for name in names}
-    exchanges = {name: SimulatedExchange(name, seed, configs.get(name)) for name in names}
+    exchanges = {name: SimulatedExchange(name, seed, configs.get(name), started_ns=clock.now_ns()) for name in names}
     core = GatewayCore(exchanges, rate_limit)
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
@@ -144,6 +145,8 @@ def run_gateway(
     try:
         marketdata.assign_at_end(topics.marketdata)
         requests.subscribe([topics.venue_requests])
+        for exchange in exchanges.values():  # reconciliation at connect (processors.reconcile)
+            publish(reconcile_venue(rt, settings, exchange, clock.now_ns()))
         if ready is not None:
             ready.set()
         next_log = time.monotonic() + LOG_EVERY_S
@@ -186,6 +189,8 @@ def run_gateway(
         finally:
             requests.close()
             marketdata.close()
+            for exchange in exchanges.values():
+                exchange.close()
     _log_stats(core.stats, core.held)
     return core.stats
 
