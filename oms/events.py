@@ -829,6 +829,8 @@ class VenueReconciliation(Event):
     closed_in_oms: str = ""
     in_flight: str = ""
     """PENDING_NEW in the OMS, unknown at the venue: left to the in-flight deadline."""
+    acknowledged: str = ""
+    """PENDING_NEW in the OMS, working at the venue: its lost ack sent."""
 
 
 EVENT_TYPES = (*EVENT_TYPES, VenueReconciliation)

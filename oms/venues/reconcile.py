@@ -31,7 +31,9 @@ Cases, per order:
   (exec type NEW, from the venue's status) so the engine adopts them as external
   orders, then their fills; with REJECT the venue's status report (the engine
   keeps an UNKNOWN_ORDER anomaly) AND a cancel request to the venue;
-- orders the venue works that the OMS has closed: a cancel request.
+- orders the venue works that the OMS has closed: a cancel request;
+- orders the venue works that the OMS still has PENDING_NEW with no fill missed: the
+  venue's ack never arrived, so an ack (exec type NEW) is sent.
 
 Pure: no I/O, no clock; every id is derived (`oms.ids`), so the same inputs
 give the same reports and requests.
@@ -186,7 +188,7 @@ def reconcile(
     cancels: list[VenueRequest] = []
     found: dict[str, list[str]] = {k: [] for k in (
         "missed_fills", "closed_at_venue", "unknown_at_venue", "adopted", "canceled_external", "closed_in_oms",
-        "in_flight")}
+        "in_flight", "acknowledged")}
     resent = 0
     open_orders = 0
 
@@ -210,6 +212,13 @@ def reconcile(
             found["unknown_at_venue"].append(order.order_id)
             exec_id = ids.record_id(order.order_id, venue, "reconcile-unknown")
             reports.append(_closing_report(venue, order, None, ExecType.CANCELED, exec_id, UNKNOWN_AT_VENUE, now))
+        elif st.order_status in WORKING and order.status is OrderStatus.PENDING_NEW and not missed:
+            # the venue's ack never reached the OMS (fills would have implied it)
+            found["acknowledged"].append(order.order_id)
+            exec_id = ids.record_id(order.order_id, st.venue_order_id or venue, "reconcile-ack")
+            reports.append(st.model_copy(update={
+                **_stamped(exec_id, now), "exec_type": ExecType.NEW, "order_status": OrderStatus.NEW,
+                "reason": "acknowledged at the venue (reconciliation)"}))
         elif st.order_status in _CLOSING and st.order_status is not order.status:
             found["closed_at_venue"].append(order.order_id)
             exec_id = ids.record_id(order.order_id, f"{venue}:{st.order_status.value}", "reconcile-closed")
