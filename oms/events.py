@@ -889,3 +889,45 @@ VENUE_STATUS_EVENTS: tuple[type[Event], ...] = (VenueStatus, VenueControl, Venue
 EVENT_TYPES = (*EVENT_TYPES, *VENUE_STATUS_EVENTS)
 BY_SCHEMA_NAME.update({cls.schema_name: cls for cls in VENUE_STATUS_EVENTS})
 ENUMS = (*ENUMS, ConnectionState, BreakerState, BreakerMode)
+
+# ------------------------------------------------------------ reconciliation
+
+
+class VenueReconciliation(Event):
+    """What one reconciliation of a venue against the OMS found and did (on `venue.reconciliations`,
+    keyed by venue; `oms.venues.reconcile`). Counts, then the order ids of each case, space-separated."""
+
+    schema_name: ClassVar[str] = "oms.VenueReconciliation"
+
+    venue: Identifier
+    policy: Identifier
+    """The external-order policy applied: `reject` or `adopt`."""
+    oms_open: int
+    """Orders the OMS had open at the venue."""
+    venue_working: int
+    """Orders the venue reported working."""
+    matched: int
+    """Open orders on both sides (their missed fills, if any, re-sent)."""
+    reports: int
+    """Execution reports published to repair the divergences."""
+    cancels: int
+    """Cancel requests sent to the venue."""
+    fills_resent: int
+    """Of the reports, the venue's fills, busts and corrections sent again."""
+    missed_fills: str = ""
+    closed_at_venue: str = ""
+    """Canceled, expired or done for the day at the venue while the OMS was away."""
+    unknown_at_venue: str = ""
+    """Open in the OMS, unknown at the venue: canceled with the reason."""
+    adopted: str = ""
+    canceled_external: str = ""
+    """Working at the venue, not OMS orders (policy reject): anomaly kept, cancel sent."""
+    closed_in_oms: str = ""
+    in_flight: str = ""
+    """PENDING_NEW in the OMS, unknown at the venue: left to the in-flight deadline."""
+    acknowledged: str = ""
+    """PENDING_NEW in the OMS, working at the venue: its lost ack sent."""
+
+
+EVENT_TYPES = (*EVENT_TYPES, VenueReconciliation)
+BY_SCHEMA_NAME[VenueReconciliation.schema_name] = VenueReconciliation

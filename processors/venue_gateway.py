@@ -139,7 +139,7 @@ def run_gateway(
     else:
         names = list(dict.fromkeys(venue_names))
         configs = config if isinstance(config, Mapping) else {name: config for name in names}
-        venues = {name: SimulatedExchange(name, seed, configs.get(name)) for name in names}
+        venues = {name: SimulatedExchange(name, seed, configs.get(name), started_ns=clock.now_ns()) for name in names}
     if not venues:
         raise ValueError("venue_names: give at least one venue")
     stop = stop or threading.Event()

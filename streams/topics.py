@@ -35,13 +35,15 @@ from oms.events import (
     Fill,
     NewOrder,
     OrderView,
+    VENUE_STATUS_EVENTS,
+    VenueReconciliation,
     Position,
     Quote,
     RiskControl,
     Trade,
     VenueRequest,
 )
-from oms.events import VENUE_STATUS_EVENTS
+
 
 T = TypeVar("T")
 
@@ -107,6 +109,9 @@ CATALOGUE: tuple[TopicSpec, ...] = (
               "venue gateways, operators",
               "VenueStatus: connection, circuit breaker, queues, tokens; VenueControl: operator overrides; "
               "VenueAlert: requests a venue never answered", VENUE_STATUS_EVENTS),
+    TopicSpec("venue.reconciliations", "venue", 1, "delete", FOREVER,
+              "venue gateways", "VenueReconciliation: what each reconciliation of a venue found and did",
+              (VenueReconciliation,)),
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in CATALOGUE}

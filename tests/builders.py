@@ -779,7 +779,19 @@ def sample_events() -> list[Event]:
         dead_letter(),
         dead_letter(key=None, value=None),
         *venue_status_samples(),
+        venue_reconciliation(),
     ]
+
+
+def venue_reconciliation(**overrides) -> "VenueReconciliation":
+    """A reconciliation of SIM-A that found one order unknown at the venue and re-sent two fills."""
+    from oms.events import VenueReconciliation
+
+    return VenueReconciliation(**{
+        **envelope("SIM-A.0.reconciliation", 3_000), "venue": VENUE, "policy": "reject", "oms_open": 3,
+        "venue_working": 2, "matched": 2, "reports": 3, "cancels": 0, "fills_resent": 2,
+        "missed_fills": ORDER_ID, "unknown_at_venue": "O2", **overrides,
+    })
 
 
 # ------------------------------------------------- the order aggregate

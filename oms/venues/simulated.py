@@ -49,8 +49,11 @@ Idempotency: the reports answering a request are kept by `request_id`; the
 same request id again returns those same reports (same exec ids) and changes
 nothing. Later, market-driven fills are not part of that answer.
 
-Reports: exec ids `f"{name}-{n}"` from one counter, `event_id` = exec id,
-venue order ids `f"{name}-O{n}"`. `ts_event` = `now` + latency (`latency_ns`
+Reports: exec ids `f"{name}-{session}-{n}"` from one counter, `event_id` = exec id,
+venue order ids `f"{name}-{session}-O{n}"`; `session` is the base-36 millisecond time the
+exchange was created (`started_ns`, injected), so exec ids stay unique across restarts
+(without `started_ns` the ids are `f"{name}-{n}"` and `f"{name}-O{n}"`: deterministic, for
+tests that build one exchange only). `ts_event` = `now` + latency (`latency_ns`
 plus a uniform draw in +-`latency_jitter_ns`, one draw per input), never
 earlier than the previous report's, so reports never overtake each other;
 `ts_init` equals `ts_event`. Fill reports carry `last_qty`, `last_px`,
@@ -59,13 +62,30 @@ order's live request id. A bust or correction (`bust`, `correct`) names the
 original fill in `ref_exec_id`; a bust gives the busted quantity back to a
 working order, while a closed order stays closed with leaves 0 and, if it no
 longer is fully filled, status DONE_FOR_DAY.
+
+Restart: with `SimulatedVenueConfig.state_dir` (or an injected `oms.state.Store`) the
+exchange keeps its book across a restart, like a real venue that outlives the OMS's
+gateway: after every call that changes something it writes the orders, fills, answers
+and counters it changed to the store (one write batch), and a new exchange on the same
+store starts from them (`restored` says how many orders it read; quotes are not kept:
+liquidity is fresh after a restart, and the random draws start again from the seed).
+Without a store (the default) the book lives in memory and a restart loses it honestly:
+`restored` is 0 and the new session prefix shows the restart in every exec id.
+`mass_status` answers ORDER_STATUS for every working order (the venue side of
+reconciliation, `oms.venues.reconcile`); `connected`, `poll` and `close` complete the
+adapter contract (always connected, nothing asynchronous, `close` releases the store).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import functools
+import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal
 
 from oms.events import (
@@ -83,6 +103,9 @@ from oms.events import (
     VenueRequest,
 )
 from oms.venues import ConnectionChange, OpenOrder
+
+if TYPE_CHECKING:
+    from oms.state import Store
 
 __all__ = ["SimulatedExchange", "SimulatedVenueConfig"]
 
@@ -113,6 +136,11 @@ class SimulatedVenueConfig:
     """Chance that a cancel crosses an execution: after the CANCELED report the venue
     reports a fill of half the canceled rest (at least all of a rest of 1 or less) at the limit
     price, else the quote's far side; one draw per cancel, only when above 0."""
+    state_dir: Path | None = None
+    """Where the exchange keeps its book across restarts (a RocksDB store per venue name under
+    it). None (the default): the book lives in memory and a restart starts empty. The default
+    is the pure, in-memory venue because unit tests, the bench and the demo want it; a gateway
+    that must survive kill -9 like a real venue passes a directory."""
 
     def __post_init__(self) -> None:
         if self.latency_ns < 0 or self.latency_jitter_ns < 0:
@@ -144,6 +172,12 @@ class _Order:
     working: bool = False
     cum_qty: Decimal = ZERO
     notional: Decimal = ZERO
+    key: str | None = None
+    """The order's key in the store: its venue order id, or `R:<request id>` when rejected."""
+    created: int = 0
+    """Creation sequence of the exchange (restores `order id -> order` in the same order)."""
+    request_ids: list[str] = field(default_factory=list)
+    """Every request id that names this order here (restores `request id -> order`)."""
 
     @property
     def leaves(self) -> Decimal:
@@ -178,18 +212,79 @@ class _Book:
     ask_size: Decimal
 
 
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def _persisted(method):
+    """Write what the call changed to the exchange's store (if it has one) once it returns."""
+
+    @functools.wraps(method)
+    def call(self: "SimulatedExchange", *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._persist()
+
+    return call
+
+
+_ORDER_FIELDS = ("account", "order_id", "request_id", "instrument", "side", "order_type", "time_in_force",
+                 "quantity", "limit_price", "arrival", "venue_order_id", "status", "working", "cum_qty",
+                 "notional", "key", "created", "request_ids")
+_DECIMALS = ("quantity", "limit_price", "cum_qty", "notional")
+_ENUMS = {"side": Side, "order_type": OrderType, "time_in_force": TimeInForce, "status": OrderStatus}
+
+
+def _dump_order(order: _Order) -> bytes:
+    record = {}
+    for name in _ORDER_FIELDS:
+        value = getattr(order, name)
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif hasattr(value, "value"):
+            value = value.value
+        record[name] = value
+    return json.dumps(record).encode()
+
+
+def _load_order(data: bytes) -> _Order:
+    record = json.loads(data)
+    for name in _DECIMALS:
+        if record[name] is not None:
+            record[name] = Decimal(record[name])
+    for name, enum in _ENUMS.items():
+        record[name] = enum(record[name])
+    return _Order(**record)
+
+
 class SimulatedExchange:
     """One simulated venue (see the module docstring for the model)."""
 
-    def __init__(self, name: str, seed: int, config: SimulatedVenueConfig | None = None) -> None:
+    def __init__(
+        self, name: str, seed: int, config: SimulatedVenueConfig | None = None, *,
+        started_ns: int | None = None, store: "Store | None" = None,
+    ) -> None:
         if not _NAME.match(name):
             raise ValueError(f"name: {name!r} is not a venue name (letters, digits, ._:/@-; at most 40)")
+        if started_ns is not None and started_ns < 0:
+            raise ValueError(f"started_ns: {started_ns} is not a time (UTC nanoseconds)")
         self.name = name
         self.seed = seed
         self.config = config or SimulatedVenueConfig()
+        self.session = None if started_ns is None else _base36(started_ns // 1_000_000)
+        """The prefix that tells this run's exec ids from those of earlier runs (None: no prefix)."""
+        self._prefix = name if self.session is None else f"{name}-{self.session}"
         self._rng = random.Random(f"{name}:{seed}")
         self._exec_seq = 0
         self._order_seq = 0
+        self._created_seq = 0
         self._last_ts = 0
         self._books: dict[str, _Book] = {}
         self._live: dict[str, _Order] = {}  # venue order id -> working order, in arrival order
@@ -198,21 +293,68 @@ class SimulatedExchange:
         self._answers: dict[str, tuple[ExecutionReport, ...]] = {}
         self._fills: dict[str, _Fill] = {}
         self._fill_log: list[ExecutionReport] = []
+        if store is None and self.config.state_dir is not None:
+            from oms.state import RocksStore  # local: rocksdict only when a book is kept
+
+            store = RocksStore(Path(self.config.state_dir) / name)
+        self._store = store
+        self._dirty_orders: dict[str, _Order] = {}
+        self._dirty_fills: set[str] = set()
+        self._dirty_answers: set[str] = set()
+        self._logged = 0
+        self.restored = self._restore() if store is not None else 0
+        """How many orders (working or not) the exchange read back from its store at start."""
+
+    @property
+    def keeps_book(self) -> bool:
+        """Whether the book survives a restart (a store is attached)."""
+        return self._store is not None
+
+    # ------------------------------------------------------------ contract
+
+    def connected(self) -> bool:
+        """Always: the simulated venue lives in the gateway's process."""
+        return True
+
+    def poll(self, now: int) -> list[ExecutionReport]:
+        """Nothing arrives asynchronously: every report is the return value of a call."""
+        return []
+
+    def close(self) -> None:
+        """Release the store (nothing to do without one)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def mass_status(self, now: int) -> list[ExecutionReport]:
+        """ORDER_STATUS (FIX 150=I) for every working order, in arrival order; changes no order
+        (the reports get exec ids of their own, like any report)."""
+        ts = self._stamp(now)
+        out = []
+        for order in list(self._live.values()):
+            out.append(self._report(order, ExecType.ORDER_STATUS, ts))
+        self._persist()
+        return out
 
     # ------------------------------------------------------------ requests
 
+    @_persisted
     def submit(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.NEW, now, self._submit)
 
+    @_persisted
     def amend(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.REPLACE, now, self._amend)
 
+    @_persisted
     def cancel(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.CANCEL, now, self._cancel)
 
+    @_persisted
     def status(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         return self._answer(request, VenueAction.STATUS, now, self._status)
 
+    @_persisted
     def refuse(self, request: VenueRequest, reason: str, now: int) -> list[ExecutionReport]:
         """Refuse a request without looking at it (e.g. over a rate limit).
 
@@ -242,6 +384,7 @@ class SimulatedExchange:
             return list(previous)
         reports = handler(request, self._stamp(now))
         self._answers[request.request_id] = tuple(reports)
+        self._dirty_answers.add(request.request_id)
         return reports
 
     def _submit(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
@@ -261,7 +404,8 @@ class SimulatedExchange:
         self._order_seq += 1
         order = self._new_order(request)
         order.arrival = self._order_seq
-        order.venue_order_id = f"{self.name}-O{self._order_seq}"
+        order.venue_order_id = f"{self._prefix}-O{self._order_seq}"
+        self._register(order, order.venue_order_id)
         order.status = OrderStatus.NEW
         order.working = True
         self._live[order.venue_order_id] = order
@@ -294,6 +438,7 @@ class SimulatedExchange:
             return [self._cancel_reject(request, order, "a replace cannot change side or instrument", ts)]
         order.request_id = request.request_id
         self._by_request[request.request_id] = order
+        order.request_ids.append(request.request_id)
         order.quantity = request.quantity
         if order.order_type is OrderType.LIMIT and request.limit_price is not None:
             order.limit_price = request.limit_price
@@ -313,6 +458,7 @@ class SimulatedExchange:
         if not order.working:
             return [self._cancel_reject(request, order, f"order is already {order.status.value}", ts)]
         self._by_request[request.request_id] = order
+        order.request_ids.append(request.request_id)
         rest = order.leaves
         out = [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts, request_id=request.request_id)]
         if self.config.late_fill_probability > 0 and self._rng.random() < self.config.late_fill_probability:
@@ -344,6 +490,7 @@ class SimulatedExchange:
 
     # --------------------------------------------------------- market data
 
+    @_persisted
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
         if quote.venue is not None and quote.venue != self.name:
             return []
@@ -360,6 +507,7 @@ class SimulatedExchange:
                     out.append(fill)
         return out
 
+    @_persisted
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
         if not self.config.fill_on_trades or (trade.venue is not None and trade.venue != self.name):
             return []
@@ -397,33 +545,15 @@ class SimulatedExchange:
         """Fill, bust and correction reports with `ts_event >= since_ns`, in the order they happened."""
         return [r for r in self._fill_log if r.ts_event >= since_ns]
 
-    # ------------------------------------------------------------ session
-
-    def connected(self) -> bool:
-        """The simulator is always up."""
-        return True
-
-    def poll(self, now: int) -> list[ExecutionReport | ConnectionChange]:
-        """The simulator answers synchronously: nothing arrives between calls."""
-        return []
-
-    def mass_status(self, now: int) -> list[ExecutionReport]:
-        """One ORDER_STATUS report per working order, in arrival order, changing nothing."""
-        if not self._live:
-            return []
-        ts = self._stamp(now)
-        return [self._report(order, ExecType.ORDER_STATUS, ts) for order in self._live.values()]
-
-    def close(self) -> None:
-        """Nothing to release."""
-
     # ------------------------------------------------------ venue-side events
 
+    @_persisted
     def bust(self, exec_id: str, now: int, reason: str = "trade busted by the venue") -> list[ExecutionReport]:
         """Bust a fill: a TRADE_BUST report naming it in `ref_exec_id`."""
         fill = self._live_fill(exec_id)
         order = fill.order
         fill.busted = True
+        self._dirty_fills.add(exec_id)
         order.cum_qty -= fill.qty
         order.notional = _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px))
         self._restate(order)
@@ -432,6 +562,7 @@ class SimulatedExchange:
         self._fill_log.append(report)
         return [report]
 
+    @_persisted
     def correct(
         self, exec_id: str, qty: Decimal, px: Decimal, now: int, reason: str = "trade corrected by the venue"
     ) -> list[ExecutionReport]:
@@ -450,12 +581,14 @@ class SimulatedExchange:
             _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px)), _CTX.multiply(qty, px)
         )
         fill.qty, fill.px = qty, px
+        self._dirty_fills.add(exec_id)
         self._restate(order)
         report = self._report(order, ExecType.TRADE_CORRECT, self._stamp(now), last_qty=qty, last_px=px,
                               ref_exec_id=exec_id, reason=reason)
         self._fill_log.append(report)
         return [report]
 
+    @_persisted
     def cancel_unsolicited(
         self, order_id: str, now: int, reason: str = "canceled by the venue"
     ) -> list[ExecutionReport]:
@@ -465,6 +598,7 @@ class SimulatedExchange:
             return []
         return [self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, self._stamp(now), reason=reason)]
 
+    @_persisted
     def late_fill(self, order_id: str, qty: Decimal, px: Decimal, now: int) -> list[ExecutionReport]:
         """An execution that crossed the order's end here: a fill on an order already
         canceled, expired or done for the day; the status stays, cum qty grows."""
@@ -481,9 +615,11 @@ class SimulatedExchange:
         exec_type = ExecType.FILL if order.cum_qty >= order.quantity else ExecType.PARTIAL_FILL
         report = self._report(order, exec_type, ts, last_qty=qty, last_px=px)
         self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
+        self._dirty_fills.add(report.exec_id)
         self._fill_log.append(report)
         return report
 
+    @_persisted
     def restate(
         self, order_id: str, now: int, *, quantity: Decimal | None = None, limit_price: Decimal | None = None,
         why: RestatementReason = RestatementReason.OTHER, reason: str | None = None,
@@ -503,6 +639,7 @@ class SimulatedExchange:
         report = self._report(order, ExecType.RESTATED, self._stamp(now), reason=reason)
         return [report.model_copy(update={"restatement_reason": why})]
 
+    @_persisted
     def suspend(self, order_id: str, now: int, reason: str = "trading halt") -> list[ExecutionReport]:
         """The venue suspends a working order (it stops matching until `resume`)."""
         order = self._by_order_id.get(order_id)
@@ -513,12 +650,68 @@ class SimulatedExchange:
         report = self._report(order, ExecType.SUSPENDED, self._stamp(now), reason=reason)
         return [report.model_copy(update={"leaves_qty": order.quantity - order.cum_qty})]
 
+    @_persisted
     def resume(self, order_id: str, now: int) -> list[ExecutionReport]:
         """The venue resumes a suspended order: a RESTATED report with reason RESUMED."""
         order = self._by_order_id.get(order_id)
         if order is None or order.status is not OrderStatus.SUSPENDED:
             return []
         return self.restate(order_id, now, why=RestatementReason.RESUMED, reason="resumed")
+
+    # ---------------------------------------------------------- the store
+
+    def _persist(self) -> None:
+        """Write the orders, fills, answers and fill log entries changed since the last write,
+        and the counters, in one batch."""
+        if self._store is None:
+            self._dirty_orders.clear(), self._dirty_fills.clear(), self._dirty_answers.clear()
+            return
+        if not (self._dirty_orders or self._dirty_fills or self._dirty_answers
+                or self._logged < len(self._fill_log)):
+            return
+        items = [(b"o/" + key.encode(), _dump_order(order)) for key, order in self._dirty_orders.items()]
+        for exec_id in self._dirty_fills:
+            fill = self._fills[exec_id]
+            items.append((b"f/" + exec_id.encode(), json.dumps(
+                {"order": fill.order.key, "qty": str(fill.qty), "px": str(fill.px), "busted": fill.busted}).encode()))
+        for request_id in self._dirty_answers:
+            answer = [r.model_dump_json() for r in self._answers[request_id]]
+            items.append((b"a/" + request_id.encode(), json.dumps(answer).encode()))
+        for n in range(self._logged, len(self._fill_log)):
+            items.append((b"l/%012d" % n, self._fill_log[n].model_dump_json().encode()))
+        items.append((b"m", json.dumps({"exec_seq": self._exec_seq, "order_seq": self._order_seq,
+                                        "created_seq": self._created_seq, "last_ts": self._last_ts}).encode()))
+        self._store.write_batch(items)
+        self._logged = len(self._fill_log)
+        self._dirty_orders.clear(), self._dirty_fills.clear(), self._dirty_answers.clear()
+
+    def _restore(self) -> int:
+        """Read the book back from the store; returns how many orders it held."""
+        meta = self._store.get(b"m")
+        if meta is None:
+            return 0
+        counters = json.loads(meta)
+        self._exec_seq, self._order_seq = counters["exec_seq"], counters["order_seq"]
+        self._created_seq, self._last_ts = counters["created_seq"], counters["last_ts"]
+        orders = {key.decode()[2:]: _load_order(value) for key, value in self._store.items(b"o/")}
+        for order in sorted(orders.values(), key=lambda o: o.created):
+            for request_id in order.request_ids:
+                self._by_request[request_id] = order
+            current = self._by_order_id.get(order.order_id)
+            if order.venue_order_id is not None or current is None or not current.working:
+                self._by_order_id[order.order_id] = order
+        for order in sorted((o for o in orders.values() if o.working), key=lambda o: o.arrival):
+            self._live[order.venue_order_id] = order
+        for key, value in self._store.items(b"f/"):
+            record = json.loads(value)
+            exec_id = key.decode()[2:]
+            self._fills[exec_id] = _Fill(exec_id, orders[record["order"]], Decimal(record["qty"]),
+                                         Decimal(record["px"]), record["busted"])
+        for key, value in self._store.items(b"a/"):
+            self._answers[key.decode()[2:]] = tuple(ExecutionReport.model_validate_json(r) for r in json.loads(value))
+        self._fill_log = [ExecutionReport.model_validate_json(v) for _, v in self._store.items(b"l/")]
+        self._logged = len(self._fill_log)
+        return len(orders)
 
     # ------------------------------------------------------------ internals
 
@@ -532,7 +725,7 @@ class SimulatedExchange:
 
     def _next_exec_id(self) -> str:
         self._exec_seq += 1
-        return f"{self.name}-{self._exec_seq}"
+        return f"{self._prefix}-{self._exec_seq}"
 
     def _new_order(self, request: VenueRequest) -> _Order:
         order = _Order(
@@ -541,8 +734,16 @@ class SimulatedExchange:
             time_in_force=request.time_in_force, quantity=request.quantity,
             limit_price=request.limit_price if request.order_type is OrderType.LIMIT else None,
         )
+        self._created_seq += 1
+        order.created = self._created_seq
         self._by_request[request.request_id] = order
+        order.request_ids.append(request.request_id)
         return order
+
+    def _register(self, order: _Order, key: str) -> None:
+        """Give a new order its store key (it is then written whenever a report concerns it)."""
+        order.key = key
+        self._dirty_orders[key] = order
 
     def _find(self, request: VenueRequest) -> _Order | None:
         order = self._by_request.get(request.orig_request_id) if request.orig_request_id else None
@@ -614,6 +815,7 @@ class SimulatedExchange:
             exec_type = ExecType.PARTIAL_FILL
         report = self._report(order, exec_type, ts, last_qty=qty, last_px=px)
         self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
+        self._dirty_fills.add(report.exec_id)
         self._fill_log.append(report)
         return report
 
@@ -630,6 +832,7 @@ class SimulatedExchange:
     def _reject_new(self, request: VenueRequest, reason: str, ts: int) -> ExecutionReport:
         order = self._new_order(request)
         order.status = OrderStatus.REJECTED
+        self._register(order, f"R:{request.request_id}")
         if order.order_id not in self._by_order_id or not self._by_order_id[order.order_id].working:
             self._by_order_id[order.order_id] = order
         return self._report(order, ExecType.REJECTED, ts, reason=reason)
@@ -651,6 +854,8 @@ class SimulatedExchange:
         last_qty: Decimal = ZERO, last_px: Decimal = ZERO, ref_exec_id: str | None = None, reason: str | None = None,
     ) -> ExecutionReport:
         exec_id = self._next_exec_id()
+        if order.key is not None:
+            self._dirty_orders[order.key] = order
         return ExecutionReport(
             event_id=exec_id,
             ts_event=ts,

@@ -23,6 +23,7 @@ EXPECTED = {
     "engine.state": set(),
     "schemas": set(),
     "venue.status": {"VenueStatus", "VenueControl", "VenueAlert"},
+    "venue.reconciliations": {"VenueReconciliation"},
 }
 
 
