@@ -102,7 +102,7 @@ from oms.events import (
     VenueAction,
     VenueRequest,
 )
-from oms.venues import ConnectionChange, OpenOrder
+from oms.venues import OpenOrder
 
 if TYPE_CHECKING:
     from oms.state import Store
