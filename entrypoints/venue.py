@@ -11,13 +11,19 @@ never answered. `oms venue breaker VENUE open|close|auto --by USER --reason WHY`
 operator's `VenueControl` on `venue.status` (audited with who and why, like
 `oms risk set`): the gateway forces the venue's circuit breaker OPEN or
 CLOSED, or hands it back to AUTO, and the engine denies new orders for a
-venue forced open.
+venue forced open. `oms venue reconcile VENUE --by USER --reason WHY` asks the
+gateway serving the venue to reconcile it against the OMS now (the report goes
+to `venue.reconciliations`). The simulated venues keep their books across a
+restart of the gateway (`--state-dir`, default `$OMS_HOME/venues/<prefix>`), as
+a real venue outlives its gateway; `--forget-book` makes them start empty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Optional, Sequence
 
 import typer
@@ -51,8 +57,9 @@ def venue(
     ctx: typer.Context,
     action: Annotated[Optional[str], typer.Argument(
         help="none: run the gateway; `breaker VENUE open|close|auto`: force a venue's circuit breaker; "
-             "`status [VENUE]`: venue status, operator overrides and alerts")] = None,
-    target: Annotated[Optional[str], typer.Argument(help="breaker, status: the venue")] = None,
+             "`status [VENUE]`: venue status, operator overrides and alerts; "
+             "`reconcile VENUE`: reconcile the venue against the OMS now")] = None,
+    target: Annotated[Optional[str], typer.Argument(help="breaker, status, reconcile: the venue")] = None,
     mode: Annotated[Optional[str], typer.Argument(help="breaker: open, close or auto")] = None,
     venues: Annotated[Optional[str], typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -72,10 +79,16 @@ def venue(
                           ] = DEFAULT_RATE_LIMIT,
     burst: Annotated[Optional[int], typer.Option(help="rate limit burst (default: the rate)")] = None,
     group_id: Annotated[Optional[str], typer.Option(help="consumer group (default: <prefix>venue-gateway)")] = None,
+    state_dir: Annotated[Optional[Path], typer.Option(
+        help="where the simulated venues keep their books across restarts (default: $OMS_HOME/venues/<prefix>)")
+                         ] = None,
+    forget_book: Annotated[bool, typer.Option(
+        "--forget-book", help="simulated venues start empty on every restart (reconciliation cancels what they lost)")
+                           ] = False,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,
-    by: Annotated[str, typer.Option(help="breaker: who makes the change (kept in the audit trail)")] = "cli",
-    reason: Annotated[Optional[str], typer.Option(help="breaker: why (kept in the audit trail)")] = None,
+    by: Annotated[str, typer.Option(help="breaker, reconcile: who asks (kept in the audit trail)")] = "cli",
+    reason: Annotated[Optional[str], typer.Option(help="breaker, reconcile: why (kept in the audit trail)")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="log warnings only")] = False,
 ) -> None:
     """Run the venue gateway (venue.requests and marketdata in, exec.reports and venue.status out), or
@@ -86,8 +99,10 @@ def venue(
             force_breaker(ctx, target, mode, by, reason)
         elif action == "status":
             show_status(ctx, target)
+        elif action == "reconcile":
+            request_reconciliation(ctx, target, by, reason)
         else:
-            raise CommandError("action", f"unknown action {action!r} (known: breaker, status)")
+            raise CommandError("action", f"unknown action {action!r} (known: breaker, status, reconcile)")
         return
     from processors.venue_gateway import run_gateway
     from streams.runtime import connect
@@ -96,6 +111,7 @@ def venue(
     if not names:
         raise CommandError("venues", "give at least one venue name (--venues SIM-A,SIM-B)")
     e = entry(ctx)
+    books = None if forget_book else (state_dir or e.settings.home / "venues" / (e.settings.topic_prefix or "default"))
     try:
         config = SimulatedVenueConfig(
             latency_ns=int(latency_ms * 1_000_000),
@@ -104,10 +120,11 @@ def venue(
             late_fill_probability=late_fill_prob,
             max_fill_fraction=max_fill_fraction,
             fill_on_trades=fill_on_trades,
+            state_dir=books,
         )
         limits = venue_limits(e.settings, names, rate_limit, burst)
-        for name in names:
-            SimulatedExchange(name, seed, config)  # validate the names before connecting
+        for name in names:  # validate the names before connecting
+            SimulatedExchange(name, seed, dataclasses.replace(config, state_dir=None))
     except ValueError as exc:
         raise refused(exc, "venues") from None
     configure_logging("warning" if quiet else "info")
@@ -156,6 +173,29 @@ def force_breaker(ctx: typer.Context, venue: str | None, mode: str | None, by: s
     producer.flush()
     e.console.print(f"venue {venue} circuit breaker {control.mode.value} set by {by}"
                     + (f": {reason}" if reason else ""))
+
+
+def request_reconciliation(ctx: typer.Context, venue: str | None, by: str, reason: str | None) -> None:
+    """Publish an operator's `VenueReconcileRequest` on `venue.status`: the gateway serving the venue
+    reconciles it against the OMS and publishes the report on `venue.reconciliations`."""
+    import uuid
+
+    from oms import keys
+    from oms.events import VenueReconcileRequest
+    from streams.runtime import connect
+
+    if not venue:
+        raise CommandError("venue", "`oms venue reconcile VENUE` needs the venue")
+    e = entry(ctx)
+    now = e.clock.now_ns()
+    request = VenueReconcileRequest(event_id=f"vr.{uuid.uuid4().hex}", ts_event=now, ts_init=now, venue=venue,
+                                    requested_by=by, reason=reason)
+    rt = connect(e.settings)
+    producer = rt.event_producer()
+    producer.send(rt.topics.venue_status, keys.venue_reconcile(venue), request)
+    producer.flush()
+    e.console.print(f"reconciliation of venue {venue} requested by {by}" + (f": {reason}" if reason else "")
+                    + f"; the report follows on {rt.topics.venue_reconciliations}")
 
 
 def show_status(ctx: typer.Context, venue: str | None) -> None:

@@ -885,7 +885,19 @@ class VenueAlert(Event):
     sent_at: Nanos
 
 
-VENUE_STATUS_EVENTS: tuple[type[Event], ...] = (VenueStatus, VenueControl, VenueAlert)
+class VenueReconcileRequest(Event):
+    """An operator asking a venue's gateway to reconcile the venue against the OMS now (`oms venue
+    reconcile VENUE`), on `venue.status` keyed `<venue>|reconcile` (compacted: the latest per venue
+    wins), with who and why; the gateway serving the venue reconciles once per request."""
+
+    schema_name: ClassVar[str] = "oms.VenueReconcileRequest"
+
+    venue: Identifier
+    requested_by: Identifier
+    reason: Optional[Text] = None
+
+
+VENUE_STATUS_EVENTS: tuple[type[Event], ...] = (VenueStatus, VenueControl, VenueAlert, VenueReconcileRequest)
 EVENT_TYPES = (*EVENT_TYPES, *VENUE_STATUS_EVENTS)
 BY_SCHEMA_NAME.update({cls.schema_name: cls for cls in VENUE_STATUS_EVENTS})
 ENUMS = (*ENUMS, ConnectionState, BreakerState, BreakerMode)

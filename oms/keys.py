@@ -67,6 +67,11 @@ def venue_control(venue: str) -> str:
     return f"{venue}|control"
 
 
+def venue_reconcile(venue: str) -> str:
+    """The record key of an operator's `VenueReconcileRequest` on `venue.status`: the latest per venue wins."""
+    return f"{venue}|reconcile"
+
+
 def venue_alert(venue: str, request_id: str) -> str:
     """The record key of a `VenueAlert` on `venue.status`: one per unanswered request, kept."""
     return f"{venue}|alert|{request_id}"

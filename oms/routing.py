@@ -19,14 +19,14 @@ the compacted `venue.status` (the gateways' `VenueStatus`, the operators'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from oms.domain.denial import Denial
 from oms.domain.route import UNKNOWN_VENUE, VENUE_UNAVAILABLE, Route
-from oms.events import BreakerMode, BreakerState, Event, Identifier, NewOrder, VenueControl, VenueStatus
+from oms.events import BreakerMode, BreakerState, Event, Identifier, NewOrder, VenueControl, VenueReconcileRequest, VenueStatus
 
 __all__ = ["UNKNOWN_VENUE", "VENUE_UNAVAILABLE", "Route", "Router", "StaticRouter", "VenueAvailability",
            "VenueGuard", "parse_venues"]
@@ -117,9 +117,13 @@ class VenueAvailability:
     statuses: Mapping[str, VenueStatus] = field(default_factory=dict)
     controls: Mapping[str, VenueControl] = field(default_factory=dict)
     closed: Mapping[str, str] = field(default_factory=dict)
+    reconciles: Mapping[str, VenueReconcileRequest] = field(default_factory=dict)
+    """The latest operator request to reconcile, per venue (for the gateway; no effect on routing)."""
 
     def fold(self, event: Event) -> "VenueAvailability":
         """The availability after one `venue.status` record (a `VenueAlert` changes nothing)."""
+        if isinstance(event, VenueReconcileRequest):
+            return replace(self, reconciles={**self.reconciles, event.venue: event})
         if isinstance(event, VenueStatus):
             statuses, controls = {**self.statuses, event.venue: event}, self.controls
         elif isinstance(event, VenueControl):
@@ -134,7 +138,7 @@ class VenueAvailability:
                 closed[venue] = f"forced open by {control.changed_by}: {control.reason or 'no reason given'}"
             elif mode is BreakerMode.AUTO and status is not None and status.breaker is BreakerState.OPEN:
                 closed[venue] = status.breaker_reason or "breaker open"
-        return VenueAvailability(statuses, controls, closed)
+        return VenueAvailability(statuses, controls, closed, self.reconciles)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def _status_request(order: OmsOrder, venue: str, now: int) -> VenueRequest:
 
 def _publish(runtime, result: Reconciliation) -> None:
     producer = runtime.event_producer()
-    producer.send(runtime.topics.name(RECONCILIATIONS), result.summary.venue, result.summary)
+    producer.send(runtime.topics.venue_reconciliations, result.summary.venue, result.summary)
     producer.flush(30.0)
 
 

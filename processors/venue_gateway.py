@@ -50,7 +50,7 @@ from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.tokens import RateLimit
-from oms.events import ConnectionState, ExecutionReport, VenueAlert, VenueControl, VenueStatus
+from oms.events import ConnectionState, ExecutionReport, VenueAlert, VenueControl, VenueReconcileRequest, VenueStatus
 from oms.routing import VenueAvailability
 from oms.venues import VenueAdapter, VenueUnavailable
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
@@ -73,6 +73,8 @@ MAX_BATCH = 500
 """Most records read from one consumer in one turn of the loop."""
 DELIVERY_WAIT_S = 2.0
 """Longest one turn of the loop waits for the broker to take the reports (then it turns again)."""
+SESSION_TIMEOUT_MS = 10_000
+"""The request consumer's session timeout (a static group member keeps its partitions this long)."""
 COMMIT_RETRY_S = 1.0
 """Pause before committing again after the broker refused a commit."""
 
@@ -125,7 +127,9 @@ def run_gateway(
     `rate_limit` (`RateLimit.of(rate, burst)`, None: no limit). `group_id`
     defaults to `f"{prefix}venue-gateway"`: gateways serving different venues
     need different group ids, or they would split the partitions and skip each
-    other's requests. `clock` is required (it stamps reports, statuses and dead
+    other's requests. The request consumer is a static member of its group
+    (`group.instance.id` from the group and the venue names), so a gateway
+    restarted after a crash takes its partitions back at once. `clock` is required (it stamps reports, statuses and dead
     letters). `ready` is set once both consumers are in place (market data
     published after it is seen). `reconcile` returns the reconciliation hook or
     None (default: `load_reconcile`). Reports are held until `clock` reaches
@@ -149,13 +153,18 @@ def run_gateway(
     core = GatewayCore(venues, rate_limit, limits=limits, gateway=group[:64])
     hook = reconcile() if reconcile is not None else None
 
-    requests = rt.event_consumer(group, PROCESSOR, clock=clock)
+    # a static member of its group: restarted after kill -9 it gets its partitions back at once instead
+    # of waiting for the dead member's session to expire (gateways of one group serve the same venues)
+    requests = rt.event_consumer(group, PROCESSOR, clock=clock, **{
+        "group.instance.id": f"{group}-{'+'.join(sorted(venues))}"[:200], "session.timeout.ms": SESSION_TIMEOUT_MS})
     marketdata = rt.event_consumer(f"{group}.marketdata", PROCESSOR, clock=clock)
     producer = rt.event_producer(**{"message.timeout.ms": 0})  # never give up on a report: retry until delivered
     outbox = _Outbox(producer, requests, core)
     following = FollowedTopic(rt.bootstrap_servers, topics.venue_status, rt.codec, VenueAvailability(),
                               admitting("venue.status", VenueAvailability.fold))
     applied: dict[str, VenueControl] = {}
+    reconciled: dict[str, VenueReconcileRequest] = {}
+    started = clock.now_ns()
 
     def refuse(consumer: EventConsumer, record: Record, reason: str) -> None:
         """Dead-letter a decoded record its topic does not admit; its offset counts as handled."""
@@ -210,6 +219,14 @@ def run_gateway(
             if applied.get(venue) is not control:
                 applied[venue] = control
                 core.on_control(control, now)
+        for venue, request in following.value.reconciles.items():
+            if venue in venues and reconciled.get(venue) is not request:
+                first = venue not in reconciled
+                reconciled[venue] = request
+                if not first or request.ts_event >= started:  # an old request on the topic is not redone
+                    log.info("venue gateway: reconciliation of %s requested by %s: %s", venue,
+                             request.requested_by, request.reason or "no reason given")
+                    reconcile_venue(venue)
 
     log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(venues), seed,
              topics.venue_requests, topics.exec_reports)

@@ -223,6 +223,10 @@ class Topics:
     def venue_status(self) -> str:
         return self.name("venue.status")
 
+    @property
+    def venue_reconciliations(self) -> str:
+        return self.name("venue.reconciliations")
+
 
 @dataclass(frozen=True)
 class TopicStatus:

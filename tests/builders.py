@@ -1071,6 +1071,16 @@ def venue_control(**overrides: Any) -> "VenueControl":
     })
 
 
+def venue_reconcile_request(**overrides: Any) -> "VenueReconcileRequest":
+    """An operator asking XNAS's gateway to reconcile now."""
+    from oms.events import VenueReconcileRequest
+
+    return VenueReconcileRequest(**{
+        **envelope("vr-XNAS-1"), "venue": VENUE, "requested_by": "ops", "reason": "after the venue's restart",
+        **overrides,
+    })
+
+
 def venue_alert(**overrides: Any) -> "VenueAlert":
     """A NEW of the sample order that XNAS never answered."""
     from oms.events import VenueAction, VenueAlert
@@ -1094,4 +1104,6 @@ def venue_status_samples() -> list[Event]:
         venue_control(),
         venue_control(mode=BreakerMode.AUTO, reason=None),
         venue_alert(),
+        venue_reconcile_request(),
+        venue_reconcile_request(reason=None),
     ]

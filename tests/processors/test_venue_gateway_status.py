@@ -1,6 +1,7 @@
 """Venue status on the real broker: an operator forces a venue's breaker from the CLI (`oms venue breaker`), the
 gateway obeys and says so on `venue.status`, a request the venue never answers raises a `VenueAlert`, and
-`oms venue status` shows all three; the reconciliation hook runs at start and after a reconnect."""
+`oms venue status` shows all three; the reconciliation hook runs at start, after a reconnect and when an
+operator asks for it (`oms venue reconcile`)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,13 @@ def test_operator_override_alerts_and_the_status_command(bootstrap_servers, uniq
         [status_report] = read_until(reports, lambda e: e.exec_type is ExecType.ORDER_STATUS
                                      and e.ts_event >= reconciled[-1])
         assert len(reconciled) == 2 and status_report.order_id == "ORD-3"
+
+        # on demand: an operator asks for a reconciliation from the CLI; a request for another venue is not ours
+        assert cli.main(["venue", "reconcile", "SIM-B", "--by", "ops"], obj=obj) == 0
+        assert cli.main(["venue", "reconcile", "SIM-A", "--by", "ops", "--reason", "after the drill"], obj=obj) == 0
+        read_until(reports, lambda e: e.exec_type is ExecType.ORDER_STATUS and len(reconciled) == 3)
+        time.sleep(0.5)
+        assert len(reconciled) == 3
     finally:
         stop.set()
         thread.join(20)

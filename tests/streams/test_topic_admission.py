@@ -22,7 +22,7 @@ EXPECTED = {
     "deadletter": {"DeadLetter"},
     "engine.state": set(),
     "schemas": set(),
-    "venue.status": {"VenueStatus", "VenueControl", "VenueAlert"},
+    "venue.status": {"VenueStatus", "VenueControl", "VenueAlert", "VenueReconcileRequest"},
     "venue.reconciliations": {"VenueReconciliation"},
 }
 
