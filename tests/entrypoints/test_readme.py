@@ -46,7 +46,8 @@ def _args(line: str, values: dict[str, str]) -> list[str]:
 
 
 def _long_running(args: list[str]) -> bool:
-    return args[0] in ("worker", "venue") or (
+    """The processes: the worker, a venue gateway (`oms venue` without an action), a synthetic feed."""
+    return args[0] == "worker" or (args[0] == "venue" and (len(args) == 1 or args[1].startswith("-"))) or (
         args[0] == "marketdata" and "--synthetic" in args and "--duration" not in args)
 
 
@@ -137,3 +138,9 @@ def test_the_readme_commands_run_as_written(bootstrap_servers, unique_name, tmp_
     assert ran == [line for line in shell_commands() if shlex.split(line, comments=True)[1] != "broker"]
     assert codes and all(code == 0 for code in codes.values()), {
         name: procs.log_tail(name) for name, code in codes.items() if code}
+
+
+def test_the_readme_venue_limits_example_is_a_valid_setting() -> None:
+    example = re.search(r"e\.g\. `(\{\"SIM\".*?)`", README, re.S).group(1)
+    policy = Settings(venue_limits=" ".join(example.split())).venue_policies.venues["SIM"]
+    assert policy.pools["orders"].per_second == 50 and policy.max_wait_ms == 2000
