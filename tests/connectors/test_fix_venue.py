@@ -1,0 +1,202 @@
+"""The FIX adapter against a real counterparty (the QuickFIX/J acceptor, no mocks): logon, a whole
+order lifecycle, sequence numbers across a restart, resends delivered once, drops and reconnects,
+fills made while disconnected."""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal as D
+
+import pytest
+
+from connectors.fix.adapter import ConnectionChange, ConnectionState, VenueUnavailable
+from oms.events import (
+    CancelRejectReason,
+    ExecType,
+    ExecutionReport,
+    OrderRejectReason,
+    OrderStatus,
+    OrderType,
+    VenueAction,
+)
+from tests.builders import venue_request
+from tests.connectors.conftest import MARKET_PRICE, REJECTED_SYMBOL, drain
+
+pytestmark = pytest.mark.fix
+
+
+def reports(items) -> list[ExecutionReport]:
+    return [i for i in items if isinstance(i, ExecutionReport)]
+
+
+def changes(items) -> list[ConnectionState]:
+    return [i.state for i in items if isinstance(i, ConnectionChange)]
+
+
+def new(request_id: str, **overrides):
+    return venue_request(venue="FIXV", request_id=request_id, order_id=f"ORD-{request_id}", **overrides)
+
+
+def has(exec_type: ExecType, count: int = 1):
+    return lambda got: sum(r.exec_type is exec_type for r in reports(got)) >= count
+
+
+def now() -> int:
+    return time.time_ns()
+
+
+def test_logon_is_a_connection_change(make_venue):
+    venue = make_venue()
+
+    got = drain(venue, lambda g: ConnectionState.CONNECTED in changes(g))
+
+    assert venue.connected()
+    assert changes(got) == [ConnectionState.CONNECTED]
+
+
+def test_a_whole_lifecycle_new_partial_fill_replace_cancel_and_rejects(make_venue, fix_acceptor):
+    venue = make_venue()
+    order = new("L1")
+
+    assert venue.submit(order, now()) == []
+    ack = reports(drain(venue, has(ExecType.NEW)))[-1]
+    fix_acceptor.control("fill L1 40 187.2")
+    partial = reports(drain(venue, has(ExecType.PARTIAL_FILL)))[-1]
+    venue.amend(new("L2", action=VenueAction.REPLACE, order_id="ORD-L1", orig_request_id="L1",
+                    quantity=D(150), limit_price=D("187.5")), now())
+    replaced = reports(drain(venue, has(ExecType.REPLACED)))[-1]
+    venue.status(new("S1", action=VenueAction.STATUS, order_id="ORD-L1", orig_request_id="L2"), now())
+    status = reports(drain(venue, has(ExecType.ORDER_STATUS)))[-1]
+    venue.cancel(new("L3", action=VenueAction.CANCEL, order_id="ORD-L1", orig_request_id="L2"), now())
+    canceled = reports(drain(venue, has(ExecType.CANCELED)))[-1]
+    venue.cancel(new("L4", action=VenueAction.CANCEL, order_id="ORD-L9", orig_request_id="L9"), now())
+    cancel_reject = reports(drain(venue, has(ExecType.CANCEL_REJECTED)))[-1]
+    venue.submit(new("B1", instrument=REJECTED_SYMBOL), now())
+    rejected = reports(drain(venue, has(ExecType.REJECTED)))[-1]
+
+    assert (ack.order_id, ack.request_id, ack.order_status, ack.leaves_qty) == ("ORD-L1", "L1", OrderStatus.NEW, D(100))
+    assert (partial.last_qty, partial.last_px, partial.cum_qty, partial.leaves_qty) == (D(40), D("187.2"), D(40), D(60))
+    assert partial.order_status is OrderStatus.PARTIALLY_FILLED and partial.account == order.account
+    assert (replaced.request_id, replaced.order_qty, replaced.leaves_qty, replaced.limit_price) == (
+        "L2", D(150), D(110), D("187.5"))
+    assert (status.request_id, status.order_id, status.cum_qty) == ("S1", "ORD-L1", D(40))
+    assert (canceled.request_id, canceled.order_status, canceled.cum_qty) == ("L3", OrderStatus.CANCELED, D(40))
+    assert cancel_reject.cxl_rej_reason is CancelRejectReason.UNKNOWN_ORDER
+    assert (cancel_reject.order_id, cancel_reject.request_id) == ("ORD-L9", "L4")
+    assert (rejected.order_id, rejected.ord_rej_reason) == ("ORD-B1", OrderRejectReason.UNKNOWN_SYMBOL)
+    assert len({r.exec_id for r in (ack, partial, replaced, status, canceled, cancel_reject, rejected)}) == 7
+    assert [f.exec_id for f in venue.fills()] == [partial.exec_id]
+    assert venue.open_orders() == []
+
+
+def test_market_order_fills_at_once_and_mass_status_lists_working_orders(make_venue, fix_acceptor):
+    venue = make_venue()
+
+    venue.submit(new("M1", order_type=OrderType.MARKET, limit_price=None), now())
+    fill = reports(drain(venue, has(ExecType.FILL)))[-1]
+    venue.submit(new("W1"), now())
+    venue.submit(new("W2", quantity=D(7)), now())
+    drain(venue, has(ExecType.NEW, 3))
+    assert venue.mass_status(now()) == []
+    answers = reports(drain(venue, has(ExecType.ORDER_STATUS, 2)))
+
+    assert (fill.last_qty, fill.last_px, fill.order_status) == (D(100), D(MARKET_PRICE), OrderStatus.FILLED)
+    statuses = [r for r in answers if r.exec_type is ExecType.ORDER_STATUS]
+    assert sorted(r.order_id for r in statuses) == ["ORD-W1", "ORD-W2"]
+    assert sorted(o.order_id for o in venue.open_orders()) == ["ORD-W1", "ORD-W2"]
+
+
+def test_sequence_numbers_resume_after_an_adapter_restart(make_venue, tmp_path, comp_id):
+    first = make_venue()
+    first.submit(new("Q1"), now())
+    drain(first, has(ExecType.NEW))
+    first.close()
+
+    second = make_venue()
+    second.submit(new("Q2"), now())
+    ack = reports(drain(second, has(ExecType.NEW)))[-1]
+
+    logons = [int(m.group(1)) for m in re.finditer(
+        rf"35=A\x01(?:[^\n]*?\x01)?34=(\d+)\x0149={comp_id}\x01", _messages_log(tmp_path))]
+    assert ack.request_id == "Q2"
+    assert len(logons) == 2 and logons[0] == 1 and logons[1] > 2
+
+
+def test_a_withheld_report_is_resent_and_delivered_exactly_once(make_venue, fix_acceptor, comp_id):
+    venue = make_venue()
+    venue.submit(new("R1"), now())
+    drain(venue, has(ExecType.NEW))
+
+    fix_acceptor.control(f"withhold 1 {comp_id}")
+    fix_acceptor.control("fill R1 10 50")  # kept at the acceptor with a sequence number, not sent
+    fix_acceptor.control("fill R1 20 51")  # sent: the gap makes the initiator ask for a resend
+    got = reports(drain(venue, has(ExecType.PARTIAL_FILL, 2)))
+    fix_acceptor.control(f"repeat 3 {comp_id}")  # PossResend copies of reports already delivered
+    time.sleep(0.5)
+    again = reports(venue.poll(now()))
+
+    fills = [r for r in got if r.exec_type is ExecType.PARTIAL_FILL]
+    assert sorted(r.last_qty for r in fills) == [D(10), D(20)]
+    assert len({r.exec_id for r in fills}) == 2
+    assert again == []
+    assert venue.duplicates == 3
+    assert "43=Y" in _resent(venue)
+
+
+def test_drop_and_reconnect(make_venue, fix_acceptor, comp_id):
+    venue = make_venue()
+    drain(venue, lambda g: ConnectionState.CONNECTED in changes(g))
+
+    fix_acceptor.control(f"drop {comp_id}")
+    got = drain(venue, lambda g: changes(g)[-2:] == [ConnectionState.DISCONNECTED, ConnectionState.CONNECTED],
+                timeout=15)
+    venue.submit(new("D1"), now())
+
+    assert changes(got) == [ConnectionState.DISCONNECTED, ConnectionState.CONNECTED]
+    assert reports(drain(venue, has(ExecType.NEW)))[-1].request_id == "D1"
+
+
+def test_fills_made_while_disconnected_arrive_after_reconnect_exactly_once(make_venue, fix_acceptor, comp_id):
+    venue = make_venue()
+    venue.submit(new("F1"), now())
+    drain(venue, has(ExecType.NEW))
+
+    fix_acceptor.control(f"refuse {comp_id} on")
+    fix_acceptor.control(f"drop {comp_id}")
+    drain(venue, lambda g: ConnectionState.DISCONNECTED in changes(g))
+    with pytest.raises(VenueUnavailable):
+        venue.submit(new("F2"), now())
+    fix_acceptor.control("fill F1 30 99")
+    fix_acceptor.control("fill F1 70 98")
+    fix_acceptor.control(f"refuse {comp_id} off")
+    got = drain(venue, has(ExecType.FILL), timeout=15)
+    time.sleep(0.3)
+    got += venue.poll(now())
+
+    fills = [r for r in reports(got) if r.exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL)]
+    assert [(r.last_qty, r.cum_qty) for r in fills] == [(D(30), D(30)), (D(70), D(100))]
+    assert all(r.order_id == "ORD-F1" for r in fills)
+    assert sum(r.last_qty for r in venue.fills()) == D(100)
+
+
+def test_reports_after_an_adapter_restart_still_name_the_oms_order(make_venue, fix_acceptor):
+    first = make_venue()
+    first.submit(new("P1", account="ACC-9"), now())
+    drain(first, has(ExecType.NEW))
+    first.close()
+    fix_acceptor.control("fill P1 25 10")
+
+    second = make_venue()
+    fill = reports(drain(second, has(ExecType.PARTIAL_FILL)))[-1]
+
+    assert (fill.account, fill.order_id, fill.request_id, fill.last_qty) == ("ACC-9", "ORD-P1", "P1", D(25))
+    assert [o.order_id for o in second.open_orders()] == ["ORD-P1"]
+
+
+def _messages_log(tmp_path) -> str:
+    return "".join(p.read_text(errors="replace") for p in sorted((tmp_path / "fix" / "log").glob("*.messages*log")))
+
+
+def _resent(venue) -> str:
+    return _messages_log(venue.config.data_dir.parent)
