@@ -216,6 +216,9 @@ class FixVenue:
         try:
             self._initiator.stop()
         finally:
+            # Destroying the initiator unregisters its session: another adapter for the same
+            # SenderCompID/TargetCompID (a restart in this process) must not find the stopped one.
+            self._initiator = None
             self._logged_on.clear()
             self._store.close()
 
@@ -289,8 +292,14 @@ class _Session(fix.Application):
         pass
 
     def toApp(self, message, sessionID) -> None:  # noqa: N802
-        header = parse_fields(message.getHeader().toString())
-        if header.get(Tags.POSS_DUP) == "Y" and header.get(Tags.MSG_TYPE) in _APP_TYPES:
+        try:
+            header = message.getHeader()
+            resend = header.isSetField(Tags.POSS_DUP) and header.getField(Tags.POSS_DUP) == "Y"
+            ours = header.getField(Tags.MSG_TYPE) in _APP_TYPES
+        except Exception:  # an exception must not unwind into the engine's C++ thread
+            log.exception("FIX toApp failed")
+            return
+        if resend and ours:
             raise fix.DoNotSend()  # a resend of our own request: gap-filled, never sent late
 
     def fromApp(self, message, sessionID) -> None:  # noqa: N802
