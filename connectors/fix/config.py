@@ -115,6 +115,7 @@ DataDictionary={dictionary}
 ValidateUserDefinedFields=N
 AllowUnknownMsgFields=Y
 ValidateFieldsOutOfOrder=N
+SocketNodelay=Y
 
 [SESSION]
 BeginString=FIX.4.4

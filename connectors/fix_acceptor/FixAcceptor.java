@@ -6,7 +6,8 @@
  * REJECTED; market orders fill at once at the configured price), OrderCancelReplaceRequest (REPLACED or
  * OrderCancelReject), OrderCancelRequest (CANCELED or OrderCancelReject), OrderStatusRequest (ExecType I)
  * and OrderMassStatusRequest (one ExecType I per working order). Limit orders rest until a control fills
- * them. The book is written to book.tsv in the data directory after every change and read back at start.
+ * them. The working orders are written to book.tsv in the data directory after every change and read back at
+ * start (closed orders are kept in memory only: after a restart they are unknown).
  * ExecIDs are "<start epoch ms>-<counter>": unique across restarts.
  *
  * Test controls: a line protocol on the control port, one command per line, one reply line each
@@ -452,6 +453,7 @@ public final class FixAcceptor implements Application {
         StringBuilder b = new StringBuilder();
         b.append("seq\t").append(orderSeq).append('\n');
         for (Order o : orders.values()) {
+            if (!o.working()) continue; // closed orders live in memory only
             b.append(String.join("\t", Arrays.asList(o.compId, o.orderId, o.clOrdId, nz(o.origClOrdId), nz(o.account),
                     o.symbol, o.side, o.ordType, o.tif, o.status, o.qty.toPlainString(),
                     o.price == null ? "" : o.price.toPlainString(), o.cumQty.toPlainString(),

@@ -68,6 +68,7 @@ DataDictionary=FIX44.xml
 ValidateUserDefinedFields=N
 AllowUnknownMsgFields=Y
 RejectInvalidMessage=N
+SocketTcpNoDelay=Y
 ExchangeCompID={comp_id}
 ControlPort={control_port}
 MarketPrice={market_price}

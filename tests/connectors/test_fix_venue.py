@@ -200,3 +200,35 @@ def _messages_log(tmp_path) -> str:
 
 def _resent(venue) -> str:
     return _messages_log(venue.config.data_dir.parent)
+
+
+def test_the_acceptor_killed_and_restarted_keeps_its_book_and_sequence_numbers(tmp_path, cache_dir, comp_id):
+    from connectors.fix.adapter import FixVenue
+    from connectors.fix.config import FixVenueConfig
+    from connectors.fix_acceptor import LocalAcceptor
+
+    acceptor = LocalAcceptor(tmp_path / "exchange", cache_dir)
+    acceptor.start()
+    venue = None
+    try:
+        venue = FixVenue(FixVenueConfig(
+            venue="FIXV", sender_comp_id=comp_id, target_comp_id=acceptor.comp_id, port=acceptor.info.port,
+            data_dir=tmp_path / "fix", cache_dir=cache_dir, reconnect_interval=1, heartbeat=5))
+        assert venue.wait_connected(15)
+        venue.submit(new("K1"), now())
+        drain(venue, has(ExecType.NEW))
+
+        acceptor.kill()
+        drain(venue, lambda g: ConnectionState.DISCONNECTED in changes(g))
+        acceptor.start()
+        drain(venue, lambda g: ConnectionState.CONNECTED in changes(g), timeout=20)
+        acceptor.control("fill K1 100 10")
+        fill = reports(drain(venue, has(ExecType.FILL)))[-1]
+
+        assert (fill.order_id, fill.cum_qty, fill.leaves_qty) == ("ORD-K1", D(100), D(0))
+        assert acceptor.book(comp_id)["K1"]["status"] == "2"
+        assert venue.unmapped() == []
+    finally:
+        if venue is not None:
+            venue.close()
+        acceptor.stop()
