@@ -170,11 +170,11 @@ class FixVenue:
 
     def poll(self, now: int) -> list[ExecutionReport | ConnectionChange]:
         """Everything that arrived since the last poll, in arrival order; reports are recorded as delivered."""
-        with self._lock:
+        with self._lock:  # recorded before the queued ids are forgotten: a duplicate arriving now is caught
             out = list(self._inbox)
             self._inbox.clear()
+            self._store.record([item for item in out if isinstance(item, ExecutionReport)])
             self._queued.clear()
-        self._store.record([item for item in out if isinstance(item, ExecutionReport)])
         return out
 
     # ------------------------------------------------------------ what the adapter recorded

@@ -5,8 +5,11 @@ fills made while disconnected."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -232,3 +235,32 @@ def test_the_acceptor_killed_and_restarted_keeps_its_book_and_sequence_numbers(t
         if venue is not None:
             venue.close()
         acceptor.stop()
+
+
+def test_an_unsolicited_cancel_names_the_order_and_the_acceptor_counts_messages(make_venue, fix_acceptor, comp_id):
+    venue = make_venue()
+    venue.submit(new("U1"), now())
+    drain(venue, has(ExecType.NEW))
+
+    fix_acceptor.control("cancel-unsolicited U1")
+    canceled = reports(drain(venue, has(ExecType.CANCELED)))[-1]
+
+    assert (canceled.order_id, canceled.request_id, canceled.order_status) == ("ORD-U1", "U1", OrderStatus.CANCELED)
+    assert canceled.reason == "canceled by the exchange"
+    assert fix_acceptor.max_rate(comp_id) == (1, 1)
+
+
+def test_an_adapter_left_open_at_exit_does_not_crash_the_interpreter(fix_acceptor, tmp_path, cache_dir, comp_id):
+    script = f"""
+from pathlib import Path
+from connectors.fix.adapter import FixVenue
+from connectors.fix.config import FixVenueConfig
+venue = FixVenue(FixVenueConfig(venue="FIXV", sender_comp_id="{comp_id}", target_comp_id="EXCH",
+                                port={fix_acceptor.info.port}, data_dir=Path(r"{tmp_path}"), cache_dir=Path(r"{cache_dir}")))
+assert venue.wait_connected(15)
+print("logged on")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parents[2])
+
+    assert (result.returncode, result.stdout.strip()) == (0, "logged on"), result.stderr
