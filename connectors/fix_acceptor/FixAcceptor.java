@@ -15,7 +15,7 @@
  * drop [COMPID]; refuse COMPID on|off; withhold N [COMPID]; repeat N [COMPID]; count [COMPID]; book [COMPID];
  * price SYMBOL PX; stop.
  *
- * Usage: java -cp JARS:CLASSES FixAcceptor DATA_DIR   (reads DATA_DIR/acceptor.cfg)
+ * Usage: java -cp JARS:CLASSES FixAcceptor DATA_DIR   (reads DATA_DIR/acceptor.cfg; stops when stdin closes)
  */
 
 import java.io.BufferedReader;
@@ -170,6 +170,16 @@ public final class FixAcceptor implements Application {
         System.out.println("READY fix=" + address.getPort() + " control=" + control.getLocalPort());
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+        Thread parent = new Thread(() -> { // stdin closes when the process that started us dies: stop with it
+            try {
+                while (System.in.read() >= 0) { }
+            } catch (IOException e) {
+                // closed
+            }
+            stopped.countDown();
+        }, "parent-watch");
+        parent.setDaemon(true);
+        parent.start();
         stopped.await();
         control.close();
         acceptor.stop(true);

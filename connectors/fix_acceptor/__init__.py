@@ -6,7 +6,8 @@ compiles `FixAcceptor.java` with `javac` against them once per source version
 (cached under `cache_dir/fix-acceptor/<digest>/classes`), writes
 `acceptor.cfg`, starts the JVM on free loopback ports (chosen at the first
 start, kept in `ports.json` so a restart listens where the initiators expect
-it), waits until its control port answers, and stops it. The acceptor keeps
+it), waits until its control port answers, and stops it (the JVM also stops
+when its stdin closes, so it never outlives the process that started it). The acceptor keeps
 its sequence numbers (file store) and its book (`book.tsv`) in the data
 directory, so `restart()` resumes both. `control(line)` speaks the acceptor's
 test-control line protocol (see the Java source): fill, fill-all,
@@ -159,8 +160,8 @@ class LocalAcceptor:
             self._proc = subprocess.Popen(
                 [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                  "-cp", classpath, MAIN_CLASS, str(self.data_dir)],
-                cwd=self.data_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            )
+                cwd=self.data_dir, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+            )  # the JVM stops when its stdin closes: it never outlives the process that started it
         finally:
             out.close()
         self._info = AcceptorInfo("127.0.0.1", port, control_port, self.comp_id, self._proc.pid)
@@ -183,6 +184,7 @@ class LocalAcceptor:
         """Ask the JVM to stop (logging sessions out), SIGKILL it if it lingers."""
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
+            _close_stdin(proc)
             return
         try:
             self._send("stop", timeout=2.0)
@@ -193,6 +195,7 @@ class LocalAcceptor:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        _close_stdin(proc)
 
     def kill(self) -> None:
         """SIGKILL the JVM (a crash: nothing is logged out)."""
@@ -200,6 +203,7 @@ class LocalAcceptor:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        _close_stdin(proc)
 
     def restart(self) -> AcceptorInfo:
         """Stop and start again on the same ports with the same data (book, sequence numbers)."""
@@ -273,3 +277,11 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def _close_stdin(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
