@@ -249,7 +249,8 @@ class FixVenue:
 
     def _on_message(self, raw: str) -> None:
         fields = parse_fields(raw)
-        if fields.get(Tags.MSG_TYPE) not in ("8", "9"):
+        if fields.get(Tags.MSG_TYPE) not in ("8", "9", "j"):
+            log.warning("%s: ignored %s", self.name, raw.replace("\x01", "|"))
             return
         with self._lock:
             now = self._stamp()
@@ -289,7 +290,9 @@ class _Session(fix.Application):
         pass
 
     def fromAdmin(self, message, sessionID) -> None:  # noqa: N802
-        pass
+        raw = message.toString()
+        if "\x0135=3\x01" in raw:  # a session-level Reject of something we sent: say so loudly
+            log.error("FIX session reject: %s", raw.replace("\x01", "|"))
 
     def toApp(self, message, sessionID) -> None:  # noqa: N802
         try:

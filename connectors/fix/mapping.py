@@ -5,7 +5,9 @@ OrderCancelReplaceRequest, OrderCancelRequest or OrderStatusRequest (and an
 OrderMassStatusRequest its tags), and how an incoming ExecutionReport or
 OrderCancelReject (as a tag -> value dict, `parse_fields`) becomes an
 `oms.events.ExecutionReport`. The OMS order a report concerns is found through
-`OrderRef`s (what the adapter recorded for each ClOrdID it sent); a report for
+`OrderRef`s (what the adapter recorded for each ClOrdID it sent); a
+BusinessMessageReject of a request is that request's REJECTED or
+CANCEL_REJECTED report; a report for
 a ClOrdID never sent names `order_id = request_id = ClOrdID` and the FIX
 account. An OrderCancelReject becomes a CANCEL_REJECTED report whose exec id
 is derived from its ClOrdID (a reject answers exactly one request, so a
@@ -85,6 +87,8 @@ class Tags:
     EXEC_TYPE = 150
     LEAVES_QTY = 151
     EXEC_RESTATEMENT_REASON = 378
+    BUSINESS_REJECT_REF_ID = 379
+    BUSINESS_REJECT_REASON = 380
     CXL_REJ_RESPONSE_TO = 434
     MASS_STATUS_REQ_ID = 584
     MASS_STATUS_REQ_TYPE = 585
@@ -254,7 +258,10 @@ def to_report(
         return _execution_report(fields, venue, config, refs, now)
     if msg_type == "9":
         return _cancel_reject(fields, venue, config, refs, now)
-    raise FixMappingError(f"35 (MsgType): {msg_type!r} is not an ExecutionReport or OrderCancelReject")
+    if msg_type == "j":
+        return _business_reject(fields, venue, config, refs, now)
+    raise FixMappingError(f"35 (MsgType): {msg_type!r} is not an ExecutionReport, OrderCancelReject or "
+                          "BusinessMessageReject")
 
 
 def _execution_report(fields, venue, config, refs, now) -> ExecutionReport | None:
@@ -335,6 +342,29 @@ def _cancel_reject(fields, venue, config, refs, now) -> ExecutionReport:
         venue_order_id=_identifier(order_id) if order_id and order_id != "NONE" else None,
         reason=fields.get(Tags.TEXT),
         cxl_rej_reason=CXL_REJ_REASONS.get(reason, CancelRejectReason.OTHER) if reason is not None else None,
+    )
+
+
+def _business_reject(fields, venue, config, refs, now) -> ExecutionReport | None:
+    """A BusinessMessageReject of one of our requests (BusinessRejectRefID = its ClOrdID): the NEW is
+    REJECTED, the REPLACE or CANCEL is CANCEL_REJECTED; None for anything else (a status or mass
+    status request, or a reference the adapter never sent: nothing in the OMS waits on it)."""
+    ref_id = fields.get(Tags.BUSINESS_REJECT_REF_ID)
+    ref = refs(ref_id) if ref_id else None
+    if ref is None or ref.action is VenueAction.STATUS:
+        return None
+    exec_id = _identifier(f"BMR-{ref_id}")
+    text = fields.get(Tags.TEXT) or f"business message reject (380={fields.get(Tags.BUSINESS_REJECT_REASON)})"
+    if ref.action is VenueAction.NEW:
+        exec_type, status, extra = ExecType.REJECTED, OrderStatus.REJECTED, {"ord_rej_reason": OrderRejectReason.OTHER}
+    else:
+        exec_type, status, extra = ExecType.CANCEL_REJECTED, OrderStatus.REJECTED, {
+            "cxl_rej_reason": CancelRejectReason.OTHER}
+    return ExecutionReport(
+        event_id=_event_id(venue, exec_id), ts_event=now, ts_init=now, venue=venue, exec_id=exec_id,
+        exec_type=exec_type, order_status=status, account=ref.account, order_id=ref.order_id,
+        request_id=ref.request_id, instrument=ref.instrument, side=ref.side, order_qty=ref.quantity,
+        limit_price=ref.limit_price, reason=text[:1024], **extra,
     )
 
 

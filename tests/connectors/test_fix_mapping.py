@@ -251,3 +251,22 @@ def test_foreign_ids_that_are_not_identifiers_are_digested():
 
     assert report.exec_id.startswith("X") and report.venue_order_id.startswith("X")
     assert report.exec_id == to_report(fields, VENUE, config(), refs_of(venue_request()), NOW).exec_id
+
+
+def test_business_message_reject_rejects_the_request_it_names():
+    new = venue_request()
+    cancel = venue_request(action=VenueAction.CANCEL, request_id="req-3", orig_request_id="req-0001")
+    status = venue_request(action=VenueAction.STATUS, request_id="st-1", orig_request_id="req-0001")
+
+    def bmr(ref_id):
+        return fix(t35="j", t45="7", t372="D", t379=ref_id, t380="3", t58="unsupported")
+
+    rejected = to_report(bmr("req-0001"), VENUE, config(), refs_of(new, cancel, status), NOW)
+    cancel_rejected = to_report(bmr("req-3"), VENUE, config(), refs_of(new, cancel, status), NOW)
+
+    assert (rejected.exec_type, rejected.order_status, rejected.order_id) == (
+        ExecType.REJECTED, OrderStatus.REJECTED, ORDER_ID)
+    assert rejected.exec_id == "BMR-req-0001" and rejected.reason == "unsupported"
+    assert (cancel_rejected.exec_type, cancel_rejected.request_id) == (ExecType.CANCEL_REJECTED, "req-3")
+    assert to_report(bmr("st-1"), VENUE, config(), refs_of(status), NOW) is None
+    assert to_report(bmr("never-sent"), VENUE, config(), refs_of(), NOW) is None
