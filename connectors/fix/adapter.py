@@ -85,6 +85,7 @@ class FixVenue:
         self._last_ts = 0
         self._logged_on = threading.Event()
         self._mass_ids = itertools.count(1)
+        self._mass_status_pending: str | None = None
         self.duplicates = 0
         """Reports dropped because their exec id was already handed over or queued."""
         self._session_id = fix.SessionID("FIX.4.4", config.sender_comp_id, config.target_comp_id)
@@ -128,9 +129,18 @@ class FixVenue:
     def mass_status(self, now: int) -> list[ExecutionReport]:
         """Send an OrderMassStatusRequest; the ORDER_STATUS reports come through `poll`."""
         self._require_session()
-        msg_type, fields = mass_status_request(f"MS-{now}-{next(self._mass_ids)}", self.config)
+        mass_status_id = f"MS-{now}-{next(self._mass_ids)}"
+        msg_type, fields = mass_status_request(mass_status_id, self.config)
+        with self._lock:
+            self._mass_status_pending = mass_status_id
         self._send(msg_type, fields)
         return []
+
+    def mass_status_pending(self) -> bool:
+        """Whether the last OrderMassStatusRequest's final answer (LastRptRequested=Y) is still to come
+        (beyond the contract: a reconciliation that waits for the whole answer asks this between polls)."""
+        with self._lock:
+            return self._mass_status_pending is not None
 
     def _send_request(self, request: VenueRequest, action: VenueAction, now: int) -> list[ExecutionReport]:
         if request.venue != self.name:
@@ -142,7 +152,11 @@ class FixVenue:
         if not self._store.put_ref(OrderRef.of(request)):
             log.info("%s: request %s was sent before; not sent again", self.name, request.request_id)
             return []
-        self._send(msg_type, fields)
+        try:
+            self._send(msg_type, fields)
+        except BaseException:
+            self._store.forget_ref(request.request_id)  # not sent: a retry must send it
+            raise
         return []
 
     def _require_session(self) -> None:
@@ -252,6 +266,7 @@ class FixVenue:
         if fields.get(Tags.MSG_TYPE) not in ("8", "9", "j"):
             log.warning("%s: ignored %s", self.name, raw.replace("\x01", "|"))
             return
+        final = fields.get(Tags.MASS_STATUS_REQ_ID) if fields.get(Tags.LAST_RPT_REQUESTED) == "Y" else None
         with self._lock:
             now = self._stamp()
         try:
@@ -259,15 +274,16 @@ class FixVenue:
         except (FixMappingError, ValidationError) as exc:
             log.error("%s: cannot map %r: %s", self.name, raw.replace("\x01", "|"), exc)
             self._store.keep_unmapped(now, raw, str(exc))
-            return
-        if report is None:
-            return
-        with self._lock:
-            if report.exec_id in self._queued or self._store.delivered(report.exec_id):
-                self.duplicates += 1
-                return
-            self._queued.add(report.exec_id)
-            self._inbox.append(report)
+            report = None
+        with self._lock:  # queued and the mass status finished at once: a poll sees both or neither
+            if report is not None:
+                if report.exec_id in self._queued or self._store.delivered(report.exec_id):
+                    self.duplicates += 1
+                else:
+                    self._queued.add(report.exec_id)
+                    self._inbox.append(report)
+            if final is not None and final == self._mass_status_pending:
+                self._mass_status_pending = None
 
 
 class _Session(fix.Application):

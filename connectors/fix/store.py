@@ -71,6 +71,12 @@ class FixOrderStore:
                 self._refs[ref.cl_ord_id] = ref
             return bool(cursor.rowcount)
 
+    def forget_ref(self, cl_ord_id: str) -> None:
+        """Forget a ClOrdID whose message could not be sent (so that a retry sends it)."""
+        with self._lock:
+            self._db.execute("DELETE FROM refs WHERE cl_ord_id = ?", (cl_ord_id,))
+            self._refs.pop(cl_ord_id, None)
+
     def ref(self, cl_ord_id: str) -> OrderRef | None:
         with self._lock:
             ref = self._refs.get(cl_ord_id)

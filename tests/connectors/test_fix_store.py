@@ -51,3 +51,14 @@ def test_refused_messages_are_kept_with_their_reason(tmp_path):
     store.keep_unmapped(5, "35=8\x01150=Q\x01", "150: value 'Q' has no OMS equivalent")
 
     assert store.unmapped() == [(5, "35=8\x01150=Q\x01", "150: value 'Q' has no OMS equivalent")]
+
+
+def test_a_forgotten_clordid_can_be_sent_again(tmp_path):
+    store = FixOrderStore(tmp_path / "orders.sqlite")
+    ref = OrderRef.of(venue_request(request_id="c-1"))
+
+    store.put_ref(ref)
+    store.forget_ref("c-1")
+
+    assert store.ref("c-1") is None
+    assert store.put_ref(ref) is True

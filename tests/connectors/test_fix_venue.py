@@ -93,7 +93,7 @@ def test_a_whole_lifecycle_new_partial_fill_replace_cancel_and_rejects(make_venu
     assert venue.open_orders() == []
 
 
-def test_market_order_fills_at_once_and_mass_status_lists_working_orders(make_venue, fix_acceptor):
+def test_market_order_fills_at_once_and_mass_status_lists_working_orders(make_venue, fix_acceptor, comp_id):
     venue = make_venue()
 
     venue.submit(new("M1", order_type=OrderType.MARKET, limit_price=None), now())
@@ -102,12 +102,21 @@ def test_market_order_fills_at_once_and_mass_status_lists_working_orders(make_ve
     venue.submit(new("W2", quantity=D(7)), now())
     drain(venue, has(ExecType.NEW, 2))
     assert venue.mass_status(now()) == []
-    answers = reports(drain(venue, has(ExecType.ORDER_STATUS, 2)))
+    pending = venue.mass_status_pending()
+    answers = drain(venue, lambda got: not venue.mass_status_pending())
+    working = sorted(o.order_id for o in venue.open_orders())
+    fix_acceptor.control(f"fill-all 100 {comp_id}")
+    drain(venue, has(ExecType.FILL, 2))
+    venue.mass_status(now())
+    nothing_works = drain(venue, lambda got: not venue.mass_status_pending())
 
     assert (fill.last_qty, fill.last_px, fill.order_status) == (D(100), D(MARKET_PRICE), OrderStatus.FILLED)
-    statuses = [r for r in answers if r.exec_type is ExecType.ORDER_STATUS]
+    statuses = [r for r in reports(answers) if r.exec_type is ExecType.ORDER_STATUS]
+    assert pending
     assert sorted(r.order_id for r in statuses) == ["ORD-W1", "ORD-W2"]
-    assert sorted(o.order_id for o in venue.open_orders()) == ["ORD-W1", "ORD-W2"]
+    assert working == ["ORD-W1", "ORD-W2"]
+    assert reports(nothing_works) == []
+    assert venue.open_orders() == []
 
 
 def test_sequence_numbers_resume_after_an_adapter_restart(make_venue, tmp_path, comp_id):
@@ -264,3 +273,23 @@ print("logged on")
                             cwd=Path(__file__).parents[2])
 
     assert (result.returncode, result.stdout.strip()) == (0, "logged on"), result.stderr
+
+
+def test_a_request_refused_while_disconnected_is_sent_when_retried(make_venue, fix_acceptor, comp_id):
+    venue = make_venue()
+    fix_acceptor.control(f"refuse {comp_id} on")
+    fix_acceptor.control(f"drop {comp_id}")
+    drain(venue, lambda g: ConnectionState.DISCONNECTED in changes(g))
+
+    with pytest.raises(VenueUnavailable):
+        venue.submit(new("T1"), now())
+    fix_acceptor.control(f"refuse {comp_id} off")
+    assert venue.wait_connected(15)
+    venue.submit(new("T1"), now())
+    ack = reports(drain(venue, has(ExecType.NEW)))[-1]
+    venue.submit(new("T1"), now())  # the same request again: not sent twice
+    time.sleep(0.3)
+
+    assert ack.request_id == "T1"
+    assert reports(venue.poll(now())) == []
+    assert list(fix_acceptor.book(comp_id)) == ["T1"]
