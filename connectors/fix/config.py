@@ -5,12 +5,15 @@ FIX session (SenderCompID, TargetCompID, host, port, heartbeat, reconnect
 interval, ResetOnLogon), the data directory (QuickFIX file store and logs,
 the ClOrdID map), the data dictionary, and the venue-specific mapping of
 messages: the tag that carries the account and the account names, the symbol
-of each instrument, HandlInst, and extra tags per message type. `render_settings`
-turns it into the QuickFIX session settings text.
+of each instrument, HandlInst, and extra tags per message type. `load` reads one
+from a TOML or JSON file; `render_settings` turns it into the QuickFIX session
+settings text.
 """
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -75,6 +78,16 @@ class FixVenueConfig(BaseModel):
         if len(set(value.values())) != len(value):
             raise ValueError("two OMS names map to one venue name; the mapping must be one to one")
         return value
+
+    @classmethod
+    def load(cls, path: Path, **overrides) -> "FixVenueConfig":
+        """A configuration from a TOML or JSON file (by suffix), `overrides` applied over it."""
+        path = Path(path)
+        if path.suffix not in (".toml", ".json"):
+            raise ValueError(f"{path}: a FIX venue configuration is a .toml or .json file")
+        text = path.read_text()
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        return cls.model_validate({**data, **overrides})
 
     def venue_symbol(self, instrument: str) -> str:
         return self.symbols.get(instrument, instrument)

@@ -270,3 +270,18 @@ def test_business_message_reject_rejects_the_request_it_names():
     assert (cancel_rejected.exec_type, cancel_rejected.request_id) == (ExecType.CANCEL_REJECTED, "req-3")
     assert to_report(bmr("st-1"), VENUE, config(), refs_of(status), NOW) is None
     assert to_report(bmr("never-sent"), VENUE, config(), refs_of(), NOW) is None
+
+
+def test_config_loads_from_toml_with_overrides(tmp_path):
+    path = tmp_path / "venue.toml"
+    path.write_text('venue = "LSE"\nsender_comp_id = "OMS"\ntarget_comp_id = "LSEG"\nport = 9000\n'
+                    'data_dir = "/var/fix/lse"\naccount_tag = 440\n[symbols]\nVOD = "VOD.L"\n'
+                    '[extra_tags.D]\n100 = "XLON"\n')
+
+    loaded = FixVenueConfig.load(path, port=9001)
+
+    assert (loaded.venue, loaded.port, loaded.account_tag) == ("LSE", 9001, 440)
+    assert loaded.venue_symbol("VOD") == "VOD.L" and loaded.instrument("VOD.L") == "VOD"
+    assert loaded.extra_tags == {"D": {100: "XLON"}}
+    with pytest.raises(ValueError, match="toml or .json"):
+        FixVenueConfig.load(tmp_path / "venue.yaml")
