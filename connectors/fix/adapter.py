@@ -10,7 +10,9 @@ OrderMassStatusRequest and return `[]` (or raise `VenueUnavailable` when not
 logged on); incoming ExecutionReports and OrderCancelRejects are mapped
 (`connectors.fix.mapping`) on the session thread and queued, and `poll(now)`
 hands them over with the logons and logouts (`ConnectionChange`) in arrival
-order. A report whose exec id was already handed over (a PossDupFlag resend, a
+order. A report is kept in the store from its arrival until it is handed over
+(an adapter killed in between hands it over after its restart); a report whose
+exec id was already handed over or is waiting (a PossDupFlag resend, a
 PossResend repeat) is dropped; what was handed over is recorded
 (`connectors.fix.store`) so `open_orders()` and `fills(since_ns)` answer from
 it, and so reports after a restart still name the OMS order. The adapter's
@@ -80,8 +82,7 @@ class FixVenue:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._store = FixOrderStore(data_dir / "orders.sqlite")
         self._lock = threading.Lock()
-        self._inbox: deque[ExecutionReport | ConnectionChange] = deque()
-        self._queued: set[str] = set()
+        self._inbox: deque[ExecutionReport | ConnectionChange] = deque(self._store.waiting())
         self._last_ts = 0
         self._logged_on = threading.Event()
         self._mass_ids = itertools.count(1)
@@ -184,11 +185,10 @@ class FixVenue:
 
     def poll(self, now: int) -> list[ExecutionReport | ConnectionChange]:
         """Everything that arrived since the last poll, in arrival order; reports are recorded as delivered."""
-        with self._lock:  # recorded before the queued ids are forgotten: a duplicate arriving now is caught
+        with self._lock:
             out = list(self._inbox)
             self._inbox.clear()
             self._store.record([item for item in out if isinstance(item, ExecutionReport)])
-            self._queued.clear()
         return out
 
     # ------------------------------------------------------------ what the adapter recorded
@@ -277,11 +277,10 @@ class FixVenue:
             report = None
         with self._lock:  # queued and the mass status finished at once: a poll sees both or neither
             if report is not None:
-                if report.exec_id in self._queued or self._store.delivered(report.exec_id):
-                    self.duplicates += 1
-                else:
-                    self._queued.add(report.exec_id)
+                if self._store.receive(report):
                     self._inbox.append(report)
+                else:
+                    self.duplicates += 1
             if final is not None and final == self._mass_status_pending:
                 self._mass_status_pending = None
 

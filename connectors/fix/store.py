@@ -1,10 +1,11 @@
 """What the FIX adapter remembers across restarts: one small SQLite file in its data directory.
 
-`FixOrderStore` owns four tables: `refs` (every ClOrdID and OrdStatusReqID the
+`FixOrderStore` owns these tables: `refs` (every ClOrdID and OrdStatusReqID the
 adapter sent -> the OMS order it belongs to, so that reports arriving after a
-restart still name the OMS order), `delivered` (exec ids already handed to the
-gateway: a resent report, PossDupFlag or PossResend, is not handed over
-twice), `orders` (the last report of each order, answering `open_orders()`)
+restart still name the OMS order), `inbox` (reports received and not yet
+handed over: written before the FIX engine counts the message as received, so
+a crash loses none), `delivered` (exec ids already handed to the gateway: a
+resent report, PossDupFlag or PossResend, is not handed over twice), `orders` (the last report of each order, answering `open_orders()`)
 and `fills` (every fill, bust and correction, answering `fills(since_ns)`),
 plus `unmapped` (incoming messages the mapping refused, kept with the reason
 rather than lost). All methods are safe to call from the session thread and
@@ -38,6 +39,7 @@ _NO_STATE = frozenset({ExecType.CANCEL_REJECTED})
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (cl_ord_id TEXT PRIMARY KEY, ref TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS delivered (exec_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS inbox (exec_id TEXT PRIMARY KEY, report TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, working INTEGER NOT NULL, report TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (exec_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, report TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS unmapped (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, raw TEXT NOT NULL,
@@ -92,6 +94,23 @@ class FixOrderStore:
         with self._lock:
             return self._db.execute("SELECT 1 FROM delivered WHERE exec_id = ?", (exec_id,)).fetchone() is not None
 
+    def receive(self, report: ExecutionReport) -> bool:
+        """Keep a report that arrived until it is handed over; False if its exec id was handed over
+        or is waiting already (a resend). Called before the FIX engine counts the message as received,
+        so a crash in between makes the venue send it again."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM delivered WHERE exec_id = ?", (report.exec_id,)).fetchone():
+                return False
+            cursor = self._db.execute("INSERT OR IGNORE INTO inbox VALUES (?, ?)",
+                                      (report.exec_id, report.model_dump_json()))
+            return bool(cursor.rowcount)
+
+    def waiting(self) -> list[ExecutionReport]:
+        """Reports received and not yet handed over (after a crash: to hand over first), in arrival order."""
+        with self._lock:
+            rows = self._db.execute("SELECT report FROM inbox ORDER BY rowid").fetchall()
+        return [ExecutionReport.model_validate_json(row[0]) for row in rows]
+
     def record(self, reports: list[ExecutionReport]) -> None:
         """Remember `reports` as handed over: their exec ids, order states and fills, in one transaction."""
         if not reports:
@@ -101,6 +120,7 @@ class FixOrderStore:
             try:
                 for r in reports:
                     self._db.execute("INSERT OR IGNORE INTO delivered VALUES (?)", (r.exec_id,))
+                    self._db.execute("DELETE FROM inbox WHERE exec_id = ?", (r.exec_id,))
                     if r.exec_type in _FILL_TYPES:
                         self._db.execute("INSERT OR IGNORE INTO fills VALUES (?, ?, ?)",
                                          (r.exec_id, r.ts_event, r.model_dump_json()))

@@ -62,3 +62,19 @@ def test_a_forgotten_clordid_can_be_sent_again(tmp_path):
 
     assert store.ref("c-1") is None
     assert store.put_ref(ref) is True
+
+
+def test_received_reports_wait_until_recorded_and_a_resend_is_refused(tmp_path):
+    store = FixOrderStore(tmp_path / "orders.sqlite")
+    report = execution_report(exec_id="e-1")
+
+    first, resent = store.receive(report), store.receive(report)
+    store.close()
+    reopened = FixOrderStore(tmp_path / "orders.sqlite")
+    waiting = reopened.waiting()
+    reopened.record(waiting)
+
+    assert (first, resent) == (True, False)
+    assert waiting == [report]
+    assert reopened.waiting() == []
+    assert reopened.receive(report) is False

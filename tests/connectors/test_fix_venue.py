@@ -293,3 +293,33 @@ def test_a_request_refused_while_disconnected_is_sent_when_retried(make_venue, f
     assert ack.request_id == "T1"
     assert reports(venue.poll(now())) == []
     assert list(fix_acceptor.book(comp_id)) == ["T1"]
+
+
+def test_a_report_received_by_an_adapter_killed_before_its_poll_is_handed_over_after_restart(
+        make_venue, fix_acceptor, tmp_path, cache_dir, comp_id):
+    script = f"""
+import os, signal, time
+from pathlib import Path
+from connectors.fix.adapter import FixVenue
+from connectors.fix.config import FixVenueConfig
+from tests.builders import venue_request
+venue = FixVenue(FixVenueConfig(venue="FIXV", sender_comp_id="{comp_id}", target_comp_id="EXCH",
+                                port={fix_acceptor.info.port}, data_dir=Path(r"{tmp_path / 'fix'}"),
+                                cache_dir=Path(r"{cache_dir}")))
+assert venue.wait_connected(15)
+venue.submit(venue_request(venue="FIXV", request_id="K9", order_id="ORD-K9"), time.time_ns())
+deadline = time.monotonic() + 15
+while not venue._inbox and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.2)
+os.kill(os.getpid(), signal.SIGKILL)  # the report arrived; no poll ever handed it over
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parents[2])
+    assert result.returncode == -9, result.stderr
+
+    venue = make_venue()
+    got = drain(venue, has(ExecType.NEW))
+
+    assert [(r.order_id, r.request_id) for r in reports(got)] == [("ORD-K9", "K9")]
+    assert venue.poll(now()) == []
