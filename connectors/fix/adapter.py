@@ -15,10 +15,11 @@ order. A report is kept in the store from its arrival until it is handed over
 exec id was already handed over or is waiting (a PossDupFlag resend, a
 PossResend repeat) is dropped; what was handed over is recorded
 (`connectors.fix.store`) so `open_orders()` and `fills(since_ns)` answer from
-it, and so reports after a restart still name the OMS order. The adapter's
-own application messages are never resent after a reconnect (gap-filled
-instead): a stale order must not reach the market late; in-flight tracking
-and reconciliation find out what the venue has. The initiator is stopped by
+it, and so reports after a restart still name the OMS order. When the venue
+asks for a resend, the adapter's own requests are resent (PossDupFlag) only if
+first sent within `resend_window_s`, older ones are gap-filled: a stale order
+must not reach the market late; in-flight tracking and reconciliation find out
+what the venue has. The initiator is stopped by
 `close()`, and at interpreter exit for any adapter left open (the binding
 crashes the interpreter when an initiator is alive at exit).
 """
@@ -47,6 +48,7 @@ from connectors.fix.mapping import (
     Tags,
     mass_status_request,
     parse_fields,
+    parse_utc_timestamp,
     request_message,
     to_report,
 )
@@ -248,6 +250,16 @@ class FixVenue:
         self._last_ts = max(self._clock.now_ns(), self._last_ts)
         return self._last_ts
 
+    def _stale(self, header) -> bool:
+        """Was the request being resent first sent longer than `resend_window_s` ago (or when, unknown)?"""
+        if not header.isSetField(Tags.ORIG_SENDING_TIME):
+            return True
+        try:
+            sent = parse_utc_timestamp(header.getField(Tags.ORIG_SENDING_TIME))
+        except FixMappingError:
+            return True
+        return self._clock.now_ns() - sent > self.config.resend_window_s * 1e9
+
     def _on_logon(self) -> None:
         with self._lock:
             self._logged_on.set()
@@ -312,13 +324,13 @@ class _Session(fix.Application):
     def toApp(self, message, sessionID) -> None:  # noqa: N802
         try:
             header = message.getHeader()
-            resend = header.isSetField(Tags.POSS_DUP) and header.getField(Tags.POSS_DUP) == "Y"
-            ours = header.getField(Tags.MSG_TYPE) in _APP_TYPES
+            stale = (header.isSetField(Tags.POSS_DUP) and header.getField(Tags.POSS_DUP) == "Y"
+                     and header.getField(Tags.MSG_TYPE) in _APP_TYPES and self._venue._stale(header))
         except Exception:  # an exception must not unwind into the engine's C++ thread
             log.exception("FIX toApp failed")
             return
-        if resend and ours:
-            raise fix.DoNotSend()  # a resend of our own request: gap-filled, never sent late
+        if stale:
+            raise fix.DoNotSend()  # an old request of ours the venue asked for again: gap-filled, never sent late
 
     def fromApp(self, message, sessionID) -> None:  # noqa: N802
         raw = message.toString()

@@ -51,6 +51,10 @@ class FixVenueConfig(BaseModel):
     logon_timeout: int = Field(default=10, gt=0)
     reset_on_logon: bool = False
     """ResetOnLogon: both sides start at sequence number 1 on every logon (venues with memory stores)."""
+    resend_window_s: float = Field(default=2.0, ge=0)
+    """A request of ours the venue asks for again (ResendRequest) is resent, PossDupFlag=Y, only if it
+    was first sent less than this many seconds ago; older ones are gap-filled: a stale order must not
+    reach the market late (in-flight tracking and reconciliation find out what the venue has)."""
     file_log: bool = True
     """Write the FIX message and event logs to `data_dir/log`."""
     account_tag: int = Field(default=1, gt=0)

@@ -47,6 +47,7 @@ __all__ = [
     "Tags",
     "mass_status_request",
     "parse_fields",
+    "parse_utc_timestamp",
     "request_message",
     "to_report",
     "transact_time",
@@ -81,6 +82,7 @@ class Tags:
     TEXT = 58
     TIME_IN_FORCE = 59
     TRANSACT_TIME = 60
+    ORIG_SENDING_TIME = 122
     POSS_RESEND = 97
     CXL_REJ_REASON = 102
     ORD_REJ_REASON = 103
@@ -179,6 +181,18 @@ def transact_time(now: int) -> str:
     """UTC nanoseconds as a FIX UTCTimestamp with milliseconds (YYYYMMDD-HH:MM:SS.sss)."""
     moment = datetime.fromtimestamp(now // 1_000_000_000, tz=timezone.utc)
     return f"{moment:%Y%m%d-%H:%M:%S}.{(now // 1_000_000) % 1000:03d}"
+
+
+def parse_utc_timestamp(text: str) -> int:
+    """A FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fraction]) as UTC nanoseconds."""
+    whole, _, fraction = text.partition(".")
+    try:
+        moment = datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise FixMappingError(f"UTCTimestamp: {text!r} is not YYYYMMDD-HH:MM:SS[.sss]") from None
+    if fraction and not fraction.isdigit():
+        raise FixMappingError(f"UTCTimestamp: {text!r} has a bad fraction of a second")
+    return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
 
 
 def request_message(request: VenueRequest, config: FixVenueConfig, now: int) -> tuple[str, list[tuple[int, str]]]:

@@ -12,7 +12,8 @@
  *
  * Test controls: a line protocol on the control port, one command per line, one reply line each
  * ("OK ..." or "ERR ..."): ping; fill CLORDID QTY PX; fill-all PX [COMPID]; cancel-unsolicited CLORDID;
- * drop [COMPID]; refuse COMPID on|off; withhold N [COMPID]; repeat N [COMPID]; count [COMPID]; book [COMPID];
+ * drop [COMPID]; refuse COMPID on|off; withhold N COMPID; repeat N COMPID; expect COMPID SEQ (the next
+ * incoming sequence number: a gap makes the acceptor ask the initiator to resend); count [COMPID]; book [COMPID];
  * price SYMBOL PX; stop.
  *
  * Usage: java -cp JARS:CLASSES FixAcceptor DATA_DIR   (reads DATA_DIR/acceptor.cfg; stops when stdin closes)
@@ -209,8 +210,13 @@ public final class FixAcceptor implements Application {
         String compId = sessionId.getTargetCompID();
         count(compId);
         String type = message.getHeader().getString(MSG_TYPE);
+        boolean possDup = message.getHeader().isSetField(POSS_DUP) && message.getHeader().getBoolean(POSS_DUP);
         List<Message> out;
         synchronized (this) {
+            if (possDup && message.isSetField(CL_ORD_ID) && byClOrdId.containsKey(key(compId, message.getString(CL_ORD_ID)))
+                    && (type.equals("D") || type.equals("G") || type.equals("F"))) {
+                return; // a resend of a request already handled: ignored, as a venue does
+            }
             switch (type) {
                 case "D": out = newOrder(compId, message); break;
                 case "G": out = replace(compId, message); break;
@@ -591,6 +597,12 @@ public final class FixAcceptor implements Application {
                     if (s != null && s.isLoggedOn()) { s.disconnect("dropped by a test control", false); n++; }
                 }
                 return "OK " + n;
+            }
+            case "expect": { // forget what the initiator sent since SEQ: the next message shows a gap
+                Session s = Session.lookupSession(sessionOf(a[1]));
+                if (s == null) return "ERR no session for " + a[1];
+                s.setNextTargetMsgSeqNum(Integer.parseInt(a[2]));
+                return "OK";
             }
             case "refuse": {
                 if (a[2].equals("on")) refused.add(a[1]); else refused.remove(a[1]);

@@ -11,7 +11,7 @@ when its stdin closes, so it never outlives the process that started it). The ac
 its sequence numbers (file store) and its book (`book.tsv`) in the data
 directory, so `restart()` resumes both. `control(line)` speaks the acceptor's
 test-control line protocol (see the Java source): fill, fill-all,
-cancel-unsolicited, drop, refuse, withhold, repeat, count, book, price.
+cancel-unsolicited, drop, refuse, withhold, repeat, expect, count, book, price.
 """
 
 from __future__ import annotations

@@ -285,3 +285,13 @@ def test_config_loads_from_toml_with_overrides(tmp_path):
     assert loaded.extra_tags == {"D": {100: "XLON"}}
     with pytest.raises(ValueError, match="toml or .json"):
         FixVenueConfig.load(tmp_path / "venue.yaml")
+
+
+def test_utc_timestamps_parse_back_to_nanoseconds():
+    from connectors.fix.mapping import parse_utc_timestamp
+
+    assert parse_utc_timestamp(transact_time(NOW)) == NOW // 1_000_000 * 1_000_000
+    assert parse_utc_timestamp("20260102-03:04:56") == NOW // 1_000_000_000 * 1_000_000_000
+    assert parse_utc_timestamp("20260102-03:04:56.123456") == NOW // 1_000 * 1_000
+    with pytest.raises(FixMappingError, match="UTCTimestamp"):
+        parse_utc_timestamp("yesterday")

@@ -323,3 +323,26 @@ os.kill(os.getpid(), signal.SIGKILL)  # the report arrived; no poll ever handed 
 
     assert [(r.order_id, r.request_id) for r in reports(got)] == [("ORD-K9", "K9")]
     assert venue.poll(now()) == []
+
+
+def test_when_the_venue_asks_for_a_resend_old_requests_are_gap_filled_and_recent_ones_resent(
+        make_venue, fix_acceptor, tmp_path, comp_id):
+    venue = make_venue(resend_window_s=1.0)
+    venue.submit(new("G1"), now())
+    venue.submit(new("G2"), now())
+    drain(venue, has(ExecType.NEW, 2))
+    time.sleep(1.5)  # G1 and G2 are now older than the resend window
+
+    fix_acceptor.control(f"expect {comp_id} 2")  # the acceptor forgets G1 and G2 and asks for them again
+    venue.submit(new("G3"), now())  # its sequence number shows the gap: G3 itself is asked for again too
+    got = reports(drain(venue, has(ExecType.NEW)))
+    time.sleep(0.3)
+    got += reports(venue.poll(now()))
+
+    log = [line for line in _messages_log(tmp_path).split("\n") if f"\x0149={comp_id}\x01" in line]
+    resent = [re.search(r"\x0111=(\w+)\x01", line).group(1) for line in log
+              if "\x0135=D\x01" in line and "\x0143=Y\x01" in line]
+    gap_fills = [line for line in log if "\x0135=4\x01" in line and "\x01123=Y\x01" in line]
+    assert [r.request_id for r in got] == ["G3"]
+    assert resent == ["G3"] and gap_fills
+    assert sorted(fix_acceptor.book(comp_id)) == ["G1", "G2", "G3"]
