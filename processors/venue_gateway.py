@@ -56,6 +56,7 @@ from oms.venues import VenueAdapter, VenueUnavailable
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
 from oms.venues.policy import VenueLimits
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from processors.reconcile import reconcile_collected, reconcile_venue
 from streams.kafka import EventConsumer, Received
 from streams.records import Record, dead_letter
 from streams.tables import FollowedTopic
@@ -73,6 +74,8 @@ MAX_BATCH = 500
 """Most records read from one consumer in one turn of the loop."""
 DELIVERY_WAIT_S = 2.0
 """Longest one turn of the loop waits for the broker to take the reports (then it turns again)."""
+MASS_STATUS_WAIT_NS = 10 * 10**9
+"""How long an asynchronous venue may take to answer a reconciliation's mass status."""
 SESSION_TIMEOUT_MS = 10_000
 """The request consumer's session timeout (a static group member keeps its partitions this long)."""
 COMMIT_RETRY_S = 1.0
@@ -91,13 +94,9 @@ def _runtime(settings: Settings, runtime):
 
 
 def load_reconcile():
-    """`processors.reconcile.reconcile_venue(runtime, settings, adapter, now) -> list[ExecutionReport]`,
-    or None while that module does not exist (no reconciliation: said once in the log)."""
-    try:
-        from processors.reconcile import reconcile_venue
-    except ImportError as exc:
-        log.warning("venue gateway: no reconciliation after (re)connects (%s)", exc)
-        return None
+    """The reconciliation of a synchronous adapter: `processors.reconcile.reconcile_venue(runtime,
+    settings, adapter, now) -> list[ExecutionReport]` (an asynchronous one's mass status answers are
+    collected through its polls, then given to `processors.reconcile.reconcile_collected`)."""
     return reconcile_venue
 
 
@@ -164,6 +163,7 @@ def run_gateway(
                               admitting("venue.status", VenueAvailability.fold))
     applied: dict[str, VenueControl] = {}
     reconciled: dict[str, VenueReconcileRequest] = {}
+    collecting: dict[str, int] = {}  # venue -> when to stop waiting for its mass status answers
     started = clock.now_ns()
 
     def refuse(consumer: EventConsumer, record: Record, reason: str) -> None:
@@ -200,11 +200,22 @@ def run_gateway(
             producer.send(topics.venue_status, key, event)
         outbox.sent = outbox.sent or bool(events)
 
-    def reconcile_venue(name: str) -> None:
+    def reconcile_now(name: str) -> None:
         if hook is None:
             return
+        adapter = venues[name]
+        if not adapter.synchronous:  # its answers come through poll: collected, reconciled once all are in
+            try:
+                core.collect_mass_status(name)
+                adapter.mass_status(clock.now_ns())
+            except VenueUnavailable as exc:
+                core.collected(name, give_up=True)
+                log.warning("venue gateway: reconciliation of %s deferred: %s", name, exc.reason)
+                return
+            collecting[name] = clock.now_ns() + MASS_STATUS_WAIT_NS
+            return
         try:
-            reports = hook(rt, settings, venues[name], clock.now_ns())
+            reports = hook(rt, settings, adapter, clock.now_ns())
         except VenueUnavailable as exc:  # it went away again: reconciled when it is back
             log.warning("venue gateway: reconciliation of %s deferred: %s", name, exc.reason)
             return
@@ -213,6 +224,26 @@ def run_gateway(
             return
         log.info("venue gateway: reconciliation of %s: %d reports", name, len(reports))
         core.hold(list(reports))
+
+    def reconcile_collected_answers() -> None:
+        for name, deadline in list(collecting.items()):
+            late = clock.now_ns() >= deadline
+            statuses = core.collected(name, give_up=late)
+            if statuses is None and not late:
+                continue
+            del collecting[name]
+            if statuses is None:  # a partial answer would make every unlisted order look unknown there
+                log.error("venue gateway: %s did not finish answering the mass status in %d s: not reconciled; "
+                          "it is tried again at the next connect or `oms venue reconcile %s`", name,
+                          MASS_STATUS_WAIT_NS // 10**9, name)
+                continue
+            try:
+                reports = reconcile_collected(rt, settings, venues[name], statuses, clock.now_ns())
+            except Exception:  # noqa: BLE001 - a failed reconciliation must not stop the venue
+                log.exception("venue gateway: reconciliation of %s failed", name)
+                continue
+            log.info("venue gateway: reconciliation of %s: %d reports", name, len(reports))
+            core.hold(list(reports))
 
     def apply_controls(now: int) -> None:
         for venue, control in following.value.controls.items():
@@ -226,7 +257,7 @@ def run_gateway(
                 if not first or request.ts_event >= started:  # an old request on the topic is not redone
                     log.info("venue gateway: reconciliation of %s requested by %s: %s", venue,
                              request.requested_by, request.reason or "no reason given")
-                    reconcile_venue(venue)
+                    reconcile_now(venue)
 
     log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(venues), seed,
              topics.venue_requests, topics.exec_reports)
@@ -238,7 +269,7 @@ def run_gateway(
         requests.subscribe([topics.venue_requests])
         for name in venues:  # the others are reconciled when they connect
             if core.connection(name) is ConnectionState.CONNECTED:
-                reconcile_venue(name)
+                reconcile_now(name)
         if ready is not None:
             ready.set()
         next_log = time.monotonic() + LOG_EVERY_S
@@ -267,7 +298,8 @@ def run_gateway(
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())
             turn = core.tick(clock.now_ns())
             for name in turn.connected:
-                reconcile_venue(name)
+                reconcile_now(name)
+            reconcile_collected_answers()
             announce(turn.alerts)
             announce(core.statuses(clock.now_ns()))
             released = core.release(clock.now_ns())

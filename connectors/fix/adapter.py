@@ -54,10 +54,7 @@ from connectors.fix.mapping import (
 )
 from connectors.fix.store import FixOrderStore
 
-try:  # the adapter contract of issue 11 (oms.venues on the gateway branch)
-    from oms.venues import ConnectionChange, ConnectionState, VenueUnavailable
-except ImportError:  # pragma: no cover - until that branch is merged
-    from connectors.fix._contract import ConnectionChange, ConnectionState, VenueUnavailable
+from oms.venues import ConnectionChange, ConnectionState, VenueUnavailable
 
 __all__ = ["FixVenue"]
 
@@ -75,6 +72,9 @@ def _close_all() -> None:
 
 class FixVenue:
     """One FIX 4.4 initiator session to one venue (see the module docstring)."""
+
+    synchronous = False
+    """Answers arrive through `poll`, from the session thread."""
 
     def __init__(self, config: FixVenueConfig, *, clock: Clock | None = None) -> None:
         self.name = config.venue

@@ -116,6 +116,9 @@ class VenueAdapter(Protocol):
     """
 
     name: str
+    synchronous: bool
+    """True when every answer is the return value of the call that caused it (the simulator);
+    False when answers arrive later through `poll` (FIX)."""
 
     def submit(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         """A NEW: ack (NEW) or REJECTED, then any immediate fills and cancels."""
@@ -163,6 +166,11 @@ class VenueAdapter(Protocol):
     def mass_status(self, now: int) -> list[ExecutionReport]:
         """Ask for every working order: ORDER_STATUS reports (the simulator at
         once in the return value; FIX later through `poll`)."""
+        ...
+
+    def mass_status_pending(self) -> bool:
+        """Whether answers to the last `mass_status` are still to come (always False for a
+        synchronous adapter)."""
         ...
 
     def close(self) -> None:

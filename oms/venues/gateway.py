@@ -168,6 +168,8 @@ class _Venue:
     published: tuple | None = None
     counters: tuple | None = None
     published_at: int | None = None
+    collecting: list[ExecutionReport] | None = None
+    """ORDER_STATUS answers to a mass status being collected for a reconciliation (None: not collecting)."""
 
     @property
     def name(self) -> str:
@@ -342,6 +344,25 @@ class GatewayCore:
 
     # ---------------------------------------------------------------- time
 
+    def collect_mass_status(self, venue: str) -> None:
+        """From now on keep `venue`'s ORDER_STATUS answers (an asynchronous adapter's answers to a mass
+        status) for `collected` instead of publishing them."""
+        self._state[venue].collecting = []
+
+    def collected(self, venue: str, *, give_up: bool = False) -> list[ExecutionReport] | None:
+        """The ORDER_STATUS answers collected for `venue` once its adapter has sent the last one (None
+        while more are to come); `give_up` ends the collection, returning None."""
+        v = self._state[venue]
+        if v.collecting is None:
+            return None
+        if give_up:
+            v.collecting = None
+            return None
+        if v.adapter.mass_status_pending():
+            return None
+        answers, v.collecting = v.collecting, None
+        return answers
+
     def tick(self, now: int) -> Tick:
         """Poll every adapter and move time on: connection changes, breaker cooldowns, expired
         waits, missed deadlines, and whatever the queues let out now."""
@@ -351,6 +372,8 @@ class GatewayCore:
             for item in v.adapter.poll(now):
                 if isinstance(item, ConnectionChange):
                     self._connection(v, item.state, now, item.reason, out)
+                elif v.collecting is not None and item.exec_type is ExecType.ORDER_STATUS:
+                    v.collecting += self._answers(v, [item], now)  # for the reconciliation, not published
                 else:
                     polled += self._answers(v, [item], now)
             reports = self._add(self._token(), polled)

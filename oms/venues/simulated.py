@@ -267,6 +267,9 @@ def _load_order(data: bytes) -> _Order:
 class SimulatedExchange:
     """One simulated venue (see the module docstring for the model)."""
 
+    synchronous = True
+    """Every answer is the return value of the call that caused it."""
+
     def __init__(
         self, name: str, seed: int, config: SimulatedVenueConfig | None = None, *,
         started_ns: int | None = None, store: "Store | None" = None,
@@ -325,6 +328,10 @@ class SimulatedExchange:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def mass_status_pending(self) -> bool:
+        """Never: the mass status is answered in the return value of `mass_status`."""
+        return False
 
     def mass_status(self, now: int) -> list[ExecutionReport]:
         """ORDER_STATUS (FIX 150=I) for every working order, in arrival order; changes no order

@@ -44,6 +44,8 @@ class EchoVenue:
     """A venue adapter with nothing but the protocol: acks every NEW, cancels every CANCEL,
     and counts what it was asked (no `refuse`, no `seen`)."""
 
+    synchronous = True
+
     def __init__(self, name: str, latency_ns: int = 0) -> None:
         self.name = name
         self.latency_ns = latency_ns
@@ -91,6 +93,9 @@ class EchoVenue:
 
     def mass_status(self, now: int) -> list[ExecutionReport]:
         return []
+
+    def mass_status_pending(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
