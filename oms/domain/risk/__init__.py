@@ -21,8 +21,8 @@ I/O; money is exact Decimal in a 100-digit context, so nothing rounds):
 """
 
 from oms.domain.denial import Breach, Denial
-from oms.domain.risk.account import AccountRisk, OpenOrder, take_token, with_fill, with_order
-from oms.domain.risk.checks import BREACH_CODES, Candidate, Context, check_amend, check_new, denial_reason
+from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, exposure_at_marks, take_token, with_fill, with_order
+from oms.domain.risk.checks import BREACH_CODES, Candidate, check_amend, check_new, denial_reason
 from oms.domain.risk.controls import (
     DEFAULT_LIMITS,
     LIMIT_NAMES,
@@ -51,9 +51,9 @@ __all__ = [
     "AuditEntry",
     "Breach",
     "Candidate",
-    "Context",
     "Controls",
     "Denial",
+    "Exposure",
     "LimitInForce",
     "OpenOrder",
     "PostTradeActions",
@@ -62,6 +62,7 @@ __all__ = [
     "check_new",
     "denial_reason",
     "entitled",
+    "exposure_at_marks",
     "instrument_state",
     "killed",
     "limit",

@@ -6,9 +6,14 @@ instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
 `take_token` takes a throttle token from the bucket (`oms.domain.tokens.TokenBucket`,
-the one token bucket). `AccountRisk` is a plain frozen dataclass: it is stored
-and replayed through pydantic's `TypeAdapter(AccountRisk)` (`oms/state.py`),
-and replay compares `positions`, `open_orders`, `open_qty` and `marks`.
+the one token bucket). Both keep running totals, so the pre-trade checks never
+loop over open orders or positions: `open_qty` (open leaves per instrument and
+side), `open_count` (how many orders are open) and `exposure` (the account's
+exposure valued at its marks, `Exposure`: the sum over instruments of `part`),
+each updated by the one instrument an update touches and equal to a
+from-scratch recomputation (`exposure_at_marks`, a hypothesis property).
+`AccountRisk` is a plain frozen dataclass; replay compares `positions`,
+`open_orders`, `open_qty`, `marks`, `open_count` and `exposure`.
 Pure: no Kafka, no clock, no I/O; exact Decimal arithmetic.
 """
 
@@ -23,7 +28,8 @@ from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
-__all__ = ["AccountRisk", "OpenOrder", "take_token", "with_fill", "with_order"]
+__all__ = ["AccountRisk", "Exposure", "OpenOrder", "exposure_at_marks", "part", "take_token", "with_fill",
+           "with_order"]
 
 
 class OpenOrder(NamedTuple):
@@ -31,6 +37,34 @@ class OpenOrder(NamedTuple):
     side: Side
     leaves_qty: Decimal
     limit_price: Decimal | None
+
+
+class Exposure(NamedTuple):
+    """Exposure of an account, or of one instrument of it, at given prices.
+
+    gross: sum of max(|long case|, |short case|) x price; long / short: the
+    sum of the long case (position + open buys) x price and of the short case
+    (position - open sells) x price. Net exposure is max(|long|, |short|)."""
+
+    gross: Decimal
+    long: Decimal
+    short: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return max(abs(self.long), abs(self.short))
+
+
+NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO)
+
+
+def part(position: Decimal, open_buy: Decimal, open_sell: Decimal, price: Decimal | None) -> Exposure:
+    """One instrument's exposure: a position with these open leaves, at `price` (None: left out).
+    Call in the `EXACT` context."""
+    if price is None:
+        return NO_EXPOSURE
+    up, down = position + open_buy, position - open_sell
+    return Exposure(max(abs(up), abs(down)) * price, up * price, down * price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +76,10 @@ class AccountRisk:
     open_qty: instrument -> (open buy leaves, open sell leaves), derived from
     open_orders and kept in step by `with_order`;
     marks: instrument -> last fill price (fallback valuation for exposure);
-    tokens / last_refill: the throttle bucket (last_refill None = never used, full).
+    tokens / last_refill: the throttle bucket (last_refill None = never used, full);
+    open_count: len(open_orders), a running total;
+    exposure: the running total of `part` over every instrument at its mark
+    (instruments with no mark are left out), equal to `exposure_at_marks(self)`.
     """
 
     positions: Mapping[str, Decimal] = field(default_factory=dict)
@@ -54,10 +91,35 @@ class AccountRisk:
     resting: frozenset[str] = frozenset()
     """GTC orders done for the day, keeping their leaves for the next trading day (by order id):
     what a session roll renews and, with `open_orders`, what a mass status asks about."""
+    open_count: int = 0
+    exposure: Exposure = NO_EXPOSURE
 
     def orders_at_venues(self) -> list[str]:
         """Order ids of the account's orders the venues still hold: open, or resting overnight."""
         return sorted(set(self.open_orders) | self.resting)
+
+
+def _part_at_mark(risk: AccountRisk, instrument: str) -> Exposure:
+    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
+    return part(risk.positions.get(instrument, ZERO), buy, sell, risk.marks.get(instrument))
+
+
+def _moved(total: Exposure, before: Exposure, after: Exposure) -> Exposure:
+    """`total` with one instrument's part replaced (call in the `EXACT` context)."""
+    if before is after:
+        return total
+    return Exposure(total.gross - before.gross + after.gross, total.long - before.long + after.long,
+                    total.short - before.short + after.short)
+
+
+def exposure_at_marks(risk: AccountRisk) -> Exposure:
+    """The account's exposure at its marks, recomputed from scratch (what `exposure` must equal)."""
+    gross = long = short = ZERO
+    with localcontext(EXACT):
+        for instrument in {*risk.positions, *risk.open_qty}:
+            g, lo, sh = _part_at_mark(risk, instrument)
+            gross, long, short = gross + g, long + lo, short + sh
+    return Exposure(gross, long, short)
 
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
@@ -93,14 +155,18 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
         return risk
     open_orders = dict(risk.open_orders)
     open_qty = dict(risk.open_qty)
+    instrument = (entry or old).instrument  # an order never changes instrument
     with localcontext(EXACT):
+        before = _part_at_mark(risk, instrument)
         if old is not None:
             _bump(open_qty, old, -1)
             del open_orders[order.order_id]
         if entry is not None:
             _bump(open_qty, entry, 1)
             open_orders[order.order_id] = entry
-    return replace(risk, open_orders=open_orders, open_qty=open_qty)
+        changed = replace(risk, open_orders=open_orders, open_qty=open_qty,
+                          open_count=risk.open_count + (entry is not None) - (old is not None))
+        return replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
 
 
 def with_fill(
@@ -112,17 +178,20 @@ def with_fill(
     orders are not touched: the engine also calls `with_order` with the filled order."""
     positions = dict(risk.positions)
     with localcontext(EXACT):
+        before = _part_at_mark(risk, instrument)
         net = positions.get(instrument, ZERO) + side.sign * qty
-    if net == 0:
-        positions.pop(instrument, None)
-    else:
-        positions[instrument] = net
-    marks = risk.marks if price is None else {**risk.marks, instrument: price}
-    return replace(risk, positions=positions, marks=marks)
+        if net == 0:
+            positions.pop(instrument, None)
+        else:
+            positions[instrument] = net
+        marks = risk.marks if price is None else {**risk.marks, instrument: price}
+        changed = replace(risk, positions=positions, marks=marks)
+        return replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
 
 
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal) -> tuple[AccountRisk, bool]:
     """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`."""
     bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
-    return replace(risk, tokens=bucket.tokens, last_refill=bucket.last_refill), ok
+    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, bucket.tokens,
+                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure), ok
 
