@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.codec
 	$(BIN)/python -m bench.risk
+	$(BIN)/python -m bench.state
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 

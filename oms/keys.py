@@ -8,7 +8,8 @@ spells a key.
 | state | store key | topic record key |
 |---|---|---|
 | an order | `o/<order id>` | `orders`: the order id |
-| an account's risk state | `a/<account>` | |
+| an account's risk state (its summary: positions, open leaves, marks, running totals) | `a/<account>` | |
+| one open order of an account's risk state | `ao/<account>|<order id>` | |
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
 | the last applied input offset of a partition | `offset/<topic>` | |
 | the risk controls the engine decided with (per partition) | `controls` | |
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 ORDER_PREFIX = "o/"
 ACCOUNT_PREFIX = "a/"
+OPEN_ORDER_PREFIX = "ao/"
 POSITION_PREFIX = "p/"
 OFFSET_PREFIX = "offset/"
 CONTROLS_SNAPSHOT = "controls"
@@ -30,6 +32,16 @@ def order(order_id: str) -> str:
 
 def account(account_id: str) -> str:
     return ACCOUNT_PREFIX + account_id
+
+
+def open_orders(account_id: str) -> str:
+    """The prefix of every open-order entry of an account's risk state."""
+    return f"{OPEN_ORDER_PREFIX}{account_id}|"
+
+
+def open_order(account_id: str, order_id: str) -> str:
+    """One open order of an account's risk state: stored apart, so an input writes only what it changed."""
+    return open_orders(account_id) + order_id
 
 
 def position_id(account_id: str, instrument: str) -> str:

@@ -22,12 +22,14 @@ produces to any topic.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from oms import ids, keys
+from oms.account_state import account_writes, materialized
 from oms.domain.orders import DomainError, Order, view
 from oms.domain.positions import PositionState, to_event
 from oms.domain.projection import JournalProjection, fold_control
@@ -46,10 +48,8 @@ from oms.state import (
     ControlsSnapshot,
     MemoryStore,
     Store,
-    dump_account,
     dump_order,
     dump_position,
-    load_account,
     load_controls,
 )
 from streams.codec import DecodeError
@@ -87,7 +87,7 @@ manager held in its `marks` table when it published (the live mid of the last
 quote, or none yet), which is not in the journal; and ts_event/ts_init are
 those of the last fill the live manager applied. So they are not compared."""
 
-ACCOUNT_FIELDS: tuple[str, ...] = ("positions", "open_orders", "open_qty", "marks")
+ACCOUNT_FIELDS: tuple[str, ...] = ("positions", "open_orders", "open_qty", "marks", "open_count", "exposure")
 """The fields of an `AccountRisk` that replay reproduces. The throttle bucket
 (`tokens`, `last_refill`) is left out: the engine takes a token for every new
 order it checks while a rate is set, denied or not, at its own processing
@@ -147,7 +147,8 @@ class Replayer:
         for state in self.positions.values():
             store.put(keys.position(state.account, state.instrument).encode(), dump_position(state))
         for account, risk in self.accounts.items():
-            store.put(keys.account(account).encode(), dump_account(risk))
+            for key, value in account_writes(account, risk):
+                store.put(key.encode(), value)
 
 
 @dataclass(frozen=True)
@@ -347,14 +348,29 @@ def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
         reader.close()
     accounts: dict[str, AccountRisk] = {}
     controls: dict[int, ControlsSnapshot] = {}
+    entries = sorted((key, value) for (_, key), value in state.items()
+                     if key is not None and key.startswith(keys.OPEN_ORDER_PREFIX))
     for (partition, key), value in state.items():
         if key is None:
             continue
         if key.startswith(keys.ACCOUNT_PREFIX):
-            accounts[key[len(keys.ACCOUNT_PREFIX):]] = load_account(value)
+            account = key[len(keys.ACCOUNT_PREFIX):]
+            prefix = keys.open_orders(account)
+            accounts[account] = materialized(account, value, _under(entries, prefix))
         elif key == keys.controls_snapshot():
             controls[partition] = load_controls(value)
     return EngineState(accounts, controls)
+
+
+def _under(entries: list[tuple[str, bytes]], prefix: str) -> list[tuple[str, bytes]]:
+    """The (key, value) pairs of the sorted `entries` whose key starts with `prefix`."""
+    start = bisect.bisect_left(entries, (prefix,))
+    out = []
+    for key, value in entries[start:]:
+        if not key.startswith(prefix):
+            break
+        out.append((key, value))
+    return out
 
 
 def replay_controls(runtime, offsets: dict[int, int], timeout: float = 30.0) -> Controls:

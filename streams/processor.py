@@ -202,6 +202,16 @@ class PartitionState:
         self._own[partition_key(self._partition, key)] = value
         self.written.append((key.encode(), value))
 
+    def items(self, prefix: str) -> list[tuple[str, bytes]]:
+        """Every (key, value) under `prefix` in key order, staged writes over the store (a scan:
+        for what must list a key range, never for a per-input read)."""
+        full = partition_key(self._partition, prefix)
+        found = dict(self._store.items(full))
+        for layer in (self._staged, self._own):
+            found.update((k, v) for k, v in layer.items() if k.startswith(full))
+        cut = len(partition_key(self._partition, ""))
+        return [(k[cut:].decode(), found[k]) for k in sorted(found)]
+
     def keep(self) -> None:
         """Make this input's writes visible to the rest of the batch (the handler succeeded)."""
         self._staged.update(self._own)

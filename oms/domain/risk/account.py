@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
-from typing import Mapping, NamedTuple
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
-__all__ = ["AccountRisk", "Exposure", "OpenOrder", "exposure_at_marks", "part", "take_token", "with_fill",
+__all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "exposure_at_marks", "part", "take_token", "with_fill",
            "with_order"]
 
 
@@ -37,6 +37,59 @@ class OpenOrder(NamedTuple):
     side: Side
     leaves_qty: Decimal
     limit_price: Decimal | None
+
+
+class OpenOrders(Mapping[str, OpenOrder]):
+    """An account's open orders as the engine holds them: stored entries (one per order, read
+    through `lookup` and listed through `scan`) under the changes made since they were read.
+
+    `with_entry` gives the next version in O(changes), never copying the stored entries, so
+    an update costs the same with 10 or 10,000 open orders; `changes` (order id -> entry, or None
+    when the order left the open orders) is what must be written back. `len` is the running
+    count kept with the account. Listing (`iter`) reads every stored entry: account-wide
+    commands only, never the checks. Equal to any mapping with the same items."""
+
+    __slots__ = ("_lookup", "_scan", "_count", "changes")
+
+    def __init__(self, lookup: Callable[[str], OpenOrder | None], scan: Callable[[], Iterator[str]],
+                 count: int, changes: Mapping[str, OpenOrder | None] | None = None) -> None:
+        self._lookup = lookup
+        self._scan = scan
+        self._count = count
+        self.changes: Mapping[str, OpenOrder | None] = changes if changes is not None else {}
+
+    def get(self, order_id: str, default=None):  # type: ignore[override]
+        if order_id in self.changes:
+            found = self.changes[order_id]
+        else:
+            found = self._lookup(order_id)
+        return default if found is None else found
+
+    def __getitem__(self, order_id: str) -> OpenOrder:
+        found = self.get(order_id)
+        if found is None:
+            raise KeyError(order_id)
+        return found
+
+    def __contains__(self, order_id: object) -> bool:
+        return isinstance(order_id, str) and self.get(order_id) is not None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        stored = [order_id for order_id in self._scan() if order_id not in self.changes]
+        added = [order_id for order_id, entry in self.changes.items() if entry is not None]
+        return iter(sorted({*stored, *added}))
+
+    def with_entry(self, order_id: str, entry: OpenOrder | None) -> "OpenOrders":
+        """These open orders with `order_id` set to `entry` (None: removed)."""
+        had = self.get(order_id) is not None
+        count = self._count + (entry is not None) - had
+        return OpenOrders(self._lookup, self._scan, count, {**self.changes, order_id: entry})
+
+    def __repr__(self) -> str:
+        return f"OpenOrders({dict(self.items())!r})"
 
 
 class Exposure(NamedTuple):
@@ -153,17 +206,23 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     old = risk.open_orders.get(order.order_id)
     if old == entry:
         return risk
-    open_orders = dict(risk.open_orders)
+    open_orders = risk.open_orders
+    if isinstance(open_orders, OpenOrders):
+        open_orders = open_orders.with_entry(order.order_id, entry)
+    else:
+        open_orders = dict(open_orders)
+        if entry is None:
+            del open_orders[order.order_id]
+        else:
+            open_orders[order.order_id] = entry
     open_qty = dict(risk.open_qty)
     instrument = (entry or old).instrument  # an order never changes instrument
     with localcontext(EXACT):
         before = _part_at_mark(risk, instrument)
         if old is not None:
             _bump(open_qty, old, -1)
-            del open_orders[order.order_id]
         if entry is not None:
             _bump(open_qty, entry, 1)
-            open_orders[order.order_id] = entry
         changed = replace(risk, open_orders=open_orders, open_qty=open_qty,
                           open_count=risk.open_count + (entry is not None) - (old is not None))
         return replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
