@@ -3,9 +3,10 @@
 This module owns measuring `check_new` (and, for comparison, `check_amend`)
 on one account with 50 open orders, 20 positions and every limit of
 `LIMIT_NAMES` set: a passing order (every check runs and a throttle token is
-taken) and an order that breaches several limits (breaches built too); with
-`prices` equal to the account's marks, with none, and with every price moved
-off its mark (each of the 20 instruments re-priced). Each call is timed alone
+taken) and an order that breaches several limits (breaches built too): with
+the prices the account was last valued at (the engine's steady state: its
+running totals hold), one price moved since, no prices (marks), and a first
+valuation with every price off its mark (each of the 20 instruments priced). Each call is timed alone
 with `time.perf_counter_ns` after a warm-up; the table gives p50, p99 and
 p99.9 in microseconds, and beside them, in the same run, the checks as they
 were before the running totals (`oms/domain/risk/checks.py` at `BASELINE`,
@@ -152,18 +153,23 @@ def main(argv: list[str] | None = None) -> None:
                        client_order_id="c0-a", orig_client_order_id="c0", quantity=D(150), limit_price=D("100.25"))
     assert check_amend(amend, amended, ctrl, risk, ref, T0, T0, prices) == []
 
+    valued = check_new(passing, ctrl, risk, ref, T0, T0, prices)[1]  # as the engine keeps it after a check
+    one_moved = {**prices, "SYM05": prices["SYM05"] + D("0.25")}
+
     def rows(new, amend_check):
         return [
-            ("check_new, passes (all checks + token), prices = marks",
-             lambda i: new(passing, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
+            ("check_new, passes (all checks + token), prices as at the account's last check",
+             lambda i: new(passing, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
+            ("check_new, passes, one price moved since",
+             lambda i: new(passing, ctrl, valued, ref, T0, T0 + i * 1_000, one_moved)),
             ("check_new, passes, no `prices` (marks)",
              lambda i: new(passing, ctrl, risk, ref, T0, T0 + i * 1_000)),
-            ("check_new, passes, all 20 prices off their marks",
+            ("check_new, passes, first valuation: all 20 prices off their marks",
              lambda i: new(passing, ctrl, risk, ref, T0, T0 + i * 1_000, moved)),
             (f"check_new, denied ({len(codes)} breaches)",
-             lambda i: new(denied, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
+             lambda i: new(denied, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
             ("check_amend, passes",
-             lambda i: amend_check(amend, amended, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
+             lambda i: amend_check(amend, amended, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
         ]
 
     old = baseline_checks(args.baseline)
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("case")
     for column in ("p50 µs", "p99 µs", "p99.9 µs") + (("before p50", "before p99", "p50 ratio") if old else ()):
         table.add_column(column, justify="right")
-    before = rows(old.check_new, old.check_amend) if old is not None else [None] * 5
+    before = rows(old.check_new, old.check_amend) if old is not None else [None] * 6
     for (label, fn), was in zip(rows(check_new, check_amend), before):
         p50, p99, p999 = percentiles(fn, args.iterations)
         cells = [label, f"{p50:.1f}", f"{p99:.1f}", f"{p999:.1f}"]

@@ -57,9 +57,19 @@ def _summary(data: bytes | None) -> AccountRisk:
     return risk
 
 
-def load_account_risk(account: str, get: Get, scan: Scan) -> AccountRisk:
-    """The account as stored (an empty one when nothing is), its open orders read entry by entry."""
-    risk = _summary(get(keys.account(account)))
+def load_account_risk(account: str, get: Get, scan: Scan, known: tuple[bytes, AccountRisk] | None = None
+                      ) -> AccountRisk:
+    """The account as stored (an empty one when nothing is), its open orders read entry by entry.
+    `known` is a summary this process wrote and the account it wrote it for: when the store still
+    holds those very bytes, that account is taken again (its valuation cache too) instead of decoding."""
+    data = get(keys.account(account))
+    if known is not None and data is not None and known[0] == data:
+        return _reading(replace(known[1], open_orders={}), account, get, scan)
+    return _reading(_summary(data), account, get, scan)
+
+
+def _reading(risk: AccountRisk, account: str, get: Get, scan: Scan) -> AccountRisk:
+    """`risk` with its open orders read from the store's entries (under its inline ones, if any)."""
     prefix = keys.open_orders(account)
 
     def lookup(order_id: str) -> OpenOrder | None:
@@ -80,7 +90,7 @@ def account_writes(account: str, risk: AccountRisk) -> list[tuple[str, bytes]]:
     since it was loaded (every open order when they are a plain mapping, e.g. a replayed account)."""
     orders = risk.open_orders
     changed = orders.changes if isinstance(orders, OpenOrders) else dict(orders)
-    writes = [(keys.account(account), dump_account(replace(risk, open_orders={})))]
+    writes = [(keys.account(account), dump_account(replace(risk, open_orders={}, valued=None)))]
     writes += [(keys.open_order(account, order_id), dump_open_order(entry)) for order_id, entry in changed.items()]
     return writes
 

@@ -34,7 +34,7 @@ from oms.domain.engine import RiskView, refuse_invalid_command, step
 from oms.domain.orders import ExternalOrders, view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
-from oms.domain.risk import DEFAULT_LIMITS, Controls
+from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
 from oms.events import Event, OrderAnomaly
 from oms.routing import Router, StaticRouter
 from oms.account_state import account_writes, load_account_risk
@@ -63,6 +63,8 @@ class OrderEngine:
         self.references = references if references is not None else StaticTable({})
         self.external_orders = external_orders
         self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
+        self._summaries: dict[str, tuple[bytes, AccountRisk]] = {}
+        """account -> the summary last written and the account it stores (`load_account_risk`'s `known`)."""
 
     def __call__(self, state: PartitionState, record: Record) -> list[Output]:
         now = self.clock.now_ns()
@@ -75,7 +77,8 @@ class OrderEngine:
                 return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
-                           risk, lambda account: load_account_risk(account, state.get, state.items),
+                           risk, lambda account: load_account_risk(account, state.get, state.items,
+                                                                   self._summaries.get(account)),
                            self.external_orders)
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             refusal = self.topics.admitted(record.topic, exc.schema_name)
@@ -101,7 +104,9 @@ class OrderEngine:
             state.put(keys.order(order_id), dump_order(order))
             outputs.append((self.topics.orders, order_id, view(order)))
         for account, risk in outcome.accounts.items():
-            for key, value in account_writes(account, risk):
+            writes = account_writes(account, risk)
+            self._summaries[account] = (writes[0][1], risk)
+            for key, value in writes:
                 state.put(key, value)
         return outputs
 

@@ -28,12 +28,13 @@ from oms.domain.risk.account import (
     Exposure,
     OpenOrder,
     OpenOrders,
+    Valuation,
     exposure_at_marks,
     take_token,
     with_fill,
     with_order,
 )
-from oms.domain.risk.checks import BREACH_CODES, Candidate, check_amend, check_new, denial_reason
+from oms.domain.risk.checks import BREACH_CODES, Candidate, check_amend, check_new, denial_reason, valuation
 from oms.domain.risk.controls import (
     DEFAULT_LIMITS,
     LIMIT_NAMES,
@@ -68,6 +69,7 @@ __all__ = [
     "LimitInForce",
     "OpenOrder",
     "OpenOrders",
+    "Valuation",
     "PostTradeActions",
     "apply_control",
     "check_amend",
@@ -85,6 +87,7 @@ __all__ = [
     "stricter",
     "take_token",
     "trading_state",
+    "valuation",
     "with_fill",
     "with_order",
 ]

@@ -28,7 +28,7 @@ from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
-__all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "exposure_at_marks", "part", "take_token", "with_fill",
+__all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "Valuation", "exposure_at_marks", "part", "take_token", "with_fill",
            "with_order"]
 
 
@@ -111,6 +111,19 @@ class Exposure(NamedTuple):
 NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO)
 
 
+class Valuation(NamedTuple):
+    """An account's exposure (`Exposure`) valued at `prices` (an instrument with no price there:
+    at its mark). `prices` is the very mapping the checks were given: a later mapping that holds
+    the same price objects for most instruments is revalued for the others only."""
+
+    prices: Mapping[str, Decimal]
+    exposure: Exposure
+
+    def price(self, risk: "AccountRisk", instrument: str) -> Decimal | None:
+        found = self.prices.get(instrument)
+        return found if found is not None else risk.marks.get(instrument)
+
+
 def part(position: Decimal, open_buy: Decimal, open_sell: Decimal, price: Decimal | None) -> Exposure:
     """One instrument's exposure: a position with these open leaves, at `price` (None: left out).
     Call in the `EXACT` context."""
@@ -146,6 +159,9 @@ class AccountRisk:
     what a session roll renews and, with `open_orders`, what a mass status asks about."""
     open_count: int = 0
     exposure: Exposure = NO_EXPOSURE
+    valued: "Valuation | None" = field(default=None, compare=False)
+    """The exposure at the prices the last check saw, kept in step by the fold: a cache the checks
+    start from, never stored or compared (`None`: value from the marks)."""
 
     def orders_at_venues(self) -> list[str]:
         """Order ids of the account's orders the venues still hold: open, or resting overnight."""
@@ -163,6 +179,18 @@ def _moved(total: Exposure, before: Exposure, after: Exposure) -> Exposure:
         return total
     return Exposure(total.gross - before.gross + after.gross, total.long - before.long + after.long,
                     total.short - before.short + after.short)
+
+
+def _followed(before: AccountRisk, after: AccountRisk, instrument: str) -> AccountRisk:
+    """`after` with the valuation of `before` carried over: `instrument`'s part moved (call in `EXACT`)."""
+    valued = before.valued
+    if valued is None:
+        return after
+    buy, sell = before.open_qty.get(instrument, (ZERO, ZERO))
+    was = part(before.positions.get(instrument, ZERO), buy, sell, valued.price(before, instrument))
+    buy, sell = after.open_qty.get(instrument, (ZERO, ZERO))
+    now = part(after.positions.get(instrument, ZERO), buy, sell, valued.price(after, instrument))
+    return replace(after, valued=Valuation(valued.prices, _moved(valued.exposure, was, now)))
 
 
 def exposure_at_marks(risk: AccountRisk) -> Exposure:
@@ -225,7 +253,8 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
             _bump(open_qty, entry, 1)
         changed = replace(risk, open_orders=open_orders, open_qty=open_qty,
                           open_count=risk.open_count + (entry is not None) - (old is not None))
-        return replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
+        changed = replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
+        return _followed(risk, changed, instrument)
 
 
 def with_fill(
@@ -245,12 +274,15 @@ def with_fill(
             positions[instrument] = net
         marks = risk.marks if price is None else {**risk.marks, instrument: price}
         changed = replace(risk, positions=positions, marks=marks)
-        return replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
+        changed = replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
+        return _followed(risk, changed, instrument)
 
 
-def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal) -> tuple[AccountRisk, bool]:
-    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`."""
+def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
+               valued: Valuation | None = None) -> tuple[AccountRisk, bool]:
+    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`
+    (and, when given, `valued` as its valuation: the checks' one copy of the account)."""
     bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
     return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, bucket.tokens,
-                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure), ok
-
+                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure,
+                       valued if valued is not None else risk.valued), ok

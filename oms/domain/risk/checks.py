@@ -9,6 +9,16 @@ order of `BREACH_CODES`; `denial_reason` turns a non-empty list into the
 `Denial` the order aggregate takes. Pure: no Kafka, no clock reads (time is
 `now`, integer UTC nanoseconds), no I/O; exact Decimal arithmetic.
 
+Cost: a check never loops over the account's open orders or positions. It
+reads the running totals `AccountRisk` keeps (open leaves per instrument, open
+count, exposure at marks) and the account's `Valuation` (exposure at the
+prices of its last check, kept in step by the fold): when the prices are the
+mapping the account was last valued at, the exposure is one instrument's
+re-pricing away; when some prices moved (a new mapping holding new price
+objects for them), only those instruments are re-priced (`valuation`). What
+the controls say of an account (limits in force, kill switch, trading state,
+entitlement, instrument list) is computed once per `Controls` value.
+
 Conventions (the contract the engine and the tests rely on):
 
 - Breach order. Breaches come in the order of `BREACH_CODES`; an order is
@@ -58,6 +68,7 @@ Conventions (the contract the engine and the tests rely on):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal, localcontext
 from typing import Mapping, NamedTuple
 
@@ -65,11 +76,11 @@ from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
 from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
-from oms.domain.risk.account import AccountRisk, OpenOrder, take_token
+from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, take_token
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
-__all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason"]
+__all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
 
 _NS_PER_MS = 1_000_000
 _HUNDRED = Decimal(100)
@@ -142,17 +153,22 @@ def check_new(
         order.limit_price if order.order_type is OrderType.LIMIT else None,
     )
     with localcontext(EXACT):
-        breaches = _check(candidate, controls, risk, reference, reference_ts, now, prices)
+        valued = valuation(risk, prices)
+        breaches = _check(candidate, controls, risk, reference, reference_ts, now, valued)
+        if valued is risk.valued:
+            valued = None  # nothing new to keep
         lim = _limits(controls, order.account)
         rate = lim.get("orders_per_second")
         if rate is not None:
             burst = lim.get("order_burst")
             if burst is None:
                 burst = max(ONE, rate)
-            risk, ok = take_token(risk, now, rate, burst)
+            risk, ok = take_token(risk, now, rate, burst, valued)
             if not ok:
                 breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
                                        f"more than {rate} orders per second (burst {burst}) for {order.account}"))
+        elif valued is not None:
+            risk = replace(risk, valued=valued)
     return breaches, risk
 
 
@@ -178,7 +194,7 @@ def check_amend(
             order.account, amend.trader, order.instrument, order.side, quantity,
             max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
         )
-        return _check(candidate, controls, risk, reference, reference_ts, now, prices)
+        return _check(candidate, controls, risk, reference, reference_ts, now, valuation(risk, prices))
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -239,7 +255,7 @@ def _standing(controls: Controls, account: str, trader: str, instrument: str) ->
 
 
 def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decimal | None,
-           reference_ts: int | None, now: int, prices: Mapping[str, Decimal] | None) -> list[Breach]:
+           reference_ts: int | None, now: int, valued: Valuation | None) -> list[Breach]:
     """Every check but the throttle, in `BREACH_CODES` order (call in the `EXACT` context).
     Reads only running totals of the account (`AccountRisk.open_qty`, `open_count`, `exposure`),
     never its open orders one by one."""
@@ -247,10 +263,10 @@ def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decim
     fresh = _fresh(lim, reference, reference_ts, now)
     open_buy, open_sell = _open_leaves(risk, c.instrument, c.exclude)
     same_open = open_buy if c.side is Side.BUY else open_sell  # open leaves on the candidate's side
-    valued = c.price if c.price is not None else fresh  # price of this order's notional
-    notional = c.quantity * valued if valued is not None else None
+    priced = c.price if c.price is not None else fresh  # price of this order's notional
+    notional = c.quantity * priced if priced is not None else None
     position = risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds)
-    gross, net = _projected_exposure(c, risk, prices, fresh, open_buy, open_sell)
+    gross, net = _projected_exposure(c, risk, valued, fresh, open_buy, open_sell)
     breaches: list[Breach] = []
     add = breaches.append
 
@@ -359,54 +375,72 @@ def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) 
     return buy, sell
 
 
-def _projected_exposure(c: Candidate, risk: AccountRisk, prices: Mapping[str, Decimal] | None,
+def valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuation | None:
+    """The account's exposure at `prices` (else its marks) before any candidate, from the running
+    totals: `risk.valued` when it was valued at this very mapping; else revalued from it (or from
+    the marks) for the instruments whose price object differs, so a mapping that changed one
+    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds)."""
+    if not prices:
+        return None
+    valued = risk.valued
+    if valued is not None and valued.prices is prices:
+        return valued
+    was = valued.prices if valued is not None else {}
+    total = valued.exposure if valued is not None else risk.exposure
+    marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
+    for name in positions.keys() | open_qty.keys():
+        old, new = was.get(name), prices.get(name)
+        if old is new:
+            continue
+        buy, sell = open_qty.get(name, (ZERO, ZERO))
+        total = _repriced(total, positions.get(name, ZERO), (buy, sell), old if old is not None else marks.get(name),
+                          (buy, sell), new if new is not None else marks.get(name))
+    return Valuation(prices, Exposure(*total))
+
+
+def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
                         fresh: Decimal | None, open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
-    """(gross, net) exposure of the account with the candidate (see the conventions), from the
-    running total at marks (`AccountRisk.exposure`): only the instruments valued otherwise are
-    re-priced - the candidate's (its leaves change, and it is valued at `prices`, else the fresh
-    reference or its own price), the excluded order's if it is in another instrument, and the
-    account's instruments that `prices` values at a price other than their mark."""
+    """(gross, net) exposure of the account with the candidate (see the conventions): the account's
+    valuation (`valuation`, else the running total at marks) with the candidate's instrument
+    re-priced (its leaves change, and it is valued at `prices`, else the fresh reference or its
+    own price, else its mark), and the excluded order's if it is in another instrument."""
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
     name = c.instrument
-    px = prices.get(name) if prices is not None else None
+    listed = valued.prices.get(name) if valued is not None else None
+    held = open_qty.get(name, (ZERO, ZERO))
+    px = listed
     if px is None:
         px = fresh if fresh is not None else c.price
         if px is None:
             px = marks.get(name)
     buy, sell = (open_buy + c.adds, open_sell) if c.side is Side.BUY else (open_buy, open_sell + c.adds)
-    total = _repriced(risk.exposure, risk, name, buy, sell, px)
+    total = valued.exposure if valued is not None else risk.exposure
+    position = positions.get(name, ZERO)
+    total = _repriced(total, position, held, listed if listed is not None else marks.get(name), (buy, sell), px)
     exclude = c.exclude
     if exclude is not None and exclude.instrument != name:
         other = exclude.instrument
-        buy, sell = _open_leaves(risk, other, exclude)
-        found = prices.get(other) if prices is not None else None
-        total = _repriced(total, risk, other, buy, sell, found if found is not None else marks.get(other))
-    if prices:
-        for other, new in prices.items():
-            if new == marks.get(other) or other == name or (exclude is not None and other == exclude.instrument):
-                continue
-            if other in positions or other in open_qty:
-                buy, sell = open_qty.get(other, (ZERO, ZERO))
-                total = _repriced(total, risk, other, buy, sell, new)
+        price = valued.price(risk, other) if valued is not None else marks.get(other)
+        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, (ZERO, ZERO)), price,
+                          _open_leaves(risk, other, exclude), price)
     gross, long, short = total
     return gross, max(abs(long), abs(short))
 
 
-def _repriced(total: tuple[Decimal, Decimal, Decimal], risk: AccountRisk, name: str, buy: Decimal, sell: Decimal,
-              price: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:
-    """`total` (gross, long, short) with `name`'s part at its mark replaced by its part with these
-    open leaves at `price` (`oms.domain.risk.account.part`, written out: this runs on every check)."""
+def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before: tuple[Decimal, Decimal],
+              was: Decimal | None, after: tuple[Decimal, Decimal], price: Decimal | None,
+              ) -> tuple[Decimal, Decimal, Decimal]:
+    """`total` (gross, long, short) with one instrument's part - `position` with open leaves
+    `before` (buy, sell) at `was` - replaced by its part with leaves `after` at `price`
+    (`oms.domain.risk.account.part`, written out: this runs on every check; None: no part)."""
     gross, long, short = total
-    position = risk.positions.get(name, ZERO)
-    mark = risk.marks.get(name)
-    if mark is not None:
-        held_buy, held_sell = risk.open_qty.get(name, (ZERO, ZERO))
-        up, down = position + held_buy, position - held_sell
-        gross -= max(abs(up), abs(down)) * mark
-        long -= up * mark
-        short -= down * mark
+    if was is not None:
+        up, down = position + before[0], position - before[1]
+        gross -= max(abs(up), abs(down)) * was
+        long -= up * was
+        short -= down * was
     if price is not None:
-        up, down = position + buy, position - sell
+        up, down = position + after[0], position - after[1]
         gross += max(abs(up), abs(down)) * price
         long += up * price
         short += down * price

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 from decimal import localcontext
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oms.domain.orders import Order
-from oms.domain.risk import AccountRisk, Controls, apply_control, check_new, exposure_at_marks, with_fill, with_order
+from oms.domain.risk import (
+    AccountRisk,
+    Controls,
+    apply_control,
+    check_new,
+    exposure_at_marks,
+    valuation,
+    with_fill,
+    with_order,
+)
 from oms.domain.risk._exact import EXACT
 from oms.events import ControlKind, OrderStatus, OrderType, RiskControl, Side, TimeInForce
 from tests.builders import ACCOUNT, T0, new_order
@@ -109,3 +119,41 @@ def test_checks_project_exposure_as_the_worst_case_over_every_instrument(spec, i
                 (("MAX_GROSS_EXPOSURE", more_gross, gross), ("MAX_NET_EXPOSURE", more_net, net))
                 if bigger_value > limit_value]
     assert [b.code for b in over if "EXPOSURE" in b.code] == expected
+
+
+def at_prices(risk: AccountRisk, prices: dict) -> tuple[D, D, D]:
+    """The account's exposure at `prices` (else marks), instrument by instrument."""
+    gross = long = short = D(0)
+    with localcontext(EXACT):
+        for name in {*risk.positions, *risk.open_qty}:
+            price = prices.get(name, risk.marks.get(name))
+            if price is None:
+                continue
+            buy, sell = risk.open_qty.get(name, (D(0), D(0)))
+            pos = risk.positions.get(name, D(0))
+            up, down = pos + buy, pos - sell
+            gross += max(abs(up), abs(down)) * price
+            long += up * price
+            short += down * price
+    return gross, long, short
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps, steps, st.dictionaries(st.sampled_from(NAMES), px, min_size=1), st.dictionaries(st.sampled_from(NAMES), px))
+def test_a_valuation_kept_by_the_fold_and_revalued_for_new_prices_equals_one_from_scratch(first, then, old, new):
+    risk = fold(first)
+    valued = valuation(risk, old)
+    assert valued is not None and tuple(valued.exposure) == at_prices(risk, old)
+    risk = replace(risk, valued=valued)
+    for item in then:  # the fold keeps the valuation in step
+        if item[0] == "order":
+            _, n, instrument, side, leaves, status = item
+            known = risk.open_orders.get(f"O{n}")
+            instrument = known.instrument if known is not None else instrument
+            risk = with_order(risk, order(n, instrument, side, leaves, status))
+        else:
+            _, instrument, side, quantity, price = item
+            risk = with_fill(risk, instrument, side, quantity, price)
+    assert risk.valued is not None and tuple(risk.valued.exposure) == at_prices(risk, old)
+    moved = {**old, **new}  # a later mapping: unchanged prices keep their objects
+    assert tuple(valuation(risk, moved).exposure) == at_prices(risk, moved)
