@@ -216,6 +216,7 @@ def _read(
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[int], None] | None = None,
     on_error: Callable[[str], None] | None = None,
+    canonical: bool = True,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
     """Yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic`
     with the one topic reader: every partition (or `partitions`) from its first offset to its end
@@ -223,6 +224,8 @@ def _read(
     which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
     topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
     `on_error` and are not yielded.
+    `canonical=False` decodes without the re-encoding check (`streams.codec`): for the journal, which
+    only this OMS's encoder writes.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
     try:
@@ -235,7 +238,7 @@ def _read(
             event = None
             if record.value is not None:
                 try:
-                    event = runtime.codec.decode(topic, record.value)
+                    event = runtime.codec.decode(topic, record.value, canonical=canonical)
                 except DecodeError as exc:
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
@@ -261,8 +264,13 @@ def replay_journal(
     until_offset: int | None = None,
     progress: bool = True,
     timeout: float = 30.0,
+    strict: bool = False,
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
+
+    The journal is decoded without the canonical re-encoding check unless `strict` (only the
+    engine writes it, with this OMS's encoder; the check costs about a sixth of a replay):
+    a body that does not parse, or a record that does not validate, is still refused.
 
     Every partition is read from its first offset to its end offset at start
     (read_committed), or to `until_offset` (exclusive: records 0 .. until_offset-1
@@ -296,7 +304,7 @@ def replay_journal(
     try:
         for partition, _, _, _, event in _read(
             runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
-            on_total=on_total, on_record=on_record, on_error=undecodable.append,
+            on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
         ):
             seen.add(partition)
             if event is not None:

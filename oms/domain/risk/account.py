@@ -173,24 +173,43 @@ def _part_at_mark(risk: AccountRisk, instrument: str) -> Exposure:
     return part(risk.positions.get(instrument, ZERO), buy, sell, risk.marks.get(instrument))
 
 
-def _moved(total: Exposure, before: Exposure, after: Exposure) -> Exposure:
-    """`total` with one instrument's part replaced (call in the `EXACT` context)."""
-    if before is after:
-        return total
-    return Exposure(total.gross - before.gross + after.gross, total.long - before.long + after.long,
-                    total.short - before.short + after.short)
+def _moved(total: tuple, position: Decimal, buy: Decimal, sell: Decimal, was: Decimal | None,
+           now_position: Decimal, now_buy: Decimal, now_sell: Decimal, now: Decimal | None) -> Exposure:
+    """`total` with one instrument's part (`part`) at `was` replaced by its new part at `now`
+    (call in the `EXACT` context; written out, as it runs on every update of the fold)."""
+    gross, long, short = total
+    if was is not None:
+        up, down = position + buy, position - sell
+        gross -= max(abs(up), abs(down)) * was
+        long -= up * was
+        short -= down * was
+    if now is not None:
+        up, down = now_position + now_buy, now_position - now_sell
+        gross += max(abs(up), abs(down)) * now
+        long += up * now
+        short += down * now
+    return Exposure(gross, long, short)
 
 
-def _followed(before: AccountRisk, after: AccountRisk, instrument: str) -> AccountRisk:
-    """`after` with the valuation of `before` carried over: `instrument`'s part moved (call in `EXACT`)."""
-    valued = before.valued
-    if valued is None:
-        return after
-    buy, sell = before.open_qty.get(instrument, (ZERO, ZERO))
-    was = part(before.positions.get(instrument, ZERO), buy, sell, valued.price(before, instrument))
-    buy, sell = after.open_qty.get(instrument, (ZERO, ZERO))
-    now = part(after.positions.get(instrument, ZERO), buy, sell, valued.price(after, instrument))
-    return replace(after, valued=Valuation(valued.prices, _moved(valued.exposure, was, now)))
+def _updated(risk: AccountRisk, instrument: str, positions: Mapping[str, Decimal],
+             open_orders: Mapping[str, OpenOrder], open_qty: Mapping[str, tuple[Decimal, Decimal]],
+             marks: Mapping[str, Decimal], open_count: int) -> AccountRisk:
+    """`risk` with these mappings, an update of `instrument` alone, its running totals (exposure at
+    marks, and the valuation when it has one) moved by that instrument's part: one new value."""
+    position, now_position = risk.positions.get(instrument, ZERO), positions.get(instrument, ZERO)
+    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
+    now_buy, now_sell = open_qty.get(instrument, (ZERO, ZERO))
+    mark, now_mark = risk.marks.get(instrument), marks.get(instrument)
+    with localcontext(EXACT):
+        exposure = _moved(risk.exposure, position, buy, sell, mark, now_position, now_buy, now_sell, now_mark)
+        valued = risk.valued
+        if valued is not None:
+            listed = valued.prices.get(instrument)
+            valued = Valuation(valued.prices, _moved(
+                valued.exposure, position, buy, sell, mark if listed is None else listed,
+                now_position, now_buy, now_sell, now_mark if listed is None else listed))
+    return AccountRisk(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, risk.resting,
+                       open_count, exposure, valued)
 
 
 def exposure_at_marks(risk: AccountRisk) -> Exposure:
@@ -244,17 +263,13 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
         else:
             open_orders[order.order_id] = entry
     open_qty = dict(risk.open_qty)
-    instrument = (entry or old).instrument  # an order never changes instrument
     with localcontext(EXACT):
-        before = _part_at_mark(risk, instrument)
         if old is not None:
             _bump(open_qty, old, -1)
         if entry is not None:
             _bump(open_qty, entry, 1)
-        changed = replace(risk, open_orders=open_orders, open_qty=open_qty,
-                          open_count=risk.open_count + (entry is not None) - (old is not None))
-        changed = replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
-        return _followed(risk, changed, instrument)
+    return _updated(risk, (entry or old).instrument, risk.positions, open_orders, open_qty, risk.marks,
+                    risk.open_count + (entry is not None) - (old is not None))  # an order keeps its instrument
 
 
 def with_fill(
@@ -266,16 +281,13 @@ def with_fill(
     orders are not touched: the engine also calls `with_order` with the filled order."""
     positions = dict(risk.positions)
     with localcontext(EXACT):
-        before = _part_at_mark(risk, instrument)
         net = positions.get(instrument, ZERO) + side.sign * qty
-        if net == 0:
-            positions.pop(instrument, None)
-        else:
-            positions[instrument] = net
-        marks = risk.marks if price is None else {**risk.marks, instrument: price}
-        changed = replace(risk, positions=positions, marks=marks)
-        changed = replace(changed, exposure=_moved(risk.exposure, before, _part_at_mark(changed, instrument)))
-        return _followed(risk, changed, instrument)
+    if net == 0:
+        positions.pop(instrument, None)
+    else:
+        positions[instrument] = net
+    marks = risk.marks if price is None else {**risk.marks, instrument: price}
+    return _updated(risk, instrument, positions, risk.open_orders, risk.open_qty, marks, risk.open_count)
 
 
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
