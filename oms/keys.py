@@ -13,6 +13,7 @@ spells a key.
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
 | the last applied input offset of a partition | `offset/<topic>` | |
 | the risk controls the engine decided with (per partition) | `controls` | |
+| how far a partition's local store reflects its changelog (local only, never in the changelog) | `checkpoint/changelog` | |
 | a risk control | | `risk.controls`: `<scope>|<kind>|<name>` |
 """
 
@@ -24,6 +25,7 @@ OPEN_ORDER_PREFIX = "ao/"
 POSITION_PREFIX = "p/"
 OFFSET_PREFIX = "offset/"
 CONTROLS_SNAPSHOT = "controls"
+CHANGELOG_CHECKPOINT = "checkpoint/changelog"
 
 
 def order(order_id: str) -> str:
@@ -56,6 +58,12 @@ def position(account_id: str, instrument: str) -> str:
 def applied_offset(topic: str) -> str:
     """Where a processor keeps the last input offset it applied from `topic` (per partition)."""
     return OFFSET_PREFIX + topic
+
+
+def changelog_checkpoint() -> str:
+    """Where a processor's local store keeps, per partition, the changelog offset below which every
+    committed record is in the store: a restart restores only from there."""
+    return CHANGELOG_CHECKPOINT
 
 
 def controls_snapshot() -> str:
