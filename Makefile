@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.risk
 	$(BIN)/python -m bench.state
 	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.restart
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 clean:

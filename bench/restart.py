@@ -1,0 +1,139 @@
+"""Benchmark of a processor restart: how long until it processes again, with and without a checkpoint.
+
+This module owns measuring the restart of `streams.processor.TransactionalProcessor`
+over a changelog holding `--records` records of state (default 1,000,000,
+written straight to a fresh compacted changelog topic, three partitions). It
+times, from the processor's construction to its first committed input (a
+record produced before it starts): a start on an empty store (every record
+restored, as before checkpoints and as on a new machine) and a restart on the
+store that run left (only the records past the store's checkpoint restored:
+none here). Closing the first processor leaves its store as a kill -9 would:
+RocksDB writes go to its log as they are made, and the checkpoint is written
+in the same batch as the state. The broker is `KAFKA_BOOTSTRAP_SERVERS`, else
+a local one started under a temporary home and stopped at the end. Run with
+`python -m bench.restart [--records N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+from uuid import uuid4
+
+from rich.console import Console
+from rich.table import Table
+
+from oms.clock import LiveClock
+from oms.config import Settings
+from oms.state import RocksStore
+from streams.broker import LocalBroker
+from streams.processor import TransactionalProcessor
+from streams.runtime import connect
+
+PARTITIONS = 3
+
+
+def fill_changelog(rt, topic: str, records: int) -> float:
+    """Write `records` state records (~100-byte values, distinct keys) to `topic`; seconds taken."""
+    producer = rt.producer(**{"linger.ms": 50, "batch.num.messages": 10000, "compression.type": "lz4"})
+    value = b"v" * 100
+    started = time.perf_counter()
+    for n in range(records):
+        while True:
+            try:
+                producer.produce(topic, key=f"o/{n:09d}".encode(), value=value, partition=n % PARTITIONS)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if n % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(300)
+    return time.perf_counter() - started
+
+
+def until_processing(rt, names: dict, store_path: Path, key: bytes) -> tuple[float, float, int]:
+    """(seconds from construction to the first committed input, seconds of the restore, records
+    restored) of a processor over `store_path`; it is stopped and its store closed after."""
+    def handler(state, record):
+        state.put("seen/" + (record.text_key or ""), b"1")
+        return []
+
+    started = time.perf_counter()
+    processor = TransactionalProcessor(
+        name=names["in"], bootstrap_servers=rt.bootstrap_servers, group_id=f"{names['in']}-group",
+        transactional_id=f"{names['in']}-tx", inputs=[names["in"]], changelog=names["state"],
+        store=RocksStore(store_path), codec=rt.codec, handler=handler, clock=LiveClock())
+    restore = processor._restore
+    spent = [0.0]
+
+    def timed_restore(partitions):
+        began = time.perf_counter()
+        try:
+            restore(partitions)
+        finally:
+            spent[0] += time.perf_counter() - began
+
+    processor._restore = timed_restore
+    stop = threading.Event()
+    thread = threading.Thread(target=processor.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 600
+        while processor.stats.transactions < 1 and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.01)
+        ready = time.perf_counter() - started
+    finally:
+        stop.set()
+        thread.join(60)
+        processor.store.close()
+    return ready, spent[0], processor.stats.restored
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="state records in the changelog")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env().with_(topic_prefix=f"bench{uuid4().hex[:6]}.",
+                                         home=Path(tempfile.mkdtemp(prefix="oms-bench-restart-")))
+    external = bool(settings.bootstrap_servers)
+    rt = connect(settings)
+    try:
+        from confluent_kafka.admin import NewTopic
+
+        names = {n: f"{settings.topic_prefix}restart.{n}" for n in ("in", "state")}
+        admin = rt.admin()
+        for future in admin.create_topics([
+            NewTopic(names["in"], PARTITIONS, 1),
+            NewTopic(names["state"], PARTITIONS, 1, config={"cleanup.policy": "compact"}),
+        ]).values():
+            future.result()
+        filled = fill_changelog(rt, names["state"], args.records)
+        producer = rt.producer()
+        rows = []
+        store = settings.home / "store"
+        for label in ("empty store: full restore", "restart on its store: from the checkpoint"):
+            producer.produce(names["in"], key=uuid4().hex.encode(), value=b"x")
+            producer.flush(30)
+            ready, restoring, restored = until_processing(rt, names, store, b"")
+            rows.append({"case": label, "processing_after_s": ready, "restore_s": restoring, "restored": restored})
+        table = Table(title=f"Processor restart with {args.records:,} changelog records of state "
+                            f"({PARTITIONS} partitions; written in {filled:.1f}s)")
+        for column in ("case", "records restored", "restore s", "processing again after s"):
+            table.add_column(column, justify="right")
+        for row in rows:
+            table.add_row(row["case"], f"{row['restored']:,}", f"{row['restore_s']:.2f}",
+                          f"{row['processing_after_s']:.2f}")
+        table.caption = ("broker: " + ("external (KAFKA_BOOTSTRAP_SERVERS)" if external else "local, started by this run")
+                         + "; 'processing again' = construction to the first committed input")
+        Console(width=110).print(table)
+        return {"records": args.records, "rows": rows}
+    finally:
+        if not external:
+            LocalBroker(settings.home / "broker", settings.cache_dir).stop()
+
+
+if __name__ == "__main__":
+    main()
