@@ -6,15 +6,19 @@ instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
 `take_token` takes a throttle token from the bucket (`oms.domain.tokens.TokenBucket`,
-the one token bucket). Both keep running totals, so the pre-trade checks never
-loop over open orders or positions: `open_qty` (open leaves per instrument and
-side), `open_count` (how many orders are open) and `exposure` (the account's
-exposure valued at its marks, `Exposure`: the sum over instruments of `part`),
-each updated by the one instrument an update touches and equal to a
-from-scratch recomputation (`exposure_at_marks`, a hypothesis property).
+the one token bucket). `with_order` and `with_fill` keep running totals, so the
+pre-trade checks never loop over open orders or positions: `open_qty` (open
+leaves per instrument and side), `open_count` (how many orders are open),
+`exposure` (the account's exposure valued at its marks, `Exposure`: the sum
+over instruments of `part`) and, when the checks set one, `valued` (a
+`Valuation`: the exposure at the prices of the last check), each moved by the
+one instrument an update touches and equal to a from-scratch recomputation
+(`exposure_at_marks`; hypothesis properties). The open orders are a plain
+mapping, or `OpenOrders` (the engine's: stored entries read one by one under
+the changes since), which an update extends without copying the stored ones.
 `AccountRisk` is a plain frozen dataclass; replay compares `positions`,
-`open_orders`, `open_qty`, `marks`, `open_count` and `exposure`.
-Pure: no Kafka, no clock, no I/O; exact Decimal arithmetic.
+`open_orders`, `open_qty`, `marks`, `open_count` and `exposure` (never
+`valued`, a cache). Pure: no Kafka, no clock, no I/O; exact Decimal arithmetic.
 """
 
 from __future__ import annotations

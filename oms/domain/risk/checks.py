@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal, localcontext
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
@@ -218,40 +218,37 @@ def denial_reason(breaches: list[Breach]) -> Denial:
 # ------------------------------------------------------------------ the checks
 
 
-_RESOLVED: dict[tuple[int, str], tuple[Controls, Mapping[str, Decimal]]] = {}
-"""`limits_for` per (controls, account), kept while the same `Controls` value is in force
-(the key holds its id, the value the object itself, so a reused id is never mistaken)."""
+_ANSWERS: dict[tuple, tuple] = {}
+"""What the controls in force say, per question: (id of the `Controls`, question...) -> (the
+`Controls` itself, answer). The entry holds the object, so a reused id is never mistaken; a new
+`Controls` value clears every answer, so only the value in force is kept alive."""
+_ANSWERED_FOR: list = [None]
+
+
+def _answer(key: tuple, controls: Controls, ask: Callable[[], object]):
+    found = _ANSWERS.get(key)
+    if found is not None and found[0] is controls:
+        return found[1]
+    if _ANSWERED_FOR[0] is not controls or len(_ANSWERS) >= 4096:
+        _ANSWERS.clear()
+        _ANSWERED_FOR[0] = controls
+    answer = ask()
+    _ANSWERS[key] = (controls, answer)
+    return answer
 
 
 def _limits(controls: Controls, account: str) -> Mapping[str, Decimal]:
-    key = (id(controls), account)
-    found = _RESOLVED.get(key)
-    if found is not None and found[0] is controls:
-        return found[1]
-    if len(_RESOLVED) >= 4096:
-        _RESOLVED.clear()
-    resolved = limits_for(controls, account)
-    _RESOLVED[key] = (controls, resolved)
-    return resolved
+    """`limits_for`, asked once per `Controls` value and account."""
+    return _answer((id(controls), account), controls, lambda: limits_for(controls, account))
 
 
-_STANDING: dict[tuple[int, str, str, str], tuple[Controls, bool, TradingState, bool, str | None]] = {}
-"""What the controls say of (account, trader, instrument), kept like `_RESOLVED`."""
-
-
-def _standing(controls: Controls, account: str, trader: str, instrument: str) -> tuple[bool, TradingState, bool, str | None]:
+def _standing(controls: Controls, account: str, trader: str, instrument: str
+              ) -> tuple[bool, TradingState, bool, str | None]:
     """(kill switch on, trading state, trader entitled, instrument breach code or None): `killed`,
     `trading_state`, `entitled` and `instrument_state`, asked once per `Controls` value."""
-    key = (id(controls), account, trader, instrument)
-    found = _STANDING.get(key)
-    if found is not None and found[0] is controls:
-        return found[1:]
-    if len(_STANDING) >= 4096:
-        _STANDING.clear()
-    answer = (killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
-              instrument_state(controls, account, instrument))
-    _STANDING[key] = (controls, *answer)
-    return answer
+    return _answer((id(controls), account, trader, instrument), controls, lambda: (
+        killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
+        instrument_state(controls, account, instrument)))
 
 
 def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decimal | None,
