@@ -5,11 +5,10 @@ over a changelog holding `--records` records of state (default 1,000,000,
 written straight to a fresh compacted changelog topic, three partitions). It
 times, from the processor's construction to its first committed input (a
 record produced before it starts): a start on an empty store (every record
-restored, as before checkpoints and as on a new machine) and a restart on the
-store that run left (only the records past the store's checkpoint restored:
-none here). Closing the first processor leaves its store as a kill -9 would:
-RocksDB writes go to its log as they are made, and the checkpoint is written
-in the same batch as the state. The broker is `KAFKA_BOOTSTRAP_SERVERS`, else
+restored, as before checkpoints and as on a new machine), run in a child
+process that is then killed with SIGKILL once it processes, and a restart on
+the store the killed process left (only the records past the store's
+checkpoint restored). The broker is `KAFKA_BOOTSTRAP_SERVERS`, else
 a local one started under a temporary home and stopped at the end. Run with
 `python -m bench.restart [--records N]`.
 """
@@ -17,6 +16,11 @@ a local one started under a temporary home and stopped at the end. Run with
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,13 +58,18 @@ def fill_changelog(rt, topic: str, records: int) -> float:
     return time.perf_counter() - started
 
 
-def until_processing(rt, names: dict, store_path: Path, key: bytes) -> tuple[float, float, int]:
-    """(seconds from construction to the first committed input, seconds of the restore, records
-    restored) of a processor over `store_path`; it is stopped and its store closed after."""
-    def handler(state, record):
-        state.put("seen/" + (record.text_key or ""), b"1")
-        return []
+def _seen(state, record):
+    """The bench processor's handler: one state write per input, no output."""
+    state.put("seen/" + (record.text_key or ""), b"1")
+    return []
 
+
+def until_processing(rt, names: dict, store_path: Path, key: bytes = b"",
+                     keep_running: bool = False) -> tuple[float, float, int]:
+    """(seconds from construction to the first committed input, seconds of the restore, records
+    restored) of a processor over `store_path`; then stopped and its store closed (or, with
+    `keep_running`, left running until this process is killed)."""
+    handler = _seen
     started = time.perf_counter()
     processor = TransactionalProcessor(
         name=names["in"], bootstrap_servers=rt.bootstrap_servers, group_id=f"{names['in']}-group",
@@ -85,11 +94,32 @@ def until_processing(rt, names: dict, store_path: Path, key: bytes) -> tuple[flo
         while processor.stats.transactions < 1 and time.monotonic() < deadline and thread.is_alive():
             time.sleep(0.01)
         ready = time.perf_counter() - started
+        if keep_running:
+            print(json.dumps([ready, spent[0], processor.stats.restored]), flush=True)
+            thread.join()  # until SIGKILL
     finally:
         stop.set()
         thread.join(60)
         processor.store.close()
     return ready, spent[0], processor.stats.restored
+
+
+def killed_after_processing(rt, names: dict, store_path: Path) -> tuple[float, float, int]:
+    """`until_processing` in a child process, killed with SIGKILL as soon as it has processed."""
+    code = ("import json, sys; from pathlib import Path; from oms.config import Settings; "
+            "from streams.runtime import connect; from bench.restart import until_processing; "
+            f"rt = connect(Settings(bootstrap_servers={rt.bootstrap_servers!r}, topic_prefix={rt.topics.prefix!r})); "
+            f"until_processing(rt, {names!r}, Path({str(store_path)!r}), keep_running=True)")
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=root,
+                             env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        line = child.stdout.readline()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    ready, restoring, restored = json.loads(line)
+    return ready, restoring, restored
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -114,11 +144,16 @@ def main(argv: list[str] | None = None) -> dict:
         producer = rt.producer()
         rows = []
         store = settings.home / "store"
-        for label in ("empty store: full restore", "restart on its store: from the checkpoint"):
-            producer.produce(names["in"], key=uuid4().hex.encode(), value=b"x")
-            producer.flush(30)
-            ready, restoring, restored = until_processing(rt, names, store, b"")
-            rows.append({"case": label, "processing_after_s": ready, "restore_s": restoring, "restored": restored})
+        producer.produce(names["in"], key=uuid4().hex.encode(), value=b"x")
+        producer.flush(30)
+        ready, restoring, restored = killed_after_processing(rt, names, store)
+        rows.append({"case": "empty store: full restore (then kill -9)", "processing_after_s": ready,
+                     "restore_s": restoring, "restored": restored})
+        producer.produce(names["in"], key=uuid4().hex.encode(), value=b"x")
+        producer.flush(30)
+        ready, restoring, restored = until_processing(rt, names, store)
+        rows.append({"case": "restart after kill -9 on its store", "processing_after_s": ready,
+                     "restore_s": restoring, "restored": restored})
         table = Table(title=f"Processor restart with {args.records:,} changelog records of state "
                             f"({PARTITIONS} partitions; written in {filled:.1f}s)")
         for column in ("case", "records restored", "restore s", "processing again after s"):

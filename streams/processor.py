@@ -74,6 +74,13 @@ WATCHDOG_GRACE_S = 5.0
 """How long past its own timeout a transactional call may take before its producer is given up."""
 REPORT_EVERY_S = 10.0
 """While a fault episode lasts, how often its latest error is logged again."""
+SESSION_TIMEOUT_MS = 10_000
+"""How long the group coordinator waits for a silent consumer before giving its partitions to
+another: the longest a surviving instance waits to take over from one that died and does not come
+back. The processor's consumer is a static member (`group.instance.id` = its transactional id), so
+the same instance restarted after kill -9 takes its partitions back at once, without waiting for
+this timeout or a rebalance (measured: 43 s to process again after kill -9 as a dynamic member,
+which waited out librdkafka's default 45 s session timeout)."""
 TRANSACTION_TIMEOUT_MS = 60_000
 """How long the broker keeps a transaction open before aborting it itself."""
 RETRY_BACKOFF_MS = 5
@@ -101,6 +108,13 @@ def transactional_consumer_config(bootstrap_servers: str, group_id: str, **extra
         "partition.assignment.strategy": "range",
         **extra,
     }
+
+
+def processor_consumer_config(bootstrap_servers: str, group_id: str, transactional_id: str) -> dict:
+    """The processor's own consumer: `transactional_consumer_config` as a static group member named
+    after its transactional id (unique per instance), with `SESSION_TIMEOUT_MS`."""
+    return transactional_consumer_config(bootstrap_servers, group_id, **{
+        "group.instance.id": transactional_id, "session.timeout.ms": SESSION_TIMEOUT_MS})
 
 
 def transactional_producer_config(bootstrap_servers: str, transactional_id: str, **extra) -> dict:
@@ -270,7 +284,7 @@ class TransactionalProcessor:
         self._stop = threading.Event()
         self._episode_started = 0.0
         self._next_report = 0.0
-        self._consumer = Consumer(transactional_consumer_config(bootstrap_servers, group_id))
+        self._consumer = Consumer(processor_consumer_config(bootstrap_servers, group_id, transactional_id))
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
         self._changelog_ends: dict[int, int] = {}
