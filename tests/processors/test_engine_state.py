@@ -57,3 +57,16 @@ def test_a_new_order_writes_its_order_the_summary_and_its_own_entry_whatever_the
         listed = [k for k, v in store.items(b"0/" + keys.open_orders(ACCOUNT).encode()) if v]
         assert len(listed) == open_orders + 1
     assert abs(sizes[0] - sizes[1]) <= 8  # the summary holds totals, not the orders (a digit or two more)
+
+
+def test_a_mass_status_lists_the_open_orders_from_their_entries():
+    from oms.events import VenueRequest
+    from tests.builders import order_mass_status_request
+
+    engine, store = engine_with(3)
+    state = PartitionState(store, 0, {})
+    command = order_mass_status_request(account=ACCOUNT)
+    outputs = engine(state, Record(TOPICS.commands, 0, 99, ACCOUNT.encode(),
+                                   CODEC.encode(TOPICS.commands, command), 1_700_000_000_000))
+    requests = [e for t, _, e in outputs if t == TOPICS.venue_requests and isinstance(e, VenueRequest)]
+    assert len(requests) == 3 and len({r.order_id for r in requests}) == 3
