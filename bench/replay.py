@@ -15,6 +15,7 @@ consume + the journal decode replay uses, in the same run. Run with
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -98,14 +99,17 @@ def bench_broker(journal: list[JournalEvent], bootstrap: str) -> dict[str, float
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--events", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     journal = synthetic_journal(args.events)
     print(f"synthetic journal: {len(journal):,} events built in {time.perf_counter() - t0:.1f}s")
-    print(f"fold from memory: {bench_memory(journal):,.0f} events/s")
+    figures: dict = {"events": len(journal), "fold_memory": bench_memory(journal)}
+    print(f"fold from memory: {figures['fold_memory']:,.0f} events/s")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
         got = bench_broker(journal, bootstrap)
+        figures.update(got)
         print(f"from the broker ({bootstrap}, {got['partitions']} partitions, published in {got['published_s']:.1f}s):")
         print(f"  bare consume:                  {got['consume']:>10,.0f} events/s")
         print(f"  bare consume + strict decode:  {got['consume_strict_decode']:>10,.0f} events/s")
@@ -118,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
               f"process start-up included)")
     else:
         print("replay from the broker: skipped (KAFKA_BOOTSTRAP_SERVERS not set)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -125,6 +125,7 @@ def killed_after_processing(rt, names: dict, store_path: Path) -> tuple[float, f
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="state records in the changelog")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     settings = Settings.from_env().with_(topic_prefix=f"bench{uuid4().hex[:6]}.",
                                          home=Path(tempfile.mkdtemp(prefix="oms-bench-restart-")))
@@ -164,7 +165,11 @@ def main(argv: list[str] | None = None) -> dict:
         table.caption = ("broker: " + ("external (KAFKA_BOOTSTRAP_SERVERS)" if external else "local, started by this run")
                          + "; 'processing again' = construction to the first committed input")
         Console(width=110).print(table)
-        return {"records": args.records, "rows": rows}
+        figures = {"records": args.records, "broker": "external" if external else "local, started by this run",
+                   "rows": rows}
+        if args.json is not None:
+            args.json.write_text(json.dumps(figures, indent=2))
+        return figures
     finally:
         if not external:
             LocalBroker(settings.home / "broker", settings.cache_dir).stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import subprocess
 import sys
 import time
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--iterations", type=int, default=20_000, help="timed calls per row")
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the checks to compare with")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
     ctrl, risk = controls(), account()
@@ -183,14 +185,20 @@ def main(argv: list[str] | None = None) -> None:
     for column in ("p50 µs", "p99 µs", "p99.9 µs") + (("before p50", "before p99", "p50 ratio") if old else ()):
         table.add_column(column, justify="right")
     before = rows(old.check_new, old.check_amend) if old is not None else [None] * 6
+    figures = []
     for (label, fn), was in zip(rows(check_new, check_amend), before):
         p50, p99, p999 = percentiles(fn, args.iterations)
         cells = [label, f"{p50:.1f}", f"{p99:.1f}", f"{p999:.1f}"]
+        figure = {"case": label, "p50_us": p50, "p99_us": p99, "p999_us": p999}
         if was is not None:
             o50, o99, _ = percentiles(was[1], args.iterations)
             cells += [f"{o50:.1f}", f"{o99:.1f}", f"{o50 / p50:.1f}x"]
+            figure.update(before_p50_us=o50, before_p99_us=o99, baseline=args.baseline)
         table.add_row(*cells)
+        figures.append(figure)
     Console(width=max(Console().width, 140)).print(table)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"iterations": args.iterations, "rows": figures}, indent=2))
 
 
 def engine_rate(orders: int, with_risk: bool) -> float:

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--orders", default="10,10000", help="open orders in the account, comma-separated")
     parser.add_argument("-n", "--inputs", type=int, default=200, help="timed new orders per row")
     parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with ('' for none)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.orders.split(",")]
     rows = [dict(measure(n, args.inputs), code="today") for n in sizes]
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if len(old) >= 2:
             table.caption += (f"; {old[0]['code']}: {old[-1]['p50_us'] / old[0]['p50_us']:.1f}x")
     Console(width=max(Console().width, 110)).print(table)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"rows": rows}, indent=2))
     return rows
 
 
