@@ -23,8 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.codec
-	$(BIN)/python -m bench.risk
-	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.risk $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).risk.json)
+	$(BIN)/python -m bench.state $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).state.json)
+	$(BIN)/python -m bench.replay $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).replay.json)
+	$(BIN)/python -m bench.restart $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).restart.json)
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 clean:

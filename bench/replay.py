@@ -6,13 +6,16 @@ simulated venue; orders in several accounts, each accepted, routed,
 acknowledged and filled in four partial fills), then times the pure fold (`Replayer.apply` over the list, the
 final states written to an in-memory store) and, when `KAFKA_BOOTSTRAP_SERVERS`
 is set, `replay_journal` over the same journal published to fresh topics under
-a unique prefix (read, decode, fold, write to a temporary RocksDB). Run with
+a unique prefix (read, decode, fold, write to a temporary RocksDB), beside a
+bare consume of the same topic, a bare consume + strict decode and a bare
+consume + the journal decode replay uses, in the same run. Run with
 `python -m bench.replay [-n EVENTS]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -36,8 +39,35 @@ def bench_memory(journal: list[JournalEvent], repeat: int = 3) -> float:
     return best
 
 
-def bench_broker(journal: list[JournalEvent], bootstrap: str) -> tuple[float, float]:
-    """(events/s of replay_journal, seconds to publish) on fresh topics."""
+def bare_rates(rt) -> tuple[float, float, float]:
+    """records/s of a bare consume of the journal topic, of a bare consume + strict decode, and of a
+    bare consume + the journal decode replay uses (no canonical re-encoding check): the one topic
+    reader's consumer settings, batches of `FETCH`, the runtime's codec, no fold."""
+    from streams.reader import FETCH, TopicReader
+
+    rates = []
+    for decode in (None, True, False):
+        reader = TopicReader.connect(rt.bootstrap_servers, **{"fetch.max.bytes": 52428800})
+        consumer = reader.consumer
+        try:
+            total = reader.assign(rt.topics.journal, skip_empty=True)
+            seen = 0
+            t0 = time.perf_counter()
+            while seen < total:
+                for message in consumer.consume(FETCH, 1.0):
+                    if message.error() is None:
+                        seen += 1
+                        if decode is not None:
+                            rt.codec.decode(rt.topics.journal, message.value(), canonical=decode)
+            rates.append(seen / (time.perf_counter() - t0))
+        finally:
+            reader.close()
+    return rates[0], rates[1], rates[2]
+
+
+def bench_broker(journal: list[JournalEvent], bootstrap: str) -> dict[str, float]:
+    """events/s of replay_journal, of a bare consume and of a bare consume + decode of the same
+    topic (fresh topics, the same run), and the seconds it took to publish the journal."""
     from oms.config import Settings
     from streams.runtime import connect
 
@@ -49,30 +79,51 @@ def bench_broker(journal: list[JournalEvent], bootstrap: str) -> tuple[float, fl
         producer.send(rt.topics.journal, event.account, event)
     producer.flush(120)
     published = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory(prefix="oms-bench-replay-") as tmp:
-        store = RocksStore(Path(tmp) / "db")
-        try:
-            result = replay_journal(rt, store, progress=False)
-        finally:
-            store.close()
-    assert result.events == len(journal), (result.events, len(journal))
-    return result.events_per_s, published
+    rt.learn_schemas()
+    consume, strict, decode = bare_rates(rt)
+    rates = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="oms-bench-replay-") as tmp:
+            store = RocksStore(Path(tmp) / "db")
+            try:
+                result = replay_journal(rt, store, progress=False, workers=workers)
+            finally:
+                store.close()
+        assert result.events == len(journal), (result.events, len(journal))
+        rates[workers] = result.events_per_s
+    return {"replay": rates[1], "replay_2_workers": rates[2], "consume": consume, "consume_decode": decode,
+            "consume_strict_decode": strict, "published_s": published,
+            "partitions": result.partitions}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--events", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     journal = synthetic_journal(args.events)
     print(f"synthetic journal: {len(journal):,} events built in {time.perf_counter() - t0:.1f}s")
-    print(f"fold from memory: {bench_memory(journal):,.0f} events/s")
+    figures: dict = {"events": len(journal), "fold_memory": bench_memory(journal)}
+    print(f"fold from memory: {figures['fold_memory']:,.0f} events/s")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if bootstrap:
-        rate, published = bench_broker(journal, bootstrap)
-        print(f"replay from the broker ({bootstrap}): {rate:,.0f} events/s (published in {published:.1f}s)")
+        got = bench_broker(journal, bootstrap)
+        figures.update(got)
+        print(f"from the broker ({bootstrap}, {got['partitions']} partitions, published in {got['published_s']:.1f}s):")
+        print(f"  bare consume:                  {got['consume']:>10,.0f} events/s")
+        print(f"  bare consume + strict decode:  {got['consume_strict_decode']:>10,.0f} events/s")
+        print(f"  bare consume + journal decode: {got['consume_decode']:>10,.0f} events/s (no canonical re-encode)")
+        print(f"  replay_journal:                {got['replay']:>10,.0f} events/s "
+              f"({got['replay'] / got['consume_decode']:.2f}x consume + journal decode, "
+              f"{got['replay'] / got['consume_strict_decode']:.2f}x consume + strict decode)")
+        print(f"  replay_journal, 2 processes:   {got['replay_2_workers']:>10,.0f} events/s "
+              f"({got['replay_2_workers'] / got['consume_decode']:.2f}x consume + journal decode; "
+              f"process start-up included)")
     else:
         print("replay from the broker: skipped (KAFKA_BOOTSTRAP_SERVERS not set)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -3,16 +3,27 @@
 This module owns measuring `check_new` (and, for comparison, `check_amend`)
 on one account with 50 open orders, 20 positions and every limit of
 `LIMIT_NAMES` set: a passing order (every check runs and a throttle token is
-taken) and an order that breaches several limits (breaches built too). Each
-call is timed alone with `time.perf_counter_ns` after a warm-up; the table
-gives p50, p99 and p99.9 in microseconds. Run with `python -m bench.risk [-n N]`.
+taken) and an order that breaches several limits (breaches built too): with
+the prices the account was last valued at (the engine's steady state: its
+running totals hold), one price moved since, no prices (marks), and a first
+valuation with every price off its mark (each of the 20 instruments priced). Each call is timed alone
+with `time.perf_counter_ns` after a warm-up; the table gives p50, p99 and
+p99.9 in microseconds, and beside them, in the same run, the checks as they
+were before the running totals (`oms/domain/risk/checks.py` at `BASELINE`,
+read from git; left out when git cannot show it). Run with
+`python -m bench.risk [-n N] [--baseline REV]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import subprocess
+import sys
 import time
+import types
+from pathlib import Path
 from decimal import Decimal as D
 from typing import Callable
 
@@ -23,6 +34,8 @@ from oms.domain.orders import Order
 from oms.domain.risk import AccountRisk, Controls, apply_control, check_amend, check_new, with_fill, with_order
 from oms.events import AmendOrder, ControlKind, NewOrder, OrderStatus, OrderType, RiskControl, Side, TimeInForce
 
+BASELINE = "873b09d"
+"""The last commit whose checks looped over every instrument of the account on each check."""
 T0 = 1_767_258_000_000_000_000
 ACCOUNT = "ACC-001"
 INSTRUMENTS = [f"SYM{i:02d}" for i in range(20)]
@@ -89,6 +102,20 @@ def new_order(qty: str, price: str) -> NewOrder:
                     quantity=D(qty), limit_price=D(price))
 
 
+def baseline_checks(rev: str) -> types.ModuleType | None:
+    """`oms/domain/risk/checks.py` as it was at `rev`, loaded as a module beside today's (None when
+    git cannot show it). It reads only `AccountRisk` fields that still exist."""
+    root = Path(__file__).resolve().parent.parent
+    shown = subprocess.run(["git", "show", f"{rev}:oms/domain/risk/checks.py"], cwd=root,
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    module = types.ModuleType("bench_baseline_checks")
+    sys.modules[module.__name__] = module
+    exec(compile(shown.stdout, f"{rev}:oms/domain/risk/checks.py", "exec"), module.__dict__)
+    return module
+
+
 def percentiles(fn: Callable[[int], object], iterations: int) -> tuple[float, float, float]:
     """(p50, p99, p99.9) of one call in µs; `fn` gets the run number (to advance time)."""
     for i in range(min(2_000, iterations)):
@@ -111,10 +138,13 @@ def percentiles(fn: Callable[[int], object], iterations: int) -> tuple[float, fl
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--iterations", type=int, default=20_000, help="timed calls per row")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the checks to compare with")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
     ctrl, risk = controls(), account()
     prices = {instrument: D("100.00") + i for i, instrument in enumerate(INSTRUMENTS)}
+    moved = {instrument: price + D("0.25") for instrument, price in prices.items()}
     ref = D("100.00")
     passing = new_order("100", "100.50")
     denied = new_order("25000", "120.005")
@@ -125,28 +155,50 @@ def main(argv: list[str] | None = None) -> None:
                        client_order_id="c0-a", orig_client_order_id="c0", quantity=D(150), limit_price=D("100.25"))
     assert check_amend(amend, amended, ctrl, risk, ref, T0, T0, prices) == []
 
-    rows = [
-        ("check_new, passes (all checks + token)",
-         lambda i: check_new(passing, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
-        ("check_new, passes, no `prices` (marks)",
-         lambda i: check_new(passing, ctrl, risk, ref, T0, T0 + i * 1_000)),
-        (f"check_new, denied ({len(codes)} breaches)",
-         lambda i: check_new(denied, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
-        ("check_amend, passes",
-         lambda i: check_amend(amend, amended, ctrl, risk, ref, T0, T0 + i * 1_000, prices)),
-    ]
+    valued = check_new(passing, ctrl, risk, ref, T0, T0, prices)[1]  # as the engine keeps it after a check
+    one_moved = {**prices, "SYM05": prices["SYM05"] + D("0.25")}
+
+    def rows(new, amend_check):
+        return [
+            ("check_new, passes (all checks + token), prices as at the account's last check",
+             lambda i: new(passing, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
+            ("check_new, passes, one price moved since",
+             lambda i: new(passing, ctrl, valued, ref, T0, T0 + i * 1_000, one_moved)),
+            ("check_new, passes, no `prices` (marks)",
+             lambda i: new(passing, ctrl, risk, ref, T0, T0 + i * 1_000)),
+            ("check_new, passes, first valuation: all 20 prices off their marks",
+             lambda i: new(passing, ctrl, risk, ref, T0, T0 + i * 1_000, moved)),
+            (f"check_new, denied ({len(codes)} breaches)",
+             lambda i: new(denied, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
+            ("check_amend, passes",
+             lambda i: amend_check(amend, amended, ctrl, valued, ref, T0, T0 + i * 1_000, prices)),
+        ]
+
+    old = baseline_checks(args.baseline)
     table = Table(
         title=f"Pre-trade risk latency, {args.iterations:,} runs each",
         caption=f"warm state: {len(risk.open_orders)} open orders, {len(risk.positions)} positions, "
-        f"{len(LIMITS)} limits set; denied codes: {', '.join(codes)}",
+        f"{len(LIMITS)} limits set; denied codes: {', '.join(codes)}"
+        + (f"; before = the checks at {args.baseline}, same run" if old is not None else "; no baseline (git)"),
     )
     table.add_column("case")
-    for column in ("p50 µs", "p99 µs", "p99.9 µs"):
+    for column in ("p50 µs", "p99 µs", "p99.9 µs") + (("before p50", "before p99", "p50 ratio") if old else ()):
         table.add_column(column, justify="right")
-    for label, fn in rows:
+    before = rows(old.check_new, old.check_amend) if old is not None else [None] * 6
+    figures = []
+    for (label, fn), was in zip(rows(check_new, check_amend), before):
         p50, p99, p999 = percentiles(fn, args.iterations)
-        table.add_row(label, f"{p50:.1f}", f"{p99:.1f}", f"{p999:.1f}")
-    Console(width=max(Console().width, 110)).print(table)
+        cells = [label, f"{p50:.1f}", f"{p99:.1f}", f"{p999:.1f}"]
+        figure = {"case": label, "p50_us": p50, "p99_us": p99, "p999_us": p999}
+        if was is not None:
+            o50, o99, _ = percentiles(was[1], args.iterations)
+            cells += [f"{o50:.1f}", f"{o99:.1f}", f"{o50 / p50:.1f}x"]
+            figure.update(before_p50_us=o50, before_p99_us=o99, baseline=args.baseline)
+        table.add_row(*cells)
+        figures.append(figure)
+    Console(width=max(Console().width, 140)).print(table)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"iterations": args.iterations, "rows": figures}, indent=2))
 
 
 def engine_rate(orders: int, with_risk: bool) -> float:

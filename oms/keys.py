@@ -8,10 +8,12 @@ spells a key.
 | state | store key | topic record key |
 |---|---|---|
 | an order | `o/<order id>` | `orders`: the order id |
-| an account's risk state | `a/<account>` | |
+| an account's risk state (its summary: positions, open leaves, marks, running totals) | `a/<account>` | |
+| one open order of an account's risk state | `ao/<account>|<order id>` | |
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
 | the last applied input offset of a partition | `offset/<topic>` | |
 | the risk controls the engine decided with (per partition) | `controls` | |
+| how far a partition's local store reflects its changelog (local only, never in the changelog) | `checkpoint/changelog` | |
 | a risk control | | `risk.controls`: `<scope>|<kind>|<name>` |
 | a venue's status / operator override / unanswered request | | `venue.status`: `<venue>`, `<venue>|control`, `<venue>|alert|<request id>` |
 """
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 ORDER_PREFIX = "o/"
 ACCOUNT_PREFIX = "a/"
+OPEN_ORDER_PREFIX = "ao/"
 POSITION_PREFIX = "p/"
 OFFSET_PREFIX = "offset/"
 CONTROLS_SNAPSHOT = "controls"
+CHANGELOG_CHECKPOINT = "checkpoint/changelog"
 
 
 def order(order_id: str) -> str:
@@ -31,6 +35,16 @@ def order(order_id: str) -> str:
 
 def account(account_id: str) -> str:
     return ACCOUNT_PREFIX + account_id
+
+
+def open_orders(account_id: str) -> str:
+    """The prefix of every open-order entry of an account's risk state."""
+    return f"{OPEN_ORDER_PREFIX}{account_id}|"
+
+
+def open_order(account_id: str, order_id: str) -> str:
+    """One open order of an account's risk state: stored apart, so an input writes only what it changed."""
+    return open_orders(account_id) + order_id
 
 
 def position_id(account_id: str, instrument: str) -> str:
@@ -45,6 +59,12 @@ def position(account_id: str, instrument: str) -> str:
 def applied_offset(topic: str) -> str:
     """Where a processor keeps the last input offset it applied from `topic` (per partition)."""
     return OFFSET_PREFIX + topic
+
+
+def changelog_checkpoint() -> str:
+    """Where a processor's local store keeps, per partition, the changelog offset below which every
+    committed record is in the store: a restart restores only from there."""
+    return CHANGELOG_CHECKPOINT
 
 
 def controls_snapshot() -> str:

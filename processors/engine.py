@@ -10,6 +10,9 @@ transaction. The engine is the single writer of the journal. Its state store
 (keys per `oms.keys`) holds the orders, the account risk states and, per
 partition, a snapshot of the risk controls it decides with (written when they
 change, with the `risk.controls` offsets they fold), so replay can verify both.
+An account is stored as a small summary and one entry per open order
+(`oms.account_state`): each input reads and writes the summary and the entries
+it touches, so its cost does not grow with the account's open orders.
 
 faust's exactly_once mode was measured losing engine state under kill -9: with
 transactions on, faust commits without flushing the buffered table-changelog
@@ -31,10 +34,11 @@ from oms.domain.engine import RiskView, refuse_invalid_command, step
 from oms.domain.orders import ExternalOrders, view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
-from oms.domain.risk import DEFAULT_LIMITS, Controls
+from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
 from oms.events import Event, OrderAnomaly
+from oms.account_state import account_writes, load_account_risk
 from oms.routing import Router, StaticRouter, VenueAvailability, VenueGuard
-from oms.state import ControlsSnapshot, RocksStore, dump_account, dump_controls, dump_order, load_account, load_order
+from oms.state import ControlsSnapshot, RocksStore, dump_controls, dump_order, load_order
 from streams.codec import Codec, DecodeError, InvalidRecord
 from streams.processor import Output, PartitionState, TransactionalProcessor
 from streams.records import Record, dead_letter
@@ -60,6 +64,8 @@ class OrderEngine:
         self.references = references if references is not None else StaticTable({})
         self.external_orders = external_orders
         self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
+        self._summaries: dict[str, tuple[bytes, AccountRisk]] = {}
+        """account -> the summary last written and the account it stores (`load_account_risk`'s `known`)."""
 
     def __call__(self, state: PartitionState, record: Record) -> list[Output]:
         now = self.clock.now_ns()
@@ -72,7 +78,8 @@ class OrderEngine:
                 return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
-                           risk, lambda account: load_account(state.get(keys.account(account))),
+                           risk, lambda account: load_account_risk(account, state.get, state.items,
+                                                                   self._summaries.get(account)),
                            self.external_orders)
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             refusal = self.topics.admitted(record.topic, exc.schema_name)
@@ -98,7 +105,10 @@ class OrderEngine:
             state.put(keys.order(order_id), dump_order(order))
             outputs.append((self.topics.orders, order_id, view(order)))
         for account, risk in outcome.accounts.items():
-            state.put(keys.account(account), dump_account(risk))
+            writes = account_writes(account, risk)
+            self._summaries[account] = (writes[0][1], risk)
+            for key, value in writes:
+                state.put(key, value)
         return outputs
 
     def _record_controls(self, state: PartitionState, controls: Snapshot) -> None:

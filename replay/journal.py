@@ -22,12 +22,16 @@ produces to any topic.
 
 from __future__ import annotations
 
+import bisect
+import gc
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from oms import ids, keys
+from oms.account_state import account_writes, materialized
 from oms.domain.orders import DomainError, Order, view
 from oms.domain.positions import PositionState, to_event
 from oms.domain.projection import JournalProjection, fold_control
@@ -46,10 +50,8 @@ from oms.state import (
     ControlsSnapshot,
     MemoryStore,
     Store,
-    dump_account,
     dump_order,
     dump_position,
-    load_account,
     load_controls,
 )
 from streams.codec import DecodeError
@@ -87,7 +89,7 @@ manager held in its `marks` table when it published (the live mid of the last
 quote, or none yet), which is not in the journal; and ts_event/ts_init are
 those of the last fill the live manager applied. So they are not compared."""
 
-ACCOUNT_FIELDS: tuple[str, ...] = ("positions", "open_orders", "open_qty", "marks")
+ACCOUNT_FIELDS: tuple[str, ...] = ("positions", "open_orders", "open_qty", "marks", "open_count", "exposure")
 """The fields of an `AccountRisk` that replay reproduces. The throttle bucket
 (`tokens`, `last_refill`) is left out: the engine takes a token for every new
 order it checks while a rate is set, denied or not, at its own processing
@@ -147,7 +149,8 @@ class Replayer:
         for state in self.positions.values():
             store.put(keys.position(state.account, state.instrument).encode(), dump_position(state))
         for account, risk in self.accounts.items():
-            store.put(keys.account(account).encode(), dump_account(risk))
+            for key, value in account_writes(account, risk):
+                store.put(key.encode(), value)
 
 
 @dataclass(frozen=True)
@@ -190,13 +193,28 @@ def _result(replayer: Replayer, started: float, partitions: int, undecodable: in
     )
 
 
+@contextmanager
+def _folding() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a fold runs (as it was after). A fold creates
+    hundreds of thousands of long-lived objects and no reference cycles, and each full collection
+    traverses them all again: measured 6,700 -> 9,200 events/s on a 60,000-event fold."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def replay_events(events: Iterable[Event], store: Store) -> ReplayResult:
     """Fold in-memory journal events (one partition's order) and write the states into `store`."""
     _require_fresh(store)
     started = time.perf_counter()
     replayer = Replayer()
-    for event in events:
-        replayer.apply(event)
+    with _folding():
+        for event in events:
+            replayer.apply(event)
     replayer.write(store)
     return _result(replayer, started, partitions=1)
 
@@ -215,6 +233,7 @@ def _read(
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[int], None] | None = None,
     on_error: Callable[[str], None] | None = None,
+    canonical: bool = True,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
     """Yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic`
     with the one topic reader: every partition (or `partitions`) from its first offset to its end
@@ -222,6 +241,8 @@ def _read(
     which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
     topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
     `on_error` and are not yielded.
+    `canonical=False` decodes without the re-encoding check (`streams.codec`): for the journal, which
+    only this OMS's encoder writes.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
     try:
@@ -234,7 +255,7 @@ def _read(
             event = None
             if record.value is not None:
                 try:
-                    event = runtime.codec.decode(topic, record.value)
+                    event = runtime.codec.decode(topic, record.value, canonical=canonical)
                 except DecodeError as exc:
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
@@ -260,8 +281,19 @@ def replay_journal(
     until_offset: int | None = None,
     progress: bool = True,
     timeout: float = 30.0,
+    strict: bool = False,
+    workers: int = 1,
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
+
+    With `workers` > 1 the partitions are split among that many processes, each reading,
+    decoding and folding its own (`_replay_partitions`; no progress bar): the journal is keyed
+    by account, so their states never overlap and are merged as they are. Starting a process
+    costs about a second (imports), so it pays off on large journals and free cores.
+
+    The journal is decoded without the canonical re-encoding check unless `strict` (only the
+    engine writes it, with this OMS's encoder; the check costs about a sixth of a replay):
+    a body that does not parse, or a record that does not validate, is still refused.
 
     Every partition is read from its first offset to its end offset at start
     (read_committed), or to `until_offset` (exclusive: records 0 .. until_offset-1
@@ -273,6 +305,8 @@ def replay_journal(
     other. Undecodable records, and events that are not journal events, are
     counted and skipped (the live worker dead-letters them)."""
     _require_fresh(store)
+    if workers > 1:
+        return _replay_parallel(runtime, store, workers, until_ns, until_offset, timeout, strict)
     runtime.learn_schemas()
     started = time.perf_counter()
     replayer = Replayer()
@@ -293,18 +327,74 @@ def replay_journal(
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
     seen: set[int] = set()
     try:
-        for partition, _, _, _, event in _read(
-            runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
-            on_total=on_total, on_record=on_record, on_error=undecodable.append,
-        ):
-            seen.add(partition)
-            if event is not None:
-                replayer.apply(event)
+        with _folding():
+            for partition, _, _, _, event in _read(
+                runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
+                on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
+            ):
+                seen.add(partition)
+                if event is not None:
+                    replayer.apply(event)
     finally:
         if bar is not None:
             bar.close()
     replayer.write(store)
     return _result(replayer, started, partitions=len(seen), undecodable=len(undecodable))
+
+
+def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], until_ns: int | None,
+                       until_offset: int | None, timeout: float, strict: bool) -> tuple:
+    """One worker of a parallel replay (in its own process): `partitions` of the journal read,
+    decoded and folded; returns (projection, errors, undecodable, partitions seen)."""
+    from streams.runtime import connect
+
+    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
+    runtime.learn_schemas()
+    replayer = Replayer()
+    undecodable: list[str] = []
+    seen: set[int] = set()
+    stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
+    with _folding():
+        for partition, _, _, _, event in _read(runtime, runtime.topics.journal, partitions=partitions,
+                                               until_offset=until_offset, stop=stop, timeout=timeout,
+                                               on_error=undecodable.append, canonical=strict):
+            seen.add(partition)
+            if event is not None:
+                replayer.apply(event)
+    return replayer.projection, replayer.errors, len(undecodable), seen
+
+
+def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, until_offset: int | None,
+                     timeout: float, strict: bool) -> ReplayResult:
+    """`replay_journal` with the partitions split among `workers` processes, their states merged."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    started = time.perf_counter()
+    reader = runtime.reader()
+    try:
+        partitions = reader.partitions(runtime.topics.journal)
+    finally:
+        reader.close()
+    groups = [partitions[i::workers] for i in range(min(workers, len(partitions)))]
+    replayer = Replayer()
+    undecodable = 0
+    seen: set[int] = set()
+    with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, group, until_ns,
+                               until_offset, timeout, strict) for group in groups]
+        for future in futures:
+            projection, errors, bad, got = future.result()
+            replayer.projection.orders.update(projection.orders)
+            replayer.projection.positions.update(projection.positions)
+            replayer.projection.accounts.update(projection.accounts)
+            replayer.projection.events += projection.events
+            replayer.projection.anomalies += projection.anomalies
+            replayer.errors.extend(errors)
+            undecodable += bad
+            seen |= got
+    replayer.write(store)
+    return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 
 
 def live_views(runtime, timeout: float = 30.0) -> tuple[dict[str, OrderView], dict[str, Position]]:
@@ -347,14 +437,29 @@ def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
         reader.close()
     accounts: dict[str, AccountRisk] = {}
     controls: dict[int, ControlsSnapshot] = {}
+    entries = sorted((key, value) for (_, key), value in state.items()
+                     if key is not None and key.startswith(keys.OPEN_ORDER_PREFIX))
     for (partition, key), value in state.items():
         if key is None:
             continue
         if key.startswith(keys.ACCOUNT_PREFIX):
-            accounts[key[len(keys.ACCOUNT_PREFIX):]] = load_account(value)
+            account = key[len(keys.ACCOUNT_PREFIX):]
+            prefix = keys.open_orders(account)
+            accounts[account] = materialized(account, value, _under(entries, prefix))
         elif key == keys.controls_snapshot():
             controls[partition] = load_controls(value)
     return EngineState(accounts, controls)
+
+
+def _under(entries: list[tuple[str, bytes]], prefix: str) -> list[tuple[str, bytes]]:
+    """The (key, value) pairs of the sorted `entries` whose key starts with `prefix`."""
+    start = bisect.bisect_left(entries, (prefix,))
+    out = []
+    for key, value in entries[start:]:
+        if not key.startswith(prefix):
+            break
+        out.append((key, value))
+    return out
 
 
 def replay_controls(runtime, offsets: dict[int, int], timeout: float = 30.0) -> Controls:

@@ -46,7 +46,7 @@ class InvalidRecord(DecodeError):
 class Codec(Protocol):
     def encode(self, topic: str, event: Event) -> bytes: ...
 
-    def decode(self, topic: str, data: bytes) -> Event: ...
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event: ...
 
 
 # ------------------------------------------------------------------ shared
@@ -101,8 +101,10 @@ def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
         )
 
 
-def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue) -> Event:
-    """Read the body at `offset` written with `writer` into the current schema and model."""
+def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, canonical: bool = True) -> Event:
+    """Read the body at `offset` written with `writer` into the current schema and model.
+    `canonical=False` skips the re-encoding check (`_require_canonical`): only for bytes this
+    OMS's own encoder wrote (replay of the journal), never for input from outside."""
     reader = catalogue.get(writer.name)
     model = BY_SCHEMA_NAME.get(writer.name)
     if reader is None or model is None:
@@ -117,7 +119,8 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue) 
         raise DecodeError(f"cannot read {writer.name} Avro body: {type(exc).__name__}: {exc}") from exc
     if body.tell() != len(data):
         raise DecodeError(f"{len(data) - body.tell()} trailing bytes after the {writer.name} Avro body")
-    _require_canonical(data[offset:], schema, record, writer.name)
+    if canonical:
+        _require_canonical(data[offset:], schema, record, writer.name)
     if not same:
         body.seek(offset)
         record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)
@@ -141,7 +144,7 @@ class SingleObjectCodec:
         entry = _entry_for(self.catalogue, event)
         return SINGLE_OBJECT_MAGIC + entry.fingerprint + _body(entry, event)
 
-    def decode(self, topic: str, data: bytes) -> Event:
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event:
         if data[:2] != SINGLE_OBJECT_MAGIC:
             got = data[:2].hex(" ") or "nothing"
             raise DecodeError(f"not Avro single-object encoding: starts with {got}, expected c3 01")
@@ -150,7 +153,7 @@ class SingleObjectCodec:
         writer = self._writers.get(data[2:10])
         if writer is None:
             raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} (not in the catalogue nor learned)")
-        return _event(data, 10, writer, self.catalogue)
+        return _event(data, 10, writer, self.catalogue, canonical)
 
     def learn(self, schema_json: str) -> SchemaEntry:
         """Accept a writer schema (e.g. an older version from the schemas topic)."""
@@ -199,13 +202,13 @@ class ConfluentCodec:
             self._writers.setdefault(schema_id, entry)
         return _CONFLUENT_HEADER.pack(CONFLUENT_MAGIC, schema_id) + _body(entry, event)
 
-    def decode(self, topic: str, data: bytes) -> Event:
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event:
         if len(data) < 5:
             raise DecodeError(f"truncated Confluent header: {len(data)} bytes, need 5")
         magic, schema_id = _CONFLUENT_HEADER.unpack_from(data)
         if magic != CONFLUENT_MAGIC:
             raise DecodeError(f"not Confluent wire format: magic byte {magic:#04x}, expected 0x00")
-        return _event(data, 5, self._writer(schema_id), self.catalogue)
+        return _event(data, 5, self._writer(schema_id), self.catalogue, canonical)
 
     def _writer(self, schema_id: int) -> SchemaEntry:
         entry = self._writers.get(schema_id)

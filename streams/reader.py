@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import Callable, Hashable, Iterable, Iterator, TypeVar
+from typing import Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -120,8 +120,10 @@ class TopicReader:
         return {p: high for p, (_, high) in self.watermarks(topic, timeout=timeout).items()}
 
     def assign(self, topic: str, *, partitions: Iterable[int] | None = None, from_end: bool = False,
-               until_offset: int | None = None, skip_empty: bool = False, timeout: float = 30.0) -> int:
-        """Add `topic`'s partitions (all, or `partitions`) from the beginning or from their end;
+               until_offset: int | None = None, skip_empty: bool = False, timeout: float = 30.0,
+               from_offsets: Mapping[int, int] | None = None) -> int:
+        """Add `topic`'s partitions (all, or `partitions`) from the beginning, from their end, or
+        from `from_offsets` (partition -> first offset to read, for the partitions it names);
         returns how many records lie between the starts and the ends. `skip_empty` leaves out
         partitions with nothing to read (a read to the end; a follower keeps them)."""
         total = 0
@@ -129,6 +131,8 @@ class TopicReader:
         for p, (low, high) in self.watermarks(topic, partitions, timeout).items():
             end = high if until_offset is None else min(high, max(until_offset, 0))
             start = high if from_end else low
+            if from_offsets is not None and p in from_offsets:
+                start = min(max(low, from_offsets[p]), high)
             if skip_empty and end <= start:
                 continue
             self._ends[(topic, p)] = end

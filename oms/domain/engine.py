@@ -67,8 +67,19 @@ class RiskView:
     def reference(self, instrument: str) -> tuple[Decimal | None, int | None]:
         return self.references.get(instrument, (None, None))
 
-    def prices(self) -> dict[str, Decimal]:
-        return {instrument: price for instrument, (price, _) in self.references.items()}
+    def prices(self) -> Mapping[str, Decimal]:
+        """The reference prices alone: one mapping per `references` value (the same object while
+        it does not change, and the same price objects for the instruments it did not change), so
+        the checks revalue an account only for the prices that moved (`oms.domain.risk.valuation`)."""
+        global _LAST_PRICES
+        seen, prices = _LAST_PRICES
+        if seen is not self.references:
+            prices = {instrument: price for instrument, (price, _) in self.references.items()}
+            _LAST_PRICES = (self.references, prices)
+        return prices
+
+
+_LAST_PRICES: tuple[Mapping | None, Mapping[str, Decimal]] = (None, {})
 
 
 @dataclass

@@ -34,3 +34,11 @@ def test_kinds_never_collide_and_prefixes_select_one_kind():
     prefixes = [keys.ORDER_PREFIX, keys.ACCOUNT_PREFIX, keys.POSITION_PREFIX, keys.OFFSET_PREFIX]
     for key, prefix in zip(made, prefixes):
         assert [p for p in prefixes if key.startswith(p)] == [prefix]
+
+
+def test_an_open_order_entry_is_keyed_under_its_account_apart_from_the_summary():
+    assert keys.open_order("ACC-1", "O1") == "ao/ACC-1|O1" and keys.open_order("ACC-1", "O1").startswith(
+        keys.open_orders("ACC-1"))
+    assert not keys.open_order("ACC-1", "O1").startswith(keys.ACCOUNT_PREFIX)  # a summary scan never sees it
+    assert not keys.changelog_checkpoint().startswith((keys.ORDER_PREFIX, keys.ACCOUNT_PREFIX,
+                                                       keys.OPEN_ORDER_PREFIX, keys.OFFSET_PREFIX))

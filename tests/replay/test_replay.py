@@ -234,6 +234,9 @@ def test_replay_from_the_broker_equals_the_live_views(runtime, tmp_path) -> None
     result = replay_journal(runtime, RocksStore(tmp_path / "a"), progress=False)
     assert result.events == len(journal) and result.partitions == 2  # two accounts
     assert result.orders == {h.order.order_id: h.order for h in hs}
+    split = replay_journal(runtime, RocksStore(tmp_path / "b"), progress=False, workers=2)  # partitions apart
+    assert (split.events, split.orders, split.positions, split.accounts, split.partitions) == (
+        result.events, result.orders, result.positions, result.accounts, result.partitions)
     live_orders, live_positions = live_views(runtime, timeout=10)
     assert live_orders == orders and live_positions == positions
     assert verify(result, live_orders, live_positions) == []

@@ -11,8 +11,10 @@ I/O; money is exact Decimal in a 100-digit context, so nothing rounds):
   from configuration); and the questions asked of it (`limit`,
   `limits_in_force`, `trading_state`, `killed`, `entitled`, `instrument_state`);
 - `account`: `AccountRisk`, what the engine knows of one account (net
-  positions, open orders, marks, throttle bucket), updated by `with_order`,
-  `with_fill` and `take_token`;
+  positions, open orders, marks, throttle bucket and running totals: open
+  leaves, open count, `Exposure` at marks), updated by `with_order`,
+  `with_fill` and `take_token`; `OpenOrders`, the open orders as stored
+  entries under the changes since they were read;
 - `checks`: pre-trade `check_new` / `check_amend`, which return every
   `Breach` in `BREACH_CODES` order, and `denial_reason(breaches) -> Denial`,
   the value the order aggregate's `decide_new` / `decide_amend` take;
@@ -21,8 +23,18 @@ I/O; money is exact Decimal in a 100-digit context, so nothing rounds):
 """
 
 from oms.domain.denial import Breach, Denial
-from oms.domain.risk.account import AccountRisk, OpenOrder, take_token, with_fill, with_order
-from oms.domain.risk.checks import BREACH_CODES, Candidate, Context, check_amend, check_new, denial_reason
+from oms.domain.risk.account import (
+    AccountRisk,
+    Exposure,
+    OpenOrder,
+    OpenOrders,
+    Valuation,
+    exposure_at_marks,
+    take_token,
+    with_fill,
+    with_order,
+)
+from oms.domain.risk.checks import BREACH_CODES, Candidate, check_amend, check_new, denial_reason, valuation
 from oms.domain.risk.controls import (
     DEFAULT_LIMITS,
     LIMIT_NAMES,
@@ -51,17 +63,20 @@ __all__ = [
     "AuditEntry",
     "Breach",
     "Candidate",
-    "Context",
     "Controls",
     "Denial",
+    "Exposure",
     "LimitInForce",
     "OpenOrder",
+    "OpenOrders",
+    "Valuation",
     "PostTradeActions",
     "apply_control",
     "check_amend",
     "check_new",
     "denial_reason",
     "entitled",
+    "exposure_at_marks",
     "instrument_state",
     "killed",
     "limit",
@@ -72,6 +87,7 @@ __all__ = [
     "stricter",
     "take_token",
     "trading_state",
+    "valuation",
     "with_fill",
     "with_order",
 ]

@@ -6,24 +6,34 @@ instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
 `take_token` takes a throttle token from the bucket (`oms.domain.tokens.TokenBucket`,
-the one token bucket). `AccountRisk` is a plain frozen dataclass: it is stored
-and replayed through pydantic's `TypeAdapter(AccountRisk)` (`oms/state.py`),
-and replay compares `positions`, `open_orders`, `open_qty` and `marks`.
-Pure: no Kafka, no clock, no I/O; exact Decimal arithmetic.
+the one token bucket). `with_order` and `with_fill` keep running totals, so the
+pre-trade checks never loop over open orders or positions: `open_qty` (open
+leaves per instrument and side), `open_count` (how many orders are open),
+`exposure` (the account's exposure valued at its marks, `Exposure`: the sum
+over instruments of `part`) and, when the checks set one, `valued` (a
+`Valuation`: the exposure at the prices of the last check), each moved by the
+one instrument an update touches and equal to a from-scratch recomputation
+(`exposure_at_marks`; hypothesis properties). The open orders are a plain
+mapping, or `OpenOrders` (the engine's: stored entries read one by one under
+the changes since), which an update extends without copying the stored ones.
+`AccountRisk` is a plain frozen dataclass; replay compares `positions`,
+`open_orders`, `open_qty`, `marks`, `open_count` and `exposure` (never
+`valued`, a cache). Pure: no Kafka, no clock, no I/O; exact Decimal arithmetic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
-from typing import Mapping, NamedTuple
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
 from oms.domain.tokens import TokenBucket
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
-__all__ = ["AccountRisk", "OpenOrder", "take_token", "with_fill", "with_order"]
+__all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "Valuation", "exposure_at_marks", "part", "take_token", "with_fill",
+           "with_order"]
 
 
 class OpenOrder(NamedTuple):
@@ -31,6 +41,100 @@ class OpenOrder(NamedTuple):
     side: Side
     leaves_qty: Decimal
     limit_price: Decimal | None
+
+
+class OpenOrders(Mapping[str, OpenOrder]):
+    """An account's open orders as the engine holds them: stored entries (one per order, read
+    through `lookup` and listed through `scan`) under the changes made since they were read.
+
+    `with_entry` gives the next version in O(changes), never copying the stored entries, so
+    an update costs the same with 10 or 10,000 open orders; `changes` (order id -> entry, or None
+    when the order left the open orders) is what must be written back. `len` is the running
+    count kept with the account. Listing (`iter`) reads every stored entry: account-wide
+    commands only, never the checks. Equal to any mapping with the same items."""
+
+    __slots__ = ("_lookup", "_scan", "_count", "changes")
+
+    def __init__(self, lookup: Callable[[str], OpenOrder | None], scan: Callable[[], Iterator[str]],
+                 count: int, changes: Mapping[str, OpenOrder | None] | None = None) -> None:
+        self._lookup = lookup
+        self._scan = scan
+        self._count = count
+        self.changes: Mapping[str, OpenOrder | None] = changes if changes is not None else {}
+
+    def get(self, order_id: str, default=None):  # type: ignore[override]
+        if order_id in self.changes:
+            found = self.changes[order_id]
+        else:
+            found = self._lookup(order_id)
+        return default if found is None else found
+
+    def __getitem__(self, order_id: str) -> OpenOrder:
+        found = self.get(order_id)
+        if found is None:
+            raise KeyError(order_id)
+        return found
+
+    def __contains__(self, order_id: object) -> bool:
+        return isinstance(order_id, str) and self.get(order_id) is not None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        stored = [order_id for order_id in self._scan() if order_id not in self.changes]
+        added = [order_id for order_id, entry in self.changes.items() if entry is not None]
+        return iter(sorted({*stored, *added}))
+
+    def with_entry(self, order_id: str, entry: OpenOrder | None) -> "OpenOrders":
+        """These open orders with `order_id` set to `entry` (None: removed)."""
+        had = self.get(order_id) is not None
+        count = self._count + (entry is not None) - had
+        return OpenOrders(self._lookup, self._scan, count, {**self.changes, order_id: entry})
+
+    def __repr__(self) -> str:
+        return f"OpenOrders({dict(self.items())!r})"
+
+
+class Exposure(NamedTuple):
+    """Exposure of an account, or of one instrument of it, at given prices.
+
+    gross: sum of max(|long case|, |short case|) x price; long / short: the
+    sum of the long case (position + open buys) x price and of the short case
+    (position - open sells) x price. Net exposure is max(|long|, |short|)."""
+
+    gross: Decimal
+    long: Decimal
+    short: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return max(abs(self.long), abs(self.short))
+
+
+NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO)
+
+
+class Valuation(NamedTuple):
+    """An account's exposure (`Exposure`) valued at `prices` (an instrument with no price there:
+    at its mark). `prices` is the very mapping the checks were given: a later mapping that holds
+    the same price objects for most instruments is revalued for the others only."""
+
+    prices: Mapping[str, Decimal]
+    exposure: Exposure
+
+    def price(self, risk: "AccountRisk", instrument: str) -> Decimal | None:
+        found = self.prices.get(instrument)
+        return found if found is not None else risk.marks.get(instrument)
+
+
+def part(position: Decimal, open_buy: Decimal, open_sell: Decimal, price: Decimal | None) -> Exposure:
+    """One instrument's exposure: a position with these open leaves, at `price` (None: left out).
+    Call in the `EXACT` context."""
+    if price is None:
+        return NO_EXPOSURE
+    up, down = position + open_buy, position - open_sell
+    return Exposure(max(abs(up), abs(down)) * price, up * price, down * price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +146,10 @@ class AccountRisk:
     open_qty: instrument -> (open buy leaves, open sell leaves), derived from
     open_orders and kept in step by `with_order`;
     marks: instrument -> last fill price (fallback valuation for exposure);
-    tokens / last_refill: the throttle bucket (last_refill None = never used, full).
+    tokens / last_refill: the throttle bucket (last_refill None = never used, full);
+    open_count: len(open_orders), a running total;
+    exposure: the running total of `part` over every instrument at its mark
+    (instruments with no mark are left out), equal to `exposure_at_marks(self)`.
     """
 
     positions: Mapping[str, Decimal] = field(default_factory=dict)
@@ -54,10 +161,69 @@ class AccountRisk:
     resting: frozenset[str] = frozenset()
     """GTC orders done for the day, keeping their leaves for the next trading day (by order id):
     what a session roll renews and, with `open_orders`, what a mass status asks about."""
+    open_count: int = 0
+    exposure: Exposure = NO_EXPOSURE
+    valued: "Valuation | None" = field(default=None, compare=False)
+    """The exposure at the prices the last check saw, kept in step by the fold: a cache the checks
+    start from, never stored or compared (`None`: value from the marks)."""
 
     def orders_at_venues(self) -> list[str]:
         """Order ids of the account's orders the venues still hold: open, or resting overnight."""
         return sorted(set(self.open_orders) | self.resting)
+
+
+def _part_at_mark(risk: AccountRisk, instrument: str) -> Exposure:
+    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
+    return part(risk.positions.get(instrument, ZERO), buy, sell, risk.marks.get(instrument))
+
+
+def _moved(total: tuple, position: Decimal, buy: Decimal, sell: Decimal, was: Decimal | None,
+           now_position: Decimal, now_buy: Decimal, now_sell: Decimal, now: Decimal | None) -> Exposure:
+    """`total` with one instrument's part (`part`) at `was` replaced by its new part at `now`
+    (call in the `EXACT` context; written out, as it runs on every update of the fold)."""
+    gross, long, short = total
+    if was is not None:
+        up, down = position + buy, position - sell
+        gross -= max(abs(up), abs(down)) * was
+        long -= up * was
+        short -= down * was
+    if now is not None:
+        up, down = now_position + now_buy, now_position - now_sell
+        gross += max(abs(up), abs(down)) * now
+        long += up * now
+        short += down * now
+    return Exposure(gross, long, short)
+
+
+def _updated(risk: AccountRisk, instrument: str, positions: Mapping[str, Decimal],
+             open_orders: Mapping[str, OpenOrder], open_qty: Mapping[str, tuple[Decimal, Decimal]],
+             marks: Mapping[str, Decimal], open_count: int) -> AccountRisk:
+    """`risk` with these mappings, an update of `instrument` alone, its running totals (exposure at
+    marks, and the valuation when it has one) moved by that instrument's part: one new value."""
+    position, now_position = risk.positions.get(instrument, ZERO), positions.get(instrument, ZERO)
+    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
+    now_buy, now_sell = open_qty.get(instrument, (ZERO, ZERO))
+    mark, now_mark = risk.marks.get(instrument), marks.get(instrument)
+    with localcontext(EXACT):
+        exposure = _moved(risk.exposure, position, buy, sell, mark, now_position, now_buy, now_sell, now_mark)
+        valued = risk.valued
+        if valued is not None:
+            listed = valued.prices.get(instrument)
+            valued = Valuation(valued.prices, _moved(
+                valued.exposure, position, buy, sell, mark if listed is None else listed,
+                now_position, now_buy, now_sell, now_mark if listed is None else listed))
+    return AccountRisk(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, risk.resting,
+                       open_count, exposure, valued)
+
+
+def exposure_at_marks(risk: AccountRisk) -> Exposure:
+    """The account's exposure at its marks, recomputed from scratch (what `exposure` must equal)."""
+    gross = long = short = ZERO
+    with localcontext(EXACT):
+        for instrument in {*risk.positions, *risk.open_qty}:
+            g, lo, sh = _part_at_mark(risk, instrument)
+            gross, long, short = gross + g, long + lo, short + sh
+    return Exposure(gross, long, short)
 
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
@@ -91,16 +257,23 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     old = risk.open_orders.get(order.order_id)
     if old == entry:
         return risk
-    open_orders = dict(risk.open_orders)
+    open_orders = risk.open_orders
+    if isinstance(open_orders, OpenOrders):
+        open_orders = open_orders.with_entry(order.order_id, entry)
+    else:
+        open_orders = dict(open_orders)
+        if entry is None:
+            del open_orders[order.order_id]
+        else:
+            open_orders[order.order_id] = entry
     open_qty = dict(risk.open_qty)
     with localcontext(EXACT):
         if old is not None:
             _bump(open_qty, old, -1)
-            del open_orders[order.order_id]
         if entry is not None:
             _bump(open_qty, entry, 1)
-            open_orders[order.order_id] = entry
-    return replace(risk, open_orders=open_orders, open_qty=open_qty)
+    return _updated(risk, (entry or old).instrument, risk.positions, open_orders, open_qty, risk.marks,
+                    risk.open_count + (entry is not None) - (old is not None))  # an order keeps its instrument
 
 
 def with_fill(
@@ -118,11 +291,14 @@ def with_fill(
     else:
         positions[instrument] = net
     marks = risk.marks if price is None else {**risk.marks, instrument: price}
-    return replace(risk, positions=positions, marks=marks)
+    return _updated(risk, instrument, positions, risk.open_orders, risk.open_qty, marks, risk.open_count)
 
 
-def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal) -> tuple[AccountRisk, bool]:
-    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`."""
+def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
+               valued: Valuation | None = None) -> tuple[AccountRisk, bool]:
+    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`
+    (and, when given, `valued` as its valuation: the checks' one copy of the account)."""
     bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
-    return replace(risk, tokens=bucket.tokens, last_refill=bucket.last_refill), ok
-
+    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, bucket.tokens,
+                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure,
+                       valued if valued is not None else risk.valued), ok

@@ -3,11 +3,21 @@
 This module owns the checks. `check_new` and `check_amend` describe the order
 as a `Candidate` (what it is: account, trader, instrument, side, size, what it
 adds to the open leaves, its limit price, the open order it replaces) and its
-surroundings as a `Context` (controls, account risk state, reference price,
-other prices, now), run every check and return every `Breach` in the fixed
+surroundings (controls, account risk state, reference price, other prices,
+now), run every check and return every `Breach` in the fixed
 order of `BREACH_CODES`; `denial_reason` turns a non-empty list into the
 `Denial` the order aggregate takes. Pure: no Kafka, no clock reads (time is
 `now`, integer UTC nanoseconds), no I/O; exact Decimal arithmetic.
+
+Cost: a check never loops over the account's open orders or positions. It
+reads the running totals `AccountRisk` keeps (open leaves per instrument, open
+count, exposure at marks) and the account's `Valuation` (exposure at the
+prices of its last check, kept in step by the fold): when the prices are the
+mapping the account was last valued at, the exposure is one instrument's
+re-pricing away; when some prices moved (a new mapping holding new price
+objects for them), only those instruments are re-priced (`valuation`). What
+the controls say of an account (limits in force, kill switch, trading state,
+entitlement, instrument list) is computed once per `Controls` value.
 
 Conventions (the contract the engine and the tests rely on):
 
@@ -58,22 +68,29 @@ Conventions (the contract the engine and the tests rely on):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from decimal import Decimal, localcontext
-from typing import Iterator, Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
-from oms.domain.representable import WIRE_TYPE, representable
+from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
-from oms.domain.risk.account import AccountRisk, OpenOrder, take_token
-from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limit, limits_for, trading_state
+from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, take_token
+from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
-__all__ = ["BREACH_CODES", "Breach", "Candidate", "Context", "check_amend", "check_new", "denial_reason"]
+__all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
 
 _NS_PER_MS = 1_000_000
 _HUNDRED = Decimal(100)
+_SAFE = WIRE_LIMIT - 1
+"""Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
+
+
+def _fits(value: Decimal) -> bool:
+    """`representable(value)`, answered by one comparison for every value well inside the wire's range."""
+    return (value.is_finite() and -_SAFE < value < _SAFE) or representable(value)
 
 BREACH_CODES: tuple[str, ...] = (
     "KILL_SWITCH",
@@ -100,8 +117,7 @@ BREACH_CODES: tuple[str, ...] = (
 """Stable reason codes, in the order `check_new` and `check_amend` report them."""
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """The order as the checks see it: a new order, or an order as it would be after an amend."""
 
     account: str
@@ -116,21 +132,6 @@ class Candidate:
     """Its limit price; None for a market order."""
     exclude: OpenOrder | None = None
     """The open order it replaces (an amend): left out of the open orders and the count."""
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What the candidate is checked against."""
-
-    controls: Controls
-    risk: AccountRisk
-    reference: Decimal | None
-    """Reference price of the candidate's instrument, if known."""
-    reference_ts: int | None
-    """Event time of `reference` (UTC ns)."""
-    now: int
-    prices: Mapping[str, Decimal] | None = None
-    """Prices of the account's other instruments, for the exposure checks."""
 
 
 def check_new(
@@ -152,16 +153,22 @@ def check_new(
         order.limit_price if order.order_type is OrderType.LIMIT else None,
     )
     with localcontext(EXACT):
-        breaches = _check(candidate, Context(controls, risk, reference, reference_ts, now, prices))
-        rate = limit(controls, order.account, "orders_per_second")
+        valued = valuation(risk, prices)
+        breaches = _check(candidate, controls, risk, reference, reference_ts, now, valued)
+        if valued is risk.valued:
+            valued = None  # nothing new to keep
+        lim = _limits(controls, order.account)
+        rate = lim.get("orders_per_second")
         if rate is not None:
-            burst = limit(controls, order.account, "order_burst")
+            burst = lim.get("order_burst")
             if burst is None:
                 burst = max(ONE, rate)
-            risk, ok = take_token(risk, now, rate, burst)
+            risk, ok = take_token(risk, now, rate, burst, valued)
             if not ok:
                 breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
                                        f"more than {rate} orders per second (burst {burst}) for {order.account}"))
+        elif valued is not None:
+            risk = replace(risk, valued=valued)
     return breaches, risk
 
 
@@ -187,7 +194,7 @@ def check_amend(
             order.account, amend.trader, order.instrument, order.side, quantity,
             max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
         )
-        return _check(candidate, Context(controls, risk, reference, reference_ts, now, prices))
+        return _check(candidate, controls, risk, reference, reference_ts, now, valuation(risk, prices))
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -211,38 +218,134 @@ def denial_reason(breaches: list[Breach]) -> Denial:
 # ------------------------------------------------------------------ the checks
 
 
-class _Projection(NamedTuple):
-    """What the candidate would make of the account, computed once for every check that reads it."""
-
-    notional: Decimal | None
-    """quantity x (limit price, else fresh reference); None for a market order with no fresh reference."""
-    position: Decimal
-    """The projected position of the candidate's side in its instrument (see the conventions)."""
-    gross: Decimal
-    net: Decimal
+_ANSWERS: dict[tuple, tuple] = {}
+"""What the controls in force say, per question: (id of the `Controls`, question...) -> (the
+`Controls` itself, answer). The entry holds the object, so a reused id is never mistaken; a new
+`Controls` value clears every answer, so only the value in force is kept alive."""
+_ANSWERED_FOR: list = [None]
 
 
-def _check(c: Candidate, ctx: Context) -> list[Breach]:
-    """Every check but the throttle, in `BREACH_CODES` order (each group below yields in that order)."""
-    lim = limits_for(ctx.controls, c.account)
-    fresh = _fresh(lim, ctx.reference, ctx.reference_ts, ctx.now)
-    open_buy, open_sell = _open_leaves(ctx.risk, c.instrument, c.exclude)
+def _answer(key: tuple, controls: Controls, ask: Callable[[], object]):
+    found = _ANSWERS.get(key)
+    if found is not None and found[0] is controls:
+        return found[1]
+    if _ANSWERED_FOR[0] is not controls or len(_ANSWERS) >= 4096:
+        _ANSWERS.clear()
+        _ANSWERED_FOR[0] = controls
+    answer = ask()
+    _ANSWERS[key] = (controls, answer)
+    return answer
+
+
+def _limits(controls: Controls, account: str) -> Mapping[str, Decimal]:
+    """`limits_for`, asked once per `Controls` value and account."""
+    return _answer((id(controls), account), controls, lambda: limits_for(controls, account))
+
+
+def _standing(controls: Controls, account: str, trader: str, instrument: str
+              ) -> tuple[bool, TradingState, bool, str | None]:
+    """(kill switch on, trading state, trader entitled, instrument breach code or None): `killed`,
+    `trading_state`, `entitled` and `instrument_state`, asked once per `Controls` value."""
+    return _answer((id(controls), account, trader, instrument), controls, lambda: (
+        killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
+        instrument_state(controls, account, instrument)))
+
+
+def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decimal | None,
+           reference_ts: int | None, now: int, valued: Valuation | None) -> list[Breach]:
+    """Every check but the throttle, in `BREACH_CODES` order (call in the `EXACT` context).
+    Reads only running totals of the account (`AccountRisk.open_qty`, `open_count`, `exposure`),
+    never its open orders one by one."""
+    lim = _limits(controls, c.account)
+    fresh = _fresh(lim, reference, reference_ts, now)
+    open_buy, open_sell = _open_leaves(risk, c.instrument, c.exclude)
     same_open = open_buy if c.side is Side.BUY else open_sell  # open leaves on the candidate's side
-    valued = c.price if c.price is not None else fresh  # price of this order's notional
-    gross, net = _projected_exposure(c, ctx, fresh, (open_buy, open_sell))
-    p = _Projection(
-        c.quantity * valued if valued is not None else None,
-        ctx.risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds),
-        gross,
-        net,
-    )
-    return [
-        *_standing(c, ctx, same_open, p.position),
-        *_representable(c, p),
-        *_size(c, lim, p),
-        *_exposure(c, ctx, lim, p),
-        *_prices(c, ctx, lim, fresh),
-    ]
+    priced = c.price if c.price is not None else fresh  # price of this order's notional
+    notional = c.quantity * priced if priced is not None else None
+    position = risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds)
+    gross, net = _projected_exposure(c, risk, valued, fresh, open_buy, open_sell)
+    breaches: list[Breach] = []
+    add = breaches.append
+
+    # KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all
+    account = c.account
+    kill, state, allowed, code = _standing(controls, account, c.trader, c.instrument)
+    if kill:
+        add(Breach("KILL_SWITCH", "kill_switch", "on", None, f"kill switch is on for {account}"))
+    if state is TradingState.HALTED:
+        add(Breach("TRADING_HALTED", "trading_state", "HALTED", None, f"trading is halted for {account}"))
+    elif state is TradingState.REDUCING:
+        held = risk.positions.get(c.instrument, ZERO)
+        reducing = held != 0 and (held > 0) != (c.side.sign > 0) and same_open + c.adds <= abs(held)
+        if not reducing:
+            add(Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(position),
+                       f"{account} is reduce-only: position {held} in {c.instrument} would become {position}"))
+    if not allowed:
+        add(Breach("NOT_ENTITLED", "entitlement", "deny", c.trader, f"{c.trader} may not trade {account}"))
+    if code is not None:
+        word = code.removeprefix("INSTRUMENT_").lower()
+        add(Breach(code, "instrument", word, c.instrument, f"{c.instrument} is {word.replace('_', ' ')} for {account}"))
+
+    # NOTIONAL_UNREPRESENTABLE (notional, projected gross, net), POSITION_UNREPRESENTABLE: what the wire cannot hold
+    for what, value in (("notional", notional), ("projected gross exposure", gross),
+                        ("projected net exposure", net)):
+        if value is not None and not _fits(value):
+            add(Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
+                       f"{what} {value} does not fit the wire's {WIRE_TYPE}"))
+    if not _fits(position):
+        add(Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, position,
+                   f"projected position {position} in {c.instrument} does not fit the wire's {WIRE_TYPE}"))
+
+    # MAX_ORDER_QTY, MAX_ORDER_NOTIONAL, MAX_POSITION: how big the order is
+    get = lim.get
+    v = get("max_order_qty")
+    if v is not None and c.quantity > v:
+        add(Breach("MAX_ORDER_QTY", "max_order_qty", v, c.quantity, f"quantity {c.quantity} over {v}"))
+    v = get("max_order_notional")
+    if v is not None and notional is not None and notional > v:
+        add(Breach("MAX_ORDER_NOTIONAL", "max_order_notional", v, notional, f"notional {notional} over {v}"))
+    v = get("max_position")
+    if v is not None and abs(position) > v:
+        add(Breach("MAX_POSITION", "max_position", v, abs(position),
+                   f"projected position {position} in {c.instrument} over {v}"))
+
+    # MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE (worst cases over every instrument), MAX_OPEN_ORDERS
+    v = get("max_gross_exposure")
+    if v is not None and gross > v:
+        add(Breach("MAX_GROSS_EXPOSURE", "max_gross_exposure", v, gross, f"projected gross exposure {gross} over {v}"))
+    v = get("max_net_exposure")
+    if v is not None and net > v:
+        add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
+    v = get("max_open_orders")
+    if v is not None:
+        count = risk.open_count - (1 if c.exclude is not None else 0) + 1
+        if count > v:
+            add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
+
+    # PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid
+    price = c.price
+    tick = get("tick_size")
+    if price is not None and fresh is not None:
+        distance = abs(price - fresh)
+        v = get("price_band_pct")
+        if v is not None and distance * _HUNDRED > v * fresh:
+            pct = distance * _HUNDRED / fresh
+            add(Breach("PRICE_BAND", "price_band_pct", v, price,
+                       f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
+        v = get("price_band_ticks")
+        if v is not None and tick is not None and distance > v * tick:
+            add(Breach("PRICE_BAND", "price_band_ticks", v, price,
+                       f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
+    if fresh is None and get("require_reference_price", ZERO) == ONE:
+        why = "stale" if reference is not None else "missing"
+        add(Breach("NO_REFERENCE_PRICE", "require_reference_price", "true", None,
+                   f"reference price for {c.instrument} is {why}"))
+    if tick is not None and price is not None and price % tick != 0:
+        add(Breach("TICK_SIZE", "tick_size", tick, price, f"limit {price} is not a multiple of {tick}"))
+    v = get("lot_size")
+    if v is not None and c.quantity % v != 0:
+        add(Breach("LOT_SIZE", "lot_size", v, c.quantity, f"quantity {c.quantity} is not a multiple of {v}"))
+    return breaches
 
 
 def _fresh(
@@ -269,125 +372,73 @@ def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) 
     return buy, sell
 
 
-def _projected_exposure(
-    c: Candidate, ctx: Context, fresh: Decimal | None, open_here: tuple[Decimal, Decimal]
-) -> tuple[Decimal, Decimal]:
-    """(gross, net) projected exposure of the account with the candidate (see the conventions)."""
-    risk = ctx.risk
-    own_price = fresh if fresh is not None else c.price
-    gross = long_net = short_net = ZERO
-    for name in {*risk.positions, *risk.open_qty, c.instrument}:
-        if ctx.prices is not None and name in ctx.prices:
-            px = ctx.prices[name]
-        elif name == c.instrument and own_price is not None:
-            px = own_price
-        else:
-            px = risk.marks.get(name)
-            if px is None:
-                continue
-        if name == c.instrument:
-            b, s = open_here
-            if c.side is Side.BUY:
-                b += c.adds
-            else:
-                s += c.adds
-        else:
-            b, s = _open_leaves(risk, name, c.exclude)
-        pos = risk.positions.get(name, ZERO)
-        up, down = pos + b, pos - s
-        gross += max(abs(up), abs(down)) * px
-        long_net += up * px
-        short_net += down * px
-    return gross, max(abs(long_net), abs(short_net))
+def valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuation | None:
+    """The account's exposure at `prices` (else its marks) before any candidate, from the running
+    totals: `risk.valued` when it was valued at this very mapping; else revalued from it (or from
+    the marks) for the instruments whose price object differs, so a mapping that changed one
+    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds)."""
+    if not prices:
+        return None
+    valued = risk.valued
+    if valued is not None and valued.prices is prices:
+        return valued
+    was = valued.prices if valued is not None else {}
+    total = valued.exposure if valued is not None else risk.exposure
+    marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
+    for name in positions.keys() | open_qty.keys():
+        old, new = was.get(name), prices.get(name)
+        if old is new:
+            continue
+        buy, sell = open_qty.get(name, (ZERO, ZERO))
+        total = _repriced(total, positions.get(name, ZERO), (buy, sell), old if old is not None else marks.get(name),
+                          (buy, sell), new if new is not None else marks.get(name))
+    return Valuation(prices, Exposure(*total))
 
 
-def _standing(c: Candidate, ctx: Context, same_open: Decimal, projected: Decimal) -> Iterator[Breach]:
-    """KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all."""
-    controls, account = ctx.controls, c.account
-    if killed(controls, account):
-        yield Breach("KILL_SWITCH", "kill_switch", "on", None, f"kill switch is on for {account}")
-    state = trading_state(controls, account)
-    if state is TradingState.HALTED:
-        yield Breach("TRADING_HALTED", "trading_state", "HALTED", None, f"trading is halted for {account}")
-    elif state is TradingState.REDUCING:
-        position = ctx.risk.positions.get(c.instrument, ZERO)
-        reducing = position != 0 and (position > 0) != (c.side.sign > 0) and same_open + c.adds <= abs(position)
-        if not reducing:
-            yield Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(projected),
-                         f"{account} is reduce-only: position {position} in {c.instrument} would become {projected}")
-    if not entitled(controls, account, c.trader):
-        yield Breach("NOT_ENTITLED", "entitlement", "deny", c.trader, f"{c.trader} may not trade {account}")
-    code = instrument_state(controls, account, c.instrument)
-    if code is not None:
-        word = code.removeprefix("INSTRUMENT_").lower()
-        yield Breach(code, "instrument", word, c.instrument,
-                     f"{c.instrument} is {word.replace('_', ' ')} for {account}")
+def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
+                        fresh: Decimal | None, open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
+    """(gross, net) exposure of the account with the candidate (see the conventions): the account's
+    valuation (`valuation`, else the running total at marks) with the candidate's instrument
+    re-priced (its leaves change, and it is valued at `prices`, else the fresh reference or its
+    own price, else its mark), and the excluded order's if it is in another instrument."""
+    marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
+    name = c.instrument
+    listed = valued.prices.get(name) if valued is not None else None
+    held = open_qty.get(name, (ZERO, ZERO))
+    px = listed
+    if px is None:
+        px = fresh if fresh is not None else c.price
+        if px is None:
+            px = marks.get(name)
+    buy, sell = (open_buy + c.adds, open_sell) if c.side is Side.BUY else (open_buy, open_sell + c.adds)
+    total = valued.exposure if valued is not None else risk.exposure
+    position = positions.get(name, ZERO)
+    total = _repriced(total, position, held, listed if listed is not None else marks.get(name), (buy, sell), px)
+    exclude = c.exclude
+    if exclude is not None and exclude.instrument != name:
+        other = exclude.instrument
+        price = valued.price(risk, other) if valued is not None else marks.get(other)
+        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, (ZERO, ZERO)), price,
+                          _open_leaves(risk, other, exclude), price)
+    gross, long, short = total
+    return gross, max(abs(long), abs(short))
 
 
-def _representable(c: Candidate, p: _Projection) -> Iterator[Breach]:
-    """NOTIONAL_UNREPRESENTABLE (the order's notional, then the projected gross and net exposure),
-    POSITION_UNREPRESENTABLE: what no limit can allow, because the wire cannot hold it."""
-    for what, value in (("notional", p.notional), ("projected gross exposure", p.gross),
-                        ("projected net exposure", p.net)):
-        if value is not None and not representable(value):
-            yield Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
-                         f"{what} {value} does not fit the wire's {WIRE_TYPE}")
-    if not representable(p.position):
-        yield Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, p.position,
-                     f"projected position {p.position} in {c.instrument} does not fit the wire's {WIRE_TYPE}")
-
-
-def _size(c: Candidate, lim: Mapping[str, Decimal], p: _Projection) -> Iterator[Breach]:
-    """MAX_ORDER_QTY, MAX_ORDER_NOTIONAL, MAX_POSITION: how big the order is."""
-    v = lim.get("max_order_qty")
-    if v is not None and c.quantity > v:
-        yield Breach("MAX_ORDER_QTY", "max_order_qty", v, c.quantity, f"quantity {c.quantity} over {v}")
-    v = lim.get("max_order_notional")
-    if v is not None and p.notional is not None and p.notional > v:
-        yield Breach("MAX_ORDER_NOTIONAL", "max_order_notional", v, p.notional, f"notional {p.notional} over {v}")
-    v = lim.get("max_position")
-    if v is not None and abs(p.position) > v:
-        yield Breach("MAX_POSITION", "max_position", v, abs(p.position),
-                     f"projected position {p.position} in {c.instrument} over {v}")
-
-
-def _exposure(c: Candidate, ctx: Context, lim: Mapping[str, Decimal], p: _Projection) -> Iterator[Breach]:
-    """MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE (worst cases over every instrument), MAX_OPEN_ORDERS."""
-    v = lim.get("max_gross_exposure")
-    if v is not None and p.gross > v:
-        yield Breach("MAX_GROSS_EXPOSURE", "max_gross_exposure", v, p.gross,
-                     f"projected gross exposure {p.gross} over {v}")
-    v = lim.get("max_net_exposure")
-    if v is not None and p.net > v:
-        yield Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, p.net, f"projected net exposure {p.net} over {v}")
-    v = lim.get("max_open_orders")
-    if v is not None:
-        count = len(ctx.risk.open_orders) - (1 if c.exclude is not None else 0) + 1
-        if count > v:
-            yield Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}")
-
-
-def _prices(c: Candidate, ctx: Context, lim: Mapping[str, Decimal], fresh: Decimal | None) -> Iterator[Breach]:
-    """PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid."""
-    price = c.price
-    tick = lim.get("tick_size")
-    if price is not None and fresh is not None:
-        distance = abs(price - fresh)
-        v = lim.get("price_band_pct")
-        if v is not None and distance * _HUNDRED > v * fresh:
-            pct = distance * _HUNDRED / fresh
-            yield Breach("PRICE_BAND", "price_band_pct", v, price,
-                         f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%")
-        v = lim.get("price_band_ticks")
-        if v is not None and tick is not None and distance > v * tick:
-            yield Breach("PRICE_BAND", "price_band_ticks", v, price,
-                         f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks")
-    if fresh is None and lim.get("require_reference_price", ZERO) == ONE:
-        why = "stale" if ctx.reference is not None else "missing"
-        yield Breach("NO_REFERENCE_PRICE", "require_reference_price", "true", None,
-                     f"reference price for {c.instrument} is {why}")
-    if tick is not None and price is not None and price % tick != 0:
-        yield Breach("TICK_SIZE", "tick_size", tick, price, f"limit {price} is not a multiple of {tick}")
-    v = lim.get("lot_size")
-    if v is not None and c.quantity % v != 0:
-        yield Breach("LOT_SIZE", "lot_size", v, c.quantity, f"quantity {c.quantity} is not a multiple of {v}")
+def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before: tuple[Decimal, Decimal],
+              was: Decimal | None, after: tuple[Decimal, Decimal], price: Decimal | None,
+              ) -> tuple[Decimal, Decimal, Decimal]:
+    """`total` (gross, long, short) with one instrument's part - `position` with open leaves
+    `before` (buy, sell) at `was` - replaced by its part with leaves `after` at `price`
+    (`oms.domain.risk.account.part`, written out: this runs on every check; None: no part)."""
+    gross, long, short = total
+    if was is not None:
+        up, down = position + before[0], position - before[1]
+        gross -= max(abs(up), abs(down)) * was
+        long -= up * was
+        short -= down * was
+    if price is not None:
+        up, down = position + after[0], position - after[1]
+        gross += max(abs(up), abs(down)) * price
+        long += up * price
+        short += down * price
+    return gross, long, short
