@@ -468,10 +468,16 @@ def demo(
     ctx: typer.Context,
     orders: Annotated[int, typer.Option(help="how many orders the flow sends")] = 300,
     seed: Annotated[int, typer.Option(help="random seed of the flow, the venue and the feed")] = 7,
+    blotter: Annotated[bool, typer.Option("--blotter/--no-blotter", help="serve the web blotter during the demo")
+                       ] = True,
+    blotter_port: Annotated[int, typer.Option(help="the blotter's port (0, or taken: any free port)")
+                            ] = blotter_module.DEFAULT_PORT,
+    linger: Annotated[float, typer.Option(help="seconds the blotter stays up after the flow")] = 0.0,
 ) -> None:
-    """Run the OMS on the embedded default and print the results."""
+    """Run the OMS on the embedded default and print the results (and the web blotter's address)."""
     e = entry(ctx)
-    code = demo_module.run_demo(e.settings, e.clock, e.console, orders=orders, seed=seed)
+    code = demo_module.run_demo(e.settings, e.clock, e.console, orders=orders, seed=seed,
+                                blotter_port=blotter_port if blotter else None, linger=linger)
     if code:
         raise typer.Exit(code)
 

@@ -39,12 +39,14 @@ def event_json(event: Event) -> dict[str, Any]:
     """An event as JSON values: its type, every field (decimals as exact strings, enums as their values,
     bytes left out: a dead letter's original bytes are not for a screen), and `time` in ISO-8601 UTC."""
     data = event.model_dump(mode="json", exclude={name for name, value in event if isinstance(value, bytes)})
+    data.update({name: _plain(value) for name, value in event if isinstance(value, Decimal)})
     data["type"] = type(event).__name__
     data["time"] = ns_to_iso(event.ts_event)[:26]
     return data
 
 
 def _plain(value: Decimal) -> str:
+    """The exact decimal without trailing zeros or exponent: 50.00000000 -> "50", 0E-8 -> "0"."""
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 

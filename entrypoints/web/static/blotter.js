@@ -11,6 +11,7 @@ function cell(text, cls) {
   if (cls) td.className = cls;
   return td;
 }
+function nsIso(ns) { return ns ? new Date(Number(ns) / 1e6).toISOString().slice(0, 23) : ""; }
 function row(cells) { const tr = document.createElement("tr"); cells.forEach((c) => tr.appendChild(c)); return tr; }
 function fill(id, rows) { const body = $(id).querySelector("tbody"); body.replaceChildren(...rows); }
 function toast(text) { const t = $("toast"); t.textContent = text; t.style.display = "block";
@@ -81,10 +82,10 @@ function renderVenues() {
         "/api/venue-breaker", { venue: v.venue, mode }));
       override.appendChild(b);
     }
-    return row([cell(v.venue), cell(v.connection), cell(v.breaker, "br-" + v.breaker), cell((v.breaker_since || "")),
+    return row([cell(v.venue), cell(v.connection), cell(v.breaker, "br-" + v.breaker), cell(nsIso(v.breaker_since)),
       cell(v.breaker_reason), cell(v.forced === "AUTO" ? "" : `${v.forced} by ${v.forced_by}`), cell(v.in_flight, "num"),
       cell(`${v.queued_cancel}/${v.queued_replace}/${v.queued_status}/${v.queued_new}`), cell(v.tokens),
-      cell(v.throttled_until), cell(v.unanswered, "num"), override]);
+      cell(nsIso(v.throttled_until)), cell(v.unanswered, "num"), override]);
   }));
 }
 
