@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	@# the blotter's browser tests drive Debian's chromium (Playwright's own download cannot work offline)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "warning: chromium is missing (run apt-get update && apt-get install -y chromium as root): the browser tests will skip" >&2; fi; }
 	touch $(STAMP)
 
 demo: $(STAMP)

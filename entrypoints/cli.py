@@ -23,9 +23,11 @@ from typing import Annotated, Optional, Sequence
 import typer
 from rich.table import Table
 
+from entrypoints import blotter as blotter_module
 from entrypoints import demo as demo_module
 from entrypoints import marketdata as marketdata_module
 from entrypoints import replay as replay_module
+from entrypoints import tables
 from entrypoints import venue as venue_module
 from entrypoints import worker as worker_module
 from entrypoints.context import Entry, configure_logging, entry, run
@@ -106,18 +108,18 @@ def topics(ctx: typer.Context, action: Annotated[TopicsAction, typer.Argument()]
     rt = connect(e.settings)
     if action is TopicsAction.create:
         statuses = rt.ensure_topics()
-        table = Table("topic", "partitions", "cleanup", "result", title=f"topics on {rt.bootstrap_servers}")
+        table = tables.table("topic", "partitions", "cleanup", "result", title=f"topics on {rt.bootstrap_servers}")
         for s in statuses:
             table.add_row(s.name, str(s.partitions), s.cleanup, "created" if s.created else "exists")
     elif action is TopicsAction.list:
-        table = Table("topic", "key", "partitions", "cleanup", "retention", "written by", "holds")
+        table = tables.table("topic", "key", "partitions", "cleanup", "retention", "written by", "holds")
         for spec in CATALOGUE:
             parts = str(spec.partition_count(e.settings.partitions))
             retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000}d"
             table.add_row(rt.topics.name(spec.name), spec.key, parts, spec.cleanup, retention,
                           spec.written_by, spec.holds)
     else:
-        table = Table("topic", "exists", "key", "partitions", "cleanup", "retention.ms")
+        table = tables.table("topic", "exists", "key", "partitions", "cleanup", "retention.ms")
         for row in describe_topics(rt.admin(), rt.topics):
             if row["exists"]:
                 table.add_row(row["topic"], "yes", row["key"], str(row["partitions"]), row["cleanup"],
@@ -324,7 +326,7 @@ def tail(
             for r in received:
                 print(line(r), flush=True)
         else:
-            table = Table("p", "offset", "key", "time (UTC)", "type", "event", title=name)
+            table = tables.table("p", "offset", "key", "time (UTC)", "type", "event", title=name)
             for r in received:
                 table.add_row(str(r.partition), str(r.offset), r.key or "", ns_to_iso(r.event.ts_event)[11:26],
                               type(r.event).__name__, event_summary(r.event))
@@ -396,7 +398,7 @@ def risk(
     finally:
         consumer.close()
     controls = Controls(defaults=e.settings.default_limits)
-    table = Table("time (UTC)", "scope", "kind", "name", "value", "changed by", "reason",
+    table = tables.table("time (UTC)", "scope", "kind", "name", "value", "changed by", "reason",
                   title="risk.controls audit trail")
     for r in received:
         try:
@@ -422,7 +424,7 @@ def limits_table(controls, account: str | None = None) -> Table:
 
     own = {*controls.limits, *controls.states, *controls.kill} - {"*"}
     scopes = [account] if account is not None else ["*", *sorted(own)]
-    table = Table("scope", "limit", "value", "source", "trading state", "kill switch",
+    table = tables.table("scope", "limit", "value", "source", "trading state", "kill switch",
                   title="limits in force (source: the account, * for every account, or the default)")
     for scope in scopes:
         state, kill_switch = trading_state(controls, scope).value, "on" if killed(controls, scope) else "off"
@@ -458,6 +460,7 @@ app.command("worker")(worker_module.worker)
 app.command("venue")(venue_module.venue)
 app.command("marketdata")(marketdata_module.marketdata)
 app.command("replay")(replay_module.replay_command)
+app.command("blotter")(blotter_module.blotter)
 
 
 @app.command()
@@ -465,10 +468,16 @@ def demo(
     ctx: typer.Context,
     orders: Annotated[int, typer.Option(help="how many orders the flow sends")] = 300,
     seed: Annotated[int, typer.Option(help="random seed of the flow, the venue and the feed")] = 7,
+    blotter: Annotated[bool, typer.Option("--blotter/--no-blotter", help="serve the web blotter during the demo")
+                       ] = True,
+    blotter_port: Annotated[int, typer.Option(help="the blotter's port (0, or taken: any free port)")
+                            ] = blotter_module.DEFAULT_PORT,
+    linger: Annotated[float, typer.Option(help="seconds the blotter stays up after the flow")] = 0.0,
 ) -> None:
-    """Run the OMS on the embedded default and print the results."""
+    """Run the OMS on the embedded default and print the results (and the web blotter's address)."""
     e = entry(ctx)
-    code = demo_module.run_demo(e.settings, e.clock, e.console, orders=orders, seed=seed)
+    code = demo_module.run_demo(e.settings, e.clock, e.console, orders=orders, seed=seed,
+                                blotter_port=blotter_port if blotter else None, linger=linger)
     if code:
         raise typer.Exit(code)
 

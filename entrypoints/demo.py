@@ -165,8 +165,13 @@ def _open_orders(orders: dict, account: str) -> int:
     return sum(1 for o in orders.values() if o.account == account and o.status in live)
 
 
-def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 300, seed: int = 7) -> int:
-    """The demo on fresh topics under `<prefix>demo-<UTC time>.`; returns 0 when the replay verified."""
+def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 300, seed: int = 7, *,
+             blotter_port: int | None = None, linger: float = 0.0, on_blotter=None) -> int:
+    """The demo on fresh topics under `<prefix>demo-<UTC time>.`; returns 0 when the replay verified.
+    With `blotter_port` (0: any free port; a busy port falls back to any) the web blotter
+    (`entrypoints.blotter`) follows the demo and its address is printed, with an operator token made
+    for the run when `OMS_BLOTTER_TOKENS` has none; it stays up `linger` seconds after the flow
+    settles, and `on_blotter(server)` (if given) is called then, before the processes stop."""
     started = time.monotonic()
     stamp = ns_to_iso(clock.now_ns())[:19].replace("-", "").replace(":", "").replace("T", "-")
     prefix = f"{settings.topic_prefix}demo-{stamp}."
@@ -178,7 +183,10 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
 
     procs = Processes(settings, rt.bootstrap_servers)
     views = {}
+    blotter_server = None
     try:
+        if blotter_port is not None:
+            blotter_server = start_demo_blotter(settings, clock, console, blotter_port)
         procs.start_marketdata(",".join(f"{k}:{v}" for k, v in INSTRUMENTS.items()), seed=seed, rate=20)
         # a quarter of the cancels cross an execution at the venue: the late fill must still be booked
         procs.start_gateway("SIM", seed, "--reject-prob", "0.02", "--late-fill-prob", "0.25")
@@ -232,7 +240,15 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
                 {k: mid(v) if isinstance(v, Quote) else v.price for k, v in views["quotes"].latest.items()},
                 views["fills"].count, journal, views["deadletter"].count)
         show_late_fills(console, views["fills"].all or [], views["orders"].latest)
+        if blotter_server is not None:
+            if on_blotter is not None:
+                on_blotter(blotter_server)
+            if linger > 0:
+                console.print(f"the blotter stays up {linger:.0f}s at [bold]{blotter_server.url}[/]")
+                time.sleep(linger)
     finally:
+        if blotter_server is not None:
+            blotter_server.stop()
         with console.status("stopping the processors"):
             procs.stop_all()
         for view in views.values():
@@ -242,6 +258,28 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
     console.print(f"demo finished in {time.monotonic() - started:.0f}s; inspect it with "
                   f"OMS_TOPIC_PREFIX={prefix} oms tail order.events")
     return code
+
+
+def start_demo_blotter(settings: Settings, clock: Clock, console: Console, port: int):
+    """The web blotter on the demo's topics, its address printed (with a token made for the run if none is set)."""
+    import secrets
+
+    from entrypoints.blotter import start_blotter
+    from oms.access import Grant, Role
+    from oms.commands import CommandError
+
+    grants = settings.blotter_grants
+    token = None
+    if not grants:
+        token = secrets.token_urlsafe(12)
+        grants = {token: Grant("demo", Role.OPERATE)}
+    try:
+        server = start_blotter(settings, clock, port=port, grants=grants)
+    except CommandError:  # the port is taken: any free one
+        server = start_blotter(settings, clock, port=0, grants=grants)
+    shown = f"{server.url}#token={token}" if token else f"{server.url} (a token from OMS_BLOTTER_TOKENS)"
+    console.print(f"blotter: [bold]{shown}[/]")
+    return server
 
 
 def show_late_fills(console: Console, fills: list, orders: dict[str, OrderView]) -> int:

@@ -20,8 +20,7 @@ from typing import Annotated, Any, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.table import Table
-
+from entrypoints import tables
 from entrypoints.context import entry, run
 from oms.clock import ns_to_iso, parse_time
 from oms.commands import CommandError
@@ -77,7 +76,7 @@ def replay(
         if temporary:
             shutil.rmtree(path, ignore_errors=True)
 
-    table = Table("", "", title=f"replay of {runtime.topics.journal}", show_header=False)
+    table = tables.table("", "", title=f"replay of {runtime.topics.journal}", show_header=False)
     table.add_row("events", f"{result.events:,}")
     table.add_row("partitions", str(result.partitions))
     table.add_row("orders", f"{len(result.orders):,}")
@@ -105,7 +104,7 @@ def replay(
     if not diffs:
         console.print(f"replay verified: {report.summary()} equal to the live state")
         return 1 if result.errors else 0
-    table = Table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
+    table = tables.table("kind", "key", "field", "replayed", "live", title=f"{len(diffs)} differences")
     for d in diffs[:200]:
         if d.field == "missing":
             table.add_row(d.kind, d.key, d.field, "present" if d.replayed else "absent",
@@ -118,24 +117,32 @@ def replay(
     return 1
 
 
+AUDIT_COLUMNS = ("time (UTC)", "topic", "p", "offset", "type", "seq", "status / exec", "detail")
+"""The columns of an order's audit trail (`oms replay --order`, and the web blotter's)."""
+
+
+def audit_row(topics, received) -> tuple[str, ...]:
+    """One audit trail record (a `replay.journal.audit` entry) as the `AUDIT_COLUMNS` texts."""
+    e = received.event
+    status = getattr(e, "exec_type", None) or getattr(e, "order_status", None)
+    detail = " ".join(
+        f"{name}={_show(getattr(e, name))}"
+        for name in ("client_order_id", "quantity", "limit_price", "last_qty", "last_px", "cum_qty",
+                     "leaves_qty", "reason_code", "reason")
+        if getattr(e, name, None) is not None
+    )
+    return (ns_to_iso(e.ts_event)[:26], topics.short(received.topic), str(received.partition),
+            str(received.offset), type(e).__name__, _show(getattr(e, "seq", None)), _show(status), detail)
+
+
 def _audit(console: Console, runtime, trail: list, order_id: str) -> int:
     if not trail:
         console.print(f"no journal event for order [bold]{order_id}[/]")
         return 1
-    table = Table("time (UTC)", "topic", "p", "offset", "type", "seq", "status / exec", "detail",
-                  title=f"audit trail of {order_id}")
+    out = tables.table(*AUDIT_COLUMNS, title=f"audit trail of {order_id}")
     for r in trail:
-        e = r.event
-        status = getattr(e, "exec_type", None) or getattr(e, "order_status", None)
-        detail = " ".join(
-            f"{name}={_show(getattr(e, name))}"
-            for name in ("client_order_id", "quantity", "limit_price", "last_qty", "last_px", "cum_qty",
-                         "leaves_qty", "reason_code", "reason")
-            if getattr(e, name, None) is not None
-        )
-        table.add_row(ns_to_iso(e.ts_event)[:26], runtime.topics.short(r.topic), str(r.partition), str(r.offset),
-                      type(e).__name__, _show(getattr(e, "seq", None)), _show(status), detail)
-    console.print(table)
+        out.add_row(*audit_row(runtime.topics, r))
+    console.print(out)
     return 0
 
 

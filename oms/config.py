@@ -17,6 +17,7 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
 | `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
 | `venue_limits` | `OMS_VENUE_LIMITS` | unset: 1,000 requests/s per venue, default breaker and deadlines |
+| `blotter_tokens` | `OMS_BLOTTER_TOKENS` | unset: nobody can open the web blotter |
 
 `risk_defaults` ("max_order_qty=50000,max_order_notional=2000000", see
 `oms.domain.risk.parse_default_limits`) are the fail-closed limits of an
@@ -30,6 +31,8 @@ why `reject` is the default: `oms.domain.engine.decide`).
 weights, queue wait, throttle backoff, circuit breaker, deadlines:
 `oms.venues.policy`), as JSON text or the path of a `.json` / `.toml` file;
 `venue_policies` is the parsed value.
+`blotter_tokens` ("s3cret:alice:operate,v1ew:bob:read", see `oms.access.parse_tokens`)
+are the web blotter's access tokens; `blotter_grants` is the parsed value.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from decimal import Decimal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from oms.access import Grant, parse_tokens
 from oms.domain.orders import ExternalOrders
 from oms.domain.risk import parse_default_limits
 from oms.routing import parse_venues
@@ -78,6 +82,20 @@ class Settings(BaseSettings):
 
     venue_limits: str = Field(default="", validation_alias="OMS_VENUE_LIMITS")
     """`OMS_VENUE_LIMITS`: per-venue gateway policy, JSON text or a `.json` / `.toml` file path."""
+
+    blotter_tokens: str = Field(default="", validation_alias="OMS_BLOTTER_TOKENS", repr=False)
+    """`OMS_BLOTTER_TOKENS`: the web blotter's access tokens, `token:user:role,...` (roles read, operate)."""
+
+    @field_validator("blotter_tokens")
+    @classmethod
+    def _blotter_tokens(cls, value: str) -> str:
+        parse_tokens(value)  # refused at the entry point, not at the first request
+        return value
+
+    @property
+    def blotter_grants(self) -> dict[str, Grant]:
+        """The parsed `blotter_tokens`: token -> the user and role it grants."""
+        return parse_tokens(self.blotter_tokens)
 
     @field_validator("venue_limits")
     @classmethod
