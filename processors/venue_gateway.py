@@ -77,7 +77,7 @@ DELIVERY_WAIT_S = 2.0
 MASS_STATUS_WAIT_NS = 10 * 10**9
 """How long an asynchronous venue may take to answer a reconciliation's mass status."""
 SESSION_TIMEOUT_MS = 10_000
-"""The request consumer's session timeout (a static group member keeps its partitions this long)."""
+"""The request consumer's session timeout: a gateway restarted after a crash waits this long for its partitions."""
 COMMIT_RETRY_S = 1.0
 """Pause before committing again after the broker refused a commit."""
 
@@ -126,9 +126,8 @@ def run_gateway(
     `rate_limit` (`RateLimit.of(rate, burst)`, None: no limit). `group_id`
     defaults to `f"{prefix}venue-gateway"`: gateways serving different venues
     need different group ids, or they would split the partitions and skip each
-    other's requests. The request consumer is a static member of its group
-    (`group.instance.id` from the group and the venue names), so a gateway
-    restarted after a crash takes its partitions back at once. `clock` is required (it stamps reports, statuses and dead
+    other's requests. The request consumer's session is short (10 s), so a
+    gateway restarted after a crash gets its partitions back soon. `clock` is required (it stamps reports, statuses and dead
     letters). `ready` is set once both consumers are in place (market data
     published after it is seen). `reconcile` returns the reconciliation hook or
     None (default: `load_reconcile`). Reports are held until `clock` reaches
@@ -152,10 +151,10 @@ def run_gateway(
     core = GatewayCore(venues, rate_limit, limits=limits, gateway=group[:64])
     hook = reconcile() if reconcile is not None else None
 
-    # a static member of its group: restarted after kill -9 it gets its partitions back at once instead
-    # of waiting for the dead member's session to expire (gateways of one group serve the same venues)
-    requests = rt.event_consumer(group, PROCESSOR, clock=clock, **{
-        "group.instance.id": f"{group}-{'+'.join(sorted(venues))}"[:200], "session.timeout.ms": SESSION_TIMEOUT_MS})
+    # a short session: restarted after kill -9, the gateway gets its partitions back once the dead
+    # member's session has expired (a dynamic member: a static one can be fenced by its own earlier
+    # member id after a broker outage longer than its session, which librdkafka reports as fatal)
+    requests = rt.event_consumer(group, PROCESSOR, clock=clock, **{"session.timeout.ms": SESSION_TIMEOUT_MS})
     marketdata = rt.event_consumer(f"{group}.marketdata", PROCESSOR, clock=clock)
     producer = rt.event_producer(**{"message.timeout.ms": 0})  # never give up on a report: retry until delivered
     outbox = _Outbox(producer, requests, core)

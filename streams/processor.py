@@ -284,6 +284,7 @@ class TransactionalProcessor:
         self._stop = threading.Event()
         self._episode_started = 0.0
         self._next_report = 0.0
+        self._group_id = group_id
         self._consumer = Consumer(processor_consumer_config(bootstrap_servers, group_id, transactional_id))
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
@@ -383,9 +384,29 @@ class TransactionalProcessor:
                     raise Stopping() from exc
                 self._rewind()  # the batch just consumed was not processed: read it again
                 return
+        fatal = next((m.error() for m in messages if m.error() is not None and m.error().fatal()), None)
+        if fatal is not None:
+            self._new_consumer(fatal)
+            return
         messages = [m for m in messages if m.error() is None]
         if messages:
             self._process(messages)
+
+    def _new_consumer(self, error: KafkaError) -> None:
+        """A new consumer in place of one a fatal error left unusable: a static member fenced by its
+        own earlier member id after a broker outage longer than its session (librdkafka reports
+        FENCED_INSTANCE_ID as fatal and the consumer never consumes again). The new one joins with
+        the same instance id, is assigned its partitions again and restores them (`_on_assign`); the
+        records consumed and not committed are read again from the committed offsets."""
+        self._fault("consume", f"fatal consumer error, joining the group again: {error}")
+        old = self._consumer
+        try:
+            old.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("%s: closing the failed consumer: %s", self.name, exc)
+        self._consumer = Consumer(processor_consumer_config(self._bootstrap, self._group_id, self._transactional_id))
+        self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
+        self.health = replace(self.health, rebuilds=self.health.rebuilds + 1)
 
     def _process(self, messages: list[Message]) -> None:
         staged: dict[bytes, bytes] = {}
