@@ -23,6 +23,7 @@ from typing import Annotated, Optional, Sequence
 import typer
 from rich.table import Table
 
+from entrypoints import backtest as backtest_module
 from entrypoints import blotter as blotter_module
 from entrypoints import demo as demo_module
 from entrypoints import marketdata as marketdata_module
@@ -461,6 +462,7 @@ app.command("venue")(venue_module.venue)
 app.command("marketdata")(marketdata_module.marketdata)
 app.command("replay")(replay_module.replay_command)
 app.command("blotter")(blotter_module.blotter)
+app.command("backtest")(backtest_module.backtest)
 
 
 @app.command()

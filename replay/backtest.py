@@ -191,7 +191,7 @@ class BacktestResult:
         stats: dict[str, dict] = {}
         for name in self.config.venues:
             stats[name] = dict(venue=name, orders=0, quantity=Decimal(0), filled=Decimal(0), fees=Decimal(0),
-                               rejected=0, denied=0)
+                               rejected=0)
         for o in self.orders:
             if o["venue"] in stats:
                 s = stats[o["venue"]]

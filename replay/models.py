@@ -37,7 +37,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from oms.events import ExecutionReport, OrderType, Quote, Side, Trade, VenueRequest
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 
-__all__ = ["Latency", "Outage", "QueueExchange", "VenueModel"]
+__all__ = ["Latency", "Outage", "QueueExchange", "VenueModel", "parse_venue"]
 
 _BPS = Decimal("0.0001")
 
@@ -245,3 +245,46 @@ class QueueExchange(SimulatedExchange):
             else:
                 px = max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
         return super()._take(order, px, qty, ts)
+
+
+_VENUE_KEYS = {"entry", "md", "reject", "fail", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",
+               "tick", "queue", "max_fill_fraction"}
+
+
+def parse_venue(spec: str) -> tuple[str, VenueModel]:
+    """`SIM-A:entry=200us+-50us,md=100us,reject=0.01,fail=0.001,outage=START/END,slippage_bps=0.5,`
+    `impact_bps=0.001,maker_bps=-0.2,taker_bps=0.3,tick=0.01,queue=on` → (name, model); every key optional.
+    An outage's START/END are nanoseconds or ISO 8601 times (repeat `outage=` for several windows)."""
+    from oms.clock import parse_time
+
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"venue: {spec!r} does not start with a venue name")
+    options: dict = {}
+    outages = []
+    for part in (p.strip() for p in rest.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in _VENUE_KEYS:
+            raise ValueError(f"venue: {part!r} in {name} is not KEY=VALUE with KEY one of {', '.join(sorted(_VENUE_KEYS))}")
+        try:
+            if key in ("entry", "md"):
+                options["entry" if key == "entry" else "market_data"] = Latency.parse(value)
+            elif key in ("reject", "fail"):
+                options["reject_probability" if key == "reject" else "api_failure_probability"] = float(value)
+            elif key == "outage":
+                start, _, end = value.partition("/")
+                outages.append(Outage(parse_time(start), parse_time(end)))
+            elif key == "queue":
+                options["queue_position"] = value.strip().lower() in ("on", "1", "true", "yes")
+            else:
+                field_name = {"slippage_bps": "slippage_bps", "impact_bps": "impact_bps_per_unit",
+                              "maker_bps": "maker_fee_bps", "taker_bps": "taker_fee_bps", "tick": "tick",
+                              "max_fill_fraction": "max_fill_fraction"}[key]
+                options[field_name] = Decimal(value.strip())
+        except (ValueError, ArithmeticError) as exc:
+            raise ValueError(f"venue: {key}={value!r} in {name}: {exc}") from None
+    return name, VenueModel(outages=tuple(outages), **options)
