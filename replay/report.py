@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from replay.backtest import BacktestResult
+from replay.export import write_parquet
 
 __all__ = ["frames", "summary_rows", "write_report"]
 
@@ -50,20 +51,6 @@ def frames(result: BacktestResult) -> dict:
 def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
     """(name, value) pairs of the summary, for a printed table."""
     return [(k, str(v)) for k, v in result.summary().items()]
-
-
-def _parquet(frame, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    fields = []
-    for f in table.schema:
-        if pa.types.is_decimal(f.type):
-            fields.append(pa.field(f.name, pa.decimal128(38, 10)))
-        else:
-            fields.append(f)
-    pq.write_table(table.cast(pa.schema(fields)), path)
 
 
 def _plots(result: BacktestResult, directory: Path) -> dict[str, Path]:
@@ -132,7 +119,7 @@ def write_report(result: BacktestResult, directory: str | Path) -> dict[str, Pat
         frame.to_csv(directory / f"{name}.csv", index=False)
         paths[f"{name}.csv"] = directory / f"{name}.csv"
         if len(frame.columns):
-            _parquet(frame, directory / f"{name}.parquet")
+            write_parquet(frame, directory / f"{name}.parquet")
             paths[f"{name}.parquet"] = directory / f"{name}.parquet"
     (directory / "journal.bin").write_bytes(result.journal_bytes())
     paths["journal"] = directory / "journal.bin"
