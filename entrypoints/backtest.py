@@ -135,13 +135,12 @@ def backtest(
     if kafka_prefix is not None:
         from streams.runtime import connect
 
+        from replay.backtest import publish_journal
+
         rt = connect(e.settings.model_copy(update={"topic_prefix": kafka_prefix}))
         rt.ensure_topics()
-        producer = rt.event_producer()
-        for event in result.journal:
-            producer.send(rt.topics.journal, event.account, event)
-        producer.flush()
-        e.console.print(f"published {len(result.journal)} journal events to {rt.topics.journal}")
+        count = publish_journal(result, rt)
+        e.console.print(f"published {count} journal events to {rt.topics.journal}")
     e.console.print(f"report: {paths['report']}")
 
 

@@ -42,7 +42,7 @@ from oms.venues import breaker as breakers
 from oms.venues.gateway import refusal
 from replay.models import QueueExchange, VenueModel
 
-__all__ = ["BacktestConfig", "BacktestResult", "Context", "Recorded", "Strategy", "run_backtest"]
+__all__ = ["BacktestConfig", "BacktestResult", "Context", "Recorded", "Strategy", "publish_journal", "run_backtest"]
 
 S = 1_000_000_000
 _VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND = range(5)
@@ -451,6 +451,16 @@ class _Runner:
                              limit_price=order.limit_price, venue=order.venue, status=order.status.value,
                              cum_qty=order.cum_qty, avg_px=order.avg_px, reason=order.reason))
         return rows
+
+
+def publish_journal(result: BacktestResult, runtime) -> int:
+    """Publish the backtest's journal to the journal topic of `runtime` (a `streams.runtime` connection,
+    typically under a sandbox topic prefix), keyed by account as the engine writes it; returns the count."""
+    producer = runtime.event_producer()
+    for event in result.journal:
+        producer.send(runtime.topics.journal, event.account, event)
+    producer.flush()
+    return len(result.journal)
 
 
 def run_backtest(market_data: Iterable[MarketData], strategy: Strategy,
