@@ -1,4 +1,4 @@
-"""`oms backtest` / `python -m entrypoints.backtest`: run a strategy over market data files and report.
+"""`oms backtest` and `oms whatif` (`python -m entrypoints.backtest backtest|whatif`): backtests and what-ifs.
 
 Reads the market data files (`connectors.marketdata_files`, CSV or Parquet, merged by time;
 by default the generated two-venue sample `replay/data/backtest/`), runs

@@ -111,7 +111,7 @@ def test_recorded_commands_replay_at_their_own_times():
 def test_oms_backtest_prints_the_summary_and_writes_the_report(tmp_path):
     from entrypoints.backtest import main
 
-    status = main(["--out", str(tmp_path), "--venue", "SIM-A:entry=100us", "--venue", "SIM-B:entry=1ms,reject=0.1"])
+    status = main(["backtest", "--out", str(tmp_path), "--venue", "SIM-A:entry=100us", "--venue", "SIM-B:entry=1ms,reject=0.1"])
     assert status == 0
     assert (tmp_path / "report.html").exists() and (tmp_path / "venues.csv").read_text().count("SIM-") == 2
 
@@ -119,4 +119,4 @@ def test_oms_backtest_prints_the_summary_and_writes_the_report(tmp_path):
 def test_oms_backtest_refuses_a_bad_venue_spec():
     from entrypoints.backtest import main
 
-    assert main(["--venue", "SIM-A:latency=1ms"]) != 0
+    assert main(["backtest", "--venue", "SIM-A:latency=1ms"]) != 0

@@ -95,3 +95,16 @@ def test_oms_whatif_prints_the_changes(tmp_path, capsys):
                    "--venue", "SIM-B", "--limits", "max_order_qty=1000"])
     assert status == 0
     assert "denied_now" in capsys.readouterr().out
+
+
+def test_oms_export_writes_the_tables_of_a_journal_file(tmp_path, capsys):
+    from entrypoints.export import main
+
+    result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    (tmp_path / "journal.bin").write_bytes(result.journal_bytes())
+    status = main(["--journal", str(tmp_path / "journal.bin"), "--format", "csv", "--out", str(tmp_path / "x"),
+                   "--as-of", str(T0 + 15 * MS)])
+    assert status == 0
+    assert "orders: 1 rows" in capsys.readouterr().out
+    assert (tmp_path / "x" / "fills.csv").read_text().count("\n") == 2
+    assert main(["--journal", str(tmp_path / "missing.bin")]) != 0
