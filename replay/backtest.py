@@ -10,7 +10,9 @@ order state machine), exactly as the live engine decides it; every venue is a
 `replay.models.QueueExchange` driven by its `VenueModel` (latency, queue
 position, slippage and impact, rejects, API failures, outages), and each venue
 has a circuit breaker (`oms.venues.breaker`) that failures open and successes
-close. A `Strategy` gets callbacks (`on_start`, `on_quote`, `on_trade`,
+close. While a venue is down its reports are lost (it keeps matching resting
+orders); when the outage ends the runner reconciles it (`oms.venues.reconcile`:
+missed fills re-sent, orders closed there closed here, strays canceled). A `Strategy` gets callbacks (`on_start`, `on_quote`, `on_trade`,
 `on_fill`, `on_timer`) with a `Context` and returns commands; `Recorded`
 replays recorded commands at their own times. Everything random is drawn from
 generators seeded by `config.seed` and the venue name, so the same seed and
@@ -31,7 +33,7 @@ from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
 from oms.domain.engine import RiskView, step
-from oms.domain.orders import Order
+from oms.domain.orders import ExternalOrders, Order
 from oms.domain.positions import reference_price
 from oms.domain.risk import AccountRisk, Controls
 from oms.events import (AmendOrder, CancelOrder, Event, ExecType, ExecutionReport, Fill, JournalEvent, NewOrder,
@@ -40,12 +42,13 @@ from oms.marketdata import MarketData
 from oms.routing import Router, StaticRouter, VenueGuard
 from oms.venues import breaker as breakers
 from oms.venues.gateway import refusal
+from oms.venues.reconcile import OmsOrder, reconcile
 from replay.models import QueueExchange, VenueModel
 
 __all__ = ["BacktestConfig", "BacktestResult", "Context", "Recorded", "Strategy", "publish_journal", "run_backtest"]
 
 S = 1_000_000_000
-_VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND = range(5)
+_VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND, _RECONNECT = range(6)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,10 @@ class BacktestResult:
     market_data_events: int = 0
     breaker_opened: dict[str, int] = field(default_factory=dict)
     """Venue -> how many times its breaker opened."""
+    reconciliations: list = field(default_factory=list)
+    """The `VenueReconciliation` of each reconnect after an outage, in time order."""
+    lost_reports: int = 0
+    """Venue reports that never reached the OMS (sent while the venue was down)."""
 
     def journal_bytes(self) -> bytes:
         """The journal in Avro single-object encoding, each event prefixed by its length (4 bytes, big end)."""
@@ -252,6 +259,8 @@ class _Runner:
         self.sent: dict[str, int] = {}
         """request id -> when its command entered the engine (for the answer latency)."""
         self.arrival: dict[str, Decimal | None] = {}
+        self.reconciliations: list = []
+        self.lost = 0
         self.cash = Decimal(0)
         self.fees = Decimal(0)
         self.next_sample = None
@@ -356,6 +365,9 @@ class _Runner:
     def _reports(self, venue: str, reports: list[ExecutionReport]) -> None:
         if not reports:
             return
+        if self.models[venue].outages and self.models[venue].down(self.now):
+            self.lost += len(reports)  # the session is down: the venue keeps them, reconciliation finds them
+            return
         rng, latency = self.rngs[venue], self.models[venue].entry
         for report in reports:
             self._push(max(report.ts_event, self.now) + latency.draw(rng), _ENGINE_REPORT, report)
@@ -378,6 +390,21 @@ class _Runner:
             self._push(self.now + self.config.timer_ns, _TIMER, None)
         elif kind == _COMMAND:
             self._engine(payload)
+        elif kind == _RECONNECT:
+            self._reconcile(*payload)
+
+    def _reconcile(self, name: str, since: int) -> None:
+        """After an outage: the venue's working orders and fills since it went down against the
+        engine's orders there (`oms.venues.reconcile`); the repairs go to the engine, the cancels to the venue."""
+        venue = self.venues[name]
+        oms = [OmsOrder.of_order(o) for o in self.orders.values() if o.venue == name]
+        result = reconcile(name, oms, venue.mass_status(self.now), venue.fills(since), ExternalOrders.REJECT,
+                           self.now)
+        self.reconciliations.append(result.summary)
+        self._reports(name, result.reports)
+        rng, latency = self.rngs[name], self.models[name].entry
+        for request in result.cancels:
+            self._push(self.now + latency.draw(rng), _VENUE_REQUEST, request)
 
     def _deliver(self, event: MarketData) -> None:
         self._mark(event)
@@ -414,6 +441,9 @@ class _Runner:
                         self._push(command.ts_event, _COMMAND, command)
                 if self.config.timer_ns:
                     self._push(t + self.config.timer_ns, _TIMER, None)
+                for name, model in self.models.items():
+                    for outage in model.outages:
+                        self._push(outage.end_ns, _RECONNECT, (name, outage.start_ns))
             if self.queue and self.queue[0][0] <= t:
                 self._advance(t)
             self.now = self.ctx.now = t
@@ -441,7 +471,7 @@ class _Runner:
             self._advance(self.queue[0][0])
         self._sample(self.now)
         return BacktestResult(self.config, self.journal, self.fills, self._orders(), self.pnl, self.latencies,
-                              count, dict(self.opened))
+                              count, dict(self.opened), self.reconciliations, self.lost)
 
     def _orders(self) -> list[dict]:
         rows = []

@@ -120,3 +120,31 @@ def test_oms_backtest_refuses_a_bad_venue_spec():
     from entrypoints.backtest import main
 
     assert main(["backtest", "--venue", "SIM-A:latency=1ms"]) != 0
+
+
+def test_fills_lost_in_an_outage_are_found_by_the_reconciliation_when_it_ends():
+    md = [quote(T0), trade(T0 + 10 * MS), quote(T0 + 60 * MS)]
+    model = VenueModel(queue_position=False, outages=(Outage(T0 + 5 * MS, T0 + 50 * MS),))
+    result = run_backtest(md, Once(Side.BUY, 100, "100.00"), BacktestConfig(venues={"SIM": model}))
+    assert result.lost_reports == 1
+    [summary] = result.reconciliations
+    assert summary.fills_resent == 1 and summary.missed_fills
+    assert [f.ts_event for f in fills(result)] == [T0 + 50 * MS]
+    assert result.orders[0]["status"] == "FILLED"
+
+
+def test_the_timer_and_market_data_latency_reach_the_strategy_on_the_simulated_clock():
+    seen = []
+
+    class Watch(Strategy):
+        def on_quote(self, q, ctx):
+            seen.append(("quote", ctx.now))
+
+        def on_timer(self, ctx):
+            seen.append(("timer", ctx.now))
+
+    md = [quote(T0), quote(T0 + 25 * MS)]
+    run_backtest(md, Watch(), BacktestConfig(venues={"SIM": VenueModel(market_data=Latency(3 * MS))},
+                                             timer_ns=10 * MS))
+    assert seen == [("quote", T0 + 3 * MS), ("timer", T0 + 10 * MS), ("timer", T0 + 20 * MS),
+                    ("quote", T0 + 28 * MS)]
