@@ -247,7 +247,8 @@ class _Runner:
         self.router = VenueGuard(inner, self._closed)
         self.orders: dict[str, Order] = {}
         self.accounts: dict[str, AccountRisk] = {}
-        self.marks: dict[str, tuple[Decimal, int]] = {}
+        self.last: dict[str, MarketData] = {}
+        """instrument -> its last quote or trade the OMS has seen (reference prices are derived when needed)."""
         self._references: dict | None = None
         self.queue: list = []
         self.seq = 0
@@ -281,14 +282,13 @@ class _Runner:
 
     def _risk(self) -> RiskView:
         if self._references is None:
-            self._references = dict(self.marks)
+            self._references = {i: (reference_price(e), e.ts_event) for i, e in self.last.items()}
         return RiskView(self.config.controls, self._references)
 
-    def _mark(self, event: MarketData) -> None:
-        price = reference_price(event)
-        if price is not None:
-            self.marks[event.instrument] = (price, event.ts_event)
-            self._references = None
+    def _mark_of(self, instrument: str) -> Decimal | None:
+        """The reference price (`oms.domain.positions.reference_price`) of the instrument's last event."""
+        event = self.last.get(instrument)
+        return reference_price(event) if event is not None else None
 
     # --------------------------------------------------------------- engine
 
@@ -301,8 +301,7 @@ class _Runner:
             self.ctx.orders[order.client_order_id] = order
         for request in outcome.requests:
             if request.action is VenueAction.NEW:
-                mark = self.marks.get(request.instrument)
-                self.arrival[request.order_id] = mark[0] if mark else None
+                self.arrival[request.order_id] = self._mark_of(request.instrument)
             self.sent[request.request_id] = self.now
             model = self.models.get(request.venue)
             delay = model.entry.draw(self.rngs[request.venue]) if model is not None else 0
@@ -407,7 +406,8 @@ class _Runner:
             self._push(self.now + latency.draw(rng), _VENUE_REQUEST, request)
 
     def _deliver(self, event: MarketData) -> None:
-        self._mark(event)
+        self.last[event.instrument] = event
+        self._references = None
         if type(event) is Quote:
             self.ctx.quotes[(event.instrument, event.venue)] = event
             self._commands(self.strategy.on_quote(event, self.ctx))
@@ -422,7 +422,7 @@ class _Runner:
             self._handle(kind, payload)
 
     def _sample(self, now: int) -> None:
-        value = sum((q * self.marks[i][0] for i, q in self.ctx.positions.items() if q and i in self.marks),
+        value = sum((q * self._mark_of(i) for i, q in self.ctx.positions.items() if q and i in self.last),
                     Decimal(0))
         self.pnl.append(dict(ts=now, pnl=self.cash + value - self.fees, fees=self.fees, position_value=value))
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from oms.events import ExecutionReport, OrderType, Quote, Side, Trade, VenueRequest
-from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
+from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig, _Book
 
 __all__ = ["Latency", "Outage", "QueueExchange", "VenueModel", "parse_venue"]
 
@@ -184,6 +184,9 @@ class QueueExchange(SimulatedExchange):
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
         if quote.venue is not None and quote.venue != self.name:
             return []
+        if not self._live:  # nothing rests here: only the book changes (the hot path of a backtest)
+            self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
+            return []
         reports = super().on_quote(quote, now)
         self._passive.update(r.exec_id for r in reports)  # resting orders the new quote crossed
         if self._queues:
@@ -198,7 +201,7 @@ class QueueExchange(SimulatedExchange):
         return reports
 
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
-        if trade.venue is not None and trade.venue != self.name:
+        if (trade.venue is not None and trade.venue != self.name) or not self._live:
             return []
         if not self.model.queue_position:
             reports = super().on_trade(trade, now)
