@@ -9,7 +9,7 @@ the venue models given by `--venue` (`replay.models.parse_venue`), prints the
 summary and per-venue tables, and writes the results, plots and `report.html`
 under `--out` (`replay.report.write_report`). With `--kafka-prefix`, the journal
 is also published to the journal topic under that sandbox topic prefix.
-`oms whatif` replays recorded commands with other default limits (`--limits`) or
+`oms whatif` replays recorded commands (a JSON-lines file, or the commands topic) with other default limits (`--limits`) or
 routes (`--routes`, `--default-venue`) and prints the orders that changed and the
 P&L delta (`replay.whatif`).
 """
@@ -147,7 +147,9 @@ def backtest(
 @app.command("whatif")
 def whatif(
     ctx: typer.Context,
-    commands: Annotated[Path, typer.Option(help="the recorded commands: a JSON-lines file")],
+    commands: Annotated[Optional[Path], typer.Option(
+        help="the recorded commands: a JSON-lines file (default: the commands topic)")] = None,
+
     data: Annotated[Optional[List[Path]], typer.Option("--data", metavar="FILE",
                     help="market data files (repeat); default: the generated sample")] = None,
     venue: Annotated[Optional[List[str]], typer.Option("--venue", metavar="SPEC", help="venue models, as backtest")
@@ -170,7 +172,13 @@ def whatif(
 
     try:
         models = dict(parse_venue(spec) for spec in (venue or DEFAULT_VENUES))
-        recorded = load_commands(commands)
+        if commands is not None:
+            recorded = load_commands(commands)
+        else:
+            from replay.export import commands_from_topic
+            from streams.runtime import connect
+
+            recorded = commands_from_topic(connect(entry(ctx).settings))
         files = list(data) if data else sorted(SAMPLE.glob("*.csv"))
         actual = BacktestConfig(venues=models, seed=seed)
         changes: dict = {}

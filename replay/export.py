@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 from oms.domain.projection import JournalProjection
 from oms.events import Event, JournalEvent, OrderFilled
 
-__all__ = ["Export", "export", "journal_from_file", "journal_from_topic", "write_export", "write_parquet"]
+__all__ = ["Export", "commands_from_topic", "export", "journal_from_file", "journal_from_topic", "write_export", "write_parquet"]
 
 _LENGTH = struct.Struct(">I")
 
@@ -61,6 +61,17 @@ def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | No
                                    on_error=errors.append if errors is not None else None):
         if event is not None:
             yield event
+
+
+def commands_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None) -> list[Event]:
+    """The recorded commands of the commands topic of `runtime` (every partition to its end at start),
+    in `ts_event` order (stable); undecodable records go to `errors` (when given)."""
+    from replay.journal import _read  # the one topic reader, with the topic's admission rules
+
+    found = [event for _, _, _, _, event in _read(runtime, runtime.topics.commands, timeout=timeout,
+                                                  on_error=errors.append if errors is not None else None)
+             if event is not None]
+    return sorted(found, key=lambda e: e.ts_event)
 
 
 def _plain(value):
