@@ -90,3 +90,10 @@ def test_a_file_whose_columns_say_nothing_is_refused_at_the_header(tmp_path):
     path.write_text("when,what\n1,2\n")
     with pytest.raises(BadRow, match="line 1: header: no timestamp column"):
         list(load_file(path))
+
+
+def test_the_shipped_sample_reads_as_the_project_reader_reads_it():
+    from oms.marketdata import read_csv
+
+    sample = "replay/data/sample_marketdata.csv"
+    assert list(load_file(sample)) == list(read_csv(sample))
