@@ -154,6 +154,11 @@ def whatif(
                     help="market data files (repeat); default: the generated sample")] = None,
     venue: Annotated[Optional[List[str]], typer.Option("--venue", metavar="SPEC", help="venue models, as backtest")
                      ] = None,
+    journal: Annotated[Optional[Path], typer.Option(
+        help="what happened: a recorded journal file (default: the commands replayed with unchanged settings)")
+                       ] = None,
+    kafka_prefix: Annotated[Optional[str], typer.Option(
+        help="also publish the what-if journal under this sandbox topic prefix")] = None,
     limits: Annotated[str, typer.Option(help="what-if default limits: name=value,... (e.g. max_order_qty=100)")
                       ] = "",
     routes: Annotated[str, typer.Option(help="what-if routing: INSTRUMENT=VENUE,...")] = "",
@@ -186,7 +191,16 @@ def whatif(
             changes["controls"] = Controls(defaults=parse_default_limits(limits))
         if routes or default_venue:
             changes["router"] = StaticRouter.parse(routes, default_venue or next(iter(models)), venues=models)
-        result = what_if(recorded, load_files(files), actual, **changes)
+        if journal is not None:
+            from dataclasses import replace as changed
+
+            from replay.export import journal_from_file
+            from replay.whatif import against_journal
+
+            result = against_journal(journal_from_file(journal), recorded, load_files(files),
+                                     changed(actual, **changes))
+        else:
+            result = what_if(recorded, load_files(files), actual, **changes)
     except (OSError, ValueError) as exc:
         raise refused(exc, "whatif") from None
     e = entry(ctx)
@@ -196,6 +210,13 @@ def whatif(
     for c in result.changes:
         table.add_row(c.client_order_id, c.what, c.actual, c.whatif)
     e.console.print(table)
+    if kafka_prefix is not None and result.whatif is not None:
+        from replay.backtest import publish_journal
+        from streams.runtime import connect
+
+        rt = connect(e.settings.model_copy(update={"topic_prefix": kafka_prefix}))
+        rt.ensure_topics()
+        e.console.print(f"published {publish_journal(result.whatif, rt)} what-if journal events to {rt.topics.journal}")
     e.console.print(f"changes: {result.counts()}; fees {result.fees_actual} -> {result.fees_whatif}; "
                     f"P&L {result.pnl_actual} -> {result.pnl_whatif} (delta {result.pnl_delta})")
 

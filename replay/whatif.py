@@ -8,8 +8,9 @@ another `router`) - and `diff_orders` compares the outcomes order by order
 (by client order id): orders denied in one and allowed in the other, filled
 quantity, venue and fees that changed, and the P&L delta. When the actual
 outcome is a recorded journal rather than a run, `orders_of_export` gives its
-orders in the same shape (`replay.export.export`), and `diff_orders` compares
-that with the alternative run.
+orders in the same shape (`replay.export.export`), and `against_journal`
+compares that with the alternative run (P&L of both from their fills and the
+market data's last prices).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Iterable
 from oms.events import Event
 from oms.marketdata import MarketData
 from replay.backtest import BacktestConfig, BacktestResult, Recorded, run_backtest
-from replay.export import Export
+from replay.export import Export, export
 
-__all__ = ["Change", "WhatIf", "diff_orders", "orders_of_export", "what_if"]
+__all__ = ["Change", "WhatIf", "against_journal", "diff_orders", "orders_of_export", "what_if"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,36 @@ def diff_orders(actual: Iterable[dict], whatif: Iterable[dict]) -> list[Change]:
 def orders_of_export(exported: Export) -> list[dict]:
     """A recorded journal's orders (`replay.export.export`) as diff rows."""
     return exported.orders
+
+
+def _pnl(fills: Iterable[dict], marks: dict[str, Decimal]) -> Decimal:
+    """Cash from `fills` (side, quantity, price, instrument) plus the open positions at `marks`."""
+    cash, positions = Decimal(0), {}
+    for f in fills:
+        sign = 1 if f["side"] == "BUY" else -1
+        cash -= sign * f["quantity"] * f["price"]
+        positions[f["instrument"]] = positions.get(f["instrument"], Decimal(0)) + sign * f["quantity"]
+    return cash + sum((q * marks[i] for i, q in positions.items() if q and i in marks), Decimal(0))
+
+
+def against_journal(journal: Iterable[Event], commands: Iterable[Event], market_data: Iterable[MarketData],
+                    alternative: BacktestConfig) -> WhatIf:
+    """What happened is a recorded journal (`journal`); `commands` are replayed over `market_data` with
+    `alternative`. Both P&Ls are the fills' cash plus the positions at the last reference price of the
+    market data, before fees; fees are the journal's commissions and the alternative's modelled fees."""
+    from oms.domain.positions import reference_price
+
+    market_data = list(market_data)
+    happened = export(journal)
+    run = run_backtest(market_data, Recorded(list(commands)), alternative)
+    marks: dict[str, Decimal] = {}
+    for event in market_data:
+        price = reference_price(event)
+        if price is not None:
+            marks[event.instrument] = price
+    return WhatIf(diff_orders(orders_of_export(happened), run.orders), _pnl(happened.fills, marks),
+                  _pnl(run.fills, marks), sum((f["commission"] for f in happened.fills), Decimal(0)),
+                  run.summary()["fees"], None, run)
 
 
 def what_if(commands: Iterable[Event], market_data: Iterable[MarketData], actual: BacktestConfig,

@@ -108,3 +108,16 @@ def test_oms_export_writes_the_tables_of_a_journal_file(tmp_path, capsys):
     assert "orders: 1 rows" in capsys.readouterr().out
     assert (tmp_path / "x" / "fills.csv").read_text().count("\n") == 2
     assert main(["--journal", str(tmp_path / "missing.bin")]) != 0
+
+
+def test_a_recorded_journal_is_what_happened_and_a_tighter_limit_is_diffed_against_it(tmp_path):
+    from replay.whatif import against_journal
+
+    happened = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    same = against_journal(happened.journal, commands(), quotes(), BacktestConfig(venues=VENUES, account="ACC"))
+    assert same.changes == [] and same.pnl_delta == 0
+    tighter = against_journal(happened.journal, commands(), quotes(), BacktestConfig(
+        venues=VENUES, account="ACC", controls=Controls(defaults=parse_default_limits("max_order_qty=1000"))))
+    assert [c.what for c in tighter.changes] == ["denied_now", "fill_changed"]
+    # 3100 bought at 100.02 marked at the 100.01 mid, against 300 in the what-if
+    assert tighter.pnl_actual == Decimal("-31.00") and tighter.pnl_whatif == Decimal("-3.00")
