@@ -23,8 +23,10 @@ from typing import Annotated, Optional, Sequence
 import typer
 from rich.table import Table
 
+from entrypoints import backtest as backtest_module
 from entrypoints import blotter as blotter_module
 from entrypoints import demo as demo_module
+from entrypoints import export as export_module
 from entrypoints import marketdata as marketdata_module
 from entrypoints import replay as replay_module
 from entrypoints import tables
@@ -461,6 +463,9 @@ app.command("venue")(venue_module.venue)
 app.command("marketdata")(marketdata_module.marketdata)
 app.command("replay")(replay_module.replay_command)
 app.command("blotter")(blotter_module.blotter)
+app.command("backtest")(backtest_module.backtest)
+app.command("whatif")(backtest_module.whatif)
+app.command("export")(export_module.export_command)
 
 
 @app.command()

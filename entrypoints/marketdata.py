@@ -2,8 +2,9 @@
 
 Two sources, exactly one per run: `--synthetic` steps a seeded random walk per
 instrument (`processors.marketdata_handler.run_synthetic`) until `--duration`
-seconds of steps are done or SIGTERM/SIGINT; `--csv FILE` publishes a file of
-quotes and trades (`publish_csv`). Arguments are checked before anything
+seconds of steps are done or SIGTERM/SIGINT; `--csv FILE` publishes a CSV or Parquet file of
+quotes and trades (`publish_csv`, through `connectors.marketdata_files`: `--columns`,
+`--time-format`, `--kind`, `--instrument`, `--venue`, `--skip-bad`). Arguments are checked before anything
 connects; a bad CSV row is refused naming the row, and nothing is published.
 """
 
@@ -48,8 +49,18 @@ def parse_instruments(text: str) -> dict[str, Decimal]:
 def marketdata(
     ctx: typer.Context,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="a seeded random walk per instrument")] = False,
-    csv: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="a CSV of quotes and trades to publish")
+    csv: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="a CSV or Parquet file of quotes and trades to publish")
                    ] = None,
+    columns: Annotated[str, typer.Option(help="file: FIELD=COLUMN,... where the file's columns differ "
+                                              "(ts, instrument, type, bid_price, bid_size, ask_price, ask_size, "
+                                              "price, size, side, venue)")] = "",
+    time_format: Annotated[str, typer.Option(help="file: auto, iso, compact (YYYYMMDD HHMMSSfff), s, ms, us, ns")
+                           ] = "auto",
+    kind: Annotated[Optional[str], typer.Option(help="file: quote or trade when it has no type column")] = None,
+    instrument: Annotated[Optional[str], typer.Option(help="file: its instrument when it has no instrument column")
+                          ] = None,
+    venue: Annotated[Optional[str], typer.Option(help="file: its venue when it has no venue column")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="file: skip bad rows (reported and counted)")] = False,
     instruments: Annotated[str, typer.Option(help="synthetic: INSTRUMENT:START_PRICE,...")] = "AAPL:187.00,MSFT:411.50",
     rate: Annotated[float, typer.Option(help="synthetic: steps per second")] = 10.0,
     seed: Annotated[int, typer.Option(help="synthetic: random seed")] = 0,
@@ -62,6 +73,7 @@ def marketdata(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="log at INFO level")] = False,
 ) -> None:
     """Publish market data to the marketdata topic, keyed by instrument: a synthetic feed or a CSV file."""
+    from connectors.marketdata_files import ColumnMap, LoadReport, TimeFormat
     from processors.marketdata_handler import publish_csv, run_synthetic
     from streams.runtime import connect
 
@@ -78,6 +90,17 @@ def marketdata(
             raise CommandError("tick", f"{tick!r} is not a decimal") from None
         if rate <= 0:
             raise CommandError("rate", f"{rate} is not positive")
+    else:
+        try:
+            column_map = ColumnMap.parse(columns)
+        except ValueError as exc:
+            raise refused(exc, "columns") from None
+        try:
+            form = TimeFormat(time_format)
+        except ValueError:
+            raise CommandError("time_format", f"{time_format!r} is not one of "
+                               f"{', '.join(f.value for f in TimeFormat)}") from None
+        report = LoadReport()
     configure_logging("info" if verbose else "warning")
     e = entry(ctx)
     with stopping() as stop:
@@ -89,10 +112,15 @@ def marketdata(
                 count = run_synthetic(e.settings, prices, seed=seed, rate_hz=rate, duration_s=duration, stop=stop,
                                       clock=e.clock, tick=tick_size, spread_ticks=spread_ticks, runtime=rt)
             else:
-                count = publish_csv(e.settings, csv, e.clock, stop=stop, runtime=rt)
+                count = publish_csv(e.settings, csv, e.clock, stop=stop, runtime=rt, columns=column_map,
+                                    time_format=form, skip_bad=skip_bad, report=report, kind=kind,
+                                    instrument=instrument, venue=venue)
+                for bad in report.bad:
+                    e.console.print(f"skipped {bad}")
         except ValueError as exc:  # a bad CSV row or argument: say where
             raise refused(exc, "csv" if csv is not None else "synthetic") from None
-    e.console.print(f"published {count} market data events to {rt.topics.marketdata}")
+    skipped = f" ({report.skipped} bad rows skipped)" if csv is not None and report.skipped else ""
+    e.console.print(f"published {count} market data events to {rt.topics.marketdata}{skipped}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

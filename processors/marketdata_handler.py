@@ -3,7 +3,7 @@
 This processor owns getting market data onto Kafka: `run_synthetic` steps a
 seeded `oms.marketdata.SyntheticFeed` at a fixed rate (event times from the
 `Clock` passed in, pacing by the monotonic timer) and `publish_csv` publishes
-a CSV file of quotes and trades as fast as the producer takes them. What the
+a CSV or Parquet file of quotes and trades as fast as the producer takes them. What the
 events are is decided in `oms.marketdata`; this module only publishes them.
 Its entry point is `entrypoints.marketdata` (`oms marketdata`).
 """
@@ -20,7 +20,8 @@ from typing import Mapping
 
 from oms.clock import Clock
 from oms.config import Settings
-from oms.marketdata import SyntheticFeed, read_csv
+from connectors.marketdata_files import ColumnMap, LoadReport, TimeFormat, load_file
+from oms.marketdata import SyntheticFeed
 
 log = logging.getLogger("oms.marketdata")
 
@@ -93,12 +94,20 @@ def publish_csv(
     *,
     stop: threading.Event | None = None,
     runtime=None,
+    columns: ColumnMap = ColumnMap(),
+    time_format: TimeFormat = TimeFormat.AUTO,
+    skip_bad: bool = False,
+    report: LoadReport | None = None,
+    **options,
 ) -> int:
-    """Publish every quote and trade of a CSV file (see `oms.marketdata.read_csv`); returns the count.
+    """Publish every quote and trade of a CSV or Parquet file (`connectors.marketdata_files.load_file`
+    with `columns`, `time_format`, `skip_bad` and `options`: kind, instrument, venue); returns the count.
 
-    The file is checked completely before anything is published, so a bad row
-    publishes nothing. `ts_init` is the clock's time, `ts_event` the file's."""
-    events = list(read_csv(path, clock))
+    The file is read completely before anything is published, so a bad row (unless skipped,
+    then counted in `report`) publishes nothing. `ts_init` is the clock's time, `ts_event` the file's."""
+    events = list(load_file(path, columns, time_format=time_format, skip_bad=skip_bad, report=report, **options))
+    if clock is not None:
+        events = [e.model_copy(update={"ts_init": clock.now_ns()}) for e in events]
     rt = _runtime(settings, runtime)
     topic = rt.topics.marketdata
     producer = rt.event_producer()

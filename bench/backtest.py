@@ -1,0 +1,145 @@
+"""Benchmark of backtests and exports: market data events/s, orders/s, and journal export to Parquet.
+
+This module owns measuring the backtest runner against bare loops over the
+same data, in the same run. Market data: a generated two-venue feed written to
+CSV; the bare loop reads and decodes it (`connectors.marketdata_files`), then
+the runner walks the decoded events with a passive strategy that listens to
+every event and sends nothing, and (over the first `--maker-events`) with the
+market maker of `replay.strategies` that keeps orders resting on both venues
+(its rate is bound by the engine step, like the orders row), and a bare loop
+touches each decoded event once. Orders: N recorded marketable IOC orders through the
+engine step (risk, routing, state machine) and the simulated venue, beside a
+bare loop that only decodes the same command records. Export: the journal of
+that run (repeated to `--export-events`) written as a journal file, a bare
+read + decode of it, and `replay.export` to Parquet. Prints a table (and JSON
+with `--json`). Run with `python -m bench.backtest [--md N] [--orders N]
+[--maker-events N] [--export-events N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import struct
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from connectors.marketdata_files import load_files
+from oms.events import NewOrder, Quote, TimeInForce
+from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
+from replay.export import export, journal_from_file, write_export
+from replay.models import Latency, VenueModel
+from replay.sample_data import generate
+from replay.strategies import Observer, PassiveMaker
+
+VENUES = {"SIM-A": VenueModel(entry=Latency(150_000, 50_000)), "SIM-B": VenueModel(entry=Latency(900_000))}
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def _timed(fn):
+    gc.collect()
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def bench_market_data(n: int, workdir: Path, maker_events: int = 10_000) -> list[tuple[str, int, float]]:
+    steps = max(1, n // 3)  # ~1 quote + ~0.6 trade on A, 1 quote + ~0.3 trade on B per step
+    paths = generate(workdir / "md", steps=steps, seed=11, step_ns=10_000_000)
+    events, load_s = _timed(lambda: list(load_files(paths)))
+    rows = [("read + decode CSV (bare)", len(events), load_s)]
+
+    def bare():
+        count = 0
+        for e in events:
+            count += e.ts_event > 0 and type(e) is Quote
+        return count
+
+    _, bare_s = _timed(bare)
+    rows.append(("walk decoded events (bare)", len(events), bare_s))
+    _, observer_s = _timed(lambda: run_backtest(events, Observer(), BacktestConfig(venues=VENUES)))
+    rows.append(("backtest, passive strategy (listens)", len(events), observer_s))
+    some = events[:maker_events]
+    result, maker_s = _timed(lambda: run_backtest(some, PassiveMaker("AAPL"), BacktestConfig(venues=VENUES)))
+    rows.append((f"backtest, resting maker ({len(result.orders):,} orders)", len(some), maker_s))
+    return rows
+
+
+def _orders(n: int) -> tuple[list[NewOrder], list[Quote]]:
+    t0 = 1_717_425_000_000_000_000
+    quotes = [Quote(event_id=f"q{i}", ts_event=t0 + i * 1_000_000, ts_init=t0 + i * 1_000_000, instrument="AAPL",
+                    venue=v, bid_price=Decimal("187.00"), bid_size=Decimal(10 ** 7), ask_price=Decimal("187.02"),
+                    ask_size=Decimal(10 ** 7)) for i in range(2) for v in VENUES]
+    ctx = Context("BENCH", "bench")
+    commands = []
+    for i in range(n):
+        ctx.now = t0 + 1_000_000 + i
+        commands.append(ctx.buy("AAPL", 1, "187.02", "SIM-A" if i % 2 else "SIM-B", TimeInForce.IOC))
+    return commands, quotes
+
+
+def bench_orders(n: int) -> tuple[list[tuple[str, int, float]], list]:
+    commands, quotes = _orders(n)
+    records = [c.model_dump() for c in commands]
+    _, bare_s = _timed(lambda: [NewOrder.model_validate(r) for r in records])
+    config = BacktestConfig(venues={v: VenueModel() for v in VENUES})
+    result, run_s = _timed(lambda: run_backtest(quotes, Recorded(commands), config))
+    return [("decode command records (bare)", n, bare_s),
+            ("orders through engine + risk + routing + venue", n, run_s)], result.journal
+
+
+def bench_export(journal: list, n: int, workdir: Path) -> list[tuple[str, int, float]]:
+    from streams.codec import SingleObjectCodec
+
+    codec = SingleObjectCodec()
+    frames = [codec.encode("order.events", e) for e in journal]
+    path = workdir / "journal.bin"
+    with path.open("wb") as fh:
+        written = 0
+        while written < n:
+            for data in frames[: n - written]:
+                fh.write(struct.pack(">I", len(data)) + data)
+            written += min(len(frames), n - written)
+    _, bare_s = _timed(lambda: sum(1 for _ in journal_from_file(path)))
+    _, export_s = _timed(lambda: write_export(export(journal_from_file(path)), workdir / "export"))
+    return [("read + decode journal file (bare)", n, bare_s), ("export journal to Parquet", n, export_s)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.backtest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--md", type=int, default=150_000, help="market data events (about)")
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--maker-events", type=int, default=10_000)
+    parser.add_argument("--export-events", type=int, default=100_000, help="the issue's figure is 1,000,000")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        rows = bench_market_data(args.md, workdir, args.maker_events)
+        order_rows, journal = bench_orders(args.orders)
+        rows += order_rows
+        rows += bench_export(journal, args.export_events, workdir)
+    if args.json:
+        print(json.dumps([dict(step=s, n=n, seconds=round(t, 3), per_second=round(_rate(n, t))) for s, n, t in rows]))
+        return 0
+    table = Table(title="backtest and export throughput (one process)")
+    for name in ("step", "n", "seconds", "per second"):
+        table.add_column(name, justify="right" if name != "step" else "left")
+    for step, n, t in rows:
+        table.add_row(step, f"{n:,}", f"{t:.2f}", f"{_rate(n, t):,.0f}")
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The backtest runner and its models: determinism, latency, queue position, slippage, outages and breakers."""
+
+from decimal import Decimal
+from pathlib import Path
+
+from oms.events import OrderDenied, OrderFilled, Quote, Side, Trade
+from oms.venues.breaker import BreakerPolicy
+from connectors.marketdata_files import load_files
+from replay.backtest import BacktestConfig, Context, Recorded, Strategy, run_backtest
+from replay.models import Latency, Outage, VenueModel
+from replay.strategies import PassiveMaker
+
+T0 = 1_717_425_000_000_000_000
+MS = 1_000_000
+DATA = sorted(Path("replay/data/backtest").glob("*.csv"))
+
+
+def quote(t, bid="100.00", ask="100.02", bid_size=300, ask_size=300, venue="SIM"):
+    return Quote(event_id=f"q{t}", ts_event=t, ts_init=t, instrument="X", venue=venue, bid_price=Decimal(bid),
+                 bid_size=Decimal(bid_size), ask_price=Decimal(ask), ask_size=Decimal(ask_size))
+
+
+def trade(t, price="100.00", size=100, venue="SIM"):
+    return Trade(event_id=f"t{t}", ts_event=t, ts_init=t, instrument="X", venue=venue, price=Decimal(price),
+                 size=Decimal(size))
+
+
+class Once(Strategy):
+    """Sends one order at the first quote."""
+
+    def __init__(self, side=Side.BUY, qty=100, price=None):
+        self.side, self.qty, self.price, self.sent = side, qty, price, False
+
+    def on_quote(self, q, ctx: Context):
+        if self.sent:
+            return None
+        self.sent = True
+        return [ctx.order(self.side, "X", self.qty, self.price, "SIM")]
+
+
+def fills(result):
+    return [e for e in result.journal if isinstance(e, OrderFilled)]
+
+
+def test_same_seed_and_inputs_give_a_byte_identical_journal():
+    md = list(load_files(DATA))[:1200]
+    config = BacktestConfig(venues={"SIM-A": VenueModel(entry=Latency(200_000, 100_000), reject_probability=0.1),
+                                    "SIM-B": VenueModel(entry=Latency(MS, sigma=0.5), api_failure_probability=0.05)},
+                            seed=3)
+    first = run_backtest(md, PassiveMaker("AAPL"), config).journal_bytes()
+    second = run_backtest(md, PassiveMaker("AAPL"), config).journal_bytes()
+    other = run_backtest(md, PassiveMaker("AAPL"), BacktestConfig(venues=config.venues, seed=4)).journal_bytes()
+    assert len(first) > 10_000 and first == second
+    assert other != first
+
+
+def test_entry_latency_shifts_the_fill_by_the_round_trip():
+    md = [quote(T0), quote(T0 + 50 * MS)]
+    instant = run_backtest(md, Once(), BacktestConfig(venues={"SIM": VenueModel()}))
+    late = run_backtest(md, Once(), BacktestConfig(venues={"SIM": VenueModel(entry=Latency(5 * MS))}))
+    assert [f.ts_event for f in fills(instant)] == [T0]
+    assert [f.ts_event for f in fills(late)] == [T0 + 10 * MS]
+    assert late.latencies[0]["ns"] == 10 * MS
+
+
+def test_a_passive_order_fills_only_after_the_size_ahead_of_it_traded():
+    md = [quote(T0)] + [trade(T0 + i * MS) for i in range(1, 6)]
+    strategy = lambda: Once(Side.BUY, 100, "100.00")  # joins 300 displayed at the bid
+    queued = run_backtest(md, strategy(), BacktestConfig(venues={"SIM": VenueModel()}))
+    no_queue = run_backtest(md, strategy(), BacktestConfig(venues={"SIM": VenueModel(queue_position=False)}))
+    assert [f.ts_event for f in fills(queued)] == [T0 + 4 * MS]
+    assert [f.ts_event for f in fills(no_queue)] == [T0 + 1 * MS]
+    assert queued.fills[0]["passive"] and queued.fills[0]["slippage_bps"] == Decimal("-1.00")
+
+
+def test_slippage_and_impact_move_a_taker_fill_against_the_order():
+    md = [quote(T0, ask="100.00", ask_size=1000)]
+    result = run_backtest(md, Once(Side.BUY, 500), BacktestConfig(
+        venues={"SIM": VenueModel(slippage_bps=Decimal(1), impact_bps_per_unit=Decimal("0.01"),
+                                  taker_fee_bps=Decimal(2))}))
+    [fill] = result.fills
+    assert fill["price"] == Decimal("100.06")  # 100 * (1 + 6 bps), up to the tick
+    assert not fill["passive"] and fill["fee"] == Decimal("500") * Decimal("100.06") * Decimal("0.0002")
+
+
+def test_an_outage_opens_the_breaker_and_new_orders_are_denied_until_it_recovers():
+    class Every(Strategy):
+        def on_quote(self, q, ctx):
+            return [ctx.buy("X", 10, None, "SIM")]
+
+    md = [quote(T0 + i * 100 * MS) for i in range(40)]
+    config = BacktestConfig(venues={"SIM": VenueModel(outages=(Outage(T0, T0 + 1000 * MS),))},
+                            breaker=BreakerPolicy(failures=3, window_ns=10 ** 9, cooldown_ns=500 * MS))
+    result = run_backtest(md, Every(), config)
+    denied = [e for e in result.journal if isinstance(e, OrderDenied)]
+    assert result.breaker_opened["SIM"] >= 1
+    assert denied and all(d.reason_code == "VENUE_UNAVAILABLE" for d in denied)
+    assert fills(result) and min(f.ts_event for f in fills(result)) >= T0 + 1000 * MS  # trading resumes after
+
+
+def test_recorded_commands_replay_at_their_own_times():
+    ctx = Context("BT", "backtest")
+    ctx.now = T0 + 20 * MS
+    command = ctx.buy("X", 100, None, "SIM")
+    md = [quote(T0), quote(T0 + 50 * MS)]
+    result = run_backtest(md, Recorded([command]), BacktestConfig(venues={"SIM": VenueModel()}))
+    assert [f.ts_event for f in fills(result)] == [T0 + 20 * MS]
+    assert result.summary()["fills"] == 1
+
+
+def test_oms_backtest_prints_the_summary_and_writes_the_report(tmp_path):
+    from entrypoints.backtest import main
+
+    status = main(["backtest", "--out", str(tmp_path), "--venue", "SIM-A:entry=100us", "--venue", "SIM-B:entry=1ms,reject=0.1"])
+    assert status == 0
+    assert (tmp_path / "report.html").exists() and (tmp_path / "venues.csv").read_text().count("SIM-") == 2
+
+
+def test_oms_backtest_refuses_a_bad_venue_spec():
+    from entrypoints.backtest import main
+
+    assert main(["backtest", "--venue", "SIM-A:latency=1ms"]) != 0
+
+
+def test_fills_lost_in_an_outage_are_found_by_the_reconciliation_when_it_ends():
+    md = [quote(T0), trade(T0 + 10 * MS), quote(T0 + 60 * MS)]
+    model = VenueModel(queue_position=False, outages=(Outage(T0 + 5 * MS, T0 + 50 * MS),))
+    result = run_backtest(md, Once(Side.BUY, 100, "100.00"), BacktestConfig(venues={"SIM": model}))
+    assert result.lost_reports == 1
+    [summary] = result.reconciliations
+    assert summary.fills_resent == 1 and summary.missed_fills
+    assert [f.ts_event for f in fills(result)] == [T0 + 50 * MS]
+    assert result.orders[0]["status"] == "FILLED"
+
+
+def test_the_timer_and_market_data_latency_reach_the_strategy_on_the_simulated_clock():
+    seen = []
+
+    class Watch(Strategy):
+        def on_quote(self, q, ctx):
+            seen.append(("quote", ctx.now))
+
+        def on_timer(self, ctx):
+            seen.append(("timer", ctx.now))
+
+    md = [quote(T0), quote(T0 + 25 * MS)]
+    run_backtest(md, Watch(), BacktestConfig(venues={"SIM": VenueModel(market_data=Latency(3 * MS))},
+                                             timer_ns=10 * MS))
+    assert seen == [("quote", T0 + 3 * MS), ("timer", T0 + 10 * MS), ("timer", T0 + 20 * MS),
+                    ("quote", T0 + 28 * MS)]

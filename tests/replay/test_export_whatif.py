@@ -1,0 +1,123 @@
+"""Exports round-trip the journal (file → tables → Parquet/CSV), and what-if finds a known change."""
+
+import json
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+
+from oms.domain.risk import Controls, parse_default_limits
+from oms.events import Quote, Side
+from oms.routing import StaticRouter
+from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
+from replay.export import export, journal_from_file, write_export
+from replay.models import VenueModel
+from replay.whatif import diff_orders, orders_of_export, what_if
+
+T0 = 1_717_425_000_000_000_000
+MS = 1_000_000
+VENUES = {"SIM-A": VenueModel(), "SIM-B": VenueModel()}
+
+
+def quotes():
+    return [Quote(event_id=f"q{i}{v}", ts_event=T0 + i * 10 * MS, ts_init=T0 + i * 10 * MS, instrument="X", venue=v,
+                  bid_price=Decimal("100.00"), bid_size=Decimal(1000), ask_price=Decimal("100.02"),
+                  ask_size=Decimal(1000)) for i in range(5) for v in VENUES]
+
+
+def commands():
+    ctx = Context("ACC", "trader")
+    out = []
+    for i, qty in enumerate((100, 5000, 200)):
+        ctx.now = T0 + (i + 1) * 10 * MS + 1
+        out.append(ctx.buy("X", qty))
+    return out
+
+
+def test_export_round_trips_a_backtest_journal_as_of_a_time(tmp_path):
+    result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    (tmp_path / "journal.bin").write_bytes(result.journal_bytes())
+    events = list(journal_from_file(tmp_path / "journal.bin"))
+    assert events == result.journal
+    tables = export(events)
+    assert sorted((o["client_order_id"], o["cum_qty"]) for o in tables.orders) == sorted(
+        (o["client_order_id"], o["cum_qty"]) for o in result.orders)
+    assert [p["quantity"] for p in tables.positions] == [sum(f["quantity"] for f in result.fills)] == [3100]
+    paths = write_export(tables, tmp_path / "out")
+    fills = pq.read_table(paths["fills"]).to_pylist()
+    assert [Decimal(f["price"]) for f in fills] == [f["price"] for f in result.fills]
+    assert len(pq.read_table(paths["journal"])) == len(events)
+    early = export(events, as_of=T0 + 15 * MS)
+    assert [o["cum_qty"] for o in early.orders] == [Decimal(100)]
+    assert export(events, account="OTHER").orders == [] and export(events, instrument="Y").fills == []
+    csv_paths = write_export(tables, tmp_path / "csv", "csv")
+    assert csv_paths["orders"].read_text().count("\n") == 4
+    frames = tables.frames()
+    assert set(frames) == {"journal", "orders", "fills", "positions"} and len(frames["fills"]) == len(result.fills) == 4
+
+
+def test_what_if_a_smaller_order_limit_denies_the_large_order_and_moves_pnl():
+    result = what_if(commands(), quotes(), BacktestConfig(venues=VENUES, account="ACC"),
+                     controls=Controls(defaults=parse_default_limits("max_order_qty=1000")))
+    denied, freed = result.changes  # the large order is denied; the liquidity it took fills the next one
+    assert (denied.client_order_id, denied.what, denied.actual) == ("C0000002", "denied_now", "PARTIALLY_FILLED")
+    assert "MAX_ORDER_QTY" in denied.whatif
+    assert (freed.client_order_id, freed.what, freed.actual, freed.whatif) == ("C0000003", "fill_changed", "0", "200")
+    assert result.fees_actual == result.fees_whatif == 0
+    assert result.pnl_delta != 0
+
+
+def test_what_if_another_route_moves_orders_to_another_venue():
+    result = what_if(commands(), quotes(), BacktestConfig(venues=VENUES, account="ACC"),
+                     router=StaticRouter.parse("X=SIM-B", "SIM-A", venues=VENUES))
+    assert [c.what for c in result.changes] == ["venue_changed"] * 3
+    assert {c.whatif for c in result.changes} == {"SIM-B"}
+
+
+def test_a_recorded_journal_diffs_against_a_what_if_run():
+    actual = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    recorded = orders_of_export(export(actual.journal))
+    assert diff_orders(recorded, actual.orders) == []
+
+
+def test_oms_whatif_prints_the_changes(tmp_path, capsys):
+    from entrypoints.backtest import main
+
+    lines = []
+    for c in commands():
+        record = {k: (v.value if hasattr(v, "value") else str(v) if isinstance(v, Decimal) else v)
+                  for k, v in c.__dict__.items()}
+        lines.append(json.dumps({"type": "NewOrder", **record}))
+    (tmp_path / "cmds.jsonl").write_text("\n".join(lines))
+    md = tmp_path / "md.csv"
+    md.write_text("type,ts,instrument,venue,bid_price,bid_size,ask_price,ask_size,price,size\n" + "".join(
+        f"quote,{q.ts_event},X,{q.venue},100.00,1000,100.02,1000,,\n" for q in quotes()))
+    status = main(["whatif", "--commands", str(tmp_path / "cmds.jsonl"), "--data", str(md), "--venue", "SIM-A",
+                   "--venue", "SIM-B", "--limits", "max_order_qty=1000"])
+    assert status == 0
+    assert "denied_now" in capsys.readouterr().out
+
+
+def test_oms_export_writes_the_tables_of_a_journal_file(tmp_path, capsys):
+    from entrypoints.export import main
+
+    result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    (tmp_path / "journal.bin").write_bytes(result.journal_bytes())
+    status = main(["--journal", str(tmp_path / "journal.bin"), "--format", "csv", "--out", str(tmp_path / "x"),
+                   "--as-of", str(T0 + 15 * MS)])
+    assert status == 0
+    assert "orders: 1 rows" in capsys.readouterr().out
+    assert (tmp_path / "x" / "fills.csv").read_text().count("\n") == 2
+    assert main(["--journal", str(tmp_path / "missing.bin")]) != 0
+
+
+def test_a_recorded_journal_is_what_happened_and_a_tighter_limit_is_diffed_against_it(tmp_path):
+    from replay.whatif import against_journal
+
+    happened = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    same = against_journal(happened.journal, commands(), quotes(), BacktestConfig(venues=VENUES, account="ACC"))
+    assert same.changes == [] and same.pnl_delta == 0
+    tighter = against_journal(happened.journal, commands(), quotes(), BacktestConfig(
+        venues=VENUES, account="ACC", controls=Controls(defaults=parse_default_limits("max_order_qty=1000"))))
+    assert [c.what for c in tighter.changes] == ["denied_now", "fill_changed"]
+    # 3100 bought at 100.02 marked at the 100.01 mid, against 300 in the what-if
+    assert tighter.pnl_actual == Decimal("-31.00") and tighter.pnl_whatif == Decimal("-3.00")
