@@ -58,6 +58,7 @@ from streams.codec import Codec, encode_key
 from streams.idempotence import already_applied, mark_applied, partition_key
 from streams.reader import ReadError, TopicReader
 from streams.records import Record, dead_letter
+from streams.security import connection
 
 log = logging.getLogger("oms.processor")
 
@@ -100,7 +101,7 @@ def transactional_consumer_config(bootstrap_servers: str, group_id: str, **extra
     """The processor's input consumer: group-managed, committed data only, offsets committed
     with the transaction (never by the consumer itself)."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "group.id": group_id,
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
@@ -120,7 +121,7 @@ def processor_consumer_config(bootstrap_servers: str, group_id: str, transaction
 def transactional_producer_config(bootstrap_servers: str, transactional_id: str, **extra) -> dict:
     """The processor's transactional producer."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "transactional.id": transactional_id,
         "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
         "enable.idempotence": True,

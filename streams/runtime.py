@@ -3,7 +3,9 @@
 `connect(settings)` applies the project-wide resolution order for the broker
 (`KAFKA_BOOTSTRAP_SERVERS`, else the local broker, started if needed) and the
 codec (Confluent wire format when a schema registry is configured, else Avro
-single-object encoding with schemas on the compacted `schemas` topic).
+single-object encoding with schemas on the compacted `schemas` topic). It
+also installs the settings' SASL/TLS client security (`streams.security.use`)
+for every Kafka client the process builds from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from streams.codec import Codec, SingleObjectCodec, make_codec
 from streams.kafka import EventConsumer, EventProducer, admin_client, consumer_config, producer_config
 from streams.reader import TopicReader
 from streams.schema_topic import learn_schemas, publish_schemas
+from streams import security
 from streams.topics import Topics, create_topics
 
 
@@ -81,6 +84,7 @@ class Runtime:
 
 
 def connect(settings: Settings, *, start_broker: bool = True) -> Runtime:
+    security.use(settings)
     if settings.bootstrap_servers:
         bootstrap = settings.bootstrap_servers
     elif start_broker:
