@@ -21,6 +21,7 @@ from typing import Mapping
 from oms.clock import Clock
 from oms.config import Settings
 from oms.marketdata import SyntheticFeed, read_csv
+from streams import metrics
 
 log = logging.getLogger("oms.marketdata")
 
@@ -59,6 +60,7 @@ def run_synthetic(
         raise ValueError(f"rate_hz: {rate_hz} is not positive")
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
+    metrics.serve(settings, "marketdata")
     topic = rt.topics.marketdata
     producer = rt.event_producer()
     feed = SyntheticFeed(instruments, seed, tick=tick, spread_ticks=spread_ticks)
@@ -76,6 +78,7 @@ def run_synthetic(
             step += 1
             if step % flush_every == 0:
                 producer.flush()
+                metrics.activity("marketdata", published)
             if steps is not None and step >= steps:
                 break
             # fixed rate without drift: wait for the next step's slot (or a stop)

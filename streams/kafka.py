@@ -24,6 +24,7 @@ from oms.clock import Clock
 from oms.events import Event
 from streams.codec import Codec, DecodeError, encode_key
 from streams.reader import TopicReader
+from streams import metrics
 from streams.security import connection
 from streams.records import Record, dead_letter
 from streams.topics import Topics
@@ -191,6 +192,7 @@ class EventConsumer:
         producer.produce(topics.deadletter, key=record.key, value=self._codec.encode(topics.deadletter, letter))
         producer.flush(10)
         self.dead_lettered += 1
+        metrics.dead_lettered(self._processor)
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
 
     def __iter__(self) -> Iterator[Received]:

@@ -58,6 +58,7 @@ from streams.codec import Codec, encode_key
 from streams.idempotence import already_applied, mark_applied, partition_key
 from streams.reader import ReadError, TopicReader
 from streams.records import Record, dead_letter
+from streams import metrics
 from streams.security import connection
 
 log = logging.getLogger("oms.processor")
@@ -285,7 +286,8 @@ class TransactionalProcessor:
         self._stop = threading.Event()
         self._episode_started = 0.0
         self._next_report = 0.0
-        self._consumer = Consumer(processor_consumer_config(bootstrap_servers, group_id, transactional_id))
+        self._consumer = Consumer({**processor_consumer_config(bootstrap_servers, group_id, transactional_id),
+                                   **metrics.lag_config(group_id)})
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
         self._changelog_ends: dict[int, int] = {}
@@ -350,6 +352,7 @@ class TransactionalProcessor:
         try:
             self._init_transactions()
             self._recovered()
+            metrics.processor_health(self.name, self.health.state.value)
             self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
             log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
             while not stop.is_set():
@@ -411,6 +414,7 @@ class TransactionalProcessor:
                        for p, offset in self._changelog_ends.items()]
         self.store.write_batch(list(staged.items()) + checkpoints)  # one atomic write: state and checkpoint
         self.stats.transactions += 1
+        metrics.committed(self.name, len(messages))
         self._committed()
 
     def _apply(self, message: Message, staged: dict[bytes, bytes]) -> None:
@@ -433,6 +437,8 @@ class TransactionalProcessor:
                 encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
         for topic, key, value in encoded:
             self._producer.produce(topic, key=key, value=value)
+            if topic == self.deadletter:
+                metrics.dead_lettered(self.name)
             self.stats.outputs += 1
         mark_applied(state, record)
         state.keep()
@@ -539,6 +545,7 @@ class TransactionalProcessor:
         now = self.clock.now_ns()
         self.health = replace(self.health, state=state, since_ns=now,
                               last_error=error if error is not None else self.health.last_error)
+        metrics.processor_health(self.name, state.value)
 
     def _fault(self, call: str, error: str, *, rebuild: bool = False) -> None:
         """Note a fault: logged once per episode (the first), the rest at DEBUG; a rebuild at ERROR."""

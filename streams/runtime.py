@@ -21,7 +21,7 @@ from streams.codec import Codec, SingleObjectCodec, make_codec
 from streams.kafka import EventConsumer, EventProducer, admin_client, consumer_config, producer_config
 from streams.reader import TopicReader
 from streams.schema_topic import learn_schemas, publish_schemas
-from streams import security
+from streams import metrics, security
 from streams.topics import Topics, create_topics
 
 
@@ -62,7 +62,8 @@ class Runtime:
         return EventProducer(self.producer(**extra), self.codec)
 
     def consumer(self, group_id: str, **extra) -> Consumer:
-        return Consumer(consumer_config(self.bootstrap_servers, group_id, **extra))
+        """A group consumer that reports its lag per partition (`streams.metrics.lag_config`)."""
+        return Consumer(consumer_config(self.bootstrap_servers, group_id, **{**metrics.lag_config(group_id), **extra}))
 
     def reader(self, group_id: str | None = None, **extra) -> TopicReader:
         """The one topic reader (`streams.reader`), read_committed, on a fresh consumer."""
