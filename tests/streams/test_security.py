@@ -4,14 +4,12 @@ Without a broker: the settings become the right librdkafka and faust
 properties, and an incomplete set is refused. On a broker of its own (SASL on
 every listener, the StandardAuthorizer, an admin super user; on free ports):
 the admin grants the OMS's user its topics, groups and transactional ids and a
-viewer read access only; the order engine running as the OMS's user journals a
-command, and the viewer's write to the journal is refused.
+viewer read access only; the worker (order engine and faust's position
+manager) running as the OMS's user journals a command, and the viewer's write
+to the journal is refused.
 """
 
 from __future__ import annotations
-
-import threading
-import time
 
 import pytest
 from confluent_kafka import KafkaError
@@ -21,7 +19,9 @@ from confluent_kafka.admin import (
 
 from oms.clock import TestClock
 from oms.config import Settings
+from entrypoints.supervisor import Processes
 from oms.events import JournalEvent
+from processors.app import app_id
 from streams import security
 from streams.broker import LocalBroker, SaslUsers, describe_broker, render_server_properties
 from streams.client import OrderClient
@@ -107,8 +107,9 @@ def test_the_oms_works_with_its_credentials_and_a_reader_cannot_write_the_journa
     broker = LocalBroker(tmp_path / "broker", Settings.from_env().cache_dir, heap="384m", sasl=USERS)
     info = broker.start(timeout=60)
     prefix = f"{unique_name}."
+    app = prefix.replace(".", "-")
     base = dict(bootstrap_servers=info.bootstrap_servers, topic_prefix=prefix, partitions=1, home=tmp_path / "home")
-    stop = threading.Event()
+    procs = None
     try:
         with security.using(sasl_settings("admin", **base)):  # the admin: topics and ACLs
             admin_rt = connect(sasl_settings("admin", **base), start_broker=False)
@@ -117,6 +118,9 @@ def test_the_oms_works_with_its_credentials_and_a_reader_cannot_write_the_journa
                     allow(ResourceType.GROUP, prefix, "oms", AclOperation.ALL),
                     allow(ResourceType.GROUP, "oms-reader-", "oms", AclOperation.ALL),
                     allow(ResourceType.TRANSACTIONAL_ID, prefix, "oms", AclOperation.ALL),
+                    # faust's app id (`processors.app.app_id`): its group and its tables' changelogs
+                    allow(ResourceType.TOPIC, app, "oms", AclOperation.ALL),
+                    allow(ResourceType.GROUP, app, "oms", AclOperation.ALL),
                     allow(ResourceType.TOPIC, prefix, "viewer", AclOperation.READ),
                     allow(ResourceType.GROUP, "oms-reader-", "viewer", AclOperation.READ)]
             admin = admin_rt.admin()  # kept: its futures die with it
@@ -131,25 +135,28 @@ def test_the_oms_works_with_its_credentials_and_a_reader_cannot_write_the_journa
             assert not refused.reachable
 
         oms = sasl_settings("oms", **base)
-        with security.using(oms):  # the OMS with its own credentials: a command in, journaled
-            from processors.engine import create_engine
-
+        procs = Processes(oms, info.bootstrap_servers)
+        with security.using(oms):  # the worker with the OMS's credentials: a command in, journaled
             rt = connect(oms, start_broker=False)
-            clock = TestClock()
-            engine = create_engine(rt.bootstrap_servers, rt.topics, rt.codec, oms.home, clock=clock)
-            runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
-            runner.start()
-            client = OrderClient(rt.event_producer(), rt.topics, "alice", clock)
+            procs.start_worker()
+            client = OrderClient(rt.event_producer(), rt.topics, "alice", TestClock())
             client.new_order(account="ACC1", client_order_id="sec-1", instrument="AAPL", side="BUY",
                              quantity="10", limit_price="100")
             client.flush()
-            journal = []
-            deadline = time.monotonic() + 30
-            while not journal and time.monotonic() < deadline:
-                journal = [r.event for r in read_all(rt.event_consumer("oms-reader-j", "test", deadletter=False),
-                                                     [rt.topics.journal], timeout=3)]
-            assert journal and all(isinstance(e, JournalEvent) for e in journal)
+            reader = rt.event_consumer("oms-reader-j", "test", deadletter=False)
+
+            def journaled():
+                return [r.event for r in read_all(reader, [rt.topics.journal], timeout=2)]
+            journal = procs.wait_until(journaled, 60, "the command to be journaled")
+            assert all(isinstance(e, JournalEvent) for e in journal)
             assert journal[0].client_order_id == "sec-1"
+            # faust's position manager authenticated too: its consumer group joined
+            admin = rt.admin()
+            faust_group = app_id(rt.topics)
+            procs.wait_until(lambda: faust_group in {g.group_id for g in
+                                                    admin.list_consumer_groups().result(timeout=10).valid},
+                             30, "the position manager's group")
+            assert procs.alive("worker")
 
         with security.using(sasl_settings("viewer", **base)):  # the viewer reads the journal, cannot write it
             viewer = connect(sasl_settings("viewer", **base), start_broker=False)
@@ -163,5 +170,6 @@ def test_the_oms_works_with_its_credentials_and_a_reader_cannot_write_the_journa
             producer.flush(15)
             assert [e.code() for e in errors] == [KafkaError.TOPIC_AUTHORIZATION_FAILED]
     finally:
-        stop.set()
+        if procs is not None:
+            procs.stop_all()
         broker.stop(timeout=10)
