@@ -199,7 +199,12 @@ def serve(settings: Settings, process: str, addr: str = "0.0.0.0") -> Endpoint |
         return None
     if process in _served:
         return _served[process]
-    server, _thread = start_http_server(settings.metrics_port, addr=addr, registry=REGISTRY)
+    try:
+        server, _thread = start_http_server(settings.metrics_port, addr=addr, registry=REGISTRY)
+    except OSError as exc:  # a fixed port another process holds: serve anyway, on a free one
+        log.warning("metrics port %d of %s not available (%s): using a free port", settings.metrics_port,
+                    process, exc)
+        server, _thread = start_http_server(0, addr=addr, registry=REGISTRY)
     port = server.server_address[1]
     folder = run_dir(settings.home)
     folder.mkdir(parents=True, exist_ok=True)

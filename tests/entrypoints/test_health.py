@@ -89,6 +89,10 @@ def test_metrics_move_during_a_flow_and_health_shows_every_process(bootstrap_ser
                      - _value(before, "oms_stage_latency_seconds_count", stage=stage))
             assert moved >= 3, stage
             assert _value(after, "oms_stage_latency_seconds_sum", stage=stage) > 0, stage
+        means = {stage: _value(after, "oms_stage_latency_seconds_sum", stage=stage)
+                 / _value(after, "oms_stage_latency_seconds_count", stage=stage)
+                 for stage in ("accepted", "routed", "acknowledged", "filled")}
+        print("mean stage latency (ms):", {stage: round(mean * 1000, 2) for stage, mean in means.items()})
         assert _value(after, "oms_transactions_total") - _value(before, "oms_transactions_total") >= 1
         # 3 commands and at least an acknowledgement and a fill for each, batched into transactions
         assert _value(after, "oms_inputs_total") - _value(before, "oms_inputs_total") >= 9

@@ -61,3 +61,15 @@ def test_the_endpoint_serves_the_metrics_and_writes_its_run_file(tmp_path):
 def test_no_endpoint_when_the_port_is_minus_one(tmp_path):
     assert metrics.serve(Settings(home=tmp_path, metrics_port=-1), "off") is None
     assert metrics.endpoints(tmp_path) == []
+
+
+def test_a_fixed_port_already_taken_falls_back_to_a_free_one(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        endpoint = metrics.serve(Settings(home=tmp_path, metrics_port=port), "fallback-process", addr="127.0.0.1")
+    assert endpoint.port not in (0, port)
+    assert "python_info" in metrics.scrape(endpoint.url)  # it answers
