@@ -29,6 +29,7 @@ from entrypoints import demo as demo_module
 from entrypoints import export as export_module
 from entrypoints import marketdata as marketdata_module
 from entrypoints import replay as replay_module
+from entrypoints import status as status_module
 from entrypoints import tables
 from entrypoints import venue as venue_module
 from entrypoints import worker as worker_module
@@ -239,6 +240,9 @@ def status(
     else:
         command = commands.order_status(e.clock, account=account, trader=trader, client_order_id=order)
     publish_command(e, command, trader)
+
+
+app.command("health")(status_module.health)  # the processes' liveness and lag, and the broker's state
 
 
 session_app = typer.Typer(help="Trading session operations.", no_args_is_help=True)

@@ -28,12 +28,21 @@ def environment(settings: Settings, bootstrap_servers: str) -> dict[str, str]:
         OMS_HOME=str(settings.home),
         OMS_PARTITIONS=str(settings.partitions),
         OMS_CACHE_DIR=str(settings.cache_dir),
+        OMS_METRICS_PORT=str(settings.metrics_port),
         PYTHONUNBUFFERED="1",
     )
     for name, value in (("SCHEMA_REGISTRY_URL", settings.schema_registry_url),
                         ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues),
                         ("OMS_EXTERNAL_ORDERS", settings.external_orders.value),
-                        ("OMS_VENUE_LIMITS", settings.venue_limits)):
+                        ("OMS_VENUE_LIMITS", settings.venue_limits),
+                        ("KAFKA_SECURITY_PROTOCOL", settings.security_protocol),
+                        ("KAFKA_SASL_MECHANISM", settings.sasl_mechanism),
+                        ("KAFKA_SASL_USERNAME", settings.sasl_username),
+                        ("KAFKA_SASL_PASSWORD", settings.sasl_password),
+                        ("KAFKA_SSL_CA_LOCATION", settings.ssl_ca_location),
+                        ("KAFKA_SSL_CERTIFICATE_LOCATION", settings.ssl_certificate_location),
+                        ("KAFKA_SSL_KEY_LOCATION", settings.ssl_key_location),
+                        ("KAFKA_SSL_KEY_PASSWORD", settings.ssl_key_password)):
         if value:
             env[name] = value
         else:

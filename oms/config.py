@@ -18,6 +18,12 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
 | `venue_limits` | `OMS_VENUE_LIMITS` | unset: 1,000 requests/s per venue, default breaker and deadlines |
 | `blotter_tokens` | `OMS_BLOTTER_TOKENS` | unset: nobody can open the web blotter |
+| `security_protocol` | `KAFKA_SECURITY_PROTOCOL` | unset: `PLAINTEXT` |
+| `sasl_mechanism` | `KAFKA_SASL_MECHANISM` | unset (`PLAIN` when a user name is set) |
+| `sasl_username`, `sasl_password` | `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD` | unset |
+| `ssl_ca_location` | `KAFKA_SSL_CA_LOCATION` | unset: the system's CA certificates |
+| `ssl_certificate_location`, `ssl_key_location`, `ssl_key_password` | `KAFKA_SSL_CERTIFICATE_LOCATION`, `KAFKA_SSL_KEY_LOCATION`, `KAFKA_SSL_KEY_PASSWORD` | unset: no client certificate |
+| `metrics_port` | `OMS_METRICS_PORT` | 0: any free port (each process writes its own under `home/run/`) |
 
 `risk_defaults` ("max_order_qty=50000,max_order_notional=2000000", see
 `oms.domain.risk.parse_default_limits`) are the fail-closed limits of an
@@ -33,6 +39,11 @@ weights, queue wait, throttle backoff, circuit breaker, deadlines:
 `venue_policies` is the parsed value.
 `blotter_tokens` ("s3cret:alice:operate,v1ew:bob:read", see `oms.access.parse_tokens`)
 are the web blotter's access tokens; `blotter_grants` is the parsed value.
+The `KAFKA_SECURITY_*`, `KAFKA_SASL_*` and `KAFKA_SSL_*` settings are handed to
+every Kafka client of the process (`streams.kafka.client_security`): protocol
+`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`, mechanism `PLAIN`,
+`SCRAM-SHA-256` or `SCRAM-SHA-512`. `metrics_port` is where the process serves
+its Prometheus `/metrics` (`-1` turns it off).
 """
 
 from __future__ import annotations
@@ -50,6 +61,10 @@ from oms.domain.orders import ExternalOrders
 from oms.domain.risk import parse_default_limits
 from oms.routing import parse_venues
 from oms.venues.policy import VenueLimits, parse_venue_limits
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class Settings(BaseSettings):
@@ -85,6 +100,44 @@ class Settings(BaseSettings):
 
     blotter_tokens: str = Field(default="", validation_alias="OMS_BLOTTER_TOKENS", repr=False)
     """`OMS_BLOTTER_TOKENS`: the web blotter's access tokens, `token:user:role,...` (roles read, operate)."""
+
+    security_protocol: str | None = Field(default=None, validation_alias="KAFKA_SECURITY_PROTOCOL")
+    """`KAFKA_SECURITY_PROTOCOL`: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    sasl_mechanism: str | None = Field(default=None, validation_alias="KAFKA_SASL_MECHANISM")
+    """`KAFKA_SASL_MECHANISM`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    sasl_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    """`KAFKA_SASL_USERNAME`: the OMS's principal on a SASL listener."""
+    sasl_password: str | None = Field(default=None, validation_alias="KAFKA_SASL_PASSWORD", repr=False)
+    """`KAFKA_SASL_PASSWORD`."""
+    ssl_ca_location: str | None = Field(default=None, validation_alias="KAFKA_SSL_CA_LOCATION")
+    """`KAFKA_SSL_CA_LOCATION`: the CA certificate(s) the broker's certificate is checked against."""
+    ssl_certificate_location: str | None = Field(default=None, validation_alias="KAFKA_SSL_CERTIFICATE_LOCATION")
+    """`KAFKA_SSL_CERTIFICATE_LOCATION`: the client certificate (mutual TLS)."""
+    ssl_key_location: str | None = Field(default=None, validation_alias="KAFKA_SSL_KEY_LOCATION")
+    """`KAFKA_SSL_KEY_LOCATION`: the client certificate's private key."""
+    ssl_key_password: str | None = Field(default=None, validation_alias="KAFKA_SSL_KEY_PASSWORD", repr=False)
+    """`KAFKA_SSL_KEY_PASSWORD`."""
+    metrics_port: int = Field(default=0, ge=-1, le=65535, validation_alias="OMS_METRICS_PORT")
+    """`OMS_METRICS_PORT`: the process's Prometheus `/metrics` port; 0 any free port, -1 none."""
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) and value.strip() else None
+
+    @field_validator("security_protocol")
+    @classmethod
+    def _protocol(cls, value: str | None) -> str | None:
+        if value is not None and value not in SECURITY_PROTOCOLS:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, not {value!r}")
+        return value
+
+    @field_validator("sasl_mechanism")
+    @classmethod
+    def _mechanism(cls, value: str | None) -> str | None:
+        if value is not None and value not in SASL_MECHANISMS:
+            raise ValueError(f"KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, not {value!r}")
+        return value
 
     @field_validator("blotter_tokens")
     @classmethod
@@ -136,7 +189,9 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.absolute()
 
-    @field_validator("bootstrap_servers", "schema_registry_url", mode="before")
+    @field_validator("bootstrap_servers", "schema_registry_url", "sasl_username", "sasl_password",
+                     "ssl_ca_location", "ssl_certificate_location", "ssl_key_location", "ssl_key_password",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return value or None

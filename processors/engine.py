@@ -39,6 +39,7 @@ from oms.events import Event, OrderAnomaly
 from oms.account_state import account_writes, load_account_risk
 from oms.routing import Router, StaticRouter, VenueAvailability, VenueGuard
 from oms.state import ControlsSnapshot, RocksStore, dump_controls, dump_order, load_order
+from streams import metrics
 from streams.codec import Codec, DecodeError, InvalidRecord
 from streams.processor import Output, PartitionState, TransactionalProcessor
 from streams.records import Record, dead_letter
@@ -93,6 +94,7 @@ class OrderEngine:
         except (DecodeError, TypeError) as exc:
             return self._dead_letter(record, key, str(exc), now)
         self._record_controls(state, controls)
+        metrics.journaled(decoded, outcome.journal)
 
         outputs: list[Output] = []
         for event in outcome.journal:

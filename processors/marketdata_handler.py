@@ -22,6 +22,7 @@ from oms.clock import Clock
 from oms.config import Settings
 from connectors.marketdata_files import ColumnMap, LoadReport, TimeFormat, load_file
 from oms.marketdata import SyntheticFeed
+from streams import metrics
 
 log = logging.getLogger("oms.marketdata")
 
@@ -60,6 +61,7 @@ def run_synthetic(
         raise ValueError(f"rate_hz: {rate_hz} is not positive")
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
+    metrics.serve(settings, "marketdata")
     topic = rt.topics.marketdata
     producer = rt.event_producer()
     feed = SyntheticFeed(instruments, seed, tick=tick, spread_ticks=spread_ticks)
@@ -77,6 +79,7 @@ def run_synthetic(
             step += 1
             if step % flush_every == 0:
                 producer.flush()
+                metrics.activity("marketdata", published)
             if steps is not None and step >= steps:
                 break
             # fixed rate without drift: wait for the next step's slot (or a stop)

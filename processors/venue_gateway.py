@@ -57,6 +57,7 @@ from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, Ga
 from oms.venues.policy import VenueLimits
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from processors.reconcile import reconcile_collected, reconcile_venue
+from streams import metrics
 from streams.kafka import EventConsumer, Received
 from streams.records import Record, dead_letter
 from streams.tables import FollowedTopic
@@ -146,6 +147,7 @@ def run_gateway(
         raise ValueError("venue_names: give at least one venue")
     stop = stop or threading.Event()
     rt = _runtime(settings, runtime)
+    metrics.serve(settings, "venue-gateway")
     topics = rt.topics
     group = group_id or f"{settings.topic_prefix}venue-gateway"
     core = GatewayCore(venues, rate_limit, limits=limits, gateway=group[:64])
@@ -197,6 +199,8 @@ def run_gateway(
             key = keys.venue_alert(event.venue, event.request_id) if isinstance(event, VenueAlert) \
                 else keys.venue_status(event.venue)
             producer.send(topics.venue_status, key, event)
+            if isinstance(event, VenueStatus):
+                metrics.venue_status(event)
         outbox.sent = outbox.sent or bool(events)
 
     def reconcile_now(name: str) -> None:

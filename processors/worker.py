@@ -48,6 +48,7 @@ from oms.config import Settings
 from processors.app import Progress, WorkerOptions, app_id, create_app
 from processors.engine import create_engine, follow_risk_inputs, follow_venue_status
 from processors.risk import run_monitor
+from streams import metrics
 from streams.codec import make_codec
 from streams.kafka import EventProducer
 from streams.reader import TopicReader
@@ -149,6 +150,7 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     marker.unlink(missing_ok=True)
     datadir.parent.mkdir(parents=True, exist_ok=True)
 
+    metrics.serve(settings, "worker")
     codec = make_codec(settings.schema_registry_url)
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls

@@ -5,7 +5,11 @@ controller in one JVM) run from the release jars on Maven Central with the
 local Java: it resolves the jars once into the shared cache directory, writes
 the configuration into its data directory, formats the storage, starts the
 JVM in its own session (so it outlives the Python process that started it),
-waits until a real client request is answered, and stops it again.
+waits until a real client request is answered, and stops it again. With
+`SaslUsers` it runs secured: every listener speaks SASL_PLAINTEXT with the
+PLAIN mechanism and those users, the KRaft `StandardAuthorizer` refuses
+whatever no ACL allows, and its admin (a super user) creates the ACLs.
+`describe_broker` tells whether a cluster answers, its controller and topics.
 `resolve_bootstrap` applies the project-wide order for choosing a cluster:
 configured bootstrap servers, then (tests only) a Docker container, then the
 local broker. Output goes through the `oms.broker` logger only.
@@ -34,12 +38,16 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from oms.config import Settings
+from streams.security import connection
 
 __all__ = [
     "KAFKA_VERSION",
     "BrokerError",
     "BrokerInfo",
+    "BrokerState",
     "LocalBroker",
+    "SaslUsers",
+    "describe_broker",
     "new_cluster_id",
     "render_log4j2",
     "render_pom",
@@ -73,6 +81,32 @@ class BrokerInfo:
     pid: int | None
     data_dir: Path
     log_file: Path
+
+
+@dataclass(frozen=True)
+class SaslUsers:
+    """A secured local broker's SASL/PLAIN users (name -> password) and its super user (the admin)."""
+
+    users: dict[str, str]
+    admin: str = "admin"
+
+    def __post_init__(self) -> None:
+        if self.admin not in self.users:
+            raise ValueError(f"the admin {self.admin!r} must be one of the users")
+        bad = [name for name in self.users if not re.fullmatch(r"[A-Za-z0-9_.-]+", name)]
+        if bad or any('"' in pw or "\\" in pw for pw in self.users.values()):
+            raise ValueError(f"user names must be [A-Za-z0-9_.-]+ and passwords free of quotes: {bad}")
+
+    def client(self, user: str) -> dict[str, str]:
+        """librdkafka properties authenticating as `user` on this broker."""
+        return {"security.protocol": "sasl_plaintext", "sasl.mechanism": "PLAIN",
+                "sasl.username": user, "sasl.password": self.users[user]}
+
+    def jaas(self) -> str:
+        """The PLAIN login module line: the broker logs in as the admin and knows every user."""
+        known = " ".join(f'user_{name}="{pw}"' for name, pw in self.users.items())
+        return ("org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{self.admin}" password="{self.users[self.admin]}" {known};')
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -115,8 +149,10 @@ def render_pom(version: str = KAFKA_VERSION) -> str:
 """
 
 
-def render_server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    """`server.properties` of a single-node combined broker+controller on loopback."""
+def render_server_properties(data_dir: Path, port: int, controller_port: int, sasl: SaslUsers | None = None) -> str:
+    """`server.properties` of a single-node combined broker+controller on loopback (secured with `sasl`)."""
+    if sasl is not None:
+        return _render_secured(data_dir, port, controller_port, sasl)
     return f"""\
 # Written by streams/broker.py on every start; edits are overwritten.
 process.roles=broker,controller
@@ -138,6 +174,27 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+"""
+
+
+def _render_secured(data_dir: Path, port: int, controller_port: int, sasl: SaslUsers) -> str:
+    plain = render_server_properties(data_dir, port, controller_port)
+    kept = [line for line in plain.splitlines()
+            if not line.startswith(("listeners=", "advertised.listeners=", "listener.security.protocol.map=",
+                                    "inter.broker.listener.name="))]
+    return "\n".join(kept) + f"""
+listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config={sasl.jaas()}
+listener.name.controller.plain.sasl.jaas.config={sasl.jaas()}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:{sasl.admin}
+allow.everyone.if.no.acl.found=false
 """
 
 
@@ -177,11 +234,13 @@ class LocalBroker:
         cache_dir: Path,
         version: str = KAFKA_VERSION,
         heap: str = "512m",
+        sasl: SaslUsers | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.cache_dir = Path(cache_dir).absolute()
         self.version = version
         self.heap = heap
+        self.sasl = sasl
         self._proc: subprocess.Popen | None = None  # set when this object spawned the JVM
 
     def __repr__(self) -> str:
@@ -309,7 +368,7 @@ class LocalBroker:
                 )
             _write_atomic(
                 self.properties_file,
-                render_server_properties(self.data_dir, port, controller_port),
+                render_server_properties(self.data_dir, port, controller_port, self.sasl),
             )
             _write_atomic(self.log4j_file, render_log4j2(self.log_file))
             self._format_storage(java, libs)
@@ -360,9 +419,14 @@ class LocalBroker:
         pid = self._read_pid()
         if pid is None or not self._alive(pid) or not self.ports_file.exists():
             return None
-        if not _answers(_probe_client(self._bootstrap()), timeout=1.0):
+        if not _answers(_probe_client(self._bootstrap(), self.admin_security), timeout=1.0):
             return None
         return self._info(pid)
+
+    @property
+    def admin_security(self) -> dict[str, str]:
+        """The client properties of this broker's admin (none for a plaintext broker)."""
+        return self.sasl.client(self.sasl.admin) if self.sasl is not None else {}
 
     # internals -------------------------------------------------------------
 
@@ -414,7 +478,7 @@ class LocalBroker:
 
     def _wait_ready(self, pid: int, deadline: float) -> None:
         """Poll a real client request until the broker and its controller answer."""
-        admin = _probe_client(self._bootstrap())
+        admin = _probe_client(self._bootstrap(), self.admin_security)
         began = time.monotonic()
         while True:
             if not self._alive(pid):
@@ -513,6 +577,36 @@ def resolve_bootstrap(settings: Settings, *, allow_docker: bool = False) -> tupl
     return info.bootstrap_servers, (broker if broker._proc is not None else None)
 
 
+@dataclass(frozen=True)
+class BrokerState:
+    """What a cluster answered (or why it did not)."""
+
+    bootstrap_servers: str
+    reachable: bool
+    controller: str | None = None
+    brokers: int = 0
+    topics: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def describe_broker(bootstrap_servers: str, timeout: float = 3.0, prefix: str = "") -> BrokerState:
+    """Ask the cluster (with the process's client security) for its controller, brokers and the
+    topics under `prefix`; an unreachable or refusing cluster is a state, not an exception."""
+    admin = _probe_client(bootstrap_servers)
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+        cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
+    except (KafkaException, TimeoutError) as exc:
+        return BrokerState(bootstrap_servers, False, error=str(exc))
+    controller = cluster.controller
+    return BrokerState(
+        bootstrap_servers, True,
+        controller=f"{controller.id}@{controller.host}:{controller.port}" if controller is not None else None,
+        brokers=len(cluster.nodes),
+        topics=tuple(sorted(t for t in metadata.topics if t.startswith(prefix) and not t.startswith("__"))),
+    )
+
+
 def _docker_answers() -> bool:
     try:
         import docker
@@ -548,11 +642,12 @@ def _start_container():
 # --------------------------------------------------------------------------- helpers
 
 
-def _probe_client(bootstrap: str) -> AdminClient:
-    """An admin client for readiness probes: fast reconnects, refused connections not logged."""
+def _probe_client(bootstrap: str, security: dict[str, str] | None = None) -> AdminClient:
+    """An admin client for readiness probes: fast reconnects, refused connections not logged;
+    with the given client `security`, else the process's (`streams.security`)."""
     return AdminClient(
         {
-            "bootstrap.servers": bootstrap,
+            **(connection(bootstrap) if security is None else {"bootstrap.servers": bootstrap, **security}),
             "reconnect.backoff.ms": 50,
             "reconnect.backoff.max.ms": 250,
             "logger": _client_log,

@@ -6,7 +6,9 @@ records of transactions the order engine aborted (a handler fault, a broker
 outage) — fills that never happened. `read_committed(app)` gives a faust app a
 transport whose worker consumer reads `read_committed`, like every other
 consumer of the OMS. Call it right after creating the app, before any topic
-or agent touches `app.transport`.
+or agent touches `app.transport`. It also hands the app the process's SASL/TLS
+client security (`streams.security.faust_credentials`), so faust's clients
+authenticate like the confluent-kafka ones.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.security import faust_credentials
 
 __all__ = ["read_committed"]
 
@@ -36,8 +40,12 @@ class _ReadCommittedTransport(faust_aiokafka.Transport):
 
 
 def read_committed(app: faust.App) -> faust.App:
-    """Make `app`'s worker consumer read committed records only; returns the app."""
+    """Make `app`'s worker consumer read committed records only, with the process's client
+    security; returns the app."""
     if app._transport is not None:
         raise RuntimeError("read_committed(app) must run before anything uses app.transport")
+    credentials = faust_credentials()
+    if credentials is not None:
+        app.conf.broker_credentials = credentials
     app.transport = _ReadCommittedTransport(app.conf.broker_consumer, app)
     return app

@@ -1,7 +1,8 @@
 """Kafka clients with the OMS defaults, and the event producer and consumer built on them.
 
 Producers are idempotent with `acks=all`; consumers read only committed data
-(`isolation.level=read_committed`) and commit offsets explicitly. The
+(`isolation.level=read_committed`) and commit offsets explicitly; every client
+connects with the process's SASL/TLS settings (`streams.security.connection`). The
 `EventProducer` encodes events with the configured codec; the `EventConsumer`
 decodes what its `streams.reader.TopicReader` returns and sends what it
 cannot decode to the dead-letter topic with topic, partition, offset and the
@@ -23,6 +24,8 @@ from oms.clock import Clock
 from oms.events import Event
 from streams.codec import Codec, DecodeError, encode_key
 from streams.reader import TopicReader
+from streams import metrics
+from streams.security import connection
 from streams.records import Record, dead_letter
 from streams.topics import Topics
 
@@ -36,7 +39,7 @@ log = logging.getLogger("oms.kafka")
 
 def producer_config(bootstrap_servers: str, **extra) -> dict:
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 2,
@@ -47,7 +50,7 @@ def producer_config(bootstrap_servers: str, **extra) -> dict:
 
 def consumer_config(bootstrap_servers: str, group_id: str, **extra) -> dict:
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "group.id": group_id,
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
@@ -58,7 +61,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **extra) -> dict:
 
 
 def admin_client(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers})
+    return AdminClient(connection(bootstrap_servers))
 
 
 class DeliveryError(RuntimeError):
@@ -189,6 +192,7 @@ class EventConsumer:
         producer.produce(topics.deadletter, key=record.key, value=self._codec.encode(topics.deadletter, letter))
         producer.flush(10)
         self.dead_lettered += 1
+        metrics.dead_lettered(self._processor)
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
 
     def __iter__(self) -> Iterator[Received]:

@@ -58,6 +58,8 @@ from streams.codec import Codec, encode_key
 from streams.idempotence import already_applied, mark_applied, partition_key
 from streams.reader import ReadError, TopicReader
 from streams.records import Record, dead_letter
+from streams import metrics
+from streams.security import connection
 
 log = logging.getLogger("oms.processor")
 
@@ -100,7 +102,7 @@ def transactional_consumer_config(bootstrap_servers: str, group_id: str, **extra
     """The processor's input consumer: group-managed, committed data only, offsets committed
     with the transaction (never by the consumer itself)."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "group.id": group_id,
         "isolation.level": "read_committed",
         "enable.auto.commit": False,
@@ -120,7 +122,7 @@ def processor_consumer_config(bootstrap_servers: str, group_id: str, transaction
 def transactional_producer_config(bootstrap_servers: str, transactional_id: str, **extra) -> dict:
     """The processor's transactional producer."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "transactional.id": transactional_id,
         "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
         "enable.idempotence": True,
@@ -285,7 +287,8 @@ class TransactionalProcessor:
         self._episode_started = 0.0
         self._next_report = 0.0
         self._group_id = group_id
-        self._consumer = Consumer(processor_consumer_config(bootstrap_servers, group_id, transactional_id))
+        self._consumer = Consumer({**processor_consumer_config(bootstrap_servers, group_id, transactional_id),
+                                   **metrics.lag_config(group_id)})
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
         self._changelog_ends: dict[int, int] = {}
@@ -350,6 +353,7 @@ class TransactionalProcessor:
         try:
             self._init_transactions()
             self._recovered()
+            metrics.processor_health(self.name, self.health.state.value)
             self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
             log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
             while not stop.is_set():
@@ -404,7 +408,8 @@ class TransactionalProcessor:
             old.close()
         except (KafkaException, RuntimeError) as exc:
             log.warning("%s: closing the failed consumer: %s", self.name, exc)
-        self._consumer = Consumer(processor_consumer_config(self._bootstrap, self._group_id, self._transactional_id))
+        self._consumer = Consumer({**processor_consumer_config(self._bootstrap, self._group_id, self._transactional_id),
+                                   **metrics.lag_config(self._group_id)})
         self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
         self.health = replace(self.health, rebuilds=self.health.rebuilds + 1)
 
@@ -431,6 +436,7 @@ class TransactionalProcessor:
                        for p, offset in self._changelog_ends.items()]
         self.store.write_batch(list(staged.items()) + checkpoints)  # one atomic write: state and checkpoint
         self.stats.transactions += 1
+        metrics.committed(self.name, len(messages))
         self._committed()
 
     def _apply(self, message: Message, staged: dict[bytes, bytes]) -> None:
@@ -453,6 +459,8 @@ class TransactionalProcessor:
                 encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
         for topic, key, value in encoded:
             self._producer.produce(topic, key=key, value=value)
+            if topic == self.deadletter:
+                metrics.dead_lettered(self.name)
             self.stats.outputs += 1
         mark_applied(state, record)
         state.keep()
@@ -559,6 +567,7 @@ class TransactionalProcessor:
         now = self.clock.now_ns()
         self.health = replace(self.health, state=state, since_ns=now,
                               last_error=error if error is not None else self.health.last_error)
+        metrics.processor_health(self.name, state.value)
 
     def _fault(self, call: str, error: str, *, rebuild: bool = False) -> None:
         """Note a fault: logged once per episode (the first), the rest at DEBUG; a rebuild at ERROR."""

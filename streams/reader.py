@@ -34,6 +34,7 @@ from typing import Callable, Hashable, Iterable, Iterator, Mapping, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.records import Record
+from streams.security import connection
 
 log = logging.getLogger("oms.reader")
 
@@ -57,7 +58,7 @@ class ReadError(RuntimeError):
 def reader_config(bootstrap_servers: str, group_id: str | None = None, **extra) -> dict:
     """A reader's consumer: committed data only, EOF events, no offsets of its own committed."""
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **connection(bootstrap_servers),
         "group.id": group_id or f"oms-reader-{uuid.uuid4().hex[:8]}",
         "isolation.level": "read_committed",
         "enable.auto.commit": False,

@@ -3,7 +3,9 @@
 `connect(settings)` applies the project-wide resolution order for the broker
 (`KAFKA_BOOTSTRAP_SERVERS`, else the local broker, started if needed) and the
 codec (Confluent wire format when a schema registry is configured, else Avro
-single-object encoding with schemas on the compacted `schemas` topic).
+single-object encoding with schemas on the compacted `schemas` topic). It
+also installs the settings' SASL/TLS client security (`streams.security.use`)
+for every Kafka client the process builds from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from streams.codec import Codec, SingleObjectCodec, make_codec
 from streams.kafka import EventConsumer, EventProducer, admin_client, consumer_config, producer_config
 from streams.reader import TopicReader
 from streams.schema_topic import learn_schemas, publish_schemas
+from streams import metrics, security
 from streams.topics import Topics, create_topics
 
 
@@ -59,7 +62,8 @@ class Runtime:
         return EventProducer(self.producer(**extra), self.codec)
 
     def consumer(self, group_id: str, **extra) -> Consumer:
-        return Consumer(consumer_config(self.bootstrap_servers, group_id, **extra))
+        """A group consumer that reports its lag per partition (`streams.metrics.lag_config`)."""
+        return Consumer(consumer_config(self.bootstrap_servers, group_id, **{**metrics.lag_config(group_id), **extra}))
 
     def reader(self, group_id: str | None = None, **extra) -> TopicReader:
         """The one topic reader (`streams.reader`), read_committed, on a fresh consumer."""
@@ -81,6 +85,7 @@ class Runtime:
 
 
 def connect(settings: Settings, *, start_broker: bool = True) -> Runtime:
+    security.use(settings)
     if settings.bootstrap_servers:
         bootstrap = settings.bootstrap_servers
     elif start_broker:
