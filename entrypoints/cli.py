@@ -461,6 +461,7 @@ app.command("venue")(venue_module.venue)
 app.command("marketdata")(marketdata_module.marketdata)
 app.command("replay")(replay_module.replay_command)
 app.command("blotter")(blotter_module.blotter)
+app.command("demo-fix")(__import__("entrypoints.demo_fix", fromlist=["demo_fix"]).demo_fix)
 
 
 @app.command()
