@@ -2,13 +2,15 @@
 
 It starts (or finds) the local broker, creates fresh topics under
 `<prefix>demo-fix-<UTC time>.`, starts the QuickFIX/J test exchange
+(its files and the FIX session's under `$OMS_HOME/demo-fix/<UTC time>`)
 (`connectors.fix_acceptor.LocalAcceptor`) on loopback, writes the FIX venue's
 configuration file, and starts the market data feed, the worker and one venue
 gateway serving both venues (`python -m entrypoints.venue --venues SIM --fix
 FIX-DEMO.toml`). A flow goes to both venues (market orders that fill, limit
 orders that rest), each venue under its own account; then the FIX session is
-dropped while the exchange fills every resting order (`refuse on`, `drop`,
-`fill-all`, `refuse off`); after the reconnect the resend and the
+dropped while the exchange fills some resting orders, part-fills others and
+cancels one itself (`refuse on`, `drop`, `fill`, `cancel-unsolicited`,
+`refuse off`); after the reconnect the resend and the
 reconciliation book those fills, and the reconciliation report is printed
 (what was found, what was done). Last, a blotter per venue: orders by status,
 fills, and the positions beside the sum of the fills. Returns 0 when every
@@ -30,7 +32,7 @@ from entrypoints.context import entry
 from entrypoints.supervisor import Processes
 from oms.clock import Clock, ns_to_iso
 from oms.config import Settings
-from oms.events import Fill, OrderStatus, VenueReconciliation
+from oms.events import ExecType, Fill, OrderStatus, VenueReconciliation
 
 FIX_VENUE = "FIX-DEMO"
 SIM_VENUE = "SIM"
@@ -112,7 +114,7 @@ def run_demo_fix(settings: Settings, clock: Clock, console: Console, orders_per_
     prefix = f"{settings.topic_prefix}demo-fix-{stamp}."
     home = settings.home / "demo-fix" / stamp
     home.mkdir(parents=True, exist_ok=True)
-    settings = settings.with_(topic_prefix=prefix, home=home)
+    settings = settings.with_(topic_prefix=prefix)  # the same home: the same local broker
     with console.status("starting the broker and the FIX exchange (QuickFIX/J), creating topics"):
         rt = connect(settings)
         rt.ensure_topics()
@@ -121,7 +123,8 @@ def run_demo_fix(settings: Settings, clock: Clock, console: Console, orders_per_
     comp_id = "OMS-DEMO"
     config = home / f"{FIX_VENUE}.toml"
     config.write_text(f'venue = "{FIX_VENUE}"\nsender_comp_id = "{comp_id}"\ntarget_comp_id = "{info.comp_id}"\n'
-                      f'port = {info.port}\nreconnect_interval = 1\nheartbeat = 5\n')
+                      f'port = {info.port}\nreconnect_interval = 1\nheartbeat = 5\n'
+                      f'data_dir = "{home / "fix" / FIX_VENUE}"\n')  # this run's session: a fresh exchange
     console.print(f"broker [bold]{rt.bootstrap_servers}[/], topics under [bold]{prefix}[/]; FIX exchange "
                   f"{info.comp_id} on {info.host}:{info.port}; venue config {config}")
 
@@ -132,8 +135,8 @@ def run_demo_fix(settings: Settings, clock: Clock, console: Console, orders_per_
         procs.start_marketdata(",".join(f"{k}:{v}" for k, v in INSTRUMENTS.items()), seed=7, rate=20)
         procs.start("venue", "entrypoints.venue", "--venues", SIM_VENUE, "--fix", str(config), "--no-create-topics")
         procs.start_worker("--venues", f"{SIM_VENUE},{FIX_VENUE}")
-        for name in ("orders", "positions", "fills", "venue_reconciliations"):
-            views[name] = TopicView(rt, getattr(rt.topics, name), keep_all=name in ("fills", "venue_reconciliations"))
+        for name in ("orders", "positions", "fills", "venue_reconciliations", "exec_reports"):
+            views[name] = TopicView(rt, getattr(rt.topics, name), keep_all=name != "orders" and name != "positions")
 
         def reconciliations() -> list[VenueReconciliation]:
             views["venue_reconciliations"].refresh(idle=0.1)
@@ -153,24 +156,46 @@ def run_demo_fix(settings: Settings, clock: Clock, console: Console, orders_per_
 
         with console.status(f"{len(every)} orders to {SIM_VENUE} and {FIX_VENUE}: waiting until they settle"):
             procs.wait_until(settled, timeout=60, what="the flow to settle")
+        views["exec_reports"].refresh(idle=0.1)
         resting = [o for o in sent[FIX_VENUE] if views["orders"].latest[o].status is OrderStatus.NEW]
         console.print(f"flow settled: {len(sent[SIM_VENUE])} orders on {SIM_VENUE}, {len(sent[FIX_VENUE])} on "
                       f"{FIX_VENUE} ({len(resting)} resting there)")
 
+        # while the OMS is away the exchange trades on: fills some resting orders, part-fills others,
+        # cancels one itself; the resend (and the reconciliation after the logon) must book all of it once
+        cl_ord_ids = {r.order_id: r.request_id for r in views["exec_reports"].all or []
+                      if r.exec_type is ExecType.NEW and r.order_id in resting}
+        fill_now, part_fill, cancel = resting[:2], resting[2:-1], resting[-1:]
+        views["fills"].refresh(idle=0.2)
+        fills_before = len([f for f in views["fills"].all or [] if f.account == ACCOUNTS[FIX_VENUE]])
         before = len(reconciliations())
         acceptor.control(f"refuse {comp_id} on")
         acceptor.control(f"drop {comp_id}")
-        filled = acceptor.control(f"fill-all {FILL_PRICE} {comp_id}")
-        console.print(f"[bold]venue disconnect[/]: the exchange dropped the FIX session and filled {filled} "
-                      f"resting orders while the OMS was away")
+        for order in fill_now:
+            acceptor.control(f"fill {cl_ord_ids[order]} {views['orders'].latest[order].leaves_qty} {FILL_PRICE}")
+        for order in part_fill:
+            acceptor.control(f"fill {cl_ord_ids[order]} 5 {FILL_PRICE}")
+        for order in cancel:
+            acceptor.control(f"cancel-unsolicited {cl_ord_ids[order]}")
+        console.print(f"[bold]venue disconnect[/]: the exchange dropped the FIX session; while the OMS was away "
+                      f"it filled {len(fill_now)} resting orders, part-filled {len(part_fill)} and canceled "
+                      f"{len(cancel)} itself")
         time.sleep(1.0)
         acceptor.control(f"refuse {comp_id} off")
+
+        def caught_up() -> bool:
+            latest = views["orders"].latest
+            return (settled() and all(latest[o].status is OrderStatus.FILLED for o in fill_now)
+                    and all(latest[o].status is OrderStatus.PARTIALLY_FILLED for o in part_fill)
+                    and all(latest[o].status is OrderStatus.CANCELED for o in cancel))
+
         with console.status("reconnecting: resend and reconciliation"):
             procs.wait_until(lambda: len(reconciliations()) > before, timeout=60, what="the reconciliation")
-            procs.wait_until(lambda: settled() and not any(
-                views["orders"].latest[o].status is OrderStatus.NEW for o in resting), timeout=60,
-                what="the fills made while away to be booked")
-        console.print(f"FIX session back; the missed fills came back by resend (PossDupFlag) and are booked once")
+            procs.wait_until(caught_up, timeout=60, what="what happened while away to be booked")
+        views["fills"].refresh(idle=0.1)
+        booked = len([f for f in views["fills"].all or [] if f.account == ACCOUNTS[FIX_VENUE]]) - fills_before
+        console.print(f"FIX session back: the {booked} fills and the cancel made while away were booked once "
+                      f"(resent by the exchange, PossDupFlag=Y), and the reconciliation compared both books:")
         console.print(reconciliation_table(reconciliations()[-1]))
 
         def positions_caught_up() -> bool:
