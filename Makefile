@@ -35,3 +35,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .oms
+
+.PHONY: demo-fix
+demo-fix: $(STAMP)
+	$(BIN)/oms demo-fix

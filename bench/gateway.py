@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 
 from oms.domain.tokens import RateLimit
-from oms.events import OrderType, Side, TimeInForce, VenueAction, VenueRequest
+from oms.events import ExecType, OrderType, Side, TimeInForce, VenueAction, VenueRequest
 from oms.venues import handle_request
 from oms.venues.gateway import GatewayCore
 from oms.venues.policy import VenueLimits, VenuePolicy
@@ -82,9 +82,12 @@ def direct(n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure_on_broker(settings, adapters: dict, n: int, round_trips: int) -> dict[str, float]:
-    """Throughput (requests/s) and round-trip latency (ms, median and p99) of `run_gateway` over
-    `adapters` on the broker of `settings` (topics under its prefix, created here)."""
+def measure_on_broker(settings, adapters: dict, n: int, round_trips: int, *, market: bool = False,
+                      first: int = 0) -> dict[str, float]:
+    """Throughput (requests/s: acknowledged NEWs) and round-trip latency (ms, median and p99, request
+    published to its NEW ack read back) of `run_gateway` over `adapters` on the broker of `settings`
+    (topics under its prefix, created here). `market`: MARKET orders (they fill at once: a FIX venue's
+    book stays small) instead of resting LIMIT orders; `first`: the number of the first request."""
     import statistics
     import threading
 
@@ -105,19 +108,24 @@ def measure_on_broker(settings, adapters: dict, n: int, round_trips: int) -> dic
     venue = next(iter(adapters))
     try:
         assert ready.wait(60), "the gateway did not start"
-        requests = [request(k).model_copy(update={"venue": venue}) for k in range(n)]
+        def make(k: int) -> VenueRequest:
+            update = {"venue": venue} | ({"order_type": OrderType.MARKET, "limit_price": None} if market else {})
+            return request(first + k).model_copy(update=update)
+
+        requests = [make(k) for k in range(n)]
         start = time.perf_counter()
         for r in requests:
             producer.send(rt.topics.venue_requests, venue, r)
         producer.flush()
         got = 0
         while got < n and time.perf_counter() - start < 120:
-            if reader.poll(0.5) is not None:
+            received = reader.poll(0.5)
+            if received is not None and received.event.exec_type is ExecType.NEW:
                 got += 1
         throughput = got / (time.perf_counter() - start)
         latencies = []
         for k in range(round_trips):
-            r = request(n + k).model_copy(update={"venue": venue})
+            r = make(n + k)
             sent = time.perf_counter()
             producer.send(rt.topics.venue_requests, venue, r)
             producer.flush()
@@ -133,11 +141,57 @@ def measure_on_broker(settings, adapters: dict, n: int, round_trips: int) -> dic
         reader.close()
 
 
+def measure_fix_on_broker(settings, n: int, round_trips: int) -> dict[str, float]:
+    """`measure_on_broker` over a `FixVenue` logged on to the QuickFIX/J test acceptor on loopback
+    (started in a temporary directory, warmed up with a few hundred orders first, stopped after)."""
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from connectors.fix.adapter import FixVenue
+    from connectors.fix.config import FixVenueConfig
+    from connectors.fix_acceptor import LocalAcceptor
+
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-fix-") as home:
+        acceptor = LocalAcceptor(Path(home) / "exchange", settings.cache_dir)
+        info = acceptor.start()
+        venue = None
+        try:
+            venue = FixVenue(FixVenueConfig(
+                venue="SIM", sender_comp_id=f"B{uuid.uuid4().hex[:8].upper()}", target_comp_id=info.comp_id,
+                port=info.port, data_dir=Path(home) / "fix", cache_dir=settings.cache_dir, file_log=False))
+            if not venue.wait_connected(20):
+                raise TimeoutError("the FIX session did not log on")
+            # warm the JVM's JIT and the session on throwaway topics first (same adapter: fresh request ids)
+            measure_on_broker(settings.with_(topic_prefix=f"bench{uuid.uuid4().hex[:6]}."), {"SIM": _Kept(venue)},
+                              min(n, 500), 20, market=True, first=10**6)
+            return measure_on_broker(settings.with_(topic_prefix=f"bench{uuid.uuid4().hex[:6]}."),
+                                     {"SIM": venue}, n, round_trips, market=True)
+        finally:
+            if venue is not None:
+                venue.close()
+            acceptor.stop()
+
+
+class _Kept:
+    """An adapter whose `close` does nothing: the warm-up gateway must not close the session it borrows."""
+
+    def __init__(self, adapter) -> None:
+        self._adapter = adapter
+
+    def __getattr__(self, name):
+        return getattr(self._adapter, name)
+
+    def close(self) -> None:
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5_000)
     parser.add_argument("--kafka", action="store_true", help="measure the gateway loop on a broker")
     parser.add_argument("--round-trips", type=int, default=200)
+    parser.add_argument("--no-fix", action="store_true", help="with --kafka: the simulator only")
     args = parser.parse_args()
     n = args.n
     if args.kafka:
@@ -145,10 +199,14 @@ def main() -> None:
 
         from oms.config import Settings
 
-        settings = Settings.from_env().with_(topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
-        figures = measure_on_broker(settings, {"SIM": exchange()}, n, args.round_trips)
-        print(f"gateway on the broker, simulator: {figures['requests_per_s']:,.0f} requests/s; round trip "
-              f"p50 {figures['round_trip_ms_p50']:.2f} ms, p99 {figures['round_trip_ms_p99']:.2f} ms")
+        base = Settings.from_env()
+        rows = [("simulator", measure_on_broker(base.with_(topic_prefix=f"bench{uuid.uuid4().hex[:6]}."),
+                                                {"SIM": exchange()}, n, args.round_trips))]
+        if not args.no_fix:
+            rows.append(("FIX (QuickFIX/J acceptor)", measure_fix_on_broker(base, n, args.round_trips)))
+        for name, figures in rows:
+            print(f"gateway on the broker, {name:<26} {figures['requests_per_s']:>8,.0f} requests/s; round trip "
+                  f"p50 {figures['round_trip_ms_p50']:.2f} ms, p99 {figures['round_trip_ms_p99']:.2f} ms")
         return
     for name, fn in (("gateway core, within the limit (NEW + CANCEL)", everyday),
                      ("gateway core, burst 10x over the limit, drained", burst),

@@ -24,6 +24,7 @@ import typer
 from rich.table import Table
 
 from entrypoints import backtest as backtest_module
+from entrypoints import demo_fix as demo_fix_module
 from entrypoints import blotter as blotter_module
 from entrypoints import demo as demo_module
 from entrypoints import export as export_module
@@ -470,6 +471,7 @@ app.command("blotter")(blotter_module.blotter)
 app.command("backtest")(backtest_module.backtest)
 app.command("whatif")(backtest_module.whatif)
 app.command("export")(export_module.export_command)
+app.command("demo-fix")(demo_fix_module.demo_fix)
 
 
 @app.command()

@@ -1,6 +1,11 @@
-"""`oms venue` / `python -m entrypoints.venue`: the simulated venue gateway process, and venue operations.
+"""`oms venue` / `python -m entrypoints.venue`: the venue gateway process (simulated and FIX venues), and venue operations.
 
-Without an action the options become a `SimulatedVenueConfig` and the venue
+Without an action the options become a `SimulatedVenueConfig` for the
+simulated venues of `--venues`, and each `--fix CONFIG` (repeatable) a FIX 4.4
+venue (`connectors.fix.FixVenue` over `FixVenueConfig.load(CONFIG)`; its
+`data_dir` defaults to `$OMS_HOME/fix/<venue>` and its `cache_dir` to
+`OMS_CACHE_DIR` when the file does not set them); the gateway serves them all
+side by side. The
 policies (`Settings.venue_policies` from `OMS_VENUE_LIMITS` when set, else
 one pool at `--rate-limit` / `--burst` per venue, 0 for none), checked
 before anything connects; then `processors.venue_gateway.run_gateway` runs
@@ -61,7 +66,11 @@ def venue(
              "`reconcile VENUE`: reconcile the venue against the OMS now")] = None,
     target: Annotated[Optional[str], typer.Argument(help="breaker, status, reconcile: the venue")] = None,
     mode: Annotated[Optional[str], typer.Argument(help="breaker: open, close or auto")] = None,
-    venues: Annotated[Optional[str], typer.Option(help="comma-separated venue names, e.g. SIM-A,SIM-B")] = None,
+    venues: Annotated[Optional[str], typer.Option(help="comma-separated simulated venue names, e.g. SIM-A,SIM-B")
+                      ] = None,
+    fix: Annotated[Optional[list[Path]], typer.Option(
+        "--fix", help="a FIX venue's configuration (.toml or .json, `connectors.fix.FixVenueConfig`); repeatable")
+                   ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     reject_prob: Annotated[float, typer.Option(help="probability that a NEW is rejected")] = 0.0,
     late_fill_prob: Annotated[float, typer.Option(
@@ -108,9 +117,14 @@ def venue(
     from streams.runtime import connect
 
     names = [v.strip() for v in (venues or "").split(",") if v.strip()]
-    if not names:
-        raise CommandError("venues", "give at least one venue name (--venues SIM-A,SIM-B)")
+    if not names and not fix:
+        raise CommandError("venues", "give at least one venue (--venues SIM-A,SIM-B or --fix CONFIG)")
     e = entry(ctx)
+    fix_configs = fix_venue_configs(e.settings, fix or [])
+    duplicates = sorted({n for n in names + [c.venue for c in fix_configs]
+                         if (names + [c.venue for c in fix_configs]).count(n) > 1})
+    if duplicates:
+        raise CommandError("venues", f"venue {', '.join(duplicates)} named twice")
     books = None if forget_book else (state_dir or e.settings.home / "venues" / (e.settings.topic_prefix or "default"))
     try:
         config = SimulatedVenueConfig(
@@ -122,7 +136,7 @@ def venue(
             fill_on_trades=fill_on_trades,
             state_dir=books,
         )
-        limits = venue_limits(e.settings, names, rate_limit, burst)
+        limits = venue_limits(e.settings, names + [c.venue for c in fix_configs], rate_limit, burst)
         for name in names:  # validate the names before connecting
             SimulatedExchange(name, seed, dataclasses.replace(config, state_dir=None))
     except ValueError as exc:
@@ -132,8 +146,35 @@ def venue(
         rt = connect(e.settings)
         if not no_create_topics:
             rt.ensure_topics()
+        adapters = None
+        if fix_configs:  # the simulated venues as run_gateway makes them, beside the FIX sessions
+            from connectors.fix.adapter import FixVenue
+
+            adapters = {name: SimulatedExchange(name, seed, config, started_ns=e.clock.now_ns()) for name in names}
+            for fix_config in fix_configs:
+                adapters[fix_config.venue] = FixVenue(fix_config, clock=e.clock)
         run_gateway(e.settings, names, seed, config, stop=stop, clock=e.clock, group_id=group_id,
-                    limits=limits, runtime=rt)
+                    limits=limits, adapters=adapters, runtime=rt)
+
+
+def fix_venue_configs(settings, paths: Sequence[Path]) -> list:
+    """`FixVenueConfig.load(path)` for every `--fix` file, `data_dir` defaulting to `$OMS_HOME/fix/<venue>`
+    and `cache_dir` to `Settings.cache_dir`; a file that cannot be read or is invalid is a usage error."""
+    from pydantic import ValidationError
+
+    from connectors.fix.config import FixVenueConfig
+
+    configs = []
+    for path in paths:
+        try:
+            configs.append(FixVenueConfig.load(path, data_root=settings.home / "fix", cache_dir=settings.cache_dir))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise CommandError("fix", f"{path}: {where}: {first['msg']}") from None
+        except (OSError, ValueError) as exc:
+            raise CommandError("fix", f"{path}: {exc}") from None
+    return configs
 
 
 def venue_limits(settings, names: list[str], rate_limit: int, burst: int | None) -> VenueLimits:

@@ -19,7 +19,10 @@ it, and so reports after a restart still name the OMS order. When the venue
 asks for a resend, the adapter's own requests are resent (PossDupFlag) only if
 first sent within `resend_window_s`, older ones are gap-filled: a stale order
 must not reach the market late; in-flight tracking and reconciliation find out
-what the venue has. The initiator is stopped by
+what the venue has. A Logout past the expected incoming sequence number (a
+venue refusing a logon while it holds reports for us) would make QuickFIX skip
+those reports for good; the expected number is put back after the logout, so
+the next logon's resend request covers them. The initiator is stopped by
 `close()`, and at interpreter exit for any adapter left open (the binding
 crashes the interpreter when an initiator is alive at exit).
 """
@@ -297,12 +300,22 @@ class FixVenue:
                 self._mass_status_pending = None
 
 
+def _restore_target(session_id, expected: int) -> None:
+    session = fix.Session.lookupSession(session_id)
+    if session is not None and session.getExpectedTargetNum() > expected:
+        log.warning("FIX %s: a Logout arrived past the expected sequence number %d; expecting %d again so "
+                    "the next logon asks for the messages in between", session_id.toString(), expected, expected)
+        session.setNextTargetMsgSeqNum(expected)
+
+
 class _Session(fix.Application):
     """QuickFIX's callbacks, run on the engine's thread: handed to the adapter, never raised into C++."""
 
     def __init__(self, venue: FixVenue) -> None:
         super().__init__()
         self._venue = weakref.proxy(venue)
+        self._expected_before_logout: int | None = None
+        """The incoming sequence number expected when a Logout past it arrived (see `fromAdmin`)."""
 
     def onCreate(self, sessionID) -> None:  # noqa: N802 - QuickFIX's names
         pass
@@ -311,6 +324,9 @@ class _Session(fix.Application):
         self._guard(self._venue._on_logon)
 
     def onLogout(self, sessionID) -> None:  # noqa: N802
+        expected, self._expected_before_logout = self._expected_before_logout, None
+        if expected is not None:
+            self._guard(lambda: _restore_target(sessionID, expected))
         self._guard(self._venue._on_logout)
 
     def toAdmin(self, message, sessionID) -> None:  # noqa: N802
@@ -320,6 +336,19 @@ class _Session(fix.Application):
         raw = message.toString()
         if "\x0135=3\x01" in raw:  # a session-level Reject of something we sent: say so loudly
             log.error("FIX session reject: %s", raw.replace("\x01", "|"))
+        elif "\x0135=5\x01" in raw:
+            # A Logout past the expected sequence number (a venue refusing our logon while it holds
+            # reports for us): QuickFIX counts it as the next expected message and would never ask for
+            # the ones in between; the expected number is put back once the session is down, so the
+            # next logon's resend request covers them.
+            try:
+                seq = int(message.getHeader().getField(Tags.MSG_SEQ_NUM))
+                expected = fix.Session.lookupSession(sessionID).getExpectedTargetNum()
+            except Exception:  # an exception must not unwind into the engine's C++ thread
+                log.exception("FIX fromAdmin failed")
+                return
+            if seq > expected:
+                self._expected_before_logout = expected
 
     def toApp(self, message, sessionID) -> None:  # noqa: N802
         try:

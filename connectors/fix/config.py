@@ -84,14 +84,24 @@ class FixVenueConfig(BaseModel):
         return value
 
     @classmethod
-    def load(cls, path: Path, **overrides) -> "FixVenueConfig":
-        """A configuration from a TOML or JSON file (by suffix), `overrides` applied over it."""
+    def load(cls, path: Path, *, data_root: Path | None = None, cache_dir: Path | None = None,
+             **overrides) -> "FixVenueConfig":
+        """A configuration from a TOML or JSON file (by suffix), `overrides` applied over it. When the
+        file sets no `data_dir`, `data_root / <venue>` is used; when it sets neither `cache_dir` nor
+        `data_dictionary`, `cache_dir` is used (the entry point passes `$OMS_HOME/fix` and `OMS_CACHE_DIR`)."""
         path = Path(path)
         if path.suffix not in (".toml", ".json"):
             raise ValueError(f"{path}: a FIX venue configuration is a .toml or .json file")
         text = path.read_text()
         data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        return cls.model_validate({**data, **overrides})
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a table of settings")
+        data = {**data, **overrides}
+        if data_root is not None and "data_dir" not in data and isinstance(data.get("venue"), str):
+            data["data_dir"] = Path(data_root) / data["venue"]
+        if cache_dir is not None and data.get("cache_dir") is None and data.get("data_dictionary") is None:
+            data["cache_dir"] = cache_dir
+        return cls.model_validate(data)
 
     def venue_symbol(self, instrument: str) -> str:
         return self.symbols.get(instrument, instrument)

@@ -1,7 +1,9 @@
-"""Fixtures of the FIX tests: one QuickFIX/J acceptor per session, and FIX adapters that are always closed.
+"""Fixtures of the FIX adapter tests: FIX adapters that are always closed.
 
-Every test gets its own SenderCompID (so its session, sequence numbers and
-book at the acceptor are its own) and its own data directory.
+The session's acceptor (`fix_acceptor`), `comp_id` and `cache_dir` are in
+`tests/conftest.py`, shared with the OMS-level FIX tests. Every test gets its
+own SenderCompID (so its session, sequence numbers and book at the acceptor
+are its own) and its own data directory.
 """
 
 from __future__ import annotations
@@ -9,35 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Callable, Iterator
-from uuid import uuid4
 
 import pytest
 
 from connectors.fix_acceptor import LocalAcceptor
-from oms.config import Settings
-
-REJECTED_SYMBOL = "BADSYM"
-MARKET_PRICE = "101.5"
-
-
-@pytest.fixture(scope="session")
-def cache_dir() -> Path:
-    return Settings.from_env().cache_dir
-
-
-@pytest.fixture(scope="session")
-def fix_acceptor(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[LocalAcceptor]:
-    """The session's exchange: QuickFIX/J on loopback, any SenderCompID welcome."""
-    acceptor = LocalAcceptor(tmp_path_factory.mktemp("fix-acceptor"), cache_dir, reject_symbols=(REJECTED_SYMBOL,),
-                             market_price=MARKET_PRICE)
-    acceptor.start()
-    yield acceptor
-    acceptor.stop()
-
-
-@pytest.fixture
-def comp_id() -> str:
-    return f"OMS{uuid4().hex[:10].upper()}"
+from tests.conftest import MARKET_PRICE, REJECTED_SYMBOL  # noqa: F401 - the tests import them from here
 
 
 @pytest.fixture

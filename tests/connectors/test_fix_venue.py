@@ -192,6 +192,27 @@ def test_fills_made_while_disconnected_arrive_after_reconnect_exactly_once(make_
     assert sum(r.last_qty for r in venue.fills()) == D(100)
 
 
+def test_a_logon_refused_after_fills_while_away_loses_no_fill(make_venue, fix_acceptor, comp_id):
+    """The venue answers a logon attempt with a Logout whose MsgSeqNum is past the fills it stored
+    meanwhile; QuickFIX counts that Logout as the next expected message, which would skip the first
+    fill for good (no resend asks for it). The adapter puts the expected number back: both fills come."""
+    venue = make_venue()
+    venue.submit(new("W1"), now())
+    drain(venue, has(ExecType.NEW))
+
+    fix_acceptor.control(f"refuse {comp_id} on")
+    fix_acceptor.control(f"drop {comp_id}")
+    drain(venue, lambda g: ConnectionState.DISCONNECTED in changes(g))
+    fix_acceptor.control("fill W1 30 99")
+    fix_acceptor.control("fill W1 70 98")
+    time.sleep(2.5)  # at least one logon attempt refused (reconnect_interval 1 s)
+    fix_acceptor.control(f"refuse {comp_id} off")
+    got = drain(venue, lambda g: [r for r in reports(g) if r.exec_type is ExecType.FILL], timeout=15)
+
+    fills = [r for r in reports(got) if r.exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL)]
+    assert [(r.last_qty, r.cum_qty) for r in fills] == [(D(30), D(30)), (D(70), D(100))]
+
+
 def test_reports_after_an_adapter_restart_still_name_the_oms_order(make_venue, fix_acceptor):
     first = make_venue()
     first.submit(new("P1", account="ACC-9"), now())
