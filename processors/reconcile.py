@@ -32,7 +32,7 @@ from typing import Sequence
 from oms.config import Settings
 from oms import ids
 from oms.events import ExecType, ExecutionReport, OrderType, OrderView, TimeInForce, VenueAction, VenueRequest
-from oms.venues.reconcile import OPEN_IN_OMS, OmsOrder, Reconciliation, reconcile
+from oms.venues.reconcile import OPEN_IN_OMS, OmsOrder, Reconciliation, in_transit, reconcile
 from streams.kafka import read_all
 
 __all__ = ["RECONCILIATIONS", "oms_view", "reconcile_collected", "reconcile_venue"]
@@ -105,9 +105,12 @@ def reconcile_venue(runtime, settings: Settings, adapter, now: int, *, since_ns:
 
 
 def reconcile_collected(runtime, settings: Settings, adapter, statuses: Sequence[ExecutionReport], now: int, *,
-                        since_ns: int = 0, publish_summary: bool = True) -> list[ExecutionReport]:
+                        since_ns: int = 0, publish_summary: bool = True,
+                        transit: Sequence[ExecutionReport] = ()) -> list[ExecutionReport]:
     """Reconcile an asynchronous adapter from the ORDER_STATUS reports the caller collected through
-    `poll` after `mass_status` (an open OMS order not among them counts as unknown at the venue)."""
-    oms = oms_view(runtime, adapter.name)
+    `poll` after `mass_status` (an open OMS order not among them counts as unknown at the venue);
+    `transit`: the venue's reports published meanwhile, applied over the `orders` view first, which
+    may not show them yet (`oms.venues.reconcile.in_transit`)."""
+    oms = in_transit(oms_view(runtime, adapter.name), transit)
     result = reconcile(adapter.name, oms, list(statuses), adapter.fills(since_ns), settings.external_orders, now)
     return _finish(runtime, adapter, result, now, publish_summary)

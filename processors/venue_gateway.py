@@ -231,17 +231,18 @@ def run_gateway(
     def reconcile_collected_answers() -> None:
         for name, deadline in list(collecting.items()):
             late = clock.now_ns() >= deadline
-            statuses = core.collected(name, give_up=late)
-            if statuses is None and not late:
+            answers = core.collected(name, give_up=late)
+            if answers is None and not late:
                 continue
             del collecting[name]
-            if statuses is None:  # a partial answer would make every unlisted order look unknown there
+            if answers is None:  # a partial answer would make every unlisted order look unknown there
                 log.error("venue gateway: %s did not finish answering the mass status in %d s: not reconciled; "
                           "it is tried again at the next connect or `oms venue reconcile %s`", name,
                           MASS_STATUS_WAIT_NS // 10**9, name)
                 continue
             try:
-                reports = reconcile_collected(rt, settings, venues[name], statuses, clock.now_ns())
+                statuses, transit = answers
+                reports = reconcile_collected(rt, settings, venues[name], statuses, clock.now_ns(), transit=transit)
             except Exception:  # noqa: BLE001 - a failed reconciliation must not stop the venue
                 log.exception("venue gateway: reconciliation of %s failed", name)
                 continue

@@ -170,6 +170,8 @@ class _Venue:
     published_at: int | None = None
     collecting: list[ExecutionReport] | None = None
     """ORDER_STATUS answers to a mass status being collected for a reconciliation (None: not collecting)."""
+    transit: list[ExecutionReport] = field(default_factory=list)
+    """The venue's other reports published while collecting (the OMS may not have folded them yet)."""
 
     @property
     def name(self) -> str:
@@ -349,19 +351,21 @@ class GatewayCore:
         status) for `collected` instead of publishing them."""
         self._state[venue].collecting = []
 
-    def collected(self, venue: str, *, give_up: bool = False) -> list[ExecutionReport] | None:
-        """The ORDER_STATUS answers collected for `venue` once its adapter has sent the last one (None
-        while more are to come); `give_up` ends the collection, returning None."""
+    def collected(self, venue: str, *, give_up: bool = False
+                  ) -> tuple[list[ExecutionReport], list[ExecutionReport]] | None:
+        """Once `venue`'s adapter has sent its last answer: the ORDER_STATUS answers collected, and the
+        venue's other reports published meanwhile (for `oms.venues.reconcile.in_transit`); None while
+        more are to come. `give_up` ends the collection, returning None."""
         v = self._state[venue]
         if v.collecting is None:
             return None
         if give_up:
-            v.collecting = None
+            v.collecting, v.transit = None, []
             return None
         if v.adapter.mass_status_pending():
             return None
-        answers, v.collecting = v.collecting, None
-        return answers
+        answers, transit, v.collecting, v.transit = v.collecting, v.transit, None, []
+        return answers, transit
 
     def tick(self, now: int) -> Tick:
         """Poll every adapter and move time on: connection changes, breaker cooldowns, expired
@@ -375,7 +379,10 @@ class GatewayCore:
                 elif v.collecting is not None and item.exec_type is ExecType.ORDER_STATUS:
                     v.collecting += self._answers(v, [item], now)  # for the reconciliation, not published
                 else:
-                    polled += self._answers(v, [item], now)
+                    answered = self._answers(v, [item], now)
+                    if v.collecting is not None:
+                        v.transit += answered
+                    polled += answered
             reports = self._add(self._token(), polled)
             actual = ConnectionState.CONNECTED if v.adapter.connected() else ConnectionState.DISCONNECTED
             if actual is not v.connection:

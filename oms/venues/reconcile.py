@@ -41,7 +41,7 @@ give the same reports and requests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Iterable, Sequence
 
@@ -60,7 +60,7 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["OmsOrder", "Reconciliation", "UNKNOWN_AT_VENUE", "reconcile"]
+__all__ = ["OmsOrder", "Reconciliation", "UNKNOWN_AT_VENUE", "in_transit", "reconcile"]
 
 UNKNOWN_AT_VENUE = "unknown at venue on reconciliation"
 CLOSED_AT_VENUE = "{status} at venue while disconnected (reconciliation)"
@@ -104,6 +104,22 @@ class OmsOrder:
         """From the engine's state (exec ids known)."""
         return cls(order.order_id, order.account, order.instrument, order.side, order.status, order.quantity,
                    order.cum_qty, order.limit_price, frozenset(order.exec_ids))
+
+
+def in_transit(oms: Sequence[OmsOrder], reports: Iterable[ExecutionReport]) -> list[OmsOrder]:
+    """The OMS's view once it has applied `reports`: the venue's reports the gateway has published and
+    the OMS may not have folded yet (an asynchronous venue's resent reports arrive just before its
+    mass status answers). Each report moves its order to the report's status and cum qty (never
+    back) and adds its exec id; ORDER_STATUS and CANCEL_REJECTED reports change nothing here."""
+    by_id = {o.order_id: o for o in oms}
+    for report in reports:
+        order = by_id.get(report.order_id)
+        if order is None or report.exec_type in (ExecType.ORDER_STATUS, ExecType.CANCEL_REJECTED):
+            continue
+        exec_ids = None if order.exec_ids is None else order.exec_ids | {report.exec_id}
+        by_id[order.order_id] = replace(order, status=report.order_status, cum_qty=max(order.cum_qty, report.cum_qty),
+                                        exec_ids=exec_ids)
+    return list(by_id.values())
 
 
 @dataclass(frozen=True)

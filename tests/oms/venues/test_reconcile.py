@@ -21,7 +21,7 @@ from oms.events import (
     OrderType,
     VenueAction,
 )
-from oms.venues.reconcile import UNKNOWN_AT_VENUE, OmsOrder, reconcile
+from oms.venues.reconcile import UNKNOWN_AT_VENUE, OmsOrder, in_transit, reconcile
 from oms.venues.simulated import SimulatedExchange
 from tests.builders import GATEWAY_T0 as T0, apply, new_order, numbered_request, xyz_quote
 
@@ -147,6 +147,27 @@ def test_an_order_the_venue_does_not_know_is_canceled_with_a_deterministic_exec_
                                           o.cum_qty) for o in world.orders.values()], [], [], REJECT, T0 + 1)
     assert [r.exec_id for r in replayed.reports] == [r.exec_id for r in result.reports]  # same ids: ignored
     assert sequenced(world.deliver(replayed.reports)) == []
+
+
+def test_reports_in_transit_count_before_the_view_shows_them():
+    """An asynchronous venue resends its fills just before its mass status answers: the fills are
+    published but not yet folded into the `orders` view; an order they filled is not working at the
+    venue any more, and must not be taken for one the venue does not know."""
+    world = World(2)
+    world.deliver(world.reports)
+    filled, working = list(world.orders)
+    fills = world.venue.on_quote(xyz_quote(bid_price=D("99.80"), ask_price=D("99.90"), ask_size=D(100)), world.tick())
+    assert {f.order_id for f in fills} == {filled} and fills[-1].order_status is OrderStatus.FILLED
+    stale = world.oms()  # the view before the fills are folded
+    statuses = [r for r in world.venue.mass_status(world.tick())]  # only the working order is listed
+
+    naive = reconcile(VENUE, stale, statuses, [], REJECT, world.tick())
+    assert naive.summary.unknown_at_venue == filled  # what a stale view would make of it
+    result = reconcile(VENUE, in_transit(stale, fills), statuses, [], REJECT, world.tick())
+    assert result.reports == [] and result.summary.unknown_at_venue == "" and result.summary.matched == 1
+    [seen] = [o for o in in_transit(stale, fills) if o.order_id == filled]
+    assert (seen.status, seen.cum_qty) == (OrderStatus.FILLED, D(100))
+    assert in_transit(stale, []) == stale
 
 
 def test_a_pending_new_order_unknown_at_the_venue_is_left_in_flight():
