@@ -30,10 +30,10 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
 
 from oms.domain.sor.book import ConsolidatedBook, Level
-from oms.domain.sor.fees import FREE, FeeSchedule, Liquidity
+from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity
 from oms.domain.sor.stats import VenueStatistics
 from oms.events import Side
 
@@ -43,6 +43,8 @@ __all__ = ["STRATEGIES", "Child", "Decision", "Score", "Static", "Strategy", "Wa
 ZERO = Decimal(0)
 _UNIT = Decimal(1)
 _FINE = Decimal("0.00000001")
+_ONE = Decimal(1)
+_BPS = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,33 @@ class Score:
     note: str
 
 
+class _Swept(NamedTuple):
+    """What a sweep did, worded only when the journal asks (`Decision.reason`): wording costs more than
+    deciding."""
+
+    taken: Mapping[str, tuple[Decimal, Decimal]]
+    left: Decimal
+    post_at: str | None
+
+    def __str__(self) -> str:
+        swept = ", ".join(f"{qty} at {venue} up to {px}" for venue, (qty, px) in self.taken.items())
+        rest = f"; {self.left} posted at {self.post_at}" if self.left > 0 else ""
+        return f"swept {swept or 'nothing'}{rest}"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """A strategy's answer: the children to send, each venue considered with its score, and why
+    (`reason`: text, or a value that words itself with `str`)."""
+
     strategy: str
     children: tuple[Child, ...]
     considered: tuple[Score, ...]
-    reason: str
+    why: object
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
 
     @property
     def quantity(self) -> Decimal:
@@ -103,7 +126,11 @@ def _open_levels(want: Want, book: ConsolidatedBook, closed: Mapping[str, str]) 
     """venue -> its levels for `want` (open venues only), and a Score per closed venue."""
     skipped = []
     levels = {}
-    for venue, venue_levels in book.side_levels(want.side).items():
+    buy = want.side is Side.BUY
+    for venue, venue_book in book.venues.items():
+        venue_levels = venue_book.asks if buy else venue_book.bids
+        if not venue_levels:
+            continue
         if venue in closed:
             skipped.append(Score(venue, None, f"circuit open: {closed[venue]}"))
         else:
@@ -139,14 +166,27 @@ def _sweep(want: Want, levels: dict[str, tuple[Level, ...]],
     return taken, left
 
 
-def _price_key(side: Side, fees: Mapping[str, FeeSchedule], with_fee: bool) -> Callable[[str, Decimal], tuple]:
-    if with_fee:
-        if side is Side.BUY:
-            return lambda venue, price: (price + fees.get(venue, FREE).per_share(price, Liquidity.TAKER), venue)
-        return lambda venue, price: (-(price - fees.get(venue, FREE).per_share(price, Liquidity.TAKER)), venue)
-    if side is Side.BUY:
-        return lambda venue, price: (price, fees.get(venue, FREE).per_share(price, Liquidity.TAKER), venue)
-    return lambda venue, price: (-price, fees.get(venue, FREE).per_share(price, Liquidity.TAKER), venue)
+def _price_key(side: Side, venues: Iterable[str], fees: Mapping[str, FeeSchedule],
+               with_fee: bool) -> Callable[[str, Decimal], tuple]:
+    """The sweep's ranking key, lower first. Price then taker fee then venue (`with_fee` False), or the
+    price net of the taker fee per share, then venue. Each venue's fee is resolved once per decision:
+    per share it is a constant, in basis points a factor of the price."""
+    buy = side is Side.BUY
+    if not with_fee:
+        rank = {v: fees.get(v, FREE).taker for v in venues}
+        if buy:
+            return lambda venue, price: (price, rank[venue], venue)
+        return lambda venue, price: (-price, rank[venue], venue)
+    terms = {}
+    for venue in venues:
+        schedule = fees.get(venue, FREE)
+        if schedule.unit is FeeUnit.BPS:
+            terms[venue] = (_ONE + schedule.taker / _BPS if buy else _ONE - schedule.taker / _BPS, ZERO)
+        else:
+            terms[venue] = (_ONE, schedule.taker if buy else -schedule.taker)
+    if buy:
+        return lambda venue, price: (price * terms[venue][0] + terms[venue][1], venue)
+    return lambda venue, price: (-(price * terms[venue][0] + terms[venue][1]), venue)
 
 
 def _children(want: Want, taken: Mapping[str, tuple[Decimal, Decimal]], left: Decimal, post_at: str | None) -> tuple[Child, ...]:
@@ -183,19 +223,18 @@ def _sweeping(name: str, with_fee: bool) -> Strategy:
     def strategy(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
                  fees: Mapping[str, FeeSchedule]) -> Decision:
         levels, considered = _open_levels(want, book, closed)
-        key = _price_key(want.side, fees, with_fee)
+        key = _price_key(want.side, levels, fees, with_fee)
+        note = "price net of taker fee" if with_fee else "best price, then taker fee"
+        buy = want.side is Side.BUY
         for venue, venue_levels in levels.items():
-            k = key(venue, venue_levels[0].price)
-            considered.append(Score(venue, k[0] if want.side is Side.BUY else -k[0],
-                                    "price+fee" if with_fee else f"price (taker fee {fees.get(venue, FREE).taker})"))
+            k = key(venue, venue_levels[0].price)[0]
+            considered.append(Score(venue, k if buy else -k, note))
         taken, left = _sweep(want, levels, key)
         post_at = next(iter(taken), None) or _fallback_venue(want, book, closed, fees)
         children = _children(want, taken, left, post_at)
         if not children:
             return Decision(name, (), tuple(considered), "no open venue to route to")
-        swept = ", ".join(f"{qty} at {venue} to {px}" for venue, (qty, px) in taken.items())
-        reason = f"swept {swept or 'nothing'}" + (f"; {left} posted at {post_at}" if left > 0 else "")
-        return Decision(name, children, tuple(considered), reason)
+        return Decision(name, children, tuple(considered), _Swept(taken, left, post_at))
     strategy.__name__ = name
     return strategy
 
