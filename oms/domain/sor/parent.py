@@ -47,7 +47,7 @@ from oms.domain.sor.book import ConsolidatedBook
 from oms.domain.sor.fees import FeeSchedule
 from oms.domain.sor.ids import child_order_id, parent_of
 from oms.domain.sor.stats import VenueStatistics
-from oms.domain.sor.strategies import Strategy, Want, route
+from oms.domain.sor.strategies import Strategy, Want, plain, route
 from oms.events import (
     CancelOrder,
     Event,
@@ -142,8 +142,10 @@ def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, t
         number += 1
         cid = child_order_id(parent.order_id, number)
         decided += decide_child(parent, cid, child.venue, child.quantity, child.limit_price, record_id, now)
-        placed.append(f"{cid} {child.venue} {child.quantity}@{child.limit_price or 'MKT'}")
-    considered = "; ".join(f"{s.venue}={s.score if s.score is not None else '-'} ({s.note})" for s in decision.considered)
+        price = plain(child.limit_price) if child.limit_price is not None else "MKT"
+        placed.append(f"{cid} {child.venue} {plain(child.quantity)}@{price}")
+    considered = "; ".join(f"{s.venue}={plain(s.score) if s.score is not None else '-'} ({s.note})"
+                           for s in decision.considered)
     decision_record = RoutingDecided(
         event_id=record_id, ts_event=now, ts_init=now, order_id=parent.order_id, account=parent.account, seq=0,
         strategy=name, instrument=parent.instrument, side=parent.side, quantity=decision.quantity,

@@ -37,7 +37,7 @@ from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity
 from oms.domain.sor.stats import VenueStatistics
 from oms.events import Side
 
-__all__ = ["STRATEGIES", "Child", "Decision", "Score", "Static", "Strategy", "Want", "best_price", "cost_aware",
+__all__ = ["STRATEGIES", "Child", "Decision", "Score", "Static", "Strategy", "Want", "best_price", "cost_aware", "plain",
            "liquidity_split", "passive", "route"]
 
 ZERO = Decimal(0)
@@ -80,6 +80,11 @@ class Score:
     note: str
 
 
+def plain(value: Decimal) -> str:
+    """A decimal without trailing zeros or an exponent: 30.00000000 -> 30."""
+    return f"{value.normalize():f}"
+
+
 class _Swept(NamedTuple):
     """What a sweep did, worded only when the journal asks (`Decision.reason`): wording costs more than
     deciding."""
@@ -89,8 +94,8 @@ class _Swept(NamedTuple):
     post_at: str | None
 
     def __str__(self) -> str:
-        swept = ", ".join(f"{qty} at {venue} up to {px}" for venue, (qty, px) in self.taken.items())
-        rest = f"; {self.left} posted at {self.post_at}" if self.left > 0 else ""
+        swept = ", ".join(f"{plain(qty)} at {venue} up to {plain(px)}" for venue, (qty, px) in self.taken.items())
+        rest = f"; {plain(self.left)} posted at {self.post_at}" if self.left > 0 else ""
         return f"swept {swept or 'nothing'}{rest}"
 
 
@@ -275,8 +280,8 @@ def liquidity_split(want: Want, book: ConsolidatedBook, stats: VenueStatistics, 
         rests = qty > depth[venue][0] or want.limit_price is not None and venue == deepest and want.quantity > total
         limit = want.limit_price if rests else depth[venue][1]
         children.append(Child(venue, qty, limit, Liquidity.MAKER if rests and want.limit_price else Liquidity.TAKER))
-    parts = ", ".join(f"{c.quantity} at {c.venue}" for c in children)
-    return Decision("split", tuple(children), tuple(considered), f"split by depth {total} shown: {parts}")
+    parts = ", ".join(f"{plain(c.quantity)} at {c.venue}" for c in children)
+    return Decision("split", tuple(children), tuple(considered), f"split by depth {plain(total)} shown: {parts}")
 
 
 def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
@@ -290,10 +295,10 @@ def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: 
         return Decision("passive", (), tuple(considered), "no open venue to post at")
     rates = {v: stats.get(v, want.instrument).fill_rate for v in candidates}
     for v in candidates:
-        considered.append(Score(v, -rates[v], f"fill rate {rates[v]}"))
+        considered.append(Score(v, -rates[v], f"fill rate {plain(rates[v])}"))
     chosen = min(candidates, key=lambda v: (-rates[v], fees.get(v, FREE).per_share(want.limit_price, Liquidity.MAKER), v))
     child = Child(chosen, want.quantity, want.limit_price, Liquidity.MAKER)
-    return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {rates[chosen]}")
+    return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {plain(rates[chosen])}")
 
 
 @dataclass(frozen=True)
