@@ -199,3 +199,29 @@ def test_market_parent_sweeps_with_priced_children():
     engine = Harness()
     outcome = engine(new_order("cl-1", quantity=D(50), order_type=OrderType.MARKET))
     assert sum(r.quantity for r in outcome.requests) == D(50)
+
+
+# ------------------------------------------------------------------ properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(1, 80)), min_size=1, max_size=12),
+       st.sampled_from(sorted(STRATEGIES)))
+def test_the_sum_of_child_fills_never_exceeds_the_parent(fills, strategy):
+    engine = Harness(strategy)
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
+    requests = [r for r in engine.requests if r.action is VenueAction.NEW]
+    for which, qty in fills:
+        request = requests[which % len(requests)]
+        child = engine.orders[request.order_id]
+        take = min(D(qty), child.leaves_qty)
+        if take > 0:
+            engine.report(request, ExecType.PARTIAL_FILL, take, D("187.2"))
+    parent = engine.orders[PARENT]
+    children = children_of(engine.orders.get, PARENT)
+    assert sum(c.quantity for c in children) <= parent.quantity
+    assert sum(c.cum_qty for c in children) == parent.cum_qty <= parent.quantity
+    assert sum(f.quantity for f in engine.fills) == parent.cum_qty
+    assert parent.leaves_qty == parent.quantity - parent.cum_qty
