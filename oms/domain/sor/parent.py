@@ -65,6 +65,7 @@ from oms.events import (
     OrderReplaced,
     OrderStatus,
     RoutingDecided,
+    TimeInForce,
     VenueAction,
 )
 
@@ -191,10 +192,25 @@ def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing:
     if isinstance(event, (OrderRejected, OrderCanceled, OrderExpired)):
         if parent.chain:  # the parent's own cancel or amend is out: its cascade settles it
             return settle(parent, lookup, routing, now)
-        if routing is None or not is_live(parent):
+        if not is_live(parent):
             return []
-        return place(parent, lookup, routing, now, "REROUTE", frozenset({child.venue} if child.venue else ()))
+        children = children_of(lookup, parent.order_id)
+        if parent.time_in_force in _IMMEDIATE:  # the venue ended what could not trade now: so does the parent
+            if any(is_live(c) for c in children):
+                return []
+            return _end(parent, f"time in force {parent.time_in_force.value}: the rest was not filled", now,
+                        f"{child.order_id}.end")
+        if routing is None:
+            return []
+        refused = frozenset(c.venue for c in children if c.venue and c.status in _REFUSED)
+        return place(parent, lookup, routing, now, "REROUTE", refused)
     return []
+
+
+_IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
+_REFUSED = (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
+"""A child that ended in one of these statuses was refused or dropped by its venue: the parent's re-routes
+avoid that venue from then on, so re-routing ends once every venue has been tried."""
 
 
 def after_parent(parent: Order, event: JournalEvent, lookup: OrderLookup, routing: SmartRouting | None,
