@@ -7,8 +7,11 @@ points, one with a maker rebate) and one venue behind an open breaker: a
 marketable buy that sweeps a few levels across venues, and a large one that
 walks most of the book. Each call is timed alone with `time.perf_counter_ns`
 after a warm-up, with the garbage collector off; the table gives p50, p99 and
-p99.9 in microseconds (target: p99 <= 20 us). Run with
-`python -m bench.router [-n N] [--json PATH]`.
+p99.9 in microseconds (target: p99 <= 20 us). Beside it, the engine's whole
+pure step for a new order, routed (a parent: risk, the decision, the
+`RoutingDecided` record and its children's events) and unrouted (static: one
+venue), on the seeded what-if flow of `replay.whatif` (in process, no broker).
+Run with `python -m bench.router [-n N] [--orders N] [--json PATH]`.
 """
 
 from __future__ import annotations
@@ -67,13 +70,27 @@ def measure(n: int) -> dict[str, dict[str, float]]:
     return results
 
 
+def measure_steps(orders: int) -> dict[str, dict[str, float]]:
+    """p50/p99 of the engine step for each new order of the what-if flow, static and smart (cost)."""
+    from oms.routing import RoutingRules
+    from replay.whatif import run_flow
+
+    out = {}
+    for name, rules in (("step, unrouted (static)", None), ("step, routed (cost)", RoutingRules(default="cost"))):
+        samples = sorted(run_flow(rules, 7, orders).step_ns)
+        pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] / 1000
+        out[name] = {"p50_us": pick(0.5), "p99_us": pick(0.99), "p999_us": pick(0.999)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=300, help="new orders of the what-if flow (step timing)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    results = measure(args.n)
-    table = Table(title="router decision, 5 venues x 10 levels (us)")
+    results = {**measure(args.n), **measure_steps(args.orders)}
+    table = Table(title="router decision (5 venues x 10 levels) and engine step (us)")
     for column in ("case", "p50", "p99", "p99.9"):
         table.add_column(column, justify="right" if column != "case" else "left")
     for case, r in results.items():

@@ -68,8 +68,8 @@ class FlowResult:
     filled_orders: int = 0
     journal: int = 0
     stats: VenueStatistics = field(default_factory=VenueStatistics)
-    by_order: dict = field(default_factory=lambda: defaultdict(lambda: [Decimal(0), Decimal(0), 1]))
-    """order id -> [quantity filled, notional, side sign]."""
+    by_order: dict = field(default_factory=lambda: defaultdict(list))
+    """order id -> its fills in the order they came, as (quantity, price, side sign)."""
     step_ns: list = field(default_factory=list)
     """The engine step's time for each NewOrder (with the routing it triggers), in ns."""
 
@@ -90,17 +90,30 @@ def improvement(static: FlowResult, smart: FlowResult) -> Decimal:
     return all_in(static) - all_in(smart)
 
 
+def _first(fills: list, shares: Decimal) -> Decimal:
+    """The notional of the first `shares` of `fills` (in the order they came)."""
+    notional, left = Decimal(0), shares
+    for qty, px, _ in fills:
+        take = min(qty, left)
+        notional += take * px
+        left -= take
+        if left <= 0:
+            break
+    return notional
+
+
 def matched_improvement(static: FlowResult, smart: FlowResult) -> Decimal:
     """Price improvement per share of `smart` over `static` on the shares both runs filled of each
-    order: the sum over orders of min(filled) x (static avg price - smart avg price), sells mirrored,
-    over the sum of min(filled). Fees are left out (see `improvement`)."""
+    order: for each order the first min(filled) shares of each run, static's notional minus smart's
+    (sells mirrored), summed over orders and divided by the shares compared. Fees are left out (see
+    `improvement`): this is the price alone."""
     shares = gained = Decimal(0)
-    for order_id, (qty, notional, sign) in static.by_order.items():
+    for order_id, fills in static.by_order.items():
         other = smart.by_order.get(order_id)
-        if not qty or other is None or not other[0]:
+        if not fills or not other:
             continue
-        common = min(qty, other[0])
-        gained += common * sign * (notional / qty - other[1] / other[0])
+        common = min(sum(q for q, _, _ in fills), sum(q for q, _, _ in other))
+        gained += fills[0][2] * (_first(fills, common) - _first(other, common))
         shares += common
     return gained / shares if shares else Decimal(0)
 
@@ -158,10 +171,7 @@ def run_flow(rules: RoutingRules | None, seed: int = 7, orders: int = 200) -> Fl
                 result.cost += sign * fill.quantity * fill.price
                 result.signed_arrival += sign * fill.quantity * arrival[fill.order_id]
                 result.quantity += fill.quantity
-                mine = result.by_order[fill.order_id]
-                mine[0] += fill.quantity
-                mine[1] += fill.quantity * fill.price
-                mine[2] = sign
+                result.by_order[fill.order_id].append((fill.quantity, fill.price, sign))
             for request in outcome.requests:
                 if request.action is VenueAction.NEW:
                     result.children[request.venue] += 1

@@ -194,6 +194,8 @@ def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing:
             return settle(parent, lookup, routing, now)
         if not is_live(parent):
             return []
+        if isinstance(event, OrderCanceled) and not event.unsolicited:
+            return []  # canceled on request (an operator, the kill switch): not the venue's doing, not re-routed
         children = children_of(lookup, parent.order_id)
         if parent.time_in_force in _IMMEDIATE:  # the venue ended what could not trade now: so does the parent
             if any(is_live(c) for c in children):

@@ -11,7 +11,7 @@ from oms.domain.route import SMART_VENUE
 from oms.domain.sor import STRATEGIES, ConsolidatedBook, VenueStatistics, child_order_id, parse_fees
 from oms.domain.sor.parent import SmartRouting, children_of
 from oms.domain.risk import Controls
-from oms.events import ExecType, OrderStatus, OrderType, RoutingDecided, VenueAction
+from oms.events import ExecType, OrderStatus, OrderType, RoutingDecided, TimeInForce, VenueAction
 from oms.routing import StaticRouter
 from tests.builders import ACCOUNT, T0, amend, cancel, execution_report, new_order
 
@@ -225,3 +225,27 @@ def test_the_sum_of_child_fills_never_exceeds_the_parent(fills, strategy):
     assert sum(c.cum_qty for c in children) == parent.cum_qty <= parent.quantity
     assert sum(f.quantity for f in engine.fills) == parent.cum_qty
     assert parent.leaves_qty == parent.quantity - parent.cum_qty
+
+
+def test_a_child_is_not_canceled_directly_only_through_its_parent():
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
+    b, a = engine.requests
+    engine.report(a, ExecType.NEW)
+    child = engine.orders[a.order_id]
+    outcome = engine(cancel(child.client_order_id, "kill-x", trader="risk"))  # e.g. the kill switch's per-order cancel
+    [denied] = outcome.journal
+    assert denied.reason_code == "UNKNOWN_ORDER" and outcome.requests == []
+    assert engine.orders[a.order_id].status is OrderStatus.NEW
+
+
+def test_an_ioc_parent_ends_when_its_children_end_instead_of_rerouting():
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25"), time_in_force=TimeInForce.IOC))
+    b, a = engine.requests
+    engine.report(b, ExecType.PARTIAL_FILL, D(30), D("187.2"))
+    engine.report(b, ExecType.CANCELED)
+    engine.report(a, ExecType.CANCELED)
+    parent = engine.orders[PARENT]
+    assert parent.status is OrderStatus.CANCELED and parent.cum_qty == D(30)
+    assert len([r for r in engine.requests if r.action is VenueAction.NEW]) == 2
