@@ -249,3 +249,32 @@ def test_an_ioc_parent_ends_when_its_children_end_instead_of_rerouting():
     parent = engine.orders[PARENT]
     assert parent.status is OrderStatus.CANCELED and parent.cum_qty == D(30)
     assert len([r for r in engine.requests if r.action is VenueAction.NEW]) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["fill", "reject", "cancel", "ack"]), st.integers(0, 5), st.integers(1, 60)),
+                min_size=1, max_size=15))
+def test_live_children_never_hold_more_than_the_parent_leaves_through_reroutes(actions):
+    engine = Harness("best")
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
+    kinds = {"reject": ExecType.REJECTED, "cancel": ExecType.CANCELED, "ack": ExecType.NEW}
+    for kind, which, qty in actions:
+        live = [r for r in engine.requests if r.action is VenueAction.NEW
+                and engine.orders[r.order_id].status in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)]
+        if not live:
+            break
+        request = live[which % len(live)]
+        child = engine.orders[request.order_id]
+        if kind == "fill":
+            engine.report(request, ExecType.PARTIAL_FILL, min(D(qty), child.leaves_qty), D("187.2"))
+        elif kind == "ack" and child.status is not OrderStatus.PENDING_NEW:
+            continue
+        else:
+            engine.report(request, kinds[kind])
+        parent = engine.orders[PARENT]
+        children = children_of(engine.orders.get, PARENT)
+        live_leaves = sum((c.leaves_qty for c in children if c.status in
+                           (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)), D(0))
+        assert live_leaves <= parent.leaves_qty
+        assert sum(c.cum_qty for c in children) == parent.cum_qty <= parent.quantity
+        assert {r.venue for r in engine.requests} <= {"A", "B"}
