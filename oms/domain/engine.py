@@ -218,8 +218,8 @@ def _follow_up(order: Order, event: JournalEvent, lookup: OrderLookup, smart: Sm
         return []
     if isinstance(event, OrderRouted):
         if smart is None:  # a parent needs the router: without one it cannot be placed
-            return place(order, lookup, SmartRouting(lambda _a, _i: None), now, "NEW")
-        return place(order, lookup, smart, now, "NEW")
+            return place(order, lookup, SmartRouting(lambda _a, _i: None), now, "NEW", event.event_id)
+        return place(order, lookup, smart, now, "NEW", event.event_id)
     return after_parent(order, event, lookup, smart, now)
 
 

@@ -47,7 +47,7 @@ from oms.domain.sor.book import ConsolidatedBook
 from oms.domain.sor.fees import FeeSchedule
 from oms.domain.sor.ids import child_order_id, parent_of
 from oms.domain.sor.stats import VenueStatistics
-from oms.domain.sor.strategies import Strategy, Want, plain, route
+from oms.domain.sor.strategies import Strategy, Want, best_price, plain, route
 from oms.events import (
     CancelOrder,
     Event,
@@ -113,15 +113,16 @@ def _report(parent: Order, exec_type: ExecType, exec_id: str, now: int, *, venue
         event_id=exec_id, ts_event=now, ts_init=now, venue=venue, account=parent.account,
         order_id=parent.order_id, request_id=request_id or parent.request_id or parent.order_id,
         exec_id=exec_id, exec_type=exec_type, order_status=parent.status, instrument=parent.instrument,
-        side=parent.side, order_qty=parent.quantity if order_qty is None else order_qty, last_qty=last_qty, last_px=last_px, cum_qty=cum,
-        leaves_qty=max(parent.quantity - cum, ZERO), limit_price=parent.limit_price, commission=commission,
+        side=parent.side, order_qty=parent.quantity if order_qty is None else order_qty, last_qty=last_qty,
+        last_px=last_px, cum_qty=cum, leaves_qty=max(parent.quantity - cum, ZERO), limit_price=parent.limit_price, commission=commission,
         reason=reason, ord_rej_reason=OrderRejectReason.OTHER if exec_type is ExecType.REJECTED else None,
     )
 
 
-def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, trigger: str,
+def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, trigger: str, cause: str,
           exclude: frozenset[str] = frozenset()) -> list[Event]:
-    """Route the parent's unplaced quantity (see the module docstring); [] when there is none."""
+    """Route the parent's unplaced quantity (see the module docstring); [] when there is none. `cause` is
+    the id of the journal event that made the router decide (its `RoutingDecided` id derives from it)."""
     children = children_of(lookup, parent.order_id)
     live = [c for c in children if is_live(c)]
     unplaced = parent.leaves_qty - sum((c.leaves_qty for c in live), ZERO)
@@ -129,14 +130,13 @@ def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, t
         return []
     chosen = routing.strategy_for(parent.account, parent.instrument)
     if chosen is None:  # the rule changed since the parent arrived: the best price places what is left
-        from oms.domain.sor.strategies import best_price
         chosen = ("best", best_price)
     name, strategy = chosen
     book = routing.book(parent.instrument)
     want = Want(parent.instrument, parent.side, unplaced, parent.limit_price)
     decision = route(strategy, want, book, routing.stats, routing.closed, routing.fees, exclude)
     number = len(children)
-    record_id = ids.record_id(parent.order_id, f"{trigger}-{number + 1}", "routed")
+    record_id = ids.record_id(parent.order_id, cause, "routed")
     placed = []
     decided: list[Event] = []
     for child in decision.children:
@@ -205,7 +205,7 @@ def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing:
         if routing is None:
             return []
         refused = frozenset(c.venue for c in children if c.venue and c.status in _REFUSED)
-        return place(parent, lookup, routing, now, "REROUTE", refused)
+        return place(parent, lookup, routing, now, "REROUTE", event.event_id, refused)
     return []
 
 
@@ -221,7 +221,7 @@ def after_parent(parent: Order, event: JournalEvent, lookup: OrderLookup, routin
     live child (those without a cancel already out), and settles at once when none is live; a replaced
     parent places its new leaves."""
     if isinstance(event, OrderReplaced):
-        return place(parent, lookup, routing, now, "AMEND") if routing is not None else []
+        return place(parent, lookup, routing, now, "AMEND", event.event_id) if routing is not None else []
     if not isinstance(event, (OrderPendingCancel, OrderPendingReplace)):
         return []
     out: list[Event] = []
