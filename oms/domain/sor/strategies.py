@@ -148,25 +148,27 @@ def _sweep(want: Want, levels: dict[str, tuple[Level, ...]],
     """Take displayed liquidity within the limit, lowest `key(venue, price)` first (the key breaks its
     own ties): venue -> (quantity, worst price taken), and the quantity left. A k-way merge over the
     venues' levels, which are already best first, so a sweep costs the levels it takes, not the book."""
+    limit, buy = want.limit_price, want.side is Side.BUY
     heap = []
     for venue, venue_levels in levels.items():
-        top = venue_levels[0]
-        if _within(want.side, top.price, want.limit_price):
-            heap.append((key(venue, top.price), venue, 0))
+        price = venue_levels[0].price
+        if limit is None or (price <= limit if buy else price >= limit):
+            heap.append((key(venue, price), venue, 0))
     heapq.heapify(heap)
     left = want.quantity
     taken: dict[str, tuple[Decimal, Decimal]] = {}
     while heap and left > 0:
         _, venue, index = heapq.heappop(heap)
-        level = levels[venue][index]
-        qty = level.size if level.size < left else left
+        venue_levels = levels[venue]
+        price, size = venue_levels[index]
+        qty = size if size < left else left
         before = taken.get(venue)
-        taken[venue] = (qty if before is None else before[0] + qty, level.price)
+        taken[venue] = (qty if before is None else before[0] + qty, price)
         left -= qty
         index += 1
-        if index < len(levels[venue]):
-            price = levels[venue][index].price
-            if _within(want.side, price, want.limit_price):
+        if index < len(venue_levels):
+            price = venue_levels[index][0]
+            if limit is None or (price <= limit if buy else price >= limit):
                 heapq.heappush(heap, (key(venue, price), venue, index))
     return taken, left
 
@@ -295,7 +297,7 @@ def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: 
         return Decision("passive", (), tuple(considered), "no open venue to post at")
     rates = {v: stats.get(v, want.instrument).fill_rate for v in candidates}
     for v in candidates:
-        considered.append(Score(v, -rates[v], f"fill rate {plain(rates[v])}"))
+        considered.append(Score(v, -rates[v], "fill rate, negated"))
     chosen = min(candidates, key=lambda v: (-rates[v], fees.get(v, FREE).per_share(want.limit_price, Liquidity.MAKER), v))
     child = Child(chosen, want.quantity, want.limit_price, Liquidity.MAKER)
     return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {plain(rates[chosen])}")
