@@ -943,3 +943,36 @@ class VenueReconciliation(Event):
 
 EVENT_TYPES = (*EVENT_TYPES, VenueReconciliation)
 BY_SCHEMA_NAME[VenueReconciliation.schema_name] = VenueReconciliation
+
+# ------------------------------------------------------------ smart order routing
+
+
+class RoutingDecided(JournalEvent):
+    """A smart-routing decision for a parent order (`oms.domain.sor`): seq 0, never applied to the
+    order; its children's own `OrderAccepted` and `OrderRouted` follow it in the journal. `considered`
+    lists each venue weighed as `venue=score (note)`, `placed` each child as
+    `child-order-id venue quantity@limit`, both separated by `; `."""
+
+    schema_name: ClassVar[str] = "oms.RoutingDecided"
+
+    strategy: Identifier
+    instrument: Identifier
+    side: Side
+    quantity: Quantity
+    """The quantity the decision placed."""
+    leaves_qty: Quantity
+    """The parent's quantity left to place when it decided."""
+    limit_price: Optional[PositivePrice] = None
+    arrival_price: Optional[PositivePrice] = None
+    """The consolidated best price on the parent's side when it arrived (slippage is measured against it)."""
+    reason: Text
+    considered: Text = ""
+    placed: Text = ""
+    trigger: Identifier = "NEW"
+    """What made the router decide: NEW (the parent arrived), or REROUTE (a child was rejected or canceled
+    by its venue while the parent had quantity left)."""
+
+
+JOURNAL_EVENTS = (*JOURNAL_EVENTS, RoutingDecided)
+EVENT_TYPES = (*EVENT_TYPES, RoutingDecided)
+BY_SCHEMA_NAME[RoutingDecided.schema_name] = RoutingDecided

@@ -11,6 +11,9 @@ simple rule (the venue the command names, else a configured venue per
 instrument, else a default); its catalogue is, unless configured, the default
 venue plus every venue of its instrument map. A smart router that weighs
 price, liquidity, fees and fill rates implements the same interface.
+`RoutingRules` say which accounts and instruments the smart order router
+works (`oms.domain.sor`: a strategy by name per account, per instrument, or by
+default); an order they do not cover keeps the static route.
 `VenueGuard` wraps any router and denies (VENUE_UNAVAILABLE) an order routed
 to a venue whose circuit breaker is open, as `VenueAvailability` - the fold of
 the compacted `venue.status` (the gateways' `VenueStatus`, the operators'
@@ -26,10 +29,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from oms.domain.denial import Denial
 from oms.domain.route import UNKNOWN_VENUE, VENUE_UNAVAILABLE, Route
+from oms.domain.sor.strategies import STRATEGIES, Strategy
 from oms.events import BreakerMode, BreakerState, Event, Identifier, NewOrder, VenueControl, VenueReconcileRequest, VenueStatus
 
-__all__ = ["UNKNOWN_VENUE", "VENUE_UNAVAILABLE", "Route", "Router", "StaticRouter", "VenueAvailability",
-           "VenueGuard", "parse_venues"]
+__all__ = ["UNKNOWN_VENUE", "VENUE_UNAVAILABLE", "Route", "Router", "RoutingRules", "StaticRouter",
+           "VenueAvailability", "VenueGuard", "parse_venues"]
 
 
 _VENUE_NAME = TypeAdapter(Identifier)
@@ -157,3 +161,58 @@ class VenueGuard:
         if route.venue is not None and (why := self.closed().get(route.venue)) is not None:
             return Route(denial=Denial(VENUE_UNAVAILABLE, f"venue {route.venue} circuit open: {why}"[:1024]))
         return route
+
+
+STATIC = "static"
+"""The rule name that keeps an account or instrument on the static route."""
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    """Which strategy (`oms.domain.sor.STRATEGIES` by name, or `static`) routes an order: its account's
+    rule, else its instrument's, else `default` (None: static). `strategy_for` answers (name, strategy)
+    or None for the static route, the behaviour of every account without a rule."""
+
+    by_account: Mapping[str, str] = field(default_factory=dict)
+    by_instrument: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in (*self.by_account.values(), *self.by_instrument.values(), *([self.default] if self.default else [])):
+            if name != STATIC and name not in STRATEGIES:
+                known = ", ".join([*sorted(STRATEGIES), STATIC])
+                raise ValueError(f"routing strategy {name!r} is unknown (known: {known})")
+
+    def strategy_for(self, account: str, instrument: str) -> tuple[str, Strategy] | None:
+        name = self.by_account.get(account) or self.by_instrument.get(instrument) or self.default
+        if name is None or name == STATIC:
+            return None
+        return name, STRATEGIES[name]
+
+    @property
+    def any(self) -> bool:
+        """Whether any order can be smart-routed."""
+        return any(n != STATIC for n in (*self.by_account.values(), *self.by_instrument.values(), self.default or STATIC))
+
+    @classmethod
+    def parse(cls, spec: str) -> "RoutingRules":
+        """`"account:ACC-1=cost,instrument:AAPL=split,default=best"` -> the rules; `ValueError` naming the
+        part for anything else."""
+        accounts: dict[str, str] = {}
+        instruments: dict[str, str] = {}
+        default = None
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            target, sep, name = part.partition("=")
+            target, name = target.strip(), name.strip()
+            if not sep or not name:
+                raise ValueError(f"routing rule {part!r} is not account:ACCOUNT=STRATEGY, "
+                                 "instrument:INSTRUMENT=STRATEGY or default=STRATEGY")
+            if target == "default":
+                default = name
+            elif target.startswith("account:") and target[8:]:
+                accounts[target[8:]] = name
+            elif target.startswith("instrument:") and target[11:]:
+                instruments[target[11:]] = name
+            else:
+                raise ValueError(f"routing rule {part!r}: say account:NAME, instrument:NAME or default")
+        return cls(accounts, instruments, default)

@@ -19,6 +19,11 @@ transactions on, faust commits without flushing the buffered table-changelog
 sends, and it picks the transactional producer by the destination partition,
 so a changelog write or an output could fall outside the transaction of its
 input. The engine therefore runs on confluent-kafka transactions directly.
+
+Smart order routing (`SmartRoutingSource`): for accounts and instruments with a
+routing rule the step works parents through child orders, reading the
+consolidated books (`follow_books`), the closed venues and the venue statistics
+it folds from its own journal output; every other order keeps the static route.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from oms.domain.orders import ExternalOrders, view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
 from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
-from oms.events import Event, OrderAnomaly
+from oms.events import Event, OrderAnomaly, Quote
 from oms.account_state import account_writes, load_account_risk
-from oms.routing import Router, StaticRouter, VenueAvailability, VenueGuard
+from oms.domain.sor import FeeSchedule, VenueStatistics, fold_quote
+from oms.domain.sor.parent import SmartRouting
+from oms.routing import Router, RoutingRules, StaticRouter, VenueAvailability, VenueGuard
 from oms.state import ControlsSnapshot, RocksStore, dump_controls, dump_order, load_order
 from streams import metrics
 from streams.codec import Codec, DecodeError, InvalidRecord
@@ -48,15 +55,16 @@ from streams.topics import Topics, admitting
 
 log = logging.getLogger("oms.engine")
 
-__all__ = ["OrderEngine", "create_engine", "fold_control", "fold_reference", "follow_controls", "follow_risk_inputs",
-           "follow_venue_status"]
+__all__ = ["OrderEngine", "SmartRoutingSource", "create_engine", "fold_books", "fold_control", "fold_reference",
+           "follow_books", "follow_controls", "follow_risk_inputs", "follow_venue_status"]
 
 
 class OrderEngine:
     """The handler: one input message → the outputs to publish, state changes staged in `state`."""
 
     def __init__(self, topics: Topics, codec: Codec, router: Router, clock: Clock,
-                 controls=None, references=None, external_orders: ExternalOrders = ExternalOrders.REJECT) -> None:
+                 controls=None, references=None, external_orders: ExternalOrders = ExternalOrders.REJECT,
+                 smart: "SmartRoutingSource | None" = None) -> None:
         self.topics = topics
         self.codec = codec
         self.router = router
@@ -64,6 +72,7 @@ class OrderEngine:
         self.controls = controls if controls is not None else StaticTable(Controls())
         self.references = references if references is not None else StaticTable({})
         self.external_orders = external_orders
+        self.smart = smart
         self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
         self._summaries: dict[str, tuple[bytes, AccountRisk]] = {}
         """account -> the summary last written and the account it stores (`load_account_risk`'s `known`)."""
@@ -81,7 +90,7 @@ class OrderEngine:
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
                            risk, lambda account: load_account_risk(account, state.get, state.items,
                                                                    self._summaries.get(account)),
-                           self.external_orders)
+                           self.external_orders, self.smart.routing() if self.smart is not None else None)
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             refusal = self.topics.admitted(record.topic, exc.schema_name)
             if refusal is not None:
@@ -95,6 +104,8 @@ class OrderEngine:
             return self._dead_letter(record, key, str(exc), now)
         self._record_controls(state, controls)
         metrics.journaled(decoded, outcome.journal)
+        if self.smart is not None:
+            self.smart.learn(outcome.journal)
 
         outputs: list[Output] = []
         for event in outcome.journal:
@@ -128,6 +139,40 @@ class OrderEngine:
     def _dead_letter(self, record: Record, key: str, error: str, now: int) -> list[Output]:
         log.warning("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
         return [(self.topics.deadletter, key or "-", dead_letter(record, error, "order-engine", now))]
+
+
+class SmartRoutingSource:
+    """What the engine smart-routes with, read fresh for each input (`routing()`): the routing rules, the
+    fee schedules, the consolidated books (a global table of `marketdata`, `follow_books`), the closed
+    venues (the `venue.status` table) and the venue statistics, folded from the journal events this
+    engine writes (`learn`; replay folds the same statistics from the journal topic)."""
+
+    def __init__(self, rules: RoutingRules, fees: Mapping[str, FeeSchedule] | None = None, books=None,
+                 venues=None) -> None:
+        self.rules = rules
+        self.fees = dict(fees or {})
+        self.books = books if books is not None else StaticTable({})
+        self.venues = venues
+        self.stats = VenueStatistics()
+
+    def routing(self) -> SmartRouting:
+        closed = self.venues.value.closed if self.venues is not None else {}
+        return SmartRouting(self.rules.strategy_for, self.books.value, self.stats, closed, self.fees)
+
+    def learn(self, journal) -> None:
+        for event in journal:
+            self.stats.apply(event)
+
+
+def fold_books(books: dict, event: Event) -> dict:
+    """The consolidated book per instrument after one `marketdata` event (quotes; trades change nothing)."""
+    return fold_quote(books, event) if isinstance(event, Quote) else books
+
+
+def follow_books(bootstrap_servers: str, topics: Topics, codec: Codec) -> FollowedTopic[dict]:
+    """`marketdata` from now on as a global table of consolidated books (instrument -> book)."""
+    return FollowedTopic(bootstrap_servers, topics.marketdata, codec, {},
+                         admitting("marketdata", fold_books), from_end=True).start()
 
 
 def fold_reference(references: dict, event: Event) -> dict:
@@ -177,7 +222,10 @@ def create_engine(
     references=None,
     external_orders: ExternalOrders = ExternalOrders.REJECT,
     venues: FollowedTopic[VenueAvailability] | None = None,
+    smart: SmartRoutingSource | None = None,
 ) -> TransactionalProcessor:
+    """The order engine on its transactional processor. `smart` (`SmartRoutingSource`) routes the orders
+    its rules cover as parents with child orders; without it every order takes `router`'s static route."""
     name = f"{topics.prefix}order-engine"
     if venues is not None:  # deny new orders for venues whose circuit breaker is open
         router = VenueGuard(router, lambda: venues.value.closed)
@@ -190,7 +238,7 @@ def create_engine(
         changelog=topics.engine_state,
         store=RocksStore(home / "engine" / topics.prefix.rstrip(".")),
         codec=codec,
-        handler=OrderEngine(topics, codec, router, clock, controls, references, external_orders),
+        handler=OrderEngine(topics, codec, router, clock, controls, references, external_orders, smart),
         deadletter=topics.deadletter,
         clock=clock,
     )

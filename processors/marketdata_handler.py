@@ -5,6 +5,11 @@ seeded `oms.marketdata.SyntheticFeed` at a fixed rate (event times from the
 `Clock` passed in, pacing by the monotonic timer) and `publish_csv` publishes
 a CSV or Parquet file of quotes and trades as fast as the producer takes them. What the
 events are is decided in `oms.marketdata`; this module only publishes them.
+With `venues` (venue -> price offset) the synthetic feed is fanned out to several
+venues: each quote and trade is published once per venue, tagged with it and
+shifted by its offset, so the venues show different prices for one instrument
+(the engine's consolidated book, `oms.domain.sor.book`, and each simulated
+venue's own book read them by venue).
 Its entry point is `entrypoints.marketdata` (`oms marketdata`).
 """
 
@@ -38,6 +43,22 @@ def _runtime(settings: Settings, runtime):
     return connect(settings)
 
 
+def per_venue(event, venues: Mapping[str, Decimal] | None) -> list:
+    """`event` (a Quote or Trade) once per venue of `venues`, tagged with it and its prices shifted by the
+    venue's offset (event id suffixed with the venue); `[event]` unchanged without venues."""
+    if not venues:
+        return [event]
+    out = []
+    for venue, offset in venues.items():
+        update = {"venue": venue, "event_id": f"{event.event_id}@{venue}"}
+        if hasattr(event, "bid_price"):
+            update.update(bid_price=event.bid_price + offset, ask_price=event.ask_price + offset)
+        elif hasattr(event, "price"):
+            update.update(price=event.price + offset)
+        out.append(type(event).model_validate({**dict(event), **update}))
+    return out
+
+
 def run_synthetic(
     settings: Settings,
     instruments: Mapping[str, Decimal],
@@ -50,6 +71,7 @@ def run_synthetic(
     tick: Decimal = Decimal("0.01"),
     spread_ticks: int = 2,
     runtime=None,
+    venues: Mapping[str, Decimal] | None = None,
 ) -> int:
     """Publish a synthetic feed at `rate_hz` steps per second (a quote per instrument per
     step, sometimes a trade) until `duration_s` worth of steps (`ceil(duration_s * rate_hz)`)
@@ -74,8 +96,9 @@ def run_synthetic(
     try:
         while not stop.is_set() and (steps is None or step < steps):
             for event in feed.next(clock.now_ns()):
-                producer.send(topic, event.instrument, event)
-                published += 1
+                for tagged in per_venue(event, venues):
+                    producer.send(topic, tagged.instrument, tagged)
+                    published += 1
             step += 1
             if step % flush_every == 0:
                 producer.flush()

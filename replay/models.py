@@ -34,6 +34,7 @@ import random
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from oms.domain.sor.fees import Liquidity
 from oms.events import ExecutionReport, OrderType, Quote, Side, Trade, VenueRequest
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig, _Book
 
@@ -229,7 +230,7 @@ class QueueExchange(SimulatedExchange):
             qty = min(order.leaves, remaining)
             if qty <= 0:
                 continue
-            out.append(self._execute(order, qty, order.limit_price, ts))
+            out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))  # a resting order's fill
             remaining -= qty
         return out
 
@@ -237,7 +238,7 @@ class QueueExchange(SimulatedExchange):
         for vid in [v for v in self._queues if v not in self._live]:
             del self._queues[vid]
 
-    def _take(self, order, px: Decimal, qty: Decimal, ts: int) -> ExecutionReport:
+    def _take(self, order, px: Decimal, qty: Decimal, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
         """A taker fill: the book's size consumed, the price moved by slippage and impact."""
         bps = self.model.slippage_bps + self.model.impact_bps_per_unit * qty
         if bps:
@@ -247,7 +248,7 @@ class QueueExchange(SimulatedExchange):
                 px = ((px + move) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
             else:
                 px = max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
-        return super()._take(order, px, qty, ts)
+        return super()._take(order, px, qty, ts, liquidity)
 
 
 _VENUE_KEYS = {"entry", "md", "reject", "fail", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",

@@ -780,7 +780,20 @@ def sample_events() -> list[Event]:
         dead_letter(key=None, value=None),
         *venue_status_samples(),
         venue_reconciliation(),
+        *routing_decided_samples(),
     ]
+
+
+def routing_decided_samples() -> list:
+    """A smart-routing decision with every optional field set, and one with none (issue 12)."""
+    from oms.events import RoutingDecided
+
+    head = {**envelope("O1.routed", 4_000), "order_id": ORDER_ID, "account": ACCOUNT, "seq": 0, "strategy": "cost",
+            "instrument": INSTRUMENT, "side": Side.BUY, "quantity": D(100), "leaves_qty": D(100),
+            "reason": "swept 100 at SIM-A up to 187.25"}
+    return [RoutingDecided(**head, limit_price=D("187.25"), arrival_price=D("187.20"), considered="SIM-A=187.2 (price)",
+                           placed=f"{ORDER_ID}:c1 SIM-A 100@187.25", trigger="NEW"),
+            RoutingDecided(**{**head, "event_id": "O1.routed.2"})]
 
 
 def venue_reconciliation(**overrides) -> "VenueReconciliation":

@@ -7,7 +7,10 @@ journal projection (`oms.domain.projection.JournalProjection`: new order
 states and account risk) - the same fold the position manager (for positions)
 and replay (for everything) run over the journal. It sorts everything into
 what leaves the engine: journal events (the engine is their single writer),
-venue requests, fills, the changed orders and the changed accounts. No Kafka,
+venue requests, fills, the changed orders and the changed accounts. With a
+`SmartRouting` an order becomes a parent worked by child orders
+(`oms.domain.sor.parent`); without one, or for accounts and instruments with no
+routing rule, routing is the static router's, as before. No Kafka,
 no clock: `processors/engine.py` calls it for every input.
 """
 
@@ -32,6 +35,9 @@ from oms.domain.orders import (
     is_amendable,
 )
 from oms.domain.projection import JournalProjection
+from oms.domain.route import SMART_VENUE, Route
+from oms.domain.sor.ids import is_child
+from oms.domain.sor.parent import SmartRouting, after_child, after_parent, is_parent, place
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
     AmendOrder,
@@ -44,6 +50,7 @@ from oms.events import (
     NewTradingDay,
     OrderDenied,
     OrderMassStatusRequest,
+    OrderRouted,
     OrderStatusRequest,
     VenueRequest,
 )
@@ -95,7 +102,7 @@ class Outcome:
 
 def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
            risk: RiskView | None = None, accounts: dict[str, AccountRisk] | None = None,
-           external: ExternalOrders = ExternalOrders.REJECT) -> list[Event]:
+           external: ExternalOrders = ExternalOrders.REJECT, smart: SmartRouting | None = None) -> list[Event]:
     """What the engine decides for one decoded input (commands and execution reports).
 
     With a `risk` view, new orders and amends pass the pre-trade checks first;
@@ -116,7 +123,8 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
             breaches, accounts[event.account] = check_new(
                 event, risk.controls, accounts[event.account], price, ts, now, risk.prices())
             denial = denial_reason(breaches) if breaches else None
-        return decide_new(event, existing, router.route(event), now, denial)
+        smart_routed = smart is not None and event.venue is None and smart.strategy_for(event.account, event.instrument)
+        return decide_new(event, existing, Route(SMART_VENUE) if smart_routed else router.route(event), now, denial)
     if isinstance(event, AmendOrder):
         order = lookup(ids.order_id(event.account, event.orig_client_order_id))
         denial = None
@@ -157,31 +165,62 @@ def _account_wide(lookup: OrderLookup, event: OrderMassStatusRequest | NewTradin
 
 def step(lookup: OrderLookup, event: Event, router: Router, now: int,
          risk: RiskView | None = None, account_lookup: AccountLookup | None = None,
-         external: ExternalOrders = ExternalOrders.REJECT) -> Outcome:
+         external: ExternalOrders = ExternalOrders.REJECT, smart: SmartRouting | None = None) -> Outcome:
     """One input decided (`decide`, with the `external` orders policy) and its journal events
-    folded into the orders and accounts they change."""
+    folded into the orders and accounts they change.
+
+    Parents and children (`smart`, `oms.domain.sor.parent`): each applied journal event of a parent
+    or a child may decide more (a parent routed places its children; a child's ack and fills move
+    its parent; a child the venue ended is re-routed; a parent's cancel or amend cascades to its
+    children), decided on the orders as the events before them left them, and folded in turn. A
+    child's own `Fill` stays inside (the parent's is the downstream fill) and nothing is sent to
+    `SMART_VENUE`. Without `smart`, children of a parent still move it; no re-routing happens."""
     outcome = Outcome()
     account = getattr(event, "account", None)
     accounts: dict[str, AccountRisk] = {}
     if account is not None and account_lookup is not None:
         accounts[account] = account_lookup(account) or AccountRisk()
-    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None, external)
+    decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None, external, smart)
     projection = JournalProjection(lookup, account_lookup or (lambda _: None), project_positions=False,
                                    project_accounts=account_lookup is not None, accounts=accounts)
-    for item in decided:
-        if isinstance(item, JournalEvent):
-            outcome.journal.append(item)
-            projection.apply(item)
-        elif isinstance(item, VenueRequest):
-            outcome.requests.append(item)
-        elif isinstance(item, Fill):
-            outcome.fills.append(item)
-        else:  # pragma: no cover - the aggregate decides only the three kinds above
-            raise TypeError(f"unexpected decision {type(item).__name__}")
+
+    def take(items: list[Event]) -> None:
+        for item in items:
+            if isinstance(item, JournalEvent):
+                outcome.journal.append(item)
+                before = projection.orders.get(item.order_id) or lookup(item.order_id)
+                projection.apply(item)
+                after = projection.orders.get(item.order_id)
+                if after is not None and after is not before and item.seq > 0:
+                    take(_follow_up(after, item, projection.order, smart, now))
+            elif isinstance(item, VenueRequest):
+                if item.venue != SMART_VENUE:
+                    outcome.requests.append(item)
+            elif isinstance(item, Fill):
+                if not is_child(item.order_id):
+                    outcome.fills.append(item)
+            else:  # pragma: no cover - the aggregate decides only the three kinds above
+                raise TypeError(f"unexpected decision {type(item).__name__}")
+
+    take(decided)
     outcome.orders = projection.orders
     if account_lookup is not None:
         outcome.accounts = projection.accounts
     return outcome
+
+
+def _follow_up(order: Order, event: JournalEvent, lookup: OrderLookup, smart: SmartRouting | None,
+               now: int) -> list[Event]:
+    """What an applied journal event of a parent or a child decides next (`oms.domain.sor.parent`)."""
+    if is_child(order.order_id):
+        return after_child(order, event, lookup, smart, now)
+    if not is_parent(order):
+        return []
+    if isinstance(event, OrderRouted):
+        if smart is None:  # a parent needs the router: without one it cannot be placed
+            return place(order, lookup, SmartRouting(lambda _a, _i: None), now, "NEW", event.event_id)
+        return place(order, lookup, smart, now, "NEW", event.event_id)
+    return after_parent(order, event, lookup, smart, now)
 
 
 def refuse_invalid_command(schema_name: str, record: dict, error: str, now: int) -> OrderDenied | None:

@@ -19,6 +19,10 @@ hold:
   engine step emits - `evolve_account`. The throttle bucket is the engine's
   decision state, not the journal's: the projection never touches it.
 
+Child orders (`oms.domain.sor`: `<parent>:c<n>`) fold as orders but move
+neither positions nor account risk: each child fill is also its parent's fill,
+and pre-trade risk approved the parent, so the parent alone carries them.
+
 Risk controls are their own fold (`fold_control`: `apply_control` on each
 `RiskControl`, raising `ValueError` for one it refuses, which the caller skips).
 
@@ -36,6 +40,7 @@ from typing import Callable
 from oms import keys
 from oms.domain.orders import Order, evolve
 from oms.domain.positions import PositionState, evolve_position
+from oms.domain.sor.ids import is_child
 from oms.domain.risk import AccountRisk, Controls, apply_control, with_fill, with_order
 from oms.events import Event, JournalEvent, RiskControl, OrderAnomaly, OrderFillBusted, OrderFillCorrected, OrderFilled
 
@@ -124,7 +129,8 @@ class JournalProjection:
         self.events += 1
         if isinstance(event, OrderAnomaly):
             self.anomalies += 1
-        key = position_key(event) if self.project_positions else None
+        child = is_child(event.order_id)  # a child's fills are its parent's: they move positions and risk once
+        key = position_key(event) if self.project_positions and not child else None
         if key is not None:
             after = evolve_position(self.position(key), event)
             if after is not None:
@@ -134,6 +140,6 @@ class JournalProjection:
         if after_order is None:
             return
         self.orders[event.order_id] = after_order
-        if self.project_accounts:
+        if self.project_accounts and not child:
             self.accounts[after_order.account] = evolve_account(
                 self.account(after_order.account), before, after_order, event)

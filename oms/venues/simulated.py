@@ -102,6 +102,7 @@ from oms.events import (
     VenueAction,
     VenueRequest,
 )
+from oms.domain.sor.fees import FeeSchedule, Liquidity
 from oms.venues import OpenOrder
 
 if TYPE_CHECKING:
@@ -136,6 +137,13 @@ class SimulatedVenueConfig:
     """Chance that a cancel crosses an execution: after the CANCELED report the venue
     reports a fill of half the canceled rest (at least all of a rest of 1 or less) at the limit
     price, else the quote's far side; one draw per cancel, only when above 0."""
+    fees: FeeSchedule | None = None
+    """The venue's fee schedule (`oms.domain.sor.fees`): each fill's commission is its taker fee when
+    the order took liquidity on arrival, its maker fee (negative: a rebate) when it filled resting, on a
+    later quote or trade print. None: no commission."""
+    resting_fill_probability: float = 1.0
+    """Chance that a resting order whose limit a new quote crosses fills on that quote (one draw per
+    order per quote, only when below 1): a venue whose queue is long fills resting orders less often."""
     state_dir: Path | None = None
     """Where the exchange keeps its book across restarts (a RocksDB store per venue name under
     it). None (the default): the book lives in memory and a restart starts empty. The default
@@ -147,6 +155,8 @@ class SimulatedVenueConfig:
             raise ValueError("latency_ns: latency and jitter cannot be negative")
         if not 0.0 <= self.reject_probability <= 1.0:
             raise ValueError(f"reject_probability: {self.reject_probability} is not in [0, 1]")
+        if not 0.0 <= self.resting_fill_probability <= 1.0:
+            raise ValueError(f"resting_fill_probability: {self.resting_fill_probability} is not in [0, 1]")
         if not 0.0 <= self.late_fill_probability <= 1.0:
             raise ValueError(f"late_fill_probability: {self.late_fill_probability} is not in [0, 1]")
         fraction = Decimal(self.max_fill_fraction)
@@ -507,9 +517,12 @@ class SimulatedExchange:
             return []
         ts = self._stamp(now)
         out = []
+        chance = self.config.resting_fill_probability
         for side in (Side.BUY, Side.SELL):
             for order in sorted((o for o in resting if o.side is side), key=_Order.priority):
-                fill = self._try_fill(order, ts)
+                if chance < 1 and self._rng.random() >= chance:
+                    continue
+                fill = self._try_fill(order, ts, Liquidity.MAKER)
                 if fill is not None:
                     out.append(fill)
         return out
@@ -531,7 +544,7 @@ class SimulatedExchange:
             qty = min(order.leaves, remaining)
             if qty <= 0:
                 break
-            out.append(self._execute(order, qty, order.limit_price, ts))
+            out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))
             remaining -= qty
         return out
 
@@ -794,23 +807,25 @@ class SimulatedExchange:
             size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
         return px, max(size, ZERO)
 
-    def _try_fill(self, order: _Order, ts: int) -> ExecutionReport | None:
+    def _try_fill(self, order: _Order, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
         px, available = self._available(order)
         qty = min(available, order.leaves)
         if qty <= 0:
             return None
-        return self._take(order, px, qty, ts)
+        return self._take(order, px, qty, ts, liquidity)
 
-    def _take(self, order: _Order, px: Decimal, qty: Decimal, ts: int) -> ExecutionReport:
+    def _take(self, order: _Order, px: Decimal, qty: Decimal, ts: int,
+              liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
         """Fill `qty` against the book, consuming its displayed size."""
         book = self._books[order.instrument]
         if order.side is Side.BUY:
             book.ask_size -= qty
         else:
             book.bid_size -= qty
-        return self._execute(order, qty, px, ts)
+        return self._execute(order, qty, px, ts, liquidity)
 
-    def _execute(self, order: _Order, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
+    def _execute(self, order: _Order, qty: Decimal, px: Decimal, ts: int,
+                 liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
         if order.cum_qty >= order.quantity:
@@ -820,7 +835,9 @@ class SimulatedExchange:
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
             exec_type = ExecType.PARTIAL_FILL
-        report = self._report(order, exec_type, ts, last_qty=qty, last_px=px)
+        fees = self.config.fees
+        commission = fees.fee(qty, px, liquidity).quantize(_Q, rounding=ROUND_HALF_EVEN) if fees is not None else ZERO
+        report = self._report(order, exec_type, ts, last_qty=qty, last_px=px, commission=commission)
         self._fills[report.exec_id] = _Fill(report.exec_id, order, qty, px)
         self._dirty_fills.add(report.exec_id)
         self._fill_log.append(report)
@@ -859,6 +876,7 @@ class SimulatedExchange:
     def _report(
         self, order: _Order, exec_type: ExecType, ts: int, *, request_id: str | None = None,
         last_qty: Decimal = ZERO, last_px: Decimal = ZERO, ref_exec_id: str | None = None, reason: str | None = None,
+        commission: Decimal = ZERO,
     ) -> ExecutionReport:
         exec_id = self._next_exec_id()
         if order.key is not None:
@@ -886,4 +904,5 @@ class SimulatedExchange:
             venue_order_id=order.venue_order_id,
             ref_exec_id=ref_exec_id,
             reason=reason,
+            commission=commission,
         )

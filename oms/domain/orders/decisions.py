@@ -27,7 +27,7 @@ from oms import ids
 from oms.domain.denial import Denial
 from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill
 from oms.domain.orders.table import DomainError, InvalidTransition, is_live
-from oms.domain.route import Route
+from oms.domain.route import SMART_VENUE, Route
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -69,7 +69,7 @@ from oms.events import (
     VenueRequest,
 )
 
-__all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_new", "decide_new_day", "decide_report", "decide_status"]
+__all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_child", "decide_new", "decide_new_day", "decide_report", "decide_status"]
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -184,6 +184,36 @@ def decide_new(
         limit_price=cmd.limit_price,
     )
     request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
+    return [accepted, routed, request]
+
+
+def decide_child(parent: Order, child_id: str, venue: str, quantity: Decimal, limit_price: Decimal | None,
+                 command_id: str, now: int) -> list[Event]:
+    """A child order of `parent` (smart order routing, `oms.domain.sor`): its `OrderAccepted` (seq 1:
+    the parent's trader, instrument, side and time in force; `child_id` as its client order id; a
+    limit order when it has a limit, else a market order; `command_id` the routing decision's id),
+    its `OrderRouted` to `venue` (seq 2) and the `VenueRequest` NEW. The child's pre-trade approval
+    is its parent's: no check runs here."""
+    accepted = OrderAccepted(
+        **_stamp(ids.journal_event_id(child_id, 1), now),
+        order_id=child_id,
+        account=parent.account,
+        seq=1,
+        trader=parent.trader,
+        client_order_id=child_id,
+        instrument=parent.instrument,
+        side=parent.side,
+        order_type=OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
+        quantity=quantity,
+        limit_price=limit_price,
+        time_in_force=parent.time_in_force,
+        command_id=command_id,
+    )
+    child = created(accepted)
+    rid = ids.request_id(child_id, 2)
+    routed = OrderRouted(**_journal(child, 2, now), venue=venue, request_id=rid, quantity=quantity,
+                         limit_price=limit_price)
+    request = _venue_request(replace(child, venue=venue), VenueAction.NEW, rid, now, orig_request_id=None)
     return [accepted, routed, request]
 
 
@@ -805,7 +835,7 @@ def _fill(
         client_order_id=order.client_order_id,
         instrument=order.instrument,
         side=order.side,
-        venue=order.venue or report.venue,
+        venue=report.venue if order.venue == SMART_VENUE else (order.venue or report.venue),  # a parent: its child's venue
         exec_id=report.exec_id,
         quantity=quantity,
         price=price,

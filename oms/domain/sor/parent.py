@@ -1,0 +1,254 @@
+"""Parent and child orders: what the engine decides around a smart-routed client order.
+
+This module owns the parent/child protocol. A client order routed to
+`SMART_VENUE` is a parent: it keeps its own journal (the client's view: cum
+qty, average price, leaves), and its quantity is worked by child orders, each
+an ordinary order (`<parent>:c<n>`, `oms.domain.sor.ids`) with its own journal
+and its own venue requests. The decisions, each a pure function of the
+current orders and a `SmartRouting` (strategy rules, books, venue statistics,
+closed venues, fees):
+
+- `place`: route what the parent has not placed yet (its leaves minus the
+  live children's leaves) with the strategy its rules name; journal a
+  seq-0 `RoutingDecided` (venues considered, scores, what went where, why)
+  and each child's `OrderAccepted` + `OrderRouted` + `VenueRequest`. When
+  nothing can be placed and no child is live, the parent ends: REJECTED if no
+  venue ever acknowledged it, else CANCELED, with the reason (NO_ROUTE).
+- `after_child`: a child's applied journal event moves its parent. The first
+  child acknowledgement acknowledges the parent; every child fill is a parent
+  fill (the parent's own `OrderFilled` and `Fill`, exec id `<child>.<seq>`,
+  the child's venue, price and commission; the order aggregate refuses a fill
+  past the parent's quantity as OVERFILL, so child fills never exceed the
+  parent); a child the venue rejected, canceled or expired is re-routed
+  (excluding that venue) while the parent is live, has quantity left and no
+  cancel or replace of its own is out.
+- `after_parent`: a parent cancel or amend cascades: each live child is
+  canceled; once none is live the parent's cancel completes (CANCELED, or a
+  cancel reject when its fills completed it meanwhile) and its amend is
+  replaced, then its new leaves are placed.
+
+The parent's answers are execution reports the engine writes for itself
+(venue `SMART_VENUE`) and decides with the order aggregate's `decide_report`,
+so the state machine, idempotence and the fill arithmetic stay in one place.
+Pre-trade risk ran on the parent; children inherit its approval and their
+quantities never sum past its leaves. No I/O, no clock: `now` comes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Mapping
+
+from oms import ids
+from oms.domain.orders import Order, decide_cancel, decide_child, decide_report, is_live
+from oms.domain.route import NO_ROUTE, SMART_VENUE
+from oms.domain.sor.book import ConsolidatedBook
+from oms.domain.sor.fees import FeeSchedule
+from oms.domain.sor.ids import child_order_id, parent_of
+from oms.domain.sor.stats import VenueStatistics
+from oms.domain.sor.strategies import Strategy, Want, best_price, plain, route
+from oms.events import (
+    CancelOrder,
+    Event,
+    ExecType,
+    ExecutionReport,
+    JournalEvent,
+    OrderAcknowledged,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderPendingReplace,
+    OrderRejected,
+    OrderRejectReason,
+    OrderReplaced,
+    OrderStatus,
+    RoutingDecided,
+    TimeInForce,
+    VenueAction,
+)
+
+__all__ = ["SmartRouting", "after_child", "after_parent", "children_of", "is_parent", "place", "settle"]
+
+ZERO = Decimal(0)
+OrderLookup = Callable[[str], "Order | None"]
+
+
+@dataclass(frozen=True)
+class SmartRouting:
+    """What parents are routed with: `strategy_for(account, instrument)` (None: static routing, today's
+    path), the consolidated books by instrument, the venue statistics, the closed venues (venue -> why)
+    and the fee schedules by venue."""
+
+    strategy_for: Callable[[str, str], "tuple[str, Strategy] | None"]
+    books: Mapping[str, ConsolidatedBook] = field(default_factory=dict)
+    stats: VenueStatistics = field(default_factory=VenueStatistics)
+    closed: Mapping[str, str] = field(default_factory=dict)
+    fees: Mapping[str, FeeSchedule] = field(default_factory=dict)
+
+    def book(self, instrument: str) -> ConsolidatedBook:
+        return self.books.get(instrument) or ConsolidatedBook(instrument)
+
+
+def is_parent(order: Order | None) -> bool:
+    return order is not None and order.venue == SMART_VENUE
+
+
+def children_of(lookup: OrderLookup, parent_id: str) -> list[Order]:
+    """The parent's children, in the order they were placed (`:c1`, `:c2`, ... until one is missing)."""
+    children = []
+    while (child := lookup(child_order_id(parent_id, len(children) + 1))) is not None:
+        children.append(child)
+    return children
+
+
+def _report(parent: Order, exec_type: ExecType, exec_id: str, now: int, *, venue: str = SMART_VENUE,
+            last_qty: Decimal = ZERO, last_px: Decimal = ZERO, commission: Decimal = ZERO,
+            reason: str | None = None, request_id: str | None = None,
+            order_qty: Decimal | None = None) -> ExecutionReport:
+    """The execution report the smart router gives its parent (never published: the engine decides it)."""
+    cum = parent.cum_qty + last_qty
+    return ExecutionReport(
+        event_id=exec_id, ts_event=now, ts_init=now, venue=venue, account=parent.account,
+        order_id=parent.order_id, request_id=request_id or parent.request_id or parent.order_id,
+        exec_id=exec_id, exec_type=exec_type, order_status=parent.status, instrument=parent.instrument,
+        side=parent.side, order_qty=parent.quantity if order_qty is None else order_qty, last_qty=last_qty,
+        last_px=last_px, cum_qty=cum, leaves_qty=max(parent.quantity - cum, ZERO), limit_price=parent.limit_price, commission=commission,
+        reason=reason, ord_rej_reason=OrderRejectReason.OTHER if exec_type is ExecType.REJECTED else None,
+    )
+
+
+def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, trigger: str, cause: str,
+          exclude: frozenset[str] = frozenset()) -> list[Event]:
+    """Route the parent's unplaced quantity (see the module docstring); [] when there is none. `cause` is
+    the id of the journal event that made the router decide (its `RoutingDecided` id derives from it)."""
+    children = children_of(lookup, parent.order_id)
+    live = [c for c in children if is_live(c)]
+    unplaced = parent.leaves_qty - sum((c.leaves_qty for c in live), ZERO)
+    if not is_live(parent) or unplaced <= 0:
+        return []
+    chosen = routing.strategy_for(parent.account, parent.instrument)
+    if chosen is None:  # the rule changed since the parent arrived: the best price places what is left
+        chosen = ("best", best_price)
+    name, strategy = chosen
+    book = routing.book(parent.instrument)
+    want = Want(parent.instrument, parent.side, unplaced, parent.limit_price)
+    decision = route(strategy, want, book, routing.stats, routing.closed, routing.fees, exclude)
+    number = len(children)
+    record_id = ids.record_id(parent.order_id, cause, "routed")
+    placed = []
+    decided: list[Event] = []
+    for child in decision.children:
+        number += 1
+        cid = child_order_id(parent.order_id, number)
+        decided += decide_child(parent, cid, child.venue, child.quantity, child.limit_price, record_id, now)
+        price = plain(child.limit_price) if child.limit_price is not None else "MKT"
+        placed.append(f"{cid} {child.venue} {plain(child.quantity)}@{price}")
+    considered = "; ".join(f"{s.venue}={plain(s.score) if s.score is not None else '-'} ({s.note})"
+                           for s in decision.considered)
+    decision_record = RoutingDecided(
+        event_id=record_id, ts_event=now, ts_init=now, order_id=parent.order_id, account=parent.account, seq=0,
+        strategy=name, instrument=parent.instrument, side=parent.side, quantity=decision.quantity,
+        leaves_qty=unplaced, limit_price=parent.limit_price, arrival_price=book.arrival_price(parent.side),
+        reason=_clip(decision.reason), considered=_clip(considered), placed=_clip("; ".join(placed)), trigger=trigger,
+    )
+    if decision.children:
+        return [decision_record, *decided]
+    if live:
+        return [decision_record]
+    return [decision_record, *_end(parent, f"{NO_ROUTE}: {decision.reason}", now, f"{record_id}.end")]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 1024 else text[:1021] + "..."
+
+
+def _end(parent: Order, reason: str, now: int, exec_id: str) -> list[Event]:
+    """The parent ends for want of a venue: REJECTED when no venue ever took it, else CANCELED."""
+    kind = ExecType.REJECTED if parent.status is OrderStatus.PENDING_NEW else ExecType.CANCELED
+    return decide_report(_report(parent, kind, exec_id, now, reason=reason), parent, now)
+
+
+def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing: SmartRouting | None,
+                now: int) -> list[Event]:
+    """What an applied journal event of a child (`child` as it is after it) does to its parent."""
+    parent = lookup(parent_of(child.order_id) or "")
+    if parent is None:
+        return []
+    if isinstance(event, OrderAcknowledged):
+        if parent.status is OrderStatus.PENDING_NEW:
+            return decide_report(_report(parent, ExecType.NEW, f"{child.order_id}.ack", now, venue=event.venue),
+                                 parent, now)
+        return []
+    if isinstance(event, OrderFilled):
+        out: list[Event] = []
+        exec_id = f"{child.order_id}.{event.seq}"
+        full = parent.cum_qty + event.last_qty >= parent.quantity
+        kind = ExecType.FILL if full else ExecType.PARTIAL_FILL
+        out += decide_report(_report(parent, kind, exec_id, now, venue=event.venue, last_qty=event.last_qty,
+                                     last_px=event.last_px, commission=event.commission), parent, now)
+        return out
+    if isinstance(event, (OrderRejected, OrderCanceled, OrderExpired)):
+        if parent.chain:  # the parent's own cancel or amend is out: its cascade settles it
+            return settle(parent, lookup, routing, now)
+        if not is_live(parent):
+            return []
+        if isinstance(event, OrderCanceled) and not event.unsolicited:
+            return []  # canceled on request (an operator, the kill switch): not the venue's doing, not re-routed
+        children = children_of(lookup, parent.order_id)
+        if parent.time_in_force in _IMMEDIATE:  # the venue ended what could not trade now: so does the parent
+            if any(is_live(c) for c in children):
+                return []
+            return _end(parent, f"time in force {parent.time_in_force.value}: the rest was not filled", now,
+                        f"{child.order_id}.end")
+        if routing is None:
+            return []
+        refused = frozenset(c.venue for c in children if c.venue and c.status in _REFUSED)
+        return place(parent, lookup, routing, now, "REROUTE", event.event_id, refused)
+    return []
+
+
+_IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
+_REFUSED = (OrderStatus.REJECTED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
+"""A child that ended in one of these statuses was refused or dropped by its venue: the parent's re-routes
+avoid that venue from then on, so re-routing ends once every venue has been tried."""
+
+
+def after_parent(parent: Order, event: JournalEvent, lookup: OrderLookup, routing: SmartRouting | None,
+                 now: int) -> list[Event]:
+    """What an applied journal event of a parent sends to its children: a cancel or amend cancels every
+    live child (those without a cancel already out), and settles at once when none is live; a replaced
+    parent places its new leaves."""
+    if isinstance(event, OrderReplaced):
+        return place(parent, lookup, routing, now, "AMEND", event.event_id) if routing is not None else []
+    if not isinstance(event, (OrderPendingCancel, OrderPendingReplace)):
+        return []
+    out: list[Event] = []
+    for child in children_of(lookup, parent.order_id):
+        if not is_live(child) or any(r.kind is VenueAction.CANCEL for r in child.chain):
+            continue
+        cancel = CancelOrder(event_id=f"{event.event_id}.{child.order_id.rpartition(':')[2]}", ts_event=now,
+                             ts_init=now, account=child.account, trader=child.trader,
+                             client_order_id=f"{event.event_id}.x", orig_client_order_id=child.client_order_id)
+        out += decide_cancel(cancel, child, now)
+    if out:
+        return out
+    return settle(parent, lookup, routing, now)
+
+
+def settle(parent: Order, lookup: OrderLookup, routing: SmartRouting | None, now: int) -> list[Event]:
+    """The parent's oldest cancel or amend answered once no child is live: a cancel completes (or is
+    rejected when fills completed the parent); an amend is replaced and its new leaves placed."""
+    if parent.pending is None or any(is_live(c) for c in children_of(lookup, parent.order_id)):
+        return []
+    request = parent.pending
+    exec_id = f"{request.request_id}.done"
+    if request.kind is VenueAction.CANCEL:
+        if parent.leaves_qty == 0:
+            return decide_report(_report(parent, ExecType.CANCEL_REJECTED, exec_id, now, request_id=request.request_id,
+                                         reason="the parent was filled before its children were canceled"), parent, now)
+        return decide_report(_report(parent, ExecType.CANCELED, exec_id, now, request_id=request.request_id), parent, now)
+    quantity = max(request.quantity if request.quantity is not None else parent.quantity, parent.cum_qty)
+    return decide_report(_report(parent, ExecType.REPLACED, exec_id, now, request_id=request.request_id,
+                                 order_qty=quantity), parent, now)

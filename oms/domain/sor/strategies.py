@@ -1,0 +1,336 @@
+"""Routing strategies: pure functions from an order's quantity to place and the market to child orders.
+
+This module owns how quantity is split across venues. Every strategy is a
+function `route(want, book, stats, closed, fees) -> Decision`: `want` is what
+is left to place of a parent order (instrument, side, quantity, limit),
+`book` the instrument's `ConsolidatedBook`, `stats` the `VenueStatistics`
+folded from the journal, `closed` the venues whose circuit breaker is open
+(venue -> why, `oms.routing.VenueAvailability.closed`) and `fees` the fee
+schedules by venue. A `Decision` lists the `Child` orders (venue, quantity,
+limit) and every venue considered with its score, and says why. The
+strategies (`STRATEGIES`, by name):
+
+- `best`: sweep displayed liquidity best price first, ties by lower taker fee,
+  then venue name; the rest posts at the limit on the best-priced venue;
+- `cost`: the same sweep ranked by price plus the taker fee per share (a buy;
+  minus for a sell), net of rebates;
+- `split`: split across venues in proportion to the depth each shows within
+  the limit; the rest posts on the deepest venue;
+- `passive`: post everything at the limit on the venue with the best fill
+  history (fill rate, then maker fee, then name); a market order sweeps (`best`);
+- `static`: `Static(venue_of)`, one child at the venue the static rule names.
+
+Guarantees (hypothesis properties in the tests): the children's quantities sum
+to at most `want.quantity`, no child's limit crosses the parent's, and no
+child goes to a closed venue. Money is `Decimal`, exact. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
+
+from oms.domain.sor.book import ConsolidatedBook, Level
+from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity
+from oms.domain.sor.stats import VenueStatistics
+from oms.events import Side
+
+__all__ = ["STRATEGIES", "Child", "Decision", "Score", "Static", "Strategy", "Want", "best_price", "cost_aware", "plain",
+           "liquidity_split", "passive", "route"]
+
+ZERO = Decimal(0)
+_UNIT = Decimal(1)
+_FINE = Decimal("0.00000001")
+_ONE = Decimal(1)
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """What is left to place of a parent order: `quantity` of `instrument` on `side`, never past
+    `limit_price` (None: a market order); `venue` is the venue the command named, if any."""
+
+    instrument: str
+    side: Side
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    venue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """One child order: `quantity` at `venue`, limit `limit_price` (None: market), and whether it is
+    expected to take displayed liquidity (TAKER) or rest (MAKER)."""
+
+    venue: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    liquidity: Liquidity
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A venue the strategy considered, its score (lower is better for prices and costs; `None`: not
+    scored) and a note (why it was skipped, or what the score is)."""
+
+    venue: str
+    score: Decimal | None
+    note: str
+
+
+def plain(value: Decimal) -> str:
+    """A decimal without trailing zeros or an exponent: 30.00000000 -> 30."""
+    return f"{value.normalize():f}"
+
+
+class _Swept(NamedTuple):
+    """What a sweep did, worded only when the journal asks (`Decision.reason`): wording costs more than
+    deciding."""
+
+    taken: Mapping[str, tuple[Decimal, Decimal]]
+    left: Decimal
+    post_at: str | None
+
+    def __str__(self) -> str:
+        swept = ", ".join(f"{plain(qty)} at {venue} up to {plain(px)}" for venue, (qty, px) in self.taken.items())
+        rest = f"; {plain(self.left)} posted at {self.post_at}" if self.left > 0 else ""
+        return f"swept {swept or 'nothing'}{rest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A strategy's answer: the children to send, each venue considered with its score, and why
+    (`reason`: text, or a value that words itself with `str`)."""
+
+    strategy: str
+    children: tuple[Child, ...]
+    considered: tuple[Score, ...]
+    why: object
+
+    @property
+    def reason(self) -> str:
+        return str(self.why)
+
+    @property
+    def quantity(self) -> Decimal:
+        return sum((c.quantity for c in self.children), ZERO)
+
+
+class Strategy(Protocol):
+    def __call__(self, want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
+                 fees: Mapping[str, FeeSchedule]) -> Decision: ...
+
+
+def _within(side: Side, price: Decimal, limit: Decimal | None) -> bool:
+    return limit is None or (price <= limit if side is Side.BUY else price >= limit)
+
+
+def _open_levels(want: Want, book: ConsolidatedBook, closed: Mapping[str, str]) -> tuple[dict[str, tuple[Level, ...]], list[Score]]:
+    """venue -> its levels for `want` (open venues only), and a Score per closed venue."""
+    skipped = []
+    levels = {}
+    buy = want.side is Side.BUY
+    for venue, venue_book in book.venues.items():
+        venue_levels = venue_book.asks if buy else venue_book.bids
+        if not venue_levels:
+            continue
+        if venue in closed:
+            skipped.append(Score(venue, None, f"circuit open: {closed[venue]}"))
+        else:
+            levels[venue] = venue_levels
+    return levels, skipped
+
+
+def _sweep(want: Want, levels: dict[str, tuple[Level, ...]],
+           key: Callable[[str, Decimal], Decimal]) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
+    """Take displayed liquidity within the limit, lowest `key(venue, price)` first (the key breaks its
+    own ties): venue -> (quantity, worst price taken), and the quantity left. A k-way merge over the
+    venues' levels, which are already best first, so a sweep costs the levels it takes, not the book."""
+    limit, buy = want.limit_price, want.side is Side.BUY
+    heap = []
+    for venue, venue_levels in levels.items():
+        price = venue_levels[0].price
+        if limit is None or (price <= limit if buy else price >= limit):
+            heap.append((key(venue, price), venue, 0))
+    heapq.heapify(heap)
+    left = want.quantity
+    taken: dict[str, tuple[Decimal, Decimal]] = {}
+    while heap and left > 0:
+        _, venue, index = heapq.heappop(heap)
+        venue_levels = levels[venue]
+        price, size = venue_levels[index]
+        qty = size if size < left else left
+        before = taken.get(venue)
+        taken[venue] = (qty if before is None else before[0] + qty, price)
+        left -= qty
+        index += 1
+        if index < len(venue_levels):
+            price = venue_levels[index][0]
+            if limit is None or (price <= limit if buy else price >= limit):
+                heapq.heappush(heap, (key(venue, price), venue, index))
+    return taken, left
+
+
+def _price_key(side: Side, venues: Iterable[str], fees: Mapping[str, FeeSchedule],
+               with_fee: bool) -> Callable[[str, Decimal], tuple]:
+    """The sweep's ranking key, lower first. Price then taker fee then venue (`with_fee` False), or the
+    price net of the taker fee per share, then venue. Each venue's fee is resolved once per decision:
+    per share it is a constant, in basis points a factor of the price."""
+    buy = side is Side.BUY
+    if not with_fee:
+        rank = {v: fees.get(v, FREE).taker for v in venues}
+        if buy:
+            return lambda venue, price: (price, rank[venue], venue)
+        return lambda venue, price: (-price, rank[venue], venue)
+    terms = {}
+    for venue in venues:
+        schedule = fees.get(venue, FREE)
+        if schedule.unit is FeeUnit.BPS:
+            terms[venue] = (_ONE + schedule.taker / _BPS if buy else _ONE - schedule.taker / _BPS, ZERO)
+        else:
+            terms[venue] = (_ONE, schedule.taker if buy else -schedule.taker)
+    if buy:
+        return lambda venue, price: (price * terms[venue][0] + terms[venue][1], venue)
+    return lambda venue, price: (-(price * terms[venue][0] + terms[venue][1]), venue)
+
+
+def _children(want: Want, taken: Mapping[str, tuple[Decimal, Decimal]], left: Decimal, post_at: str | None) -> tuple[Child, ...]:
+    """One child per venue swept (limit: the worst price taken there), and the quantity `left` posted at
+    `post_at` (at the parent's limit; market: a market child), merged into its sweep child if any."""
+    children = []
+    for venue, (qty, worst) in taken.items():
+        if venue == post_at and left > 0:
+            children.append(Child(venue, qty + left, want.limit_price, Liquidity.MAKER if want.limit_price else Liquidity.TAKER))
+            left = ZERO
+        else:
+            children.append(Child(venue, qty, worst, Liquidity.TAKER))
+    if left > 0 and post_at is not None:
+        liquidity = Liquidity.MAKER if want.limit_price is not None else Liquidity.TAKER
+        children.append(Child(post_at, left, want.limit_price, liquidity))
+    return tuple(children)
+
+
+def _fallback_venue(want: Want, book: ConsolidatedBook, closed: Mapping[str, str],
+                    fees: Mapping[str, FeeSchedule]) -> str | None:
+    """Where quantity no displayed liquidity takes goes when nothing was swept: the venue the command
+    named if open, else the open venue with the most depth on the order's side, else any open venue
+    the book or the fee schedules know (by name)."""
+    if want.venue is not None and want.venue not in closed:
+        return want.venue
+    depth = {v: sum((l.size for l in levels), ZERO) for v, levels in book.side_levels(want.side).items() if v not in closed}
+    if depth:
+        return max(sorted(depth), key=lambda v: depth[v])
+    known = sorted(v for v in {*book.venues, *fees} if v not in closed)
+    return known[0] if known else None
+
+
+def _sweeping(name: str, with_fee: bool) -> Strategy:
+    def strategy(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
+                 fees: Mapping[str, FeeSchedule]) -> Decision:
+        levels, considered = _open_levels(want, book, closed)
+        key = _price_key(want.side, levels, fees, with_fee)
+        note = "price net of taker fee" if with_fee else "best price, then taker fee"
+        buy = want.side is Side.BUY
+        for venue, venue_levels in levels.items():
+            k = key(venue, venue_levels[0].price)[0]
+            considered.append(Score(venue, k if buy else -k, note))
+        taken, left = _sweep(want, levels, key)
+        post_at = next(iter(taken), None) or _fallback_venue(want, book, closed, fees)
+        children = _children(want, taken, left, post_at)
+        if not children:
+            return Decision(name, (), tuple(considered), "no open venue to route to")
+        return Decision(name, children, tuple(considered), _Swept(taken, left, post_at))
+    strategy.__name__ = name
+    return strategy
+
+
+best_price = _sweeping("best", with_fee=False)
+cost_aware = _sweeping("cost", with_fee=True)
+
+
+def _lots(quantity: Decimal) -> Decimal:
+    return _UNIT if quantity == quantity.to_integral_value() else _FINE
+
+
+def liquidity_split(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
+                    fees: Mapping[str, FeeSchedule]) -> Decision:
+    levels, considered = _open_levels(want, book, closed)
+    depth: dict[str, tuple[Decimal, Decimal | None]] = {}
+    for venue, venue_levels in levels.items():
+        shown, worst = ZERO, None
+        for level in venue_levels:
+            if not _within(want.side, level.price, want.limit_price):
+                break
+            shown, worst = shown + level.size, level.price
+        considered.append(Score(venue, shown, "depth within the limit"))
+        if shown > 0:
+            depth[venue] = (shown, worst)
+    total = sum((d for d, _ in depth.values()), ZERO)
+    if total == 0:
+        return best_price(want, book, stats, closed, fees)
+    lot = _lots(want.quantity)
+    placed = min(total, want.quantity)
+    shares = {v: (placed * d / total).quantize(lot, ROUND_DOWN) for v, (d, _) in depth.items()}
+    deepest = max(sorted(depth), key=lambda v: depth[v][0])
+    shares[deepest] += want.quantity - sum(shares.values(), ZERO)  # rounding and anything beyond the depth
+    children = []
+    for venue, qty in shares.items():
+        if qty <= 0:
+            continue
+        rests = qty > depth[venue][0] or want.limit_price is not None and venue == deepest and want.quantity > total
+        limit = want.limit_price if rests else depth[venue][1]
+        children.append(Child(venue, qty, limit, Liquidity.MAKER if rests and want.limit_price else Liquidity.TAKER))
+    parts = ", ".join(f"{plain(c.quantity)} at {c.venue}" for c in children)
+    return Decision("split", tuple(children), tuple(considered), f"split by depth {plain(total)} shown: {parts}")
+
+
+def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
+            fees: Mapping[str, FeeSchedule]) -> Decision:
+    if want.limit_price is None:
+        decision = best_price(want, book, stats, closed, fees)
+        return Decision("passive", decision.children, decision.considered, f"a market order sweeps: {decision.reason}")
+    considered = [Score(v, None, f"circuit open: {why}") for v, why in sorted(closed.items()) if v in book.venues or v in fees]
+    candidates = sorted(v for v in {*book.venues, *fees, *([want.venue] if want.venue else [])} if v not in closed)
+    if not candidates:
+        return Decision("passive", (), tuple(considered), "no open venue to post at")
+    rates = {v: stats.get(v, want.instrument).fill_rate for v in candidates}
+    for v in candidates:
+        considered.append(Score(v, -rates[v], "fill rate, negated"))
+    chosen = min(candidates, key=lambda v: (-rates[v], fees.get(v, FREE).per_share(want.limit_price, Liquidity.MAKER), v))
+    child = Child(chosen, want.quantity, want.limit_price, Liquidity.MAKER)
+    return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {plain(rates[chosen])}")
+
+
+@dataclass(frozen=True)
+class Static:
+    """Today's rule as a strategy: one child with everything at `venue_of(want)` (the static router's
+    venue), none when that venue's circuit is open."""
+
+    venue_of: Callable[[Want], str]
+
+    def __call__(self, want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
+                 fees: Mapping[str, FeeSchedule]) -> Decision:
+        venue = self.venue_of(want)
+        if venue in closed:
+            return Decision("static", (), (Score(venue, None, f"circuit open: {closed[venue]}"),),
+                            f"the static venue {venue} is closed")
+        liquidity = Liquidity.MAKER if want.limit_price is not None else Liquidity.TAKER
+        return Decision("static", (Child(venue, want.quantity, want.limit_price, liquidity),),
+                        (Score(venue, None, "static rule"),), f"static route to {venue}")
+
+
+STRATEGIES: dict[str, Strategy] = {"best": best_price, "cost": cost_aware, "split": liquidity_split, "passive": passive}
+"""The strategies by the name routing rules use (`static` is built with its venue rule: `Static`)."""
+
+
+def route(strategy: Strategy, want: Want, book: ConsolidatedBook, stats: VenueStatistics,
+          closed: Mapping[str, str], fees: Mapping[str, FeeSchedule], exclude: frozenset[str] = frozenset()) -> Decision:
+    """`strategy`'s decision with the venues in `exclude` treated as closed (a venue that just rejected
+    a child is not chosen again for its re-route)."""
+    if exclude:
+        closed = {**closed, **{v: "excluded for this re-route" for v in exclude if v not in closed}}
+    if want.quantity <= 0:
+        return Decision(getattr(strategy, "__name__", "strategy"), (), (), "nothing left to place")
+    return strategy(want, book, stats, closed, fees)

@@ -1,0 +1,36 @@
+"""Tests of `replay.routing` (venue statistics rebuilt from a journal and verified) and `replay.routing_flow`
+(one seeded flow routed statically and smartly, in process)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from oms.routing import RoutingRules
+from replay.routing import venue_statistics, verify_venue_statistics
+from replay.routing_flow import VENUES, improvement, matched_improvement, run_flow
+
+
+def test_the_same_seed_gives_the_same_flow_and_smart_routing_spreads_it():
+    static = run_flow(None, seed=3, orders=20)
+    again = run_flow(None, seed=3, orders=20)
+    smart = run_flow(RoutingRules(default="cost"), seed=3, orders=20)
+    assert (static.quantity, static.cost, dict(static.fees)) == (again.quantity, again.cost, dict(again.fees))
+    assert set(static.children) == {"SIM-A"}
+    assert len([v for v in VENUES if smart.children[v]]) >= 2
+    assert smart.quantity >= static.quantity
+    assert isinstance(improvement(static, smart), D) and isinstance(matched_improvement(static, smart), D)
+
+
+def test_venue_statistics_rebuilt_from_the_journal_match_and_differences_are_named():
+    from tests.oms.domain.sor.test_parent import Harness, new_order
+    from oms.events import ExecType
+
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
+    b, a = engine.requests
+    engine.report(b, ExecType.NEW)
+    engine.report(a, ExecType.REJECTED)
+    replayed = venue_statistics(engine.journal)
+    assert verify_venue_statistics(replayed, engine.stats) == []
+    replayed.stats[("A", "AAPL")] = replayed.get("A", "AAPL").__class__(routed=9)
+    assert {d.field for d in verify_venue_statistics(replayed, engine.stats)} >= {"routed"}
