@@ -5,7 +5,7 @@ This module owns `AccountRisk`: the account's net positions, its open orders
 instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
-`take_token` takes a throttle token from the bucket (`oms.domain.tokens.TokenBucket`,
+`take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
 the one token bucket). `with_order` and `with_fill` keep running totals, so the
 pre-trade checks never loop over open orders or positions: `open_qty` (open
 leaves per instrument and side), `open_count` (how many orders are open),
@@ -29,7 +29,7 @@ from typing import Callable, Iterator, Mapping, NamedTuple
 
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
-from oms.domain.tokens import TokenBucket
+from oms.domain.tokens import refill_take
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
 __all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "Valuation", "exposure_at_marks", "part", "take_token", "with_fill",
@@ -296,9 +296,9 @@ def with_fill(
 
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
                valued: Valuation | None = None) -> tuple[AccountRisk, bool]:
-    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`
-    (and, when given, `valued` as its valuation: the checks' one copy of the account)."""
-    bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
-    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, bucket.tokens,
-                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure,
-                       valued if valued is not None else risk.valued), ok
+    """The account's throttle bucket (`oms.domain.tokens.refill_take`, the one token bucket) after
+    taking one token at `now` (and, when given, `valued` as its valuation: the checks' one copy of
+    the account)."""
+    tokens, last, ok = refill_take(risk.tokens, risk.last_refill, now, rate, burst)
+    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, tokens, last, risk.resting,
+                       risk.open_count, risk.exposure, valued if valued is not None else risk.valued), ok
