@@ -69,7 +69,7 @@ Conventions (the contract the engine and the tests rely on):
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
@@ -153,9 +153,13 @@ def check_new(
         order.limit_price if order.order_type is OrderType.LIMIT else None,
     )
     plan = _plan(controls, order.account)
-    with localcontext(EXACT):
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
         valued = valuation(risk, prices)
         breaches = _check(candidate, controls, risk, reference, reference_ts, now, valued, plan)
+    finally:
+        setcontext(prior)
     if valued is risk.valued:
         valued = None  # nothing new to keep
     rate = plan.rate
@@ -279,7 +283,11 @@ def _standing(controls: Controls, account: str, trader: str, instrument: str
               ) -> tuple[bool, TradingState, bool, str | None]:
     """(kill switch on, trading state, trader entitled, instrument breach code or None): `killed`,
     `trading_state`, `entitled` and `instrument_state`, asked once per `Controls` value."""
-    return _answer((id(controls), account, trader, instrument), controls, lambda: (
+    key = (id(controls), account, trader, instrument)
+    found = _ANSWERS.get(key)
+    if found is not None and found[0] is controls:
+        return found[1]
+    return _answer(key, controls, lambda: (
         killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
         instrument_state(controls, account, instrument)))
 
