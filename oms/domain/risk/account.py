@@ -294,11 +294,30 @@ def with_fill(
     return _updated(risk, instrument, positions, risk.open_orders, risk.open_qty, marks, risk.open_count)
 
 
+_new = object.__new__
+_SET_FIELDS = tuple(getattr(AccountRisk, name).__set__ for name in (
+    "positions", "open_orders", "open_qty", "marks", "tokens", "last_refill", "resting", "open_count",
+    "exposure", "valued"))
+assert len(_SET_FIELDS) == len(AccountRisk.__slots__), "take_token sets every field of AccountRisk"
+
+
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
                valued: Valuation | None = None) -> tuple[AccountRisk, bool]:
     """The account's throttle bucket (`oms.domain.tokens.refill_take`, the one token bucket) after
     taking one token at `now` (and, when given, `valued` as its valuation: the checks' one copy of
-    the account)."""
+    the account). The copy is made through the slots' own setters (a frozen dataclass's generated
+    `__init__` costs twice as much), on every order."""
     tokens, last, ok = refill_take(risk.tokens, risk.last_refill, now, rate, burst)
-    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, tokens, last, risk.resting,
-                       risk.open_count, risk.exposure, valued if valued is not None else risk.valued), ok
+    after = _new(AccountRisk)
+    s_positions, s_orders, s_qty, s_marks, s_tokens, s_last, s_resting, s_count, s_exposure, s_valued = _SET_FIELDS
+    s_positions(after, risk.positions)
+    s_orders(after, risk.open_orders)
+    s_qty(after, risk.open_qty)
+    s_marks(after, risk.marks)
+    s_tokens(after, tokens)
+    s_last(after, last)
+    s_resting(after, risk.resting)
+    s_count(after, risk.open_count)
+    s_exposure(after, risk.exposure)
+    s_valued(after, valued if valued is not None else risk.valued)
+    return after, ok

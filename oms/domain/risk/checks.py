@@ -84,6 +84,7 @@ __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "d
 
 _NS_PER_MS = 1_000_000
 _HUNDRED = Decimal(100)
+_NO_LEAVES = (ZERO, ZERO)
 _SAFE = WIRE_LIMIT - 1
 """Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
 
@@ -148,16 +149,15 @@ def check_new(
     still consumes a token). `reference`/`reference_ts` are the reference price
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
-    candidate = Candidate(
-        order.account, order.trader, order.instrument, order.side, order.quantity, order.quantity,
-        order.limit_price if order.order_type is OrderType.LIMIT else None,
-    )
     plan = _plan(controls, order.account)
+    quantity = order.quantity
     prior = getcontext()
     setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
     try:
         valued = valuation(risk, prices)
-        breaches = _check(candidate, controls, risk, reference, reference_ts, now, valued, plan)
+        breaches = _check(order.account, order.trader, order.instrument, order.side, quantity, quantity,
+                          order.limit_price if order.order_type is OrderType.LIMIT else None, None,
+                          controls, risk, reference, reference_ts, now, valued, plan)
     finally:
         setcontext(prior)
     if valued is risk.valued:
@@ -191,11 +191,9 @@ def check_amend(
     if order.order_type is OrderType.MARKET:
         price = None
     with localcontext(EXACT):
-        candidate = Candidate(
-            order.account, amend.trader, order.instrument, order.side, quantity,
-            max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
-        )
-        return _check(candidate, controls, risk, reference, reference_ts, now, valuation(risk, prices),
+        return _check(order.account, amend.trader, order.instrument, order.side, quantity,
+                      max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
+                      controls, risk, reference, reference_ts, now, valuation(risk, prices),
                       _plan(controls, order.account))
 
 
@@ -292,41 +290,61 @@ def _standing(controls: Controls, account: str, trader: str, instrument: str
         instrument_state(controls, account, instrument)))
 
 
-def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decimal | None,
-           reference_ts: int | None, now: int, valued: Valuation | None, plan: _Plan) -> list[Breach]:
-    """Every check but the throttle, in `BREACH_CODES` order (call in the `EXACT` context).
-    Reads only running totals of the account (`AccountRisk.open_qty`, `open_count`, `exposure`),
-    never its open orders one by one; a breach's text is built only when it is reported."""
+def _check(account: str, trader: str, instrument: str, side: Side, quantity: Decimal, adds: Decimal,
+           price: Decimal | None, exclude: OpenOrder | None, controls: Controls, risk: AccountRisk,
+           reference: Decimal | None, reference_ts: int | None, now: int, valued: Valuation | None,
+           plan: _Plan) -> list[Breach]:
+    """Every check but the throttle of the candidate (the fields of a `Candidate`), in
+    `BREACH_CODES` order (call in the `EXACT` context). Reads only running totals of the account
+    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one; a
+    breach's text is built only when it is reported."""
     fresh = reference
     if fresh is not None:
         max_age = plan.reference_max_age_ns
         if max_age is not None and (reference_ts is None or now - reference_ts > max_age):
             fresh = None  # stale: treated as absent
-    instrument, quantity, side, price = c.instrument, c.quantity, c.side, c.price
-    open_buy, open_sell = _open_leaves(risk, instrument, c.exclude)
-    same_open = open_buy if side is Side.BUY else open_sell  # open leaves on the candidate's side
+    held = risk.positions.get(instrument, ZERO)
+    held_buy, held_sell = risk.open_qty.get(instrument, _NO_LEAVES)
+    open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
+    buying = side is Side.BUY
+    same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
+    position = held + (same_open + adds) if buying else held - (same_open + adds)
     priced = price if price is not None else fresh  # price of this order's notional
     notional = quantity * priced if priced is not None else None
-    held = risk.positions.get(instrument, ZERO)
-    position = held + side.sign * (same_open + c.adds)
-    gross, net = _projected_exposure(c, risk, valued, fresh, open_buy, open_sell)
+    listed = valued.prices.get(instrument) if valued is not None else None
+    if exclude is None and listed is not None:
+        # the steady state (a new order, its instrument priced as when the account was valued):
+        # only the candidate's side moves, by `adds`, at that same price
+        gross, long, short = valued.exposure
+        up, down = held + held_buy, held - held_sell
+        if buying:
+            moved = up + adds
+            gross += (max(abs(moved), abs(down)) - max(abs(up), abs(down))) * listed
+            long += adds * listed
+        else:
+            moved = down - adds
+            gross += (max(abs(up), abs(moved)) - max(abs(up), abs(down))) * listed
+            short -= adds * listed
+        net = max(abs(long), abs(short))
+    else:
+        gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
+                                         risk, valued, fresh, open_buy, open_sell)
     breaches: list[Breach] = []
     add = breaches.append
 
     # KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all
-    account = c.account
-    kill, state, allowed, code = _standing(controls, account, c.trader, instrument)
+    kill, state, allowed, code = _standing(controls, account, trader, instrument)
     if kill:
         add(Breach("KILL_SWITCH", "kill_switch", "on", None, f"kill switch is on for {account}"))
     if state is TradingState.HALTED:
         add(Breach("TRADING_HALTED", "trading_state", "HALTED", None, f"trading is halted for {account}"))
     elif state is TradingState.REDUCING:
-        reducing = held != 0 and (held > 0) != (side.sign > 0) and same_open + c.adds <= abs(held)
+        reducing = held != 0 and (held > 0) != buying and same_open + adds <= abs(held)
         if not reducing:
             add(Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(position),
                        f"{account} is reduce-only: position {held} in {instrument} would become {position}"))
     if not allowed:
-        add(Breach("NOT_ENTITLED", "entitlement", "deny", c.trader, f"{c.trader} may not trade {account}"))
+        add(Breach("NOT_ENTITLED", "entitlement", "deny", trader, f"{trader} may not trade {account}"))
     if code is not None:
         word = code.removeprefix("INSTRUMENT_").lower()
         add(Breach(code, "instrument", word, instrument, f"{instrument} is {word.replace('_', ' ')} for {account}"))
@@ -364,7 +382,7 @@ def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decim
         add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
     v = plan.max_open_orders
     if v is not None:
-        count = risk.open_count - (1 if c.exclude is not None else 0) + 1
+        count = risk.open_count - (1 if exclude is not None else 0) + 1
         if count > v:
             add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
 
@@ -445,22 +463,8 @@ def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | Non
     buy, sell = (open_buy + c.adds, open_sell) if c.side is Side.BUY else (open_buy, open_sell + c.adds)
     total = valued.exposure if valued is not None else risk.exposure
     position = positions.get(name, ZERO)
-    was = listed if listed is not None else marks.get(name)
+    total = _repriced(total, position, held, listed if listed is not None else marks.get(name), (buy, sell), px)
     exclude = c.exclude
-    if exclude is None and was is not None and was is px:
-        # same price before and after (the steady state): only the candidate's side moves, by `adds`
-        gross, long, short = total
-        up, down = position + held[0], position - held[1]
-        if c.side is Side.BUY:
-            moved = up + c.adds
-            gross += (max(abs(moved), abs(down)) - max(abs(up), abs(down))) * px
-            long += c.adds * px
-        else:
-            moved = down - c.adds
-            gross += (max(abs(up), abs(moved)) - max(abs(up), abs(down))) * px
-            short -= c.adds * px
-        return gross, max(abs(long), abs(short))
-    total = _repriced(total, position, held, was, (buy, sell), px)
     if exclude is not None and exclude.instrument != name:
         other = exclude.instrument
         price = valued.price(risk, other) if valued is not None else marks.get(other)
