@@ -149,15 +149,19 @@ def check_new(
     still consumes a token). `reference`/`reference_ts` are the reference price
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
-    plan = _plan(controls, order.account)
+    account, instrument = order.account, order.instrument
+    standing = _standing(controls, account, order.trader, instrument)
+    plan = standing[0]
     quantity = order.quantity
     prior = getcontext()
     setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
     try:
-        valued = valuation(risk, prices)
-        breaches = _check(order.account, order.trader, order.instrument, order.side, quantity, quantity,
+        valued = risk.valued
+        if valued is None or valued.prices is not prices:
+            valued = valuation(risk, prices)
+        breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
                           order.limit_price if order.order_type is OrderType.LIMIT else None, None,
-                          controls, risk, reference, reference_ts, now, valued, plan)
+                          risk, reference, reference_ts, now, valued, standing)
     finally:
         setcontext(prior)
     if valued is risk.valued:
@@ -167,7 +171,7 @@ def check_new(
         risk, ok = take_token(risk, now, rate, plan.burst, valued)
         if not ok:
             breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
-                                   f"more than {rate} orders per second (burst {plan.burst}) for {order.account}"))
+                                   f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
     elif valued is not None:
         risk = replace(risk, valued=valued)
     return breaches, risk
@@ -193,8 +197,8 @@ def check_amend(
     with localcontext(EXACT):
         return _check(order.account, amend.trader, order.instrument, order.side, quantity,
                       max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
-                      controls, risk, reference, reference_ts, now, valuation(risk, prices),
-                      _plan(controls, order.account))
+                      risk, reference, reference_ts, now, valuation(risk, prices),
+                      _standing(controls, order.account, amend.trader, order.instrument))
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -278,26 +282,28 @@ def _plan(controls: Controls, account: str) -> _Plan:
 
 
 def _standing(controls: Controls, account: str, trader: str, instrument: str
-              ) -> tuple[bool, TradingState, bool, str | None]:
-    """(kill switch on, trading state, trader entitled, instrument breach code or None): `killed`,
-    `trading_state`, `entitled` and `instrument_state`, asked once per `Controls` value."""
+              ) -> tuple[_Plan, bool, TradingState, bool, str | None]:
+    """(limits, kill switch on, trading state, trader entitled, instrument breach code or None):
+    `_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
+    `Controls` value (one lookup per check)."""
     key = (id(controls), account, trader, instrument)
     found = _ANSWERS.get(key)
     if found is not None and found[0] is controls:
         return found[1]
     return _answer(key, controls, lambda: (
-        killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
-        instrument_state(controls, account, instrument)))
+        _plan(controls, account), killed(controls, account), trading_state(controls, account),
+        entitled(controls, account, trader), instrument_state(controls, account, instrument)))
 
 
 def _check(account: str, trader: str, instrument: str, side: Side, quantity: Decimal, adds: Decimal,
-           price: Decimal | None, exclude: OpenOrder | None, controls: Controls, risk: AccountRisk,
-           reference: Decimal | None, reference_ts: int | None, now: int, valued: Valuation | None,
-           plan: _Plan) -> list[Breach]:
+           price: Decimal | None, exclude: OpenOrder | None, risk: AccountRisk, reference: Decimal | None,
+           reference_ts: int | None, now: int, valued: Valuation | None,
+           standing: tuple[_Plan, bool, TradingState, bool, str | None]) -> list[Breach]:
     """Every check but the throttle of the candidate (the fields of a `Candidate`), in
     `BREACH_CODES` order (call in the `EXACT` context). Reads only running totals of the account
     (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one; a
-    breach's text is built only when it is reported."""
+    breach's text is built only when it is reported. `standing` is `_standing`'s answer."""
+    plan, kill, state, allowed, code = standing
     fresh = reference
     if fresh is not None:
         max_age = plan.reference_max_age_ns
@@ -333,7 +339,6 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     add = breaches.append
 
     # KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all
-    kill, state, allowed, code = _standing(controls, account, trader, instrument)
     if kill:
         add(Breach("KILL_SWITCH", "kill_switch", "on", None, f"kill switch is on for {account}"))
     if state is TradingState.HALTED:
