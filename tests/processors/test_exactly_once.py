@@ -22,10 +22,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from oms import ids
 from oms.events import ExecType, FillKind, OrderStatus
+from bench.scale import group_assignment
 from tests.pipeline import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -146,17 +146,6 @@ def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_
     assert kills == KILLS
 
 
-def engine_assignment(bootstrap_servers: str, group: str) -> dict[str, set[tuple[str, int]]]:
-    """The order engine group's members (by static instance id) and the (topic, partition)s each holds."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    try:
-        description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
-    except Exception:  # the coordinator is rebalancing or not answering: no answer yet
-        return {}
-    return {(m.group_instance_id or m.member_id): {(tp.topic, tp.partition) for tp in m.assignment.topic_partitions}
-            for m in description.members}
-
-
 SCALE_ORDERS = 800
 
 
@@ -171,7 +160,7 @@ def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootst
         inputs = {(topic, n) for topic in (p.rt.topics.commands, p.rt.topics.exec_reports) for n in range(3)}
         p.procs.start("worker-1", "entrypoints.worker", "--instance", "1")
         split = p.procs.wait_until(
-            lambda: (lambda a: a if len(a) == 2 and all(a.values()) else None)(engine_assignment(
+            lambda: (lambda a: a if len(a) == 2 and all(a.values()) else None)(group_assignment(
                 bootstrap_servers, group)), timeout=120, what="the two workers to share the engine's partitions")
         held = [tp for parts in split.values() for tp in parts]
         assert sorted(held) == sorted(inputs)  # split between the two, none held twice
@@ -182,7 +171,7 @@ def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootst
         p.procs.kill("worker-1", signal.SIGKILL)  # not restarted: worker 0 must take its partitions over
         survivor = p.procs.wait_until(
             lambda: (lambda a: a if len(a) == 1 and set().union(*a.values()) == inputs else None)(
-                engine_assignment(bootstrap_servers, group)), timeout=120,
+                group_assignment(bootstrap_servers, group)), timeout=120,
             what="the surviving worker to hold every partition")
         sender.join(timeout=600)
         assert done_sending.is_set()
