@@ -169,6 +169,7 @@ def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootst
         sender = _sender(p, rng, SCALE_ORDERS, sent, done_sending)
         time.sleep(rng.uniform(3.0, 6.0))
         p.procs.kill("worker-1", signal.SIGKILL)  # not restarted: worker 0 must take its partitions over
+        assert p.procs.stop("worker-1") == -signal.SIGKILL  # dead, and no longer watched
         survivor = p.procs.wait_until(
             lambda: (lambda a: a if len(a) == 1 and set().union(*a.values()) == inputs else None)(
                 group_assignment(bootstrap_servers, group)), timeout=120,
