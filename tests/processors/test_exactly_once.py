@@ -71,8 +71,9 @@ def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, 
     return thread
 
 
-def _settle(p: Pipeline, order_ids: set[str]) -> None:
-    """Wait for every order to leave its pending states and (bounded) for the positions to catch up."""
+def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 120) -> None:
+    """Wait for every order to leave its pending states and (up to `positions_s`) for the positions to
+    catch up."""
 
     def settled() -> bool:
         latest = p.views["orders"].latest
@@ -86,7 +87,7 @@ def _settle(p: Pipeline, order_ids: set[str]) -> None:
         return all(k in latest and latest[k].quantity == q for k, q in expected.items())
 
     try:  # the position manager follows the journal; give it time to catch up, then assert below
-        p.wait(positions_caught_up, timeout=120, what="the positions to catch up with the fills")
+        p.wait(positions_caught_up, timeout=positions_s, what="the positions to catch up with the fills")
     except TimeoutError:
         pass
     p.refresh()
@@ -177,7 +178,9 @@ def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootst
         sender.join(timeout=600)
         assert done_sending.is_set()
         order_ids = {ids.order_id(a, c) for a, c in sent}
-        _settle(p, order_ids)
+        # the survivor's position manager (faust) waits out the dead member's session (60 s) before it
+        # takes the journal partitions over and restores their positions from the changelog
+        _settle(p, order_ids, positions_s=300)
     finally:
         p.stop()
     assert list(survivor) == [f"{group}-0"]  # the worker left is instance 0, holding every input partition
