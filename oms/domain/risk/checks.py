@@ -150,7 +150,9 @@ def check_new(
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
     account, instrument = order.account, order.instrument
-    standing = _standing(controls, account, order.trader, instrument)
+    found = _ANSWERS.get((id(controls), account, order.trader, instrument))  # `_standing`, without the call
+    standing = found[1] if found is not None and found[0] is controls else _standing(
+        controls, account, order.trader, instrument)
     plan = standing[0]
     quantity = order.quantity
     prior = getcontext()
@@ -260,6 +262,10 @@ class _Plan(NamedTuple):
     """`orders_per_second` (None: no throttle)."""
     burst: Decimal | None
     """`order_burst`, default max(1, rate)."""
+    band_fraction: Decimal | None
+    """`price_band_pct` / 100 (exact: a shift of two places)."""
+    band_width: Decimal | None
+    """`price_band_ticks` x `tick_size` (exact), None unless both are set."""
 
 
 def _make_plan(controls: Controls, account: str) -> _Plan:
@@ -267,10 +273,12 @@ def _make_plan(controls: Controls, account: str) -> _Plan:
     age, rate, burst = get("reference_max_age_ms"), get("orders_per_second"), get("order_burst")
     if rate is not None and burst is None:
         burst = max(ONE, rate)
+    pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
     return _Plan(get("max_order_qty"), get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
-                 get("max_net_exposure"), get("max_open_orders"), get("price_band_pct"), get("price_band_ticks"),
+                 get("max_net_exposure"), get("max_open_orders"), pct, ticks,
                  get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
-                 get("tick_size"), get("lot_size"), rate, burst)
+                 tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
+                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick))
 
 
 def _plan(controls: Controls, account: str) -> _Plan:
@@ -395,13 +403,14 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     tick = plan.tick_size
     if price is not None and fresh is not None:
         distance = price - fresh if price > fresh else fresh - price
-        v = plan.price_band_pct
-        if v is not None and distance * _HUNDRED > v * fresh:
-            pct = distance * _HUNDRED / fresh
+        band = plan.band_fraction
+        if band is not None and distance > band * fresh:
+            pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
             add(Breach("PRICE_BAND", "price_band_pct", v, price,
                        f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
-        v = plan.price_band_ticks
-        if v is not None and tick is not None and distance > v * tick:
+        band = plan.band_width
+        if band is not None and distance > band:
+            v = plan.price_band_ticks
             add(Breach("PRICE_BAND", "price_band_ticks", v, price,
                        f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
     if fresh is None and plan.require_reference_price:
