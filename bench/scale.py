@@ -12,8 +12,11 @@ of the group), and times the same burst again. It prints orders filled per
 second for one and two workers, their ratio, which partitions each worker
 held, and the conditions (broker started by this run or external, partitions,
 load average before and after). On one 2-core machine the two workers share
-the same cores as the broker, so the second worker adds no CPU: the row shows
-the cost of coordination there, and the gain comes with machines.
+the cores with the broker: what a second worker adds there is a second
+interpreter (a GIL of its own, shared with its own position manager) and the
+time the first spends waiting on the broker, not cores; cores come with
+machines. The first burst also runs on a younger broker (its JVM still
+compiling), which favours the second row: quote the broker's age with it.
 `--json FILE` writes the figures. Run with
 `python -m bench.scale [--burst N] [--json FILE]`.
 """
