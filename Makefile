@@ -31,6 +31,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.state $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).state.json)
 	$(BIN)/python -m bench.replay $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).replay.json)
 	$(BIN)/python -m bench.restart $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).restart.json)
+	$(BIN)/python -m bench.gateway
+	$(BIN)/python -m bench.fix $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).fix.json)
+	$(BIN)/python -m bench.scale $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).scale.json)
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 clean:

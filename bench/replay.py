@@ -4,12 +4,14 @@ Builds a journal of about 20,000 events the way the OMS writes one
 (`bench.flow.journal`: client commands through the engine's pure step and a
 simulated venue; orders in several accounts, each accepted, routed,
 acknowledged and filled in four partial fills), then times the pure fold (`Replayer.apply` over the list, the
-final states written to an in-memory store) and, when `KAFKA_BOOTSTRAP_SERVERS`
-is set, `replay_journal` over the same journal published to fresh topics under
-a unique prefix (read, decode, fold, write to a temporary RocksDB), beside a
-bare consume of the same topic, a bare consume + strict decode and a bare
-consume + the journal decode replay uses, in the same run. Run with
-`python -m bench.replay [-n EVENTS]`.
+final states written to an in-memory store), then `replay_journal` over the
+same journal published to fresh topics under a unique prefix (read, decode,
+fold, write to a temporary RocksDB), beside a bare consume of the same topic, a
+bare consume + strict decode and a bare consume + the journal decode replay
+uses, in the same run, with their ratios and the load average before and
+after. The broker is `KAFKA_BOOTSTRAP_SERVERS`, else a local one started under
+a temporary home and stopped at the end (`--no-broker`: the fold alone). Run
+with `python -m bench.replay [-n EVENTS] [--no-broker] [--json FILE]`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.pipeline import load_average
 from oms.events import JournalEvent
 from oms.state import MemoryStore, RocksStore
 from replay.journal import replay_events, replay_journal
@@ -100,15 +103,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--events", type=int, default=20_000)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--no-broker", action="store_true", help="the fold from memory only")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     journal = synthetic_journal(args.events)
     print(f"synthetic journal: {len(journal):,} events built in {time.perf_counter() - t0:.1f}s")
-    figures: dict = {"events": len(journal), "fold_memory": bench_memory(journal)}
+    figures: dict = {"events": len(journal), "load_before": load_average(), "fold_memory": bench_memory(journal)}
     print(f"fold from memory: {figures['fold_memory']:,.0f} events/s")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    local = None
+    if not bootstrap and not args.no_broker:
+        from streams.broker import LocalBroker
+        from oms.config import Settings
+        from streams.runtime import connect
+
+        settings = Settings.from_env().with_(home=Path(tempfile.mkdtemp(prefix="oms-bench-replay-broker-")))
+        local = LocalBroker(settings.home / "broker", settings.cache_dir)
+        bootstrap = connect(settings).bootstrap_servers
+        print(f"local broker started for this run at {bootstrap}")
     if bootstrap:
-        got = bench_broker(journal, bootstrap)
+        try:
+            got = bench_broker(journal, bootstrap)
+        finally:
+            if local is not None:
+                local.stop()
+        got["broker"] = "local, started by this run" if local is not None else "external (KAFKA_BOOTSTRAP_SERVERS)"
         figures.update(got)
         print(f"from the broker ({bootstrap}, {got['partitions']} partitions, published in {got['published_s']:.1f}s):")
         print(f"  bare consume:                  {got['consume']:>10,.0f} events/s")
@@ -120,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  replay_journal, 2 processes:   {got['replay_2_workers']:>10,.0f} events/s "
               f"({got['replay_2_workers'] / got['consume_decode']:.2f}x consume + journal decode; "
               f"process start-up included)")
+        figures["replay_over_consume_decode"] = got["replay"] / got["consume_decode"]
     else:
-        print("replay from the broker: skipped (KAFKA_BOOTSTRAP_SERVERS not set)")
+        print("replay from the broker: skipped (--no-broker)")
+    figures["load_after"] = load_average()
+    print(f"load average (1/5/15 min): {figures['load_before']} before, {figures['load_after']} after")
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0

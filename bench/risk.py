@@ -30,6 +30,7 @@ from typing import Callable
 from rich.console import Console
 from rich.table import Table
 
+from bench.pipeline import load_average
 from oms.domain.orders import Order
 from oms.domain.risk import AccountRisk, Controls, apply_control, check_amend, check_new, with_fill, with_order
 from oms.events import AmendOrder, ControlKind, NewOrder, OrderStatus, OrderType, RiskControl, Side, TimeInForce
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(LIMITS)} limits set; denied codes: {', '.join(codes)}"
         + (f"; before = the checks at {args.baseline}, same run" if old is not None else "; no baseline (git)"),
     )
+    load_before = load_average()
     table.add_column("case")
     for column in ("p50 µs", "p99 µs", "p99.9 µs") + (("before p50", "before p99", "p50 ratio") if old else ()):
         table.add_column(column, justify="right")
@@ -196,9 +198,12 @@ def main(argv: list[str] | None = None) -> None:
             figure.update(before_p50_us=o50, before_p99_us=o99, baseline=args.baseline)
         table.add_row(*cells)
         figures.append(figure)
+    load = f"{load_before} before, {load_average()} after"
+    table.caption += f"; load average (1/5/15 min) {load}"
     Console(width=max(Console().width, 140)).print(table)
     if args.json is not None:
-        args.json.write_text(json.dumps({"iterations": args.iterations, "rows": figures}, indent=2))
+        args.json.write_text(json.dumps({"iterations": args.iterations, "load_average": load, "rows": figures},
+                                        indent=2))
 
 
 def engine_rate(orders: int, with_risk: bool) -> float:

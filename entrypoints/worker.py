@@ -40,6 +40,9 @@ def worker(
     external_orders: Annotated[Optional[str], typer.Option(
         help="reports of orders the OMS did not create: reject (an UNKNOWN_ORDER anomaly) or adopt "
              "(an external order, its fills booked) (default: OMS_EXTERNAL_ORDERS, else reject)")] = None,
+    instance: Annotated[Optional[str], typer.Option(
+        help="this worker's name among several sharing the partitions (transactional and static member id, "
+             "its own state stores) (default: OMS_WORKER_INSTANCE, else 0)")] = None,
     loglevel: Annotated[str, typer.Option(help="debug, info, warning or error")] = "warning",
 ) -> None:
     """Run the order engine, position manager and post-trade risk (one worker process)."""
@@ -51,7 +54,8 @@ def worker(
     settings = e.settings
     try:
         settings = settings.with_(**{k: v for k, v in (("venues", venues), ("risk_defaults", risk_defaults),
-                                                                   ("external_orders", external_orders))
+                                                                   ("external_orders", external_orders),
+                                                                   ("worker_instance", instance))
                                      if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -13,6 +13,7 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `home` | `OMS_HOME` | `.oms` (made absolute) |
 | `cache_dir` | `OMS_CACHE_DIR` | `~/.cache/oms` |
 | `partitions` | `OMS_PARTITIONS` | 3 |
+| `worker_instance` | `OMS_WORKER_INSTANCE` | `0` |
 | `risk_defaults` | `OMS_RISK_DEFAULTS` | unset: the built-in default limits |
 | `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
 | `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
@@ -37,6 +38,9 @@ why `reject` is the default: `oms.domain.engine.decide`).
 weights, queue wait, throttle backoff, circuit breaker, deadlines:
 `oms.venues.policy`), as JSON text or the path of a `.json` / `.toml` file;
 `venue_policies` is the parsed value.
+`worker_instance` names one worker among several in the same consumer groups
+(scale-out): its transactional id and static group member id, and its state
+stores apart from the others' under `home`; two running workers need two.
 `blotter_tokens` ("s3cret:alice:operate,v1ew:bob:read", see `oms.access.parse_tokens`)
 are the web blotter's access tokens; `blotter_grants` is the parsed value.
 The `KAFKA_SECURITY_*`, `KAFKA_SASL_*` and `KAFKA_SSL_*` settings are handed to
@@ -86,6 +90,8 @@ class Settings(BaseSettings):
     """`OMS_CACHE_DIR`: downloaded Kafka jars (shared by every checkout)."""
     partitions: int = Field(default=3, gt=0, validation_alias="OMS_PARTITIONS")
     """`OMS_PARTITIONS`: partition count of the account-keyed topics."""
+    worker_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_-]{1,40}$", validation_alias="OMS_WORKER_INSTANCE")
+    """`OMS_WORKER_INSTANCE`: this worker's name among the workers sharing its consumer groups."""
 
     risk_defaults: str = Field(default="", validation_alias="OMS_RISK_DEFAULTS")
     """`OMS_RISK_DEFAULTS`: default limits over the built-in ones, e.g. `max_order_qty=50000`."""

@@ -142,6 +142,8 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
                loglevel: str = "warning", *, clock: Clock) -> int:
     topics = Topics(settings.topic_prefix)
     name = app_id(topics)
+    if settings.worker_instance != "0":  # another worker of the same groups: its own state stores
+        settings = settings.with_(home=settings.home / "instances" / settings.worker_instance)
     datadir = settings.home / "worker" / name
     marker = settings.home / "worker" / f"{name}.clean"
     if datadir.exists() and not marker.exists():
@@ -156,7 +158,7 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
     venues = follow_venue_status(bootstrap_servers, topics, codec)
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
-                           clock=clock, controls=controls, references=references,
+                           clock=clock, instance=settings.worker_instance, controls=controls, references=references,
                            external_orders=settings.external_orders, venues=venues)
     stop = threading.Event()
     failure: list[BaseException] = []

@@ -7,8 +7,11 @@ for a weighted request, `weight` tokens) was there; `ready_at` says when
 enough will be. It refills `rate` tokens per second of event time (integer UTC
 nanoseconds), capped at `burst`; a bucket never used is full; time never runs
 backwards (an earlier `now` refills nothing and keeps the last refill time).
-Arithmetic runs in a 100-digit Decimal context and divides only by 10**9, so
-nothing rounds (`ready_at` divides by the rate and rounds up to a whole ns).
+Arithmetic is exact: the refill is the integer nanoseconds elapsed times the
+rate, shifted nine decimal places (`refill_take`, the one definition both the
+bucket and the pre-trade throttle call), each operation through a 100-digit
+context's own methods, so nothing rounds and no context is switched on the hot
+path (`ready_at` divides by the rate and rounds up to a whole ns).
 """
 
 from __future__ import annotations
@@ -16,12 +19,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 
-__all__ = ["RateLimit", "TokenBucket"]
+__all__ = ["RateLimit", "TokenBucket", "refill_take"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _NS_PER_S = Decimal(1_000_000_000)
 _EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
+_add, _sub, _mul, _shift = _EXACT.add, _EXACT.subtract, _EXACT.multiply, _EXACT.scaleb
+
+
+def refill_take(tokens: Decimal, last: int | None, now: int, rate: Decimal, burst: Decimal,
+                weight: Decimal | None = ONE) -> tuple[Decimal, int, bool]:
+    """(tokens, last refill, taken) of a bucket holding `tokens` as of `last` (None: never used,
+    full) after refilling `rate` x elapsed seconds up to `burst` at `now` and then taking `weight`
+    tokens if all are there (None: take nothing). Exact: elapsed ns x rate, shifted 9 places."""
+    if last is None:
+        tokens, last = burst, now
+    elif now > last:
+        tokens = _add(tokens, _shift(_mul(rate, now - last), -9)) if tokens < burst else burst
+        last = now
+    if tokens > burst:
+        tokens = burst
+    if weight is None or tokens < weight:
+        return tokens, last, False
+    return _sub(tokens, weight), last, True
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +73,7 @@ class TokenBucket:
     def take(self, now: int, rate: Decimal, burst: Decimal, weight: Decimal = ONE) -> tuple["TokenBucket", bool]:
         """Refill `rate` x elapsed seconds (capped at `burst`), then take `weight` tokens (one unless
         told: a weighted request) if they are all there; none are taken otherwise."""
-        tokens, last = self._refilled(now, rate, burst)
-        with localcontext(_EXACT):
-            ok = tokens >= weight
-            if ok:
-                tokens -= weight
+        tokens, last, ok = refill_take(self.tokens, self.last_refill, now, rate, burst, weight)
         return TokenBucket(tokens, last), ok
 
     def take_limited(self, now: int, limit: RateLimit, weight: Decimal = ONE) -> tuple["TokenBucket", bool]:
@@ -80,10 +97,5 @@ class TokenBucket:
         return last + int(wait)
 
     def _refilled(self, now: int, rate: Decimal, burst: Decimal) -> tuple[Decimal, int]:
-        with localcontext(_EXACT):
-            if self.last_refill is None:
-                return Decimal(burst), now
-            last = max(now, self.last_refill)
-            elapsed = last - self.last_refill
-            tokens = min(burst, self.tokens + elapsed * rate / _NS_PER_S) if elapsed else min(burst, self.tokens)
+        tokens, last, _ = refill_take(self.tokens, self.last_refill, now, rate, burst, None)
         return tokens, last

@@ -1,9 +1,15 @@
-"""Exactly-once effects under kill -9: the worker dies at random points and restarts.
+"""Exactly-once effects under kill -9: the worker dies at random points and restarts, or, with two
+workers sharing the partitions, one dies and the other takes over its partitions.
 
 A run of 2,000 orders goes through the real pipeline while the worker (order
 engine and position manager) is killed with SIGKILL several times. Afterwards
 every order is in the state the venue last reported, no fill appears twice on
 `fills` (read with read_committed), and every position equals the sum of its fills.
+The scale-out run starts a second worker (`--instance 1`: its own transactional
+and static member id, its own state stores), checks that the engine's consumer
+group splits the partitions between the two, kills one with SIGKILL mid-run
+without restarting it, checks that the survivor holds every partition, and
+asserts the same three properties.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import pytest
 
 from oms import ids
 from oms.events import ExecType, FillKind, OrderStatus
+from bench.scale import group_assignment
 from tests.pipeline import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -29,72 +36,64 @@ WIDE_LIMITS = "max_order_notional=10000000,max_gross_exposure=100000000000,max_o
 PENDING = {OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE}
 
 
-def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_path, unique_name):
-    rng = random.Random(20261121)
-    # Orders of up to 700 at prices up to 9,999 rest in six accounts: limits wide enough that risk denies none.
-    p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"),
-                       risk_defaults=WIDE_LIMITS)
-    try:
-        accounts = [f"K{n}" for n in range(6)]
-        sent: list[tuple[str, str]] = []
-        done_sending = threading.Event()
+def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, str]],
+            done: threading.Event) -> threading.Thread:
+    """A thread sending `orders` random orders (market, near and far limits, some canceled) over six
+    accounts, recording (account, client order id) in `sent` and setting `done` at the end."""
+    accounts = [f"K{n}" for n in range(6)]
 
-        def send() -> None:
-            for n in range(ORDERS):
-                account, cl = rng.choice(accounts), f"k-{n}"
-                instrument = rng.choice(("AAPL", "MSFT"))
-                side = rng.choice(("BUY", "SELL"))
-                kind = rng.random()
-                if kind < 0.4:
-                    p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
-                                       quantity=rng.choice((10, 100, 700)))
-                else:
-                    far = kind > 0.8
-                    price = "1.00" if far and side == "BUY" else "9999.00" if far else (
-                        "450.00" if side == "BUY" else "50.00")
-                    p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
-                                       quantity=rng.choice((10, 100, 700)), limit_price=price)
-                    if far and n % 2 == 0:
-                        p.client.cancel(account=account, client_order_id=f"{cl}-x", orig_client_order_id=cl)
-                sent.append((account, cl))
-                if n % 50 == 0:
-                    p.client.flush()
-                    time.sleep(0.05)
-            p.client.flush()
-            done_sending.set()
+    def send() -> None:
+        for n in range(orders):
+            account, cl = rng.choice(accounts), f"k-{n}"
+            instrument = rng.choice(("AAPL", "MSFT"))
+            side = rng.choice(("BUY", "SELL"))
+            kind = rng.random()
+            if kind < 0.4:
+                p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
+                                   quantity=rng.choice((10, 100, 700)))
+            else:
+                far = kind > 0.8
+                price = "1.00" if far and side == "BUY" else "9999.00" if far else (
+                    "450.00" if side == "BUY" else "50.00")
+                p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
+                                   quantity=rng.choice((10, 100, 700)), limit_price=price)
+                if far and n % 2 == 0:
+                    p.client.cancel(account=account, client_order_id=f"{cl}-x", orig_client_order_id=cl)
+            sent.append((account, cl))
+            if n % 50 == 0:
+                p.client.flush()
+                time.sleep(0.05)
+        p.client.flush()
+        done.set()
 
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        kills = 0
-        while kills < KILLS:
-            time.sleep(rng.uniform(4.0, 10.0))
-            p.procs.kill("worker", signal.SIGKILL)
-            kills += 1
-            p.procs.start_worker()
-        sender.join(timeout=600)
-        assert done_sending.is_set()
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
 
-        order_ids = {ids.order_id(a, c) for a, c in sent}
 
-        def settled() -> bool:
-            latest = p.views["orders"].latest
-            return all(o in latest and latest[o].status not in PENDING for o in order_ids)
+def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 120) -> None:
+    """Wait for every order to leave its pending states and (up to `positions_s`) for the positions to
+    catch up."""
 
-        p.wait(settled, timeout=600, what="all 2,000 orders to settle after the kills")
+    def settled() -> bool:
+        latest = p.views["orders"].latest
+        return all(o in latest and latest[o].status not in PENDING for o in order_ids)
 
-        def positions_caught_up() -> bool:
-            expected = _positions_from_fills(p.views["fills"].all)
-            latest = p.views["positions"].latest
-            return all(k in latest and latest[k].quantity == q for k, q in expected.items())
+    p.wait(settled, timeout=600, what=f"all {len(order_ids):,} orders to settle after the kills")
 
-        try:  # the position manager follows the journal; give it time to catch up, then assert below
-            p.wait(positions_caught_up, timeout=120, what="the positions to catch up with the fills")
-        except TimeoutError:
-            pass
-        p.refresh()
-    finally:
-        p.stop()
+    def positions_caught_up() -> bool:
+        expected = _positions_from_fills(p.views["fills"].all)
+        latest = p.views["positions"].latest
+        return all(k in latest and latest[k].quantity == q for k, q in expected.items())
 
+    try:  # the position manager follows the journal; give it time to catch up, then assert below
+        p.wait(positions_caught_up, timeout=positions_s, what="the positions to catch up with the fills")
+    except TimeoutError:
+        pass
+    p.refresh()
+
+
+def _assert_exactly_once(p: Pipeline, order_ids: set[str]) -> None:
     # 1. every order ends in the state the venue last reported
     last_report = {}
     for report in p.views["exec_reports"].all:
@@ -121,7 +120,71 @@ def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_
     positions = p.views["positions"].latest
     assert {k: positions[k].quantity for k in expected if k in positions} == expected
     assert set(expected) <= set(positions)
+
+
+def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_path, unique_name):
+    rng = random.Random(20261121)
+    # Orders of up to 700 at prices up to 9,999 rest in six accounts: limits wide enough that risk denies none.
+    p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"),
+                       risk_defaults=WIDE_LIMITS)
+    try:
+        sent: list[tuple[str, str]] = []
+        done_sending = threading.Event()
+        sender = _sender(p, rng, ORDERS, sent, done_sending)
+        kills = 0
+        while kills < KILLS:
+            time.sleep(rng.uniform(4.0, 10.0))
+            p.procs.kill("worker", signal.SIGKILL)
+            kills += 1
+            p.procs.start_worker()
+        sender.join(timeout=600)
+        assert done_sending.is_set()
+        order_ids = {ids.order_id(a, c) for a, c in sent}
+        _settle(p, order_ids)
+    finally:
+        p.stop()
+    _assert_exactly_once(p, order_ids)
     assert kills == KILLS
+
+
+SCALE_ORDERS = 800
+
+
+def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootstrap_servers, tmp_path,
+                                                                        unique_name):
+    rng = random.Random(20261129)
+    prefix = f"{unique_name}."
+    p = Pipeline.start(bootstrap_servers, prefix, tmp_path, gateway_args=("--reject-prob", "0.02"),
+                       risk_defaults=WIDE_LIMITS)
+    group = f"{prefix}order-engine"
+    try:
+        inputs = {(topic, n) for topic in (p.rt.topics.commands, p.rt.topics.exec_reports) for n in range(3)}
+        p.procs.start("worker-1", "entrypoints.worker", "--instance", "1")
+        split = p.procs.wait_until(
+            lambda: (lambda a: a if len(a) == 2 and all(a.values()) else None)(group_assignment(
+                bootstrap_servers, group)), timeout=120, what="the two workers to share the engine's partitions")
+        held = [tp for parts in split.values() for tp in parts]
+        assert sorted(held) == sorted(inputs)  # split between the two, none held twice
+        sent: list[tuple[str, str]] = []
+        done_sending = threading.Event()
+        sender = _sender(p, rng, SCALE_ORDERS, sent, done_sending)
+        time.sleep(rng.uniform(3.0, 6.0))
+        p.procs.kill("worker-1", signal.SIGKILL)  # not restarted: worker 0 must take its partitions over
+        assert p.procs.stop("worker-1") == -signal.SIGKILL  # dead, and no longer watched
+        survivor = p.procs.wait_until(
+            lambda: (lambda a: a if len(a) == 1 and set().union(*a.values()) == inputs else None)(
+                group_assignment(bootstrap_servers, group)), timeout=120,
+            what="the surviving worker to hold every partition")
+        sender.join(timeout=600)
+        assert done_sending.is_set()
+        order_ids = {ids.order_id(a, c) for a, c in sent}
+        # the survivor's position manager (faust) waits out the dead member's session (60 s) before it
+        # takes the journal partitions over and restores their positions from the changelog
+        _settle(p, order_ids, positions_s=300)
+    finally:
+        p.stop()
+    assert list(survivor) == [f"{group}-0"]  # the worker left is instance 0, holding every input partition
+    _assert_exactly_once(p, order_ids)
 
 
 def _positions_from_fills(fills) -> dict[str, Decimal]:

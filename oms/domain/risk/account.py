@@ -5,7 +5,7 @@ This module owns `AccountRisk`: the account's net positions, its open orders
 instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
-`take_token` takes a throttle token from the bucket (`oms.domain.tokens.TokenBucket`,
+`take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
 the one token bucket). `with_order` and `with_fill` keep running totals, so the
 pre-trade checks never loop over open orders or positions: `open_qty` (open
 leaves per instrument and side), `open_count` (how many orders are open),
@@ -24,12 +24,14 @@ the changes since), which an update extends without copying the stored ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Callable, Iterator, Mapping, NamedTuple
 
 from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
-from oms.domain.tokens import TokenBucket
+
+_add, _subtract = EXACT.add, EXACT.subtract
+from oms.domain.tokens import refill_take
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
 __all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "Valuation", "exposure_at_marks", "part", "take_token", "with_fill",
@@ -204,7 +206,9 @@ def _updated(risk: AccountRisk, instrument: str, positions: Mapping[str, Decimal
     buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
     now_buy, now_sell = open_qty.get(instrument, (ZERO, ZERO))
     mark, now_mark = risk.marks.get(instrument), marks.get(instrument)
-    with localcontext(EXACT):
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
         exposure = _moved(risk.exposure, position, buy, sell, mark, now_position, now_buy, now_sell, now_mark)
         valued = risk.valued
         if valued is not None:
@@ -212,8 +216,10 @@ def _updated(risk: AccountRisk, instrument: str, positions: Mapping[str, Decimal
             valued = Valuation(valued.prices, _moved(
                 valued.exposure, position, buy, sell, mark if listed is None else listed,
                 now_position, now_buy, now_sell, now_mark if listed is None else listed))
-    return AccountRisk(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, risk.resting,
-                       open_count, exposure, valued)
+    finally:
+        setcontext(prior)
+    return _account(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, risk.resting,
+                    open_count, exposure, valued)
 
 
 def exposure_at_marks(risk: AccountRisk) -> Exposure:
@@ -228,10 +234,11 @@ def exposure_at_marks(risk: AccountRisk) -> Exposure:
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
     buy, sell = open_qty.get(entry.instrument, (ZERO, ZERO))
+    step = _add if sign > 0 else _subtract
     if entry.side is Side.BUY:
-        buy += sign * entry.leaves_qty
+        buy = step(buy, entry.leaves_qty)
     else:
-        sell += sign * entry.leaves_qty
+        sell = step(sell, entry.leaves_qty)
     if buy == 0 and sell == 0:
         open_qty.pop(entry.instrument, None)
     else:
@@ -267,11 +274,10 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
         else:
             open_orders[order.order_id] = entry
     open_qty = dict(risk.open_qty)
-    with localcontext(EXACT):
-        if old is not None:
-            _bump(open_qty, old, -1)
-        if entry is not None:
-            _bump(open_qty, entry, 1)
+    if old is not None:
+        _bump(open_qty, old, -1)
+    if entry is not None:
+        _bump(open_qty, entry, 1)
     return _updated(risk, (entry or old).instrument, risk.positions, open_orders, open_qty, risk.marks,
                     risk.open_count + (entry is not None) - (old is not None))  # an order keeps its instrument
 
@@ -284,8 +290,8 @@ def with_fill(
     `price`, when given, becomes the instrument's mark for exposure. Open
     orders are not touched: the engine also calls `with_order` with the filled order."""
     positions = dict(risk.positions)
-    with localcontext(EXACT):
-        net = positions.get(instrument, ZERO) + side.sign * qty
+    held = positions.get(instrument, ZERO)
+    net = _add(held, qty) if side is Side.BUY else _subtract(held, qty)
     if net == 0:
         positions.pop(instrument, None)
     else:
@@ -294,11 +300,39 @@ def with_fill(
     return _updated(risk, instrument, positions, risk.open_orders, risk.open_qty, marks, risk.open_count)
 
 
+_new = object.__new__
+_SET_FIELDS = tuple(getattr(AccountRisk, name).__set__ for name in (
+    "positions", "open_orders", "open_qty", "marks", "tokens", "last_refill", "resting", "open_count",
+    "exposure", "valued"))
+assert len(_SET_FIELDS) == len(AccountRisk.__slots__), "_account sets every field of AccountRisk"
+
+
+def _account(positions: Mapping[str, Decimal], open_orders: Mapping[str, OpenOrder],
+             open_qty: Mapping[str, tuple[Decimal, Decimal]], marks: Mapping[str, Decimal], tokens: Decimal,
+             last_refill: int | None, resting: frozenset[str], open_count: int, exposure: Exposure,
+             valued: Valuation | None) -> AccountRisk:
+    """`AccountRisk(...)` with every field given, set through the slots' own setters: a frozen
+    dataclass's generated `__init__` costs twice as much, and the fold and the checks make one per update."""
+    risk = _new(AccountRisk)
+    s_positions, s_orders, s_qty, s_marks, s_tokens, s_last, s_resting, s_count, s_exposure, s_valued = _SET_FIELDS
+    s_positions(risk, positions)
+    s_orders(risk, open_orders)
+    s_qty(risk, open_qty)
+    s_marks(risk, marks)
+    s_tokens(risk, tokens)
+    s_last(risk, last_refill)
+    s_resting(risk, resting)
+    s_count(risk, open_count)
+    s_exposure(risk, exposure)
+    s_valued(risk, valued)
+    return risk
+
+
 def take_token(risk: AccountRisk, now: int, rate: Decimal, burst: Decimal,
                valued: Valuation | None = None) -> tuple[AccountRisk, bool]:
-    """The account's throttle bucket (`oms.domain.tokens.TokenBucket`) after taking one token at `now`
-    (and, when given, `valued` as its valuation: the checks' one copy of the account)."""
-    bucket, ok = TokenBucket(risk.tokens, risk.last_refill).take(now, rate, burst)
-    return AccountRisk(risk.positions, risk.open_orders, risk.open_qty, risk.marks, bucket.tokens,
-                       bucket.last_refill, risk.resting, risk.open_count, risk.exposure,
-                       valued if valued is not None else risk.valued), ok
+    """The account's throttle bucket (`oms.domain.tokens.refill_take`, the one token bucket) after
+    taking one token at `now` (and, when given, `valued` as its valuation: the checks' one copy of
+    the account)."""
+    tokens, last, ok = refill_take(risk.tokens, risk.last_refill, now, rate, burst)
+    return _account(risk.positions, risk.open_orders, risk.open_qty, risk.marks, tokens, last, risk.resting,
+                    risk.open_count, risk.exposure, valued if valued is not None else risk.valued), ok

@@ -69,7 +69,7 @@ Conventions (the contract the engine and the tests rely on):
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
@@ -84,6 +84,7 @@ __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "d
 
 _NS_PER_MS = 1_000_000
 _HUNDRED = Decimal(100)
+_NO_LEAVES = (ZERO, ZERO)
 _SAFE = WIRE_LIMIT - 1
 """Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
 
@@ -148,27 +149,33 @@ def check_new(
     still consumes a token). `reference`/`reference_ts` are the reference price
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
-    candidate = Candidate(
-        order.account, order.trader, order.instrument, order.side, order.quantity, order.quantity,
-        order.limit_price if order.order_type is OrderType.LIMIT else None,
-    )
-    with localcontext(EXACT):
-        valued = valuation(risk, prices)
-        breaches = _check(candidate, controls, risk, reference, reference_ts, now, valued)
-        if valued is risk.valued:
-            valued = None  # nothing new to keep
-        lim = _limits(controls, order.account)
-        rate = lim.get("orders_per_second")
-        if rate is not None:
-            burst = lim.get("order_burst")
-            if burst is None:
-                burst = max(ONE, rate)
-            risk, ok = take_token(risk, now, rate, burst, valued)
-            if not ok:
-                breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
-                                       f"more than {rate} orders per second (burst {burst}) for {order.account}"))
-        elif valued is not None:
-            risk = replace(risk, valued=valued)
+    account, instrument = order.account, order.instrument
+    found = _ANSWERS.get((id(controls), account, order.trader, instrument))  # `_standing`, without the call
+    standing = found[1] if found is not None and found[0] is controls else _standing(
+        controls, account, order.trader, instrument)
+    plan = standing[0]
+    quantity = order.quantity
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
+        valued = risk.valued
+        if valued is None or valued.prices is not prices:
+            valued = valuation(risk, prices)
+        breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
+                          order.limit_price if order.order_type is OrderType.LIMIT else None, None,
+                          risk, reference, reference_ts, now, valued, standing)
+    finally:
+        setcontext(prior)
+    if valued is risk.valued:
+        valued = None  # nothing new to keep
+    rate = plan.rate
+    if rate is not None:
+        risk, ok = take_token(risk, now, rate, plan.burst, valued)
+        if not ok:
+            breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
+                                   f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
+    elif valued is not None:
+        risk = replace(risk, valued=valued)
     return breaches, risk
 
 
@@ -190,11 +197,10 @@ def check_amend(
     if order.order_type is OrderType.MARKET:
         price = None
     with localcontext(EXACT):
-        candidate = Candidate(
-            order.account, amend.trader, order.instrument, order.side, quantity,
-            max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
-        )
-        return _check(candidate, controls, risk, reference, reference_ts, now, valuation(risk, prices))
+        return _check(order.account, amend.trader, order.instrument, order.side, quantity,
+                      max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
+                      risk, reference, reference_ts, now, valuation(risk, prices),
+                      _standing(controls, order.account, amend.trader, order.instrument))
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -237,128 +243,186 @@ def _answer(key: tuple, controls: Controls, ask: Callable[[], object]):
     return answer
 
 
-def _limits(controls: Controls, account: str) -> Mapping[str, Decimal]:
-    """`limits_for`, asked once per `Controls` value and account."""
-    return _answer((id(controls), account), controls, lambda: limits_for(controls, account))
+class _Plan(NamedTuple):
+    """The limits in force for one account, as the checks read them (None: unset)."""
+
+    max_order_qty: Decimal | None
+    max_order_notional: Decimal | None
+    max_position: Decimal | None
+    max_gross_exposure: Decimal | None
+    max_net_exposure: Decimal | None
+    max_open_orders: Decimal | None
+    price_band_pct: Decimal | None
+    price_band_ticks: Decimal | None
+    require_reference_price: bool
+    reference_max_age_ns: int | None
+    tick_size: Decimal | None
+    lot_size: Decimal | None
+    rate: Decimal | None
+    """`orders_per_second` (None: no throttle)."""
+    burst: Decimal | None
+    """`order_burst`, default max(1, rate)."""
+    band_fraction: Decimal | None
+    """`price_band_pct` / 100 (exact: a shift of two places)."""
+    band_width: Decimal | None
+    """`price_band_ticks` x `tick_size` (exact), None unless both are set."""
+
+
+def _make_plan(controls: Controls, account: str) -> _Plan:
+    get = limits_for(controls, account).get
+    age, rate, burst = get("reference_max_age_ms"), get("orders_per_second"), get("order_burst")
+    if rate is not None and burst is None:
+        burst = max(ONE, rate)
+    pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
+    return _Plan(get("max_order_qty"), get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
+                 get("max_net_exposure"), get("max_open_orders"), pct, ticks,
+                 get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
+                 tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
+                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick))
+
+
+def _plan(controls: Controls, account: str) -> _Plan:
+    """The limits of `account` (`limits_for`), read once per `Controls` value and account."""
+    found = _ANSWERS.get((id(controls), account))
+    if found is not None and found[0] is controls:
+        return found[1]
+    return _answer((id(controls), account), controls, lambda: _make_plan(controls, account))
 
 
 def _standing(controls: Controls, account: str, trader: str, instrument: str
-              ) -> tuple[bool, TradingState, bool, str | None]:
-    """(kill switch on, trading state, trader entitled, instrument breach code or None): `killed`,
-    `trading_state`, `entitled` and `instrument_state`, asked once per `Controls` value."""
-    return _answer((id(controls), account, trader, instrument), controls, lambda: (
-        killed(controls, account), trading_state(controls, account), entitled(controls, account, trader),
-        instrument_state(controls, account, instrument)))
+              ) -> tuple[_Plan, bool, TradingState, bool, str | None]:
+    """(limits, kill switch on, trading state, trader entitled, instrument breach code or None):
+    `_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
+    `Controls` value (one lookup per check)."""
+    key = (id(controls), account, trader, instrument)
+    found = _ANSWERS.get(key)
+    if found is not None and found[0] is controls:
+        return found[1]
+    return _answer(key, controls, lambda: (
+        _plan(controls, account), killed(controls, account), trading_state(controls, account),
+        entitled(controls, account, trader), instrument_state(controls, account, instrument)))
 
 
-def _check(c: Candidate, controls: Controls, risk: AccountRisk, reference: Decimal | None,
-           reference_ts: int | None, now: int, valued: Valuation | None) -> list[Breach]:
-    """Every check but the throttle, in `BREACH_CODES` order (call in the `EXACT` context).
-    Reads only running totals of the account (`AccountRisk.open_qty`, `open_count`, `exposure`),
-    never its open orders one by one."""
-    lim = _limits(controls, c.account)
-    fresh = _fresh(lim, reference, reference_ts, now)
-    open_buy, open_sell = _open_leaves(risk, c.instrument, c.exclude)
-    same_open = open_buy if c.side is Side.BUY else open_sell  # open leaves on the candidate's side
-    priced = c.price if c.price is not None else fresh  # price of this order's notional
-    notional = c.quantity * priced if priced is not None else None
-    position = risk.positions.get(c.instrument, ZERO) + c.side.sign * (same_open + c.adds)
-    gross, net = _projected_exposure(c, risk, valued, fresh, open_buy, open_sell)
+def _check(account: str, trader: str, instrument: str, side: Side, quantity: Decimal, adds: Decimal,
+           price: Decimal | None, exclude: OpenOrder | None, risk: AccountRisk, reference: Decimal | None,
+           reference_ts: int | None, now: int, valued: Valuation | None,
+           standing: tuple[_Plan, bool, TradingState, bool, str | None]) -> list[Breach]:
+    """Every check but the throttle of the candidate (the fields of a `Candidate`), in
+    `BREACH_CODES` order (call in the `EXACT` context). Reads only running totals of the account
+    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one; a
+    breach's text is built only when it is reported. `standing` is `_standing`'s answer."""
+    plan, kill, state, allowed, code = standing
+    fresh = reference
+    if fresh is not None:
+        max_age = plan.reference_max_age_ns
+        if max_age is not None and (reference_ts is None or now - reference_ts > max_age):
+            fresh = None  # stale: treated as absent
+    held = risk.positions.get(instrument, ZERO)
+    held_buy, held_sell = risk.open_qty.get(instrument, _NO_LEAVES)
+    open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
+    buying = side is Side.BUY
+    same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
+    position = held + (same_open + adds) if buying else held - (same_open + adds)
+    priced = price if price is not None else fresh  # price of this order's notional
+    notional = quantity * priced if priced is not None else None
+    listed = valued.prices.get(instrument) if valued is not None else None
+    if exclude is None and listed is not None:
+        # the steady state (a new order, its instrument priced as when the account was valued):
+        # only the candidate's side moves, by `adds`, at that same price
+        gross, long, short = valued.exposure
+        up, down = held + held_buy, held - held_sell
+        if buying:
+            moved = up + adds
+            gross += (max(abs(moved), abs(down)) - max(abs(up), abs(down))) * listed
+            long += adds * listed
+        else:
+            moved = down - adds
+            gross += (max(abs(up), abs(moved)) - max(abs(up), abs(down))) * listed
+            short -= adds * listed
+        net = max(abs(long), abs(short))
+    else:
+        gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
+                                         risk, valued, fresh, open_buy, open_sell)
     breaches: list[Breach] = []
     add = breaches.append
 
     # KILL_SWITCH, TRADING_HALTED / REDUCE_ONLY, NOT_ENTITLED, INSTRUMENT_*: may the account trade at all
-    account = c.account
-    kill, state, allowed, code = _standing(controls, account, c.trader, c.instrument)
     if kill:
         add(Breach("KILL_SWITCH", "kill_switch", "on", None, f"kill switch is on for {account}"))
     if state is TradingState.HALTED:
         add(Breach("TRADING_HALTED", "trading_state", "HALTED", None, f"trading is halted for {account}"))
     elif state is TradingState.REDUCING:
-        held = risk.positions.get(c.instrument, ZERO)
-        reducing = held != 0 and (held > 0) != (c.side.sign > 0) and same_open + c.adds <= abs(held)
+        reducing = held != 0 and (held > 0) != buying and same_open + adds <= abs(held)
         if not reducing:
             add(Breach("REDUCE_ONLY", "trading_state", "REDUCING", str(position),
-                       f"{account} is reduce-only: position {held} in {c.instrument} would become {position}"))
+                       f"{account} is reduce-only: position {held} in {instrument} would become {position}"))
     if not allowed:
-        add(Breach("NOT_ENTITLED", "entitlement", "deny", c.trader, f"{c.trader} may not trade {account}"))
+        add(Breach("NOT_ENTITLED", "entitlement", "deny", trader, f"{trader} may not trade {account}"))
     if code is not None:
         word = code.removeprefix("INSTRUMENT_").lower()
-        add(Breach(code, "instrument", word, c.instrument, f"{c.instrument} is {word.replace('_', ' ')} for {account}"))
+        add(Breach(code, "instrument", word, instrument, f"{instrument} is {word.replace('_', ' ')} for {account}"))
 
-    # NOTIONAL_UNREPRESENTABLE (notional, projected gross, net), POSITION_UNREPRESENTABLE: what the wire cannot hold
-    for what, value in (("notional", notional), ("projected gross exposure", gross),
-                        ("projected net exposure", net)):
-        if value is not None and not _fits(value):
-            add(Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
-                       f"{what} {value} does not fit the wire's {WIRE_TYPE}"))
-    if not _fits(position):
+    # NOTIONAL_UNREPRESENTABLE (notional, projected gross, net), POSITION_UNREPRESENTABLE: what the wire
+    # cannot hold (a value strictly within +-_SAFE fits: one comparison decides the common case)
+    if not (-_SAFE < gross < _SAFE and -_SAFE < net < _SAFE and (notional is None or -_SAFE < notional < _SAFE)):
+        for what, value in (("notional", notional), ("projected gross exposure", gross),
+                            ("projected net exposure", net)):
+            if value is not None and not _fits(value):
+                add(Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
+                           f"{what} {value} does not fit the wire's {WIRE_TYPE}"))
+    if not -_SAFE < position < _SAFE and not _fits(position):
         add(Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, position,
-                   f"projected position {position} in {c.instrument} does not fit the wire's {WIRE_TYPE}"))
+                   f"projected position {position} in {instrument} does not fit the wire's {WIRE_TYPE}"))
 
     # MAX_ORDER_QTY, MAX_ORDER_NOTIONAL, MAX_POSITION: how big the order is
-    get = lim.get
-    v = get("max_order_qty")
-    if v is not None and c.quantity > v:
-        add(Breach("MAX_ORDER_QTY", "max_order_qty", v, c.quantity, f"quantity {c.quantity} over {v}"))
-    v = get("max_order_notional")
+    v = plan.max_order_qty
+    if v is not None and quantity > v:
+        add(Breach("MAX_ORDER_QTY", "max_order_qty", v, quantity, f"quantity {quantity} over {v}"))
+    v = plan.max_order_notional
     if v is not None and notional is not None and notional > v:
         add(Breach("MAX_ORDER_NOTIONAL", "max_order_notional", v, notional, f"notional {notional} over {v}"))
-    v = get("max_position")
-    if v is not None and abs(position) > v:
+    v = plan.max_position
+    if v is not None and (position > v or -position > v):
         add(Breach("MAX_POSITION", "max_position", v, abs(position),
-                   f"projected position {position} in {c.instrument} over {v}"))
+                   f"projected position {position} in {instrument} over {v}"))
 
     # MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE (worst cases over every instrument), MAX_OPEN_ORDERS
-    v = get("max_gross_exposure")
+    v = plan.max_gross_exposure
     if v is not None and gross > v:
         add(Breach("MAX_GROSS_EXPOSURE", "max_gross_exposure", v, gross, f"projected gross exposure {gross} over {v}"))
-    v = get("max_net_exposure")
+    v = plan.max_net_exposure
     if v is not None and net > v:
         add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
-    v = get("max_open_orders")
+    v = plan.max_open_orders
     if v is not None:
-        count = risk.open_count - (1 if c.exclude is not None else 0) + 1
+        count = risk.open_count - (1 if exclude is not None else 0) + 1
         if count > v:
             add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
 
     # PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid
-    price = c.price
-    tick = get("tick_size")
+    tick = plan.tick_size
     if price is not None and fresh is not None:
-        distance = abs(price - fresh)
-        v = get("price_band_pct")
-        if v is not None and distance * _HUNDRED > v * fresh:
-            pct = distance * _HUNDRED / fresh
+        distance = price - fresh if price > fresh else fresh - price
+        band = plan.band_fraction
+        if band is not None and distance > band * fresh:
+            pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
             add(Breach("PRICE_BAND", "price_band_pct", v, price,
                        f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
-        v = get("price_band_ticks")
-        if v is not None and tick is not None and distance > v * tick:
+        band = plan.band_width
+        if band is not None and distance > band:
+            v = plan.price_band_ticks
             add(Breach("PRICE_BAND", "price_band_ticks", v, price,
                        f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
-    if fresh is None and get("require_reference_price", ZERO) == ONE:
+    if fresh is None and plan.require_reference_price:
         why = "stale" if reference is not None else "missing"
         add(Breach("NO_REFERENCE_PRICE", "require_reference_price", "true", None,
-                   f"reference price for {c.instrument} is {why}"))
-    if tick is not None and price is not None and price % tick != 0:
+                   f"reference price for {instrument} is {why}"))
+    if tick is not None and price is not None and price % tick:
         add(Breach("TICK_SIZE", "tick_size", tick, price, f"limit {price} is not a multiple of {tick}"))
-    v = get("lot_size")
-    if v is not None and c.quantity % v != 0:
-        add(Breach("LOT_SIZE", "lot_size", v, c.quantity, f"quantity {c.quantity} is not a multiple of {v}"))
+    v = plan.lot_size
+    if v is not None and quantity % v:
+        add(Breach("LOT_SIZE", "lot_size", v, quantity, f"quantity {quantity} is not a multiple of {v}"))
     return breaches
-
-
-def _fresh(
-    limits: Mapping[str, Decimal], reference: Decimal | None, reference_ts: int | None, now: int
-) -> Decimal | None:
-    if reference is None:
-        return None
-    max_age = limits.get("reference_max_age_ms")
-    if max_age is None:
-        return reference
-    if reference_ts is None or now - reference_ts > int(max_age) * _NS_PER_MS:
-        return None
-    return reference
 
 
 def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) -> tuple[Decimal, Decimal]:

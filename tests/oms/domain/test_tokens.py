@@ -14,7 +14,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from oms.domain.tokens import RateLimit, TokenBucket
+from oms.domain.tokens import RateLimit, TokenBucket, refill_take
 
 T0 = 1_767_258_000_000_000_000
 SEC = 1_000_000_000
@@ -90,3 +90,13 @@ def test_rate_limit_defaults_its_burst_to_at_least_one():
 def test_rate_limit_refuses_impossible_limits(rate, burst):
     with pytest.raises(ValueError):
         RateLimit.of(rate, burst)
+
+
+def test_refill_take_is_the_bucket_s_arithmetic_exact_for_fractional_rates_and_long_waits():
+    # 0.3 tokens/s over 7 s and 1 ns: 2.1000000003 tokens, exactly; a weight of 2 leaves 0.1000000003
+    tokens, last, ok = refill_take(D(0), T0, T0 + 7 * SEC + 1, D("0.3"), D(5), D(2))
+    assert ok and tokens == D("0.1000000003") and last == T0 + 7 * SEC + 1
+    assert TokenBucket(D(0), T0).take(T0 + 7 * SEC + 1, D("0.3"), D(5), D(2)) == (TokenBucket(tokens, last), True)
+    # a wait of a century at a rate of 10**12 per second is capped at the burst, never rounded
+    full, _, ok = refill_take(D(0), T0, T0 + 100 * 365 * 86_400 * SEC, D(10) ** 12, D("123456789.123456789"), None)
+    assert not ok and full == D("123456789.123456789")  # weight None: refill only, nothing taken
