@@ -35,6 +35,7 @@ def environment(settings: Settings, bootstrap_servers: str) -> dict[str, str]:
                         ("OMS_RISK_DEFAULTS", settings.risk_defaults), ("OMS_VENUES", settings.venues),
                         ("OMS_EXTERNAL_ORDERS", settings.external_orders.value),
                         ("OMS_VENUE_LIMITS", settings.venue_limits),
+                        ("OMS_ROUTING", settings.routing), ("OMS_VENUE_FEES", settings.venue_fees),
                         ("KAFKA_SECURITY_PROTOCOL", settings.security_protocol),
                         ("KAFKA_SASL_MECHANISM", settings.sasl_mechanism),
                         ("KAFKA_SASL_USERNAME", settings.sasl_username),

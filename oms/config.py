@@ -18,6 +18,8 @@ and `with_` deriving one value from another). An empty variable counts as unset.
 | `venues` | `OMS_VENUES` | unset: the default venue plus the routed ones |
 | `external_orders` | `OMS_EXTERNAL_ORDERS` | `reject` |
 | `venue_limits` | `OMS_VENUE_LIMITS` | unset: 1,000 requests/s per venue, default breaker and deadlines |
+| `routing` | `OMS_ROUTING` | unset: static routing only |
+| `venue_fees` | `OMS_VENUE_FEES` | unset: no fees in smart routing decisions |
 | `blotter_tokens` | `OMS_BLOTTER_TOKENS` | unset: nobody can open the web blotter |
 | `security_protocol` | `KAFKA_SECURITY_PROTOCOL` | unset: `PLAINTEXT` |
 | `sasl_mechanism` | `KAFKA_SASL_MECHANISM` | unset (`PLAIN` when a user name is set) |
@@ -38,6 +40,11 @@ why `reject` is the default: `oms.domain.engine.decide`).
 weights, queue wait, throttle backoff, circuit breaker, deadlines:
 `oms.venues.policy`), as JSON text or the path of a `.json` / `.toml` file;
 `venue_policies` is the parsed value.
+`routing` ("account:ACC-1=cost,instrument:AAPL=split,default=best", see
+`oms.routing.RoutingRules`) turns on smart order routing in the worker for the
+accounts and instruments it names (parents routed to `SOR`, children to the
+venues); `venue_fees` ("SIM-A=taker:0.003,maker:-0.002;SIM-B=taker:1bps,maker:0",
+`oms.domain.sor.parse_fees`) are the fee schedules it weighs.
 `worker_instance` names one worker among several in the same consumer groups
 (scale-out): its transactional id and static group member id, and its state
 stores apart from the others' under `home`; two running workers need two.
@@ -100,6 +107,11 @@ class Settings(BaseSettings):
 
     external_orders: ExternalOrders = Field(default=ExternalOrders.REJECT, validation_alias="OMS_EXTERNAL_ORDERS")
     """`OMS_EXTERNAL_ORDERS`: `reject` (an UNKNOWN_ORDER anomaly) or `adopt` (an external order)."""
+
+    routing: str = Field(default="", validation_alias="OMS_ROUTING")
+    """`OMS_ROUTING`: smart routing rules per account / instrument, e.g. `account:ACC-1=cost,default=best`."""
+    venue_fees: str = Field(default="", validation_alias="OMS_VENUE_FEES")
+    """`OMS_VENUE_FEES`: fee schedules per venue, e.g. `SIM-A=taker:0.003,maker:-0.002`."""
 
     venue_limits: str = Field(default="", validation_alias="OMS_VENUE_LIMITS")
     """`OMS_VENUE_LIMITS`: per-venue gateway policy, JSON text or a `.json` / `.toml` file path."""
@@ -171,6 +183,24 @@ class Settings(BaseSettings):
     @classmethod
     def _policy(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("routing")
+    @classmethod
+    def _routing(cls, value: str) -> str:
+        from oms.routing import RoutingRules
+
+        if value.strip():
+            RoutingRules.parse(value)  # refused at the entry point, not when the first order comes
+        return value
+
+    @field_validator("venue_fees")
+    @classmethod
+    def _fees(cls, value: str) -> str:
+        from oms.domain.sor import parse_fees
+
+        if value.strip():
+            parse_fees(value)
+        return value
 
     @field_validator("risk_defaults")
     @classmethod

@@ -45,8 +45,10 @@ import faust
 
 from oms.clock import Clock
 from oms.config import Settings
+from oms.domain.sor import parse_fees
+from oms.routing import RoutingRules
 from processors.app import Progress, WorkerOptions, app_id, create_app
-from processors.engine import create_engine, follow_risk_inputs, follow_venue_status
+from processors.engine import SmartRoutingSource, create_engine, follow_books, follow_risk_inputs, follow_venue_status
 from processors.risk import run_monitor
 from streams import metrics
 from streams.codec import make_codec
@@ -157,9 +159,13 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
     controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
     venues = follow_venue_status(bootstrap_servers, topics, codec)
+    books = follow_books(bootstrap_servers, topics, codec) if settings.routing.strip() else None
+    smart = None if books is None else SmartRoutingSource(
+        RoutingRules.parse(settings.routing), parse_fees(settings.venue_fees) if settings.venue_fees.strip() else {},
+        books, venues)
     engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
                            clock=clock, instance=settings.worker_instance, controls=controls, references=references,
-                           external_orders=settings.external_orders, venues=venues)
+                           external_orders=settings.external_orders, venues=venues, smart=smart)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -215,6 +221,8 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     controls.stop()
     references.stop()
     venues.stop()
+    if books is not None:
+        books.stop()
     if failure:
         code = code or 1
     log.info("order engine: %s", engine.stats)

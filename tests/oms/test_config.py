@@ -66,3 +66,13 @@ def test_a_bad_variable_is_named(clean_env) -> None:
     clean_env.setenv("OMS_PARTITIONS", "many")
     with pytest.raises(ValidationError, match="OMS_PARTITIONS"):
         Settings.from_env()
+
+
+def test_smart_routing_settings_are_checked_when_they_are_read():
+    settings = Settings(routing="account:ACC-1=cost,default=best", venue_fees="SIM-A=taker:0.003,maker:-0.002")
+    assert settings.routing and settings.venue_fees
+    assert Settings().routing == "" and Settings().venue_fees == ""
+    with pytest.raises(ValidationError, match="routing"):
+        Settings(routing="account:ACC-1=fastest")
+    with pytest.raises(ValidationError, match="venue_fees"):
+        Settings(venue_fees="SIM-A=taker")
