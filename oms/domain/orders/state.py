@@ -199,8 +199,15 @@ def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
     cum = _sum(f.qty for f in fills)
     if cum == 0:
         return cum, ZERO
-    notional = sum((Fraction(f.qty) * Fraction(f.px) for f in fills), Fraction(0))
-    scaled = round(notional / Fraction(cum) * 10**SCALE)  # Fraction rounds half to even
+    notional = _sum(_EXACT.multiply(f.qty, f.px) for f in fills)
+    if notional.as_tuple().exponent >= -2 * SCALE and cum.as_tuple().exponent >= -SCALE:
+        # integers at a common scale: avg * 10**SCALE = n / c, rounded half to even
+        n, c = int(notional.scaleb(2 * SCALE, _EXACT)), int(cum.scaleb(SCALE, _EXACT))
+        scaled, rest = divmod(n, c)
+        if 2 * rest > c or (2 * rest == c and scaled % 2):
+            scaled += 1
+    else:  # finer than the wire's 8 places: exact fractions
+        scaled = round(Fraction(notional) / Fraction(cum) * 10**SCALE)  # Fraction rounds half to even
     return cum, Decimal(scaled).scaleb(-SCALE, _EXACT)
 
 

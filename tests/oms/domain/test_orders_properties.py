@@ -392,3 +392,32 @@ def test_any_report_in_any_state_yields_events_never_an_exception(
             after = evolve(after, e)
     check_consistent(before, events, after)
     assert not any(isinstance(e, OrderAnomaly) and e.reason_code == "UNPROCESSABLE" for e in events)
+
+
+_PRICES = st.decimals(min_value=D("0.00000001"), max_value=D("100000"), places=8, allow_nan=False,
+                      allow_infinity=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_PRICES, _PRICES), min_size=1, max_size=6))
+def test_average_price_is_the_exact_mean_rounded_half_even_to_8_places(pairs):
+    """The integer arithmetic of `_totals` equals the exact rational mean, rounded half to even."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from oms.domain.orders.state import _totals
+
+    fills = tuple(SimpleNamespace(qty=q, px=p) for q, p in pairs)
+    cum = sum((q for q, _ in pairs), D(0))
+    exact = sum((Fraction(q) * Fraction(p) for q, p in pairs), Fraction(0)) / Fraction(cum)
+    assert _totals(fills) == (cum, D(round(exact * 10**8)).scaleb(-8))
+
+
+def test_average_price_ties_round_to_even():
+    from types import SimpleNamespace as F
+
+    from oms.domain.orders.state import _totals
+
+    one = D(1)
+    assert _totals((F(qty=one, px=D("0.00000001")), F(qty=one, px=D("0.00000002"))))[1] == D("0.00000002")
+    assert _totals((F(qty=one, px=D("0.00000002")), F(qty=one, px=D("0.00000003"))))[1] == D("0.00000002")
