@@ -75,6 +75,9 @@ MAX_BATCH = 500
 """Most records read from one consumer in one turn of the loop."""
 DELIVERY_WAIT_S = 2.0
 """Longest one turn of the loop waits for the broker to take the reports (then it turns again)."""
+ASYNC_POLL_S = 0.002
+"""Longest wait for requests in one turn while an asynchronous venue (FIX) is served: its reports are
+picked up at the next turn."""
 MASS_STATUS_WAIT_NS = 10 * 10**9
 """How long an asynchronous venue may take to answer a reconciliation's mass status."""
 SESSION_TIMEOUT_MS = 10_000
@@ -165,6 +168,8 @@ def run_gateway(
     applied: dict[str, VenueControl] = {}
     reconciled: dict[str, VenueReconcileRequest] = {}
     collecting: dict[str, int] = {}  # venue -> when to stop waiting for its mass status answers
+    # an asynchronous venue's reports arrive between polls of the request topic: wait less for requests
+    turn_wait = poll_timeout if all(v.synchronous for v in venues.values()) else min(poll_timeout, ASYNC_POLL_S)
     started = clock.now_ns()
 
     def refuse(consumer: EventConsumer, record: Record, reason: str) -> None:
@@ -286,7 +291,7 @@ def run_gateway(
                 if received is None:
                     break
                 core.on_marketdata(received.event, clock.now_ns())
-            wait = poll_timeout
+            wait = turn_wait
             due = core.next_due(clock.now_ns())
             if due is not None:
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
