@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY oms ./oms
 COPY streams ./streams
 COPY connectors ./connectors
+COPY hostio ./hostio
 COPY schemas ./schemas
 COPY processors ./processors
 COPY replay ./replay

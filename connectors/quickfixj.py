@@ -11,15 +11,13 @@ cache directory, under a file lock, and reused after.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 import subprocess
 import time
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+
+from hostio import file_lock, write_atomic
 
 __all__ = ["QUICKFIXJ_VERSION", "FixSetupError", "fix44_dictionary", "pom_file", "resolve_jars"]
 
@@ -84,22 +82,3 @@ def fix44_dictionary(cache_dir: Path) -> Path:
         raise FixSetupError(f"cannot read FIX44.xml from {jar}: {exc}") from exc
     write_atomic(target, data)
     return target
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive `flock` on `path`, held for the block (blocks other processes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)

@@ -18,7 +18,6 @@ local broker. Output goes through the `oms.broker` logger only.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import logging
 import os
@@ -29,14 +28,13 @@ import socket
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from hostio import file_lock, free_ports, write_atomic
 from oms.config import Settings
 from streams.security import connection
 
@@ -292,7 +290,7 @@ class LocalBroker:
         if marker.exists():
             return self.libs_dir
         self.kafka_home.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.kafka_home / ".lock"):
+        with file_lock(self.kafka_home / ".lock"):
             if marker.exists():  # another process resolved them while we waited
                 return self.libs_dir
             mvn = shutil.which("mvn")
@@ -304,7 +302,7 @@ class LocalBroker:
                 )
             began = time.monotonic()
             pom = self.kafka_home / "pom.xml"
-            _write_atomic(pom, render_pom(self.version))
+            write_atomic(pom, render_pom(self.version))
             if self.libs_dir.exists():  # leftovers of an interrupted download
                 shutil.rmtree(self.libs_dir)
             log.info("downloading Kafka %s jars with Maven into %s", self.version, self.libs_dir)
@@ -346,7 +344,7 @@ class LocalBroker:
         time is killed before `BrokerError` is raised.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.data_dir / ".lock"):
+        with file_lock(self.data_dir / ".lock"):
             pid = self._read_pid()
             if pid is not None and self._alive(pid):
                 # Already running, maybe still starting: never launch a second JVM on these files.
@@ -366,11 +364,11 @@ class LocalBroker:
                     "are in use by another process; stop it, or delete the data directory "
                     "to start over with new ports and an empty cluster."
                 )
-            _write_atomic(
+            write_atomic(
                 self.properties_file,
                 render_server_properties(self.data_dir, port, controller_port, self.sasl),
             )
-            _write_atomic(self.log4j_file, render_log4j2(self.log_file))
+            write_atomic(self.log4j_file, render_log4j2(self.log_file))
             self._format_storage(java, libs)
 
             with open(self.out_file, "ab") as out:
@@ -389,7 +387,7 @@ class LocalBroker:
                     start_new_session=True,
                 )
             pid = self._proc.pid
-            _write_atomic(self.pid_file, f"{pid}\n")
+            write_atomic(self.pid_file, f"{pid}\n")
             try:
                 self._wait_ready(pid, time.monotonic() + timeout)
             except BaseException:
@@ -445,8 +443,8 @@ class LocalBroker:
         if self.ports_file.exists():
             saved = json.loads(self.ports_file.read_text())
             return int(saved["port"]), int(saved["controller_port"])
-        port, controller_port = _free_ports(2)
-        _write_atomic(
+        port, controller_port = free_ports(2)
+        write_atomic(
             self.ports_file,
             json.dumps({"port": port, "controller_port": controller_port}) + "\n",
         )
@@ -685,19 +683,6 @@ def _initial_heap(heap: str) -> str:
     return heap if int(match.group(1)) * scale < 256 else "256m"
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free right now (all sockets held until all are chosen)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
 
 def _can_listen(port: int) -> bool:
     """Could a server socket (with SO_REUSEADDR, as the JVM uses) bind this loopback port now?"""
@@ -737,22 +722,6 @@ def _signal(pid: int, sig: int) -> bool:
         return False
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive `flock` on `path`, held for the block (blocks other processes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _read_end(path: Path, max_bytes: int = 64 * 1024) -> str:

@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.quickfixj import FixSetupError, file_lock, resolve_jars, write_atomic
+from connectors.quickfixj import FixSetupError, resolve_jars
+from hostio import file_lock, free_ports, write_atomic
 
 __all__ = ["AcceptorError", "AcceptorInfo", "LocalAcceptor", "render_acceptor_cfg"]
 
@@ -264,19 +265,6 @@ class LocalAcceptor:
             return "(no output)"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-
-def free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free right now (all sockets held until all are chosen)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _close_stdin(proc: subprocess.Popen | None) -> None:
