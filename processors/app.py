@@ -59,6 +59,8 @@ from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
 
 log = logging.getLogger("oms.worker")
+SESSION_TIMEOUT_S = 20.0
+"""The position manager's consumer session: how long a killed worker's member holds its partitions."""
 
 RAW = dict(key_type=bytes, value_type=bytes)
 """Keys and values stay bytes: the project codec, not faust's, decides the wire format."""
@@ -102,6 +104,7 @@ class PositionUpdate(NamedTuple):
     view: bytes
 
 
+
 def app_id(topics: Topics) -> str:
     return f"{topics.prefix}worker".replace(".", "-")
 
@@ -130,6 +133,9 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=options.commit_interval_s,
         broker_commit_every=1000,
+        # a worker killed with SIGKILL leaves its member in the group until its session expires, and the
+        # restarted worker's position manager waits for that rebalance (faust's default session is 60 s)
+        broker_session_timeout=SESSION_TIMEOUT_S,
         table_standby_replicas=0,
         producer_linger_ms=1,
         key_serializer="raw",

@@ -71,7 +71,7 @@ def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, 
     return thread
 
 
-def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 120) -> None:
+def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> None:
     """Wait for every order to leave its pending states and (up to `positions_s`) for the positions to
     catch up."""
 
@@ -118,7 +118,18 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str]) -> None:
     # 3. positions equal the sum of fills
     expected = _positions_from_fills(fills)
     positions = p.views["positions"].latest
-    assert {k: positions[k].quantity for k in expected if k in positions} == expected
+    actual = {k: positions[k].quantity for k in expected if k in positions}
+    if actual != expected:  # say whether the journal agrees with the fills and where the position manager stopped
+        journaled: dict[str, Decimal] = defaultdict(Decimal)
+        for e in p.views["journal"].all:
+            if type(e).__name__ == "OrderFilled":
+                journaled[f"{e.account}|{e.instrument}"] += e.last_qty * e.side.sign
+        last = max((v.ts_event for v in positions.values()), default=0)
+        journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
+        log = "\n".join(line for line in p.procs.log_tail("worker", 400).splitlines()
+                        if "rdkafka" not in line and not line.startswith("%"))[-3000:]
+        raise AssertionError(f"positions {actual} != fills {expected}; journal-derived {dict(journaled)}; "
+                             f"last position update {last}, last journal event {journal_last}; worker log:\n{log}")
     assert set(expected) <= set(positions)
 
 
