@@ -39,7 +39,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 import faust
 
@@ -97,11 +97,8 @@ class Liveness:
     assignment changed)."""
     _stalled_since: float | None = field(default=None, repr=False)
 
-    def stuck_for(self, now: float, handled: int, ends: Mapping[int, int] | None,
-                  committed: Mapping[int, int] | None = None) -> float:
-        """Seconds the position manager has been stuck (0.0 when healthy). `committed`: its group's
-        committed offsets on the same partitions, when known: records below an end and above them
-        are work left undone even when the journal no longer grows (a stall after the flow ended)."""
+    def stuck_for(self, now: float, handled: int, ends: Mapping[int, int] | None) -> float:
+        """Seconds the position manager has been stuck (0.0 when healthy)."""
         if ends is None:  # no evidence while the broker is away; faust gets a full timeout when it is back
             self._stalled_since = None
             return 0.0
@@ -110,23 +107,12 @@ class Liveness:
             self._handled, self._baseline, self._stalled_since = handled, dict(ends), None
             return 0.0
         grew = any(end > self._baseline[partition] + MARKER_SLACK for partition, end in ends.items())
-        behind = committed is not None and any(end > committed.get(partition, -1) + MARKER_SLACK
-                                               for partition, end in ends.items() if end > 0)
-        if not grew and not behind:  # quiet: nothing new to handle (at most the marker of a commit)
+        if not grew:  # quiet: nothing new to handle (at most the marker of a commit)
             self._stalled_since = None
             return 0.0
         if self._stalled_since is None:
             self._stalled_since = now
         return now - self._stalled_since
-
-
-def journal_committed(reader: TopicReader, journal: str, partitions: Iterable[int]) -> dict[int, int] | None:
-    """The position manager's committed offsets on the journal partitions, None if the broker did not answer."""
-    try:
-        return reader.committed_offsets(journal, list(partitions), timeout=PROBE_TIMEOUT_S)
-    except Exception as exc:
-        log.debug("liveness: committed offsets not available: %s", exc)
-        return None
 
 
 def journal_ends(reader: TopicReader, journal: str, assigned: frozenset[int]) -> dict[int, int] | None:
@@ -141,19 +127,16 @@ def journal_ends(reader: TopicReader, journal: str, assigned: frozenset[int]) ->
 
 
 def watch_liveness(progress: Progress, ends: Callable[[], dict[int, int] | None], liveness: Liveness,
-                   interval_s: float, stop: threading.Event, give_up: Callable[[str], None],
-                   committed: Callable[[Iterable[int]], dict[int, int] | None] = lambda partitions: None) -> None:
+                   interval_s: float, stop: threading.Event, give_up: Callable[[str], None]) -> None:
     """Every `interval_s` until `stop`: look, and `give_up(reason)` once the faust side is stuck."""
     while not stop.wait(interval_s):
         if progress.halted is not None:
             give_up(f"the position manager halted: {progress.halted}")
             return
-        seen = ends()
-        stalled = liveness.stuck_for(time.monotonic(), progress.handled, seen,
-                                     None if seen is None else committed(seen))
+        stalled = liveness.stuck_for(time.monotonic(), progress.handled, ends())
         if stalled > liveness.timeout_s:
-            give_up(f"the position manager handled nothing for {stalled:.0f}s with journal records left to "
-                    f"handle (timeout {liveness.timeout_s:.0f}s)")
+            give_up(f"the position manager handled nothing for {stalled:.0f}s while the journal grew "
+                    f"(timeout {liveness.timeout_s:.0f}s)")
             return
 
 
@@ -217,12 +200,11 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
             logging.shutdown()
             os._exit(1)
 
-    probe = TopicReader.connect(bootstrap_servers, group_id=name)  # asks faust's group, never joins it
+    probe = TopicReader.connect(bootstrap_servers)
     liveness_thread = threading.Thread(
         target=watch_liveness, name="faust-liveness", daemon=True,
         args=(progress, lambda: journal_ends(probe, topics.journal, progress.assigned),
-              Liveness(options.liveness_timeout_s), options.liveness_interval_s, stop, give_up,
-              lambda partitions: journal_committed(probe, topics.journal, partitions)),
+              Liveness(options.liveness_timeout_s), options.liveness_interval_s, stop, give_up),
     )
     liveness_thread.start()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)

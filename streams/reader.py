@@ -120,14 +120,6 @@ class TopicReader:
     def end_offsets(self, topic: str, timeout: float = 30.0) -> dict[int, int]:
         return {p: high for p, (_, high) in self.watermarks(topic, timeout=timeout).items()}
 
-    def committed_offsets(self, topic: str, partitions: Iterable[int], timeout: float = 30.0) -> dict[int, int]:
-        """The offsets this reader's group committed on `topic` (-1 where it committed none); the
-        reader does not join the group to ask."""
-        asked = [TopicPartition(topic, p) for p in partitions]
-        if not asked:
-            return {}
-        return {tp.partition: max(tp.offset, -1) for tp in self._consumer.committed(asked, timeout=timeout)}
-
     def assign(self, topic: str, *, partitions: Iterable[int] | None = None, from_end: bool = False,
                until_offset: int | None = None, skip_empty: bool = False, timeout: float = 30.0,
                from_offsets: Mapping[int, int] | None = None) -> int:
