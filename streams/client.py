@@ -19,7 +19,7 @@ record key (`oms.keys.control`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from oms import commands, keys
 from oms.clock import Clock
@@ -28,6 +28,9 @@ from oms.commands import OrderCommand
 from oms.events import AmendOrder, CancelOrder, NewOrder, RiskControl
 from streams.kafka import EventProducer
 from streams.topics import Topics
+
+Delivered = Callable[[str | None], None]
+"""Told of one command's delivery: None once the broker has it, else why it was refused."""
 
 
 class OrderClient:
@@ -46,24 +49,26 @@ class OrderClient:
         rt = connect(settings)
         return cls(rt.event_producer(), rt.topics, trader, clock)
 
-    def publish(self, command: OrderCommand) -> OrderCommand:
-        """Send a built command to `commands`, keyed by its account (not flushed)."""
-        self._producer.send(self._topics.commands, command.account, command)
+    def publish(self, command: OrderCommand, on_delivery: Delivered | None = None) -> OrderCommand:
+        """Send a built command to `commands`, keyed by its account (not flushed). `on_delivery(None)`
+        is called once the broker has it, `on_delivery(reason)` if the broker refused it for good
+        (the command did not reach the OMS: send it again, the engine refuses a repeated client order id)."""
+        self._producer.send(self._topics.commands, command.account, command, on_delivery)
         return command
 
-    def submit(self, kind: str, **fields: Any) -> OrderCommand:
+    def submit(self, kind: str, *, on_delivery: Delivered | None = None, **fields: Any) -> OrderCommand:
         """Build the `kind` command ("new", "amend", "cancel") from `fields` and publish it (not flushed)."""
         fields.setdefault("trader", self._trader)
-        return self.publish(commands.build(kind, self._clock, **fields))
+        return self.publish(commands.build(kind, self._clock, **fields), on_delivery)
 
-    def new_order(self, **fields: Any) -> NewOrder:
-        return self.submit("new", **fields)
+    def new_order(self, *, on_delivery: Delivered | None = None, **fields: Any) -> NewOrder:
+        return self.submit("new", on_delivery=on_delivery, **fields)
 
-    def amend(self, **fields: Any) -> AmendOrder:
-        return self.submit("amend", **fields)
+    def amend(self, *, on_delivery: Delivered | None = None, **fields: Any) -> AmendOrder:
+        return self.submit("amend", on_delivery=on_delivery, **fields)
 
-    def cancel(self, **fields: Any) -> CancelOrder:
-        return self.submit("cancel", **fields)
+    def cancel(self, *, on_delivery: Delivered | None = None, **fields: Any) -> CancelOrder:
+        return self.submit("cancel", on_delivery=on_delivery, **fields)
 
     def flush(self, timeout: float = 30.0) -> None:
         self._producer.flush(timeout)

@@ -12,6 +12,7 @@ topics to their end, decoded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -89,10 +90,18 @@ class EventProducer:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err}")
 
-    def send(self, topic: str, key: str, event: Event) -> None:
-        self._producer.produce(
-            topic, key=encode_key(key), value=self._codec.encode(topic, event), on_delivery=self._on_delivery
-        )
+    def _tell(self, on_delivery: Callable[[str | None], None], err, msg) -> None:
+        self._on_delivery(err, msg)
+        on_delivery(None if err is None else str(err))
+
+    def send(self, topic: str, key: str, event: Event,
+             on_delivery: Callable[[str | None], None] | None = None) -> None:
+        """Encode and produce `event` (not flushed). `on_delivery`, if given, is called once the broker
+        took the record (with None) or refused it for good (with the reason), from `send`, `flush` or
+        `deliver`; a refusal also makes the next `flush`/`deliver` raise."""
+        callback = self._on_delivery if on_delivery is None else functools.partial(self._tell, on_delivery)
+        self._producer.produce(topic, key=encode_key(key), value=self._codec.encode(topic, event),
+                               on_delivery=callback)
         self._producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> None:

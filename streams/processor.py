@@ -164,6 +164,17 @@ def remedy(error: KafkaError) -> Remedy:
     return Remedy.ABORT
 
 
+CONSUMER_FATAL = frozenset({KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID})
+"""Consumer errors that leave the consumer unusable whatever `fatal()` says: a static member fenced
+by its own earlier member id (after a broker outage longer than its session) arrives as an error
+event with code `_FATAL` whose `fatal()` is False, and the consumer never delivers again."""
+
+
+def consumer_fatal(error: KafkaError | None) -> bool:
+    """Whether a consumer error event means the consumer must be replaced."""
+    return error is not None and (error.fatal() or error.code() in CONSUMER_FATAL)
+
+
 class TransactionFault(Exception):
     """A transactional call failed with an error the loop must recover from with `remedy`."""
 
@@ -291,6 +302,8 @@ class TransactionalProcessor:
                                    **metrics.lag_config(group_id)})
         self._producer = self._new_producer()
         self._to_restore: set[int] = set()
+        self._consumer_failed: KafkaError | None = None
+        """A fatal consumer error seen and not yet acted on (`_step` replaces the consumer)."""
         self._changelog_ends: dict[int, int] = {}
         """Changelog partition -> highest offset delivered in the current transaction."""
 
@@ -384,17 +397,31 @@ class TransactionalProcessor:
             except (KafkaException, ReadError, TimeoutError) as exc:
                 self._to_restore |= partitions
                 self._fault("restore", f"{type(exc).__name__}: {exc}")
+                self._note_errors(messages)
                 if self._stop.wait(1.0):
                     raise Stopping() from exc
                 self._rewind()  # the batch just consumed was not processed: read it again
                 return
-        fatal = next((m.error() for m in messages if m.error() is not None and m.error().fatal()), None)
-        if fatal is not None:
+        self._note_errors(messages)
+        if self._consumer_failed is not None:
+            fatal, self._consumer_failed = self._consumer_failed, None
             self._new_consumer(fatal)
             return
         messages = [m for m in messages if m.error() is None]
         if messages:
             self._process(messages)
+
+    def _note_errors(self, messages: list[Message]) -> None:
+        """Keep a fatal consumer error for `_step` (whichever call consumed it: it is delivered once),
+        and log the others (a consumer error is never dropped unseen)."""
+        for message in messages:
+            error = message.error()
+            if error is None:
+                continue
+            if consumer_fatal(error):
+                self._consumer_failed = self._consumer_failed or error
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: consumer error: %s", self.name, error)
 
     def _new_consumer(self, error: KafkaError) -> None:
         """A new consumer in place of one a fatal error left unusable: a static member fenced by its
@@ -403,11 +430,7 @@ class TransactionalProcessor:
         the same instance id, is assigned its partitions again and restores them (`_on_assign`); the
         records consumed and not committed are read again from the committed offsets."""
         self._fault("consume", f"fatal consumer error, joining the group again: {error}")
-        old = self._consumer
-        try:
-            old.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.warning("%s: closing the failed consumer: %s", self.name, exc)
+        _bounded(self._consumer.close, 10.0, f"{self.name}: closing the failed consumer")
         self._consumer = Consumer({**processor_consumer_config(self._bootstrap, self._group_id, self._transactional_id),
                                    **metrics.lag_config(self._group_id)})
         self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
@@ -554,9 +577,11 @@ class TransactionalProcessor:
                 # Keep the group membership alive while the coordinator does not answer (rebalance
                 # callbacks, max.poll.interval): what this returns is dropped, and the seek to the
                 # committed offsets comes before anything is applied again.
-                self._consumer.consume(500, 0)
+                self._note_errors(self._consumer.consume(500, 0))
             except KafkaException as exc:
                 self._fault("rewind", str(exc.args[0]))
+            if self._consumer_failed is not None:
+                return  # the next step replaces the consumer; its new assignment starts from the committed offsets
             if self._stop.wait(delay):
                 raise Stopping()
             delay = min(delay * 2, BACKOFF_S[1])

@@ -7,6 +7,9 @@ views of the output topics plus helpers to wait for a condition.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +32,7 @@ class Pipeline:
     @classmethod
     def start(cls, bootstrap_servers: str, prefix: str, home: Path, *, gateway_args: tuple[str, ...] = (),
               instruments: str = "AAPL:100.00,MSFT:400.00", worker: bool = True,
-              risk_defaults: str = "") -> "Pipeline":
+              risk_defaults: str = "", worker_args: tuple[str, ...] = ()) -> "Pipeline":
         """`risk_defaults`: the worker's default limits (`OMS_RISK_DEFAULTS`; empty: the built-in ones)."""
         settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix, home=home, partitions=3,
                             risk_defaults=risk_defaults)
@@ -39,7 +42,7 @@ class Pipeline:
         procs.start_marketdata(instruments, seed=3, rate=20)
         procs.start_gateway("SIM", 7, *gateway_args)
         if worker:
-            procs.start_worker()
+            procs.start_worker(*worker_args)
         client = OrderClient(rt.event_producer(), rt.topics, trader="tester", clock=LiveClock())
         pipeline = cls(rt, procs, client)
         for name in ("orders", "fills", "journal", "deadletter", "positions", "exec_reports"):
@@ -61,6 +64,18 @@ class Pipeline:
     def journal(self, order_id: str | None = None) -> list[Event]:
         events = self.views["journal"].all or []
         return [e for e in events if order_id is None or e.order_id == order_id]
+
+    def stacks(self, name: str) -> str:
+        """The thread stacks of process `name` (py-spy), for the report of a test that found it stuck."""
+        proc = self.procs.procs.get(name)
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if proc is None or proc.poll() is not None or not Path(spy).exists():
+            return f"(no stacks for {name})"
+        try:
+            done = subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"(py-spy failed: {exc})"
+        return done.stdout + done.stderr
 
     def stop(self) -> None:
         self.procs.stop_all()

@@ -18,12 +18,16 @@ import threading
 import time
 
 import pytest
+from confluent_kafka import KafkaException
 
 from oms import ids
+from oms.clock import LiveClock
 from oms.config import Settings
 from oms.events import ExecType, FillKind, OrderStatus
 from streams.broker import LocalBroker
+from streams.client import OrderClient
 from streams.kafka import DeliveryError
+from streams.views import TopicView
 from tests.pipeline import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -49,9 +53,10 @@ def own_broker(tmp_path):
 
 def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broker, tmp_path, unique_name):
     broker, bootstrap = own_broker
-    p = Pipeline.start(bootstrap, f"{unique_name}.", tmp_path / "home")
+    p = Pipeline.start(bootstrap, f"{unique_name}.", tmp_path / "home", worker_args=("--loglevel", "info"))
     sent: list[tuple[str, str]] = []
     stop_sending = threading.Event()
+    client = _Resending(p)
 
     def send() -> None:
         n = 0
@@ -59,23 +64,20 @@ def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broke
             account, cl = f"B{n % 4}", f"b-{n}"
             instrument = ("AAPL", "MSFT")[n % 2]
             side = ("BUY", "SELL")[(n // 2) % 2]
+            order = dict(account=account, client_order_id=cl, instrument=instrument, side=side, quantity=10)
             if n % 3 == 0:  # marketable limit: fills like a market order, on the limit price path
-                price = "450.00" if side == "BUY" else "50.00"
-                p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
-                                   quantity=10, limit_price=price)
-            else:
-                p.client.new_order(account=account, client_order_id=cl, instrument=instrument, side=side,
-                                   quantity=10)
+                order["limit_price"] = "450.00" if side == "BUY" else "50.00"
+            client.new_order(order)
             sent.append((account, cl))
             n += 1
             if n % 10 == 0:
-                _flush(p)
+                client.flush()
             time.sleep(1 / RATE)
-        _flush(p)
+        client.flush()
 
     sender = threading.Thread(target=send, daemon=True)
     try:
-        _send_first(p, sent)
+        _send_first(client, sent)
         p.wait(lambda: p.views["fills"].all, timeout=120, what="the pipeline to fill a first order")
         sender.start()
         time.sleep(BEFORE_S)
@@ -111,7 +113,10 @@ def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broke
             latest = p.views["orders"].latest
             return all(o in latest and latest[o].status not in PENDING for o in order_ids)
 
-        p.wait(settled, timeout=300, what=f"all {len(order_ids)} orders to settle after the restart")
+        try:
+            p.wait(settled, timeout=300, what=f"all {len(order_ids)} orders to settle after the restart")
+        except TimeoutError as exc:
+            raise AssertionError(_where_stuck(p, order_ids)) from exc
         p.refresh()
         for name in ("worker", "venue"):
             assert p.procs.alive(name), f"{name} died:\n{p.procs.log_tail(name)}"
@@ -145,18 +150,94 @@ def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broke
     assert "order-engine: recovered" in worker_log  # the fault and the recovery were logged
 
 
-def _send_first(p: Pipeline, sent: list[tuple[str, str]]) -> None:
-    p.client.new_order(account="B0", client_order_id="b-first", instrument="AAPL", side="BUY", quantity=10)
+def _where_stuck(p: Pipeline, order_ids: set[str]) -> str:
+    """Which hop each unsettled order stopped at: its state, its journal events, what the venue
+    requests and reports topics hold for it, and the processes' last log lines."""
+    latest = p.views["orders"].latest
+    stuck = sorted(o for o in order_ids if o not in latest or latest[o].status in PENDING)
+    requests = TopicView(p.rt, p.rt.topics.venue_requests, keep_all=True)
+    commands = TopicView(p.rt, p.rt.topics.commands, keep_all=True)
+    try:
+        requests.refresh(idle=1.0)
+        commands.refresh(idle=1.0)
+        lines = [f"{len(stuck)} of {len(order_ids)} orders unsettled"]
+        for order_id in stuck[:15]:
+            state = latest.get(order_id)
+            lines.append(
+                f"{order_id}: state={state.status.value if state else None}"
+                f" commands={[type(e).__name__ for e in commands.all or [] if _command_order(e) == order_id]}"
+                f" journal={[type(e).__name__ for e in p.journal(order_id)]}"
+                f" requests={[type(e).__name__ for e in requests.all or [] if getattr(e, 'order_id', None) == order_id]}"
+                f" reports={[(r.exec_type.value, r.order_status.value) for r in p.views['exec_reports'].all or [] if r.order_id == order_id]}")
+    finally:
+        requests.close()
+        commands.close()
+    for name in ("worker", "venue"):  # the project's own log lines, without the Kafka clients' noise
+        tail = [line for line in p.procs.log_tail(name, 4000).splitlines()
+                if not line.startswith("%") and "aiokafka" not in line and "rdkafka" not in line]
+        lines.append(f"--- {name} log ---\n" + "\n".join(tail[-150:]))
+    lines.append(f"--- worker threads ---\n{p.stacks('worker')}")
+    return "\n".join(lines)
+
+
+def _command_order(command) -> str | None:
+    account, client_order_id = getattr(command, "account", None), getattr(command, "client_order_id", None)
+    return ids.order_id(account, client_order_id) if account and client_order_id else None
+
+
+def _send_first(client: "_Resending", sent: list[tuple[str, str]]) -> None:
+    client.new_order(dict(account="B0", client_order_id="b-first", instrument="AAPL", side="BUY", quantity=10))
     sent.append(("B0", "b-first"))
-    _flush(p)
+    client.flush()
 
 
-def _flush(p: Pipeline) -> None:
-    """Flush the client's orders, waiting out a broker that is away."""
-    for _ in range(20):
-        try:
-            p.client.flush(10)
-            return
-        except DeliveryError:
-            continue
-    raise AssertionError("orders not delivered for 200 s")
+class _Resending:
+    """A trader's client through a broker outage: a command the broker refused for good is sent
+    again (the same client order id), and a producer a fatal error left unusable is replaced, so
+    every command sent reaches `commands`; `landed` is what the broker confirmed."""
+
+    def __init__(self, p: Pipeline) -> None:
+        self._p = p
+        self._client = p.client
+        self._refused: list[dict] = []
+        self.landed: set[tuple[str, str]] = set()
+        self.resent = 0
+
+    def new_order(self, order: dict) -> None:
+        while self._refused:
+            self.resent += 1
+            self._send(self._refused.pop(0))
+        self._send(order)
+
+    def _send(self, order: dict) -> None:
+        def told(error: str | None, order=order) -> None:
+            if error is None:
+                self.landed.add((order["account"], order["client_order_id"]))
+            else:
+                self._refused.append(order)
+
+        for _ in range(3):
+            try:
+                self._client.new_order(on_delivery=told, **order)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].fatal():
+                    raise
+                self._client = OrderClient(self._p.rt.event_producer(), self._p.rt.topics, trader="tester",
+                                           clock=LiveClock())
+        raise AssertionError(f"{order['client_order_id']}: the client could not send it")
+
+    def flush(self) -> None:
+        """Wait until every command sent so far is delivered, sending the refused ones again."""
+        for _ in range(40):
+            try:
+                self._client.flush(10)
+                delivered = True
+            except DeliveryError:  # still queued (the broker is away), or refused (sent again below)
+                delivered = False
+            if delivered and not self._refused:
+                return
+            while self._refused:
+                self.resent += 1
+                self._send(self._refused.pop(0))
+        raise AssertionError("commands not delivered for 400 s")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
-from streams.processor import FENCED, Remedy, remedy
+from streams.processor import FENCED, Remedy, consumer_fatal, remedy
 
 
 def _error(code: int, *, fatal: bool = False, retriable: bool = False, abortable: bool = False) -> KafkaError:
@@ -46,3 +46,20 @@ def test_a_fatal_error_rebuilds_before_anything_else(code):
 @pytest.mark.parametrize("code", [KafkaError._STATE, KafkaError._INVALID_ARG, KafkaError.UNKNOWN])
 def test_an_unclassified_error_aborts_the_transaction(code):
     assert remedy(_error(code)) is Remedy.ABORT
+
+
+def test_a_fenced_static_member_is_a_fatal_consumer_error_even_when_fatal_says_no():
+    # librdkafka delivers "Static consumer fenced by other consumer with same group.instance.id"
+    # as an error event with code _FATAL and fatal() False: the consumer never delivers again
+    fenced = KafkaError(KafkaError._FATAL, "Fatal error: Broker: Static consumer fenced", fatal=False)
+    assert not fenced.fatal()
+    assert consumer_fatal(fenced)
+    assert consumer_fatal(_error(KafkaError.FENCED_INSTANCE_ID))
+    assert consumer_fatal(_error(KafkaError.UNKNOWN, fatal=True))
+
+
+@pytest.mark.parametrize("code", [KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+                                  KafkaError.UNKNOWN_TOPIC_OR_PART])
+def test_a_passing_consumer_error_keeps_the_consumer(code):
+    assert not consumer_fatal(_error(code))
+    assert not consumer_fatal(None)
