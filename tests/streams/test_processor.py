@@ -143,3 +143,59 @@ def test_a_failing_handler_dead_letters_the_input_and_the_processor_goes_on(boot
         consumer.close()
     assert len(letters) == 1 and letters[0].value == b"boom" and "handler bug" in letters[0].error
     assert letters[0].ts_init == T0 and letters[0].processor == f"{names['in']}-proc"
+
+
+def test_a_processor_fenced_as_a_static_member_joins_again_and_goes_on(bootstrap_servers, unique_name, tmp_path):
+    """Another consumer takes the processor's `group.instance.id` (as the processor's own earlier
+    member does after a broker outage longer than its session): librdkafka fences the processor's
+    consumer for good, with an error event whose code is _FATAL and whose fatal() is False. The
+    processor must replace its consumer and go on from the committed offsets, not sit idle."""
+    import time
+
+    from confluent_kafka import Consumer
+
+    from streams.processor import processor_consumer_config
+
+    rt, names = _setup(bootstrap_servers, unique_name)
+    producer = Producer({"bootstrap.servers": rt.bootstrap_servers})
+    for _ in range(3):
+        producer.produce(names["in"], key=b"a", value=b"x")
+    producer.flush()
+    processor = TransactionalProcessor(
+        name=f"{names['in']}-proc", bootstrap_servers=rt.bootstrap_servers, group_id=f"{names['in']}-group",
+        transactional_id=f"{names['in']}-tx", inputs=[names["in"]], changelog=names["state"],
+        store=RocksStore(tmp_path), codec=rt.codec, handler=_counter(rt, names), deadletter=rt.topics.deadletter,
+        clock=TestClock(T0),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=processor.run, args=(stop,), daemon=True)
+    thread.start()
+    check = rt.event_consumer(f"{names['out']}-check", "test", deadletter=False)
+    def outputs(n: int) -> list:
+        """Every output so far, once there are at least `n` (or after 90 s)."""
+        deadline = time.monotonic() + 90
+        out = read_all(check, [names["out"]], timeout=2)
+        while len(out) < n and time.monotonic() < deadline:
+            time.sleep(0.5)
+            out = read_all(check, [names["out"]], timeout=2)
+        return [r.event.quantity for r in out]
+
+    try:
+        assert outputs(3) == [1, 2, 3]
+        rogue = Consumer(processor_consumer_config(rt.bootstrap_servers, f"{names['in']}-group", f"{names['in']}-tx"))
+        rogue.subscribe([names["in"]])
+        deadline = time.monotonic() + 30
+        while not rogue.assignment() and time.monotonic() < deadline:
+            rogue.poll(0.2)
+        assert rogue.assignment(), "the second member with the processor's instance id got no partitions"
+        rogue.close()  # a static member leaves no LeaveGroup: the instance id stays with its member id
+        for _ in range(2):
+            producer.produce(names["in"], key=b"a", value=b"x")
+        producer.flush()
+        assert outputs(5) == [1, 2, 3, 4, 5]  # went on, counting on from the committed state, nothing twice
+        assert processor.health.rebuilds >= 1
+    finally:
+        stop.set()
+        thread.join(30)
+        check.close()
+        processor.store.close()
