@@ -71,9 +71,9 @@ def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, 
     return thread
 
 
-def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> None:
+def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> str:
     """Wait for every order to leave its pending states and (up to `positions_s`) for the positions to
-    catch up."""
+    catch up; returns the worker's thread stacks if they did not (for the report), else ""."""
 
     def settled() -> bool:
         latest = p.views["orders"].latest
@@ -86,14 +86,16 @@ def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> None:
         latest = p.views["positions"].latest
         return all(k in latest and latest[k].quantity == q for k, q in expected.items())
 
+    stacks = ""
     try:  # the position manager follows the journal; give it time to catch up, then assert below
         p.wait(positions_caught_up, timeout=positions_s, what="the positions to catch up with the fills")
     except TimeoutError:
-        pass
+        stacks = p.stacks("worker")
     p.refresh()
+    return stacks
 
 
-def _assert_exactly_once(p: Pipeline, order_ids: set[str]) -> None:
+def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "") -> None:
     # 1. every order ends in the state the venue last reported
     last_report = {}
     for report in p.views["exec_reports"].all:
@@ -127,9 +129,10 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str]) -> None:
         last = max((v.ts_event for v in positions.values()), default=0)
         journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
         log = "\n".join(line for line in p.procs.log_tail("worker", 400).splitlines()
-                        if "rdkafka" not in line and not line.startswith("%"))[-3000:]
+                        if "kafka" not in line and not line.startswith("%"))[-8000:]
         raise AssertionError(f"positions {actual} != fills {expected}; journal-derived {dict(journaled)}; "
-                             f"last position update {last}, last journal event {journal_last}; worker log:\n{log}")
+                             f"last position update {last}, last journal event {journal_last}; worker log:\n{log}\n"
+                             f"worker threads when the wait ended:\n{stacks}")
     assert set(expected) <= set(positions)
 
 
@@ -137,7 +140,7 @@ def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_
     rng = random.Random(20261121)
     # Orders of up to 700 at prices up to 9,999 rest in six accounts: limits wide enough that risk denies none.
     p = Pipeline.start(bootstrap_servers, f"{unique_name}.", tmp_path, gateway_args=("--reject-prob", "0.02"),
-                       risk_defaults=WIDE_LIMITS)
+                       risk_defaults=WIDE_LIMITS, worker_args=("--loglevel", "info"))
     try:
         sent: list[tuple[str, str]] = []
         done_sending = threading.Event()
@@ -147,14 +150,14 @@ def test_kill_9_the_worker_repeatedly_during_2000_orders(bootstrap_servers, tmp_
             time.sleep(rng.uniform(4.0, 10.0))
             p.procs.kill("worker", signal.SIGKILL)
             kills += 1
-            p.procs.start_worker()
+            p.procs.start_worker("--loglevel", "info")
         sender.join(timeout=600)
         assert done_sending.is_set()
         order_ids = {ids.order_id(a, c) for a, c in sent}
-        _settle(p, order_ids)
+        stacks = _settle(p, order_ids)
     finally:
         p.stop()
-    _assert_exactly_once(p, order_ids)
+    _assert_exactly_once(p, order_ids, stacks)
     assert kills == KILLS
 
 
@@ -191,11 +194,11 @@ def test_two_workers_split_the_partitions_and_one_takes_over_after_kill_9(bootst
         order_ids = {ids.order_id(a, c) for a, c in sent}
         # the survivor's position manager (faust) waits out the dead member's session (60 s) before it
         # takes the journal partitions over and restores their positions from the changelog
-        _settle(p, order_ids, positions_s=300)
+        stacks = _settle(p, order_ids, positions_s=300)
     finally:
         p.stop()
     assert list(survivor) == [f"{group}-0"]  # the worker left is instance 0, holding every input partition
-    _assert_exactly_once(p, order_ids)
+    _assert_exactly_once(p, order_ids, stacks)
 
 
 def _positions_from_fills(fills) -> dict[str, Decimal]:
