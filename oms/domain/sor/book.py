@@ -17,7 +17,6 @@ new book. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable, Hashable, Iterable, Mapping, NamedTuple, TypeVar
@@ -83,11 +82,6 @@ class SideDepth(NamedTuple):
     keys: tuple[Decimal, ...]
     cumulative: tuple[Decimal, ...]
 
-    def within(self, limit: Decimal | None, buy: bool) -> int:
-        """How many of the levels (best first) are within `limit` for a buy (`buy`) or a sell."""
-        if limit is None:
-            return len(self.levels)
-        return bisect_right(self.keys, limit if buy else -limit)
 
 
 def _taking(venues: Mapping[str, VenueBook], side: Side) -> dict[str, SideDepth]:

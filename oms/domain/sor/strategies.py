@@ -27,6 +27,7 @@ child goes to a closed venue. Money is `Decimal`, exact. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Callable, Mapping, NamedTuple, Protocol
@@ -58,8 +59,7 @@ class Want:
     venue: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Child:
+class Child(NamedTuple):
     """One child order: `quantity` at `venue`, limit `limit_price` (None: market), and whether it is
     expected to take displayed liquidity (TAKER) or rest (MAKER)."""
 
@@ -69,8 +69,7 @@ class Child:
     liquidity: Liquidity
 
 
-@dataclass(frozen=True, slots=True)
-class Score:
+class Score(NamedTuple):
     """A venue the strategy considered, its score (lower is better for prices and costs; `None`: not
     scored) and a note (why it was skipped, or what the score is)."""
 
@@ -96,6 +95,25 @@ class _Swept(NamedTuple):
         swept = ", ".join(f"{plain(qty)} at {venue} up to {plain(px)}" for venue, (qty, px) in self.taken.items())
         rest = f"; {plain(self.left)} posted at {self.post_at}" if self.left > 0 else ""
         return f"swept {swept or 'nothing'}{rest}"
+
+
+class _Plain(NamedTuple):
+    """A decimal worded by `plain` when it is."""
+
+    value: Decimal
+
+    def __str__(self) -> str:
+        return plain(self.value)
+
+
+class _Worded(NamedTuple):
+    """A reason worded only when the journal asks: `text.format(*parts)`, each part worded by `str`."""
+
+    text: str
+    parts: tuple
+
+    def __str__(self) -> str:
+        return self.text.format(*map(str, self.parts))
 
 
 class _Split(NamedTuple):
@@ -285,10 +303,11 @@ def _lots(quantity: Decimal) -> Decimal:
 def liquidity_split(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
                     fees: Mapping[str, FeeSchedule]) -> Decision:
     levels, considered = _open_levels(want, book, closed)
-    limit, buy = want.limit_price, want.side is Side.BUY
+    limit = want.limit_price
+    bound = None if limit is None else limit if want.side is Side.BUY else -limit  # in `SideDepth.keys` terms
     depth: dict[str, tuple[Decimal, Decimal | None]] = {}
     for venue, side_depth in levels.items():
-        within = side_depth.within(limit, buy)
+        within = len(side_depth.keys) if bound is None else bisect_right(side_depth.keys, bound)
         shown = side_depth.cumulative[within - 1] if within else ZERO
         considered.append(Score(venue, shown, "depth within the limit"))
         if shown > 0:
@@ -316,7 +335,7 @@ def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: 
             fees: Mapping[str, FeeSchedule]) -> Decision:
     if want.limit_price is None:
         decision = best_price(want, book, stats, closed, fees)
-        return Decision("passive", decision.children, decision.considered, f"a market order sweeps: {decision.reason}")
+        return Decision("passive", decision.children, decision.considered, _Worded("a market order sweeps: {}", (decision.why,)))
     considered = [Score(v, None, f"circuit open: {why}") for v, why in sorted(closed.items()) if v in book.venues or v in fees]
     candidates = sorted(v for v in {*book.venues, *fees, *([want.venue] if want.venue else [])} if v not in closed)
     if not candidates:
@@ -326,7 +345,7 @@ def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: 
         considered.append(Score(v, -rates[v], "fill rate, negated"))
     chosen = min(candidates, key=lambda v: (-rates[v], fees.get(v, FREE).per_share(want.limit_price, Liquidity.MAKER), v))
     child = Child(chosen, want.quantity, want.limit_price, Liquidity.MAKER)
-    return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {plain(rates[chosen])}")
+    return Decision("passive", (child,), tuple(considered), _Worded("posted at {}: best fill rate {}", (chosen, _Plain(rates[chosen]))))
 
 
 @dataclass(frozen=True)
