@@ -6,10 +6,11 @@ tuple of `Level(price, size)`); a `ConsolidatedBook` holds one `VenueBook` per
 venue for one instrument and answers the best bid and offer across venues
 (`best_bid`, `best_offer`) and each side's levels by venue (`side_levels`).
 What the router reads of a side (`taking(side)`: each venue's levels with
-its cumulative depth, to bisect a limit in) and what strategies derive from
-the book (`derived(key, compute)`: e.g. every level of every venue in sweep
-order) is worked out once per book value, on first use, and kept with it, so
-routing decisions on the same book do not redo it. A top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
+its cumulative depth, to bisect a limit in, `VenueBook.depth`, worked out
+once per venue book) and what strategies derive from the book
+(`derived(key, compute)`: e.g. the levels of every venue in sweep order) is
+worked out on first use and kept with the book value, so routing decisions on
+the same book do not redo it. A top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
 replaces a venue's levels (`with_levels`). A quote without a venue is filed
 under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
 new book. Pure: no I/O, no clock.
@@ -51,6 +52,24 @@ def _levels(levels: Iterable[tuple[Decimal, Decimal]], descending: bool) -> tupl
     return tuple(kept)
 
 
+class SideDepth(NamedTuple):
+    """One venue's levels on one side with what a limit is bisected in: `keys` are the prices ascending
+    for asks and negated for bids (so that both ascend), `cumulative[i]` the size of levels 0..i."""
+
+    levels: tuple[Level, ...]
+    keys: tuple[Decimal, ...]
+    cumulative: tuple[Decimal, ...]
+
+
+def _side_depth(levels: tuple[Level, ...], buy: bool) -> SideDepth:
+    running, cumulative = Decimal(0), []
+    for level in levels:
+        running += level.size
+        cumulative.append(running)
+    keys = tuple(level.price for level in levels) if buy else tuple(-level.price for level in levels)
+    return SideDepth(levels, keys, tuple(cumulative))
+
+
 @dataclass(frozen=True, slots=True)
 class VenueBook:
     """One venue's depth for one instrument: `bids` highest first, `asks` lowest first."""
@@ -59,6 +78,8 @@ class VenueBook:
     bids: tuple[Level, ...] = ()
     asks: tuple[Level, ...] = ()
     ts_event: int = 0
+    _depth: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Side -> `SideDepth`, worked out on first use (`depth`); never part of the value."""
 
     @classmethod
     def of(cls, venue: str, bids: Iterable[tuple[Decimal, Decimal]], asks: Iterable[tuple[Decimal, Decimal]],
@@ -73,31 +94,14 @@ class VenueBook:
         """The levels an order of `side` takes from: a buy takes the asks, a sell the bids."""
         return self.asks if side is Side.BUY else self.bids
 
-
-class SideDepth(NamedTuple):
-    """One venue's levels on one side with what a limit is bisected in: `keys` are the prices ascending
-    for asks and negated for bids (so that both ascend), `cumulative[i]` the size of levels 0..i."""
-
-    levels: tuple[Level, ...]
-    keys: tuple[Decimal, ...]
-    cumulative: tuple[Decimal, ...]
-
-
-
-def _taking(venues: Mapping[str, VenueBook], side: Side) -> dict[str, SideDepth]:
-    buy = side is Side.BUY
-    out = {}
-    for venue, book in venues.items():
-        levels = book.asks if buy else book.bids
-        if not levels:
-            continue
-        running, cumulative = Decimal(0), []
-        for level in levels:
-            running += level.size
-            cumulative.append(running)
-        keys = tuple(level.price for level in levels) if buy else tuple(-level.price for level in levels)
-        out[venue] = SideDepth(levels, keys, tuple(cumulative))
-    return out
+    def depth(self, side: Side) -> SideDepth:
+        """The levels an order of `side` takes from with their cumulative depth, worked out once per
+        venue book (so a venue's update recomputes that venue's only)."""
+        found = self._depth.get(side)
+        if found is None:
+            buy = side is Side.BUY
+            found = self._depth[side] = _side_depth(self.asks if buy else self.bids, buy)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +127,8 @@ class ConsolidatedBook:
         in book order), worked out once per book; read-only."""
         found = self._derived.get(side)
         if found is None:
-            found = self._derived[side] = _taking(self.venues, side)
+            found = self._derived[side] = {venue: book.depth(side) for venue, book in self.venues.items()
+                                           if (book.asks if side is Side.BUY else book.bids)}
         return found
 
     def with_levels(self, venue: str, bids: Iterable[tuple[Decimal, Decimal]],

@@ -27,12 +27,13 @@ child goes to a closed venue. Money is `Decimal`, exact. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Callable, Mapping, NamedTuple, Protocol
+from typing import Callable, Iterator, Mapping, NamedTuple, Protocol
 
-from oms.domain.sor.book import ConsolidatedBook, SideDepth
+from oms.domain.sor.book import ConsolidatedBook, Level, SideDepth
 from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity
 from oms.domain.sor.stats import VenueStatistics
 from oms.events import Side
@@ -171,72 +172,99 @@ def _net_terms(schedule: FeeSchedule, buy: bool) -> tuple[Decimal, Decimal]:
     return _ONE, (schedule.taker if buy else -schedule.taker)
 
 
-class _SweepOrder(NamedTuple):
-    """Every level of a book side in the order a sweep takes them, as (price, venue, size), and each
-    venue's score (its best level ranked); `schedules` are the fee schedules it was worked out with."""
+class _SweepOrder:
+    """The levels of a book side in the order sweeps take them, lowest rank first: price then taker fee
+    then venue (`with_fee` False), or the price net of the taker fee per share then venue; a venue's own
+    levels in book order on ties. A k-way merge of the venues' levels, which are best first (and so are
+    their net prices, a fee in basis points being at most 100% of the notional: `FeeSchedule`), merged
+    only as far as sweeps have needed it: `entries` holds (price, venue, size) merged so far, `walk()`
+    yields them and merges on. `scores` is each venue's best level ranked (what the strategy considered);
+    `schedules` the fee schedules it was worked out with. Kept with its book (`_sweep_order`), used from
+    one thread."""
 
-    entries: tuple[tuple[Decimal, str, Decimal], ...]
-    scores: dict[str, Score]
-    schedules: tuple[FeeSchedule, ...]
+    __slots__ = ("entries", "scores", "schedules", "_heap", "_levels", "_buy", "_with_fee")
+
+    def __init__(self, book: ConsolidatedBook, side: Side, schedules: tuple[FeeSchedule, ...], with_fee: bool):
+        self.entries: list[tuple[Decimal, str, Decimal]] = []
+        self.scores: dict[str, Score] = {}
+        self.schedules = schedules
+        self._buy = buy = side is Side.BUY
+        self._with_fee = with_fee
+        self._levels: dict[str, tuple[tuple[Level, ...], object]] = {}
+        self._heap = []
+        note = "price net of taker fee" if with_fee else "best price, then taker fee"
+        for (venue, venue_book), schedule in zip(book.venues.items(), schedules):
+            levels = venue_book.asks if buy else venue_book.bids
+            if not levels:
+                continue
+            terms = _net_terms(schedule, buy) if with_fee else schedule.taker
+            self._levels[venue] = (levels, terms)
+            rank = self._rank(venue, levels, terms, 0)
+            self._heap.append(rank)
+            top = levels[0].price
+            self.scores[venue] = Score(venue, (rank[0] if buy else -rank[0]) if with_fee else top, note)
+        heapq.heapify(self._heap)
+
+    def _rank(self, venue: str, levels: tuple[Level, ...], terms, index: int) -> tuple:
+        price = levels[index].price
+        if self._with_fee:
+            factor, addend = terms
+            net = price * factor + addend
+            return (net if self._buy else -net, venue, index)
+        return (price if self._buy else -price, terms, venue, index)
+
+    def walk(self) -> Iterator[tuple[Decimal, str, Decimal]]:
+        """Every level in order: those merged already, then merging on while the caller asks."""
+        yield from self.entries
+        heap, entries = self._heap, self.entries
+        while heap:
+            rank = heapq.heappop(heap)
+            venue, index = rank[-2], rank[-1]
+            levels, terms = self._levels[venue]
+            price, size = levels[index]
+            if index + 1 < len(levels):
+                heapq.heappush(heap, self._rank(venue, levels, terms, index + 1))
+            entry = (price, venue, size)
+            entries.append(entry)
+            yield entry
 
 
 def _sweep_order(book: ConsolidatedBook, side: Side, fees: Mapping[str, FeeSchedule], with_fee: bool) -> _SweepOrder:
-    """The book side's levels, lowest rank first: price then taker fee then venue (`with_fee` False), or
-    the price net of the taker fee per share then venue; a venue's own levels in book order on ties. Kept
-    with the book under the identities of the venues' fee schedules (which the value holds, so no other
-    schedule can take their ids): worked out once per book value and fee configuration, not per decision.
-    Each venue's levels are best first, and so are their net prices while a fee in basis points is at
-    most 100% of the notional (`FeeSchedule` refuses more), so this is the order a merge of the venues'
-    levels by rank gives."""
-    taking = book.taking(side)
-    schedules = tuple(fees.get(venue, FREE) for venue in taking)
+    """The book's `_SweepOrder` for `side` under `fees`, kept with the book under the identities of the
+    venues' fee schedules (which the order holds, so no other schedule can take their ids): merged once
+    per book value and fee configuration, not per decision."""
+    schedules = tuple(fees.get(venue, FREE) for venue in book.venues)
     key = (_SweepOrder, side, with_fee, *map(id, schedules))
-    return book.derived(key, lambda: _rank_levels(taking, side, schedules, with_fee))
-
-
-def _rank_levels(taking: Mapping[str, SideDepth], side: Side, schedules: tuple[FeeSchedule, ...],
-                 with_fee: bool) -> _SweepOrder:
-    buy = side is Side.BUY
-    ranked = []
-    scores = {}
-    note = "price net of taker fee" if with_fee else "best price, then taker fee"
-    for (venue, depth), schedule in zip(taking.items(), schedules):
-        if with_fee:
-            factor, addend = _net_terms(schedule, buy)
-            for index, (price, size) in enumerate(depth.levels):
-                net = price * factor + addend
-                ranked.append(((net if buy else -net, venue, index), price, venue, size))
-                if index == 0:
-                    scores[venue] = Score(venue, net, note)
-        else:
-            for index, (price, size) in enumerate(depth.levels):
-                ranked.append(((depth.keys[index], schedule.taker, venue, index), price, venue, size))
-            scores[venue] = Score(venue, depth.levels[0].price, note)
-    ranked.sort(key=lambda entry: entry[0])
-    return _SweepOrder(tuple(entry[1:] for entry in ranked), scores, schedules)
+    return book.derived(key, lambda: _SweepOrder(book, side, schedules, with_fee))
 
 
 def _sweep(want: Want, order: _SweepOrder, closed: Mapping[str, str],
            by_price: bool) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
     """Take displayed liquidity of open venues within the limit in `order`: venue -> (quantity, worst
     price taken), and the quantity left. A walk of the levels it takes (and of those it skips), not of
-    the book: in price order (`by_price`) the first level past the limit ends it."""
+    the book: it ends when nothing is left, or once every open venue has shown a level past the limit
+    (a venue's later levels are past it too; in price order, `by_price`, the first such level ends it)."""
     limit, buy = want.limit_price, want.side is Side.BUY
     left = want.quantity
     taken: dict[str, tuple[Decimal, Decimal]] = {}
-    for price, venue, size in order.entries:
-        if left <= 0:
-            break
+    if left <= 0:
+        return taken, left
+    past: set[str] = set()
+    open_venues = len(order.scores) - sum(1 for venue in order.scores if venue in closed)
+    for price, venue, size in order.walk():
         if venue in closed:
             continue
         if limit is not None and (price > limit if buy else price < limit):
-            if by_price:
+            past.add(venue)
+            if by_price or len(past) == open_venues:
                 break
             continue
         qty = size if size < left else left
         before = taken.get(venue)
         taken[venue] = (qty if before is None else before[0] + qty, price)
         left -= qty
+        if left <= 0:
+            break
     return taken, left
 
 
