@@ -1,9 +1,10 @@
 """Deterministic identifiers: every id the OMS mints is a pure function of its inputs.
 
 This module owns the shape of order ids, journal event ids, venue request ids,
-fill ids, client command ids and the ids of unsequenced records (denials,
-engine-side cancel rejects and anomalies that are journaled but never applied
-to an order). The same inputs always give the same id, so a replayed or
+fill ids, client command ids, child order ids (a smart-routed parent's
+children: `child_order_id`, `parent_of`, `is_child`) and the ids of
+unsequenced records (denials, engine-side cancel rejects and anomalies that
+are journaled but never applied to an order). The same inputs always give the same id, so a replayed or
 redelivered decision produces byte-identical events that downstream consumers
 can deduplicate by `event_id`. Every id matches the `Identifier` pattern of
 `oms.events` (at most 64 characters, `^[A-Za-z0-9][A-Za-z0-9._:/@\\-]*$`).
@@ -30,6 +31,29 @@ def _digest(*parts: str) -> str:
 def order_id(account: str, client_order_id: str) -> str:
     """The order id of `client_order_id` in `account`: "O" + 20 hex characters."""
     return "O" + _digest("order", account, client_order_id)[:20]
+
+
+_CHILD_MARK = ":c"
+
+
+def child_order_id(parent_order_id: str, number: int) -> str:
+    """The order id of a parent's `number`-th child (1, 2, ...): `<parent order id>:c<number>`. A parent
+    id is 21 characters, so a child id stays within the 64 of an `Identifier`. Numbers are handed out in
+    order, so a parent's children are found by asking for `:c1`, `:c2`, ... until one is missing."""
+    if number < 1:
+        raise ValueError(f"child numbers start at 1, not {number}")
+    return f"{parent_order_id}{_CHILD_MARK}{number}"
+
+
+def parent_of(order_id: str) -> str | None:
+    """The parent of a child order id; None for any other order id."""
+    parent, mark, number = order_id.rpartition(_CHILD_MARK)
+    return parent if mark and parent and number.isdigit() else None
+
+
+def is_child(order_id: str) -> bool:
+    """Whether `order_id` names a child order."""
+    return parent_of(order_id) is not None
 
 
 def journal_event_id(order_id: str, seq: int) -> str:

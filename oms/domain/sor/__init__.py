@@ -5,14 +5,15 @@ instrument from venue-tagged quotes and depth), `fees` (venue fee schedules,
 maker/taker, per share or basis points, rebates), `stats` (venue statistics
 folded from the journal: fill rate, time to fill, reject rate, slippage against
 arrival, latency), `strategies` (pure `route(want, book, stats, closed, fees) ->
-Decision` functions: best price, cost-aware, liquidity split, passive, static),
-`ids` (child order ids) and `parent` (the parent/child order decisions the
-engine's step calls). No I/O, no clock, exact money.
+Decision` functions: best price, cost-aware, liquidity split, passive, static)
+and `parent` (the parent/child order decisions the engine's step calls). Child
+order ids are `oms.ids`'s (`child_order_id`, `parent_of`, `is_child`,
+re-exported here). No I/O, no clock, exact money.
 """
 
 from oms.domain.sor.book import UNTAGGED, ConsolidatedBook, Level, VenueBook, fold_quote
 from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity, parse_fees
-from oms.domain.sor.ids import child_order_id, is_child, parent_of
+from oms.ids import child_order_id, is_child, parent_of  # re-exported: replay.routing_flow and tests import them here
 from oms.domain.sor.stats import VenueStatistics, VenueStats
 from oms.domain.sor.strategies import (
     STRATEGIES,

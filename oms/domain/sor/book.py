@@ -4,8 +4,13 @@ This module owns how venue-tagged market data becomes what the router reads. A
 `VenueBook` is one venue's depth (bids best first, asks best first, each a
 tuple of `Level(price, size)`); a `ConsolidatedBook` holds one `VenueBook` per
 venue for one instrument and answers the best bid and offer across venues
-(`best_bid`, `best_offer`) and each side's levels by venue (`side_levels`). A
-top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
+(`best_bid`, `best_offer`) and each side's levels by venue (`side_levels`).
+What the router reads of a side (`taking(side)`: each venue's levels with
+its cumulative depth, to bisect a limit in, `VenueBook.depth`, worked out
+once per venue book) and what strategies derive from the book
+(`derived(key, compute)`: e.g. the levels of every venue in sweep order) is
+worked out on first use and kept with the book value, so routing decisions on
+the same book do not redo it. A top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
 replaces a venue's levels (`with_levels`). A quote without a venue is filed
 under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
 new book. Pure: no I/O, no clock.
@@ -15,11 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Iterable, Mapping, NamedTuple
+from typing import Callable, Hashable, Iterable, Mapping, NamedTuple, TypeVar
 
 from oms.events import Quote, Side
 
-__all__ = ["UNTAGGED", "ConsolidatedBook", "Level", "VenueBook", "fold_quote"]
+__all__ = ["UNTAGGED", "ConsolidatedBook", "Level", "SideDepth", "VenueBook", "fold_quote"]
+
+T = TypeVar("T")
+_MISSING = object()
 
 UNTAGGED = "UNTAGGED"
 """The venue a quote without one is filed under."""
@@ -44,6 +52,24 @@ def _levels(levels: Iterable[tuple[Decimal, Decimal]], descending: bool) -> tupl
     return tuple(kept)
 
 
+class SideDepth(NamedTuple):
+    """One venue's levels on one side with what a limit is bisected in: `keys` are the prices ascending
+    for asks and negated for bids (so that both ascend), `cumulative[i]` the size of levels 0..i."""
+
+    levels: tuple[Level, ...]
+    keys: tuple[Decimal, ...]
+    cumulative: tuple[Decimal, ...]
+
+
+def _side_depth(levels: tuple[Level, ...], buy: bool) -> SideDepth:
+    running, cumulative = Decimal(0), []
+    for level in levels:
+        running += level.size
+        cumulative.append(running)
+    keys = tuple(level.price for level in levels) if buy else tuple(-level.price for level in levels)
+    return SideDepth(levels, keys, tuple(cumulative))
+
+
 @dataclass(frozen=True, slots=True)
 class VenueBook:
     """One venue's depth for one instrument: `bids` highest first, `asks` lowest first."""
@@ -52,6 +78,8 @@ class VenueBook:
     bids: tuple[Level, ...] = ()
     asks: tuple[Level, ...] = ()
     ts_event: int = 0
+    _depth: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Side -> `SideDepth`, worked out on first use (`depth`); never part of the value."""
 
     @classmethod
     def of(cls, venue: str, bids: Iterable[tuple[Decimal, Decimal]], asks: Iterable[tuple[Decimal, Decimal]],
@@ -66,6 +94,15 @@ class VenueBook:
         """The levels an order of `side` takes from: a buy takes the asks, a sell the bids."""
         return self.asks if side is Side.BUY else self.bids
 
+    def depth(self, side: Side) -> SideDepth:
+        """The levels an order of `side` takes from with their cumulative depth, worked out once per
+        venue book (so a venue's update recomputes that venue's only)."""
+        found = self._depth.get(side)
+        if found is None:
+            buy = side is Side.BUY
+            found = self._depth[side] = _side_depth(self.asks if buy else self.bids, buy)
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class ConsolidatedBook:
@@ -73,6 +110,26 @@ class ConsolidatedBook:
 
     instrument: str
     venues: Mapping[str, VenueBook] = field(default_factory=dict)
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Values worked out from `venues` (see `derived`), kept with this book value; never part of it."""
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, worked out once per book value: kept under `key`, which must name everything
+        besides this book that the value depends on. A book is replaced, never changed, on an update,
+        so what is kept goes with the book it was worked out from."""
+        found = self._derived.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._derived[key] = compute()
+        return found
+
+    def taking(self, side: Side) -> dict[str, SideDepth]:
+        """venue -> its `SideDepth` on the side an order of `side` takes from (only venues that show some,
+        in book order), worked out once per book; read-only."""
+        found = self._derived.get(side)
+        if found is None:
+            found = self._derived[side] = {venue: book.depth(side) for venue, book in self.venues.items()
+                                           if (book.asks if side is Side.BUY else book.bids)}
+        return found
 
     def with_levels(self, venue: str, bids: Iterable[tuple[Decimal, Decimal]],
                     asks: Iterable[tuple[Decimal, Decimal]], ts_event: int = 0) -> "ConsolidatedBook":

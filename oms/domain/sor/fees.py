@@ -2,8 +2,8 @@
 
 This module owns the fee arithmetic. A `FeeSchedule` gives a venue's taker and
 maker rates in one unit (`FeeUnit.PER_SHARE`: currency per share, or
-`FeeUnit.BPS`: basis points of the notional); a negative rate is a rebate.
-`fee(quantity, price, liquidity)` is exact (`Decimal`, never rounded);
+`FeeUnit.BPS`: basis points of the notional, at most 10000 either way); a
+negative rate is a rebate. `fee(quantity, price, liquidity)` is exact (`Decimal`, never rounded);
 `per_share(price, liquidity)` is the fee of one share at `price`, which is what
 cost-aware routing adds to (a buy) or subtracts from (a sell) a level's price.
 `parse_fees` reads the configuration form
@@ -40,6 +40,11 @@ class FeeSchedule:
     taker: Decimal = Decimal(0)
     maker: Decimal = Decimal(0)
     unit: FeeUnit = FeeUnit.PER_SHARE
+
+    def __post_init__(self) -> None:
+        if self.unit is FeeUnit.BPS and not (-_BPS <= self.taker <= _BPS and -_BPS <= self.maker <= _BPS):
+            raise ValueError(f"fee rates of {self.taker} and {self.maker} bps: a rate in basis points is at most "
+                             f"10000 (100% of the notional) either way")
 
     def rate(self, liquidity: Liquidity) -> Decimal:
         return self.taker if liquidity is Liquidity.TAKER else self.maker
@@ -96,5 +101,8 @@ def parse_fees(spec: str) -> dict[str, FeeSchedule]:
             raise ValueError(f"{venue}: taker and maker rates must be in the same unit")
         unit = units.pop() if units else FeeUnit.PER_SHARE
         zero = (Decimal(0), unit)
-        out[venue] = FeeSchedule(found.get("taker", zero)[0], found.get("maker", zero)[0], unit)
+        try:
+            out[venue] = FeeSchedule(found.get("taker", zero)[0], found.get("maker", zero)[0], unit)
+        except ValueError as error:
+            raise ValueError(f"{venue}: {error}") from None
     return out

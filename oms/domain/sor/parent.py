@@ -3,7 +3,7 @@
 This module owns the parent/child protocol. A client order routed to
 `SMART_VENUE` is a parent: it keeps its own journal (the client's view: cum
 qty, average price, leaves), and its quantity is worked by child orders, each
-an ordinary order (`<parent>:c<n>`, `oms.domain.sor.ids`) with its own journal
+an ordinary order (`<parent>:c<n>`, `oms.ids.child_order_id`) with its own journal
 and its own venue requests. The decisions, each a pure function of the
 current orders and a `SmartRouting` (strategy rules, books, venue statistics,
 closed venues, fees):
@@ -45,7 +45,6 @@ from oms.domain.orders import Order, decide_cancel, decide_child, decide_report,
 from oms.domain.route import NO_ROUTE, SMART_VENUE
 from oms.domain.sor.book import ConsolidatedBook
 from oms.domain.sor.fees import FeeSchedule
-from oms.domain.sor.ids import child_order_id, parent_of
 from oms.domain.sor.stats import VenueStatistics
 from oms.domain.sor.strategies import Strategy, Want, best_price, plain, route
 from oms.events import (
@@ -98,7 +97,7 @@ def is_parent(order: Order | None) -> bool:
 def children_of(lookup: OrderLookup, parent_id: str) -> list[Order]:
     """The parent's children, in the order they were placed (`:c1`, `:c2`, ... until one is missing)."""
     children = []
-    while (child := lookup(child_order_id(parent_id, len(children) + 1))) is not None:
+    while (child := lookup(ids.child_order_id(parent_id, len(children) + 1))) is not None:
         children.append(child)
     return children
 
@@ -141,7 +140,7 @@ def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, t
     decided: list[Event] = []
     for child in decision.children:
         number += 1
-        cid = child_order_id(parent.order_id, number)
+        cid = ids.child_order_id(parent.order_id, number)
         decided += decide_child(parent, cid, child.venue, child.quantity, child.limit_price, record_id, now)
         price = plain(child.limit_price) if child.limit_price is not None else "MKT"
         placed.append(f"{cid} {child.venue} {plain(child.quantity)}@{price}")
@@ -173,7 +172,7 @@ def _end(parent: Order, reason: str, now: int, exec_id: str) -> list[Event]:
 def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing: SmartRouting | None,
                 now: int) -> list[Event]:
     """What an applied journal event of a child (`child` as it is after it) does to its parent."""
-    parent = lookup(parent_of(child.order_id) or "")
+    parent = lookup(ids.parent_of(child.order_id) or "")
     if parent is None:
         return []
     if isinstance(event, OrderAcknowledged):

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from oms.domain.route import SMART_VENUE
-from oms.domain.sor.ids import parent_of
 from oms.events import (
     JournalEvent,
     OrderAccepted,
@@ -33,6 +32,7 @@ from oms.events import (
     RoutingDecided,
     Side,
 )
+from oms.ids import parent_of
 
 __all__ = ["VenueStatistics", "VenueStats"]
 

@@ -28,11 +28,12 @@ child goes to a closed venue. Money is `Decimal`, exact. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
+from typing import Callable, Iterator, Mapping, NamedTuple, Protocol
 
-from oms.domain.sor.book import ConsolidatedBook, Level
+from oms.domain.sor.book import ConsolidatedBook, Level, SideDepth
 from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity
 from oms.domain.sor.stats import VenueStatistics
 from oms.events import Side
@@ -59,8 +60,7 @@ class Want:
     venue: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Child:
+class Child(NamedTuple):
     """One child order: `quantity` at `venue`, limit `limit_price` (None: market), and whether it is
     expected to take displayed liquidity (TAKER) or rest (MAKER)."""
 
@@ -70,8 +70,7 @@ class Child:
     liquidity: Liquidity
 
 
-@dataclass(frozen=True, slots=True)
-class Score:
+class Score(NamedTuple):
     """A venue the strategy considered, its score (lower is better for prices and costs; `None`: not
     scored) and a note (why it was skipped, or what the score is)."""
 
@@ -99,6 +98,36 @@ class _Swept(NamedTuple):
         return f"swept {swept or 'nothing'}{rest}"
 
 
+class _Plain(NamedTuple):
+    """A decimal worded by `plain` when it is."""
+
+    value: Decimal
+
+    def __str__(self) -> str:
+        return plain(self.value)
+
+
+class _Worded(NamedTuple):
+    """A reason worded only when the journal asks: `text.format(*parts)`, each part worded by `str`."""
+
+    text: str
+    parts: tuple
+
+    def __str__(self) -> str:
+        return self.text.format(*map(str, self.parts))
+
+
+class _Split(NamedTuple):
+    """What a split did, worded only when the journal asks (`Decision.reason`)."""
+
+    total: Decimal
+    children: tuple[Child, ...]
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{plain(c.quantity)} at {c.venue}" for c in self.children)
+        return f"split by depth {plain(self.total)} shown: {parts}"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A strategy's answer: the children to send, each venue considered with its score, and why
@@ -123,77 +152,120 @@ class Strategy(Protocol):
                  fees: Mapping[str, FeeSchedule]) -> Decision: ...
 
 
-def _within(side: Side, price: Decimal, limit: Decimal | None) -> bool:
-    return limit is None or (price <= limit if side is Side.BUY else price >= limit)
-
-
-def _open_levels(want: Want, book: ConsolidatedBook, closed: Mapping[str, str]) -> tuple[dict[str, tuple[Level, ...]], list[Score]]:
-    """venue -> its levels for `want` (open venues only), and a Score per closed venue."""
+def _open_levels(want: Want, book: ConsolidatedBook, closed: Mapping[str, str]) -> tuple[dict[str, SideDepth], list[Score]]:
+    """venue -> its levels for `want` (open venues only, book order), and a Score per closed venue."""
     skipped = []
     levels = {}
-    buy = want.side is Side.BUY
-    for venue, venue_book in book.venues.items():
-        venue_levels = venue_book.asks if buy else venue_book.bids
-        if not venue_levels:
-            continue
+    for venue, depth in book.taking(want.side).items():
         if venue in closed:
             skipped.append(Score(venue, None, f"circuit open: {closed[venue]}"))
         else:
-            levels[venue] = venue_levels
+            levels[venue] = depth
     return levels, skipped
 
 
-def _sweep(want: Want, levels: dict[str, tuple[Level, ...]],
-           key: Callable[[str, Decimal], Decimal]) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
-    """Take displayed liquidity within the limit, lowest `key(venue, price)` first (the key breaks its
-    own ties): venue -> (quantity, worst price taken), and the quantity left. A k-way merge over the
-    venues' levels, which are already best first, so a sweep costs the levels it takes, not the book."""
+def _net_terms(schedule: FeeSchedule, buy: bool) -> tuple[Decimal, Decimal]:
+    """(factor, addend): a price net of `schedule`'s taker fee per share is `price * factor + addend`
+    (per share the fee is a constant, in basis points a factor of the price; a sell subtracts it)."""
+    if schedule.unit is FeeUnit.BPS:
+        return (_ONE + schedule.taker / _BPS if buy else _ONE - schedule.taker / _BPS), ZERO
+    return _ONE, (schedule.taker if buy else -schedule.taker)
+
+
+class _SweepOrder:
+    """The levels of a book side in the order sweeps take them, lowest rank first: price then taker fee
+    then venue (`with_fee` False), or the price net of the taker fee per share then venue; a venue's own
+    levels in book order on ties. A k-way merge of the venues' levels, which are best first (and so are
+    their net prices, a fee in basis points being at most 100% of the notional: `FeeSchedule`), merged
+    only as far as sweeps have needed it: `entries` holds (price, venue, size) merged so far, `walk()`
+    yields them and merges on. `scores` is each venue's best level ranked (what the strategy considered);
+    `schedules` the fee schedules it was worked out with. Kept with its book (`_sweep_order`), used from
+    one thread."""
+
+    __slots__ = ("entries", "scores", "schedules", "_heap", "_levels", "_buy", "_with_fee")
+
+    def __init__(self, book: ConsolidatedBook, side: Side, schedules: tuple[FeeSchedule, ...], with_fee: bool):
+        self.entries: list[tuple[Decimal, str, Decimal]] = []
+        self.scores: dict[str, Score] = {}
+        self.schedules = schedules
+        self._buy = buy = side is Side.BUY
+        self._with_fee = with_fee
+        self._levels: dict[str, tuple[tuple[Level, ...], object]] = {}
+        self._heap = []
+        note = "price net of taker fee" if with_fee else "best price, then taker fee"
+        for (venue, venue_book), schedule in zip(book.venues.items(), schedules):
+            levels = venue_book.asks if buy else venue_book.bids
+            if not levels:
+                continue
+            terms = _net_terms(schedule, buy) if with_fee else schedule.taker
+            self._levels[venue] = (levels, terms)
+            rank = self._rank(venue, levels, terms, 0)
+            self._heap.append(rank)
+            top = levels[0].price
+            self.scores[venue] = Score(venue, (rank[0] if buy else -rank[0]) if with_fee else top, note)
+        heapq.heapify(self._heap)
+
+    def _rank(self, venue: str, levels: tuple[Level, ...], terms, index: int) -> tuple:
+        price = levels[index].price
+        if self._with_fee:
+            factor, addend = terms
+            net = price * factor + addend
+            return (net if self._buy else -net, venue, index)
+        return (price if self._buy else -price, terms, venue, index)
+
+    def walk(self) -> Iterator[tuple[Decimal, str, Decimal]]:
+        """Every level in order: those merged already, then merging on while the caller asks."""
+        yield from self.entries
+        heap, entries = self._heap, self.entries
+        while heap:
+            rank = heapq.heappop(heap)
+            venue, index = rank[-2], rank[-1]
+            levels, terms = self._levels[venue]
+            price, size = levels[index]
+            if index + 1 < len(levels):
+                heapq.heappush(heap, self._rank(venue, levels, terms, index + 1))
+            entry = (price, venue, size)
+            entries.append(entry)
+            yield entry
+
+
+def _sweep_order(book: ConsolidatedBook, side: Side, fees: Mapping[str, FeeSchedule], with_fee: bool) -> _SweepOrder:
+    """The book's `_SweepOrder` for `side` under `fees`, kept with the book under the identities of the
+    venues' fee schedules (which the order holds, so no other schedule can take their ids): merged once
+    per book value and fee configuration, not per decision."""
+    schedules = tuple(fees.get(venue, FREE) for venue in book.venues)
+    key = (_SweepOrder, side, with_fee, *map(id, schedules))
+    return book.derived(key, lambda: _SweepOrder(book, side, schedules, with_fee))
+
+
+def _sweep(want: Want, order: _SweepOrder, closed: Mapping[str, str],
+           by_price: bool) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
+    """Take displayed liquidity of open venues within the limit in `order`: venue -> (quantity, worst
+    price taken), and the quantity left. A walk of the levels it takes (and of those it skips), not of
+    the book: it ends when nothing is left, or once every open venue has shown a level past the limit
+    (a venue's later levels are past it too; in price order, `by_price`, the first such level ends it)."""
     limit, buy = want.limit_price, want.side is Side.BUY
-    heap = []
-    for venue, venue_levels in levels.items():
-        price = venue_levels[0].price
-        if limit is None or (price <= limit if buy else price >= limit):
-            heap.append((key(venue, price), venue, 0))
-    heapq.heapify(heap)
     left = want.quantity
     taken: dict[str, tuple[Decimal, Decimal]] = {}
-    while heap and left > 0:
-        _, venue, index = heapq.heappop(heap)
-        venue_levels = levels[venue]
-        price, size = venue_levels[index]
+    if left <= 0:
+        return taken, left
+    past: set[str] = set()
+    open_venues = len(order.scores) - sum(1 for venue in order.scores if venue in closed)
+    for price, venue, size in order.walk():
+        if venue in closed:
+            continue
+        if limit is not None and (price > limit if buy else price < limit):
+            past.add(venue)
+            if by_price or len(past) == open_venues:
+                break
+            continue
         qty = size if size < left else left
         before = taken.get(venue)
         taken[venue] = (qty if before is None else before[0] + qty, price)
         left -= qty
-        index += 1
-        if index < len(venue_levels):
-            price = venue_levels[index][0]
-            if limit is None or (price <= limit if buy else price >= limit):
-                heapq.heappush(heap, (key(venue, price), venue, index))
+        if left <= 0:
+            break
     return taken, left
-
-
-def _price_key(side: Side, venues: Iterable[str], fees: Mapping[str, FeeSchedule],
-               with_fee: bool) -> Callable[[str, Decimal], tuple]:
-    """The sweep's ranking key, lower first. Price then taker fee then venue (`with_fee` False), or the
-    price net of the taker fee per share, then venue. Each venue's fee is resolved once per decision:
-    per share it is a constant, in basis points a factor of the price."""
-    buy = side is Side.BUY
-    if not with_fee:
-        rank = {v: fees.get(v, FREE).taker for v in venues}
-        if buy:
-            return lambda venue, price: (price, rank[venue], venue)
-        return lambda venue, price: (-price, rank[venue], venue)
-    terms = {}
-    for venue in venues:
-        schedule = fees.get(venue, FREE)
-        if schedule.unit is FeeUnit.BPS:
-            terms[venue] = (_ONE + schedule.taker / _BPS if buy else _ONE - schedule.taker / _BPS, ZERO)
-        else:
-            terms[venue] = (_ONE, schedule.taker if buy else -schedule.taker)
-    if buy:
-        return lambda venue, price: (price * terms[venue][0] + terms[venue][1], venue)
-    return lambda venue, price: (-(price * terms[venue][0] + terms[venue][1]), venue)
 
 
 def _children(want: Want, taken: Mapping[str, tuple[Decimal, Decimal]], left: Decimal, post_at: str | None) -> tuple[Child, ...]:
@@ -229,14 +301,16 @@ def _fallback_venue(want: Want, book: ConsolidatedBook, closed: Mapping[str, str
 def _sweeping(name: str, with_fee: bool) -> Strategy:
     def strategy(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
                  fees: Mapping[str, FeeSchedule]) -> Decision:
-        levels, considered = _open_levels(want, book, closed)
-        key = _price_key(want.side, levels, fees, with_fee)
-        note = "price net of taker fee" if with_fee else "best price, then taker fee"
-        buy = want.side is Side.BUY
-        for venue, venue_levels in levels.items():
-            k = key(venue, venue_levels[0].price)[0]
-            considered.append(Score(venue, k if buy else -k, note))
-        taken, left = _sweep(want, levels, key)
+        order = _sweep_order(book, want.side, fees, with_fee)
+        considered = []
+        opened = []
+        for venue, score in order.scores.items():
+            if venue in closed:
+                considered.append(Score(venue, None, f"circuit open: {closed[venue]}"))
+            else:
+                opened.append(score)
+        considered += opened
+        taken, left = _sweep(want, order, closed, by_price=not with_fee)
         post_at = next(iter(taken), None) or _fallback_venue(want, book, closed, fees)
         children = _children(want, taken, left, post_at)
         if not children:
@@ -257,16 +331,15 @@ def _lots(quantity: Decimal) -> Decimal:
 def liquidity_split(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
                     fees: Mapping[str, FeeSchedule]) -> Decision:
     levels, considered = _open_levels(want, book, closed)
+    limit = want.limit_price
+    bound = None if limit is None else limit if want.side is Side.BUY else -limit  # in `SideDepth.keys` terms
     depth: dict[str, tuple[Decimal, Decimal | None]] = {}
-    for venue, venue_levels in levels.items():
-        shown, worst = ZERO, None
-        for level in venue_levels:
-            if not _within(want.side, level.price, want.limit_price):
-                break
-            shown, worst = shown + level.size, level.price
+    for venue, side_depth in levels.items():
+        within = len(side_depth.keys) if bound is None else bisect_right(side_depth.keys, bound)
+        shown = side_depth.cumulative[within - 1] if within else ZERO
         considered.append(Score(venue, shown, "depth within the limit"))
         if shown > 0:
-            depth[venue] = (shown, worst)
+            depth[venue] = (shown, side_depth.levels[within - 1].price)
     total = sum((d for d, _ in depth.values()), ZERO)
     if total == 0:
         return best_price(want, book, stats, closed, fees)
@@ -282,15 +355,15 @@ def liquidity_split(want: Want, book: ConsolidatedBook, stats: VenueStatistics, 
         rests = qty > depth[venue][0] or want.limit_price is not None and venue == deepest and want.quantity > total
         limit = want.limit_price if rests else depth[venue][1]
         children.append(Child(venue, qty, limit, Liquidity.MAKER if rests and want.limit_price else Liquidity.TAKER))
-    parts = ", ".join(f"{plain(c.quantity)} at {c.venue}" for c in children)
-    return Decision("split", tuple(children), tuple(considered), f"split by depth {plain(total)} shown: {parts}")
+    children = tuple(children)
+    return Decision("split", children, tuple(considered), _Split(total, children))
 
 
 def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
             fees: Mapping[str, FeeSchedule]) -> Decision:
     if want.limit_price is None:
         decision = best_price(want, book, stats, closed, fees)
-        return Decision("passive", decision.children, decision.considered, f"a market order sweeps: {decision.reason}")
+        return Decision("passive", decision.children, decision.considered, _Worded("a market order sweeps: {}", (decision.why,)))
     considered = [Score(v, None, f"circuit open: {why}") for v, why in sorted(closed.items()) if v in book.venues or v in fees]
     candidates = sorted(v for v in {*book.venues, *fees, *([want.venue] if want.venue else [])} if v not in closed)
     if not candidates:
@@ -300,7 +373,7 @@ def passive(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: 
         considered.append(Score(v, -rates[v], "fill rate, negated"))
     chosen = min(candidates, key=lambda v: (-rates[v], fees.get(v, FREE).per_share(want.limit_price, Liquidity.MAKER), v))
     child = Child(chosen, want.quantity, want.limit_price, Liquidity.MAKER)
-    return Decision("passive", (child,), tuple(considered), f"posted at {chosen}: best fill rate {plain(rates[chosen])}")
+    return Decision("passive", (child,), tuple(considered), _Worded("posted at {}: best fill rate {}", (chosen, _Plain(rates[chosen]))))
 
 
 @dataclass(frozen=True)
