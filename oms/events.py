@@ -16,11 +16,14 @@ Conventions:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, ClassVar, Optional
+from functools import lru_cache
+from typing import Annotated, ClassVar, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
+                      model_validator)
 
 SCALE = 8
 """Decimal places of every price, quantity and amount on the wire."""
@@ -976,3 +979,59 @@ class RoutingDecided(JournalEvent):
 JOURNAL_EVENTS = (*JOURNAL_EVENTS, RoutingDecided)
 EVENT_TYPES = (*EVENT_TYPES, RoutingDecided)
 BY_SCHEMA_NAME[RoutingDecided.schema_name] = RoutingDecided
+
+
+# ------------------------------------------------------------- built events
+
+_E = TypeVar("_E", bound=Event)
+_CHECK_BUILT = [False]
+"""While true (`checking_built`), `built` also validates and fails on any difference."""
+_IDENTIFIER = TypeAdapter(Identifier)
+
+
+def built(cls: type[_E], /, **fields) -> _E:
+    """A `cls` event the engine builds from values that are already valid, without validating them
+    again (pydantic's `model_construct`): every field must be given exactly as validation would
+    leave it (enums as members, money as Decimal within the wire's decimal(28, 8), ids that match
+    `Identifier`). Callers use it only where each value comes from a validated event or command, or
+    from an id or amount they checked (`is_identifier`, `fits_wire`); input crossing the boundary
+    (decoded records, users' commands) keeps full validation. Under `checking_built()` (tests)
+    every built event is also validated, and a value that validation would reject or change
+    (including its type) raises `AssertionError`: the fast path cannot drift from the validated one."""
+    event = cls.model_construct(**fields)
+    if _CHECK_BUILT[0]:
+        validated = cls(**fields)
+        drift = {name: (value, validated.__dict__.get(name)) for name, value in event.__dict__.items()
+                 if type(value) is not type(validated.__dict__.get(name)) or value != validated.__dict__.get(name)}
+        if drift or validated != event:
+            raise AssertionError(f"built {cls.__name__} differs from the validated one: {drift}")
+    return event
+
+
+@contextmanager
+def checking_built():
+    """Within it, `built` validates each event it builds and compares (for tests)."""
+    before, _CHECK_BUILT[0] = _CHECK_BUILT[0], True
+    try:
+        yield
+    finally:
+        _CHECK_BUILT[0] = before
+
+
+@lru_cache(maxsize=4096)
+def is_identifier(value: str) -> bool:
+    """True when `value` is a valid `Identifier` (cached: venue names and the like repeat)."""
+    try:
+        _IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+_WIRE_LIMIT = Decimal(10) ** (PRECISION - SCALE)
+
+
+def fits_wire(value: Decimal) -> bool:
+    """True when `value` passes a `Quantity` field as it is: finite, >= 0, at most `SCALE`
+    decimal places and below 10^(PRECISION - SCALE)."""
+    return value.is_finite() and value >= 0 and value.as_tuple().exponent >= -SCALE and value < _WIRE_LIMIT

@@ -67,9 +67,17 @@ from oms.events import (
     OrderType,
     VenueAction,
     VenueRequest,
+    built,
+    fits_wire,
+    is_identifier,
 )
 
 __all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_child", "decide_new", "decide_new_day", "decide_report", "decide_status"]
+
+
+def _validated(cls: type, /, **fields) -> Event:
+    """`cls(**fields)`, validated: the twin of `oms.events.built` for values not known valid."""
+    return cls(**fields)
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -142,7 +150,8 @@ def decide_new(
             )
         ]
     oid = ids.order_id(cmd.account, cmd.client_order_id)
-    accepted = OrderAccepted(
+    accepted = built(  # every field is the validated command's, or an id minted from it
+        OrderAccepted,
         **_stamp(ids.journal_event_id(oid, 1), now),
         order_id=oid,
         account=cmd.account,
@@ -176,14 +185,31 @@ def decide_new(
         ]
     target = route.venue
     rid = ids.request_id(oid, 2)
-    routed = OrderRouted(
+    make = built if is_identifier(target) else _validated  # a router's venue is checked once per name
+    routed = make(
+        OrderRouted,
         **_journal(order, 2, now),
         venue=target,
         request_id=rid,
         quantity=cmd.quantity,
         limit_price=cmd.limit_price,
     )
-    request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
+    request = make(
+        VenueRequest,
+        **_stamp(ids.venue_request_event_id(rid), now),
+        action=VenueAction.NEW,
+        venue=target,
+        account=cmd.account,
+        order_id=oid,
+        request_id=rid,
+        orig_request_id=None,
+        instrument=cmd.instrument,
+        side=cmd.side,
+        order_type=cmd.order_type,
+        quantity=cmd.quantity,
+        limit_price=cmd.limit_price,
+        time_in_force=cmd.time_in_force,
+    )
     return [accepted, routed, request]
 
 
@@ -610,9 +636,13 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
     stated = {"cum_qty": order.cum_qty, "leaves_qty": order.leaves_qty, "avg_px": order.avg_px}
     kind = report.exec_type
     reason = clip(report.reason) if report.reason is not None else None
+    # the report is validated and the order holds validated values: only the minted ids (an
+    # adopted order's long id + ".seq") may not fit, and then validation decides as before
+    make = built if len(head["event_id"]) <= ids.MAX_LEN else _validated
 
     if kind is ExecType.NEW:
-        return OrderAcknowledged(
+        return make(
+            OrderAcknowledged,
             **head, venue=report.venue, exec_id=report.exec_id, venue_order_id=report.venue_order_id
         )
     if kind is ExecType.REJECTED:
@@ -626,7 +656,8 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
     if kind in (ExecType.PARTIAL_FILL, ExecType.FILL):
         if report.last_qty <= 0 or report.last_px <= 0:
             return _Unfit("INVALID_FILL", f"last_qty {report.last_qty} at {report.last_px}")
-        return OrderFilled(
+        return make(
+            OrderFilled,
             **head,
             **stated,
             fill_id=ids.fill_id(order.order_id, seq),
@@ -758,14 +789,20 @@ def decide_new_day(order: Order | None, trading_day: str, now: int) -> list[Even
 
 
 _STATED = ("cum_qty", "leaves_qty", "avg_px")
+_STATED_OF: dict[type, tuple[str, ...]] = {}
 
 
 def _stated(candidate: JournalEvent, after: Order) -> JournalEvent:
     """`candidate` stating the quantities of `after`, the order `evolve` derived from it (validated)."""
-    names = [name for name in _STATED if name in type(candidate).model_fields]
+    cls = type(candidate)
+    names = _STATED_OF.get(cls)
+    if names is None:
+        names = _STATED_OF[cls] = tuple(name for name in _STATED if name in cls.model_fields)
     if not names:
         return candidate
-    return type(candidate)(**{**dict(candidate), **{name: getattr(after, name) for name in names}})
+    stated = {name: getattr(after, name) for name in names}
+    fits = len(candidate.event_id) <= ids.MAX_LEN and all(fits_wire(value) for value in stated.values())
+    return (built if fits else _validated)(cls, **{**candidate.__dict__, **stated})
 
 
 _IN_FLIGHT = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
@@ -824,7 +861,9 @@ def _fill(
     now: int,
     late: bool = False,
 ) -> Fill:
-    return Fill(
+    # every value is the validated report's, the order's or the journal event's (its fill id)
+    return built(
+        Fill,
         **_stamp(event.fill_id, now),
         fill_id=event.fill_id,
         kind=kind,

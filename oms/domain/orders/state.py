@@ -436,16 +436,28 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
     if exec_id:
         changes["exec_ids"] = order.exec_ids | {exec_id}
         changes["execs"] = order.execs + (_exec_record(order, event, exec_id),)
-    return replace(
-        order,
-        **changes,
-        status=status,
-        leaves_qty=_leaves(
-            status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
-        ),
-        seq=event.seq,
-        ts_last=event.ts_event,
+    changes["status"] = status
+    changes["leaves_qty"] = _leaves(
+        status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
     )
+    changes["seq"] = event.seq
+    changes["ts_last"] = event.ts_event
+    return _updated(order, changes)
+
+
+_new = object.__new__
+_SLOTS = tuple((name, getattr(Order, name).__get__, getattr(Order, name).__set__) for name in Order.__slots__)
+assert {name for name, _, _ in _SLOTS} == set(Order.__dataclass_fields__), "_updated sets every field of Order"
+
+
+def _updated(order: Order, changes: dict) -> Order:
+    """`dataclasses.replace(order, **changes)` for the fields `_effect` and `evolve` change (no
+    other names), set through the slots' own setters: the generated `__init__` of a frozen
+    dataclass of 25 fields costs several times more, and the engine makes a new order per event."""
+    new = _new(Order)
+    for name, get, set_ in _SLOTS:
+        set_(new, changes[name] if name in changes else get(order))
+    return new
 
 
 def fold(events: Iterable[Event], orders: dict[str, Order] | None = None) -> dict[str, Order]:
