@@ -989,16 +989,41 @@ _CHECK_BUILT = [False]
 _IDENTIFIER = TypeAdapter(Identifier)
 
 
+_new_model = object.__new__
+_set = object.__setattr__
+_LAYOUTS: dict[type, tuple[tuple[tuple[str, object], ...], frozenset[str]]] = {}
+
+
+def _layout(cls: type[Event]) -> tuple[tuple[tuple[str, object], ...], frozenset[str]]:
+    """((field name, default) of `cls` in field order, the required names): what `model_construct`
+    reads of a class, once per class (events have no aliases, factories or post-init hooks)."""
+    if cls.__pydantic_post_init__ or any(
+            info.default_factory is not None or info.alias is not None or info.validation_alias is not None
+            for info in cls.model_fields.values()):  # pragma: no cover - no event has any of them
+        raise TypeError(f"{cls.__name__} needs model_construct's general path: build it with validation")
+    layout = tuple((name, None if info.is_required() else info.default) for name, info in cls.model_fields.items())
+    required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
+    _LAYOUTS[cls] = layout, required
+    return _LAYOUTS[cls]
+
+
 def built(cls: type[_E], /, **fields) -> _E:
     """A `cls` event the engine builds from values that are already valid, without validating them
-    again (pydantic's `model_construct`): every field must be given exactly as validation would
-    leave it (enums as members, money as Decimal within the wire's decimal(28, 8), ids that match
+    again (what pydantic's `model_construct` does, without its general path): every field must be
+    given exactly as validation would leave it (enums as members, money as Decimal within the wire's decimal(28, 8), ids that match
     `Identifier`). Callers use it only where each value comes from a validated event or command, or
     from an id or amount they checked (`is_identifier`, `fits_wire`); input crossing the boundary
     (decoded records, users' commands) keeps full validation. Under `checking_built()` (tests)
     every built event is also validated, and a value that validation would reject or change
     (including its type) raises `AssertionError`: the fast path cannot drift from the validated one."""
-    event = cls.model_construct(**fields)
+    layout, required = _LAYOUTS.get(cls) or _layout(cls)
+    if not required <= fields.keys():
+        raise TypeError(f"{cls.__name__} built without {', '.join(sorted(required - fields.keys()))}")
+    event = _new_model(cls)
+    _set(event, "__dict__", {name: fields[name] if name in fields else default for name, default in layout})
+    _set(event, "__pydantic_fields_set__", set(fields))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
     if _CHECK_BUILT[0]:
         validated = cls(**fields)
         drift = {name: (value, validated.__dict__.get(name)) for name, value in event.__dict__.items()

@@ -121,8 +121,10 @@ def decide_new(
     route: Route | str,
     now: int,
     denial: Denial | None = None,
+    order_id: str | None = None,
 ) -> list[Event]:
-    """Accept and route a new order, or deny it.
+    """Accept and route a new order, or deny it (`order_id`: the command's order id when the caller
+    derived it already, `ids.order_id(cmd.account, cmd.client_order_id)`).
 
     `existing` is the order at `ids.order_id(cmd.account, cmd.client_order_id)`;
     if there is one the command is a duplicate: a seq-0 `OrderDenied`
@@ -149,7 +151,7 @@ def decide_new(
                 command_id=cmd.event_id,
             )
         ]
-    oid = ids.order_id(cmd.account, cmd.client_order_id)
+    oid = order_id or ids.order_id(cmd.account, cmd.client_order_id)
     accepted = built(  # every field is the validated command's, or an id minted from it
         OrderAccepted,
         **_stamp(ids.journal_event_id(oid, 1), now),
