@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from oms import ids
 from oms.domain.denial import Denial
-from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill
+from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill, settled
 from oms.domain.orders.table import DomainError, InvalidTransition, is_live
 from oms.domain.route import SMART_VENUE, Route
 from oms.events import (
@@ -550,6 +550,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
     except InvalidTransition as exc:
         return anomaly("INVALID_TRANSITION", str(exc))
     event = _stated(candidate, after)
+    if event is not candidate:
+        settled(order, event, after)
 
     if isinstance(event, OrderFilled):
         if after.cum_qty > order.quantity:

@@ -414,10 +414,38 @@ def created(event: OrderAccepted) -> Order:
     )
 
 
+_LAST: tuple = (None, None, None)
+"""(order, event, evolved) of the last `evolve` of an existing order, or `settled` by a decision:
+one tuple, replaced whole, so a thread never reads another's half-written entry."""
+
+
 def evolve(order: Order | None, event: JournalEvent) -> Order:
     """`order` after `event`. Raises `SequenceError` unless event.seq == order.seq + 1
     (1 for the first, which must be OrderAccepted), `InvalidTransition` if the table
-    has no edge, `InvalidEvent` if the event does not fit the order."""
+    has no edge, `InvalidEvent` if the event does not fit the order.
+
+    The engine decides a report by evolving the order with the candidate event and then folds
+    the same event into the same order: the last result is kept by identity of both (they are
+    frozen), so the fold takes it instead of deriving it again."""
+    global _LAST
+    last = _LAST
+    if last[1] is event and last[0] is order and order is not None:
+        return last[2]
+    after = _evolve(order, event)
+    if order is not None:
+        _LAST = (order, event, after)
+    return after
+
+
+def settled(order: Order, event: JournalEvent, after: Order) -> None:
+    """Tell `evolve` that `after` is `order` after `event`: for an event a decision restated from
+    a candidate it evolved (`decisions._stated`: only cum_qty, leaves_qty and avg_px differ, which
+    no effect reads), so the fold does not derive the same order again."""
+    global _LAST
+    _LAST = (order, event, after)
+
+
+def _evolve(order: Order | None, event: JournalEvent) -> Order:
     expected = 1 if order is None else order.seq + 1
     if event.seq != expected:
         name = event.order_id if order is None else order.order_id
