@@ -991,19 +991,20 @@ _IDENTIFIER = TypeAdapter(Identifier)
 
 _new_model = object.__new__
 _set = object.__setattr__
-_LAYOUTS: dict[type, tuple[tuple[tuple[str, object], ...], frozenset[str]]] = {}
+_LAYOUTS: dict[type, tuple[dict[str, object], frozenset[str]]] = {}
 
 
-def _layout(cls: type[Event]) -> tuple[tuple[tuple[str, object], ...], frozenset[str]]:
-    """((field name, default) of `cls` in field order, the required names): what `model_construct`
-    reads of a class, once per class (events have no aliases, factories or post-init hooks)."""
+def _layout(cls: type[Event]) -> tuple[dict[str, object], frozenset[str]]:
+    """({field name: default (None when required)} in field order, the required names): what
+    `model_construct` reads of a class, once per class (events have no aliases, factories or
+    post-init hooks). A copy of the template updated with the given fields keeps field order."""
     if cls.__pydantic_post_init__ or any(
             info.default_factory is not None or info.alias is not None or info.validation_alias is not None
             for info in cls.model_fields.values()):  # pragma: no cover - no event has any of them
         raise TypeError(f"{cls.__name__} needs model_construct's general path: build it with validation")
-    layout = tuple((name, None if info.is_required() else info.default) for name, info in cls.model_fields.items())
+    template = {name: None if info.is_required() else info.default for name, info in cls.model_fields.items()}
     required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
-    _LAYOUTS[cls] = layout, required
+    _LAYOUTS[cls] = template, required
     return _LAYOUTS[cls]
 
 
@@ -1016,11 +1017,15 @@ def built(cls: type[_E], /, **fields) -> _E:
     (decoded records, users' commands) keeps full validation. Under `checking_built()` (tests)
     every built event is also validated, and a value that validation would reject or change
     (including its type) raises `AssertionError`: the fast path cannot drift from the validated one."""
-    layout, required = _LAYOUTS.get(cls) or _layout(cls)
+    template, required = _LAYOUTS.get(cls) or _layout(cls)
     if not required <= fields.keys():
         raise TypeError(f"{cls.__name__} built without {', '.join(sorted(required - fields.keys()))}")
+    values = template.copy()
+    values.update(fields)
+    if len(values) != len(template):
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(fields.keys() - template.keys()))}")
     event = _new_model(cls)
-    _set(event, "__dict__", {name: fields[name] if name in fields else default for name, default in layout})
+    _set(event, "__dict__", values)
     _set(event, "__pydantic_fields_set__", set(fields))
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", None)

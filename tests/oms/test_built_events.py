@@ -62,6 +62,15 @@ def test_the_check_refuses_a_value_validation_would_coerce_or_refuse():
     assert built(OrderFilled, **{**fields, "last_qty": 5}).last_qty == 5  # unchecked: taken as given
 
 
+def test_a_missing_or_unknown_field_is_an_error_even_unchecked():
+    fields = builders.order_filled().__dict__
+    with pytest.raises(TypeError, match="without last_px"):
+        built(OrderFilled, **{k: v for k, v in fields.items() if k != "last_px"})
+    with pytest.raises(TypeError, match="no field price"):
+        built(OrderFilled, **fields, price=Decimal(1))
+    assert list(built(OrderFilled, **dict(reversed(fields.items()))).__dict__) == list(OrderFilled.model_fields)
+
+
 def test_the_guards_of_the_fast_path():
     assert is_identifier("SIM-A") and not is_identifier("bad venue") and not is_identifier("")
     assert fits_wire(Decimal("1.12345678")) and fits_wire(Decimal(0))

@@ -85,12 +85,13 @@ def _stamp(event_id: str, now: int) -> dict:
 
 
 def _journal(order: Order, seq: int, now: int) -> dict:
-    return {
-        **_stamp(ids.journal_event_id(order.order_id, seq), now),
-        "order_id": order.order_id,
-        "account": order.account,
-        "seq": seq,
-    }
+    return _head(order.order_id, order.account, seq, now)
+
+
+def _head(order_id: str, account: str, seq: int, now: int) -> dict:
+    """The fields every journal event of order `order_id` with `seq` starts with."""
+    return {"event_id": ids.journal_event_id(order_id, seq), "ts_event": now, "ts_init": now,
+            "order_id": order_id, "account": account, "seq": seq}
 
 
 def _venue_request(order: Order, action: VenueAction, request_id: str, now: int, **terms) -> VenueRequest:
@@ -168,7 +169,6 @@ def decide_new(
         time_in_force=cmd.time_in_force,
         command_id=cmd.event_id,
     )
-    order = created(accepted)
     if isinstance(route, str):
         route = Route(cmd.venue or route)
     denial = _first_refusal(route.denial, denial)
@@ -176,7 +176,7 @@ def decide_new(
         return [
             accepted,
             OrderDenied(
-                **_journal(order, 2, now),
+                **_head(oid, cmd.account, 2, now),
                 trader=cmd.trader,
                 client_order_id=cmd.client_order_id,
                 command="NewOrder",
@@ -190,7 +190,7 @@ def decide_new(
     make = built if is_identifier(target) else _validated  # a router's venue is checked once per name
     routed = make(
         OrderRouted,
-        **_journal(order, 2, now),
+        **_head(oid, cmd.account, 2, now),
         venue=target,
         request_id=rid,
         quantity=cmd.quantity,
