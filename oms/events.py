@@ -4,7 +4,9 @@ Each class here mirrors one Avro schema in `schemas/` (the source of truth for
 the wire); `tests/oms/test_schemas.py` proves that fields, types, optionality and
 enum symbols agree. Values are frozen pydantic models that validate at the
 boundary: a command that fails validation is never published, and an event
-that decodes but does not validate is refused with a reason.
+that decodes but does not validate is refused with a reason. Events the engine
+derives from values already validated are made with `built` (no second
+validation; tests run it under `checking_built()`, which validates and compares).
 
 Conventions:
 - every event starts with the envelope `event_id`, `ts_event`, `ts_init`

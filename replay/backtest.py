@@ -500,7 +500,7 @@ def run_backtest(market_data: Iterable[MarketData], strategy: Strategy,
 
     While it runs, the cyclic garbage collector's youngest generation waits for `_GC_YOUNG`
     allocations instead of 700: a run allocates millions of short-lived acyclic values (events,
-    orders, decimals) and a collection pass every 700 of them cost a fifth of its time."""
+    orders, decimals), and a collection pass every 700 of them was measured at up to a fifth of its time."""
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
     try:

@@ -11,7 +11,11 @@ written in one place (`state._effect`); the quantities the event states
 (cum_qty, leaves_qty, avg_px) are read from the state `evolve` derives. No
 decision raises on bad input or mutates anything: a refusal is an event
 (seq-0 `OrderDenied`, `OrderCancelRejected` or `OrderAnomaly`, never applied).
-Every event decided here has ts_event = ts_init = `now`.
+Every event decided here has ts_event = ts_init = `now`. The events of the hot
+path (a new order's accept, route and request; a report's ack and fill, and the
+fill's `Fill`) are made with `oms.events.built` from the validated command,
+report and order, guarded where a value is minted (an id's length, a stated
+quantity, a router's venue); the others validate as they are built.
 """
 
 from __future__ import annotations
