@@ -4,7 +4,9 @@ Each class here mirrors one Avro schema in `schemas/` (the source of truth for
 the wire); `tests/oms/test_schemas.py` proves that fields, types, optionality and
 enum symbols agree. Values are frozen pydantic models that validate at the
 boundary: a command that fails validation is never published, and an event
-that decodes but does not validate is refused with a reason.
+that decodes but does not validate is refused with a reason. Events the engine
+derives from values already validated are made with `built` (no second
+validation; tests run it under `checking_built()`, which validates and compares).
 
 Conventions:
 - every event starts with the envelope `event_id`, `ts_event`, `ts_init`
@@ -16,11 +18,14 @@ Conventions:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, ClassVar, Optional
+from functools import lru_cache
+from typing import Annotated, ClassVar, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError,
+                      model_validator)
 
 SCALE = 8
 """Decimal places of every price, quantity and amount on the wire."""
@@ -976,3 +981,89 @@ class RoutingDecided(JournalEvent):
 JOURNAL_EVENTS = (*JOURNAL_EVENTS, RoutingDecided)
 EVENT_TYPES = (*EVENT_TYPES, RoutingDecided)
 BY_SCHEMA_NAME[RoutingDecided.schema_name] = RoutingDecided
+
+
+# ------------------------------------------------------------- built events
+
+_E = TypeVar("_E", bound=Event)
+_CHECK_BUILT = [False]
+"""While true (`checking_built`), `built` also validates and fails on any difference."""
+_IDENTIFIER = TypeAdapter(Identifier)
+
+
+_new_model = object.__new__
+_set = object.__setattr__
+_LAYOUTS: dict[type, tuple[dict[str, object], frozenset[str]]] = {}
+
+
+def _layout(cls: type[Event]) -> tuple[dict[str, object], frozenset[str]]:
+    """({field name: default (None when required)} in field order, the required names): what
+    `model_construct` reads of a class, once per class (events have no aliases, factories or
+    post-init hooks). A copy of the template updated with the given fields keeps field order."""
+    if cls.__pydantic_post_init__ or any(
+            info.default_factory is not None or info.alias is not None or info.validation_alias is not None
+            for info in cls.model_fields.values()):  # pragma: no cover - no event has any of them
+        raise TypeError(f"{cls.__name__} needs model_construct's general path: build it with validation")
+    template = {name: None if info.is_required() else info.default for name, info in cls.model_fields.items()}
+    required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
+    _LAYOUTS[cls] = template, required
+    return _LAYOUTS[cls]
+
+
+def built(cls: type[_E], /, **fields) -> _E:
+    """A `cls` event the engine builds from values that are already valid, without validating them
+    again (what pydantic's `model_construct` does, without its general path): every field must be
+    given exactly as validation would leave it (enums as members, money as Decimal within the wire's decimal(28, 8), ids that match
+    `Identifier`). Callers use it only where each value comes from a validated event or command, or
+    from an id or amount they checked (`is_identifier`, `fits_wire`); input crossing the boundary
+    (decoded records, users' commands) keeps full validation. Under `checking_built()` (tests)
+    every built event is also validated, and a value that validation would reject or change
+    (including its type) raises `AssertionError`: the fast path cannot drift from the validated one."""
+    template, required = _LAYOUTS.get(cls) or _layout(cls)
+    if not required <= fields.keys():
+        raise TypeError(f"{cls.__name__} built without {', '.join(sorted(required - fields.keys()))}")
+    values = template.copy()
+    values.update(fields)
+    if len(values) != len(template):
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(fields.keys() - template.keys()))}")
+    event = _new_model(cls)
+    _set(event, "__dict__", values)
+    _set(event, "__pydantic_fields_set__", set(fields))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    if _CHECK_BUILT[0]:
+        validated = cls(**fields)
+        drift = {name: (value, validated.__dict__.get(name)) for name, value in event.__dict__.items()
+                 if type(value) is not type(validated.__dict__.get(name)) or value != validated.__dict__.get(name)}
+        if drift or validated != event:
+            raise AssertionError(f"built {cls.__name__} differs from the validated one: {drift}")
+    return event
+
+
+@contextmanager
+def checking_built():
+    """Within it, `built` validates each event it builds and compares (for tests)."""
+    before, _CHECK_BUILT[0] = _CHECK_BUILT[0], True
+    try:
+        yield
+    finally:
+        _CHECK_BUILT[0] = before
+
+
+@lru_cache(maxsize=4096)
+def is_identifier(value: str) -> bool:
+    """True when `value` is a valid `Identifier` (cached: venue names and the like repeat)."""
+    try:
+        _IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+_WIRE_LIMIT = Decimal(10) ** (PRECISION - SCALE)
+
+
+def fits_wire(value: Decimal) -> bool:
+    """True when `value` passes a `Quantity` field as it is: finite, >= 0, at most `SCALE`
+    decimal places and below 10^(PRECISION - SCALE)."""
+    return value.is_finite() and value >= 0 and value.as_tuple().exponent >= -SCALE and value < _WIRE_LIMIT

@@ -25,6 +25,7 @@ simulated clock, and the order-entry latencies; `replay.report` writes them.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 import struct
@@ -495,5 +496,17 @@ def publish_journal(result: BacktestResult, runtime) -> int:
 
 def run_backtest(market_data: Iterable[MarketData], strategy: Strategy,
                  config: BacktestConfig = BacktestConfig()) -> BacktestResult:
-    """Run `strategy` over `market_data` (in `ts_event` order) with `config`; see the module docstring."""
-    return _Runner(strategy, config).run(market_data)
+    """Run `strategy` over `market_data` (in `ts_event` order) with `config`; see the module docstring.
+
+    While it runs, the cyclic garbage collector's youngest generation waits for `_GC_YOUNG`
+    allocations instead of 700: a run allocates millions of short-lived acyclic values (events,
+    orders, decimals), and a collection pass every 700 of them was measured at up to a fifth of its time."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
+    try:
+        return _Runner(strategy, config).run(market_data)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+_GC_YOUNG = 50_000

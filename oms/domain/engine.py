@@ -116,7 +116,8 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
     venue sessions carry only its own orders.
     """
     if isinstance(event, NewOrder):
-        existing = lookup(ids.order_id(event.account, event.client_order_id))
+        order_id = ids.order_id(event.account, event.client_order_id)
+        existing = lookup(order_id)
         denial = None
         if risk is not None and existing is None and accounts is not None:
             price, ts = risk.reference(event.instrument)
@@ -124,7 +125,8 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
                 event, risk.controls, accounts[event.account], price, ts, now, risk.prices())
             denial = denial_reason(breaches) if breaches else None
         smart_routed = smart is not None and event.venue is None and smart.strategy_for(event.account, event.instrument)
-        return decide_new(event, existing, Route(SMART_VENUE) if smart_routed else router.route(event), now, denial)
+        return decide_new(event, existing, Route(SMART_VENUE) if smart_routed else router.route(event), now, denial,
+                          order_id)
     if isinstance(event, AmendOrder):
         order = lookup(ids.order_id(event.account, event.orig_client_order_id))
         denial = None

@@ -11,7 +11,11 @@ written in one place (`state._effect`); the quantities the event states
 (cum_qty, leaves_qty, avg_px) are read from the state `evolve` derives. No
 decision raises on bad input or mutates anything: a refusal is an event
 (seq-0 `OrderDenied`, `OrderCancelRejected` or `OrderAnomaly`, never applied).
-Every event decided here has ts_event = ts_init = `now`.
+Every event decided here has ts_event = ts_init = `now`. The events of the hot
+path (a new order's accept, route and request; a report's ack and fill, and the
+fill's `Fill`) are made with `oms.events.built` from the validated command,
+report and order, guarded where a value is minted (an id's length, a stated
+quantity, a router's venue); the others validate as they are built.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pydantic import ValidationError
 
 from oms import ids
 from oms.domain.denial import Denial
-from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill
+from oms.domain.orders.state import ExecRecord, Order, clip, created, evolve, exec_record, find_fill, settled
 from oms.domain.orders.table import DomainError, InvalidTransition, is_live
 from oms.domain.route import SMART_VENUE, Route
 from oms.events import (
@@ -67,9 +71,17 @@ from oms.events import (
     OrderType,
     VenueAction,
     VenueRequest,
+    built,
+    fits_wire,
+    is_identifier,
 )
 
 __all__ = ["ExternalOrders", "decide_amend", "decide_cancel", "decide_child", "decide_new", "decide_new_day", "decide_report", "decide_status"]
+
+
+def _validated(cls: type, /, **fields) -> Event:
+    """`cls(**fields)`, validated: the twin of `oms.events.built` for values not known valid."""
+    return cls(**fields)
 
 
 def _stamp(event_id: str, now: int) -> dict:
@@ -77,12 +89,13 @@ def _stamp(event_id: str, now: int) -> dict:
 
 
 def _journal(order: Order, seq: int, now: int) -> dict:
-    return {
-        **_stamp(ids.journal_event_id(order.order_id, seq), now),
-        "order_id": order.order_id,
-        "account": order.account,
-        "seq": seq,
-    }
+    return _head(order.order_id, order.account, seq, now)
+
+
+def _head(order_id: str, account: str, seq: int, now: int) -> dict:
+    """The fields every journal event of order `order_id` with `seq` starts with."""
+    return {"event_id": ids.journal_event_id(order_id, seq), "ts_event": now, "ts_init": now,
+            "order_id": order_id, "account": account, "seq": seq}
 
 
 def _venue_request(order: Order, action: VenueAction, request_id: str, now: int, **terms) -> VenueRequest:
@@ -113,8 +126,10 @@ def decide_new(
     route: Route | str,
     now: int,
     denial: Denial | None = None,
+    order_id: str | None = None,
 ) -> list[Event]:
-    """Accept and route a new order, or deny it.
+    """Accept and route a new order, or deny it (`order_id`: the command's order id when the caller
+    derived it already, `ids.order_id(cmd.account, cmd.client_order_id)`).
 
     `existing` is the order at `ids.order_id(cmd.account, cmd.client_order_id)`;
     if there is one the command is a duplicate: a seq-0 `OrderDenied`
@@ -141,8 +156,9 @@ def decide_new(
                 command_id=cmd.event_id,
             )
         ]
-    oid = ids.order_id(cmd.account, cmd.client_order_id)
-    accepted = OrderAccepted(
+    oid = order_id or ids.order_id(cmd.account, cmd.client_order_id)
+    accepted = built(  # every field is the validated command's, or an id minted from it
+        OrderAccepted,
         **_stamp(ids.journal_event_id(oid, 1), now),
         order_id=oid,
         account=cmd.account,
@@ -157,7 +173,6 @@ def decide_new(
         time_in_force=cmd.time_in_force,
         command_id=cmd.event_id,
     )
-    order = created(accepted)
     if isinstance(route, str):
         route = Route(cmd.venue or route)
     denial = _first_refusal(route.denial, denial)
@@ -165,7 +180,7 @@ def decide_new(
         return [
             accepted,
             OrderDenied(
-                **_journal(order, 2, now),
+                **_head(oid, cmd.account, 2, now),
                 trader=cmd.trader,
                 client_order_id=cmd.client_order_id,
                 command="NewOrder",
@@ -176,14 +191,31 @@ def decide_new(
         ]
     target = route.venue
     rid = ids.request_id(oid, 2)
-    routed = OrderRouted(
-        **_journal(order, 2, now),
+    make = built if is_identifier(target) else _validated  # a router's venue is checked once per name
+    routed = make(
+        OrderRouted,
+        **_head(oid, cmd.account, 2, now),
         venue=target,
         request_id=rid,
         quantity=cmd.quantity,
         limit_price=cmd.limit_price,
     )
-    request = _venue_request(replace(order, venue=target), VenueAction.NEW, rid, now, orig_request_id=None)
+    request = make(
+        VenueRequest,
+        **_stamp(ids.venue_request_event_id(rid), now),
+        action=VenueAction.NEW,
+        venue=target,
+        account=cmd.account,
+        order_id=oid,
+        request_id=rid,
+        orig_request_id=None,
+        instrument=cmd.instrument,
+        side=cmd.side,
+        order_type=cmd.order_type,
+        quantity=cmd.quantity,
+        limit_price=cmd.limit_price,
+        time_in_force=cmd.time_in_force,
+    )
     return [accepted, routed, request]
 
 
@@ -522,6 +554,8 @@ def _decide_report(report: ExecutionReport, order: Order, now: int) -> list[Even
     except InvalidTransition as exc:
         return anomaly("INVALID_TRANSITION", str(exc))
     event = _stated(candidate, after)
+    if event is not candidate:
+        settled(order, event, after)
 
     if isinstance(event, OrderFilled):
         if after.cum_qty > order.quantity:
@@ -610,9 +644,13 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
     stated = {"cum_qty": order.cum_qty, "leaves_qty": order.leaves_qty, "avg_px": order.avg_px}
     kind = report.exec_type
     reason = clip(report.reason) if report.reason is not None else None
+    # the report is validated and the order holds validated values: only the minted ids (an
+    # adopted order's long id + ".seq") may not fit, and then validation decides as before
+    make = built if len(head["event_id"]) <= ids.MAX_LEN else _validated
 
     if kind is ExecType.NEW:
-        return OrderAcknowledged(
+        return make(
+            OrderAcknowledged,
             **head, venue=report.venue, exec_id=report.exec_id, venue_order_id=report.venue_order_id
         )
     if kind is ExecType.REJECTED:
@@ -626,7 +664,8 @@ def _candidate(report: ExecutionReport, order: Order, now: int) -> JournalEvent 
     if kind in (ExecType.PARTIAL_FILL, ExecType.FILL):
         if report.last_qty <= 0 or report.last_px <= 0:
             return _Unfit("INVALID_FILL", f"last_qty {report.last_qty} at {report.last_px}")
-        return OrderFilled(
+        return make(
+            OrderFilled,
             **head,
             **stated,
             fill_id=ids.fill_id(order.order_id, seq),
@@ -758,14 +797,20 @@ def decide_new_day(order: Order | None, trading_day: str, now: int) -> list[Even
 
 
 _STATED = ("cum_qty", "leaves_qty", "avg_px")
+_STATED_OF: dict[type, tuple[str, ...]] = {}
 
 
 def _stated(candidate: JournalEvent, after: Order) -> JournalEvent:
     """`candidate` stating the quantities of `after`, the order `evolve` derived from it (validated)."""
-    names = [name for name in _STATED if name in type(candidate).model_fields]
+    cls = type(candidate)
+    names = _STATED_OF.get(cls)
+    if names is None:
+        names = _STATED_OF[cls] = tuple(name for name in _STATED if name in cls.model_fields)
     if not names:
         return candidate
-    return type(candidate)(**{**dict(candidate), **{name: getattr(after, name) for name in names}})
+    stated = {name: getattr(after, name) for name in names}
+    fits = len(candidate.event_id) <= ids.MAX_LEN and all(fits_wire(value) for value in stated.values())
+    return (built if fits else _validated)(cls, **{**candidate.__dict__, **stated})
 
 
 _IN_FLIGHT = (OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE)
@@ -824,7 +869,9 @@ def _fill(
     now: int,
     late: bool = False,
 ) -> Fill:
-    return Fill(
+    # every value is the validated report's, the order's or the journal event's (its fill id)
+    return built(
+        Fill,
         **_stamp(event.fill_id, now),
         fill_id=event.fill_id,
         kind=kind,

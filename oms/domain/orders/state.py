@@ -414,10 +414,38 @@ def created(event: OrderAccepted) -> Order:
     )
 
 
+_LAST: tuple = (None, None, None)
+"""(order, event, evolved) of the last `evolve` of an existing order, or `settled` by a decision:
+one tuple, replaced whole, so a thread never reads another's half-written entry."""
+
+
 def evolve(order: Order | None, event: JournalEvent) -> Order:
     """`order` after `event`. Raises `SequenceError` unless event.seq == order.seq + 1
     (1 for the first, which must be OrderAccepted), `InvalidTransition` if the table
-    has no edge, `InvalidEvent` if the event does not fit the order."""
+    has no edge, `InvalidEvent` if the event does not fit the order.
+
+    The engine decides a report by evolving the order with the candidate event and then folds
+    the same event into the same order: the last result is kept by identity of both (they are
+    frozen), so the fold takes it instead of deriving it again."""
+    global _LAST
+    last = _LAST
+    if last[1] is event and last[0] is order and order is not None:
+        return last[2]
+    after = _evolve(order, event)
+    if order is not None:
+        _LAST = (order, event, after)
+    return after
+
+
+def settled(order: Order, event: JournalEvent, after: Order) -> None:
+    """Tell `evolve` that `after` is `order` after `event`: for an event a decision restated from
+    a candidate it evolved (`decisions._stated`: only cum_qty, leaves_qty and avg_px differ, which
+    no effect reads), so the fold does not derive the same order again."""
+    global _LAST
+    _LAST = (order, event, after)
+
+
+def _evolve(order: Order | None, event: JournalEvent) -> Order:
     expected = 1 if order is None else order.seq + 1
     if event.seq != expected:
         name = event.order_id if order is None else order.order_id
@@ -436,16 +464,28 @@ def evolve(order: Order | None, event: JournalEvent) -> Order:
     if exec_id:
         changes["exec_ids"] = order.exec_ids | {exec_id}
         changes["execs"] = order.execs + (_exec_record(order, event, exec_id),)
-    return replace(
-        order,
-        **changes,
-        status=status,
-        leaves_qty=_leaves(
-            status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
-        ),
-        seq=event.seq,
-        ts_last=event.ts_event,
+    changes["status"] = status
+    changes["leaves_qty"] = _leaves(
+        status, changes.get("quantity", order.quantity), changes.get("cum_qty", order.cum_qty), order.time_in_force
     )
+    changes["seq"] = event.seq
+    changes["ts_last"] = event.ts_event
+    return _updated(order, changes)
+
+
+_new = object.__new__
+_SLOTS = tuple((name, getattr(Order, name).__get__, getattr(Order, name).__set__) for name in Order.__slots__)
+assert {name for name, _, _ in _SLOTS} == set(Order.__dataclass_fields__), "_updated sets every field of Order"
+
+
+def _updated(order: Order, changes: dict) -> Order:
+    """`dataclasses.replace(order, **changes)` for the fields `_effect` and `evolve` change (no
+    other names), set through the slots' own setters: the generated `__init__` of a frozen
+    dataclass of 25 fields costs several times more, and the engine makes a new order per event."""
+    new = _new(Order)
+    for name, get, set_ in _SLOTS:
+        set_(new, changes[name] if name in changes else get(order))
+    return new
 
 
 def fold(events: Iterable[Event], orders: dict[str, Order] | None = None) -> dict[str, Order]:
