@@ -27,7 +27,8 @@ from decimal import Decimal
 
 from oms import ids
 from oms.domain.engine import RiskView, step
-from oms.domain.sor import VenueStatistics, fold_quote, is_child, parse_fees
+from oms.domain.sor import VenueStatistics, fold_quote, parse_fees
+from oms.ids import is_child
 from oms.domain.sor.parent import SmartRouting
 from oms.events import NewOrder, OrderStatus, OrderType, Quote, Side, TimeInForce, VenueAction
 from oms.routing import RoutingRules, StaticRouter

@@ -36,7 +36,7 @@ from oms.domain.orders import (
 )
 from oms.domain.projection import JournalProjection
 from oms.domain.route import SMART_VENUE, Route
-from oms.domain.sor.ids import is_child
+from oms.ids import is_child
 from oms.domain.sor.parent import SmartRouting, after_child, after_parent, is_parent, place
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (

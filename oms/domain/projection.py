@@ -40,7 +40,7 @@ from typing import Callable
 from oms import keys
 from oms.domain.orders import Order, evolve
 from oms.domain.positions import PositionState, evolve_position
-from oms.domain.sor.ids import is_child
+from oms.ids import is_child
 from oms.domain.risk import AccountRisk, Controls, apply_control, with_fill, with_order
 from oms.events import Event, JournalEvent, RiskControl, OrderAnomaly, OrderFillBusted, OrderFillCorrected, OrderFilled
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from oms import ids
-from oms.domain.sor import ids as old_home
 
 
 def test_a_child_names_its_parent_and_number_and_only_a_child_does():
@@ -21,6 +20,3 @@ def test_child_numbers_start_at_one():
     with pytest.raises(ValueError, match="start at 1"):
         ids.child_order_id("O1", 0)
 
-
-def test_the_old_module_re_exports_the_same_functions():
-    assert (old_home.child_order_id, old_home.parent_of, old_home.is_child) == (ids.child_order_id, ids.parent_of, ids.is_child)

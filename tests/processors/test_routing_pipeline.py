@@ -21,7 +21,8 @@ from oms import ids
 from oms.clock import LiveClock
 from oms.config import Settings
 from oms.domain.route import SMART_VENUE
-from oms.domain.sor import child_order_id, parse_fees
+from oms.domain.sor import parse_fees
+from oms.ids import child_order_id
 from oms.events import BreakerState, OrderStatus, Quote, RoutingDecided, VenueAction, VenueStatus
 from oms.routing import RoutingRules, StaticRouter
 from oms.state import MemoryStore

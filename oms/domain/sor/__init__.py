@@ -7,13 +7,12 @@ folded from the journal: fill rate, time to fill, reject rate, slippage against
 arrival, latency), `strategies` (pure `route(want, book, stats, closed, fees) ->
 Decision` functions: best price, cost-aware, liquidity split, passive, static)
 and `parent` (the parent/child order decisions the engine's step calls). Child
-order ids are `oms.ids`'s (`child_order_id`, `parent_of`, `is_child`,
-re-exported here). No I/O, no clock, exact money.
+order ids are `oms.ids`'s (`child_order_id`, `parent_of`, `is_child`).
+No I/O, no clock, exact money.
 """
 
 from oms.domain.sor.book import UNTAGGED, ConsolidatedBook, Level, VenueBook, fold_quote
 from oms.domain.sor.fees import FREE, FeeSchedule, FeeUnit, Liquidity, parse_fees
-from oms.ids import child_order_id, is_child, parent_of  # re-exported: replay.routing_flow and tests import them here
 from oms.domain.sor.stats import VenueStatistics, VenueStats
 from oms.domain.sor.strategies import (
     STRATEGIES,
@@ -32,5 +31,5 @@ from oms.domain.sor.strategies import (
 
 __all__ = ["FREE", "STRATEGIES", "UNTAGGED", "Child", "ConsolidatedBook", "Decision", "FeeSchedule", "FeeUnit",
            "Level", "Liquidity", "Score", "Static", "Strategy", "VenueBook", "VenueStatistics", "VenueStats", "Want",
-           "best_price", "child_order_id", "cost_aware", "fold_quote", "is_child", "liquidity_split", "parent_of",
+           "best_price", "cost_aware", "fold_quote", "liquidity_split",
            "parse_fees", "passive", "route"]

@@ -8,7 +8,8 @@ from oms import ids
 from oms.domain.engine import RiskView, step
 from oms.domain.projection import JournalProjection
 from oms.domain.route import SMART_VENUE
-from oms.domain.sor import STRATEGIES, ConsolidatedBook, VenueStatistics, child_order_id, parse_fees
+from oms.domain.sor import STRATEGIES, ConsolidatedBook, VenueStatistics, parse_fees
+from oms.ids import child_order_id
 from oms.domain.sor.parent import SmartRouting, children_of
 from oms.domain.risk import Controls
 from oms.events import ExecType, OrderStatus, OrderType, RoutingDecided, TimeInForce, VenueAction

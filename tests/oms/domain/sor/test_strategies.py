@@ -17,12 +17,11 @@ from oms.domain.sor import (
     Static,
     VenueStatistics,
     Want,
-    child_order_id,
-    parent_of,
     parse_fees,
     route,
 )
 from oms.events import Quote, Side
+from oms.ids import child_order_id, parent_of
 
 NO_STATS = VenueStatistics()
 
