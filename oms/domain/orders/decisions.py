@@ -220,12 +220,12 @@ def decide_new(
 
 
 def decide_child(parent: Order, child_id: str, venue: str, quantity: Decimal, limit_price: Decimal | None,
-                 command_id: str, now: int) -> list[Event]:
+                 command_id: str, now: int, time_in_force: TimeInForce | None = None) -> list[Event]:
     """A child order of `parent` (smart order routing, `oms.domain.sor`): its `OrderAccepted` (seq 1:
-    the parent's trader, instrument, side and time in force; `child_id` as its client order id; a
-    limit order when it has a limit, else a market order; `command_id` the routing decision's id),
-    its `OrderRouted` to `venue` (seq 2) and the `VenueRequest` NEW. The child's pre-trade approval
-    is its parent's: no check runs here."""
+    the parent's trader, instrument, side and time in force unless `time_in_force` is given;
+    `child_id` as its client order id; a limit order when it has a limit, else a market order;
+    `command_id` the routing decision's id), its `OrderRouted` to `venue` (seq 2) and the
+    `VenueRequest` NEW. The child's pre-trade approval is its parent's: no check runs here."""
     accepted = OrderAccepted(
         **_stamp(ids.journal_event_id(child_id, 1), now),
         order_id=child_id,
@@ -238,7 +238,7 @@ def decide_child(parent: Order, child_id: str, venue: str, quantity: Decimal, li
         order_type=OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
         quantity=quantity,
         limit_price=limit_price,
-        time_in_force=parent.time_in_force,
+        time_in_force=time_in_force or parent.time_in_force,
         command_id=command_id,
     )
     child = created(accepted)

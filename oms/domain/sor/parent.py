@@ -13,7 +13,10 @@ closed venues, fees):
   seq-0 `RoutingDecided` (venues considered, scores, what went where, why)
   and each child's `OrderAccepted` + `OrderRouted` + `VenueRequest`. When
   nothing can be placed and no child is live, the parent ends: REJECTED if no
-  venue ever acknowledged it, else CANCELED, with the reason (NO_ROUTE).
+  venue ever acknowledged it, else CANCELED, with the reason (NO_ROUTE). A
+  market parent's children carry the price the router saw and go out IOC: a
+  piece whose price moved away before it arrived comes back canceled and is
+  routed again, never left resting at a stale price.
 - `after_child`: a child's applied journal event moves its parent. The first
   child acknowledgement acknowledges the parent; every child fill is a parent
   fill (the parent's own `OrderFilled` and `Fill`, exec id `<child>.<seq>`,
@@ -141,7 +144,11 @@ def place(parent: Order, lookup: OrderLookup, routing: SmartRouting, now: int, t
     for child in decision.children:
         number += 1
         cid = ids.child_order_id(parent.order_id, number)
-        decided += decide_child(parent, cid, child.venue, child.quantity, child.limit_price, record_id, now)
+        # a market parent's children carry the price the router saw: sent immediate-or-cancel, so a piece
+        # whose price moved away comes back canceled and is routed again, instead of resting at a stale price
+        immediate = TimeInForce.IOC if parent.limit_price is None and child.limit_price is not None else None
+        decided += decide_child(parent, cid, child.venue, child.quantity, child.limit_price, record_id, now,
+                                immediate)
         price = plain(child.limit_price) if child.limit_price is not None else "MKT"
         placed.append(f"{cid} {child.venue} {plain(child.quantity)}@{price}")
     considered = "; ".join(f"{s.venue}={plain(s.score) if s.score is not None else '-'} ({s.note})"

@@ -202,6 +202,31 @@ def test_market_parent_sweeps_with_priced_children():
     assert sum(r.quantity for r in outcome.requests) == D(50)
 
 
+def test_a_market_parents_children_go_ioc_and_a_piece_whose_price_moved_is_routed_again():
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(50), order_type=OrderType.MARKET))
+    first = [r for r in engine.requests if r.action is VenueAction.NEW]
+    assert [(r.venue, r.quantity, r.limit_price) for r in first] == [("B", D(30), D("187.20")),
+                                                                     ("A", D(20), D("187.20"))]
+    assert all(engine.orders[r.order_id].time_in_force is TimeInForce.IOC for r in first)
+    b, a = first
+    engine.report(b, ExecType.FILL, D(30), D("187.20"))
+    # A's offer moved away before the child arrived: the venue cancels the IOC, the rest is routed to B
+    outcome = engine.report(a, ExecType.CANCELED)
+    [again] = [r for r in outcome.requests if r.action is VenueAction.NEW]
+    assert (again.venue, again.quantity) == ("B", D(20))
+    assert engine.orders[again.order_id].time_in_force is TimeInForce.IOC
+    engine.report(again, ExecType.CANCELED)  # nothing left anywhere: the parent ends with what it got
+    parent = engine.orders[PARENT]
+    assert parent.status is OrderStatus.CANCELED and parent.cum_qty == D(30) and "NO_ROUTE" in parent.reason
+
+
+def test_a_limit_parents_children_keep_its_time_in_force():
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
+    assert {engine.orders[r.order_id].time_in_force for r in engine.requests} == {TimeInForce.DAY}
+
+
 # ------------------------------------------------------------------ properties
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
