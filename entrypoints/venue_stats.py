@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from rich.console import Console
+
 from entrypoints.context import Entry
 from entrypoints.tables import table
 from oms.domain.sor.stats import VenueStatistics
 
-__all__ = ["read_venue_statistics", "show_venue_stats", "stats_rows"]
+__all__ = ["print_venue_stats", "read_venue_statistics", "show_venue_stats", "stats_rows"]
 
 
 def read_venue_statistics(runtime, timeout: float = 30.0) -> VenueStatistics:
@@ -73,13 +75,19 @@ def show_venue_stats(e: Entry, venue: str | None, instrument: str | None, as_jso
     """Read and fold the journal of `e.settings`' cluster and print the rows (a table, or JSON)."""
     from streams.runtime import connect
 
-    rows = stats_rows(read_venue_statistics(connect(e.settings)), venue, instrument)
+    print_venue_stats(e.console, stats_rows(read_venue_statistics(connect(e.settings)), venue, instrument),
+                      as_json, venue, instrument)
+
+
+def print_venue_stats(console: Console, rows: list[dict], as_json: bool, venue: str | None = None,
+                      instrument: str | None = None) -> None:
+    """`rows` (`stats_rows`) as JSON or a table; a line saying so when there are none."""
     if as_json:
-        e.console.print_json(json.dumps(rows))
+        console.print(json.dumps(rows, indent=2), markup=False, highlight=False, emoji=False, soft_wrap=True)
         return
     if not rows:
-        e.console.print("no routed orders in the journal" + (f" for {venue}" if venue else "")
-                        + (f" in {instrument}" if instrument else ""))
+        console.print("no routed orders in the journal" + (f" for {venue}" if venue else "")
+                      + (f" in {instrument}" if instrument else ""), markup=False, highlight=False)
         return
     out = table("venue", "instrument", "routed", "routed qty", "filled qty", "fill rate", "rejected",
                 "reject rate", "canceled", "latency ms", "to fill ms", "slippage/share",
@@ -88,4 +96,4 @@ def show_venue_stats(e: Entry, venue: str | None, instrument: str | None, as_jso
         out.add_row(r["venue"], r["instrument"], str(r["routed"]), r["routed_qty"], r["filled_qty"],
                     _percent(r["fill_rate"]), str(r["rejected"]), _percent(r["reject_rate"]), str(r["canceled"]),
                     _ms(r["mean_latency_ns"]), _ms(r["mean_time_to_fill_ns"]), _slippage(r["mean_slippage"]))
-    e.console.print(out)
+    console.print(out)
