@@ -28,6 +28,7 @@ JVM is still compiling during the first minute). It is a benchmark, not a
 test: numbers depend on the machine and its load, which is why the floor runs
 in the same run. Run with
 `python -m bench.pipeline [--orders N] [--rates 50,1000] [--burst B] [--json FILE]`.
+The same flow routed by the smart order router beside the unrouted one is `bench.routed`.
 Profile a process of a run with py-spy (`pip install py-spy`), e.g.
 `py-spy record -p <worker pid> -d 10 --threads --idle -f raw -o worker.txt`
 (the pids are those of `python -m entrypoints.worker` / `entrypoints.venue`), or
@@ -55,6 +56,7 @@ from rich.table import Table
 from oms import commands
 from oms.clock import LiveClock
 from oms.config import Settings
+from oms.ids import parent_of
 from bench.floor import Floor
 from entrypoints.supervisor import Processes
 from streams.broker import LocalBroker
@@ -255,7 +257,8 @@ def hop_table(stamps: dict[str, list[int | None]]) -> dict[str, list[float]]:
 
 
 def pipeline_stamps(rt: Runtime, cids: dict[str, int], seen_wall: dict[str, int]) -> dict[str, list]:
-    """cid -> [command ts, venue request ts, first fill-report ts, fill ts, seen] (ms) from the topics."""
+    """cid -> [command ts, venue request ts, first fill-report ts, fill ts, seen] (ms) from the topics. A
+    smart-routed order's venue requests and reports are its children's: the first child's count for it."""
     reader = rt.reader()
     topics = rt.topics
     cmd, req, rep, fill, order_of = {}, {}, {}, {}, {}
@@ -271,10 +274,10 @@ def pipeline_stamps(rt: Runtime, cids: dict[str, int], seen_wall: dict[str, int]
             if record.topic == topics.commands:
                 cmd.setdefault(getattr(event, "client_order_id", None), ts)
             elif record.topic == topics.venue_requests:
-                req.setdefault(event.order_id, ts)
+                req.setdefault(parent_of(event.order_id) or event.order_id, ts)
             elif record.topic == topics.exec_reports:
                 if getattr(event, "last_qty", 0):
-                    rep.setdefault(event.order_id, ts)
+                    rep.setdefault(parent_of(event.order_id) or event.order_id, ts)
             elif record.topic == topics.fills:
                 fill.setdefault(event.client_order_id, ts)
                 order_of.setdefault(event.client_order_id, event.order_id)

@@ -4,7 +4,11 @@ Two sources, exactly one per run: `--synthetic` steps a seeded random walk per
 instrument (`processors.marketdata_handler.run_synthetic`) until `--duration`
 seconds of steps are done or SIGTERM/SIGINT; `--csv FILE` publishes a CSV or Parquet file of
 quotes and trades (`publish_csv`, through `connectors.marketdata_files`: `--columns`,
-`--time-format`, `--kind`, `--instrument`, `--venue`, `--skip-bad`). Arguments are checked before anything
+`--time-format`, `--kind`, `--instrument`, `--venue`, `--skip-bad`). With `--venues
+SIM-A:0,SIM-B:0.01,...` the synthetic feed is fanned out to several venues, each quote and trade
+published once per venue, tagged with it and its prices shifted by the venue's offset
+(`processors.marketdata_handler.per_venue`): the simulated venues and the smart router's
+consolidated book then see different prices per venue. Arguments are checked before anything
 connects; a bad CSV row is refused naming the row, and nothing is published.
 """
 
@@ -45,6 +49,31 @@ def parse_instruments(text: str) -> dict[str, Decimal]:
     return out
 
 
+def parse_venue_offsets(text: str) -> dict[str, Decimal]:
+    """`SIM-A:0,SIM-B:0.01` -> {"SIM-A": Decimal("0"), "SIM-B": Decimal("0.01")}: each venue's price offset
+    (a bare `SIM-A` is offset 0); `ValueError` naming the part for anything else, or a venue named twice."""
+    out: dict[str, Decimal] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, offset = part.partition(":")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"venues: {part!r} is not VENUE:PRICE_OFFSET")
+        try:
+            value = Decimal(offset.strip()) if sep else Decimal(0)
+        except InvalidOperation:
+            raise ValueError(f"venues: price offset {offset!r} of {name} is not a decimal") from None
+        if not value.is_finite():
+            raise ValueError(f"venues: price offset {offset!r} of {name} is not finite")
+        if name in out:
+            raise ValueError(f"venues: {name} named twice")
+        out[name] = value
+    if not out:
+        raise ValueError("venues: give at least one VENUE:PRICE_OFFSET")
+    return out
+
+
 @app.command("marketdata")
 def marketdata(
     ctx: typer.Context,
@@ -68,6 +97,9 @@ def marketdata(
         help="synthetic: seconds of steps to publish (default: until stopped)")] = None,
     tick: Annotated[str, typer.Option(help="synthetic: price tick")] = "0.01",
     spread_ticks: Annotated[int, typer.Option(help="synthetic: spread in ticks")] = 2,
+    venues: Annotated[Optional[str], typer.Option(
+        help="synthetic: publish every quote and trade once per venue, shifted by its price offset, "
+             "e.g. SIM-A:0,SIM-B:0.01,SIM-C:-0.01 (default: one feed with no venue)")] = None,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="log at INFO level")] = False,
@@ -90,7 +122,14 @@ def marketdata(
             raise CommandError("tick", f"{tick!r} is not a decimal") from None
         if rate <= 0:
             raise CommandError("rate", f"{rate} is not positive")
+        try:
+            offsets = parse_venue_offsets(venues) if venues is not None else None
+        except ValueError as exc:
+            raise refused(exc, "venues") from None
     else:
+        if venues is not None:
+            raise CommandError("venues", "--venues fans out the synthetic feed; a file names its venue "
+                                         "with --venue or a venue column")
         try:
             column_map = ColumnMap.parse(columns)
         except ValueError as exc:
@@ -110,7 +149,8 @@ def marketdata(
         try:
             if synthetic:
                 count = run_synthetic(e.settings, prices, seed=seed, rate_hz=rate, duration_s=duration, stop=stop,
-                                      clock=e.clock, tick=tick_size, spread_ticks=spread_ticks, runtime=rt)
+                                      clock=e.clock, tick=tick_size, spread_ticks=spread_ticks, runtime=rt,
+                                      venues=offsets)
             else:
                 count = publish_csv(e.settings, csv, e.clock, stop=stop, runtime=rt, columns=column_map,
                                     time_format=form, skip_bad=skip_bad, report=report, kind=kind,

@@ -5,12 +5,20 @@ simulated venues of `--venues`, and each `--fix CONFIG` (repeatable) a FIX 4.4
 venue (`connectors.fix.FixVenue` over `FixVenueConfig.load(CONFIG)`; its
 `data_dir` defaults to `$OMS_HOME/fix/<venue>` and its `cache_dir` to
 `OMS_CACHE_DIR` when the file does not set them); the gateway serves them all
-side by side. The
+side by side. Every
+simulated venue starts from the plain options (`--reject-prob`, `--latency-ms`,
+`--resting-fill-prob`, ...); `--fees` gives them fee schedules in the
+`OMS_VENUE_FEES` form (`oms.domain.sor.parse_fees`, default: `OMS_VENUE_FEES`,
+so the venues charge what the smart router weighs) and each `--venue-config
+VENUE:KEY=VALUE,...` (repeatable) overrides the options of one venue
+(`simulated_venue_configs`; keys in `VENUE_CONFIG_KEYS`), so several simulated
+venues can differ without code. The
 policies (`Settings.venue_policies` from `OMS_VENUE_LIMITS` when set, else
 one pool at `--rate-limit` / `--burst` per venue, 0 for none), checked
 before anything connects; then `processors.venue_gateway.run_gateway` runs
 the venues until SIGTERM or SIGINT, on the entry point's clock.
-`oms venue status [VENUE]` shows what `venue.status` holds: each venue's latest
+`oms venue stats [VENUE]` prints the venue statistics per venue and instrument, folded
+from the journal (`entrypoints.venue_stats`). `oms venue status [VENUE]` shows what `venue.status` holds: each venue's latest
 status, the operators' overrides with who and why, and the requests a venue
 never answered. `oms venue breaker VENUE open|close|auto --by USER --reason WHY` publishes an
 operator's `VenueControl` on `venue.status` (audited with who and why, like
@@ -35,6 +43,7 @@ import typer
 
 from entrypoints.context import configure_logging, entry, refused, run, stopping
 from oms.commands import CommandError
+from oms.domain.sor.fees import FeeSchedule, parse_fees
 from oms.domain.tokens import RateLimit
 from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
@@ -43,7 +52,121 @@ DEFAULT_RATE_LIMIT = 1_000
 """Requests per second per venue when neither `--rate-limit` nor `OMS_VENUE_LIMITS` is given."""
 BREAKER_MODES = {"open": "OPEN", "close": "CLOSED", "closed": "CLOSED", "auto": "AUTO"}
 
+VENUE_CONFIG_KEYS = {
+    "latency_ms": "mean simulated latency in milliseconds (decimal)",
+    "jitter_ms": "uniform latency jitter in milliseconds (decimal)",
+    "reject_prob": "probability that a NEW is rejected, in [0, 1]",
+    "late_fill_prob": "probability that a cancel crosses an execution, in [0, 1]",
+    "resting_fill_prob": "probability that a crossed resting order fills on a quote, in [0, 1]",
+    "max_fill_fraction": "most of a quote's displayed size one order takes, in (0, 1]",
+    "fill_on_trades": "whether trade prints fill resting limit orders (true or false)",
+}
+"""The keys of `--venue-config VENUE:KEY=VALUE,...`, each a plain option's per-venue override."""
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def _decimal(venue: str, key: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise CommandError("venue-config", f"{venue}: {key}={text!r} is not a finite decimal")
+    return value
+
+
+def _probability(venue: str, key: str, text: str) -> float:
+    value = _decimal(venue, key, text)
+    if not 0 <= value <= 1:
+        raise CommandError("venue-config", f"{venue}: {key}={text} is not in [0, 1]")
+    return float(value)
+
+
+def _flag(venue: str, key: str, text: str) -> bool:
+    if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise CommandError("venue-config", f"{venue}: {key}={text!r} is not true or false")
+    return text.lower() in ("true", "yes", "1")
+
+
+def _nanoseconds(venue: str, key: str, text: str) -> int:
+    value = _decimal(venue, key, text)
+    if value < 0:
+        raise CommandError("venue-config", f"{venue}: {key}={text} is negative")
+    return int(value * 1_000_000)
+
+
+_OVERRIDES = {  # --venue-config key -> (SimulatedVenueConfig field, parser)
+    "latency_ms": ("latency_ns", _nanoseconds),
+    "jitter_ms": ("latency_jitter_ns", _nanoseconds),
+    "reject_prob": ("reject_probability", _probability),
+    "late_fill_prob": ("late_fill_probability", _probability),
+    "resting_fill_prob": ("resting_fill_probability", _probability),
+    "max_fill_fraction": ("max_fill_fraction", _decimal),
+    "fill_on_trades": ("fill_on_trades", _flag),
+}
+assert _OVERRIDES.keys() == VENUE_CONFIG_KEYS.keys()
+
+
+def parse_venue_config(spec: str) -> tuple[str, dict[str, object]]:
+    """`"SIM-A:latency_ms=2,reject_prob=0.01"` -> ("SIM-A", {"latency_ns": 2000000, "reject_probability": 0.01}):
+    one venue's overrides as `SimulatedVenueConfig` fields. A `CommandError` (field `venue-config`) names the
+    venue and the bad part: no venue, an unknown key (the known ones listed), a key twice or a bad value."""
+    venue, sep, body = spec.partition(":")
+    venue = venue.strip()
+    if not sep or not venue:
+        raise CommandError("venue-config", f"{spec!r} is not VENUE:KEY=VALUE,... (keys: {', '.join(VENUE_CONFIG_KEYS)})")
+    changes: dict[str, object] = {}
+    seen: set[str] = set()
+    for item in (i.strip() for i in body.split(",")):
+        if not item:
+            continue
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if key not in _OVERRIDES:
+            raise CommandError("venue-config", f"{venue}: unknown key {key!r} (known: {', '.join(VENUE_CONFIG_KEYS)})")
+        if not sep or not text:
+            raise CommandError("venue-config", f"{venue}: {key} has no value ({key}=VALUE)")
+        if key in seen:
+            raise CommandError("venue-config", f"{venue}: {key} given twice")
+        seen.add(key)
+        name, parse = _OVERRIDES[key]
+        changes[name] = parse(venue, key, text)
+    if not changes:
+        raise CommandError("venue-config", f"{venue}: no KEY=VALUE (keys: {', '.join(VENUE_CONFIG_KEYS)})")
+    return venue, changes
+
+
+def simulated_venue_configs(names: Sequence[str], base: SimulatedVenueConfig, fees: str = "",
+                            venue_config: Sequence[str] = (), *, other_venues_fees: bool = False
+                            ) -> dict[str, SimulatedVenueConfig]:
+    """The config of each simulated venue of `names`: `base` (the plain options), its fee schedule from
+    `fees` (the `OMS_VENUE_FEES` form, `oms.domain.sor.parse_fees`) and its `--venue-config` overrides
+    (`parse_venue_config`). A fee schedule (unless `other_venues_fees`: `OMS_VENUE_FEES` names the venues
+    of every gateway) or an override for a venue outside `names`, a venue given two `--venue-config`s,
+    and a value the simulator refuses are a `CommandError` naming the venue."""
+    try:
+        schedules: dict[str, FeeSchedule] = parse_fees(fees) if fees.strip() else {}
+    except ValueError as exc:
+        raise CommandError("fees", str(exc)) from None
+    overrides: dict[str, dict[str, object]] = {}
+    for spec in venue_config:
+        venue, changes = parse_venue_config(spec)
+        if venue in overrides:
+            raise CommandError("venue-config", f"{venue}: given twice (put all its keys in one --venue-config)")
+        overrides[venue] = changes
+    for option, named in (("fees", {} if other_venues_fees else schedules), ("venue-config", overrides)):
+        stray = sorted(set(named) - set(names))
+        if stray:
+            raise CommandError(option, f"{', '.join(stray)} is not a simulated venue of --venues "
+                                       f"({', '.join(names) or 'none'})")
+    configs = {}
+    for name in names:
+        try:
+            configs[name] = dataclasses.replace(base, fees=schedules.get(name, base.fees), **overrides.get(name, {}))
+        except ValueError as exc:
+            raise CommandError("venue-config", f"{name}: {exc}") from None
+    return configs
 
 
 def decimal_option(text: str) -> Decimal:
@@ -63,8 +186,9 @@ def venue(
     action: Annotated[Optional[str], typer.Argument(
         help="none: run the gateway; `breaker VENUE open|close|auto`: force a venue's circuit breaker; "
              "`status [VENUE]`: venue status, operator overrides and alerts; "
+             "`stats [VENUE]`: venue statistics per venue and instrument, folded from the journal; "
              "`reconcile VENUE`: reconcile the venue against the OMS now")] = None,
-    target: Annotated[Optional[str], typer.Argument(help="breaker, status, reconcile: the venue")] = None,
+    target: Annotated[Optional[str], typer.Argument(help="breaker, status, stats, reconcile: the venue")] = None,
     mode: Annotated[Optional[str], typer.Argument(help="breaker: open, close or auto")] = None,
     venues: Annotated[Optional[str], typer.Option(help="comma-separated simulated venue names, e.g. SIM-A,SIM-B")
                       ] = None,
@@ -75,6 +199,15 @@ def venue(
     reject_prob: Annotated[float, typer.Option(help="probability that a NEW is rejected")] = 0.0,
     late_fill_prob: Annotated[float, typer.Option(
         help="probability that a cancel crosses an execution: a late fill follows the CANCELED")] = 0.0,
+    resting_fill_prob: Annotated[float, typer.Option(
+        help="probability that a resting order a new quote crosses fills on it")] = 1.0,
+    fees: Annotated[Optional[str], typer.Option(
+        help="fee schedules of the simulated venues, e.g. 'SIM-A=taker:0.003,maker:-0.002;SIM-B=taker:1bps' "
+             "(default: OMS_VENUE_FEES)")] = None,
+    venue_config: Annotated[Optional[list[str]], typer.Option(
+        "--venue-config", help="one simulated venue's own settings, e.g. "
+                               "SIM-A:latency_ms=2,reject_prob=0.01,resting_fill_prob=0.5; repeatable "
+                               f"(keys: {', '.join(VENUE_CONFIG_KEYS)})")] = None,
     latency_ms: Annotated[Decimal, typer.Option(parser=decimal_option, help="mean simulated latency in milliseconds")
                           ] = Decimal(1),
     jitter_ms: Annotated[Decimal, typer.Option(parser=decimal_option, help="uniform latency jitter in milliseconds")
@@ -96,13 +229,16 @@ def venue(
                            ] = False,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,
+    instrument: Annotated[Optional[str], typer.Option(help="stats: only this instrument")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="stats: print JSON instead of a table")] = False,
     by: Annotated[str, typer.Option(help="breaker, reconcile: who asks (kept in the audit trail)")] = "cli",
     reason: Annotated[Optional[str], typer.Option(help="breaker, reconcile: why (kept in the audit trail)")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="log warnings only")] = False,
 ) -> None:
     """Run the venue gateway (venue.requests and marketdata in, exec.reports and venue.status out), or
     `breaker VENUE open|close|auto`: force a venue's circuit breaker (audited with --by and --reason),
-    or `status [VENUE]`: show the venues' status, the overrides' audit trail and the alerts."""
+    or `status [VENUE]`: show the venues' status, the overrides' audit trail and the alerts,
+    or `stats [VENUE]`: the venue statistics folded from the journal."""
     if action is not None:
         if action == "breaker":
             force_breaker(ctx, target, mode, by, reason)
@@ -110,8 +246,12 @@ def venue(
             show_status(ctx, target)
         elif action == "reconcile":
             request_reconciliation(ctx, target, by, reason)
+        elif action == "stats":
+            from entrypoints.venue_stats import show_venue_stats
+
+            show_venue_stats(entry(ctx), target, instrument, as_json)
         else:
-            raise CommandError("action", f"unknown action {action!r} (known: breaker, status, reconcile)")
+            raise CommandError("action", f"unknown action {action!r} (known: breaker, status, stats, reconcile)")
         return
     from processors.venue_gateway import run_gateway
     from streams.runtime import connect
@@ -127,18 +267,23 @@ def venue(
         raise CommandError("venues", f"venue {', '.join(duplicates)} named twice")
     books = None if forget_book else (state_dir or e.settings.home / "venues" / (e.settings.topic_prefix or "default"))
     try:
-        config = SimulatedVenueConfig(
+        base = SimulatedVenueConfig(
             latency_ns=int(latency_ms * 1_000_000),
             latency_jitter_ns=int(jitter_ms * 1_000_000),
             reject_probability=reject_prob,
             late_fill_probability=late_fill_prob,
+            resting_fill_probability=resting_fill_prob,
             max_fill_fraction=max_fill_fraction,
             fill_on_trades=fill_on_trades,
             state_dir=books,
         )
+        configs = simulated_venue_configs(names, base, e.settings.venue_fees if fees is None else fees,
+                                          venue_config or (), other_venues_fees=fees is None)
         limits = venue_limits(e.settings, names + [c.venue for c in fix_configs], rate_limit, burst)
         for name in names:  # validate the names before connecting
-            SimulatedExchange(name, seed, dataclasses.replace(config, state_dir=None))
+            SimulatedExchange(name, seed, dataclasses.replace(configs[name], state_dir=None))
+    except CommandError:
+        raise
     except ValueError as exc:
         raise refused(exc, "venues") from None
     configure_logging("warning" if quiet else "info")
@@ -150,10 +295,11 @@ def venue(
         if fix_configs:  # the simulated venues as run_gateway makes them, beside the FIX sessions
             from connectors.fix.adapter import FixVenue
 
-            adapters = {name: SimulatedExchange(name, seed, config, started_ns=e.clock.now_ns()) for name in names}
+            adapters = {name: SimulatedExchange(name, seed, configs[name], started_ns=e.clock.now_ns())
+                        for name in names}
             for fix_config in fix_configs:
                 adapters[fix_config.venue] = FixVenue(fix_config, clock=e.clock)
-        run_gateway(e.settings, names, seed, config, stop=stop, clock=e.clock, group_id=group_id,
+        run_gateway(e.settings, names, seed, configs, stop=stop, clock=e.clock, group_id=group_id,
                     limits=limits, adapters=adapters, runtime=rt)
 
 
