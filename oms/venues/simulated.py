@@ -63,6 +63,15 @@ original fill in `ref_exec_id`; a bust gives the busted quantity back to a
 working order, while a closed order stays closed with leaves 0 and, if it no
 longer is fully filled, status DONE_FOR_DAY.
 
+Hooks for a richer model (a subclass such as the backtest's `replay.models.QueueExchange`):
+`fill_price(order, px, qty, liquidity)` prices a fill taken from the book (slippage, impact)
+and `queue_ahead(order, remaining)` says how much of a print at a resting order's own price
+goes to size queued ahead of it; both default to the plain model above. The queries `order`
+(an order by OMS order id, a read-only `VenueOrder`), `working` (by venue order id) and
+`touch` (best price and displayed size on a side) are what such a subclass reads; it
+overrides the public calls (`submit`, `amend`, `on_quote`, `on_trade`) and calls them on
+`super()`, never the exchange's private state.
+
 Restart: with `SimulatedVenueConfig.state_dir` (or an injected `oms.state.Store`) the
 exchange keeps its book across a restart, like a real venue that outlives the OMS's
 gateway: after every call that changes something it writes the orders, fills, answers
@@ -108,7 +117,7 @@ from oms.venues import OpenOrder
 if TYPE_CHECKING:
     from oms.state import Store
 
-__all__ = ["SimulatedExchange", "SimulatedVenueConfig"]
+__all__ = ["SimulatedExchange", "SimulatedVenueConfig", "VenueOrder"]
 
 ZERO = Decimal(0)
 _Q = Decimal(1).scaleb(-8)
@@ -166,7 +175,10 @@ class SimulatedVenueConfig:
 
 
 @dataclass
-class _Order:
+class VenueOrder:
+    """An order as the exchange holds it. Outside this module (subclasses, `order`) it is read,
+    never changed: the exchange alone moves its quantities and status."""
+
     account: str
     order_id: str
     request_id: str
@@ -208,7 +220,7 @@ class _Order:
 @dataclass
 class _Fill:
     exec_id: str
-    order: _Order
+    order: VenueOrder
     qty: Decimal
     px: Decimal
     busted: bool = False
@@ -252,7 +264,7 @@ _DECIMALS = ("quantity", "limit_price", "cum_qty", "notional")
 _ENUMS = {"side": Side, "order_type": OrderType, "time_in_force": TimeInForce, "status": OrderStatus}
 
 
-def _dump_order(order: _Order) -> bytes:
+def _dump_order(order: VenueOrder) -> bytes:
     record = {}
     for name in _ORDER_FIELDS:
         value = getattr(order, name)
@@ -264,14 +276,14 @@ def _dump_order(order: _Order) -> bytes:
     return json.dumps(record).encode()
 
 
-def _load_order(data: bytes) -> _Order:
+def _load_order(data: bytes) -> VenueOrder:
     record = json.loads(data)
     for name in _DECIMALS:
         if record[name] is not None:
             record[name] = Decimal(record[name])
     for name, enum in _ENUMS.items():
         record[name] = enum(record[name])
-    return _Order(**record)
+    return VenueOrder(**record)
 
 
 class SimulatedExchange:
@@ -300,9 +312,9 @@ class SimulatedExchange:
         self._created_seq = 0
         self._last_ts = 0
         self._books: dict[str, _Book] = {}
-        self._live: dict[str, _Order] = {}  # venue order id -> working order, in arrival order
-        self._by_request: dict[str, _Order] = {}
-        self._by_order_id: dict[str, _Order] = {}
+        self._live: dict[str, VenueOrder] = {}  # venue order id -> working order, in arrival order
+        self._by_request: dict[str, VenueOrder] = {}
+        self._by_order_id: dict[str, VenueOrder] = {}
         self._answers: dict[str, tuple[ExecutionReport, ...]] = {}
         self._fills: dict[str, _Fill] = {}
         self._fill_log: list[ExecutionReport] = []
@@ -311,7 +323,7 @@ class SimulatedExchange:
 
             store = RocksStore(Path(self.config.state_dir) / name)
         self._store = store
-        self._dirty_orders: dict[str, _Order] = {}
+        self._dirty_orders: dict[str, VenueOrder] = {}
         self._dirty_fills: set[str] = set()
         self._dirty_answers: set[str] = set()
         self._logged = 0
@@ -322,6 +334,39 @@ class SimulatedExchange:
     def keeps_book(self) -> bool:
         """Whether the book survives a restart (a store is attached)."""
         return self._store is not None
+
+    # ------------------------------------------------- hooks for subclasses
+
+    def order(self, order_id: str) -> VenueOrder | None:
+        """The exchange's order for this OMS order id (the working one, else the latest), or None."""
+        return self._by_order_id.get(order_id)
+
+    def working(self, venue_order_id: str) -> bool:
+        """Whether the order with this venue order id is working here (resting, not suspended)."""
+        return venue_order_id in self._live
+
+    def touch(self, instrument: str, side: Side) -> tuple[Decimal, Decimal] | None:
+        """(price, displayed size) of the best quote on `side`'s own side (bid for BUY, ask for SELL),
+        where a resting order of that side joins; what fills have consumed of it is gone. None
+        before the instrument's first quote."""
+        book = self._books.get(instrument)
+        if book is None:
+            return None
+        return (book.bid, book.bid_size) if side is Side.BUY else (book.ask, book.ask_size)
+
+    def fill_price(self, order: VenueOrder, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
+        """The price at which `order` takes `qty` displayed at `px` in the book: on arrival (TAKER)
+        or when a new quote crosses it while it rests (MAKER). Here `px`; a subclass overrides it
+        to model slippage and market impact (the book's displayed size is consumed the same)."""
+        return px
+
+    def queue_ahead(self, order: VenueOrder, remaining: Decimal) -> Decimal:
+        """Of a trade print at `order`'s own limit price, with `remaining` of its size not yet
+        given to better-placed orders: how much goes to size queued ahead of `order` first (at most
+        `remaining`). Called for every resting order at the print's price, in priority order, also
+        once nothing is left. Here 0 (a resting order is at the front); a subclass overrides it to
+        model queue position."""
+        return ZERO
 
     # ------------------------------------------------------------ contract
 
@@ -492,7 +537,7 @@ class SimulatedExchange:
         does not hold is reported REJECTED with OrdRejReason UNKNOWN_ORDER."""
         order = self._by_order_id.get(request.order_id)
         if order is None or order.account != request.account:
-            unknown = _Order(
+            unknown = VenueOrder(
                 account=request.account, order_id=request.order_id, request_id=request.request_id,
                 instrument=request.instrument, side=request.side, order_type=request.order_type,
                 time_in_force=request.time_in_force, quantity=request.quantity,
@@ -507,11 +552,17 @@ class SimulatedExchange:
 
     # --------------------------------------------------------- market data
 
-    @_persisted
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
+        """A new quote is the instrument's displayed liquidity; resting orders it crosses fill (maker)."""
         if quote.venue is not None and quote.venue != self.name:
             return []
         self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
+        if not self._live:  # nothing rests: only the book changed (quotes are not kept in the store)
+            return []
+        return self._match_quote(quote, now)
+
+    @_persisted
+    def _match_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
         resting = [o for o in self._live.values() if o.instrument == quote.instrument]
         if not resting:
             return []
@@ -519,7 +570,7 @@ class SimulatedExchange:
         out = []
         chance = self.config.resting_fill_probability
         for side in (Side.BUY, Side.SELL):
-            for order in sorted((o for o in resting if o.side is side), key=_Order.priority):
+            for order in sorted((o for o in resting if o.side is side), key=VenueOrder.priority):
                 if chance < 1 and self._rng.random() >= chance:
                     continue
                 fill = self._try_fill(order, ts, Liquidity.MAKER)
@@ -527,10 +578,17 @@ class SimulatedExchange:
                     out.append(fill)
         return out
 
-    @_persisted
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
+        """With `fill_on_trades`: resting limits the print reaches fill at their limit (maker), in
+        priority order, each after what `queue_ahead` gives to the size queued before it."""
         if not self.config.fill_on_trades or (trade.venue is not None and trade.venue != self.name):
             return []
+        if not self._live:
+            return []
+        return self._match_trade(trade, now)
+
+    @_persisted
+    def _match_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
         resting = [
             o for o in self._live.values()
             if o.instrument == trade.instrument and o.order_type is OrderType.LIMIT and o.limit_price is not None
@@ -540,10 +598,12 @@ class SimulatedExchange:
             return []
         ts = self._stamp(now)
         out, remaining = [], trade.size
-        for order in sorted(resting, key=_Order.priority):
+        for order in sorted(resting, key=VenueOrder.priority):
+            if order.limit_price == trade.price:
+                remaining -= self.queue_ahead(order, remaining)
             qty = min(order.leaves, remaining)
             if qty <= 0:
-                break
+                continue  # every order at the print's price still hears of it (`queue_ahead`)
             out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))
             remaining -= qty
         return out
@@ -628,7 +688,7 @@ class SimulatedExchange:
             return []
         return [self._late(order, qty, px, self._stamp(now))]
 
-    def _late(self, order: _Order, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
+    def _late(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
         """A fill of `qty` at `px` on an order no longer working; its status stays."""
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
@@ -747,8 +807,8 @@ class SimulatedExchange:
         self._exec_seq += 1
         return f"{self._prefix}-{self._exec_seq}"
 
-    def _new_order(self, request: VenueRequest) -> _Order:
-        order = _Order(
+    def _new_order(self, request: VenueRequest) -> VenueOrder:
+        order = VenueOrder(
             account=request.account, order_id=request.order_id, request_id=request.request_id,
             instrument=request.instrument, side=request.side, order_type=request.order_type,
             time_in_force=request.time_in_force, quantity=request.quantity,
@@ -760,12 +820,12 @@ class SimulatedExchange:
         order.request_ids.append(request.request_id)
         return order
 
-    def _register(self, order: _Order, key: str) -> None:
+    def _register(self, order: VenueOrder, key: str) -> None:
         """Give a new order its store key (it is then written whenever a report concerns it)."""
         order.key = key
         self._dirty_orders[key] = order
 
-    def _find(self, request: VenueRequest) -> _Order | None:
+    def _find(self, request: VenueRequest) -> VenueOrder | None:
         order = self._by_request.get(request.orig_request_id) if request.orig_request_id else None
         if order is None:
             order = self._by_order_id.get(request.order_id)
@@ -781,7 +841,7 @@ class SimulatedExchange:
             raise ValueError(f"exec_id: fill {exec_id} is already busted")
         return fill
 
-    def _restate(self, order: _Order) -> None:
+    def _restate(self, order: VenueOrder) -> None:
         """The status after a bust or correction changed `cum_qty`."""
         if order.working:
             if order.cum_qty >= order.quantity:
@@ -792,7 +852,7 @@ class SimulatedExchange:
         elif order.status in _CLOSED_BY_FILLS:
             order.status = OrderStatus.FILLED if order.cum_qty >= order.quantity else OrderStatus.DONE_FOR_DAY
 
-    def _available(self, order: _Order) -> tuple[Decimal, Decimal]:
+    def _available(self, order: VenueOrder) -> tuple[Decimal, Decimal]:
         """(price, quantity) the order could take from the book now; quantity 0 if none."""
         book = self._books.get(order.instrument)
         if book is None:
@@ -807,24 +867,24 @@ class SimulatedExchange:
             size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
         return px, max(size, ZERO)
 
-    def _try_fill(self, order: _Order, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
+    def _try_fill(self, order: VenueOrder, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
         px, available = self._available(order)
         qty = min(available, order.leaves)
         if qty <= 0:
             return None
         return self._take(order, px, qty, ts, liquidity)
 
-    def _take(self, order: _Order, px: Decimal, qty: Decimal, ts: int,
+    def _take(self, order: VenueOrder, px: Decimal, qty: Decimal, ts: int,
               liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
-        """Fill `qty` against the book, consuming its displayed size."""
+        """Fill `qty` against the book, consuming its displayed size, at `fill_price`."""
         book = self._books[order.instrument]
         if order.side is Side.BUY:
             book.ask_size -= qty
         else:
             book.bid_size -= qty
-        return self._execute(order, qty, px, ts, liquidity)
+        return self._execute(order, qty, self.fill_price(order, px, qty, liquidity), ts, liquidity)
 
-    def _execute(self, order: _Order, qty: Decimal, px: Decimal, ts: int,
+    def _execute(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int,
                  liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
@@ -844,7 +904,7 @@ class SimulatedExchange:
         return report
 
     def _close(
-        self, order: _Order, status: OrderStatus, exec_type: ExecType, ts: int, *,
+        self, order: VenueOrder, status: OrderStatus, exec_type: ExecType, ts: int, *,
         request_id: str | None = None, reason: str | None = None,
     ) -> ExecutionReport:
         order.status, order.working = status, False
@@ -862,10 +922,10 @@ class SimulatedExchange:
         return self._report(order, ExecType.REJECTED, ts, reason=reason)
 
     def _cancel_reject(
-        self, request: VenueRequest, order: _Order | None, reason: str, ts: int
+        self, request: VenueRequest, order: VenueOrder | None, reason: str, ts: int
     ) -> ExecutionReport:
         if order is None:
-            order = _Order(
+            order = VenueOrder(
                 account=request.account, order_id=request.order_id, request_id=request.request_id,
                 instrument=request.instrument, side=request.side, order_type=request.order_type,
                 time_in_force=request.time_in_force, quantity=request.quantity,
@@ -874,7 +934,7 @@ class SimulatedExchange:
         return self._report(order, ExecType.CANCEL_REJECTED, ts, request_id=request.request_id, reason=reason)
 
     def _report(
-        self, order: _Order, exec_type: ExecType, ts: int, *, request_id: str | None = None,
+        self, order: VenueOrder, exec_type: ExecType, ts: int, *, request_id: str | None = None,
         last_qty: Decimal = ZERO, last_px: Decimal = ZERO, ref_exec_id: str | None = None, reason: str | None = None,
         commission: Decimal = ZERO,
     ) -> ExecutionReport:
