@@ -110,6 +110,8 @@ from oms.events import (
     Trade,
     VenueAction,
     VenueRequest,
+    built,
+    fits_wire,
 )
 from oms.domain.sor.fees import FeeSchedule, Liquidity
 from oms.venues import OpenOrder
@@ -126,6 +128,13 @@ _CTX = Context(prec=60)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,39}$")
 
 _CLOSED_BY_FILLS = (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY)
+_MAX_ID, _MAX_TEXT, _MAX_NS = 64, 1024, 2**63
+"""The wire's limits of an `Identifier`, a `Text` and a time in ns (`oms.events`)."""
+
+
+def _fits_price(value: Decimal) -> bool:
+    """A `Price` or `Amount` as it is (either sign), the wire's decimal(28, 8)."""
+    return fits_wire(value) or fits_wire(-value)
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,10 @@ class VenueOrder:
     """Creation sequence of the exchange (restores `order id -> order` in the same order)."""
     request_ids: list[str] = field(default_factory=list)
     """Every request id that names this order here (restores `request id -> order`)."""
+    wire_checked: bool = True
+    """Whether every amount and id of the order came from a validated request or quote, or was
+    checked where it came in (`fits_wire`, a length): then its reports are built without a second
+    validation (`oms.events.built`); once a value that may not fit came in, they are validated."""
 
     @property
     def leaves(self) -> Decimal:
@@ -259,7 +272,7 @@ def _persisted(method):
 
 _ORDER_FIELDS = ("account", "order_id", "request_id", "instrument", "side", "order_type", "time_in_force",
                  "quantity", "limit_price", "arrival", "venue_order_id", "status", "working", "cum_qty",
-                 "notional", "key", "created", "request_ids")
+                 "notional", "key", "created", "request_ids", "wire_checked")
 _DECIMALS = ("quantity", "limit_price", "cum_qty", "notional")
 _ENUMS = {"side": Side, "order_type": OrderType, "time_in_force": TimeInForce, "status": OrderStatus}
 
@@ -467,6 +480,8 @@ class SimulatedExchange:
         order = self._new_order(request)
         order.arrival = self._order_seq
         order.venue_order_id = f"{self._prefix}-O{self._order_seq}"
+        if len(order.venue_order_id) > _MAX_ID:
+            order.wire_checked = False
         self._register(order, order.venue_order_id)
         order.status = OrderStatus.NEW
         order.working = True
@@ -598,12 +613,18 @@ class SimulatedExchange:
             return []
         ts = self._stamp(now)
         out, remaining = [], trade.size
+        checked = True
         for order in sorted(resting, key=VenueOrder.priority):
             if order.limit_price == trade.price:
-                remaining -= self.queue_ahead(order, remaining)
+                eaten = self.queue_ahead(order, remaining)
+                if eaten and not fits_wire(eaten):
+                    checked = False
+                remaining -= eaten
             qty = min(order.leaves, remaining)
             if qty <= 0:
                 continue  # every order at the print's price still hears of it (`queue_ahead`)
+            if not checked:
+                order.wire_checked = False
             out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))
             remaining -= qty
         return out
@@ -661,6 +682,8 @@ class SimulatedExchange:
             _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px)), _CTX.multiply(qty, px)
         )
         fill.qty, fill.px = qty, px
+        if not (fits_wire(qty) and fits_wire(px)):
+            order.wire_checked = False
         self._dirty_fills.add(exec_id)
         self._restate(order)
         report = self._report(order, ExecType.TRADE_CORRECT, self._stamp(now), last_qty=qty, last_px=px,
@@ -686,6 +709,8 @@ class SimulatedExchange:
         qty, px = Decimal(qty), Decimal(px)
         if order is None or order.working or qty <= 0 or px <= 0 or order.cum_qty + qty > order.quantity:
             return []
+        if not (fits_wire(qty) and fits_wire(px)):
+            order.wire_checked = False
         return [self._late(order, qty, px, self._stamp(now))]
 
     def _late(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
@@ -710,8 +735,12 @@ class SimulatedExchange:
             return []
         if quantity is not None:
             order.quantity = max(Decimal(quantity), order.cum_qty)
+            if not fits_wire(order.quantity):
+                order.wire_checked = False
         if limit_price is not None and order.order_type is OrderType.LIMIT:
             order.limit_price = Decimal(limit_price)
+            if not (order.limit_price > 0 and fits_wire(order.limit_price)):
+                order.wire_checked = False
         order.working = True
         order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
         if order.venue_order_id is not None:
@@ -882,7 +911,10 @@ class SimulatedExchange:
             book.ask_size -= qty
         else:
             book.bid_size -= qty
-        return self._execute(order, qty, self.fill_price(order, px, qty, liquidity), ts, liquidity)
+        priced = self.fill_price(order, px, qty, liquidity)
+        if priced is not px and not _fits_price(priced):
+            order.wire_checked = False
+        return self._execute(order, qty, priced, ts, liquidity)
 
     def _execute(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int,
                  liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
@@ -941,7 +973,7 @@ class SimulatedExchange:
         exec_id = self._next_exec_id()
         if order.key is not None:
             self._dirty_orders[order.key] = order
-        return ExecutionReport(
+        fields = dict(
             event_id=exec_id,
             ts_event=ts,
             ts_init=ts,
@@ -966,3 +998,12 @@ class SimulatedExchange:
             reason=reason,
             commission=commission,
         )
+        # The fast path (`oms.events.built`) only for values known valid: the order's names and amounts
+        # come from a validated request or quote, or were checked where they came in
+        # (`VenueOrder.wire_checked`; sums, differences, minima and 8-place quantizations of fitting
+        # amounts fit too); the exec id minted here is checked by length (its characters are the
+        # venue name's and digits); the time and reason, which callers pass, here.
+        if (order.wire_checked and len(exec_id) <= _MAX_ID and type(ts) is int and 0 <= ts < _MAX_NS
+                and (reason is None or (type(reason) is str and len(reason) <= _MAX_TEXT))):
+            return built(ExecutionReport, **fields)
+        return ExecutionReport(**fields)

@@ -2,12 +2,16 @@
 
 A subclass reads `order`, `working` and `touch`, and overrides `fill_price` (a fill taken from the
 book) and `queue_ahead` (size queued before a resting order at a print's price); the plain
-exchange's defaults leave its model unchanged.
+exchange's defaults leave its model unchanged. Its reports take the `built` fast path only for
+values known valid; anything else is validated (and refused) as before.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal as D
+
+import pytest
+from pydantic import ValidationError
 
 from oms.domain.sor.fees import Liquidity
 from oms.events import ExecType, Side, TimeInForce, Trade
@@ -76,3 +80,45 @@ def test_the_plain_exchange_puts_a_resting_order_at_the_front():
     venue.submit(request(limit_price=D("100.00"), quantity=D(100)), T0)
     [fill] = venue.on_trade(trade("100.00", "50"), T0 + 1)
     assert fill.last_qty == D(50)
+
+
+# ------------------------------------------- reports built without a second validation
+
+
+def test_reports_take_the_fast_path_only_for_values_known_valid(monkeypatch):
+    import oms.venues.simulated as simulated
+
+    calls = []
+    monkeypatch.setattr(simulated, "built", lambda cls, **fields: calls.append(fields) or cls(**fields))
+    venue = SimulatedExchange(VENUE, 7)
+    venue.on_quote(quote(), T0)
+    assert len(venue.submit(market(quantity=D(20)), T0)) == 2 and len(calls) == 2  # ack and fill: built
+    with pytest.raises(ValidationError, match="reason"):  # too long for the wire: validated, refused
+        venue.refuse(request(2, order_id="ORD-2"), "x" * 1025, T0)
+    with pytest.raises(ValidationError, match="ts_event"):
+        venue.submit(request(3, order_id="ORD-3"), 2**63)
+    assert len(calls) == 2
+
+
+
+def test_a_value_that_came_in_unchecked_sends_the_order_s_reports_through_validation(monkeypatch):
+    import oms.venues.simulated as simulated
+
+    calls = []
+    monkeypatch.setattr(simulated, "built", lambda cls, **fields: calls.append(fields) or cls(**fields))
+    venue = SimulatedExchange(VENUE, 7)
+    venue.on_quote(quote(bid="99.90", ask="100.10"), T0)
+    venue.submit(request(limit_price=D("99.00")), T0)
+    assert len(calls) == 1
+    with pytest.raises(ValidationError, match="limit_price"):  # nine places: refused, as validation says
+        venue.restate("ORD-1", T0 + 1, limit_price=D("99.000000001"))
+    assert len(calls) == 1
+
+    class Subpenny(Shifted):
+        def fill_price(self, order, px, qty, liquidity):
+            return px + D("0.000000001")
+
+    odd = Subpenny()
+    odd.on_quote(quote(ask="100.10", ask_size="50"), T0)
+    with pytest.raises(ValidationError, match="last_px"):
+        odd.submit(market(quantity=D(20)), T0)
