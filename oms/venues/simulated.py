@@ -58,8 +58,12 @@ plus a uniform draw in +-`latency_jitter_ns`, one draw per input), never
 earlier than the previous report's, so reports never overtake each other;
 `ts_init` equals `ts_event`. Fill reports carry `last_qty`, `last_px`,
 `cum_qty`, `leaves_qty` and `avg_px` (exact, quantized to 8 places) and the
-order's live request id. A bust or correction (`bust`, `correct`) names the
-original fill in `ref_exec_id`; a bust gives the busted quantity back to a
+order's live request id. Reports are built without a second validation (`oms.events.built`)
+while every value of the order is known to fit the wire (`VenueOrder.wire_checked`: its names
+and amounts came from a validated request or quote, or were checked with `fits_wire` where they
+came in: restatements, corrections, late fills, the hooks' prices) and the exec id, time and
+reason fit; otherwise they are validated as the boundary does. A bust or correction
+(`bust`, `correct`) names the original fill in `ref_exec_id`; a bust gives the busted quantity back to a
 working order, while a closed order stays closed with leaves 0 and, if it no
 longer is fully filled, status DONE_FOR_DAY.
 
