@@ -7,8 +7,10 @@ how its timestamps are written (ISO 8601 with or without a zone, the compact
 `YYYYMMDD HHMMSSfff`, epoch seconds, milliseconds, microseconds or
 nanoseconds) or `AUTO` detects it per value (ISO by shape, compact by shape,
 epoch by the number of integer digits: <= 10 s, <= 13 ms, <= 16 µs, else ns; a
-fractional epoch is seconds). A file holds one instrument (`instrument=`) or has
-an instrument column; a file holds one kind (`kind=`) or has a type column, or
+fractional epoch is seconds). Column names match exactly, or
+case-insensitively when only one column has that name in any case. A file
+holds one instrument (`instrument=`) or has an instrument column (each value an
+`Identifier`); a file holds one kind (`kind=`) or has a type column, or
 the kind follows from the columns mapped (bid/ask → quotes, price → trades).
 Every value goes through `Decimal` from its text (a Parquet float through its
 shortest repr), never through binary arithmetic. A bad row raises `BadRow`
@@ -34,7 +36,7 @@ from typing import Iterable, Iterator
 from pydantic import ValidationError
 
 from oms.clock import parse_time
-from oms.events import Quote, Side, Trade
+from oms.events import Quote, Side, Trade, is_identifier
 from oms.marketdata import MarketData, md_event_id
 
 __all__ = ["BadRow", "ColumnMap", "LoadReport", "TimeFormat", "load_file", "load_files", "parse_timestamp"]
@@ -167,6 +169,12 @@ def _decimal(text) -> Decimal:
     return value
 
 
+def _identifier(text: str) -> str:
+    if not is_identifier(text):
+        raise ValueError(f"{text!r} is not an identifier (letters, digits and ._:/@-, at most 64)")
+    return text
+
+
 def _side(text: str) -> Side | None:
     t = str(text).strip().upper()
     if t in ("B", "BUY", "BID", "1"):
@@ -187,14 +195,22 @@ class _Parser:
         self.instrument, self.venue = instrument, venue
         present = set(header)
 
+        folded: dict[str, str | None] = {}
+        for column in header:  # a case-insensitive match when unique: "TS" is "ts"
+            folded[column.lower()] = None if column.lower() in folded else column
+
         def col(name: str | None) -> str | None:
-            return name if name is not None and name in present else None
+            if name is None:
+                return None
+            return name if name in present else folded.get(name.lower())
 
         self.c = {f.name: col(getattr(columns, f.name)) for f in fields(ColumnMap)}
         if self.c["ts"] is None:
             raise ValueError(f"no timestamp column {columns.ts!r} (columns: {', '.join(header)})")
         if instrument is None and self.c["instrument"] is None:
             raise ValueError(f"no instrument column {columns.instrument!r}: name the instrument of the file")
+        if instrument is not None:
+            _identifier(instrument)
         if kind is None and self.c["type"] is None:
             quotes = all(self.c[n] for n in ("bid_price", "bid_size", "ask_price", "ask_size"))
             trades = all(self.c[n] for n in ("price", "size"))
@@ -223,6 +239,11 @@ class _Parser:
     def event(self, row: dict) -> MarketData:
         kind = self.kind or str(self._get(row, "type")).strip().lower()
         instrument = self.instrument or str(self._get(row, "instrument")).strip()
+        if instrument is not self.instrument:
+            try:
+                _identifier(instrument)
+            except ValueError as exc:
+                raise ValueError(f"instrument: {exc}") from None
         venue = self.venue or (str(v).strip() if (v := self._get(row, "venue", False)) is not None else None)
         try:
             ts = parse_timestamp(self._get(row, "ts"), self.form)
@@ -246,8 +267,11 @@ class _Parser:
                 raise ValueError(f"type: {kind!r} is not quote or trade")
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "row"
-            raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+            where = ".".join(str(x) for x in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            if not where and ":" in message:  # a check across fields says "field: reason"
+                where, message = (part.strip() for part in message.split(":", 1))
+            raise ValueError(f"{where or 'row'}: {message}") from None
         self.counters[instrument] = n
         return event
 

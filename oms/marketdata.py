@@ -1,40 +1,30 @@
-"""Market data as events: a seeded synthetic feed and a CSV reader, both producing `Quote` and `Trade`.
+"""Market data as events: the `MarketData` type, its event ids, and a seeded synthetic feed.
 
-This module owns turning market data sources into normalized `Quote` and
-`Trade` events. `SyntheticFeed` is a seeded random walk per instrument with a
-fixed spread, always on the tick and positive; `read_csv` parses a file of
-quotes and trades and raises a `ValueError` naming the line and field of the
-first bad row. It is pure apart from `read_csv` opening the file it is given:
-no Kafka, no clock reads (time is passed in, or read from a `Clock` passed in),
-randomness only from the feed's own seeded `random.Random`. Event ids are
-deterministic: `md.{instrument}.{n}`, n counting that instrument's events from 1.
+This module owns what a market data event is here (`MarketData`: a `Quote` or
+a `Trade`), its deterministic event id (`md_event_id`: `md.{instrument}.{n}`, n
+counting that instrument's events from 1) and `SyntheticFeed`, a seeded random
+walk per instrument with a fixed spread, always on the tick and positive.
+Files (CSV and Parquet, any column layout and timestamp form) are read by the
+one loader, `connectors.marketdata_files`, which uses these ids. Pure: no I/O,
+no Kafka, no clock reads (time is passed in), randomness only from the feed's
+own seeded `random.Random`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import random
-import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Mapping, Sequence
 
-from pydantic import ValidationError
-
-from oms.clock import Clock, parse_time
 from oms.events import Quote, Side, Trade
 
-__all__ = ["CSV_COLUMNS", "MarketData", "SyntheticFeed", "md_event_id", "read_csv"]
+__all__ = ["MarketData", "SyntheticFeed", "md_event_id"]
 
 MarketData = Quote | Trade
 
-CSV_COLUMNS = ("type", "ts", "instrument", "bid_price", "bid_size", "ask_price", "ask_size", "price", "size")
-"""The header of a market data CSV, in this order. An optional `venue` column may follow."""
-_OPTIONAL_COLUMNS = ("venue",)
 _MAX_ID = 64
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
 
 
 def md_event_id(instrument: str, n: int) -> str:
@@ -156,120 +146,3 @@ class SyntheticFeed:
                     )
                 )
         return out
-
-
-# ------------------------------------------------------------------- CSV
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
-
-
-def _instrument(text: str) -> str:
-    if len(text) > _MAX_ID or not _IDENTIFIER.match(text):
-        raise ValueError(f"{text!r} is not an identifier (letters, digits and ._:/@-, at most {_MAX_ID})")
-    return text
-
-
-class _RowError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _required(row: dict, name: str, convert):
-    text = (row.get(name) or "").strip()
-    if not text:
-        raise _RowError(name, "missing")
-    try:
-        return convert(text)
-    except ValueError as exc:
-        raise _RowError(name, str(exc)) from None
-
-
-def _row_event(row: dict, n: int, ts_init: int | None) -> MarketData:
-    kind = (row.get("type") or "").strip().lower()
-    instrument = _required(row, "instrument", _instrument)
-    ts = _required(row, "ts", parse_time)
-    venue = (row.get("venue") or "").strip() or None
-    common = dict(
-        event_id=md_event_id(instrument, n),
-        ts_event=ts,
-        ts_init=ts if ts_init is None else ts_init,
-        instrument=instrument,
-        venue=venue,
-    )
-    try:
-        if kind == "quote":
-            return Quote(
-                **common,
-                bid_price=_required(row, "bid_price", _decimal),
-                bid_size=_required(row, "bid_size", _decimal),
-                ask_price=_required(row, "ask_price", _decimal),
-                ask_size=_required(row, "ask_size", _decimal),
-            )
-        if kind == "trade":
-            return Trade(
-                **common,
-                price=_required(row, "price", _decimal),
-                size=_required(row, "size", _decimal),
-            )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(x) for x in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        if not field and ":" in message:  # model-level check: "field: reason"
-            field, message = message.split(":", 1)
-        raise _RowError(field or "row", message.strip()) from None
-    raise _RowError("type", f"{row.get('type')!r} is not quote or trade")
-
-
-def read_csv(path: str | Path, clock: Clock | None = None) -> Iterator[MarketData]:
-    """The quotes and trades of a CSV file, in file order.
-
-    The header is `type,ts,instrument,bid_price,bid_size,ask_price,ask_size,price,size`
-    (an optional `venue` column may be added). `type` is `quote` or `trade`;
-    `ts` is integer nanoseconds or ISO-8601 UTC and becomes `ts_event`;
-    decimals are strings and never go through binary floats. `ts_init` is
-    `clock.now_ns()` when a clock is given, else `ts_event`. Blank lines and
-    lines starting with `#` are skipped. The first bad row raises a
-    `ValueError` "path:line N: field: reason" (physical line numbers, header = 1).
-    """
-    path = Path(path)
-    counters: dict[str, int] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = None
-        for cells in reader:
-            line = reader.line_num
-            if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-                continue
-            if header is None:
-                header = [c.strip().lower() for c in cells]
-                missing = [c for c in CSV_COLUMNS if c not in header]
-                unknown = [c for c in header if c not in CSV_COLUMNS and c not in _OPTIONAL_COLUMNS]
-                if missing or unknown or len(set(header)) != len(header):
-                    raise ValueError(
-                        f"{path}:line {line}: header: expected {','.join(CSV_COLUMNS)}"
-                        f" (optionally venue), got {','.join(header)}"
-                    )
-                continue
-            if len(cells) != len(header):
-                raise ValueError(f"{path}:line {line}: row: {len(cells)} fields, the header has {len(header)}")
-            row = dict(zip(header, cells))
-            instrument = (row.get("instrument") or "").strip()
-            n = counters.get(instrument, 0) + 1
-            try:
-                event = _row_event(row, n, None if clock is None else clock.now_ns())
-            except _RowError as exc:
-                raise ValueError(f"{path}:line {line}: {exc.field}: {exc}") from None
-            counters[instrument] = n
-            yield event
-        if header is None:
-            raise ValueError(f"{path}:line 1: header: the file is empty")

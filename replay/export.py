@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -55,9 +54,9 @@ def journal_from_file(path: str | Path) -> Iterator[Event]:
 def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None) -> Iterator[Event]:
     """The events of the journal topic of `runtime` (every partition, to its end at start);
     undecodable records are appended to `errors` (when given) and skipped."""
-    from replay.journal import _read  # the one journal reader
+    from replay.journal import read_topic  # the one journal reader (local: it loads the Kafka client)
 
-    for _, _, _, _, event in _read(runtime, runtime.topics.journal, timeout=timeout, canonical=False,
+    for _, _, _, _, event in read_topic(runtime, runtime.topics.journal, timeout=timeout, canonical=False,
                                    on_error=errors.append if errors is not None else None):
         if event is not None:
             yield event
@@ -66,9 +65,9 @@ def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | No
 def commands_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None) -> list[Event]:
     """The recorded commands of the commands topic of `runtime` (every partition to its end at start),
     in `ts_event` order (stable); undecodable records go to `errors` (when given)."""
-    from replay.journal import _read  # the one topic reader, with the topic's admission rules
+    from replay.journal import read_topic  # the one topic reader, with the topic's admission rules
 
-    found = [event for _, _, _, _, event in _read(runtime, runtime.topics.commands, timeout=timeout,
+    found = [event for _, _, _, _, event in read_topic(runtime, runtime.topics.commands, timeout=timeout,
                                                   on_error=errors.append if errors is not None else None)
              if event is not None]
     return sorted(found, key=lambda e: e.ts_event)

@@ -16,6 +16,9 @@ changelog (its account risk states and the risk controls it decided with);
 `verify_accounts` and `verify_controls` compare those with the replay and with
 the fold of `risk.controls`; `verify_all` does all of it and returns one
 report. `audit` lists one order's journal, commands and execution reports.
+`read_topic` is how every one of them reads a topic (decoded, admitted events
+to the end offsets at start), public so that other readers (`replay.export`)
+use the same path.
 The `oms replay` command is `entrypoints.replay`. Reads only: it never
 produces to any topic.
 """
@@ -70,6 +73,7 @@ __all__ = [
     "audit",
     "live_engine_state",
     "live_views",
+    "read_topic",
     "replay_controls",
     "replay_events",
     "replay_journal",
@@ -222,7 +226,7 @@ def replay_events(events: Iterable[Event], store: Store) -> ReplayResult:
 # ------------------------------------------------------------- kafka reads
 
 
-def _read(
+def read_topic(
     runtime,
     topic: str,
     *,
@@ -235,9 +239,10 @@ def _read(
     on_error: Callable[[str], None] | None = None,
     canonical: bool = True,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
-    """Yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic`
-    with the one topic reader: every partition (or `partitions`) from its first offset to its end
-    offset at start, or `until_offset` (exclusive). A partition also stops at the first event for
+    """The reading API of this module, public for the other readers of `replay/` (exports, what-if):
+    yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic` of
+    `runtime` (a `streams.runtime` connection) with the one topic reader: every partition (or
+    `partitions`) from its first offset to its end offset at start, or `until_offset` (exclusive). A partition also stops at the first event for
     which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
     topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
     `on_error` and are not yielded.
@@ -328,7 +333,7 @@ def replay_journal(
     seen: set[int] = set()
     try:
         with _folding():
-            for partition, _, _, _, event in _read(
+            for partition, _, _, _, event in read_topic(
                 runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
                 on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
             ):
@@ -355,7 +360,7 @@ def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], 
     seen: set[int] = set()
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
     with _folding():
-        for partition, _, _, _, event in _read(runtime, runtime.topics.journal, partitions=partitions,
+        for partition, _, _, _, event in read_topic(runtime, runtime.topics.journal, partitions=partitions,
                                                until_offset=until_offset, stop=stop, timeout=timeout,
                                                on_error=undecodable.append, canonical=strict):
             seen.add(partition)
@@ -409,7 +414,7 @@ def live_views(runtime, timeout: float = 30.0) -> tuple[dict[str, OrderView], di
         return event.order_id if isinstance(event, OrderView) else keys.position_id(event.account, event.instrument)
 
     def read(topic: str, kind: type) -> dict:
-        records = ((p, o, k, t, e) for p, o, k, t, e in _read(runtime, topic, timeout=timeout)
+        records = ((p, o, k, t, e) for p, o, k, t, e in read_topic(runtime, topic, timeout=timeout)
                    if e is None or isinstance(e, kind))
         return latest(records, key_of, lambda item: item[4])
 
@@ -468,7 +473,7 @@ def replay_controls(runtime, offsets: dict[int, int], timeout: float = 30.0) -> 
     skipping undecodable and refused controls."""
     controls = Controls(defaults=runtime.settings.default_limits)
     for partition, end in sorted(offsets.items()):
-        for _, _, _, _, event in _read(runtime, runtime.topics.risk_controls, partitions=[partition],
+        for _, _, _, _, event in read_topic(runtime, runtime.topics.risk_controls, partitions=[partition],
                                         until_offset=end, timeout=timeout):
             if event is None:
                 continue
@@ -632,14 +637,14 @@ def audit(runtime, order_id: str, timeout: float = 30.0) -> list[Received]:
     runtime.learn_schemas()
     found: list[Received] = []
     partition = None
-    for p, offset, key, ts_ms, event in _read(runtime, runtime.topics.journal, timeout=timeout):
+    for p, offset, key, ts_ms, event in read_topic(runtime, runtime.topics.journal, timeout=timeout):
         if event is not None and _names(event, order_id):
             found.append(Received(runtime.topics.journal, p, offset, key, ts_ms, event))
             partition = p
     if partition is None:
         return []
     for topic in (runtime.topics.commands, runtime.topics.exec_reports):
-        for p, offset, key, ts_ms, event in _read(runtime, topic, partitions=[partition], timeout=timeout):
+        for p, offset, key, ts_ms, event in read_topic(runtime, topic, partitions=[partition], timeout=timeout):
             if event is not None and _names(event, order_id):
                 found.append(Received(topic, p, offset, key, ts_ms, event))
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from oms.domain.sor.fees import Liquidity
 from oms.events import ExecutionReport, OrderType, Quote, Side, Trade, VenueRequest
-from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig, _Book
+from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig, VenueOrder
 
 __all__ = ["Latency", "Outage", "QueueExchange", "VenueModel", "parse_venue"]
 
@@ -126,14 +126,17 @@ class VenueModel:
 
 @dataclass
 class _Queue:
+    instrument: str
+    side: Side
     price: Decimal
     ahead: Decimal | None
     """Size ahead at the order's price; None while the touch has not reached it."""
 
 
 class QueueExchange(SimulatedExchange):
-    """The simulated exchange with queue position for resting limits, slippage and impact on taker fills,
-    and each fill marked passive or not (`passive(exec_id)`)."""
+    """The simulated exchange with queue position for resting limits, slippage and impact on fills
+    taken from the book, and each fill marked passive or not (`passive(exec_id)`). Built on the
+    exchange's public hooks only (`fill_price`, `queue_ahead`, `order`, `working`, `touch`)."""
 
     def __init__(self, name: str, seed: int, model: VenueModel) -> None:
         super().__init__(name, seed, SimulatedVenueConfig(reject_probability=model.reject_probability,
@@ -146,15 +149,9 @@ class QueueExchange(SimulatedExchange):
     def passive(self, exec_id: str) -> bool:
         return exec_id in self._passive
 
-    def _touch(self, instrument: str, side: Side) -> tuple[Decimal, Decimal] | None:
-        book = self._books.get(instrument)
-        if book is None:
-            return None
-        return (book.bid, book.bid_size) if side is Side.BUY else (book.ask, book.ask_size)
-
-    def _join(self, order) -> None:
+    def _join(self, order: VenueOrder) -> None:
         """Queue a resting limit order behind what is displayed at its price."""
-        touch = self._touch(order.instrument, order.side)
+        touch = self.touch(order.instrument, order.side)
         px = order.limit_price
         if touch is None:
             ahead = None
@@ -164,18 +161,18 @@ class QueueExchange(SimulatedExchange):
             ahead = Decimal(0)
         else:
             ahead = None
-        self._queues[order.venue_order_id] = _Queue(px, ahead)
+        self._queues[order.venue_order_id] = _Queue(order.instrument, order.side, px, ahead)
 
     def submit(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         reports = super().submit(request, now)
-        order = self._by_order_id.get(request.order_id)
+        order = self.order(request.order_id)
         if order is not None and order.working and order.order_type is OrderType.LIMIT:
             self._join(order)
         return reports
 
     def amend(self, request: VenueRequest, now: int) -> list[ExecutionReport]:
         reports = super().amend(request, now)
-        order = self._by_order_id.get(request.order_id)
+        order = self.order(request.order_id)
         if order is not None and order.working and order.order_type is OrderType.LIMIT:
             queue = self._queues.get(order.venue_order_id)
             if queue is None or queue.price != order.limit_price:
@@ -183,72 +180,51 @@ class QueueExchange(SimulatedExchange):
         return reports
 
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
-        if quote.venue is not None and quote.venue != self.name:
-            return []
-        if not self._live:  # nothing rests here: only the book changes (the hot path of a backtest)
-            self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
-            return []
         reports = super().on_quote(quote, now)
-        self._passive.update(r.exec_id for r in reports)  # resting orders the new quote crossed
+        if reports:
+            self._passive.update(r.exec_id for r in reports)  # resting orders the new quote crossed
         if self._queues:
-            for vid, queue in self._queues.items():
-                if queue.ahead is None:
-                    order = self._live.get(vid)
-                    if order is not None and order.instrument == quote.instrument:
-                        touch = self._touch(order.instrument, order.side)
-                        if touch is not None and touch[0] == queue.price:
-                            queue.ahead = touch[1]
+            for queue in self._queues.values():
+                if queue.ahead is None and queue.instrument == quote.instrument:
+                    touch = self.touch(queue.instrument, queue.side)
+                    if touch is not None and touch[0] == queue.price:
+                        queue.ahead = touch[1]
             self._forget()
         return reports
 
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
-        if (trade.venue is not None and trade.venue != self.name) or not self._live:
-            return []
-        if not self.model.queue_position:
-            reports = super().on_trade(trade, now)
-        else:
-            reports = self._queued_fills(trade, now)
-        self._passive.update(r.exec_id for r in reports)
-        self._forget()
+        reports = super().on_trade(trade, now)
+        if reports:
+            self._passive.update(r.exec_id for r in reports)
+        if self._queues:
+            self._forget()
         return reports
 
-    def _queued_fills(self, trade: Trade, now: int) -> list[ExecutionReport]:
-        resting = [o for o in self._live.values() if o.instrument == trade.instrument
-                   and o.order_type is OrderType.LIMIT and o.limit_price is not None
-                   and (o.limit_price >= trade.price if o.side is Side.BUY else o.limit_price <= trade.price)]
-        if not resting:
-            return []
-        ts = self._stamp(now)
-        out, remaining = [], trade.size
-        for order in sorted(resting, key=lambda o: o.priority()):
-            queue = self._queues.get(order.venue_order_id)
-            if queue is not None and order.limit_price == trade.price:
-                ahead = queue.ahead if queue.ahead is not None else remaining
-                eaten = min(ahead, remaining)
-                queue.ahead = ahead - eaten
-                remaining -= eaten
-            qty = min(order.leaves, remaining)
-            if qty <= 0:
-                continue
-            out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))  # a resting order's fill
-            remaining -= qty
-        return out
+    def queue_ahead(self, order: VenueOrder, remaining: Decimal) -> Decimal:
+        """The size queued ahead of `order` eats the print first (all of it while the touch has not
+        reached the order's price); without `queue_position`, nothing is ahead."""
+        queue = self._queues.get(order.venue_order_id) if self.model.queue_position else None
+        if queue is None:
+            return Decimal(0)
+        ahead = queue.ahead if queue.ahead is not None else remaining
+        eaten = min(ahead, remaining)
+        queue.ahead = ahead - eaten
+        return eaten
 
     def _forget(self) -> None:
-        for vid in [v for v in self._queues if v not in self._live]:
+        for vid in [v for v in self._queues if not self.working(v)]:
             del self._queues[vid]
 
-    def _take(self, order, px: Decimal, qty: Decimal, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
-        """A taker fill: the book's size consumed, the price moved by slippage and impact."""
+    def fill_price(self, order: VenueOrder, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
+        """`px` moved against the order by slippage and impact, on the venue's tick."""
         bps = self.model.slippage_bps + self.model.impact_bps_per_unit * qty
-        if bps:
-            move = px * bps * _BPS
-            tick = self.model.tick
-            if order.side is Side.BUY:
-                px = ((px + move) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
-            else:
-                px = max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
-        return super()._take(order, px, qty, ts, liquidity)
+        if not bps:
+            return px
+        move = px * bps * _BPS
+        tick = self.model.tick
+        if order.side is Side.BUY:
+            return ((px + move) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+        return max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
 
 
 _VENUE_KEYS = {"entry", "md", "reject", "fail", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",

@@ -58,10 +58,23 @@ plus a uniform draw in +-`latency_jitter_ns`, one draw per input), never
 earlier than the previous report's, so reports never overtake each other;
 `ts_init` equals `ts_event`. Fill reports carry `last_qty`, `last_px`,
 `cum_qty`, `leaves_qty` and `avg_px` (exact, quantized to 8 places) and the
-order's live request id. A bust or correction (`bust`, `correct`) names the
-original fill in `ref_exec_id`; a bust gives the busted quantity back to a
+order's live request id. Reports are built without a second validation (`oms.events.built`)
+while every value of the order is known to fit the wire (`VenueOrder.wire_checked`: its names
+and amounts came from a validated request or quote, or were checked with `fits_wire` where they
+came in: restatements, corrections, late fills, the hooks' prices) and the exec id, time and
+reason fit; otherwise they are validated as the boundary does. A bust or correction
+(`bust`, `correct`) names the original fill in `ref_exec_id`; a bust gives the busted quantity back to a
 working order, while a closed order stays closed with leaves 0 and, if it no
 longer is fully filled, status DONE_FOR_DAY.
+
+Hooks for a richer model (a subclass such as the backtest's `replay.models.QueueExchange`):
+`fill_price(order, px, qty, liquidity)` prices a fill taken from the book (slippage, impact)
+and `queue_ahead(order, remaining)` says how much of a print at a resting order's own price
+goes to size queued ahead of it; both default to the plain model above. The queries `order`
+(an order by OMS order id, a read-only `VenueOrder`), `working` (by venue order id) and
+`touch` (best price and displayed size on a side) are what such a subclass reads; it
+overrides the public calls (`submit`, `amend`, `on_quote`, `on_trade`) and calls them on
+`super()`, never the exchange's private state.
 
 Restart: with `SimulatedVenueConfig.state_dir` (or an injected `oms.state.Store`) the
 exchange keeps its book across a restart, like a real venue that outlives the OMS's
@@ -101,6 +114,8 @@ from oms.events import (
     Trade,
     VenueAction,
     VenueRequest,
+    built,
+    fits_wire,
 )
 from oms.domain.sor.fees import FeeSchedule, Liquidity
 from oms.venues import OpenOrder
@@ -108,7 +123,7 @@ from oms.venues import OpenOrder
 if TYPE_CHECKING:
     from oms.state import Store
 
-__all__ = ["SimulatedExchange", "SimulatedVenueConfig"]
+__all__ = ["SimulatedExchange", "SimulatedVenueConfig", "VenueOrder"]
 
 ZERO = Decimal(0)
 _Q = Decimal(1).scaleb(-8)
@@ -117,6 +132,13 @@ _CTX = Context(prec=60)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]{0,39}$")
 
 _CLOSED_BY_FILLS = (OrderStatus.FILLED, OrderStatus.DONE_FOR_DAY)
+_MAX_ID, _MAX_TEXT, _MAX_NS = 64, 1024, 2**63
+"""The wire's limits of an `Identifier`, a `Text` and a time in ns (`oms.events`)."""
+
+
+def _fits_price(value: Decimal) -> bool:
+    """A `Price` or `Amount` as it is (either sign), the wire's decimal(28, 8)."""
+    return fits_wire(value) or fits_wire(-value)
 
 
 @dataclass(frozen=True)
@@ -166,7 +188,10 @@ class SimulatedVenueConfig:
 
 
 @dataclass
-class _Order:
+class VenueOrder:
+    """An order as the exchange holds it. Outside this module (subclasses, `order`) it is read,
+    never changed: the exchange alone moves its quantities and status."""
+
     account: str
     order_id: str
     request_id: str
@@ -188,6 +213,10 @@ class _Order:
     """Creation sequence of the exchange (restores `order id -> order` in the same order)."""
     request_ids: list[str] = field(default_factory=list)
     """Every request id that names this order here (restores `request id -> order`)."""
+    wire_checked: bool = True
+    """Whether every amount and id of the order came from a validated request or quote, or was
+    checked where it came in (`fits_wire`, a length): then its reports are built without a second
+    validation (`oms.events.built`); once a value that may not fit came in, they are validated."""
 
     @property
     def leaves(self) -> Decimal:
@@ -208,7 +237,7 @@ class _Order:
 @dataclass
 class _Fill:
     exec_id: str
-    order: _Order
+    order: VenueOrder
     qty: Decimal
     px: Decimal
     busted: bool = False
@@ -247,12 +276,12 @@ def _persisted(method):
 
 _ORDER_FIELDS = ("account", "order_id", "request_id", "instrument", "side", "order_type", "time_in_force",
                  "quantity", "limit_price", "arrival", "venue_order_id", "status", "working", "cum_qty",
-                 "notional", "key", "created", "request_ids")
+                 "notional", "key", "created", "request_ids", "wire_checked")
 _DECIMALS = ("quantity", "limit_price", "cum_qty", "notional")
 _ENUMS = {"side": Side, "order_type": OrderType, "time_in_force": TimeInForce, "status": OrderStatus}
 
 
-def _dump_order(order: _Order) -> bytes:
+def _dump_order(order: VenueOrder) -> bytes:
     record = {}
     for name in _ORDER_FIELDS:
         value = getattr(order, name)
@@ -264,14 +293,14 @@ def _dump_order(order: _Order) -> bytes:
     return json.dumps(record).encode()
 
 
-def _load_order(data: bytes) -> _Order:
+def _load_order(data: bytes) -> VenueOrder:
     record = json.loads(data)
     for name in _DECIMALS:
         if record[name] is not None:
             record[name] = Decimal(record[name])
     for name, enum in _ENUMS.items():
         record[name] = enum(record[name])
-    return _Order(**record)
+    return VenueOrder(**record)
 
 
 class SimulatedExchange:
@@ -300,9 +329,9 @@ class SimulatedExchange:
         self._created_seq = 0
         self._last_ts = 0
         self._books: dict[str, _Book] = {}
-        self._live: dict[str, _Order] = {}  # venue order id -> working order, in arrival order
-        self._by_request: dict[str, _Order] = {}
-        self._by_order_id: dict[str, _Order] = {}
+        self._live: dict[str, VenueOrder] = {}  # venue order id -> working order, in arrival order
+        self._by_request: dict[str, VenueOrder] = {}
+        self._by_order_id: dict[str, VenueOrder] = {}
         self._answers: dict[str, tuple[ExecutionReport, ...]] = {}
         self._fills: dict[str, _Fill] = {}
         self._fill_log: list[ExecutionReport] = []
@@ -311,7 +340,7 @@ class SimulatedExchange:
 
             store = RocksStore(Path(self.config.state_dir) / name)
         self._store = store
-        self._dirty_orders: dict[str, _Order] = {}
+        self._dirty_orders: dict[str, VenueOrder] = {}
         self._dirty_fills: set[str] = set()
         self._dirty_answers: set[str] = set()
         self._logged = 0
@@ -322,6 +351,39 @@ class SimulatedExchange:
     def keeps_book(self) -> bool:
         """Whether the book survives a restart (a store is attached)."""
         return self._store is not None
+
+    # ------------------------------------------------- hooks for subclasses
+
+    def order(self, order_id: str) -> VenueOrder | None:
+        """The exchange's order for this OMS order id (the working one, else the latest), or None."""
+        return self._by_order_id.get(order_id)
+
+    def working(self, venue_order_id: str) -> bool:
+        """Whether the order with this venue order id is working here (resting, not suspended)."""
+        return venue_order_id in self._live
+
+    def touch(self, instrument: str, side: Side) -> tuple[Decimal, Decimal] | None:
+        """(price, displayed size) of the best quote on `side`'s own side (bid for BUY, ask for SELL),
+        where a resting order of that side joins; what fills have consumed of it is gone. None
+        before the instrument's first quote."""
+        book = self._books.get(instrument)
+        if book is None:
+            return None
+        return (book.bid, book.bid_size) if side is Side.BUY else (book.ask, book.ask_size)
+
+    def fill_price(self, order: VenueOrder, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
+        """The price at which `order` takes `qty` displayed at `px` in the book: on arrival (TAKER)
+        or when a new quote crosses it while it rests (MAKER). Here `px`; a subclass overrides it
+        to model slippage and market impact (the book's displayed size is consumed the same)."""
+        return px
+
+    def queue_ahead(self, order: VenueOrder, remaining: Decimal) -> Decimal:
+        """Of a trade print at `order`'s own limit price, with `remaining` of its size not yet
+        given to better-placed orders: how much goes to size queued ahead of `order` first (at most
+        `remaining`). Called for every resting order at the print's price, in priority order, also
+        once nothing is left. Here 0 (a resting order is at the front); a subclass overrides it to
+        model queue position."""
+        return ZERO
 
     # ------------------------------------------------------------ contract
 
@@ -422,6 +484,8 @@ class SimulatedExchange:
         order = self._new_order(request)
         order.arrival = self._order_seq
         order.venue_order_id = f"{self._prefix}-O{self._order_seq}"
+        if len(order.venue_order_id) > _MAX_ID:
+            order.wire_checked = False
         self._register(order, order.venue_order_id)
         order.status = OrderStatus.NEW
         order.working = True
@@ -492,7 +556,7 @@ class SimulatedExchange:
         does not hold is reported REJECTED with OrdRejReason UNKNOWN_ORDER."""
         order = self._by_order_id.get(request.order_id)
         if order is None or order.account != request.account:
-            unknown = _Order(
+            unknown = VenueOrder(
                 account=request.account, order_id=request.order_id, request_id=request.request_id,
                 instrument=request.instrument, side=request.side, order_type=request.order_type,
                 time_in_force=request.time_in_force, quantity=request.quantity,
@@ -507,11 +571,17 @@ class SimulatedExchange:
 
     # --------------------------------------------------------- market data
 
-    @_persisted
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
+        """A new quote is the instrument's displayed liquidity; resting orders it crosses fill (maker)."""
         if quote.venue is not None and quote.venue != self.name:
             return []
         self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
+        if not self._live:  # nothing rests: only the book changed (quotes are not kept in the store)
+            return []
+        return self._match_quote(quote, now)
+
+    @_persisted
+    def _match_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
         resting = [o for o in self._live.values() if o.instrument == quote.instrument]
         if not resting:
             return []
@@ -519,7 +589,7 @@ class SimulatedExchange:
         out = []
         chance = self.config.resting_fill_probability
         for side in (Side.BUY, Side.SELL):
-            for order in sorted((o for o in resting if o.side is side), key=_Order.priority):
+            for order in sorted((o for o in resting if o.side is side), key=VenueOrder.priority):
                 if chance < 1 and self._rng.random() >= chance:
                     continue
                 fill = self._try_fill(order, ts, Liquidity.MAKER)
@@ -527,10 +597,17 @@ class SimulatedExchange:
                     out.append(fill)
         return out
 
-    @_persisted
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
+        """With `fill_on_trades`: resting limits the print reaches fill at their limit (maker), in
+        priority order, each after what `queue_ahead` gives to the size queued before it."""
         if not self.config.fill_on_trades or (trade.venue is not None and trade.venue != self.name):
             return []
+        if not self._live:
+            return []
+        return self._match_trade(trade, now)
+
+    @_persisted
+    def _match_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
         resting = [
             o for o in self._live.values()
             if o.instrument == trade.instrument and o.order_type is OrderType.LIMIT and o.limit_price is not None
@@ -540,10 +617,18 @@ class SimulatedExchange:
             return []
         ts = self._stamp(now)
         out, remaining = [], trade.size
-        for order in sorted(resting, key=_Order.priority):
+        checked = True
+        for order in sorted(resting, key=VenueOrder.priority):
+            if order.limit_price == trade.price:
+                eaten = self.queue_ahead(order, remaining)
+                if eaten and not fits_wire(eaten):
+                    checked = False
+                remaining -= eaten
             qty = min(order.leaves, remaining)
             if qty <= 0:
-                break
+                continue  # every order at the print's price still hears of it (`queue_ahead`)
+            if not checked:
+                order.wire_checked = False
             out.append(self._execute(order, qty, order.limit_price, ts, Liquidity.MAKER))
             remaining -= qty
         return out
@@ -601,6 +686,8 @@ class SimulatedExchange:
             _CTX.subtract(order.notional, _CTX.multiply(fill.qty, fill.px)), _CTX.multiply(qty, px)
         )
         fill.qty, fill.px = qty, px
+        if not (fits_wire(qty) and fits_wire(px)):
+            order.wire_checked = False
         self._dirty_fills.add(exec_id)
         self._restate(order)
         report = self._report(order, ExecType.TRADE_CORRECT, self._stamp(now), last_qty=qty, last_px=px,
@@ -626,9 +713,11 @@ class SimulatedExchange:
         qty, px = Decimal(qty), Decimal(px)
         if order is None or order.working or qty <= 0 or px <= 0 or order.cum_qty + qty > order.quantity:
             return []
+        if not (fits_wire(qty) and fits_wire(px)):
+            order.wire_checked = False
         return [self._late(order, qty, px, self._stamp(now))]
 
-    def _late(self, order: _Order, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
+    def _late(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int) -> ExecutionReport:
         """A fill of `qty` at `px` on an order no longer working; its status stays."""
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
@@ -650,8 +739,12 @@ class SimulatedExchange:
             return []
         if quantity is not None:
             order.quantity = max(Decimal(quantity), order.cum_qty)
+            if not fits_wire(order.quantity):
+                order.wire_checked = False
         if limit_price is not None and order.order_type is OrderType.LIMIT:
             order.limit_price = Decimal(limit_price)
+            if not (order.limit_price > 0 and fits_wire(order.limit_price)):
+                order.wire_checked = False
         order.working = True
         order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
         if order.venue_order_id is not None:
@@ -747,8 +840,8 @@ class SimulatedExchange:
         self._exec_seq += 1
         return f"{self._prefix}-{self._exec_seq}"
 
-    def _new_order(self, request: VenueRequest) -> _Order:
-        order = _Order(
+    def _new_order(self, request: VenueRequest) -> VenueOrder:
+        order = VenueOrder(
             account=request.account, order_id=request.order_id, request_id=request.request_id,
             instrument=request.instrument, side=request.side, order_type=request.order_type,
             time_in_force=request.time_in_force, quantity=request.quantity,
@@ -760,12 +853,12 @@ class SimulatedExchange:
         order.request_ids.append(request.request_id)
         return order
 
-    def _register(self, order: _Order, key: str) -> None:
+    def _register(self, order: VenueOrder, key: str) -> None:
         """Give a new order its store key (it is then written whenever a report concerns it)."""
         order.key = key
         self._dirty_orders[key] = order
 
-    def _find(self, request: VenueRequest) -> _Order | None:
+    def _find(self, request: VenueRequest) -> VenueOrder | None:
         order = self._by_request.get(request.orig_request_id) if request.orig_request_id else None
         if order is None:
             order = self._by_order_id.get(request.order_id)
@@ -781,7 +874,7 @@ class SimulatedExchange:
             raise ValueError(f"exec_id: fill {exec_id} is already busted")
         return fill
 
-    def _restate(self, order: _Order) -> None:
+    def _restate(self, order: VenueOrder) -> None:
         """The status after a bust or correction changed `cum_qty`."""
         if order.working:
             if order.cum_qty >= order.quantity:
@@ -792,7 +885,7 @@ class SimulatedExchange:
         elif order.status in _CLOSED_BY_FILLS:
             order.status = OrderStatus.FILLED if order.cum_qty >= order.quantity else OrderStatus.DONE_FOR_DAY
 
-    def _available(self, order: _Order) -> tuple[Decimal, Decimal]:
+    def _available(self, order: VenueOrder) -> tuple[Decimal, Decimal]:
         """(price, quantity) the order could take from the book now; quantity 0 if none."""
         book = self._books.get(order.instrument)
         if book is None:
@@ -807,24 +900,27 @@ class SimulatedExchange:
             size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
         return px, max(size, ZERO)
 
-    def _try_fill(self, order: _Order, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
+    def _try_fill(self, order: VenueOrder, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
         px, available = self._available(order)
         qty = min(available, order.leaves)
         if qty <= 0:
             return None
         return self._take(order, px, qty, ts, liquidity)
 
-    def _take(self, order: _Order, px: Decimal, qty: Decimal, ts: int,
+    def _take(self, order: VenueOrder, px: Decimal, qty: Decimal, ts: int,
               liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
-        """Fill `qty` against the book, consuming its displayed size."""
+        """Fill `qty` against the book, consuming its displayed size, at `fill_price`."""
         book = self._books[order.instrument]
         if order.side is Side.BUY:
             book.ask_size -= qty
         else:
             book.bid_size -= qty
-        return self._execute(order, qty, px, ts, liquidity)
+        priced = self.fill_price(order, px, qty, liquidity)
+        if priced is not px and not _fits_price(priced):
+            order.wire_checked = False
+        return self._execute(order, qty, priced, ts, liquidity)
 
-    def _execute(self, order: _Order, qty: Decimal, px: Decimal, ts: int,
+    def _execute(self, order: VenueOrder, qty: Decimal, px: Decimal, ts: int,
                  liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
         order.cum_qty += qty
         order.notional = _CTX.add(order.notional, _CTX.multiply(qty, px))
@@ -844,7 +940,7 @@ class SimulatedExchange:
         return report
 
     def _close(
-        self, order: _Order, status: OrderStatus, exec_type: ExecType, ts: int, *,
+        self, order: VenueOrder, status: OrderStatus, exec_type: ExecType, ts: int, *,
         request_id: str | None = None, reason: str | None = None,
     ) -> ExecutionReport:
         order.status, order.working = status, False
@@ -862,10 +958,10 @@ class SimulatedExchange:
         return self._report(order, ExecType.REJECTED, ts, reason=reason)
 
     def _cancel_reject(
-        self, request: VenueRequest, order: _Order | None, reason: str, ts: int
+        self, request: VenueRequest, order: VenueOrder | None, reason: str, ts: int
     ) -> ExecutionReport:
         if order is None:
-            order = _Order(
+            order = VenueOrder(
                 account=request.account, order_id=request.order_id, request_id=request.request_id,
                 instrument=request.instrument, side=request.side, order_type=request.order_type,
                 time_in_force=request.time_in_force, quantity=request.quantity,
@@ -874,14 +970,14 @@ class SimulatedExchange:
         return self._report(order, ExecType.CANCEL_REJECTED, ts, request_id=request.request_id, reason=reason)
 
     def _report(
-        self, order: _Order, exec_type: ExecType, ts: int, *, request_id: str | None = None,
+        self, order: VenueOrder, exec_type: ExecType, ts: int, *, request_id: str | None = None,
         last_qty: Decimal = ZERO, last_px: Decimal = ZERO, ref_exec_id: str | None = None, reason: str | None = None,
         commission: Decimal = ZERO,
     ) -> ExecutionReport:
         exec_id = self._next_exec_id()
         if order.key is not None:
             self._dirty_orders[order.key] = order
-        return ExecutionReport(
+        fields = dict(
             event_id=exec_id,
             ts_event=ts,
             ts_init=ts,
@@ -906,3 +1002,12 @@ class SimulatedExchange:
             reason=reason,
             commission=commission,
         )
+        # The fast path (`oms.events.built`) only for values known valid: the order's names and amounts
+        # come from a validated request or quote, or were checked where they came in
+        # (`VenueOrder.wire_checked`; sums, differences, minima and 8-place quantizations of fitting
+        # amounts fit too); the exec id minted here is checked by length (its characters are the
+        # venue name's and digits); the time and reason, which callers pass, here.
+        if (order.wire_checked and len(exec_id) <= _MAX_ID and type(ts) is int and 0 <= ts < _MAX_NS
+                and (reason is None or (type(reason) is str and len(reason) <= _MAX_TEXT))):
+            return built(ExecutionReport, **fields)
+        return ExecutionReport(**fields)

@@ -1,6 +1,7 @@
 """The market data file loaders: every timestamp form, column maps, Parquet, bad rows reported or skipped."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -92,8 +93,88 @@ def test_a_file_whose_columns_say_nothing_is_refused_at_the_header(tmp_path):
         list(load_file(path))
 
 
-def test_the_shipped_sample_reads_as_the_project_reader_reads_it():
-    from oms.marketdata import read_csv
+# ------------------------------------------- the project's own layout (the default column map)
 
-    sample = "replay/data/sample_marketdata.csv"
-    assert list(load_file(sample)) == list(read_csv(sample))
+SAMPLE = Path(__file__).resolve().parents[2] / "replay" / "data" / "sample_marketdata.csv"
+HEADER = "type,ts,instrument,bid_price,bid_size,ask_price,ask_size,price,size"
+T0 = 1_700_000_000_000_000_000
+
+
+def write(tmp_path: Path, *rows: str) -> Path:
+    path = tmp_path / "md.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_shipped_sample_loads_in_time_order_with_unique_ids():
+    events = list(load_file(SAMPLE))
+    assert 40 <= len(events) <= 60
+    assert {e.instrument for e in events} == {"AAPL", "MSFT", "GOOG"}
+    assert any(isinstance(e, Trade) for e in events) and any(isinstance(e, Quote) for e in events)
+    assert len({e.event_id for e in events}) == len(events)
+    assert all(e.ts_init == e.ts_event for e in events)
+    assert [e.ts_event for e in events] == sorted(e.ts_event for e in events)
+
+
+def test_quotes_and_trades_of_the_default_layout_with_comments_blank_lines_and_any_case(tmp_path):
+    path = write(
+        tmp_path,
+        HEADER.upper(),
+        "quote,2023-11-14T22:13:20Z,AAPL,187.01,100,187.03,200,,",
+        "",
+        "# a comment",
+        "trade,1700000000000000005,AAPL,,,,,187.03,50",
+        "QUOTE,1700000000000000006,MSFT,411.5,1,411.5,2,,",
+    )
+    q, t, m = load_file(path)
+    assert q == Quote(event_id="md.AAPL.1", ts_event=T0, ts_init=T0, instrument="AAPL",
+                      bid_price=Decimal("187.01"), bid_size=Decimal(100), ask_price=Decimal("187.03"),
+                      ask_size=Decimal(200))
+    assert t == Trade(event_id="md.AAPL.2", ts_event=T0 + 5, ts_init=T0 + 5, instrument="AAPL",
+                      price=Decimal("187.03"), size=Decimal(50))
+    assert m.event_id == "md.MSFT.1" and m.bid_price == m.ask_price
+    assert isinstance(q.bid_price, Decimal)
+
+
+def test_an_optional_venue_column(tmp_path):
+    path = write(tmp_path, HEADER + ",venue", "trade,1,AAPL,,,,,1.5,2,XNAS", "trade,2,AAPL,,,,,1.5,2,")
+    a, b = load_file(path)
+    assert a.venue == "XNAS" and b.venue is None
+
+
+@pytest.mark.parametrize(
+    "row, field",
+    [
+        ("quote,1,AAPL,abc,1,2,1,,", "bid_price"),
+        ("quote,1,AAPL,1,1,,1,,", "ask_price"),
+        ("quote,1,AAPL,2,1,1,1,,", "bid_price"),  # crossed
+        ("quote,1,AAPL,1,-1,2,1,,", "bid_size"),
+        ("quote,1,AAPL,1,1,2,1,,,", "row"),  # too many fields
+        ("trade,later,AAPL,,,,,1,1", "ts"),
+        ("trade,1,AAPL,,,,,0,1", "price"),
+        ("trade,1,AAPL,,,,,1,NaN", "size"),
+        ("trade,1,,,,,,1,1", "instrument"),
+        ("trade,1,bad name,,,,,1,1", "instrument"),
+        ("quota,1,AAPL,1,1,2,1,,", "type"),
+    ],
+)
+def test_a_bad_row_names_file_line_and_field(tmp_path, row, field):
+    path = write(tmp_path, HEADER, "trade,1,AAPL,,,,,1,1", row)
+    with pytest.raises(BadRow, match=rf"line 3: {field}:") as caught:
+        list(load_file(path))
+    assert caught.value.file == str(path) and caught.value.line == 3
+
+
+def test_an_empty_file_and_a_bad_fixed_instrument_are_refused_at_the_header(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(BadRow, match="line 1: header"):
+        list(load_file(empty))
+    with pytest.raises(BadRow, match="line 1: header: 'bad name' is not an identifier"):
+        list(load_file(write(tmp_path, "ts,price,size", "1,1,1"), instrument="bad name"))
+
+
+def test_line_numbers_are_physical_lines(tmp_path):
+    path = write(tmp_path, HEADER, "", "# note", "trade,1,AAPL,,,,,1,1", "trade,1,AAPL,,,,,x,1")
+    with pytest.raises(BadRow, match="line 5: price:"):
+        list(load_file(path))

@@ -1,10 +1,10 @@
 """Tests of `oms.marketdata` and `processors.marketdata_handler`.
 
 Without a broker: the synthetic feed is deterministic per seed, on the tick,
-positive and never crossed; the CSV reader parses quotes and trades with both
-timestamp forms and names the line and field of a bad row. Against the
-session's real broker: the sample CSV and a short synthetic run are published
-to `marketdata` keyed by instrument and read back decoded.
+positive and never crossed; `parse_time` reads both timestamp forms (the file
+loader has its own tests in `tests/connectors/`). Against the session's real
+broker: the sample CSV (through the one loader) and a short synthetic run are
+published to `marketdata` keyed by instrument and read back decoded.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from connectors.marketdata_files import load_file
 from oms.clock import TestClock
 from oms.events import Quote, Trade
 from oms.clock import parse_time as parse_ts
-from oms.marketdata import CSV_COLUMNS, SyntheticFeed, md_event_id, read_csv
+from oms.marketdata import SyntheticFeed, md_event_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "replay" / "data" / "sample_marketdata.csv"
 T0 = 1_700_000_000_000_000_000
-HEADER = ",".join(CSV_COLUMNS)
 START = {"AAPL": D("187.00"), "MSFT": D("411.50"), "PENNY": D("0.02")}
 
 
@@ -89,13 +89,7 @@ def test_feed_rejects_bad_arguments(kwargs, field):
         SyntheticFeed(**args)
 
 
-# ------------------------------------------------------------------------ CSV
-
-
-def write(tmp_path: Path, *rows: str) -> Path:
-    path = tmp_path / "md.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+# ---------------------------------------------------------------- timestamps
 
 
 def test_parse_ts_forms():
@@ -107,80 +101,6 @@ def test_parse_ts_forms():
     for bad in ("yesterday", "2023-13-14T00:00:00Z", "1.5", "-5"):
         with pytest.raises(ValueError):
             parse_ts(bad)
-
-
-def test_read_sample_file():
-    events = list(read_csv(SAMPLE))
-    assert 40 <= len(events) <= 60
-    assert {e.instrument for e in events} == {"AAPL", "MSFT", "GOOG"}
-    assert any(isinstance(e, Trade) for e in events) and any(isinstance(e, Quote) for e in events)
-    assert len({e.event_id for e in events}) == len(events)
-    assert all(e.ts_init == e.ts_event for e in events)
-    assert [e.ts_event for e in events] == sorted(e.ts_event for e in events)
-
-
-def test_read_csv_quotes_and_trades(tmp_path):
-    path = write(
-        tmp_path,
-        HEADER,
-        "quote,2023-11-14T22:13:20Z,AAPL,187.01,100,187.03,200,,",
-        "",
-        "# a comment",
-        "trade,1700000000000000005,AAPL,,,,,187.03,50",
-        "QUOTE,1700000000000000006,MSFT,411.5,1,411.5,2,,",
-    )
-    clock = TestClock(T0 + 99)
-    q, t, m = read_csv(path, clock)
-    assert q == Quote(event_id="md.AAPL.1", ts_event=T0, ts_init=T0 + 99, instrument="AAPL",
-                      bid_price=D("187.01"), bid_size=D(100), ask_price=D("187.03"), ask_size=D(200))
-    assert t == Trade(event_id="md.AAPL.2", ts_event=T0 + 5, ts_init=T0 + 99, instrument="AAPL",
-                      price=D("187.03"), size=D(50))
-    assert m.event_id == "md.MSFT.1" and m.bid_price == m.ask_price
-    assert isinstance(q.bid_price, D)
-
-
-def test_read_csv_optional_venue_column(tmp_path):
-    path = write(tmp_path, HEADER + ",venue", "trade,1,AAPL,,,,,1.5,2,XNAS", "trade,2,AAPL,,,,,1.5,2,")
-    a, b = read_csv(path)
-    assert a.venue == "XNAS" and b.venue is None
-
-
-@pytest.mark.parametrize(
-    "row, line, field",
-    [
-        ("quote,1,AAPL,abc,1,2,1,,", 3, "bid_price"),
-        ("quote,1,AAPL,1,1,,1,,", 3, "ask_price"),
-        ("quote,1,AAPL,2,1,1,1,,", 3, "bid_price"),  # crossed
-        ("quote,1,AAPL,1,-1,2,1,,", 3, "bid_size"),
-        ("quote,1,AAPL,1,1,2,1,,,", 3, "row"),  # too many fields
-        ("trade,later,AAPL,,,,,1,1", 3, "ts"),
-        ("trade,1,AAPL,,,,,0,1", 3, "price"),
-        ("trade,1,AAPL,,,,,1,NaN", 3, "size"),
-        ("trade,1,,,,,,1,1", 3, "instrument"),
-        ("trade,1,bad name,,,,,1,1", 3, "instrument"),
-        ("quota,1,AAPL,1,1,2,1,,", 3, "type"),
-    ],
-)
-def test_read_csv_bad_row_names_line_and_field(tmp_path, row, line, field):
-    path = write(tmp_path, HEADER, "trade,1,AAPL,,,,,1,1", row)
-    with pytest.raises(ValueError, match=rf"line {line}: {field}:") as info:
-        list(read_csv(path))
-    assert str(path) in str(info.value)
-
-
-def test_read_csv_bad_header_and_empty_file(tmp_path):
-    with pytest.raises(ValueError, match="line 1: header"):
-        list(read_csv(write(tmp_path, "type,ts,instrument,price,size", "trade,1,AAPL,1,1")))
-    empty = tmp_path / "empty.csv"
-    empty.write_text("")
-    with pytest.raises(ValueError, match="line 1: header"):
-        list(read_csv(empty))
-
-
-def test_read_csv_counts_physical_lines(tmp_path):
-    path = write(tmp_path, HEADER, "", "# note", "trade,1,AAPL,,,,,1,1", "trade,1,AAPL,,,,,x,1")
-    with pytest.raises(ValueError, match="line 5: price:"):
-        list(read_csv(path))
 
 
 # -------------------------------------------------------------- integration
@@ -212,7 +132,7 @@ def test_publish_sample_csv_and_read_it_back(runtime, unique_name):
     from processors.marketdata_handler import publish_csv
 
     clock = TestClock(T0)
-    expected = list(read_csv(SAMPLE, clock))
+    expected = [e.model_copy(update={"ts_init": clock.now_ns()}) for e in load_file(SAMPLE)]
     assert publish_csv(runtime.settings, SAMPLE, clock, runtime=runtime) == len(expected)
 
     received = read_back(runtime, unique_name)
