@@ -29,11 +29,11 @@ __all__ = ["print_venue_stats", "read_venue_statistics", "show_venue_stats", "st
 
 def read_venue_statistics(runtime, timeout: float = 30.0) -> VenueStatistics:
     """The venue statistics of the whole journal (read to its end at the time of the call)."""
-    from replay.journal import _read
+    from replay.journal import read_topic
     from replay.routing import venue_statistics
 
-    events = (event for _, _, _, _, event in _read(runtime, runtime.topics.journal, timeout=timeout,
-                                                   canonical=False) if event is not None)
+    events = (event for _, _, _, _, event in read_topic(runtime, runtime.topics.journal, timeout=timeout,
+                                                        canonical=False) if event is not None)
     return venue_statistics(events)
 
 
