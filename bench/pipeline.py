@@ -212,6 +212,30 @@ def process_age_s(pid: int | None) -> float | None:
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
+def tear_down(procs, followers, settings: Settings, external: bool) -> None:
+    """Stop a bench's processes and fill followers, then the local broker if the bench started it
+    (the home is fresh, so a local broker under it is this run's). The caller drops its producers
+    first, so none outlives the broker."""
+    procs.stop_all()
+    for arrivals in followers:
+        if arrivals is not None:
+            arrivals.stop()
+            arrivals.consumer.close()
+    gc.collect()
+    if not external:
+        LocalBroker(settings.home / "broker", settings.cache_dir).stop()
+
+
+def print_conditions(console: Console, conditions: dict) -> None:
+    """The conditions a bench ran under (broker, load, sizes), one row each."""
+    cond = Table(title="conditions")
+    cond.add_column("what")
+    cond.add_column("value")
+    for k, v in conditions.items():
+        cond.add_row(k, str(v))
+    console.print(cond)
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -467,18 +491,10 @@ def main(argv: list[str] | None = None) -> None:
                 console.print(f"{name} burst: {b['filled']}/{b['orders']} filled in {b['seconds']:.2f}s "
                               f"({b['filled_per_s']:.0f}/s; sending took {b['sending_s']:.2f}s)")
     finally:
-        procs.stop_all()
         if floor is not None:
             floor.stop()
-        for arrivals in (fills, floor_fills):
-            if arrivals is not None:
-                arrivals.stop()
-                arrivals.consumer.close()
         client = producer = None  # release the producers before the broker goes away
-        gc.collect()
-        if not external:
-            # the home is fresh, so the local broker under it was started by this run: stop it
-            LocalBroker(settings.home / "broker", settings.cache_dir).stop()
+        tear_down(procs, (fills, floor_fills), settings, external)
 
     conditions["load_after"] = load_average()
     conditions["wall_s"] = round(time.perf_counter() - began, 1)
@@ -506,12 +522,7 @@ def ratio_rows(runs: list[RunResult], bursts: dict[str, dict]) -> dict[str, floa
 
 
 def report(console: Console, conditions: dict, runs: list[RunResult], bursts: dict[str, dict]) -> None:
-    cond = Table(title="conditions")
-    cond.add_column("what")
-    cond.add_column("value")
-    for k, v in conditions.items():
-        cond.add_row(k, str(v))
-    console.print(cond)
+    print_conditions(console, conditions)
 
     table = Table(title="command -> first fill, pipeline vs floor (relay chain, same topology, no work)")
     for col in ("chain", "rate/s", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)"):

@@ -29,7 +29,6 @@ A benchmark, not a test: run `python -m bench.routed [--orders 300] [--rate 50] 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import tempfile
@@ -41,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.pipeline import (INSTRUMENT, CpuMeter, fill_arrivals, hop_table, load_average, paced_run, percentile,
-                            pipeline_stamps, process_age_s)
+                            pipeline_stamps, print_conditions, process_age_s, tear_down)
 from entrypoints.supervisor import Processes
 from oms.clock import LiveClock
 from oms.config import Settings
@@ -144,14 +143,8 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"{flow}: {len(lat)}/{len(sent)} filled, p50 {percentile(lat, 50):.1f} ms, "
                           f"p99 {percentile(lat, 99):.1f} ms, load {load_average()}")
     finally:
-        procs.stop_all()
-        if fills is not None:
-            fills.stop()
-            fills.consumer.close()
-        client = None
-        gc.collect()
-        if not external:
-            LocalBroker(settings.home / "broker", settings.cache_dir).stop()
+        client = None  # release the producer before the broker goes away
+        tear_down(procs, (fills,), settings, external)
 
     conditions["load_after"] = load_average()
     conditions["wall_s"] = round(time.perf_counter() - began, 1)
@@ -183,12 +176,7 @@ def figures_of(results: dict[str, dict]) -> dict:
 
 def report(console: Console, conditions: dict, results: dict[str, dict]) -> dict:
     figures = figures_of(results)
-    cond = Table(title="conditions")
-    cond.add_column("what")
-    cond.add_column("value")
-    for k, v in conditions.items():
-        cond.add_row(k, str(v))
-    console.print(cond)
+    print_conditions(console, conditions)
 
     table = Table(title="command -> first fill: smart-routed (3 venues) beside unrouted (static), same run")
     for col in ("flow", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)", "load after"):

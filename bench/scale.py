@@ -24,10 +24,8 @@ compiling), which favours the second row: quote the broker's age with it.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import tempfile
-import time
 from pathlib import Path
 from uuid import uuid4
 
@@ -35,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline import INSTRUMENT, burst_run, fill_arrivals, load_average, process_age_s
+from bench.pipeline import INSTRUMENT, burst_run, fill_arrivals, load_average, process_age_s, tear_down
 from entrypoints.supervisor import Processes
 from oms.clock import LiveClock
 from oms.config import Settings
@@ -129,14 +127,8 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"{workers} worker(s): {result['filled']}/{result['orders']} filled in "
                           f"{result['seconds']:.2f}s ({result['filled_per_s']:.0f}/s), load {result['load']}")
     finally:
-        procs.stop_all()
-        if fills is not None:
-            fills.stop()
-            fills.consumer.close()
-        client = None
-        gc.collect()
-        if not external:
-            LocalBroker(settings.home / "broker", settings.cache_dir).stop()
+        client = None  # release the producer before the broker goes away
+        tear_down(procs, (fills,), settings, external)
     conditions["load_after"] = load_average()
 
     table = Table(title=f"Scale-out: {args.burst:,} market orders filled, one worker then two in one group")
