@@ -236,6 +236,23 @@ def print_conditions(console: Console, conditions: dict) -> None:
     console.print(cond)
 
 
+def first_market_fill(send, flush, arrivals, procs: Processes, timeout: float) -> None:
+    """Send one market order a second until one fills: the simulated venue reads market data from
+    its end when it starts, and refuses a market order ("no market") until its first quote."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while True:
+        probe = f"probe-{n}"
+        send(probe, n)
+        flush()
+        if arrivals.wait_for([probe], timeout=1.0):
+            return
+        procs.wait_until(lambda: True, timeout=1, what="the processes")  # raises if one of them exited
+        n += 1
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no market order filled within {timeout:.0f}s ({n} sent)")
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -451,6 +468,8 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         for name, send, flush, arrivals in (("pipeline", pipe_send, pipe_flush, fills),
                                             ("floor", floor_send, floor_flush, floor_fills)):
+            if arrivals is fills:  # the venue answers a market order "no market" until it has seen a quote
+                first_market_fill(send, flush, arrivals, procs, timeout=180)
             warm = [f"w-{i}" for i in range(20)]
             for i, cid in enumerate(warm):
                 send(cid, i)
