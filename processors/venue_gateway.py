@@ -29,9 +29,11 @@ offsets are not committed until they are delivered, a refused commit is tried
 again, and the fault and the recovery are each logged once. A report the broker
 refuses for good raises (the process exits non-zero, a supervisor restarts it,
 the requests are read again from the committed offsets).
-Market data is read from the end only, by a second consumer assigned (not
-subscribed) at the current end offsets and never committing: a venue needs the
-current top of book, not history. Simulated latency is honoured without
+Market data is read by a second consumer assigned (not subscribed) and never
+committing: a venue needs the current top of book, not history. At start it
+reads the recent past (the last `MARKET_TAIL` records of each partition) and
+gives each venue only the last quote per instrument, so a market order sent
+right after the gateway starts finds a market; then it follows what arrives. Simulated latency is honoured without
 sleeping per message: the core holds reports until the clock reaches their
 `ts_event`, and the loop sleeps until the core's next due time at most.
 Simulated exchange state lives in memory: a restarted gateway starts with
@@ -50,7 +52,7 @@ from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.tokens import RateLimit
-from oms.events import ConnectionState, ExecutionReport, VenueAlert, VenueControl, VenueReconcileRequest, VenueStatus
+from oms.events import ConnectionState, ExecutionReport, Quote, VenueAlert, VenueControl, VenueReconcileRequest, VenueStatus
 from oms.routing import VenueAvailability
 from oms.venues import VenueAdapter, VenueUnavailable
 from oms.venues.gateway import DEFAULT_RATE_LIMIT, RATE_LIMITED, GatewayCore, GatewayStats
@@ -80,6 +82,10 @@ ASYNC_POLL_S = 0.002
 picked up at the next turn."""
 MASS_STATUS_WAIT_NS = 10 * 10**9
 """How long an asynchronous venue may take to answer a reconciliation's mass status."""
+MARKET_TAIL = 2_000
+"""Market data records per partition read back at start for the last quote of each instrument."""
+MARKET_TAIL_WAIT_S = 10.0
+"""Longest the start waits for that recent past (the broker may be slow to answer)."""
 SESSION_TIMEOUT_MS = 10_000
 """The request consumer's session timeout: a gateway restarted after a crash waits this long for its partitions."""
 COMMIT_RETRY_S = 1.0
@@ -268,13 +274,29 @@ def run_gateway(
                              request.requested_by, request.reason or "no reason given")
                     reconcile_now(venue)
 
+    def last_market() -> None:
+        """Give the venues the last quote per venue and instrument from the recent past of market data
+        (trades are not replayed): a venue started while the market is quiet quotes at once, instead
+        of answering market orders "no market" until the next quote."""
+        latest: dict[tuple[str | None, str], Quote] = {}
+        deadline = time.monotonic() + MARKET_TAIL_WAIT_S
+        while not marketdata.reader.caught_up and time.monotonic() < deadline:
+            received = poll(marketdata, 0.1)
+            marketdata.rejected.clear()  # never committed: nothing to count
+            if received is not None and isinstance(received.event, Quote):
+                latest[(received.event.venue, received.event.instrument)] = received.event
+        for quote in sorted(latest.values(), key=lambda q: q.ts_event):
+            core.on_marketdata(quote, clock.now_ns())
+        log.info("venue gateway: %d last quotes from the recent market data", len(latest))
+
     log.info("venue gateway %s: venues %s, seed %d, %s -> %s", group, ", ".join(venues), seed,
              topics.venue_requests, topics.exec_reports)
     try:
         following.start()
         following.wait_caught_up(10)  # an operator's override in force before we start is obeyed at once
         apply_controls(clock.now_ns())
-        marketdata.assign_at_end(topics.marketdata)
+        marketdata.assign_near_end(topics.marketdata, MARKET_TAIL)
+        last_market()
         requests.subscribe([topics.venue_requests])
         for name in venues:  # the others are reconciled when they connect
             if core.connection(name) is ConnectionState.CONNECTED:

@@ -221,6 +221,14 @@ class EventConsumer:
             raise RuntimeError(f"topic {topic} has no partitions: does it exist? (`oms topics create`)")
         self.reader.assign(topic, from_end=True)
 
+    def assign_near_end(self, topic: str, back: int) -> None:
+        """Every partition of `topic` from `back` records before its current end (or its start), then
+        on: the recent past, then what arrives (`reader.caught_up` tells when the past is read)."""
+        if not self.reader.partitions(topic):
+            raise RuntimeError(f"topic {topic} has no partitions: does it exist? (`oms topics create`)")
+        ends = self.reader.end_offsets(topic)
+        self.reader.assign(topic, from_offsets={p: max(end - back, 0) for p, end in ends.items()})
+
     def commit(self, offsets: list[tuple[str, int, int]]) -> bool:
         """Commit (topic, partition, next offset) for the group; False (logged) if refused."""
         return self.reader.commit(offsets)
