@@ -253,6 +253,28 @@ def first_market_fill(send, flush, arrivals, procs: Processes, timeout: float) -
             raise TimeoutError(f"no market order filled within {timeout:.0f}s ({n} sent)")
 
 
+def open_bench(prefix: str, **overrides) -> tuple[Settings, object, bool, int | None]:
+    """A bench's settings (topic prefix `prefix` plus a random suffix, a fresh home, `overrides`), its
+    runtime with the topics made, whether the broker is external, and the local broker's pid (None:
+    external or unknown)."""
+    settings = Settings.from_env().with_(topic_prefix=f"{prefix}{uuid4().hex[:6]}.",
+                                         home=Path(tempfile.mkdtemp(prefix=f"oms-bench-{prefix}-")), **overrides)
+    external = bool(settings.bootstrap_servers)
+    rt = connect(settings)
+    rt.ensure_topics()
+    broker_pid = None if external else getattr(LocalBroker(settings.home / "broker", settings.cache_dir).status(),
+                                                "pid", None)
+    return settings, rt, external, broker_pid
+
+
+def broker_condition(external: bool, broker_pid: int | None, before: str) -> str:
+    """The broker row of a bench's conditions: external, or local with its age `before` the runs."""
+    age = process_age_s(broker_pid)
+    if external:
+        return "external (KAFKA_BOOTSTRAP_SERVERS)"
+    return f"local, started by this run ({age:.0f}s before {before})" if age else "local"
+
+
 def load_average() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -415,17 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(width=130)
     began = time.perf_counter()
 
-    settings = Settings.from_env().with_(topic_prefix=f"bench{uuid4().hex[:6]}.",
-                                         home=Path(tempfile.mkdtemp(prefix="oms-bench-")))
-    external = bool(settings.bootstrap_servers)
-    rt = connect(settings)
-    rt.ensure_topics()
-    broker_pid = None if external else getattr(LocalBroker(settings.home / "broker", settings.cache_dir).status(),
-                                                "pid", None)
-    broker_age = process_age_s(broker_pid)
+    settings, rt, external, broker_pid = open_bench("bench")
     conditions = {
-        "broker": "external (KAFKA_BOOTSTRAP_SERVERS)" if external else
-                  f"local, started by this run ({broker_age:.0f}s before the first run)" if broker_age else "local",
+        "broker": broker_condition(external, broker_pid, "the first run"),
         "bootstrap": rt.bootstrap_servers, "cores": os.cpu_count(), "load_before": load_average(),
         "orders_per_run": args.orders, "rates": rates, "burst": args.burst,
     }

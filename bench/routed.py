@@ -31,22 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
-from uuid import uuid4
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.pipeline import (INSTRUMENT, CpuMeter, fill_arrivals, hop_table, load_average, paced_run, percentile,
-                            pipeline_stamps, print_conditions, process_age_s, tear_down)
+                            broker_condition, open_bench, pipeline_stamps, print_conditions, tear_down)
 from entrypoints.supervisor import Processes
 from oms.clock import LiveClock
-from oms.config import Settings
-from streams.broker import LocalBroker
 from streams.client import OrderClient
-from streams.runtime import connect
 
 VENUE_OFFSETS = "SIM-A:0,SIM-B:0.01,SIM-C:-0.01"
 """The synthetic feed's venues and their price offsets: SIM-C shows the best ask, SIM-B the worst."""
@@ -77,17 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     began = time.perf_counter()
 
     venues = ",".join(part.split(":")[0] for part in VENUE_OFFSETS.split(","))
-    settings = Settings.from_env().with_(topic_prefix=f"benchr{uuid4().hex[:6]}.",
-                                         home=Path(tempfile.mkdtemp(prefix="oms-bench-routed-")),
-                                         venues=venues, routing=routing_rules(args.strategy), venue_fees=VENUE_FEES)
-    external = bool(settings.bootstrap_servers)
-    rt = connect(settings)
-    rt.ensure_topics()
-    broker_pid = None if external else getattr(LocalBroker(settings.home / "broker", settings.cache_dir).status(),
-                                                "pid", None)
+    settings, rt, external, broker_pid = open_bench("benchr", venues=venues, routing=routing_rules(args.strategy),
+                                                    venue_fees=VENUE_FEES)
     conditions = {
-        "broker": "external (KAFKA_BOOTSTRAP_SERVERS)" if external else
-                  f"local, started by this run ({process_age_s(broker_pid) or 0:.0f}s old)",
+        "broker": broker_condition(external, broker_pid, "the first flow"),
         "cores": os.cpu_count(), "load_before": load_average(), "orders_per_flow": args.orders,
         "marketdata_steps_per_s": args.md_rate,
         "rate_per_s": args.rate, "quantity": args.quantity, "strategy": args.strategy,

@@ -25,21 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
-from uuid import uuid4
 
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline import INSTRUMENT, burst_run, fill_arrivals, load_average, process_age_s, tear_down
+from bench.pipeline import (INSTRUMENT, broker_condition, burst_run, fill_arrivals, load_average, open_bench,
+                            tear_down)
 from entrypoints.supervisor import Processes
 from oms.clock import LiveClock
-from oms.config import Settings
-from streams.broker import LocalBroker
 from streams.client import OrderClient
-from streams.runtime import connect
 
 ACCOUNTS = 12
 """Accounts the burst is spread over: enough that every partition of a few gets orders."""
@@ -74,17 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     console = Console(width=130)
-    settings = Settings.from_env().with_(topic_prefix=f"scale{uuid4().hex[:6]}.",
-                                         home=Path(tempfile.mkdtemp(prefix="oms-bench-scale-")))
-    external = bool(settings.bootstrap_servers)
-    rt = connect(settings)
-    rt.ensure_topics()
-    broker_pid = None if external else getattr(LocalBroker(settings.home / "broker", settings.cache_dir).status(),
-                                                "pid", None)
-    broker_age = process_age_s(broker_pid)
+    settings, rt, external, broker_pid = open_bench("scale")
     conditions = {
-        "broker": "external (KAFKA_BOOTSTRAP_SERVERS)" if external else
-                  f"local, started by this run ({broker_age:.0f}s before the first burst)" if broker_age else "local",
+        "broker": broker_condition(external, broker_pid, "the first burst"),
         "partitions": settings.partitions, "burst": args.burst, "accounts": ACCOUNTS,
         "load_before": load_average(),
     }
