@@ -81,33 +81,52 @@ def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> str:
 
     p.wait(settled, timeout=600, what=f"all {len(order_ids):,} orders to settle after the kills")
 
+    def converged() -> bool:
+        # an order out of its pending states may still have reports to apply: a worker that takes a dead
+        # one's partitions over sees nothing past that worker's open transaction until the broker aborts
+        # it (the transaction timeout), so wait for every order to reach the venue's last word on it
+        return not _diverged(p, order_ids)
+
+    stacks = ""
+    try:  # a timeout here is reported by the assertions below, with the orders that diverge
+        p.wait(converged, timeout=300, what="every order to reach the venue's last reported state")
+    except TimeoutError:
+        stacks = p.stacks("worker")
+
     def positions_caught_up() -> bool:
         expected = _positions_from_fills(p.views["fills"].all)
         latest = p.views["positions"].latest
         return all(k in latest and latest[k].quantity == q for k, q in expected.items())
 
-    stacks = ""
     try:  # the position manager follows the journal; give it time to catch up, then assert below
         p.wait(positions_caught_up, timeout=positions_s, what="the positions to catch up with the fills")
     except TimeoutError:
-        stacks = p.stacks("worker")
+        stacks = stacks or p.stacks("worker")
     p.refresh()
     return stacks
 
 
-def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "") -> None:
-    # 1. every order ends in the state the venue last reported
+def _diverged(p: Pipeline, order_ids: set[str]) -> list[tuple]:
+    """The orders whose view differs from the venue's last report on them: (order id, view status,
+    view cum qty, venue status, venue cum qty), the venue's fields None when it never answered."""
     last_report = {}
     for report in p.views["exec_reports"].all:
         last_report[report.order_id] = report
-    mismatched = []
-    for order_id in order_ids:
-        view = p.views["orders"].latest[order_id]
-        report = last_report.get(order_id)
-        assert report is not None, f"{order_id}: the venue never answered"
-        if (view.status, view.cum_qty) != (report.order_status, report.cum_qty):
-            mismatched.append((order_id, view.status, view.cum_qty, report.order_status, report.cum_qty))
-    assert not mismatched, mismatched[:10]
+    latest = p.views["orders"].latest
+    diverged = []
+    for order_id in sorted(order_ids):
+        view, report = latest.get(order_id), last_report.get(order_id)
+        mine = (None, None) if view is None else (view.status, view.cum_qty)
+        theirs = (None, None) if report is None else (report.order_status, report.cum_qty)
+        if report is None or mine != theirs:
+            diverged.append((order_id, *mine, *theirs))
+    return diverged
+
+
+def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "") -> None:
+    # 1. every order ends in the state the venue last reported
+    mismatched = _diverged(p, order_ids)
+    assert not mismatched, f"{len(mismatched)} orders differ from the venue: {mismatched[:10]}\n{stacks}"
 
     # 2. no fill twice on `fills`, and one fill per venue execution
     fills = p.views["fills"].all

@@ -53,8 +53,14 @@ def test_kill_9_the_gateway_and_restart_converges_with_the_venue(bootstrap_serve
             view = p.views["orders"].latest.get(oid[cl])
             return None if view is None else view.status
 
-        p.wait(lambda: all(status(cl) is OrderStatus.NEW for cl in resting)
-               and all(status(cl) is OrderStatus.FILLED for cl in filled), timeout=30, what="orders resting, filled")
+        try:
+            p.wait(lambda: all(status(cl) is OrderStatus.NEW for cl in resting)
+                   and all(status(cl) is OrderStatus.FILLED for cl in filled), timeout=90,
+                   what="orders resting, filled")
+        except TimeoutError as exc:  # say where each order stopped and what the gateway and worker said
+            found = {cl: status(cl) for cl in resting + filled}
+            raise AssertionError(f"{exc}: {found}\nvenue log:\n{p.procs.log_tail('venue', 60)}\n"
+                                 f"worker log:\n{p.procs.log_tail('worker', 60)}") from exc
 
         p.procs.kill("venue", signal.SIGKILL)
         _start_gateway(p, state_dir)
@@ -63,7 +69,7 @@ def test_kill_9_the_gateway_and_restart_converges_with_the_venue(bootstrap_serve
             reconciliations.refresh(idle=0.1, first_wait=0.5)
             return len(reconciliations.all) >= 2  # the first gateway's (empty), the restarted one's
 
-        p.wait(reconciled, timeout=30, what="the restarted gateway's reconciliation")
+        p.wait(reconciled, timeout=90, what="the restarted gateway's reconciliation")
         report: VenueReconciliation = reconciliations.all[-1]
         if keep_book:
             assert (report.oms_open, report.venue_working, report.matched) == (RESTING, RESTING, RESTING)
