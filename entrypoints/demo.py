@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from entrypoints.supervisor import Processes
-from oms import commands
+from oms import commands, keys
 from oms.clock import Clock, ns_to_iso
 from oms.config import Settings
 from oms.domain.positions import mark_view, mid
@@ -98,6 +98,18 @@ def send_flow(client: OrderClient, orders: int, seed: int, wait_acks) -> dict[st
     sent["refused"] += 3
     client.flush()
     return dict(sent)
+
+
+def positions_booked(positions: TopicView, fills: TopicView) -> bool:
+    """Whether every position on the `positions` view equals the sum of its fills on `fills` (the
+    position manager follows the journal on its own: a position lags its fills for a moment)."""
+    positions.refresh()
+    fills.refresh()
+    expected: Counter[str] = Counter()
+    for fill in fills.all or []:
+        expected[keys.position_id(fill.account, fill.instrument)] += fill.quantity * fill.side.sign
+    latest = positions.latest
+    return all(key in latest and latest[key].quantity == quantity for key, quantity in expected.items())
 
 
 def blotter(console: Console, orders: dict[str, OrderView], positions: dict[str, Position],
@@ -235,8 +247,10 @@ def run_demo(settings: Settings, clock: Clock, console: Console, orders: int = 3
             procs.wait_until(lambda: settled() and not _open_orders(views["orders"].latest, killed_account),
                              timeout=120, what="the kill switch to cancel every open order")
         console.print(f"kill switch on [bold]{killed_account}[/]: {open_before} open orders canceled at the venue")
+        with console.status("waiting for the position manager to book every fill"):
+            procs.wait_until(lambda: positions_booked(views["positions"], views["fills"]), timeout=120,
+                             what="the positions to equal the sum of the fills")
         with console.status("collecting the results"):
-            time.sleep(1.0)
             for view in views.values():
                 view.refresh()
         journal = _journal_events(rt)
