@@ -693,7 +693,7 @@ class BookLevel(BaseModel):
 
 class Quote(Event):
     """A venue's top of book and, when the source shows it, its depth: `bid_levels` highest first and
-    `ask_levels` lowest first, each level 0 equal to the top (`bid_price`/`bid_size`,
+    `ask_levels` lowest first, the first level of each equal to the top (`bid_price`/`bid_size`,
     `ask_price`/`ask_size`), prices strictly ordered, sizes positive, at most `MAX_QUOTE_LEVELS` a
     side. Empty levels (the default, and what records written before depth read as) mean top of
     book only."""
@@ -726,18 +726,19 @@ class Quote(Event):
 
 def _check_levels(name: str, levels: tuple[BookLevel, ...], top_price: Decimal, top_size: Decimal,
                   descending: bool) -> None:
-    """Level 0 is the top of book; each later level is strictly worse (lower bids, higher asks)."""
+    """The first level is the top of book; each later one is strictly worse (lower bids, higher asks).
+    Messages count levels from 1, as market data files do."""
     if not levels:
         return
     if levels[0].price != top_price or levels[0].size != top_size:
         side = name.split("_")[0]
-        raise ValueError(f"{name}: level 0 ({levels[0].size} @ {levels[0].price}) is not the top of book, "
+        raise ValueError(f"{name}: level 1 ({levels[0].size} @ {levels[0].price}) is not the top of book, "
                          f"{side}_size @ {side}_price ({top_size} @ {top_price})")
     for n in range(1, len(levels)):
         before, price = levels[n - 1].price, levels[n].price
         if (price >= before) if descending else (price <= before):
             order = "below" if descending else "above"
-            raise ValueError(f"{name}: level {n} at {price} is not strictly {order} level {n - 1} at {before}")
+            raise ValueError(f"{name}: level {n + 1} at {price} is not strictly {order} level {n} at {before}")
 
 
 class Trade(Event):

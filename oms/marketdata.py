@@ -168,7 +168,7 @@ class VenueShape:
     def __post_init__(self) -> None:
         offset = Decimal(self.offset)
         if not offset.is_finite():
-            raise ValueError(f"offset: {self.offset} is not a finite number")
+            raise ValueError(f"offset: {self.offset} is not finite")
         object.__setattr__(self, "offset", offset)
         for name in ("spread", "size"):
             value = getattr(self, name)
