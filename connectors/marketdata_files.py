@@ -264,7 +264,7 @@ class _Parser:
             for side in ("bid", "ask"):
                 if (level[f"{side}_price"] is None) != (level[f"{side}_size"] is None):
                     missing = f"{side}_size" if level[f"{side}_size"] is None else f"{side}_price"
-                    raise ValueError(f"level {n}: a {side} level needs both price and size columns, "
+                    raise ValueError(f"level {n}: the {side} side needs both price and size columns, "
                                      f"no {getattr(columns, missing + '_n').format(n=n)!r}")
             levels.append(level)
         if len(levels) > MAX_QUOTE_LEVELS:

@@ -136,7 +136,7 @@ def marketdata(
              "and size (top size, the unit of deeper levels), e.g. SIM-A:0,SIM-B:offset=0.01,spread=0.02,size=300 "
              "(default: one feed with no venue)")] = None,
     depth: Annotated[Optional[int], typer.Option(
-        help="synthetic: price levels a side in every quote, one tick apart (1: top of book only) [default: 5]")
+        help="synthetic: price levels a side in every quote, one tick apart (1: top of book only; default 5)")
                      ] = None,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,

@@ -193,8 +193,8 @@ class VenueDepth:
     each deeper level `size` times a draw from `size_steps`, from the venue's own
     `random.Random` seeded with `f"{seed}:{venue}"` (so venues do not change each
     other's sizes). With `depth` 1 a quote is top of book only (no levels). A
-    trade is shown at the venue's ask when a buyer lifted it, its bid when a
-    seller hit it, else at its price plus the offset. Tagged events carry the
+    trade is shown at its price plus the offset; at a venue with a spread of its
+    own, at the venue's ask when a buyer lifted it and its bid when a seller hit it. Tagged events carry the
     venue and the event id suffixed `@venue`; the venue `None` (no venues given)
     leaves the feed untagged, with its ids.
     """
@@ -219,6 +219,7 @@ class VenueDepth:
         self.size_steps = tuple(int(k) for k in size_steps)
         self._rngs = {venue: random.Random(f"{seed}:{venue}") for venue in self.venues}
         self._shown: dict[tuple[str | None, str], tuple[Decimal, Decimal]] = {}
+        """(venue, instrument) -> the venue's last (bid, ask), where its trades print."""
 
     def tagged(self, event: MarketData) -> list[MarketData]:
         """`event` as each venue shows it, in the order the venues were given."""
@@ -262,7 +263,7 @@ class VenueDepth:
         return tuple(levels)
 
     def _trade(self, trade: Trade, venue: str | None, shape: VenueShape) -> Trade:
-        shown = self._shown.get((venue, trade.instrument))
+        shown = self._shown.get((venue, trade.instrument)) if shape.spread is not None else None
         if shown is not None and trade.aggressor is not None:
             price = shown[1] if trade.aggressor is Side.BUY else shown[0]
         else:
