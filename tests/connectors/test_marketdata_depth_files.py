@@ -1,5 +1,6 @@
 """Market data files with depth: level columns (`bid_price_1`, ...) through the column map into a quote's levels."""
 
+import re
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -98,3 +99,11 @@ def test_a_level_with_a_price_column_and_no_size_column_is_refused_at_the_header
 def test_a_level_template_needs_one_n(spec):
     with pytest.raises(ValueError, match=r"columns: bid_price_n=.* is not a column name template with one \{n\}"):
         ColumnMap.parse(spec)
+
+
+def test_the_readme_example_loads_as_documented(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [example] = re.findall(r"^```text\n(ts,instrument,venue,bid_price_1.*?)^```", readme, re.S | re.M)
+    first, second = load_file(write(tmp_path, example.strip()))
+    assert (first.venue, len(first.bid_levels), len(first.ask_levels)) == ("SIM-A", 2, 2)
+    assert sides(second) == ([(D("187.24"), D(300))], [(D("187.26"), D(200)), (D("187.27"), D(400))])
