@@ -30,10 +30,10 @@ from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from processors.engine import SmartRoutingSource, create_engine, follow_books, follow_venue_status
 from processors.marketdata_handler import run_synthetic
-from processors.venue_gateway import run_gateway
 from streams.client import OrderClient
 from streams.runtime import connect
 from streams.views import TopicView
+from tests.pipeline import GatewayThread
 
 pytestmark = pytest.mark.kafka
 
@@ -64,24 +64,15 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
     venue_a = SimulatedExchange("A", 7, SimulatedVenueConfig(fees=FEES["A"]))
     venue_b = SimulatedExchange("B", 7, SimulatedVenueConfig(fees=FEES["B"]))
     policy = VenuePolicy(max_wait_ms=10_000)
-    stop, ready, result = threading.Event(), threading.Event(), {}
-
-    def gateway() -> None:
-        try:
-            run_gateway(settings, [], 0, stop=stop, clock=clock, ready=ready, runtime=rt,
-                        adapters={"A": venue_a, "B": venue_b}, limits=VenueLimits(venues={"A": policy, "B": policy}),
-                        reconcile=None)
-        except BaseException as exc:  # surfaced by the test thread
-            result["error"] = exc
-            ready.set()
-
+    stop = threading.Event()
+    gateway = GatewayThread(settings, rt, clock, {"A": venue_a, "B": venue_b},
+                            VenueLimits(venues={"A": policy, "B": policy}), stop)
     venues = follow_venue_status(bootstrap_servers, rt.topics, rt.codec)
     books = follow_books(bootstrap_servers, rt.topics, rt.codec)
     smart = SmartRoutingSource(RoutingRules.parse("account:SPLIT-1=split,default=best"), FEES, books, venues)
     engine = create_engine(bootstrap_servers, rt.topics, rt.codec, tmp_path, clock=clock, venues=venues, smart=smart,
                            router=StaticRouter("A", venues=frozenset("AB")))
     engine_thread = threading.Thread(target=engine.run, args=(stop,), name="order-engine", daemon=True)
-    gateway_thread = threading.Thread(target=gateway, name="venue-gateway", daemon=True)
     journal = TopicView(rt, rt.topics.journal, keep_all=True)
     fills = TopicView(rt, rt.topics.fills, keep_all=True)
     producer = rt.event_producer()
@@ -127,9 +118,20 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
         fills.refresh(idle=0.2)
         return sorted((f.venue, f.quantity, f.price) for f in fills.all if f.order_id == order_id)
 
+    def buy_on_fresh_depth(account: str, quantity: str, limit: str) -> tuple[str, RoutingDecided]:
+        """Show A_BOOK and B_BOOK afresh, wait until the engine's book has them, buy; the parent's id and
+        routing decision once it is filled."""
+        quotes = [show("A", A_BOOK), show("B", B_BOOK)]
+        wait(lambda: shows("AAPL", "A", quotes[0]) and shows("AAPL", "B", quotes[1]), "the AAPL depth")
+        client.new_order(account=account, client_order_id="buy", instrument="AAPL", side="BUY", quantity=quantity,
+                         limit_price=limit)
+        client.flush()
+        order_id = ids.order_id(account, "buy")
+        wait(lambda: filled(order_id), f"the {account} buy to fill")
+        return order_id, decision(order_id)
+
     try:
-        gateway_thread.start()
-        assert ready.wait(60) and "error" not in result, result.get("error")
+        gateway.start()
         engine_thread.start()
         assert books.wait_caught_up(30)
 
@@ -148,40 +150,25 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
         assert last["B"].ask_price - last["B"].bid_price == D("0.04") and last["B"].ask_size == D(300)
 
         # 2. a split follows the depth each venue shows within the limit: 300 at A, 100 at B
-        quotes = [show("A", A_BOOK), show("B", B_BOOK)]
-        wait(lambda: shows("AAPL", "A", quotes[0]) and shows("AAPL", "B", quotes[1]), "the AAPL depth")
-        client.new_order(account="SPLIT-1", client_order_id="split", instrument="AAPL", side="BUY", quantity="350",
-                         limit_price="100.02")
-        client.flush()
-        split = ids.order_id("SPLIT-1", "split")
-        wait(lambda: filled(split), "the split to fill")
-        decided = decision(split)
+        split, decided = buy_on_fresh_depth("SPLIT-1", "350", "100.02")
         assert decided.strategy == "split"
         assert "A=300 (depth within the limit)" in decided.considered
         assert "B=100 (depth within the limit)" in decided.considered
         assert sorted(p.split()[1:] for p in decided.placed.split("; ")) == [["A", "263@100.02"], ["B", "87@100.02"]]
         assert fills_of(split) == [("A", D(100), D("100.01")), ("A", D(163), D("100.02")),
-                                           ("B", D(37), D("100.02")), ("B", D(50), D("100.01"))]
+                                   ("B", D(37), D("100.02")), ("B", D(50), D("100.01"))]
 
         # 3. a sweep takes 100.01 then 100.02 across both venues, B first at each price (lower taker fee)
-        quotes = [show("A", A_BOOK), show("B", B_BOOK)]
-        wait(lambda: shows("AAPL", "A", quotes[0]) and shows("AAPL", "B", quotes[1]), "the fresh AAPL depth")
-        client.new_order(account="SWEEP-1", client_order_id="sweep", instrument="AAPL", side="BUY", quantity="250",
-                         limit_price="100.03")
-        client.flush()
-        sweep = ids.order_id("SWEEP-1", "sweep")
-        wait(lambda: filled(sweep), "the sweep to fill")
-        decided = decision(sweep)
+        sweep, decided = buy_on_fresh_depth("SWEEP-1", "250", "100.03")
         assert decided.strategy == "best"
         assert [p.split()[1:] for p in decided.placed.split("; ")] == [["B", "100@100.02"], ["A", "150@100.02"]]
         assert fills_of(sweep) == [("A", D(50), D("100.02")), ("A", D(100), D("100.01")),
-                                           ("B", D(50), D("100.01")), ("B", D(50), D("100.02"))]
+                                   ("B", D(50), D("100.01")), ("B", D(50), D("100.02"))]
     finally:
         stop.set()
         engine_thread.join(30)
-        gateway_thread.join(30)
         for view in (journal, fills):
             view.close()
         venues.stop()
         books.stop()
-    assert "error" not in result, result.get("error")
+    gateway.join()
