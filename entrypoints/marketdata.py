@@ -24,6 +24,7 @@ import typer
 
 from entrypoints.context import configure_logging, entry, refused, run, stopping
 from oms.commands import CommandError
+from oms.events import is_identifier
 from oms.marketdata import VenueDepth, VenueShape
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -91,6 +92,8 @@ def parse_venues(text: str) -> dict[str, VenueShape]:
             raise ValueError(f"venues: {part!r} is not VENUE:PRICE_OFFSET or VENUE:KEY=VALUE,...")
         if name in specs:
             raise ValueError(f"venues: {name} named twice")
+        if not is_identifier(name):
+            raise ValueError(f"venues: {name!r} is not a venue name (letters, digits and ._/@-)")
         current, specs[name] = name, {}
         if sep:
             put(name, *(rest.split("=", 1) if "=" in rest else ("offset", rest)))
@@ -136,7 +139,8 @@ def marketdata(
              "and size (top size, the unit of deeper levels), e.g. SIM-A:0,SIM-B:offset=0.01,spread=0.02,size=300 "
              "(default: one feed with no venue)")] = None,
     depth: Annotated[Optional[int], typer.Option(
-        help="synthetic: price levels a side in every quote, one tick apart (1: top of book only; default 5)")
+        help=f"synthetic: price levels a side in every quote, one tick apart (1: top of book only; "
+             f"default {SYNTHETIC_DEPTH})")
                      ] = None,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Mapping, Sequence
 
-from oms.events import MAX_QUOTE_LEVELS, BookLevel, Quote, Side, Trade
+from oms.events import MAX_QUOTE_LEVELS, SCALE, BookLevel, Quote, Side, Trade
 
 __all__ = ["MarketData", "SyntheticFeed", "VenueDepth", "VenueShape", "md_event_id"]
 
@@ -166,17 +166,17 @@ class VenueShape:
     """The venue's size at the top of each side, the unit of its deeper levels; None: the feed's top size."""
 
     def __post_init__(self) -> None:
-        offset = Decimal(self.offset)
-        if not offset.is_finite():
-            raise ValueError(f"offset: {self.offset} is not finite")
-        object.__setattr__(self, "offset", offset)
-        for name in ("spread", "size"):
+        for name in ("offset", "spread", "size"):
             value = getattr(self, name)
             if value is None:
                 continue
             value = Decimal(value)
-            if not value.is_finite() or value <= 0:
+            if not value.is_finite():
+                raise ValueError(f"{name}: {getattr(self, name)} is not finite")
+            if name != "offset" and value <= 0:
                 raise ValueError(f"{name}: {getattr(self, name)} is not a positive number")
+            if value.as_tuple().exponent < -SCALE:
+                raise ValueError(f"{name}: {getattr(self, name)} has more than {SCALE} decimal places")
             object.__setattr__(self, name, value)
 
 
@@ -188,15 +188,16 @@ class VenueDepth:
     its spread and the feed's (rounded down to the tick) so that its spread stays
     centred on the feed's, and its ask is that bid plus its spread (the feed's
     when it has none); a bid below one tick is raised to one tick, the ask with
-    it. It shows `depth` levels a side, one tick apart (bids at or below one tick
-    are left out): level 0 shows `size` (else the feed's top size on that side),
-    each deeper level `size` times a draw from `size_steps`, from the venue's own
-    `random.Random` seeded with `f"{seed}:{venue}"` (so venues do not change each
-    other's sizes). With `depth` 1 a quote is top of book only (no levels). A
-    trade is shown at its price plus the offset; at a venue with a spread of its
-    own, at the venue's ask when a buyer lifted it and its bid when a seller hit it. Tagged events carry the
-    venue and the event id suffixed `@venue`; the venue `None` (no venues given)
-    leaves the feed untagged, with its ids.
+    it. It shows `depth` levels a side, one tick apart (bid levels that would be
+    at or below zero are left out): the first shows `size` (else the feed's top
+    size on that side), each deeper one `size` times a draw from `size_steps`,
+    from the venue's own `random.Random` seeded with `f"{seed}:{venue}"` (so
+    venues do not change each other's sizes). With `depth` 1 a quote is top of
+    book only (no levels). A trade is shown at its price plus the offset; at a
+    venue with a spread of its own, at the venue's ask when a buyer lifted it and
+    its bid when a seller hit it. Tagged events carry the venue and the event id
+    suffixed `@venue`; the venue `None` (no venues given) leaves the feed
+    untagged, with its ids.
     """
 
     def __init__(self, venues: Mapping[str | None, VenueShape] | None, seed: int, depth: int = 1,
@@ -248,10 +249,11 @@ class VenueDepth:
             **self._envelope(quote, venue), ts_event=quote.ts_event, ts_init=quote.ts_init,
             instrument=quote.instrument, bid_price=bid, bid_size=shape.size or quote.bid_size, ask_price=ask,
             ask_size=shape.size or quote.ask_size,
-            bid_levels=bids if self.depth > 1 else (), ask_levels=asks if self.depth > 1 else (),
+            bid_levels=bids, ask_levels=asks,
         )
 
     def _side(self, rng: random.Random, top: Decimal, step: Decimal, unit: Decimal) -> tuple[BookLevel, ...]:
+        """`depth` levels from `top`, `step` apart (none at depth 1, or without a size to show)."""
         if self.depth == 1 or unit <= 0:
             return ()
         levels = [BookLevel(price=top, size=unit)]

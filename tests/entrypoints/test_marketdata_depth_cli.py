@@ -30,6 +30,7 @@ def test_offsets_and_keys_mix_in_one_list():
     ("SIM-B:spread=-0.01", "venues: SIM-B: spread: -0.01 is not a positive number"),
     ("SIM-B:size=0", "venues: SIM-B: size: 0 is not a positive number"),
     ("SIM-B:0,SIM-B:size=1", "venues: SIM-B named twice"),
+    ("SIM B:0", "venues: 'SIM B' is not a venue name"),
 ])
 def test_a_bad_venue_shape_is_refused_naming_venue_and_key(text, says):
     with pytest.raises(ValueError) as caught:

@@ -105,6 +105,7 @@ def test_every_quote_shown_is_valid_on_the_tick_and_as_deep_as_asked(seed, depth
     (lambda: VenueShape(offset=D("inf")), "offset: Infinity is not finite"),
     (lambda: VenueShape(spread=D(0)), "spread: 0 is not a positive number"),
     (lambda: VenueShape(size=D(-5)), "size: -5 is not a positive number"),
+    (lambda: VenueShape(offset=D("0.000000001")), "offset: 1E-9 has more than 8 decimal places"),
     (lambda: VenueDepth(None, 0, depth=0), "depth: 0 is not a number of levels"),
     (lambda: VenueDepth(None, 0, depth=MAX_QUOTE_LEVELS + 1), f"depth: {MAX_QUOTE_LEVELS + 1} is not"),
     (lambda: VenueDepth({"A": VenueShape(spread=D("0.015"))}, 0), "spread: 0.015 of A is not a multiple of the tick"),
