@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from oms.events import ExecType, OrderStatus, OrderType, Side, TimeInForce
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from tests.builders import GATEWAY_T0, numbered_request, xyz_quote
@@ -95,3 +98,38 @@ def test_a_top_of_book_quote_is_one_level_as_before():
     venue.on_quote(xyz_quote(venue="SIM-A"), GATEWAY_T0)
     reports = venue.submit(numbered_request(1, quantity=D(150), limit_price=D("101")), GATEWAY_T0 + 1)
     assert fills(reports) == [(D(100), D("100.50"))] and reports[-1].leaves_qty == D(50)
+
+
+@st.composite
+def books_and_orders(draw):
+    asks, price = [], draw(st.integers(10_000, 10_100))
+    for _ in range(draw(st.integers(1, 8))):
+        asks.append((price, draw(st.integers(1, 500))))
+        price += draw(st.integers(1, 4))
+    side = draw(st.sampled_from([Side.BUY, Side.SELL]))
+    limit = draw(st.none() | st.integers(asks[0][0] - 5, price + 5))
+    return asks, side, limit, draw(st.integers(1, 3_000))
+
+
+@settings(max_examples=150, deadline=None)
+@given(books_and_orders())
+def test_an_order_on_arrival_takes_exactly_the_depth_within_its_limit_best_first(case):
+    levels, side, limit_ticks, quantity = case
+    cent = D("0.01")
+    asks = [(str(cent * p), s) for p, s in levels]
+    bids = [(str(cent * (2 * levels[0][0] - p - 1)), s) for p, s in levels]  # mirrored below the asks
+    venue = SimulatedExchange("SIM-A", 1)
+    venue.on_quote(book(asks=asks, bids=bids, ask_price=D(asks[0][0]), ask_size=D(asks[0][1]),
+                        bid_price=D(bids[0][0]), bid_size=D(bids[0][1])), GATEWAY_T0)
+    taking = asks if side is Side.BUY else bids
+    if limit_ticks is None:
+        request = numbered_request(1, side=side, quantity=D(quantity), order_type=OrderType.MARKET, limit_price=None)
+        within = taking
+    else:
+        limit = cent * (limit_ticks if side is Side.BUY else 2 * levels[0][0] - limit_ticks - 1)
+        request = numbered_request(1, side=side, quantity=D(quantity), limit_price=limit)
+        within = [(p, s) for p, s in taking if (D(p) <= limit if side is Side.BUY else D(p) >= limit)]
+    taken = fills(venue.submit(request, GATEWAY_T0 + 1))
+    assert sum(q for q, _ in taken) == min(D(quantity), sum((D(s) for _, s in within), D(0)))
+    assert [px for _, px in taken] == [D(p) for p, _ in within][:len(taken)]  # level by level, best first
+    assert all(q <= D(s) for (q, _), (_, s) in zip(taken, within))
