@@ -1,4 +1,4 @@
-"""End-to-end latency of a smart-routed order beside an unrouted one: the same flow twice in one run.
+"""End-to-end latency of a smart-routed order beside an unrouted one, measured in the same run.
 
 Starts, as real processes on topics under a unique prefix (`entrypoints.supervisor.Processes`),
 the synthetic market data feed fanned out to three simulated venues with different prices
@@ -6,24 +6,27 @@ the synthetic market data feed fanned out to three simulated venues with differe
 with different fee schedules (`OMS_VENUE_FEES`, which `oms venue` charges by default) and a worker
 whose smart order routing (`OMS_ROUTING`) covers the routed accounts only
 (`account:R0=best,...`): every other account is routed statically to SIM-A, as without smart
-routing. After a warm-up of both flows it sends `--orders` MARKET BUY orders of `--quantity` at
-`--rate` per second from the unrouted accounts, then the same from the routed ones (`--first
-routed` swaps them), and measures each order's command -> first fill (the fill's arrival at a
-consumer thread minus the send time, as `bench.pipeline` does): p50/p90/p99/max per flow, their
-ratio routed / unrouted, the per-hop split from the record timestamps (a routed order's venue
-request and report are its first child's) and the CPU of the worker, the gateway and the broker.
+routing. Each order is a MARKET BUY of `--quantity`, and its latency is command -> first fill (the
+fill's arrival at a consumer thread minus the send time, as `bench.pipeline` does).
 
-Orders with no fill within `--timeout` after the last send are counted (filled x/y) and left out
-of the percentiles. Unrouted orders are MARKET orders at the venue and always fill; a routed
-MARKET parent sweeps the consolidated book with LIMIT children at the prices it saw, so a child
-that reaches its venue after the venue's quote moved away rests until the market comes back.
-The feed steps at `--md-rate` (default 5/s, a quote per venue per step) so that this race is
-rare; at 50/s it leaves a few percent of routed orders resting for minutes.
+The two flows are interleaved by default: one paced run alternates an unrouted and a routed order,
+`--rate` per second each, so both meet the same broker, the same caches and the same load, and the
+ratio routed / unrouted is the routing's own cost. A broker that has just started is about twice
+as slow for its first minute or so, and measuring the flows one after the other (`--sequential`,
+`--first` names the first) charges that warm-up to whichever runs first. Before measuring, a
+warm-up sends `--warmup` interleaved orders and waits for their fills.
+
+Figures: p50/p90/p99/max per flow, the ratio routed / unrouted, the per-hop split from the record
+timestamps (a routed order's venue request and report are its first child's) and the CPU of the
+worker, the gateway and the broker (one figure for both flows when interleaved). A smart-routed
+MARKET parent sends IOC children at the prices the router saw; a piece whose price moved away comes
+back canceled and is routed again. Orders with no fill within `--timeout` after the last send are
+counted (filled x/y) and left out of the percentiles.
 
 The broker is `KAFKA_BOOTSTRAP_SERVERS`, else a local one started under the temporary home and
 stopped at the end. Conditions (load average before and after) are printed with the figures.
 A benchmark, not a test: run `python -m bench.routed [--orders 300] [--rate 50] [--strategy best]
-[--quantity 1] [--json FILE]`.
+[--quantity 1] [--warmup 200] [--sequential [--first routed]] [--json FILE]`.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline import (INSTRUMENT, CpuMeter, fill_arrivals, hop_table, load_average, paced_run, percentile,
-                            broker_condition, open_bench, pipeline_stamps, print_conditions, tear_down)
+from bench.pipeline import (INSTRUMENT, CpuMeter, broker_condition, fill_arrivals, hop_table, latencies_ms,
+                            load_average, open_bench, paced_run, percentile, pipeline_stamps, print_conditions,
+                            tear_down)
 from entrypoints.supervisor import Processes
 from oms.clock import LiveClock
 from streams.client import OrderClient
@@ -62,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="orders per second in each flow")
     parser.add_argument("--quantity", type=int, default=1, help="shares per order")
     parser.add_argument("--strategy", default="best", help="the routed flow's strategy (best, cost, split, passive)")
-    parser.add_argument("--first", choices=FLOWS, default="unrouted", help="which flow runs first")
+    parser.add_argument("--sequential", action="store_true",
+                        help="measure the flows one after the other instead of interleaved")
+    parser.add_argument("--first", choices=FLOWS, default="unrouted", help="with --sequential: which flow runs first")
+    parser.add_argument("--warmup", type=int, default=200, help="interleaved orders sent and filled before measuring")
     parser.add_argument("--md-rate", type=float, default=5.0,
                         help="market data steps per second (each a quote per venue; see the module docstring)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for outstanding fills")
@@ -75,10 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     settings, rt, external, broker_pid = open_bench("benchr", venues=venues, routing=routing_rules(args.strategy),
                                                     venue_fees=VENUE_FEES)
     conditions = {
-        "broker": broker_condition(external, broker_pid, "the first flow"),
+        "broker": broker_condition(external, broker_pid, "the warm-up"),
         "cores": os.cpu_count(), "load_before": load_average(), "orders_per_flow": args.orders,
         "marketdata_steps_per_s": args.md_rate,
         "rate_per_s": args.rate, "quantity": args.quantity, "strategy": args.strategy,
+        "flows": "one after the other" if args.sequential else "interleaved (one run, alternating orders)",
+        "warm-up orders": args.warmup,
         "venues (price offset)": VENUE_OFFSETS, "fees": VENUE_FEES, "static venue": STATIC_VENUE,
     }
     console.print(f"broker {rt.bootstrap_servers} ({conditions['broker']}), prefix {settings.topic_prefix}, "
@@ -105,31 +114,42 @@ def main(argv: list[str] | None = None) -> None:
                                  side="BUY", quantity=args.quantity)
             return send
 
+        senders = [sender(flow) for flow in FLOWS]
+
+        def alternating(cid: str, i: int) -> None:  # order i belongs to FLOWS[i % 2]
+            senders[i % 2](cid, i // 2)
+
+        def flow_of(cid: str) -> str:
+            return FLOWS[int(cid.rsplit("-", 1)[1]) % 2]
+
         t = time.perf_counter()
-        for flow in FLOWS:
-            warm = [f"w{flow[0]}-{i}" for i in range(20)]
-            send = sender(flow)
-            for i, cid in enumerate(warm):
-                send(cid, i)
-            client.flush()
-            # a routed child can rest (see the docstring): most of the warm-up filled is warm enough
-            procs.wait_until(lambda: sum(c in fills.first for c in warm) >= 18, timeout=180,
-                             what=f"{flow} warm-up fills", poll=0.05)
-        console.print(f"warm-up: 20 orders of each flow after {time.perf_counter() - t:.1f}s")
+        warm = paced_run(alternating, client.flush, fills, "w", args.warmup, 2 * args.rate, 180.0)[1]
+        console.print(f"warm-up: {len(warm)}/{args.warmup} interleaved orders filled after "
+                      f"{time.perf_counter() - t:.1f}s")
 
         pids = {"broker": broker_pid, "worker": procs.procs["worker"].pid, "gateway": procs.procs["venue"].pid}
-        order = FLOWS if args.first == "unrouted" else tuple(reversed(FLOWS))
-        for flow in order:
+        if args.sequential:
+            for flow in (FLOWS if args.first == "unrouted" else tuple(reversed(FLOWS))):
+                meter = CpuMeter(pids)
+                meter.start()
+                sent, lat, wall = paced_run(sender(flow), client.flush, fills, flow[0], args.orders, args.rate,
+                                            args.timeout)
+                results[flow] = {"sent": len(sent), "latencies": lat, "cpu": meter.read(),
+                                 "hops": hop_table(pipeline_stamps(rt, sent, wall)), "load_after": load_average()}
+        else:
             meter = CpuMeter(pids)
             meter.start()
-            sent, lat, wall = paced_run(sender(flow), client.flush, fills, flow[0], args.orders, args.rate,
-                                        args.timeout)
-            cpu = meter.read()
-            hops = hop_table(pipeline_stamps(rt, sent, wall))
-            results[flow] = {"sent": len(sent), "latencies": lat, "hops": hops, "cpu": cpu,
-                             "load_after": load_average()}
-            console.print(f"{flow}: {len(lat)}/{len(sent)} filled, p50 {percentile(lat, 50):.1f} ms, "
-                          f"p99 {percentile(lat, 99):.1f} ms, load {load_average()}")
+            sent, _, wall = paced_run(alternating, client.flush, fills, "x", 2 * args.orders, 2 * args.rate,
+                                      args.timeout)
+            cpu, load_after = meter.read(), load_average()
+            for flow in FLOWS:
+                mine = {cid: ns for cid, ns in sent.items() if flow_of(cid) == flow}
+                results[flow] = {"sent": len(mine), "latencies": latencies_ms(mine, fills.first), "cpu": cpu,
+                                 "hops": hop_table(pipeline_stamps(rt, mine, wall)), "load_after": load_after}
+        for flow, r in results.items():
+            lat = r["latencies"]
+            console.print(f"{flow}: {len(lat)}/{r['sent']} filled, p50 {percentile(lat, 50):.1f} ms, "
+                          f"p99 {percentile(lat, 99):.1f} ms, load {r['load_after']}")
     finally:
         client = None  # release the producer before the broker goes away
         tear_down(procs, (fills,), settings, external)
@@ -166,7 +186,8 @@ def report(console: Console, conditions: dict, results: dict[str, dict]) -> dict
     figures = figures_of(results)
     print_conditions(console, conditions)
 
-    table = Table(title="command -> first fill: smart-routed (3 venues) beside unrouted (static), same run")
+    table = Table(title=f"command -> first fill: smart-routed (3 venues) beside unrouted (static), same run, "
+                        f"{conditions['flows']}")
     for col in ("flow", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)", "load after"):
         table.add_column(col, justify="right")
     fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731

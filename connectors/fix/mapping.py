@@ -313,13 +313,8 @@ def _execution_report(fields, venue, config, refs, now) -> ExecutionReport | Non
             fields.get(Tags.EXEC_RESTATEMENT_REASON, ""), RestatementReason.OTHER)
     if exec_type in (ExecType.TRADE_BUST, ExecType.TRADE_CORRECT) and Tags.EXEC_REF_ID in fields:
         optional["ref_exec_id"] = _identifier(fields[Tags.EXEC_REF_ID])
-    venue_order_id = fields.get(Tags.ORDER_ID)
-    return ExecutionReport(
-        event_id=_event_id(venue, exec_id),
-        ts_event=now,
-        ts_init=now,
-        venue=venue,
-        exec_id=exec_id,
+    return _report(
+        venue, exec_id, now, fields.get(Tags.ORDER_ID),
         exec_type=exec_type,
         order_status=status,
         **identity,
@@ -330,9 +325,18 @@ def _execution_report(fields, venue, config, refs, now) -> ExecutionReport | Non
         leaves_qty=_qty(fields, Tags.LEAVES_QTY, Decimal(0)),
         avg_px=_dec(Tags.AVG_PX, fields[Tags.AVG_PX]) if Tags.AVG_PX in fields else Decimal(0),
         limit_price=limit_price,
-        venue_order_id=_identifier(venue_order_id) if venue_order_id and venue_order_id != "NONE" else None,
         reason=fields.get(Tags.TEXT),
         **optional,
+    )
+
+
+def _report(venue: str, exec_id: str, now: int, venue_order_id: str | None, **fields) -> ExecutionReport:
+    """The ExecutionReport of one FIX message: its envelope (event id from the venue and exec id, both
+    timestamps `now`), the venue's OrderID (37) unless absent or "NONE", and `fields`."""
+    return ExecutionReport(
+        event_id=_event_id(venue, exec_id), ts_event=now, ts_init=now, venue=venue, exec_id=exec_id,
+        venue_order_id=_identifier(venue_order_id) if venue_order_id and venue_order_id != "NONE" else None,
+        **fields,
     )
 
 
@@ -340,20 +344,14 @@ def _cancel_reject(fields, venue, config, refs, now) -> ExecutionReport:
     cl_ord_id = _required(fields, Tags.CL_ORD_ID)
     ref = _ref(refs, cl_ord_id, fields.get(Tags.ORIG_CL_ORD_ID))
     exec_id = _identifier(f"CXLREJ-{cl_ord_id}")
-    order_id = fields.get(Tags.ORDER_ID)
     reason = fields.get(Tags.CXL_REJ_REASON)
-    return ExecutionReport(
-        event_id=_event_id(venue, exec_id),
-        ts_event=now,
-        ts_init=now,
-        venue=venue,
-        exec_id=exec_id,
+    return _report(
+        venue, exec_id, now, fields.get(Tags.ORDER_ID),
         exec_type=ExecType.CANCEL_REJECTED,
         order_status=_code(fields, Tags.ORD_STATUS, ORD_STATUSES),
         **_identity(fields, config, ref, cl_ord_id),
         order_qty=ref.quantity if ref else Decimal(0),
         limit_price=ref.limit_price if ref else None,
-        venue_order_id=_identifier(order_id) if order_id and order_id != "NONE" else None,
         reason=fields.get(Tags.TEXT),
         cxl_rej_reason=CXL_REJ_REASONS.get(reason, CancelRejectReason.OTHER) if reason is not None else None,
     )
@@ -374,9 +372,8 @@ def _business_reject(fields, venue, config, refs, now) -> ExecutionReport | None
     else:
         exec_type, status, extra = ExecType.CANCEL_REJECTED, OrderStatus.REJECTED, {
             "cxl_rej_reason": CancelRejectReason.OTHER}
-    return ExecutionReport(
-        event_id=_event_id(venue, exec_id), ts_event=now, ts_init=now, venue=venue, exec_id=exec_id,
-        exec_type=exec_type, order_status=status, account=ref.account, order_id=ref.order_id,
+    return _report(
+        venue, exec_id, now, None, exec_type=exec_type, order_status=status, account=ref.account, order_id=ref.order_id,
         request_id=ref.request_id, instrument=ref.instrument, side=ref.side, order_qty=ref.quantity,
         limit_price=ref.limit_price, reason=text[:1024], **extra,
     )

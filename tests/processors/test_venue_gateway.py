@@ -7,7 +7,6 @@ reads the execution reports off `exec.reports`.
 
 from __future__ import annotations
 
-import threading
 import time
 from decimal import Decimal as D
 
@@ -16,11 +15,11 @@ import pytest
 from oms.config import Settings
 from oms.events import ExecType, OrderStatus, VenueAction
 from oms.venues.simulated import SimulatedVenueConfig
-from oms.clock import LiveClock
 from processors.venue_gateway import run_gateway
 from tests.builders import GATEWAY_T0
 from tests.builders import numbered_request as request
 from tests.builders import xyz_quote as quote
+from tests.gateway_thread import gateway_thread
 
 T0 = GATEWAY_T0
 MS = 1_000_000
@@ -52,59 +51,42 @@ def test_gateway_on_the_broker(bootstrap_servers, unique_name):
     rt.ensure_topics()
     topics = rt.topics
 
-    stop, ready = threading.Event(), threading.Event()
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            result["stats"] = run_gateway(
-                settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=MS), stop=stop, clock=LiveClock(),
-                ready=ready, runtime=rt)
-        except BaseException as exc:  # surfaced by the test thread below
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=run, name="venue-gateway", daemon=True)
-    thread.start()
     reader = rt.event_consumer(f"{unique_name}.reader", "test", deadletter=False)
     reader.subscribe([topics.exec_reports])
     try:
-        assert ready.wait(20) and "error" not in result, result.get("error")
-        producer = rt.event_producer()
-        # a quote, then a crossing limit buy larger than the displayed ask: either order of
-        # arrival at the gateway gives an ack and a partial fill of 100 at the ask
-        producer.send(topics.marketdata, "XYZ", quote())
-        producer.send(topics.venue_requests, "SIM-A", request(1))
-        producer.flush()
-        got = read_until(reader, lambda g: {r.event.exec_type for r in g} >= {ExecType.NEW, ExecType.PARTIAL_FILL})
-        by_type = {r.event.exec_type: r for r in got}
-        ack, fill = by_type[ExecType.NEW], by_type[ExecType.PARTIAL_FILL]
-        assert ack.key == "ACC1" and ack.topic == topics.exec_reports
-        assert (ack.event.venue, ack.event.order_id, ack.event.request_id) == ("SIM-A", "ORD-1", "req-1")
-        assert ack.event.venue_order_id.startswith("SIM-A-") and ack.event.venue_order_id.endswith("-O1")
-        assert (fill.event.last_qty, fill.event.last_px, fill.event.cum_qty, fill.event.leaves_qty) == (
-            D(100), D("100.50"), D(100), D(50))
-        assert fill.event.avg_px == D("100.50") and fill.event.order_status is OrderStatus.PARTIALLY_FILLED
+        with gateway_thread(settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=MS), runtime=rt) as gateway:
+            producer = rt.event_producer()
+            # a quote, then a crossing limit buy larger than the displayed ask: either order of
+            # arrival at the gateway gives an ack and a partial fill of 100 at the ask
+            producer.send(topics.marketdata, "XYZ", quote())
+            producer.send(topics.venue_requests, "SIM-A", request(1))
+            producer.flush()
+            got = read_until(reader,
+                             lambda g: {r.event.exec_type for r in g} >= {ExecType.NEW, ExecType.PARTIAL_FILL})
+            by_type = {r.event.exec_type: r for r in got}
+            ack, fill = by_type[ExecType.NEW], by_type[ExecType.PARTIAL_FILL]
+            assert ack.key == "ACC1" and ack.topic == topics.exec_reports
+            assert (ack.event.venue, ack.event.order_id, ack.event.request_id) == ("SIM-A", "ORD-1", "req-1")
+            assert ack.event.venue_order_id.startswith("SIM-A-") and ack.event.venue_order_id.endswith("-O1")
+            assert (fill.event.last_qty, fill.event.last_px, fill.event.cum_qty, fill.event.leaves_qty) == (
+                D(100), D("100.50"), D(100), D(50))
+            assert fill.event.avg_px == D("100.50") and fill.event.order_status is OrderStatus.PARTIALLY_FILLED
 
-        # a request for a venue this gateway does not serve (same partition: handled before the
-        # cancel) is skipped; the cancel ends the rest of the order
-        producer.send(topics.venue_requests, "SIM-A", request(2, venue="SIM-Z"))
-        producer.send(topics.venue_requests, "SIM-A",
-                      request(3, action=VenueAction.CANCEL, order_id="ORD-1", orig_request_id="req-1"))
-        producer.flush()
-        got += read_until(reader, lambda g: any(r.event.exec_type is ExecType.CANCELED for r in g))
-        canceled = next(r.event for r in got if r.event.exec_type is ExecType.CANCELED)
-        assert (canceled.request_id, canceled.order_status, canceled.cum_qty, canceled.leaves_qty) == (
-            "req-3", OrderStatus.CANCELED, D(100), D(0))
-        assert all(r.event.venue == "SIM-A" and r.event.order_id == "ORD-1" for r in got)
-        assert len({r.event.exec_id for r in got}) == len(got) == 3
+            # a request for a venue this gateway does not serve (same partition: handled before the
+            # cancel) is skipped; the cancel ends the rest of the order
+            producer.send(topics.venue_requests, "SIM-A", request(2, venue="SIM-Z"))
+            producer.send(topics.venue_requests, "SIM-A",
+                          request(3, action=VenueAction.CANCEL, order_id="ORD-1", orig_request_id="req-1"))
+            producer.flush()
+            got += read_until(reader, lambda g: any(r.event.exec_type is ExecType.CANCELED for r in g))
+            canceled = next(r.event for r in got if r.event.exec_type is ExecType.CANCELED)
+            assert (canceled.request_id, canceled.order_status, canceled.cum_qty, canceled.leaves_qty) == (
+                "req-3", OrderStatus.CANCELED, D(100), D(0))
+            assert all(r.event.venue == "SIM-A" and r.event.order_id == "ORD-1" for r in got)
+            assert len({r.event.exec_id for r in got}) == len(got) == 3
     finally:
-        stop.set()
-        thread.join(15)
         reader.close()
-    assert not thread.is_alive()
-    assert "error" not in result, result.get("error")
-    stats = result["stats"]
+    stats = gateway.stats
     assert (stats.requests, stats.skipped, stats.quotes, stats.reports) == (2, 1, 1, 3)
 
     # every request offset was committed once its reports were out
@@ -139,18 +121,13 @@ def test_a_turn_never_drops_the_record_after_its_batch(bootstrap_servers, unique
     for n in range(1, 11):
         producer.send(rt.topics.venue_requests, "SIM-A", request(n))
     producer.flush()  # all there before the gateway starts: its first turns take full batches
-    stop, result = threading.Event(), {}
-    thread = threading.Thread(target=lambda: result.update(stats=run_gateway(
-        settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=0), stop=stop, clock=LiveClock(), runtime=rt,
-        reconcile=None)), daemon=True)
-    thread.start()
     reader = rt.event_consumer(f"{unique_name}.reader", "test", deadletter=False)
     reader.subscribe([rt.topics.exec_reports])
     try:
-        got = read_until(reader, lambda g: len({r.event.request_id for r in g}) == 10)
+        with gateway_thread(settings, ["SIM-A"], 7, SimulatedVenueConfig(latency_ns=0), runtime=rt,
+                            reconcile=None) as gateway:
+            got = read_until(reader, lambda g: len({r.event.request_id for r in g}) == 10)
     finally:
-        stop.set()
-        thread.join(15)
         reader.close()
     assert {r.event.request_id for r in got} == {f"req-{n}" for n in range(1, 11)}
-    assert result["stats"].requests == 10
+    assert gateway.stats.requests == 10

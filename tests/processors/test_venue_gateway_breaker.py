@@ -9,7 +9,6 @@ while its breaker is open (VENUE_UNAVAILABLE).
 
 from __future__ import annotations
 
-import threading
 import time
 from uuid import uuid4
 
@@ -22,11 +21,11 @@ from oms.config import Settings
 from oms.events import BreakerState, OrderDenied, OrderStatus, VenueStatus
 from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedVenueConfig
-from processors.venue_gateway import run_gateway
 from streams.client import OrderClient
 from streams.runtime import connect
 from streams.views import TopicView
 from tests.flaky_venue import FlakyExchange
+from tests.gateway_thread import gateway_thread
 
 pytestmark = pytest.mark.kafka
 
@@ -41,18 +40,6 @@ def test_injected_failures_open_the_breaker_and_probes_close_it(bootstrap_server
     procs = Processes(settings, bootstrap_servers)
     venue = FlakyExchange("SIM", 7, SimulatedVenueConfig(latency_ns=1_000_000))
     policy = VenuePolicy(breaker_failures=2, breaker_window_ms=5_000, breaker_cooldown_ms=3_000, max_wait_ms=10_000)
-    stop, ready, result = threading.Event(), threading.Event(), {}
-
-    def gateway() -> None:
-        try:
-            result["stats"] = run_gateway(settings, [], 0, stop=stop, clock=LiveClock(), ready=ready, runtime=rt,
-                                          adapters={"SIM": venue}, limits=VenueLimits(venues={"SIM": policy}),
-                                          reconcile=None)
-        except BaseException as exc:  # surfaced by the test thread
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=gateway, name="venue-gateway", daemon=True)
     statuses = TopicView(rt, rt.topics.venue_status, keep_all=True)
     orders = TopicView(rt, rt.topics.orders)
     journal = TopicView(rt, rt.topics.journal, keep_all=True)
@@ -76,39 +63,36 @@ def test_injected_failures_open_the_breaker_and_probes_close_it(bootstrap_server
     try:
         procs.start_marketdata("AAPL:100.00", seed=3, rate=5)
         procs.start_worker()
-        thread.start()
-        assert ready.wait(30) and "error" not in result, result.get("error")
-        submit("before")
-        procs.wait_until(lambda: (v := status("before")) and v.status is OrderStatus.NEW, 90, "the first ack")
+        with gateway_thread(settings, [], 0, runtime=rt, adapters={"SIM": venue},
+                            limits=VenueLimits(venues={"SIM": policy}), reconcile=None) as gateway:
+            submit("before")
+            procs.wait_until(lambda: (v := status("before")) and v.status is OrderStatus.NEW, 90, "the first ack")
 
-        venue.unavailable = True  # every request raises VenueUnavailable: the breaker opens
-        submit("during")
-        procs.wait_until(lambda: BreakerState.OPEN in breaker_states(), 30, "the breaker to open")
-        procs.wait_until(lambda: (v := status("during")) and v.status is OrderStatus.REJECTED, 30,
-                         "the refusal of the order that met the failures")
-        assert status("during").reason == "venue circuit open"
-        time.sleep(1.0)  # the engine follows venue.status as a global table
-        submit("denied")
-        procs.wait_until(lambda: (v := status("denied")) and v.status is OrderStatus.REJECTED, 30, "the denial")
-        journal.refresh(idle=0.1)
-        [denied] = [e for e in journal.all if isinstance(e, OrderDenied)
-                    and e.order_id == ids.order_id(ACCOUNT, "denied")]
-        assert denied.reason_code == "VENUE_UNAVAILABLE" and "circuit open" in denied.reason
+            venue.unavailable = True  # every request raises VenueUnavailable: the breaker opens
+            submit("during")
+            procs.wait_until(lambda: BreakerState.OPEN in breaker_states(), 30, "the breaker to open")
+            procs.wait_until(lambda: (v := status("during")) and v.status is OrderStatus.REJECTED, 30,
+                             "the refusal of the order that met the failures")
+            assert status("during").reason == "venue circuit open"
+            time.sleep(1.0)  # the engine follows venue.status as a global table
+            submit("denied")
+            procs.wait_until(lambda: (v := status("denied")) and v.status is OrderStatus.REJECTED, 30, "the denial")
+            journal.refresh(idle=0.1)
+            [denied] = [e for e in journal.all if isinstance(e, OrderDenied)
+                        and e.order_id == ids.order_id(ACCOUNT, "denied")]
+            assert denied.reason_code == "VENUE_UNAVAILABLE" and "circuit open" in denied.reason
 
-        venue.unavailable = False  # the venue is back: after the cooldown one probe closes the breaker
-        procs.wait_until(lambda: BreakerState.HALF_OPEN in breaker_states(), 30, "the breaker to half-open")
-        time.sleep(1.0)
-        submit("after")
-        procs.wait_until(lambda: (v := status("after")) and v.status is OrderStatus.NEW, 60, "the probe's ack")
-        procs.wait_until(lambda: breaker_states()[-1] is BreakerState.CLOSED, 30, "the breaker to close")
-        assert breaker_states() == [BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN,
-                                    BreakerState.CLOSED]
+            venue.unavailable = False  # the venue is back: after the cooldown one probe closes the breaker
+            procs.wait_until(lambda: BreakerState.HALF_OPEN in breaker_states(), 30, "the breaker to half-open")
+            time.sleep(1.0)
+            submit("after")
+            procs.wait_until(lambda: (v := status("after")) and v.status is OrderStatus.NEW, 60, "the probe's ack")
+            procs.wait_until(lambda: breaker_states()[-1] is BreakerState.CLOSED, 30, "the breaker to close")
+            assert breaker_states() == [BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN,
+                                        BreakerState.CLOSED]
     finally:
-        stop.set()
-        thread.join(20)
         procs.stop_all()
         for view in (statuses, orders, journal):
             view.close()
-    assert "error" not in result, result.get("error")
-    stats = result["stats"]
+    stats = gateway.stats
     assert stats.unavailable >= 2 and stats.circuit_refused >= 1

@@ -3,21 +3,19 @@ requests over it wait (none is refused), and a cancel sent after the burst overt
 
 from __future__ import annotations
 
-import threading
 import time
 from decimal import Decimal
 
 import pytest
 
-from oms.clock import LiveClock
 from oms.config import Settings
 from oms.events import ExecType, VenueAction
 from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedVenueConfig
-from processors.venue_gateway import run_gateway
 from streams.views import TopicView
 from tests.builders import numbered_request as request
 from tests.flaky_venue import FlakyExchange
+from tests.gateway_thread import gateway_thread
 
 pytestmark = pytest.mark.kafka
 
@@ -32,41 +30,26 @@ def test_a_burst_waits_for_tokens_and_a_cancel_overtakes_it(bootstrap_servers, u
     rt.ensure_topics()
     venue = FlakyExchange("SIM-A", 7, SimulatedVenueConfig(latency_ns=0))
     policy = VenuePolicy(pools={"orders": {"per_second": RATE, "burst": BURST}}, max_wait_ms=30_000)
-    stop, ready, result = threading.Event(), threading.Event(), {}
-
-    def run() -> None:
-        try:
-            result["stats"] = run_gateway(settings, [], 0, stop=stop, clock=LiveClock(), ready=ready, runtime=rt,
-                                          adapters={"SIM-A": venue}, limits=VenueLimits(venues={"SIM-A": policy}),
-                                          reconcile=None)
-        except BaseException as exc:
-            result["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
     reports = TopicView(rt, rt.topics.exec_reports, keep_all=True)
     try:
-        assert ready.wait(30) and "error" not in result, result.get("error")
-        producer = rt.event_producer()
-        for n in range(1, N + 1):
-            producer.send(rt.topics.venue_requests, "SIM-A", request(n))
-        producer.flush()
-        time.sleep(0.3)  # the burst is in the gateway's queue by now
-        producer.send(rt.topics.venue_requests, "SIM-A",
-                      request(N + 1, action=VenueAction.CANCEL, order_id="ORD-1", orig_request_id="req-1"))
-        producer.flush()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            reports.refresh(idle=0.1)
-            if len({r.request_id for r in reports.all}) == N + 1:
-                break
-        assert len({r.request_id for r in reports.all}) == N + 1, len(reports.all)
+        with gateway_thread(settings, [], 0, runtime=rt, adapters={"SIM-A": venue},
+                            limits=VenueLimits(venues={"SIM-A": policy}), reconcile=None) as gateway:
+            producer = rt.event_producer()
+            for n in range(1, N + 1):
+                producer.send(rt.topics.venue_requests, "SIM-A", request(n))
+            producer.flush()
+            time.sleep(0.3)  # the burst is in the gateway's queue by now
+            producer.send(rt.topics.venue_requests, "SIM-A",
+                          request(N + 1, action=VenueAction.CANCEL, order_id="ORD-1", orig_request_id="req-1"))
+            producer.flush()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                reports.refresh(idle=0.1)
+                if len({r.request_id for r in reports.all}) == N + 1:
+                    break
+            assert len({r.request_id for r in reports.all}) == N + 1, len(reports.all)
     finally:
-        stop.set()
-        thread.join(20)
         reports.close()
-    assert "error" not in result, result.get("error")
     assert all(r.exec_type is not ExecType.REJECTED for r in reports.all)  # waited, never refused
     # the cancel went before every NEW still queued when it came
     cancel_at = venue.calls.index(f"req-{N + 1}")
@@ -79,5 +62,5 @@ def test_a_burst_waits_for_tokens_and_a_cancel_overtakes_it(bootstrap_servers, u
         for b in range(a, len(times)):
             allowed = BURST + RATE * Decimal(times[b] - times[a]) / Decimal(10**9)
             assert b - a + 1 <= allowed, (a, b, times[b] - times[a])
-    stats = result["stats"]
+    stats = gateway.stats
     assert stats.queued >= N - BURST and stats.rate_limited == 0
