@@ -82,39 +82,3 @@ class Pipeline:
         for view in self.views.values():
             view.close()
 
-
-class GatewayThread:
-    """A venue gateway (`processors.venue_gateway.run_gateway`) serving in-process venue adapters on a thread
-    of the test, until `stop` is set: `start()` returns once it is ready, `join()` raises what it died of."""
-
-    def __init__(self, settings: Settings, rt: Runtime, clock, adapters: dict, limits, stop) -> None:
-        import threading
-
-        self._args = dict(settings=settings, venue_names=[], seed=0, stop=stop, clock=clock, runtime=rt,
-                          adapters=adapters, limits=limits, reconcile=None)
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="venue-gateway", daemon=True)
-
-    def _run(self) -> None:
-        from processors.venue_gateway import run_gateway
-
-        try:
-            run_gateway(ready=self._ready, **self._args)
-        except BaseException as exc:  # raised again by the test thread
-            self._error = exc
-            self._ready.set()
-
-    def start(self, timeout: float = 60.0) -> "GatewayThread":
-        self._thread.start()
-        assert self._ready.wait(timeout), "the venue gateway did not get ready"
-        self._raise()
-        return self
-
-    def join(self, timeout: float = 30.0) -> None:
-        self._thread.join(timeout)
-        self._raise()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise AssertionError(f"the venue gateway stopped: {self._error!r}") from self._error

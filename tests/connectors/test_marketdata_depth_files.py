@@ -89,7 +89,8 @@ def test_a_bad_level_names_the_line_and_the_column(tmp_path, row, says):
 
 
 def test_a_level_with_a_price_column_and_no_size_column_is_refused_at_the_header(tmp_path):
-    path = write(tmp_path, "ts,instrument,bid_price_1,bid_size_1,ask_price_1,ask_size_1,ask_price_2", "1,AAPL,1,1,2,1,3")
+    path = write(tmp_path, "ts,instrument,bid_price_1,bid_size_1,ask_price_1,ask_size_1,ask_price_2",
+                 "1,AAPL,1,1,2,1,3")
     with pytest.raises(BadRow, match="line 1: header: level 2: the ask side needs both price and size columns, "
                                      "no 'ask_size_2'"):
         list(load_file(path))

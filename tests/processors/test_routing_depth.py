@@ -33,7 +33,7 @@ from processors.marketdata_handler import run_synthetic
 from streams.client import OrderClient
 from streams.runtime import connect
 from streams.views import TopicView
-from tests.pipeline import GatewayThread
+from tests.gateway_thread import gateway_thread
 
 pytestmark = pytest.mark.kafka
 
@@ -65,8 +65,6 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
     venue_b = SimulatedExchange("B", 7, SimulatedVenueConfig(fees=FEES["B"]))
     policy = VenuePolicy(max_wait_ms=10_000)
     stop = threading.Event()
-    gateway = GatewayThread(settings, rt, clock, {"A": venue_a, "B": venue_b},
-                            VenueLimits(venues={"A": policy, "B": policy}), stop)
     venues = follow_venue_status(bootstrap_servers, rt.topics, rt.codec)
     books = follow_books(bootstrap_servers, rt.topics, rt.codec)
     smart = SmartRoutingSource(RoutingRules.parse("account:SPLIT-1=split,default=best"), FEES, books, venues)
@@ -131,39 +129,41 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
         return order_id, decision(order_id)
 
     try:
-        gateway.start()
-        engine_thread.start()
-        assert books.wait_caught_up(30)
+        with gateway_thread(settings, [], 0, runtime=rt, adapters={"A": venue_a, "B": venue_b},
+                            limits=VenueLimits(venues={"A": policy, "B": policy}), reconcile=None):
+            engine_thread.start()
+            assert books.wait_caught_up(30)
 
-        # 1. the market data handler's depth for two venues reaches the engine's book level for level
-        published = run_synthetic(settings, {"MSFT": D("411.50")}, seed=5, rate_hz=50, duration_s=0.1,
-                                  clock=TestClock(T0), runtime=rt, venues=SHAPES, depth=5)
-        feed, shown = SyntheticFeed({"MSFT": D("411.50")}, 5), VenueDepth(SHAPES, 5, depth=5)
-        sent = [tagged for _ in range(5) for event in feed.next(T0) for tagged in shown.tagged(event)]
-        assert published == len(sent)
-        last = {q.venue: q for q in sent if isinstance(q, Quote)}
-        assert [len(last[v].ask_levels) for v in "AB"] == [5, 5]
-        wait(lambda: all(shows("MSFT", v, last[v]) for v in "AB"), "the synthetic depth in the engine's book")
-        best = min(q.ask_price for q in last.values())
-        assert books.value["MSFT"].best_offer().price == best
-        assert books.value["MSFT"].best_offer().size == sum(q.ask_size for q in last.values() if q.ask_price == best)
-        assert last["B"].ask_price - last["B"].bid_price == D("0.04") and last["B"].ask_size == D(300)
+            # 1. the market data handler's depth for two venues reaches the engine's book level for level
+            published = run_synthetic(settings, {"MSFT": D("411.50")}, seed=5, rate_hz=50, duration_s=0.1,
+                                      clock=TestClock(T0), runtime=rt, venues=SHAPES, depth=5)
+            feed, shown = SyntheticFeed({"MSFT": D("411.50")}, 5), VenueDepth(SHAPES, 5, depth=5)
+            sent = [tagged for _ in range(5) for event in feed.next(T0) for tagged in shown.tagged(event)]
+            assert published == len(sent)
+            last = {q.venue: q for q in sent if isinstance(q, Quote)}
+            assert [len(last[v].ask_levels) for v in "AB"] == [5, 5]
+            wait(lambda: all(shows("MSFT", v, last[v]) for v in "AB"), "the synthetic depth in the engine's book")
+            best = min(q.ask_price for q in last.values())
+            at_best = sum(q.ask_size for q in last.values() if q.ask_price == best)
+            assert (books.value["MSFT"].best_offer().price, books.value["MSFT"].best_offer().size) == (best, at_best)
+            assert last["B"].ask_price - last["B"].bid_price == D("0.04") and last["B"].ask_size == D(300)
 
-        # 2. a split follows the depth each venue shows within the limit: 300 at A, 100 at B
-        split, decided = buy_on_fresh_depth("SPLIT-1", "350", "100.02")
-        assert decided.strategy == "split"
-        assert "A=300 (depth within the limit)" in decided.considered
-        assert "B=100 (depth within the limit)" in decided.considered
-        assert sorted(p.split()[1:] for p in decided.placed.split("; ")) == [["A", "263@100.02"], ["B", "87@100.02"]]
-        assert fills_of(split) == [("A", D(100), D("100.01")), ("A", D(163), D("100.02")),
-                                   ("B", D(37), D("100.02")), ("B", D(50), D("100.01"))]
+            # 2. a split follows the depth each venue shows within the limit: 300 at A, 100 at B
+            split, decided = buy_on_fresh_depth("SPLIT-1", "350", "100.02")
+            assert decided.strategy == "split"
+            assert "A=300 (depth within the limit)" in decided.considered
+            assert "B=100 (depth within the limit)" in decided.considered
+            placed = sorted(p.split()[1:] for p in decided.placed.split("; "))
+            assert placed == [["A", "263@100.02"], ["B", "87@100.02"]]
+            assert fills_of(split) == [("A", D(100), D("100.01")), ("A", D(163), D("100.02")),
+                                       ("B", D(37), D("100.02")), ("B", D(50), D("100.01"))]
 
-        # 3. a sweep takes 100.01 then 100.02 across both venues, B first at each price (lower taker fee)
-        sweep, decided = buy_on_fresh_depth("SWEEP-1", "250", "100.03")
-        assert decided.strategy == "best"
-        assert [p.split()[1:] for p in decided.placed.split("; ")] == [["B", "100@100.02"], ["A", "150@100.02"]]
-        assert fills_of(sweep) == [("A", D(50), D("100.02")), ("A", D(100), D("100.01")),
-                                   ("B", D(50), D("100.01")), ("B", D(50), D("100.02"))]
+            # 3. a sweep takes 100.01 then 100.02 across both venues, B first at each price (lower taker fee)
+            sweep, decided = buy_on_fresh_depth("SWEEP-1", "250", "100.03")
+            assert decided.strategy == "best"
+            assert [p.split()[1:] for p in decided.placed.split("; ")] == [["B", "100@100.02"], ["A", "150@100.02"]]
+            assert fills_of(sweep) == [("A", D(50), D("100.02")), ("A", D(100), D("100.01")),
+                                       ("B", D(50), D("100.01")), ("B", D(50), D("100.02"))]
     finally:
         stop.set()
         engine_thread.join(30)
@@ -171,4 +171,3 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
             view.close()
         venues.stop()
         books.stop()
-    gateway.join()

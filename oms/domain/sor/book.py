@@ -12,8 +12,8 @@ once per venue book) and what strategies derive from the book
 worked out on first use and kept with the book value, so routing decisions on
 the same book do not redo it. A top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
 replaces a venue's levels (`with_levels`); `fold_quote`, what the engine and replay fold `marketdata`
-with, takes a quote's levels on each side that shows them and its top of book otherwise. A quote without a venue is filed
-under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
+with, takes a quote's levels on each side that shows them and its top of book otherwise. A quote
+without a venue is filed under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
 new book. Pure: no I/O, no clock.
 """
 
