@@ -61,9 +61,8 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
     rt = connect(settings)
     rt.ensure_topics()
     clock = LiveClock()
-    venue_a = SimulatedExchange("A", 7, SimulatedVenueConfig(fees=FEES["A"]))
-    venue_b = SimulatedExchange("B", 7, SimulatedVenueConfig(fees=FEES["B"]))
-    policy = VenuePolicy(max_wait_ms=10_000)
+    exchanges = {name: SimulatedExchange(name, 7, SimulatedVenueConfig(fees=FEES[name])) for name in "AB"}
+    limits = VenueLimits(venues={name: VenuePolicy(max_wait_ms=10_000) for name in exchanges})
     stop = threading.Event()
     venues = follow_venue_status(bootstrap_servers, rt.topics, rt.codec)
     books = follow_books(bootstrap_servers, rt.topics, rt.codec)
@@ -129,8 +128,7 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
         return order_id, decision(order_id)
 
     try:
-        with gateway_thread(settings, [], 0, runtime=rt, adapters={"A": venue_a, "B": venue_b},
-                            limits=VenueLimits(venues={"A": policy, "B": policy}), reconcile=None):
+        with gateway_thread(settings, [], 0, runtime=rt, adapters=exchanges, limits=limits, reconcile=None):
             engine_thread.start()
             assert books.wait_caught_up(30)
 
