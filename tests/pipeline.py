@@ -81,4 +81,3 @@ class Pipeline:
         self.procs.stop_all()
         for view in self.views.values():
             view.close()
-
