@@ -1,6 +1,7 @@
 """Benchmark of `streams.codec`: microseconds per event to encode and decode.
 
-Measures NewOrder and a partially filled ExecutionReport in the single-object
+Measures NewOrder, a partially filled ExecutionReport and a venue's Quote (top of
+book only, and five levels a side as `oms marketdata --synthetic` publishes it) in the single-object
 and Confluent formats (the latter against confluent-kafka's in-memory mock
 registry, so no network), decode including pydantic validation; and, for
 comparison, the model alone (`to_record` / `model_validate`) and raw fastavro
@@ -14,6 +15,7 @@ import argparse
 import io
 import statistics
 import time
+from decimal import Decimal
 from functools import partial
 from typing import Callable
 
@@ -21,12 +23,22 @@ import fastavro
 from rich.console import Console
 from rich.table import Table
 
-from oms.events import BY_SCHEMA_NAME, Event
+from oms.events import BY_SCHEMA_NAME, Event, Quote
+from oms.marketdata import SyntheticFeed, VenueDepth, VenueShape
 from schemas import load_catalogue
 from streams.codec import SingleObjectCodec, make_codec
-from bench.flow import sample_fill_report, sample_new_order
+from bench.flow import T0, sample_fill_report, sample_new_order
 
 TOPIC = "oms.bench"
+QUOTE_DEPTH = 5
+
+
+def sample_quote(depth: int) -> Quote:
+    """SIM-A's first AAPL quote of the seeded synthetic feed, `depth` levels a side (1: top of book only)."""
+    feed = SyntheticFeed({"AAPL": Decimal("187.00")}, seed=7)
+    quote = next(e for e in feed.next(T0) if isinstance(e, Quote))
+    [shown] = VenueDepth({"SIM-A": VenueShape(size=Decimal(300))}, seed=7, depth=depth).tagged(quote)
+    return shown
 
 
 def median_us(fn: Callable[[], object], iterations: int) -> float:
@@ -87,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("encode µs", justify="right")
     table.add_column("decode µs", justify="right")
     table.add_column("bytes", justify="right")
-    events = {"NewOrder": sample_new_order(), "ExecutionReport, partial fill": sample_fill_report()}
+    events = {"NewOrder": sample_new_order(), "ExecutionReport, partial fill": sample_fill_report(),
+              "Quote, top of book": sample_quote(1), f"Quote, {QUOTE_DEPTH} levels a side": sample_quote(QUOTE_DEPTH)}
     for name, event in events.items():
         for label, encode, decode, size in cases(event):
             encode_us, decode_us = median_us(encode, args.iterations), median_us(decode, args.iterations)

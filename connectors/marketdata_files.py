@@ -12,6 +12,14 @@ case-insensitively when only one column has that name in any case. A file
 holds one instrument (`instrument=`) or has an instrument column (each value an
 `Identifier`); a file holds one kind (`kind=`) or has a type column, or
 the kind follows from the columns mapped (bid/ask → quotes, price → trades).
+A quote may show depth: level columns `bid_price_1`, `bid_size_1`, `ask_price_1`,
+`ask_size_1`, `bid_price_2`, ... (level 1 is the top; the names are templates in
+the column map, `bid_price_n=BP{n}` for a vendor's `BP1`, `BP2`, ...) become the
+quote's `bid_levels` and `ask_levels`. Levels run from 1 while the file has a
+price column for either side; a level whose price and size cells are both empty,
+or whose size is 0, is left out (a thinner book on that row), one with only one
+of them is a bad row.
+Without top-of-book columns the top is level 1; with both, they must agree.
 Every value goes through `Decimal` from its text (a Parquet float through its
 shortest repr), never through binary arithmetic. A bad row raises `BadRow`
 naming the file, the line (CSV: physical line, header = 1; Parquet: row number
@@ -36,7 +44,7 @@ from typing import Iterable, Iterator
 from pydantic import ValidationError
 
 from oms.clock import parse_time
-from oms.events import Quote, Side, Trade, is_identifier
+from oms.events import MAX_QUOTE_LEVELS, Quote, Side, Trade, is_identifier
 from oms.marketdata import MarketData, md_event_id
 
 __all__ = ["BadRow", "ColumnMap", "LoadReport", "TimeFormat", "load_file", "load_files", "parse_timestamp"]
@@ -107,6 +115,10 @@ def parse_timestamp(text: str, form: TimeFormat = TimeFormat.AUTO) -> int:
     return _epoch(text, form)
 
 
+LEVEL_FIELDS = ("bid_price_n", "bid_size_n", "ask_price_n", "ask_size_n")
+"""The `ColumnMap` fields that are templates of level columns."""
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     """The file's column name for each field (None: the file has no such column)."""
@@ -122,6 +134,19 @@ class ColumnMap:
     size: str | None = "size"
     side: str | None = "side"
     venue: str | None = "venue"
+    bid_price_n: str | None = "bid_price_{n}"
+    """Level columns: templates where `{n}` is the level, from 1 (the top of book)."""
+    bid_size_n: str | None = "bid_size_{n}"
+    ask_price_n: str | None = "ask_price_{n}"
+    ask_size_n: str | None = "ask_size_{n}"
+
+    def __post_init__(self) -> None:
+        for name in LEVEL_FIELDS:
+            template = getattr(self, name)
+            if template is not None and (template.count("{n}") != 1 or template.replace("{n}", "").count("{")
+                                         or template.count("}") != 1):
+                raise ValueError(f"columns: {name}={template!r} is not a column name template with one {{n}} "
+                                 f"(the level, from 1)")
 
     @classmethod
     def parse(cls, spec: str) -> "ColumnMap":
@@ -169,6 +194,11 @@ def _decimal(text) -> Decimal:
     return value
 
 
+def _blank(value):
+    """None for a missing or blank cell, else the cell."""
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
 def _identifier(text: str) -> str:
     if not is_identifier(text):
         raise ValueError(f"{text!r} is not an identifier (letters, digits and ._:/@-, at most 64)")
@@ -204,7 +234,8 @@ class _Parser:
                 return None
             return name if name in present else folded.get(name.lower())
 
-        self.c = {f.name: col(getattr(columns, f.name)) for f in fields(ColumnMap)}
+        self.c = {f.name: col(getattr(columns, f.name)) for f in fields(ColumnMap) if f.name not in LEVEL_FIELDS}
+        self.levels = self._level_columns(columns, col)
         if self.c["ts"] is None:
             raise ValueError(f"no timestamp column {columns.ts!r} (columns: {', '.join(header)})")
         if instrument is None and self.c["instrument"] is None:
@@ -212,13 +243,72 @@ class _Parser:
         if instrument is not None:
             _identifier(instrument)
         if kind is None and self.c["type"] is None:
-            quotes = all(self.c[n] for n in ("bid_price", "bid_size", "ask_price", "ask_size"))
+            quotes = all(self.c[n] or self.levels for n in ("bid_price", "bid_size", "ask_price", "ask_size"))
             trades = all(self.c[n] for n in ("price", "size"))
             if quotes == trades:
                 raise ValueError("no type column and the columns do not say quote or trade: name the kind")
             kind = "quote" if quotes else "trade"
         self.kind = kind
         self.counters: dict[str, int] = {}
+
+    @staticmethod
+    def _level_columns(columns: ColumnMap, col) -> list[dict[str, str | None]]:
+        """Per level from 1: field (bid_price, bid_size, ask_price, ask_size) -> its column, while the
+        file has a price column of the level; a side's price without its size (or the reverse) is refused."""
+        levels = []
+        for n in range(1, MAX_QUOTE_LEVELS + 2):
+            level = {name.removesuffix("_n"): col(template.format(n=n)) if (template := getattr(columns, name))
+                     else None for name in LEVEL_FIELDS}
+            if level["bid_price"] is None and level["ask_price"] is None:
+                break
+            for side in ("bid", "ask"):
+                if (level[f"{side}_price"] is None) != (level[f"{side}_size"] is None):
+                    missing = f"{side}_size" if level[f"{side}_size"] is None else f"{side}_price"
+                    raise ValueError(f"level {n}: the {side} side needs both price and size columns, "
+                                     f"no {getattr(columns, missing + '_n').format(n=n)!r}")
+            levels.append(level)
+        if len(levels) > MAX_QUOTE_LEVELS:
+            raise ValueError(f"level columns: more than {MAX_QUOTE_LEVELS} levels")
+        return levels
+
+    def _depth(self, row: dict, side: str) -> list[dict[str, Decimal]]:
+        """The side's levels of a row: those with a price and a size, in level order."""
+        out = []
+        for n, level in enumerate(self.levels, start=1):
+            price_column, size_column = level[f"{side}_price"], level[f"{side}_size"]
+            if price_column is None:
+                continue
+            price, size = (_blank(row.get(price_column)), _blank(row.get(size_column)))
+            if price is None and size is None:
+                continue
+            values = {}
+            for name, value in (("price", price), ("size", size)):
+                if value is None:
+                    raise ValueError(f"{side}_{name}_{n}: missing")
+                try:
+                    values[name] = _decimal(value)
+                except ValueError as exc:
+                    raise ValueError(f"{side}_{name}_{n}: {exc}") from None
+            if values["size"] < 0 or values["price"] <= 0 and values["size"] > 0:
+                wrong = "size" if values["size"] < 0 else "price"
+                raise ValueError(f"{side}_{wrong}_{n}: {values[wrong]} is not positive")
+            if values["size"] != 0:  # a level of size 0 shows nothing (vendors pad thin books so)
+                out.append(values)
+        return out
+
+    def _quote_fields(self, row: dict) -> dict:
+        """A quote's prices, sizes and levels; the top from its columns, else from level 1."""
+        out: dict = {}
+        for side in ("bid", "ask"):
+            levels = self._depth(row, side) if self.levels else []
+            for name in ("price", "size"):
+                field_name = f"{side}_{name}"
+                if self.c[field_name] is not None or not levels:
+                    out[field_name] = self._number(row, field_name)
+                else:
+                    out[field_name] = levels[0][name]
+            out[f"{side}_levels"] = levels
+        return out
 
     def _get(self, row: dict, name: str, required: bool = True):
         column = self.c[name]
@@ -253,8 +343,7 @@ class _Parser:
         common = dict(event_id=md_event_id(instrument, n), ts_event=ts, ts_init=ts, instrument=instrument, venue=venue)
         try:
             if kind == "quote":
-                event: MarketData = Quote(**common, **{n: self._number(row, n) for n in
-                                                       ("bid_price", "bid_size", "ask_price", "ask_size")})
+                event: MarketData = Quote(**common, **self._quote_fields(row))
             elif kind == "trade":
                 side = self._get(row, "side", False)
                 try:
@@ -267,7 +356,10 @@ class _Parser:
                 raise ValueError(f"type: {kind!r} is not quote or trade")
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
+            loc = first["loc"]
+            if len(loc) == 3 and loc[0] in ("bid_levels", "ask_levels"):  # the file's level columns count from 1
+                loc = (f"{loc[0].split('_')[0]}_{loc[2]}_{loc[1] + 1}",)
+            where = ".".join(str(x) for x in loc)
             message = first["msg"].removeprefix("Value error, ")
             if not where and ":" in message:  # a check across fields says "field: reason"
                 where, message = (part.strip() for part in message.split(":", 1))

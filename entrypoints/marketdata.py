@@ -5,10 +5,11 @@ instrument (`processors.marketdata_handler.run_synthetic`) until `--duration`
 seconds of steps are done or SIGTERM/SIGINT; `--csv FILE` publishes a CSV or Parquet file of
 quotes and trades (`publish_csv`, through `connectors.marketdata_files`: `--columns`,
 `--time-format`, `--kind`, `--instrument`, `--venue`, `--skip-bad`). With `--venues
-SIM-A:0,SIM-B:0.01,...` the synthetic feed is fanned out to several venues, each quote and trade
-published once per venue, tagged with it and its prices shifted by the venue's offset
-(`processors.marketdata_handler.per_venue`): the simulated venues and the smart router's
-consolidated book then see different prices per venue. Arguments are checked before anything
+SIM-A:0,SIM-B:offset=0.01,spread=0.02,size=300,...` the synthetic feed is fanned out to several
+venues, each quote and trade published once per venue, tagged with it and shaped by it
+(`oms.marketdata.VenueDepth`: price offset, spread, level size); every quote shows `--depth`
+levels a side (default 5): the simulated venues and the smart router's consolidated book then see
+different prices and depth per venue. Arguments are checked before anything
 connects; a bad CSV row is refused naming the row, and nothing is published.
 """
 
@@ -23,6 +24,8 @@ import typer
 
 from entrypoints.context import configure_logging, entry, refused, run, stopping
 from oms.commands import CommandError
+from oms.events import is_identifier
+from oms.marketdata import VenueDepth, VenueShape
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -49,29 +52,60 @@ def parse_instruments(text: str) -> dict[str, Decimal]:
     return out
 
 
-def parse_venue_offsets(text: str) -> dict[str, Decimal]:
-    """`SIM-A:0,SIM-B:0.01` -> {"SIM-A": Decimal("0"), "SIM-B": Decimal("0.01")}: each venue's price offset
-    (a bare `SIM-A` is offset 0); `ValueError` naming the part for anything else, or a venue named twice."""
-    out: dict[str, Decimal] = {}
+SYNTHETIC_DEPTH = 5
+"""Levels a side in every synthetic quote unless `--depth` says otherwise."""
+
+VENUE_KEYS = ("offset", "spread", "size")
+"""What `--venues` may set per venue (`oms.marketdata.VenueShape`)."""
+
+
+def parse_venues(text: str) -> dict[str, VenueShape]:
+    """`SIM-A:0,SIM-B:offset=0.01,spread=0.02,size=300,SIM-C` -> each venue's `VenueShape`: a bare
+    `VENUE:OFFSET` is its price offset, `VENUE:KEY=VALUE` followed by `KEY=VALUE` parts sets the keys
+    of `VENUE_KEYS`, a bare `VENUE` shows the feed as it is. `ValueError` ("venues: ...") naming the part
+    for anything else: an unknown or repeated key, a value that is not a decimal, a venue named twice."""
+    specs: dict[str, dict[str, Decimal]] = {}
+    current: str | None = None
+
+    def put(venue: str, key: str, value: str) -> None:
+        key, value = key.strip(), value.strip()
+        if key not in VENUE_KEYS:
+            raise ValueError(f"venues: {venue}: unknown key {key!r} (keys: {', '.join(VENUE_KEYS)})")
+        if key in specs[venue]:
+            raise ValueError(f"venues: {venue}: {key} given twice")
+        try:
+            specs[venue][key] = Decimal(value)
+        except InvalidOperation:
+            what = "price offset" if key == "offset" else key
+            raise ValueError(f"venues: {what} {value!r} of {venue} is not a decimal") from None
+
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        name, sep, offset = part.partition(":")
-        name = name.strip()
+        if ":" not in part and "=" in part:  # KEY=VALUE: one more key of the venue before it
+            if current is None:
+                raise ValueError(f"venues: {part!r} names no venue: write VENUE:KEY=VALUE,KEY=VALUE")
+            put(current, *part.split("=", 1))
+            continue
+        name, sep, rest = (x.strip() for x in part.partition(":"))
         if not name:
-            raise ValueError(f"venues: {part!r} is not VENUE:PRICE_OFFSET")
-        try:
-            value = Decimal(offset.strip()) if sep else Decimal(0)
-        except InvalidOperation:
-            raise ValueError(f"venues: price offset {offset!r} of {name} is not a decimal") from None
-        if not value.is_finite():
-            raise ValueError(f"venues: price offset {offset!r} of {name} is not finite")
-        if name in out:
+            raise ValueError(f"venues: {part!r} is not VENUE:PRICE_OFFSET or VENUE:KEY=VALUE,...")
+        if name in specs:
             raise ValueError(f"venues: {name} named twice")
-        out[name] = value
-    if not out:
-        raise ValueError("venues: give at least one VENUE:PRICE_OFFSET")
-    return out
+        if not is_identifier(name):
+            raise ValueError(f"venues: {name!r} is not a venue name (letters, digits and ._/@-)")
+        current, specs[name] = name, {}
+        if sep:
+            put(name, *(rest.split("=", 1) if "=" in rest else ("offset", rest)))
+    if not specs:
+        raise ValueError("venues: give at least one VENUE:PRICE_OFFSET or VENUE:KEY=VALUE,...")
+    shapes = {}
+    for venue, keys in specs.items():
+        try:
+            shapes[venue] = VenueShape(**keys)
+        except ValueError as exc:
+            raise ValueError(f"venues: {venue}: {exc}") from None
+    return shapes
 
 
 @app.command("marketdata")
@@ -82,7 +116,9 @@ def marketdata(
                    ] = None,
     columns: Annotated[str, typer.Option(help="file: FIELD=COLUMN,... where the file's columns differ "
                                               "(ts, instrument, type, bid_price, bid_size, ask_price, ask_size, "
-                                              "price, size, side, venue)")] = "",
+                                              "price, size, side, venue; level column templates bid_price_n, "
+                                              "bid_size_n, ask_price_n, ask_size_n, default bid_price_{n}, ..., "
+                                              "level 1 the top)")] = "",
     time_format: Annotated[str, typer.Option(help="file: auto, iso, compact (YYYYMMDD HHMMSSfff), s, ms, us, ns")
                            ] = "auto",
     kind: Annotated[Optional[str], typer.Option(help="file: quote or trade when it has no type column")] = None,
@@ -99,7 +135,13 @@ def marketdata(
     spread_ticks: Annotated[int, typer.Option(help="synthetic: spread in ticks")] = 2,
     venues: Annotated[Optional[str], typer.Option(
         help="synthetic: publish every quote and trade once per venue, shifted by its price offset, "
-             "e.g. SIM-A:0,SIM-B:0.01,SIM-C:-0.01 (default: one feed with no venue)")] = None,
+             "e.g. SIM-A:0,SIM-B:0.01,SIM-C:-0.01, or shaped by keys offset, spread (ask - bid, on the tick) "
+             "and size (top size, the unit of deeper levels), e.g. SIM-A:0,SIM-B:offset=0.01,spread=0.02,size=300 "
+             "(default: one feed with no venue)")] = None,
+    depth: Annotated[Optional[int], typer.Option(
+        help=f"synthetic: price levels a side in every quote, one tick apart (1: top of book only; "
+             f"default {SYNTHETIC_DEPTH})")
+                     ] = None,
     no_create_topics: Annotated[bool, typer.Option("--no-create-topics", help="do not create missing topics first")
                                 ] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="log at INFO level")] = False,
@@ -122,14 +164,22 @@ def marketdata(
             raise CommandError("tick", f"{tick!r} is not a decimal") from None
         if rate <= 0:
             raise CommandError("rate", f"{rate} is not positive")
+        depth = SYNTHETIC_DEPTH if depth is None else depth
         try:
-            offsets = parse_venue_offsets(venues) if venues is not None else None
+            shapes = parse_venues(venues) if venues is not None else None
         except ValueError as exc:
             raise refused(exc, "venues") from None
+        try:
+            VenueDepth(shapes, seed, depth=depth, tick=tick_size)  # refuses a depth or spread it cannot show
+        except ValueError as exc:
+            raise refused(exc, "synthetic") from None
     else:
         if venues is not None:
             raise CommandError("venues", "--venues fans out the synthetic feed; a file names its venue "
                                          "with --venue or a venue column")
+        if depth is not None:
+            raise CommandError("depth", "--depth shapes the synthetic feed; a file's depth is its level columns "
+                                        "(bid_price_1, bid_size_1, ...)")
         try:
             column_map = ColumnMap.parse(columns)
         except ValueError as exc:
@@ -150,7 +200,7 @@ def marketdata(
             if synthetic:
                 count = run_synthetic(e.settings, prices, seed=seed, rate_hz=rate, duration_s=duration, stop=stop,
                                       clock=e.clock, tick=tick_size, spread_ticks=spread_ticks, runtime=rt,
-                                      venues=offsets)
+                                      venues=shapes, depth=depth)
             else:
                 count = publish_csv(e.settings, csv, e.clock, stop=stop, runtime=rt, columns=column_map,
                                     time_format=form, skip_bad=skip_bad, report=report, kind=kind,

@@ -30,6 +30,8 @@ from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, TypeAdapt
 SCALE = 8
 """Decimal places of every price, quantity and amount on the wire."""
 PRECISION = 28
+_WIRE_LIMIT = Decimal(10) ** (PRECISION - SCALE)
+"""Every wire amount is below this (decimal(28, 8): 20 integer digits)."""
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@\-]*$")
@@ -670,7 +672,32 @@ class Position(Event):
 # --------------------------------------------------------------- market data
 
 
+MAX_QUOTE_LEVELS = 50
+"""The most levels a quote may show on one side."""
+
+LevelPrice = Annotated[Decimal, Field(gt=0, lt=_WIRE_LIMIT, max_digits=PRECISION, decimal_places=SCALE,
+                                      allow_inf_nan=False)]
+LevelSize = LevelPrice
+"""A level's price or size: positive and within the wire's decimal(28, 8) as it is (levels are nested
+records, written without the codec's quantizing of top-level fields)."""
+
+
+class BookLevel(BaseModel):
+    """One price level of a quote's side (Avro `oms.BookLevel`, nested in `oms.Quote`): `size` shown at `price`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    price: LevelPrice
+    size: LevelSize
+
+
 class Quote(Event):
+    """A venue's top of book and, when the source shows it, its depth: `bid_levels` highest first and
+    `ask_levels` lowest first, the first level of each equal to the top (`bid_price`/`bid_size`,
+    `ask_price`/`ask_size`), prices strictly ordered, sizes positive, at most `MAX_QUOTE_LEVELS` a
+    side. Empty levels (the default, and what records written before depth read as) mean top of
+    book only."""
+
     schema_name: ClassVar[str] = "oms.Quote"
 
     instrument: Identifier
@@ -679,12 +706,39 @@ class Quote(Event):
     bid_size: Quantity
     ask_price: PositivePrice
     ask_size: Quantity
+    bid_levels: tuple[BookLevel, ...] = Field(default=(), max_length=MAX_QUOTE_LEVELS)
+    ask_levels: tuple[BookLevel, ...] = Field(default=(), max_length=MAX_QUOTE_LEVELS)
 
     @model_validator(mode="after")
     def _not_crossed(self) -> "Quote":
         if self.bid_price > self.ask_price:
             raise ValueError("bid_price: a quote's bid is above its ask")
+        _check_levels("bid_levels", self.bid_levels, self.bid_price, self.bid_size, descending=True)
+        _check_levels("ask_levels", self.ask_levels, self.ask_price, self.ask_size, descending=False)
         return self
+
+    def to_record(self) -> dict:
+        record = super().to_record()
+        for name in ("bid_levels", "ask_levels"):
+            record[name] = [{"price": level.price, "size": level.size} for level in record[name]]
+        return record
+
+
+def _check_levels(name: str, levels: tuple[BookLevel, ...], top_price: Decimal, top_size: Decimal,
+                  descending: bool) -> None:
+    """The first level is the top of book; each later one is strictly worse (lower bids, higher asks).
+    Messages count levels from 1, as market data files do."""
+    if not levels:
+        return
+    if levels[0].price != top_price or levels[0].size != top_size:
+        side = name.split("_")[0]
+        raise ValueError(f"{name}: level 1 ({levels[0].size} @ {levels[0].price}) is not the top of book, "
+                         f"{side}_size @ {side}_price ({top_size} @ {top_price})")
+    for n in range(1, len(levels)):
+        before, price = levels[n - 1].price, levels[n].price
+        if (price >= before) if descending else (price <= before):
+            order = "below" if descending else "above"
+            raise ValueError(f"{name}: level {n + 1} at {price} is not strictly {order} level {n} at {before}")
 
 
 class Trade(Event):
@@ -1058,9 +1112,6 @@ def is_identifier(value: str) -> bool:
     except ValidationError:
         return False
     return True
-
-
-_WIRE_LIMIT = Decimal(10) ** (PRECISION - SCALE)
 
 
 def fits_wire(value: Decimal) -> bool:

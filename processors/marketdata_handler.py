@@ -5,11 +5,12 @@ seeded `oms.marketdata.SyntheticFeed` at a fixed rate (event times from the
 `Clock` passed in, pacing by the monotonic timer) and `publish_csv` publishes
 a CSV or Parquet file of quotes and trades as fast as the producer takes them. What the
 events are is decided in `oms.marketdata`; this module only publishes them.
-With `venues` (venue -> price offset) the synthetic feed is fanned out to several
-venues: each quote and trade is published once per venue, tagged with it and
-shifted by its offset, so the venues show different prices for one instrument
-(the engine's consolidated book, `oms.domain.sor.book`, and each simulated
-venue's own book read them by venue).
+The synthetic feed goes out through `oms.marketdata.VenueDepth`: with `venues`
+(venue -> `VenueShape`: price offset, spread, level size) each quote and trade
+is published once per venue, tagged with it and shaped by it, so the venues
+show different prices and sizes for one instrument (the engine's consolidated
+book, `oms.domain.sor.book`, and each simulated venue's own book read them by
+venue); with `depth` above 1 every quote carries that many levels a side.
 Its entry point is `entrypoints.marketdata` (`oms marketdata`).
 """
 
@@ -26,7 +27,7 @@ from typing import Mapping
 from oms.clock import Clock
 from oms.config import Settings
 from connectors.marketdata_files import ColumnMap, LoadReport, TimeFormat, load_file
-from oms.marketdata import SyntheticFeed
+from oms.marketdata import SyntheticFeed, VenueDepth, VenueShape
 from streams import metrics
 
 log = logging.getLogger("oms.marketdata")
@@ -43,20 +44,20 @@ def _runtime(settings: Settings, runtime):
     return connect(settings)
 
 
-def per_venue(event, venues: Mapping[str, Decimal] | None) -> list:
+def venue_shapes(venues: Mapping[str, VenueShape | Decimal] | None) -> dict[str, VenueShape] | None:
+    """`venues` with a bare price offset read as `VenueShape(offset=...)`."""
+    if not venues:
+        return None
+    return {venue: shape if isinstance(shape, VenueShape) else VenueShape(offset=Decimal(shape))
+            for venue, shape in venues.items()}
+
+
+def per_venue(event, venues: Mapping[str, VenueShape | Decimal] | None) -> list:
     """`event` (a Quote or Trade) once per venue of `venues`, tagged with it and its prices shifted by the
-    venue's offset (event id suffixed with the venue); `[event]` unchanged without venues."""
+    venue's offset (event id suffixed with the venue), top of book only; `[event]` unchanged without venues."""
     if not venues:
         return [event]
-    out = []
-    for venue, offset in venues.items():
-        update = {"venue": venue, "event_id": f"{event.event_id}@{venue}"}
-        if hasattr(event, "bid_price"):
-            update.update(bid_price=event.bid_price + offset, ask_price=event.ask_price + offset)
-        elif hasattr(event, "price"):
-            update.update(price=event.price + offset)
-        out.append(type(event).model_validate({**dict(event), **update}))
-    return out
+    return VenueDepth(venue_shapes(venues), seed=0).tagged(event)
 
 
 def run_synthetic(
@@ -71,22 +72,25 @@ def run_synthetic(
     tick: Decimal = Decimal("0.01"),
     spread_ticks: int = 2,
     runtime=None,
-    venues: Mapping[str, Decimal] | None = None,
+    venues: Mapping[str, VenueShape | Decimal] | None = None,
+    depth: int = 1,
 ) -> int:
     """Publish a synthetic feed at `rate_hz` steps per second (a quote per instrument per
-    step, sometimes a trade) until `duration_s` worth of steps (`ceil(duration_s * rate_hz)`)
-    are done or `stop` is set. Returns the number of events published (all flushed).
-    `clock` is required: it stamps the events (LiveClock() in a process, TestClock in tests)."""
+    step, sometimes a trade; per venue of `venues`, `depth` levels a side, `VenueDepth`) until
+    `duration_s` worth of steps (`ceil(duration_s * rate_hz)`) are done or `stop` is set. Returns
+    the number of events published (all flushed). `clock` is required: it stamps the events
+    (LiveClock() in a process, TestClock in tests)."""
     if clock is None:
         raise TypeError("run_synthetic: pass the clock that stamps the events")
     if rate_hz <= 0:
         raise ValueError(f"rate_hz: {rate_hz} is not positive")
     stop = stop or threading.Event()
+    feed = SyntheticFeed(instruments, seed, tick=tick, spread_ticks=spread_ticks)
+    shown = VenueDepth(venue_shapes(venues), seed, depth=depth, tick=tick)
     rt = _runtime(settings, runtime)
     metrics.serve(settings, "marketdata")
     topic = rt.topics.marketdata
     producer = rt.event_producer()
-    feed = SyntheticFeed(instruments, seed, tick=tick, spread_ticks=spread_ticks)
     steps = None if duration_s is None else math.ceil(duration_s * rate_hz)
     interval = 1.0 / rate_hz
     flush_every = max(1, round(FLUSH_EVERY_S * rate_hz))
@@ -96,7 +100,7 @@ def run_synthetic(
     try:
         while not stop.is_set() and (steps is None or step < steps):
             for event in feed.next(clock.now_ns()):
-                for tagged in per_venue(event, venues):
+                for tagged in shown.tagged(event):
                     producer.send(topic, tagged.instrument, tagged)
                     published += 1
             step += 1

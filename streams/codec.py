@@ -84,7 +84,9 @@ def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
 
     The Avro binary encoding of a value is unique for these schemas (records,
     enums, unions, primitives, decimals as minimal two's-complement bytes; no
-    arrays or maps, whose block structure could vary). A body that decodes but
+    maps; arrays, only a quote's levels, in one block: a positive count, the
+    items, then 0, as every encoder here writes them: an array blocked any
+    other way is refused like any other non-canonical body). A body that decodes but
     re-encodes differently carries a value the schema does not allow and the
     reader coerced: a negative enum index read as a symbol counted from the
     end, a union branch given as a negative index, an over-long varint. Such

@@ -575,6 +575,15 @@ def quote(**overrides) -> Quote:
     )
 
 
+def depth_quote(**overrides) -> Quote:
+    """XNAS's AAPL book three levels deep: bids 300 @ 187.24, 500 @ 187.23, 900 @ 187.22; asks 200 @ 187.26,
+    400 @ 187.27, 800 @ 187.28 (the first level is the top of book)."""
+    bids = [(D("187.24"), D(300)), (D("187.23"), D(500)), (D("187.22"), D(900))]
+    asks = [(D("187.26"), D(200)), (D("187.27"), D(400)), (D("187.28"), D(800))]
+    return quote(**{"bid_levels": [{"price": p, "size": s} for p, s in bids],
+                    "ask_levels": [{"price": p, "size": s} for p, s in asks], **overrides})
+
+
 def trade(**overrides) -> Trade:
     return Trade(
         **{
@@ -772,6 +781,7 @@ def sample_events() -> list[Event]:
         ),
         quote(),
         quote(venue=None),
+        depth_quote(),
         trade(),
         trade(venue=None, aggressor=None, trade_id=None),
         risk_control(),

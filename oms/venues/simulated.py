@@ -1,7 +1,7 @@
 """A seeded, deterministic simulated exchange: the `VenueAdapter` used until real venues are wired.
 
 This module owns the exchange model: order acceptance and random rejects,
-matching against the top of book it is told about, resting orders, replaces,
+matching against the book it is told about, resting orders, replaces,
 cancels, and test helpers for busts, corrections and unsolicited cancels. It is
 pure: time comes in as `now` (UTC nanoseconds), randomness only from the
 `random.Random` it holds (seeded from the seed and the venue name), prices and
@@ -16,11 +16,14 @@ Model, in the order a NEW is handled:
   with one REJECTED report. Otherwise the order is acknowledged (NEW report
   carrying the `venue_order_id`).
 - Liquidity is the last quote of the instrument (`on_quote`; a quote naming
-  another venue is ignored). Each quote is fresh displayed liquidity; fills
-  consume it until the next quote. A buy takes the ask, a sell the bid, at the
-  quote's price, at most the displayed size (times `max_fill_fraction`) per
-  order per quote. A MARKET order, or a LIMIT order that crosses (buy limit >=
-  ask, sell limit <= bid), fills at once; larger orders get a PARTIAL_FILL.
+  another venue is ignored): its levels (`Quote.bid_levels`, `ask_levels`),
+  or its top of book alone when it shows none. Each quote is fresh displayed
+  liquidity; fills consume it until the next quote. A buy takes the asks, a
+  sell the bids, best level first, at each level's price, at most its
+  displayed size (times `max_fill_fraction`) per order per quote, one report
+  per level taken. A MARKET order takes every level; a LIMIT order the levels
+  at or better than its limit (buy limit >= ask, sell limit <= bid), at once;
+  an order larger than that gets PARTIAL_FILLs.
 - What is left rests: a LIMIT order until a later quote crosses it; a MARKET
   order with no more displayed liquidity also rests and takes liquidity from
   the next quotes at whatever price they show. On each quote resting orders
@@ -28,7 +31,7 @@ Model, in the order a NEW is handled:
   arrival. DAY and GTC are not told apart (the simulator has no session end).
 - IOC fills what is available, then a CANCELED report (ExecType and OrdStatus
   CANCELED, not EXPIRED) ends the rest. FOK fills entirely if the displayed
-  size suffices, else is CANCELED with no fill. Both are acknowledged first.
+  size within its limit suffices, else is CANCELED with no fill. Both are acknowledged first.
 - Trade prints (`on_trade`) fill resting LIMIT orders only when
   `fill_on_trades` is set: a print at or through the limit fills up to the
   print's size, at the limit price (a passive fill).
@@ -245,10 +248,20 @@ class _Fill:
 
 @dataclass
 class _Book:
-    bid: Decimal
-    bid_size: Decimal
-    ask: Decimal
-    ask_size: Decimal
+    """An instrument's displayed book: per side `[price, size left]` levels, best first (a quote's levels,
+    or its top of book alone); fills take size from the levels until the next quote."""
+
+    bids: list[list[Decimal]]
+    asks: list[list[Decimal]]
+
+    @classmethod
+    def of(cls, quote: Quote) -> "_Book":
+        return cls([[level.price, level.size] for level in quote.bid_levels] or [[quote.bid_price, quote.bid_size]],
+                   [[level.price, level.size] for level in quote.ask_levels] or [[quote.ask_price, quote.ask_size]])
+
+    def taking(self, side: Side) -> list[list[Decimal]]:
+        """The levels an order of `side` takes from: a buy the asks, a sell the bids."""
+        return self.asks if side is Side.BUY else self.bids
 
 
 def _base36(n: int) -> str:
@@ -369,7 +382,8 @@ class SimulatedExchange:
         book = self._books.get(instrument)
         if book is None:
             return None
-        return (book.bid, book.bid_size) if side is Side.BUY else (book.ask, book.ask_size)
+        price, size = (book.bids if side is Side.BUY else book.asks)[0]
+        return price, size
 
     def fill_price(self, order: VenueOrder, px: Decimal, qty: Decimal, liquidity: Liquidity) -> Decimal:
         """The price at which `order` takes `qty` displayed at `px` in the book: on arrival (TAKER)
@@ -494,16 +508,13 @@ class SimulatedExchange:
         out = [self._report(order, ExecType.NEW, ts)]
 
         if order.time_in_force is TimeInForce.FOK:
-            px, available = self._available(order)
-            if available >= order.leaves:
-                out.append(self._take(order, px, order.leaves, ts))
+            if sum((qty for _, qty in self._available(order)), ZERO) >= order.leaves:
+                out += self._try_fill(order, ts)
             else:
                 out.append(self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts,
                                        reason="FOK: not enough displayed liquidity"))
             return out
-        fill = self._try_fill(order, ts)
-        if fill is not None:
-            out.append(fill)
+        out += self._try_fill(order, ts)
         if order.time_in_force is TimeInForce.IOC and order.working:
             out.append(self._close(order, OrderStatus.CANCELED, ExecType.CANCELED, ts,
                                    reason="IOC: unfilled quantity canceled"))
@@ -527,9 +538,7 @@ class SimulatedExchange:
             return [self._close(order, OrderStatus.FILLED, ExecType.REPLACED, ts)]
         order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
         out = [self._report(order, ExecType.REPLACED, ts)]
-        fill = self._try_fill(order, ts)
-        if fill is not None:
-            out.append(fill)
+        out += self._try_fill(order, ts)
         return out
 
     def _cancel(self, request: VenueRequest, ts: int) -> list[ExecutionReport]:
@@ -545,7 +554,7 @@ class SimulatedExchange:
         if self.config.late_fill_probability > 0 and self._rng.random() < self.config.late_fill_probability:
             px = order.limit_price
             if px is None and (book := self._books.get(order.instrument)) is not None:
-                px = book.ask if order.side is Side.BUY else book.bid
+                px = book.taking(order.side)[0][0]
             qty = (rest / 2).quantize(Decimal(1), rounding=ROUND_DOWN) if rest > 1 else rest
             if px is not None and qty > 0:
                 out.append(self._late(order, qty, px, ts))
@@ -575,7 +584,7 @@ class SimulatedExchange:
         """A new quote is the instrument's displayed liquidity; resting orders it crosses fill (maker)."""
         if quote.venue is not None and quote.venue != self.name:
             return []
-        self._books[quote.instrument] = _Book(quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size)
+        self._books[quote.instrument] = _Book.of(quote)
         if not self._live:  # nothing rests: only the book changed (quotes are not kept in the store)
             return []
         return self._match_quote(quote, now)
@@ -592,9 +601,7 @@ class SimulatedExchange:
             for order in sorted((o for o in resting if o.side is side), key=VenueOrder.priority):
                 if chance < 1 and self._rng.random() >= chance:
                     continue
-                fill = self._try_fill(order, ts, Liquidity.MAKER)
-                if fill is not None:
-                    out.append(fill)
+                out += self._try_fill(order, ts, Liquidity.MAKER)
         return out
 
     def on_trade(self, trade: Trade, now: int) -> list[ExecutionReport]:
@@ -885,36 +892,40 @@ class SimulatedExchange:
         elif order.status in _CLOSED_BY_FILLS:
             order.status = OrderStatus.FILLED if order.cum_qty >= order.quantity else OrderStatus.DONE_FOR_DAY
 
-    def _available(self, order: VenueOrder) -> tuple[Decimal, Decimal]:
-        """(price, quantity) the order could take from the book now; quantity 0 if none."""
+    def _available(self, order: VenueOrder) -> list[tuple[list[Decimal], Decimal]]:
+        """What the order could take from the book now: (level, quantity) for each displayed level
+        within its limit, best first (a level's size left, times `max_fill_fraction`); empty if none."""
         book = self._books.get(order.instrument)
         if book is None:
-            return ZERO, ZERO
-        px, size = (book.ask, book.ask_size) if order.side is Side.BUY else (book.bid, book.bid_size)
-        if order.order_type is OrderType.LIMIT:
-            crosses = order.limit_price >= px if order.side is Side.BUY else order.limit_price <= px
-            if not crosses:
-                return px, ZERO
+            return []
+        out = []
         fraction = self.config.max_fill_fraction
-        if fraction < 1:
-            size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
-        return px, max(size, ZERO)
+        buy = order.side is Side.BUY
+        for level in book.taking(order.side):
+            px, size = level
+            if order.order_type is OrderType.LIMIT and (order.limit_price < px if buy else order.limit_price > px):
+                break  # levels are best first: the rest are past the limit too
+            if fraction < 1:
+                size = min(size, _CTX.multiply(size, fraction).quantize(_Q, rounding=ROUND_DOWN, context=_CTX))
+            if size > 0:
+                out.append((level, size))
+        return out
 
-    def _try_fill(self, order: VenueOrder, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport | None:
-        px, available = self._available(order)
-        qty = min(available, order.leaves)
-        if qty <= 0:
-            return None
-        return self._take(order, px, qty, ts, liquidity)
+    def _try_fill(self, order: VenueOrder, ts: int, liquidity: Liquidity = Liquidity.TAKER) -> list[ExecutionReport]:
+        """Fill what the displayed levels within the order's limit give, one report per level taken."""
+        out = []
+        for level, available in self._available(order):
+            qty = min(available, order.leaves)
+            if qty <= 0:
+                break
+            out.append(self._take(order, level, qty, ts, liquidity))
+        return out
 
-    def _take(self, order: VenueOrder, px: Decimal, qty: Decimal, ts: int,
+    def _take(self, order: VenueOrder, level: list[Decimal], qty: Decimal, ts: int,
               liquidity: Liquidity = Liquidity.TAKER) -> ExecutionReport:
-        """Fill `qty` against the book, consuming its displayed size, at `fill_price`."""
-        book = self._books[order.instrument]
-        if order.side is Side.BUY:
-            book.ask_size -= qty
-        else:
-            book.bid_size -= qty
+        """Fill `qty` against one displayed level, consuming its size, at `fill_price`."""
+        px = level[0]
+        level[1] -= qty
         priced = self.fill_price(order, px, qty, liquidity)
         if priced is not px and not _fits_price(priced):
             order.wire_checked = False

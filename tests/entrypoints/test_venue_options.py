@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from entrypoints import marketdata, venue
-from entrypoints.marketdata import parse_venue_offsets
+from entrypoints.marketdata import parse_venues
 from entrypoints.venue import VENUE_CONFIG_KEYS, parse_venue_config, simulated_venue_configs
 from oms.commands import CommandError
 from oms.domain.sor.fees import FeeSchedule, FeeUnit
@@ -85,12 +85,12 @@ def test_fees_from_the_environment_may_name_other_gateways_venues() -> None:
 
 
 def test_venue_offsets_of_the_synthetic_feed() -> None:
-    assert parse_venue_offsets("SIM-A:0, SIM-B:0.01,SIM-C:-0.01,SIM-D") == {
+    assert {v: shape.offset for v, shape in parse_venues("SIM-A:0, SIM-B:0.01,SIM-C:-0.01,SIM-D").items()} == {
         "SIM-A": D(0), "SIM-B": D("0.01"), "SIM-C": D("-0.01"), "SIM-D": D(0)}
     for bad, says in ((":0.01", "is not VENUE:PRICE_OFFSET"), ("A:x", "not a decimal"), ("A:inf", "not finite"),
                       ("A:0,A:1", "A named twice"), (" , ", "at least one")):
         with pytest.raises(ValueError, match="venues: ") as exc:
-            parse_venue_offsets(bad)
+            parse_venues(bad)
         assert says in str(exc.value)
 
 

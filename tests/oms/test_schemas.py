@@ -19,6 +19,7 @@ from typing import Annotated, Union, get_args, get_origin
 import fastavro
 import pytest
 from fastavro.schema import fingerprint
+from pydantic import BaseModel
 
 from oms.events import BY_SCHEMA_NAME, ENUMS, EVENT_TYPES, PRECISION, SCALE, Event
 from schemas import SCHEMA_DIR, SchemaEntry, load_catalogue, load_file
@@ -35,7 +36,7 @@ def raw(full_name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{full_name}.avsc").read_text())
 
 
-def model_type(cls: type[Event], field: str) -> tuple[str, bool]:
+def model_type(cls: type[BaseModel], field: str) -> tuple[str, bool]:
     """(Avro type the model field should have, whether it is Optional)."""
     annotation = cls.model_fields[field].annotation
     optional = get_origin(annotation) in (Union, UnionType) and NoneType in get_args(annotation)
@@ -45,6 +46,10 @@ def model_type(cls: type[Event], field: str) -> tuple[str, bool]:
         annotation = get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return f"oms.{annotation.__name__}", optional
+    if get_origin(annotation) is tuple:  # tuple[Model, ...]: an array of a nested record
+        item, more = get_args(annotation)
+        assert more is Ellipsis and issubclass(item, BaseModel), f"{cls.__name__}.{field}: tuple[Model, ...] only"
+        return f"array<oms.{item.__name__}>", optional
     return PYTHON_TO_AVRO[annotation], optional
 
 
@@ -57,6 +62,9 @@ def avro_type(field: dict) -> tuple[str, bool]:
         assert "default" in field and field["default"] is None, f"{field['name']}: optional needs default null"
         t = t[1]
     if isinstance(t, dict):
+        if t["type"] == "array":
+            items = t["items"]
+            return f"array<{items if isinstance(items, str) else items['namespace'] + '.' + items['name']}>", optional
         if t.get("logicalType") == "decimal":
             assert t["type"] == "bytes", f"{field['name']}: decimals are bytes"
             return f"decimal({t['precision']},{t['scale']})", optional
@@ -117,6 +125,32 @@ def test_model_and_schema_agree_on_types_and_optionality(cls):
         assert avro_type(field) == (expected_type, expected_optional), f"{cls.__name__}.{name}"
         if expected_optional:
             assert cls.model_fields[name].default is None, f"{cls.__name__}.{name}: Optional defaults to None"
+
+
+def _nested_records() -> list[tuple[type[BaseModel], dict]]:
+    """(item model, its record schema as first defined in the file) for every array-of-record field."""
+    found = []
+    for cls in EVENT_TYPES:
+        for field in raw(cls.schema_name)["fields"]:
+            if isinstance(field["type"], dict) and field["type"]["type"] == "array":
+                items = field["type"]["items"]
+                if isinstance(items, dict):
+                    (item, _) = get_args(cls.model_fields[field["name"]].annotation)
+                    found.append((item, items))
+    return found
+
+
+@pytest.mark.parametrize(("model", "record"), _nested_records(), ids=lambda x: getattr(x, "__name__", ""))
+def test_nested_records_agree_with_their_models(model, record):
+    assert record["type"] == "record" and record["name"] == model.__name__
+    assert [f["name"] for f in record["fields"]] == list(model.model_fields)
+    for field in record["fields"]:
+        assert avro_type(field) == (DECIMAL, False), f"{model.__name__}.{field['name']}: levels are decimals"
+        assert model_type(model, field["name"]) == (DECIMAL, False)
+
+
+def test_quote_has_depth_as_nested_records():
+    assert [model.__name__ for model, _ in _nested_records()] == ["BookLevel"]
 
 
 @pytest.mark.parametrize("enum", ENUMS, ids=lambda e: e.__name__)

@@ -11,8 +11,9 @@ once per venue book) and what strategies derive from the book
 (`derived(key, compute)`: e.g. the levels of every venue in sweep order) is
 worked out on first use and kept with the book value, so routing decisions on
 the same book do not redo it. A top-of-book `oms.events.Quote` is depth one (`with_quote`); a depth feed
-replaces a venue's levels (`with_levels`). A quote without a venue is filed
-under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
+replaces a venue's levels (`with_levels`); `fold_quote`, what the engine and replay fold `marketdata`
+with, takes a quote's levels on each side that shows them and its top of book otherwise. A quote
+without a venue is filed under `UNTAGGED`. Values are frozen and exact (`Decimal`); updating returns a
 new book. Pure: no I/O, no clock.
 """
 
@@ -184,7 +185,16 @@ def _best(books: Iterable[tuple[Level, ...]], descending: bool) -> Level | None:
     return Level(price, sum((t.size for t in tops if t.price == price), Decimal(0)))
 
 
+def _quoted(levels, price: Decimal, size: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """A quote's side as (price, size) levels: its depth when it shows some, else its top of book."""
+    return [(level.price, level.size) for level in levels] if levels else [(price, size)]
+
+
 def fold_quote(books: Mapping[str, ConsolidatedBook], quote: Quote) -> dict[str, ConsolidatedBook]:
-    """The consolidated books (instrument -> book) after one quote."""
+    """The consolidated books (instrument -> book) after one quote: its venue's depth replaced, on each
+    side, by the quote's levels (`Quote.bid_levels`, `ask_levels`) when it shows them, else by its top
+    of book (depth one)."""
     book = books.get(quote.instrument) or ConsolidatedBook(quote.instrument)
-    return {**books, quote.instrument: book.with_quote(quote)}
+    return {**books, quote.instrument: book.with_levels(
+        quote.venue or UNTAGGED, _quoted(quote.bid_levels, quote.bid_price, quote.bid_size),
+        _quoted(quote.ask_levels, quote.ask_price, quote.ask_size), quote.ts_event)}
