@@ -9,9 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from oms import keys
-from oms.domain.orders import is_live
 from oms.domain.sor import VenueStatistics, VenueStats
-from oms.events import ExecType, VenueAction
 from oms.state import MemoryStore
 from oms.venue_state import StoredTable, dump_stats, load_stats, statistics_writes, stored_statistics
 from tests.builders import new_order
@@ -45,20 +43,12 @@ def routed_flow(actions) -> list[list]:
     engine = Harness("best")
     inputs = [engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25"))).journal]
     inputs.append(engine(new_order("cl-2", quantity=D(10), venue="SIM")).journal)  # a static order counts too
-    kinds = {"reject": ExecType.REJECTED, "cancel": ExecType.CANCELED, "ack": ExecType.NEW}
     for kind, which, qty in actions:
-        live = [r for r in engine.requests if r.action is VenueAction.NEW and is_live(engine.orders[r.order_id])]
-        if not live:
+        if not engine.live_requests():
             break
-        request = live[which % len(live)]
-        child = engine.orders[request.order_id]
-        if kind == "fill":
-            outcome = engine.report(request, ExecType.PARTIAL_FILL, min(D(qty), child.leaves_qty), D("187.2"))
-        elif kind == "ack" and child.exec_ids:
-            continue
-        else:
-            outcome = engine.report(request, kinds[kind])
-        inputs.append(outcome.journal)
+        outcome = engine.act(kind, which, qty)
+        if outcome is not None:
+            inputs.append(outcome.journal)
     return inputs
 
 

@@ -105,16 +105,22 @@ def test_a_new_trading_day_renews_a_gtc_parent_and_its_resting_children_without_
     assert engine(new_trading_day("2026-01-02")).journal == []  # once per day
 
 
-def test_a_new_trading_day_places_a_parents_remainder_under_the_risk_controls():
-    engine = Harness()
+def done_with_a_remainder(engine: Harness):
+    """A GTC parent whose A child was rejected under the kill switch (A's 40 stay unplaced) and whose
+    B child (60) is done for the day: the parent is done for the day. Returns B's request."""
     engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25"), time_in_force=TimeInForce.GTC))
     b, a = engine.requests
     engine.report(b, ExecType.NEW)
     engine.risk = RiskView(KILLED)
-    engine.report(a, ExecType.REJECTED)  # refused: A's 40 stay unplaced while B works its 60
+    engine.report(a, ExecType.REJECTED)
     engine.report(b, ExecType.DONE_FOR_DAY)
     assert engine.orders[PARENT].status is OrderStatus.DONE_FOR_DAY
+    return b
 
+
+def test_a_new_trading_day_places_a_parents_remainder_under_the_risk_controls():
+    engine = Harness()
+    b = done_with_a_remainder(engine)
     engine.risk = RiskView(Controls())
     outcome = engine(new_trading_day("2026-01-02"))
     placed = [r for r in outcome.requests if r.action is VenueAction.NEW]
@@ -125,12 +131,7 @@ def test_a_new_trading_day_places_a_parents_remainder_under_the_risk_controls():
 
 def test_a_new_trading_day_under_the_kill_switch_places_nothing_more():
     engine = Harness()
-    engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25"), time_in_force=TimeInForce.GTC))
-    b, a = engine.requests
-    engine.report(b, ExecType.NEW)
-    engine.risk = RiskView(KILLED)
-    engine.report(a, ExecType.REJECTED)
-    engine.report(b, ExecType.DONE_FOR_DAY)
+    b = done_with_a_remainder(engine)
     outcome = engine(new_trading_day("2026-01-02"))
     assert outcome.requests == []
     assert [e.reason.split(":")[0] for e in outcome.journal if isinstance(e, RoutingDecided)] == ["KILL_SWITCH"]

@@ -171,24 +171,17 @@ STATES = {"active": Controls(), "killed": KILLED, "halted": HALTED, "reducing": 
 def test_no_child_goes_out_against_the_controls_and_a_live_parent_always_has_a_child_at_a_venue(actions):
     engine = Harness("best")
     engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
-    kinds = {"reject": ExecType.REJECTED, "cancel": ExecType.CANCELED, "ack": ExecType.NEW}
     in_force = "active"
     for kind, which, qty, state in actions:
         if kind == "controls":
             in_force = state
             engine.risk = RiskView(STATES[state])
             continue
-        live = [r for r in engine.requests if r.action is VenueAction.NEW and is_live(engine.orders[r.order_id])]
-        if not live:
+        if not engine.live_requests():
             break
-        request = live[which % len(live)]
-        child = engine.orders[request.order_id]
-        if kind == "fill":
-            outcome = engine.report(request, ExecType.PARTIAL_FILL, min(D(qty), child.leaves_qty), D("187.2"))
-        elif kind == "ack" and child.status is not OrderStatus.PENDING_NEW:
+        outcome = engine.act(kind, which, qty)
+        if outcome is None:
             continue
-        else:
-            outcome = engine.report(request, kinds[kind])
         sent = new_requests(outcome)
         if in_force in ("killed", "halted", "reducing"):  # no position: a buy never reduces
             assert sent == [], f"a child went out while {in_force}"
