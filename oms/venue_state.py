@@ -17,7 +17,7 @@ Pure: bytes in and out, the store reached only through the function given.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, fields
+from dataclasses import fields
 from decimal import Decimal
 from typing import Callable, Generic, Iterator, MutableMapping, TypeVar
 
@@ -35,18 +35,37 @@ _STATS_FIELDS = tuple(f.name for f in fields(VenueStats))
 _DECIMAL_FIELDS = frozenset(f.name for f in fields(VenueStats) if f.type in ("Decimal", Decimal))
 
 
+_KNOWN: dict[bytes, VenueStats] = {}
+"""Entries lately written or read -> their counters (immutable values): the next input reading a
+venue's entry back finds what the last one wrote without decoding it. Cleared when it grows past
+`_KNOWN_MAX`, so it holds about the venues and instruments in use."""
+_KNOWN_MAX = 4096
+
+
+def _known(data: bytes, stats: VenueStats) -> VenueStats:
+    if len(_KNOWN) >= _KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN[data] = stats
+    return stats
+
+
 def dump_stats(stats: VenueStats) -> bytes:
     """The counters in field order (`Decimal`s as exact strings)."""
-    return json.dumps([str(v) if isinstance(v, Decimal) else v for v in astuple(stats)],
-                      separators=(",", ":")).encode()
+    values = [getattr(stats, name) for name in _STATS_FIELDS]
+    data = json.dumps([str(v) if isinstance(v, Decimal) else v for v in values], separators=(",", ":")).encode()
+    _known(data, stats)
+    return data
 
 
 def load_stats(data: bytes) -> VenueStats:
+    found = _KNOWN.get(data)
+    if found is not None:
+        return found
     values = json.loads(data)
     if len(values) != len(_STATS_FIELDS):
         raise ValueError(f"venue statistics entry has {len(values)} values, expected {len(_STATS_FIELDS)}")
-    return VenueStats(**{name: Decimal(v) if name in _DECIMAL_FIELDS else int(v)
-                         for name, v in zip(_STATS_FIELDS, values)})
+    return _known(data, VenueStats(**{name: Decimal(v) if name in _DECIMAL_FIELDS else int(v)
+                                      for name, v in zip(_STATS_FIELDS, values)}))
 
 
 def _dump_working(work: Working) -> bytes:

@@ -22,7 +22,7 @@ engine's committed state, written only where an event changed them. Exact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import MutableMapping, NamedTuple
 
@@ -119,7 +119,8 @@ class VenueStatistics:
     def _bump(self, work: Working, **changes) -> None:
         key = (work.venue, work.instrument)
         current = self.get(*key)
-        self.stats[key] = replace(current, **{k: getattr(current, k) + v for k, v in changes.items()})
+        self.stats[key] = VenueStats(*(getattr(current, name) + changes[name] if name in changes
+                                       else getattr(current, name) for name in _FIELDS))
 
     def apply(self, event: JournalEvent) -> None:
         """Fold one journal event (seq-0 records other than `RoutingDecided` change nothing)."""
