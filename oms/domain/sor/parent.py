@@ -24,7 +24,9 @@ closed venues, fees):
   past the parent's quantity as OVERFILL, so child fills never exceed the
   parent); a child the venue rejected, canceled or expired is re-routed
   (excluding that venue) while the parent is live, has quantity left and no
-  cancel or replace of its own is out.
+  cancel or replace of its own is out - except a child that expired with the
+  parent's own time in force (a DAY child at the close): the parent's time is
+  up too, and it expires once no child is at a venue.
 - `after_parent`: a parent cancel or amend cascades: each child a venue holds
   (live, or resting overnight) is canceled; once none is live the parent's
   cancel completes (CANCELED, or a cancel reject when its fills completed it
@@ -305,6 +307,15 @@ def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing:
         if isinstance(event, OrderCanceled) and not event.unsolicited:
             return []  # canceled on request (an operator, the kill switch): not the venue's doing, not re-routed
         children = children_of(lookup, parent.order_id)
+        if isinstance(event, OrderExpired) and child.time_in_force is parent.time_in_force:
+            # the child carried the parent's own time in force (a DAY order at the close, a GTD at its date):
+            # the parent's time is up too, nothing is re-routed; it expires once no child is at a venue
+            if any(at_venue(c) for c in children):
+                return []
+            return decide_report(_report(parent, ExecType.EXPIRED, f"{child.order_id}.{event.seq}", now,
+                                         venue=child.venue or SMART_VENUE,
+                                         reason=f"time in force {parent.time_in_force.value}: its time is up"),
+                                 parent, now)
         if parent.time_in_force in _IMMEDIATE:  # the venue ended what could not trade now: so does the parent
             if any(is_live(c) for c in children):
                 return []

@@ -151,3 +151,27 @@ def test_a_parent_cancel_overnight_cancels_its_resting_children_at_their_venues(
     engine.report(cancels[1], ExecType.CANCELED)
     assert engine.orders[PARENT].status is OrderStatus.CANCELED
     assert engine.accounts[ACCOUNT].orders_at_venues() == []
+
+
+def test_day_children_expiring_at_the_close_expire_the_parent_instead_of_rerouting_it():
+    engine = Harness()
+    b, a = acked_parent(engine)
+    engine.report(b, ExecType.PARTIAL_FILL, D(20), D("187.20"))
+    first = engine.report(b, ExecType.EXPIRED)
+    assert first.requests == [] and engine.orders[PARENT].status is OrderStatus.PARTIALLY_FILLED  # A still works
+    last = engine.report(a, ExecType.EXPIRED)
+    parent = engine.orders[PARENT]
+    assert last.requests == [] and not [e for e in last.journal if isinstance(e, RoutingDecided)]
+    assert parent.status is OrderStatus.EXPIRED and parent.cum_qty == D(20)
+    assert engine.accounts[ACCOUNT].orders_at_venues() == []
+
+
+def test_an_ioc_child_of_a_day_market_parent_that_expires_is_routed_again():
+    from oms.events import OrderType
+
+    engine = Harness()
+    engine(new_order("cl-1", quantity=D(50), order_type=OrderType.MARKET))
+    b, a = [r for r in engine.requests if r.action is VenueAction.NEW]
+    engine.report(b, ExecType.FILL, D(30), D("187.20"))
+    outcome = engine.report(a, ExecType.EXPIRED)  # a venue that reports an IOC remainder as expired
+    assert [(r.venue, r.quantity) for r in outcome.requests if r.action is VenueAction.NEW] == [("B", D(20))]
