@@ -96,8 +96,8 @@ from oms.events import (
     VenueAction,
 )
 
-__all__ = ["SmartRouting", "after_child", "after_parent", "ask_children", "at_venue", "children_of", "held", "is_parent",
-           "place", "refusal", "renew", "resting", "settle"]
+__all__ = ["SmartRouting", "after_child", "after_parent", "ask_children", "at_venue", "children_of", "held",
+           "is_parent", "place", "refusal", "renew", "resting", "settle"]
 
 ZERO = Decimal(0)
 OrderLookup = Callable[[str], "Order | None"]
@@ -297,7 +297,8 @@ def after_child(child: Order, event: JournalEvent, lookup: OrderLookup, routing:
         if not working or any(is_live(c) for c in children_of(lookup, parent.order_id)):
             return []  # another venue still works a child today: so does the parent
         return decide_report(_report(parent, ExecType.DONE_FOR_DAY, f"{child.order_id}.{event.seq}", now,
-                                     venue=child.venue or SMART_VENUE, reason="no child is worked at a venue for the rest of the day"),
+                                     venue=child.venue or SMART_VENUE,
+                                     reason="no child is worked at a venue for the rest of the day"),
                              parent, now)
     if isinstance(event, (OrderRejected, OrderCanceled, OrderExpired)):
         if parent.chain:  # the parent's own cancel or amend is out: its cascade settles it
@@ -412,7 +413,8 @@ def ask_children(command: OrderStatusRequest | OrderMassStatusRequest, parent: O
         event_id=ids.record_id(parent.order_id, command.event_id, "denied"), ts_event=now, ts_init=now,
         order_id=parent.order_id, account=parent.account, seq=0, trader=command.trader,
         client_order_id=command.client_order_id, command="OrderStatusRequest", reason_code="NOT_AT_VENUE",
-        reason=f"parent {parent.order_id} ({parent.status.value}) has no child order at a venue: its state is the OMS's",
+        reason=f"parent {parent.order_id} ({parent.status.value}) has no child order at a venue: "
+               "its state is the OMS's",
         command_id=command.event_id)]
 
 
