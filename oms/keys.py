@@ -11,6 +11,9 @@ spells a key.
 | an account's risk state (its summary: positions, open leaves, marks, running totals) | `a/<account>` | |
 | one open order of an account's risk state | `ao/<account>|<order id>` | |
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
+| venue statistics of the orders a partition's accounts sent (per venue and instrument) | `vs/<venue>|<instrument>` | |
+| an order the venue statistics follow until it ends | `vw/<order id>` | |
+| a smart-routed parent's arrival price (slippage is measured against it) | `vp/<order id>` | |
 | the last applied input offset of a partition | `offset/<topic>` | |
 | the risk controls the engine decided with (per partition) | `controls` | |
 | how far a partition's local store reflects its changelog (local only, never in the changelog) | `checkpoint/changelog` | |
@@ -24,6 +27,9 @@ ORDER_PREFIX = "o/"
 ACCOUNT_PREFIX = "a/"
 OPEN_ORDER_PREFIX = "ao/"
 POSITION_PREFIX = "p/"
+VENUE_STATS_PREFIX = "vs/"
+VENUE_WORKING_PREFIX = "vw/"
+VENUE_ARRIVAL_PREFIX = "vp/"
 OFFSET_PREFIX = "offset/"
 CONTROLS_SNAPSHOT = "controls"
 CHANGELOG_CHECKPOINT = "checkpoint/changelog"
@@ -54,6 +60,28 @@ def position_id(account_id: str, instrument: str) -> str:
 
 def position(account_id: str, instrument: str) -> str:
     return POSITION_PREFIX + position_id(account_id, instrument)
+
+
+def venue_stats(venue: str, instrument: str) -> str:
+    """One venue's statistics in one instrument (`oms.domain.sor.stats.VenueStats`). Venue and instrument
+    names are identifiers, which never hold `|`."""
+    return f"{VENUE_STATS_PREFIX}{venue}|{instrument}"
+
+
+def venue_stats_of(key: str) -> tuple[str, str]:
+    """(venue, instrument) of a `venue_stats` key."""
+    venue, _, instrument = key[len(VENUE_STATS_PREFIX):].partition("|")
+    return venue, instrument
+
+
+def venue_working(order_id: str) -> str:
+    """An order the venue statistics follow until it ends (`oms.domain.sor.stats.Working`)."""
+    return VENUE_WORKING_PREFIX + order_id
+
+
+def venue_arrival(order_id: str) -> str:
+    """A smart-routed parent's arrival price, as its last routing decision saw it."""
+    return VENUE_ARRIVAL_PREFIX + order_id
 
 
 def applied_offset(topic: str) -> str:

@@ -12,7 +12,16 @@ partition, a snapshot of the risk controls it decides with (written when they
 change, with the `risk.controls` offsets they fold), so replay can verify both.
 An account is stored as a small summary and one entry per open order
 (`oms.account_state`): each input reads and writes the summary and the entries
-it touches, so its cost does not grow with the account's open orders.
+it touches, so its cost does not grow with the account's open orders. With
+smart routing on, the venue statistics (`oms.domain.sor.stats`: fill rate,
+time to fill, rejects, slippage, latency per venue and instrument, of every
+order the engine sends, routed or static) are state too (`oms.venue_state`):
+folded from each input's journal events into the partition's store, written
+only where they changed, in the same transaction, so a restart or rebalance
+restores them and an aborted transaction never counts an input twice; replay
+verifies them against the journal's fold (`replay.journal.verify_live`).
+Without smart routing nothing reads them, and the engine keeps none (an input
+writes only the orders and accounts it changed).
 
 faust's exactly_once mode was measured losing engine state under kill -9: with
 transactions on, faust commits without flushing the buffered table-changelog
@@ -23,7 +32,8 @@ input. The engine therefore runs on confluent-kafka transactions directly.
 Smart order routing (`SmartRoutingSource`): for accounts and instruments with a
 routing rule the step works parents through child orders, reading the
 consolidated books (`follow_books`), the closed venues and the venue statistics
-it folds from its own journal output; every other order keeps the static route.
+of the input's partition (the orders its accounts sent); every other order
+keeps the static route.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
 from oms.events import Event, OrderAnomaly, Quote
 from oms.account_state import account_writes, load_account_risk
 from oms.domain.sor import FeeSchedule, VenueStatistics, fold_quote
+from oms.venue_state import statistics_writes, stored_statistics
 from oms.domain.sor.parent import SmartRouting
 from oms.routing import Router, RoutingRules, StaticRouter, VenueAvailability, VenueGuard
 from oms.state import ControlsSnapshot, RocksStore, dump_controls, dump_order, load_order
@@ -87,10 +98,11 @@ class OrderEngine:
             if refusal is not None:  # e.g. an ExecutionReport on commands: never applied, never journaled
                 return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
+            venues = stored_statistics(state.get) if self.smart is not None else None
             outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
                            risk, lambda account: load_account_risk(account, state.get, state.items,
                                                                    self._summaries.get(account)),
-                           self.external_orders, self.smart.routing() if self.smart is not None else None)
+                           self.external_orders, self.smart.routing(venues) if self.smart is not None else None)
         except InvalidRecord as exc:  # decodes, but invalid: refused with a reason when it can be answered
             refusal = self.topics.admitted(record.topic, exc.schema_name)
             if refusal is not None:
@@ -104,8 +116,11 @@ class OrderEngine:
             return self._dead_letter(record, key, str(exc), now)
         self._record_controls(state, controls)
         metrics.journaled(decoded, outcome.journal)
-        if self.smart is not None:
-            self.smart.learn(outcome.journal)
+        if venues is not None:
+            for event in outcome.journal:
+                venues.apply(event)
+            for key, value in statistics_writes(venues):
+                state.put(key, value)
 
         outputs: list[Output] = []
         for event in outcome.journal:
@@ -142,10 +157,11 @@ class OrderEngine:
 
 
 class SmartRoutingSource:
-    """What the engine smart-routes with, read fresh for each input (`routing()`): the routing rules, the
-    fee schedules, the consolidated books (a global table of `marketdata`, `follow_books`), the closed
-    venues (the `venue.status` table) and the venue statistics, folded from the journal events this
-    engine writes (`learn`; replay folds the same statistics from the journal topic)."""
+    """What the engine smart-routes with, read fresh for each input (`routing(stats)`): the routing rules,
+    the fee schedules, the consolidated books (a global table of `marketdata`, `follow_books`), the
+    closed venues (the `venue.status` table) and `stats`, the venue statistics in the state of the
+    input's partition (`OrderEngine` folds them from the journal events it writes; replay folds the
+    same statistics from the journal topic)."""
 
     def __init__(self, rules: RoutingRules, fees: Mapping[str, FeeSchedule] | None = None, books=None,
                  venues=None) -> None:
@@ -153,15 +169,10 @@ class SmartRoutingSource:
         self.fees = dict(fees or {})
         self.books = books if books is not None else StaticTable({})
         self.venues = venues
-        self.stats = VenueStatistics()
 
-    def routing(self) -> SmartRouting:
+    def routing(self, stats: VenueStatistics) -> SmartRouting:
         closed = self.venues.value.closed if self.venues is not None else {}
-        return SmartRouting(self.rules.strategy_for, self.books.value, self.stats, closed, self.fees)
-
-    def learn(self, journal) -> None:
-        for event in journal:
-            self.stats.apply(event)
+        return SmartRouting(self.rules.strategy_for, self.books.value, stats, closed, self.fees)
 
 
 def fold_books(books: dict, event: Event) -> dict:

@@ -14,8 +14,10 @@ compacted `orders` and `positions` topics; `verify` compares them field for
 field with the replay; `live_engine_state` reads the engine's `engine.state`
 changelog (its account risk states and the risk controls it decided with);
 `verify_accounts` and `verify_controls` compare those with the replay and with
-the fold of `risk.controls`; `verify_all` does all of it and returns one
-report. `audit` lists one order's journal, commands and execution reports.
+the fold of `risk.controls`; the replay also folds the venue statistics
+(`oms.domain.sor.stats`, the fold the engine keeps in its state) and
+`verify_venue_stats` compares them with the engine's, summed over its
+partitions; `verify_all` does all of it and returns one report. `audit` lists one order's journal, commands and execution reports.
 `read_topic` is how every one of them reads a topic (decoded, admitted events
 to the end offsets at start), public so that other readers (`replay.export`)
 use the same path.
@@ -31,7 +33,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oms import ids, keys
 from oms.account_state import account_writes, materialized
@@ -39,6 +41,7 @@ from oms.domain.orders import DomainError, Order, view
 from oms.domain.positions import PositionState, to_event
 from oms.domain.projection import JournalProjection, fold_control
 from oms.domain.risk import AccountRisk, Controls
+from oms.domain.sor.stats import VenueStatistics, VenueStats
 from oms.events import (
     AmendOrder,
     CancelOrder,
@@ -57,6 +60,7 @@ from oms.state import (
     dump_position,
     load_controls,
 )
+from oms.venue_state import load_stats
 from streams.codec import DecodeError
 from streams.kafka import Received
 from streams.reader import latest
@@ -67,6 +71,7 @@ __all__ = [
     "Difference",
     "EngineState",
     "POSITION_FIELDS",
+    "VENUE_FIELDS",
     "ReplayResult",
     "Replayer",
     "VerifyReport",
@@ -82,6 +87,7 @@ __all__ = [
     "verify_all",
     "verify_live",
     "verify_controls",
+    "verify_venue_stats",
 ]
 
 POSITION_FIELDS: tuple[str, ...] = (
@@ -102,6 +108,9 @@ commands only partly (an order denied for several breaches carries only the
 first reason, a command refused as invalid never reached the checks), so the
 takes cannot be recounted from it."""
 
+VENUE_FIELDS: tuple[str, ...] = tuple(VenueStats.__dataclass_fields__)
+"""Every counter of `VenueStats`: the engine's venue statistics are a fold of its journal, all of it replayable."""
+
 CONTROLS_FIELDS: tuple[str, ...] = ("limits", "states", "kill", "entitlements", "instruments", "defaults")
 """The fields of `Controls` compared (the default limits: replay starts from the configured ones,
 `OMS_RISK_DEFAULTS`, as the engine does; a difference there is a configuration that differs). The audit trail is not: `risk.controls` is
@@ -119,6 +128,8 @@ class Replayer:
     projection: JournalProjection = field(default_factory=JournalProjection)
     errors: list[str] = field(default_factory=list)
     """Events `evolve` refused (a gap or an impossible transition): the journal is not foldable there."""
+    venues: VenueStatistics = field(default_factory=VenueStatistics)
+    """The venue statistics of the journal, as the engine folds them into its state."""
 
     @property
     def orders(self) -> dict[str, Order]:
@@ -146,6 +157,8 @@ class Replayer:
             self.projection.apply(event)
         except DomainError as exc:
             self.errors.append(str(exc))
+        if isinstance(event, JournalEvent):
+            self.venues.apply(event)
 
     def write(self, store: Store) -> None:
         for order_id, order in self.orders.items():
@@ -170,6 +183,8 @@ class ReplayResult:
     errors: tuple[str, ...] = ()
     undecodable: int = 0
     accounts: dict[str, AccountRisk] = field(default_factory=dict)
+    venue_stats: dict[tuple[str, str], VenueStats] = field(default_factory=dict)
+    """(venue, instrument) -> the venue statistics folded from the journal."""
 
     def by_status(self) -> Counter:
         return Counter(order.status.value for order in self.orders.values())
@@ -194,6 +209,7 @@ def _result(replayer: Replayer, started: float, partitions: int, undecodable: in
         errors=tuple(replayer.errors),
         undecodable=undecodable,
         accounts=replayer.accounts,
+        venue_stats=dict(replayer.venues.stats),
     )
 
 
@@ -366,7 +382,7 @@ def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], 
             seen.add(partition)
             if event is not None:
                 replayer.apply(event)
-    return replayer.projection, replayer.errors, len(undecodable), seen
+    return replayer.projection, replayer.errors, len(undecodable), seen, dict(replayer.venues.stats)
 
 
 def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, until_offset: int | None,
@@ -389,7 +405,12 @@ def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, 
         futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, group, until_ns,
                                until_offset, timeout, strict) for group in groups]
         for future in futures:
-            projection, errors, bad, got = future.result()
+            projection, errors, bad, got, venue_stats = future.result()
+            # the journal is keyed by account: an order's events, hence its working set, are in one
+            # partition, and the venue counts of several partitions add up
+            stats = replayer.venues.stats
+            for key, counts in venue_stats.items():
+                stats[key] = stats[key].plus(counts) if key in stats else counts
             replayer.projection.orders.update(projection.orders)
             replayer.projection.positions.update(projection.positions)
             replayer.projection.accounts.update(projection.accounts)
@@ -428,6 +449,8 @@ class EngineState:
     accounts: dict[str, AccountRisk]
     controls: dict[int, ControlsSnapshot]
     """Changelog partition -> the risk controls the engine last decided with there."""
+    venue_stats: dict[tuple[str, str], VenueStats] = field(default_factory=dict)
+    """(venue, instrument) -> the venue statistics the engine holds, summed over its partitions."""
 
 
 def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
@@ -442,6 +465,7 @@ def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
         reader.close()
     accounts: dict[str, AccountRisk] = {}
     controls: dict[int, ControlsSnapshot] = {}
+    venue_stats: dict[tuple[str, str], VenueStats] = {}
     entries = sorted((key, value) for (_, key), value in state.items()
                      if key is not None and key.startswith(keys.OPEN_ORDER_PREFIX))
     for (partition, key), value in state.items():
@@ -453,7 +477,10 @@ def live_engine_state(runtime, timeout: float = 30.0) -> EngineState:
             accounts[account] = materialized(account, value, _under(entries, prefix))
         elif key == keys.controls_snapshot():
             controls[partition] = load_controls(value)
-    return EngineState(accounts, controls)
+        elif key.startswith(keys.VENUE_STATS_PREFIX) and value:
+            where, counts = keys.venue_stats_of(key), load_stats(value)
+            venue_stats[where] = venue_stats[where].plus(counts) if where in venue_stats else counts
+    return EngineState(accounts, controls, venue_stats)
 
 
 def _under(entries: list[tuple[str, bytes]], prefix: str) -> list[tuple[str, bytes]]:
@@ -490,7 +517,7 @@ def replay_controls(runtime, offsets: dict[int, int], timeout: float = 30.0) -> 
 @dataclass(frozen=True)
 class Difference:
     kind: str
-    """"order", "position", "account" or "controls"."""
+    """"order", "position", "account", "controls" or "venue"."""
     key: str
     field: str
     """The differing field, or "missing" when one side has no record."""
@@ -545,6 +572,17 @@ def verify_accounts(result: ReplayResult, live: dict[str, AccountRisk]) -> list[
     return diffs
 
 
+def verify_venue_stats(replayed: Mapping[tuple[str, str], VenueStats],
+                       live: Mapping[tuple[str, str], VenueStats]) -> list[Difference]:
+    """Every counter of the venue statistics that differs between the replay and the engine, per
+    (venue, instrument) (kind "venue", key "venue/instrument"); a venue one side lacks counts as none."""
+    diffs: list[Difference] = []
+    empty = VenueStats()
+    for key in sorted(replayed.keys() | live.keys()):
+        diffs.extend(_compare("venue", "/".join(key), VENUE_FIELDS, replayed.get(key, empty), live.get(key, empty)))
+    return diffs
+
+
 def verify_controls(runtime, snapshots: dict[int, ControlsSnapshot], timeout: float = 30.0) -> list[Difference]:
     """Each risk-controls snapshot the engine wrote (per changelog partition) against the fold of
     the same prefix of `risk.controls` (the offsets it records), on `CONTROLS_FIELDS`."""
@@ -568,13 +606,18 @@ class VerifyReport:
     differences: tuple[Difference, ...]
     engine_state: bool = True
     """Whether the engine's changelog held any state to compare with. A journal written without
-    an engine (imported, or a sandbox) has none: account risk and controls are then not compared."""
+    an engine (imported, or a sandbox) has none: account risk, controls and venue statistics are
+    then not compared."""
+    venues: int = 0
+    """Venue statistics compared (one per venue and instrument); none when the engine keeps none
+    (it keeps them while it smart-routes, from the start of its journal)."""
 
     def summary(self) -> str:
         text = f"{self.orders} orders, {self.positions} positions"
         if not self.engine_state:
-            return text + " (no engine state on engine.state: account risk and controls not compared)"
-        return text + f", {self.accounts} account risk states and {self.controls} risk-controls snapshots"
+            return text + " (no engine state on engine.state: account risk, controls and venue statistics not compared)"
+        venues = f", {self.venues} venue statistics (venue x instrument)" if self.venues else ""
+        return text + f", {self.accounts} account risk states{venues} and {self.controls} risk-controls snapshots"
 
     @property
     def ok(self) -> bool:
@@ -583,14 +626,16 @@ class VerifyReport:
 
 def verify_live(runtime, result: ReplayResult, *, timeout: float = 30.0) -> VerifyReport:
     """Compare a replay with everything live: the `orders` and `positions` views (`verify`),
-    the engine's account risk states (`verify_accounts`) and the risk controls it decided
-    with (`verify_controls`)."""
+    the engine's account risk states (`verify_accounts`), the risk controls it decided
+    with (`verify_controls`) and its venue statistics when it keeps them (`verify_venue_stats`)."""
     orders_view, positions_view = live_views(runtime, timeout=timeout)
     engine = live_engine_state(runtime, timeout=timeout)
     differences = verify(result, orders_view, positions_view)
-    engine_ran = bool(engine.accounts or engine.controls)
+    engine_ran = bool(engine.accounts or engine.controls or engine.venue_stats)
     if engine_ran:
         differences += verify_accounts(result, engine.accounts) + verify_controls(runtime, engine.controls, timeout)
+        if engine.venue_stats:  # the engine keeps venue statistics while it smart-routes (`processors.engine`)
+            differences += verify_venue_stats(result.venue_stats, engine.venue_stats)
     return VerifyReport(
         result=result,
         orders=len(result.orders.keys() | orders_view.keys()),
@@ -599,6 +644,7 @@ def verify_live(runtime, result: ReplayResult, *, timeout: float = 30.0) -> Veri
         controls=len(engine.controls),
         differences=tuple(differences),
         engine_state=engine_ran,
+        venues=len(result.venue_stats.keys() | engine.venue_stats.keys()) if engine.venue_stats else 0,
     )
 
 

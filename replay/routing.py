@@ -2,20 +2,21 @@
 
 This module owns rebuilding the venue statistics (`oms.domain.sor.stats`) from
 journal events (`venue_statistics`: the same fold the engine runs over what it
-writes) and comparing them with the live engine's (`verify_venue_statistics`,
-one `Difference` per differing counter, kind "venue"). Parents and children are
+writes into its state) and comparing two of them held in memory
+(`verify_venue_statistics`, one `Difference` per differing counter, kind
+"venue"; `replay.journal.verify_venue_stats` compares the replay with the
+engine's state). Parents and children are
 orders: `replay.journal.replay_journal` rebuilds them with the one journal
 projection, and `replay.journal.verify` compares them with the `orders` view.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Iterable
 
-from oms.domain.sor.stats import VenueStatistics, VenueStats
+from oms.domain.sor.stats import VenueStatistics
 from oms.events import Event, JournalEvent
-from replay.journal import Difference
+from replay.journal import Difference, verify_venue_stats
 
 __all__ = ["venue_statistics", "verify_venue_statistics"]
 
@@ -30,11 +31,6 @@ def venue_statistics(events: Iterable[Event]) -> VenueStatistics:
 
 
 def verify_venue_statistics(replayed: VenueStatistics, live: VenueStatistics) -> list[Difference]:
-    """Every counter that differs between replayed and live statistics, per (venue, instrument)."""
-    out = []
-    for key in sorted(replayed.stats.keys() | live.stats.keys()):
-        a, b = replayed.get(*key), live.get(*key)
-        for f in fields(VenueStats):
-            if getattr(a, f.name) != getattr(b, f.name):
-                out.append(Difference("venue", "/".join(key), f.name, getattr(a, f.name), getattr(b, f.name)))
-    return out
+    """Every counter that differs between replayed and live statistics held in memory, per (venue,
+    instrument) (`replay.journal.verify_venue_stats`)."""
+    return verify_venue_stats(replayed.stats, live.stats)

@@ -16,7 +16,7 @@ no clock: `processors/engine.py` calls it for every input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable, Mapping
 
@@ -37,7 +37,15 @@ from oms.domain.orders import (
 from oms.domain.projection import JournalProjection
 from oms.domain.route import SMART_VENUE, Route
 from oms.ids import is_child
-from oms.domain.sor.parent import SmartRouting, after_child, after_parent, is_parent, place
+from oms.domain.sor.parent import (
+    SmartRouting,
+    after_child,
+    after_parent,
+    ask_children,
+    is_parent,
+    place,
+    renew,
+)
 from oms.domain.risk import AccountRisk, Controls, check_amend, check_new, denial_reason
 from oms.events import (
     AmendOrder,
@@ -140,7 +148,10 @@ def decide(lookup: OrderLookup, event: Event, router: Router, now: int,
     if isinstance(event, ExecutionReport):
         return decide_report(event, lookup(event.order_id), now, external)
     if isinstance(event, OrderStatusRequest):
-        return decide_status(event, lookup(ids.order_id(event.account, event.client_order_id)), now)
+        order = lookup(ids.order_id(event.account, event.client_order_id))
+        if is_parent(order) and order.account == event.account:
+            return ask_children(event, order, lookup, now)
+        return decide_status(event, order, now)
     if isinstance(event, (OrderMassStatusRequest, NewTradingDay)):
         return _account_wide(lookup, event, now, (accounts or {}).get(event.account))
     raise TypeError(f"the order engine does not take {type(event).__name__}")
@@ -152,14 +163,20 @@ def _account_wide(lookup: OrderLookup, event: OrderMassStatusRequest | NewTradin
     open, or GTC resting overnight), decided order by order: a mass status asks each order's venue
     (only those at `venue` when it names one); a new trading day renews each GTC order done for the
     day (`decide_new_day`; the others decide nothing). The account's risk state is the index of
-    its orders, so the step stays one input in, its events out."""
+    its orders, so the step stays one input in, its events out. The account's risk state holds a
+    smart-routed parent, not its children (`oms.domain.projection`): for a parent, a mass status
+    asks each of its children's venues (`ask_children`, never `SMART_VENUE`) and a new trading
+    day renews the parent and its resting children together (`renew`, which says why)."""
     decided: list[Event] = []
     for order_id in (risk.orders_at_venues() if risk is not None else []):
         order = lookup(order_id)
         if order is None:
             continue
         if isinstance(event, NewTradingDay):
-            decided += decide_new_day(order, event.trading_day, now)
+            decided += renew(order, event, lookup, now) if is_parent(order) else decide_new_day(
+                order, event.trading_day, now)
+        elif is_parent(order):
+            decided += ask_children(event, order, lookup, now)
         elif event.venue is None or order.venue == event.venue:
             decided += decide_status(event, order, now)
     return decided
@@ -176,7 +193,11 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int,
     its parent; a child the venue ended is re-routed; a parent's cancel or amend cascades to its
     children), decided on the orders as the events before them left them, and folded in turn. A
     child's own `Fill` stays inside (the parent's is the downstream fill) and nothing is sent to
-    `SMART_VENUE`. Without `smart`, children of a parent still move it; no re-routing happens."""
+    `SMART_VENUE`. Without `smart`, children of a parent still move it; no re-routing happens. With
+    `risk` and accounts, every placement after a parent's first (a re-route, an amend's new leaves, a
+    new day's remainder) obeys the account's kill switch and trading state as pre-trade risk does for
+    a new order (`oms.domain.sor.parent.refusal`): refused, nothing is sent and the parent ends
+    CANCELED with the reason once no child of it is at a venue."""
     outcome = Outcome()
     account = getattr(event, "account", None)
     accounts: dict[str, AccountRisk] = {}
@@ -185,6 +206,9 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int,
     decided = decide(lookup, event, router, now, risk, accounts if account_lookup else None, external, smart)
     projection = JournalProjection(lookup, account_lookup or (lambda _: None), project_positions=False,
                                    project_accounts=account_lookup is not None, accounts=accounts)
+    if smart is not None and risk is not None and account_lookup is not None:
+        # placements after a parent's first obey its account's risk controls, on the accounts as folded so far
+        smart = replace(smart, controls=risk.controls, accounts=projection.accounts)
 
     def take(items: list[Event]) -> None:
         for item in items:

@@ -4,8 +4,9 @@ processor) works parents through child orders at two simulated venues served by 
 A marketable order sweeps both venues in price-then-fee order; a parent cancel cancels every child;
 a venue whose requests start failing
 mid-order opens its breaker and its child is re-routed to the other venue (later orders avoid it from
-the start); replaying the journal rebuilds parents, children
-and venue statistics exactly as the engine holds them.
+the start); the engine stops and starts again over an empty store, restoring its state (venue statistics
+included) from its changelog, and routes on; replaying the journal rebuilds parents, children and venue
+statistics exactly as the engine holds them in its state.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from oms.venues.policy import VenueLimits, VenuePolicy
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig
 from processors.engine import SmartRoutingSource, create_engine, follow_books, follow_venue_status
 from processors.venue_gateway import run_gateway
-from replay.journal import live_views, replay_journal, verify
-from replay.routing import venue_statistics, verify_venue_statistics
+from replay.journal import live_engine_state, live_views, replay_journal, verify, verify_venue_stats
+from replay.routing import venue_statistics
 from streams.client import OrderClient
 from streams.runtime import connect
 from streams.views import TopicView
@@ -57,7 +58,7 @@ def test_smart_routing_on_the_broker(bootstrap_servers, tmp_path):
     a = SimulatedExchange("A", 7, SimulatedVenueConfig(fees=FEES["A"]))
     b = FlakyExchange("B", 7, SimulatedVenueConfig(fees=FEES["B"]))
     policy = VenuePolicy(breaker_failures=1, breaker_window_ms=30_000, breaker_cooldown_ms=60_000, max_wait_ms=10_000)
-    stop, ready, result = threading.Event(), threading.Event(), {}
+    stop, engine_stop, ready, result = threading.Event(), threading.Event(), threading.Event(), {}
 
     def gateway() -> None:
         try:
@@ -70,9 +71,13 @@ def test_smart_routing_on_the_broker(bootstrap_servers, tmp_path):
     venues = follow_venue_status(bootstrap_servers, rt.topics, rt.codec)
     books = follow_books(bootstrap_servers, rt.topics, rt.codec)
     smart = SmartRoutingSource(RoutingRules(default="best"), FEES, books, venues)
-    engine = create_engine(bootstrap_servers, rt.topics, rt.codec, tmp_path, router=StaticRouter("A", venues=frozenset("AB")),
-                           clock=clock, venues=venues, smart=smart)
-    engine_thread = threading.Thread(target=engine.run, args=(stop,), name="order-engine", daemon=True)
+
+    def start_engine(home, stopping: threading.Event) -> threading.Thread:
+        engine = create_engine(bootstrap_servers, rt.topics, rt.codec, home,
+                               router=StaticRouter("A", venues=frozenset("AB")), clock=clock, venues=venues, smart=smart)
+        return threading.Thread(target=engine.run, args=(stopping,), name="order-engine", daemon=True)
+
+    engine_thread = start_engine(tmp_path, engine_stop)
     gateway_thread = threading.Thread(target=gateway, name="venue-gateway", daemon=True)
     journal = TopicView(rt, rt.topics.journal, keep_all=True)
     fills = TopicView(rt, rt.topics.fills, keep_all=True)
@@ -173,17 +178,40 @@ def test_smart_routing_on_the_broker(bootstrap_servers, tmp_path):
         [decided] = decisions(after)
         assert "B=- (circuit open" in decided.considered and " B " not in f" {decided.placed} "
 
-        # 4. replay rebuilds parents, children and venue statistics exactly
+        # 4. the engine stops and starts again over an empty store: its state, venue statistics included,
+        # comes back from its changelog, and the counts of the next order add to the restored ones
+        wait(lambda: status(after) is OrderStatus.FILLED, "the last order before the restart to fill")
+        before = live_engine_state(rt).venue_stats[("A", "AAPL")]
+        engine_stop.set()
+        engine_thread.join(30)
+        assert not engine_thread.is_alive()
+        engine_stop = threading.Event()
+        engine_thread = start_engine(tmp_path / "restarted", engine_stop)
+        engine_thread.start()
+        show("A", "100.01", "60")
+        client.new_order(account="SOR-1", client_order_id="restarted", instrument="AAPL", side="BUY", quantity="10",
+                         limit_price="100.01")
+        client.flush()
+        restarted = ids.order_id("SOR-1", "restarted")
+        wait(lambda: status(restarted) is OrderStatus.FILLED, "an order after the restart to fill", timeout=90)
         time.sleep(1.0)
+        held = live_engine_state(rt).venue_stats
+        assert held[("A", "AAPL")].routed == before.routed + 1
+        assert held[("A", "AAPL")].filled_qty == before.filled_qty + D(10)
+
+        # 5. replay rebuilds parents, children and venue statistics exactly
         replayed = replay_journal(rt, MemoryStore())
         orders_view, _ = live_views(rt)
         assert [d for d in verify(replayed, orders_view, {}) if d.kind == "order"] == []
-        assert {sweep, around, after, rest, child_order_id(sweep, 1), child_order_id(sweep, 2)} <= set(replayed.orders)
+        assert {sweep, around, after, rest, restarted, child_order_id(sweep, 1), child_order_id(sweep, 2)} <= set(
+            replayed.orders)
+        assert verify_venue_stats(replayed.venue_stats, held) == []
         journal.refresh(idle=0.2)
-        assert verify_venue_statistics(venue_statistics(journal.all), smart.stats) == []
-        assert smart.stats.get("B", "AAPL").rejected >= 1 and smart.stats.get("A", "AAPL").filled_qty > 0
+        assert verify_venue_stats(venue_statistics(journal.all).stats, held) == []
+        assert held[("B", "AAPL")].rejected >= 1 and held[("A", "AAPL")].filled_qty > 0
     finally:
         stop.set()
+        engine_stop.set()
         engine_thread.join(30)
         gateway_thread.join(30)
         for view in (journal, fills, requests):

@@ -11,13 +11,20 @@ fills, rejects and cancels move the venue's counters. Per (venue, instrument)
 routed quantity), reject rate, mean acknowledgement latency and time to first
 fill (nanoseconds of event time), and mean slippage per share against the
 arrival price (positive: worse than arrival). An order leaves the working set
-when it ends. Exact (`Decimal`); no I/O, no clock.
+when it ends (fills, is rejected, canceled or expired, or is denied before
+any venue). The three parts of the fold (`stats` per (venue, instrument),
+`working` per order, `arrivals` per parent) are mutable mappings the caller
+may give: plain dicts in memory (replay, backtests), or the engine's stored
+tables (`oms.venue_state`), so the same fold keeps the statistics in the
+engine's committed state, written only where an event changed them. Exact
+(`Decimal`); no I/O, no clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import MutableMapping, NamedTuple
 
 from oms.domain.route import SMART_VENUE
 from oms.events import (
@@ -25,6 +32,7 @@ from oms.events import (
     OrderAccepted,
     OrderAcknowledged,
     OrderCanceled,
+    OrderDenied,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -34,7 +42,7 @@ from oms.events import (
 )
 from oms.ids import parent_of
 
-__all__ = ["VenueStatistics", "VenueStats"]
+__all__ = ["VenueStatistics", "VenueStats", "Working"]
 
 ZERO = Decimal(0)
 
@@ -55,6 +63,10 @@ class VenueStats:
     slippage: Decimal = ZERO
     """Sum over fills with an arrival price of qty * (px - arrival) (a sell: arrival - px)."""
     slipped_qty: Decimal = ZERO
+
+    def plus(self, other: "VenueStats") -> "VenueStats":
+        """Both sets of counts together (the statistics of two partitions' orders at one venue)."""
+        return VenueStats(*(getattr(self, name) + getattr(other, name) for name in _FIELDS))
 
     @property
     def fill_rate(self) -> Decimal:
@@ -78,10 +90,12 @@ class VenueStats:
 
 
 EMPTY = VenueStats()
+_FIELDS = tuple(VenueStats.__dataclass_fields__)
 
 
-@dataclass(slots=True)
-class _Working:
+class Working(NamedTuple):
+    """An order the fold follows until it ends: what it is, where it went, when, and whether it has filled."""
+
     instrument: str
     side: Side
     venue: str | None = None
@@ -94,17 +108,19 @@ class VenueStatistics:
     """(venue, instrument) -> `VenueStats`, and the working set the fold needs (orders not yet ended,
     arrival prices of parents)."""
 
-    stats: dict[tuple[str, str], VenueStats] = field(default_factory=dict)
-    working: dict[str, _Working] = field(default_factory=dict)
-    arrivals: dict[str, Decimal] = field(default_factory=dict)
+    stats: MutableMapping[tuple[str, str], VenueStats] = field(default_factory=dict)
+    working: MutableMapping[str, Working] = field(default_factory=dict)
+    arrivals: MutableMapping[str, Decimal] = field(default_factory=dict)
 
     def get(self, venue: str, instrument: str) -> VenueStats:
-        return self.stats.get((venue, instrument), EMPTY)
+        found = self.stats.get((venue, instrument))
+        return EMPTY if found is None else found
 
-    def _bump(self, work: _Working, **changes) -> None:
+    def _bump(self, work: Working, **changes) -> None:
         key = (work.venue, work.instrument)
-        current = self.stats.get(key, EMPTY)
-        self.stats[key] = replace(current, **{k: getattr(current, k) + v for k, v in changes.items()})
+        current = self.get(*key)
+        self.stats[key] = VenueStats(*(getattr(current, name) + changes[name] if name in changes
+                                       else getattr(current, name) for name in _FIELDS))
 
     def apply(self, event: JournalEvent) -> None:
         """Fold one journal event (seq-0 records other than `RoutingDecided` change nothing)."""
@@ -114,51 +130,55 @@ class VenueStatistics:
             return
         if event.seq == 0:
             return
+        order_id = event.order_id
         if isinstance(event, OrderAccepted):
-            self.working[event.order_id] = _Working(event.instrument, event.side)
+            self.working[order_id] = Working(event.instrument, event.side)
             return
-        work = self.working.get(event.order_id)
+        work = self.working.get(order_id)
         if work is None:
-            if event.order_id in self.arrivals and _ends(event):  # a parent ended: its arrival is spent
-                del self.arrivals[event.order_id]
+            if _ends(event) and self.arrivals.get(order_id) is not None:  # a parent ended: its arrival is spent
+                self.arrivals.pop(order_id, None)
             return
         if isinstance(event, OrderRouted):
             if event.venue == SMART_VENUE:  # a parent: its children carry the venue statistics
-                del self.working[event.order_id]
+                self._end(order_id)
                 return
-            work.venue, work.routed_at = event.venue, event.ts_event
+            work = self.working[order_id] = work._replace(venue=event.venue, routed_at=event.ts_event)
             self._bump(work, routed=1, routed_qty=event.quantity)
             return
         if work.venue is None:
+            if isinstance(event, OrderDenied):  # refused before any venue: nothing more to follow
+                self._end(order_id)
             return
         if isinstance(event, OrderAcknowledged):
             self._bump(work, acknowledged=1, latency_ns=max(event.ts_event - work.routed_at, 0))
         elif isinstance(event, OrderFilled):
             changes = {"fills": 1, "filled_qty": event.last_qty}
             if not work.filled:
-                work.filled = True
                 changes.update(first_fills=1, to_first_fill_ns=max(event.ts_event - work.routed_at, 0))
-            arrival = self.arrivals.get(parent_of(event.order_id) or event.order_id)
+            arrival = self.arrivals.get(parent_of(order_id) or order_id)
             if arrival is not None:
                 worse = event.last_px - arrival if work.side is Side.BUY else arrival - event.last_px
                 changes.update(slippage=worse * event.last_qty, slipped_qty=event.last_qty)
             self._bump(work, **changes)
             if event.leaves_qty == 0:
-                self._end(event.order_id)
+                self._end(order_id)
+            elif not work.filled:
+                self.working[order_id] = work._replace(filled=True)
         elif isinstance(event, OrderRejected):
             self._bump(work, rejected=1)
-            self._end(event.order_id)
+            self._end(order_id)
         elif isinstance(event, OrderCanceled):
             self._bump(work, canceled=1)
-            self._end(event.order_id)
+            self._end(order_id)
         elif isinstance(event, OrderExpired):
-            self._end(event.order_id)
+            self._end(order_id)
 
     def _end(self, order_id: str) -> None:
         self.working.pop(order_id, None)
 
     def rows(self) -> list[tuple[str, str, VenueStats]]:
-        """(venue, instrument, stats), sorted: what operators see."""
+        """(venue, instrument, stats), sorted: what operators see (of statistics held in memory)."""
         return [(v, i, s) for (v, i), s in sorted(self.stats.items())]
 
 

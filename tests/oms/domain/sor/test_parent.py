@@ -10,6 +10,7 @@ from oms.domain.projection import JournalProjection
 from oms.domain.route import SMART_VENUE
 from oms.domain.sor import STRATEGIES, ConsolidatedBook, VenueStatistics, parse_fees
 from oms.ids import child_order_id
+from oms.domain.orders import is_live
 from oms.domain.sor.parent import SmartRouting, children_of
 from oms.domain.risk import Controls
 from oms.events import ExecType, OrderStatus, OrderType, RoutingDecided, TimeInForce, VenueAction
@@ -55,6 +56,25 @@ class Harness:
         for event in outcome.journal:
             self.stats.apply(event)
         return outcome
+
+    def live_requests(self) -> list:
+        """The NEW requests of the children that are still live."""
+        return [r for r in self.requests if r.action is VenueAction.NEW and is_live(self.orders[r.order_id])]
+
+    def act(self, kind: str, which: int, qty: int):
+        """One venue report for the live child `which` picks (modulo): "fill" up to `qty` at 187.2,
+        "reject", "cancel", or "ack" (None once the child was answered, as when no child is live)."""
+        live = self.live_requests()
+        if not live:
+            return None
+        request = live[which % len(live)]
+        child = self.orders[request.order_id]
+        if kind == "fill":
+            return self.report(request, ExecType.PARTIAL_FILL, min(D(qty), child.leaves_qty), D("187.2"))
+        if kind == "ack" and child.status is not OrderStatus.PENDING_NEW:
+            return None
+        return self.report(request, {"reject": ExecType.REJECTED, "cancel": ExecType.CANCELED,
+                                     "ack": ExecType.NEW}[kind])
 
     def report(self, request, exec_type, qty=D(0), px=D(0), exec_id=None):
         order = self.orders[request.order_id]
@@ -283,20 +303,11 @@ def test_an_ioc_parent_ends_when_its_children_end_instead_of_rerouting():
 def test_live_children_never_hold_more_than_the_parent_leaves_through_reroutes(actions):
     engine = Harness("best")
     engine(new_order("cl-1", quantity=D(100), limit_price=D("187.25")))
-    kinds = {"reject": ExecType.REJECTED, "cancel": ExecType.CANCELED, "ack": ExecType.NEW}
     for kind, which, qty in actions:
-        live = [r for r in engine.requests if r.action is VenueAction.NEW
-                and engine.orders[r.order_id].status in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)]
-        if not live:
+        if not engine.live_requests():
             break
-        request = live[which % len(live)]
-        child = engine.orders[request.order_id]
-        if kind == "fill":
-            engine.report(request, ExecType.PARTIAL_FILL, min(D(qty), child.leaves_qty), D("187.2"))
-        elif kind == "ack" and child.status is not OrderStatus.PENDING_NEW:
+        if engine.act(kind, which, qty) is None:
             continue
-        else:
-            engine.report(request, kinds[kind])
         parent = engine.orders[PARENT]
         children = children_of(engine.orders.get, PARENT)
         live_leaves = sum((c.leaves_qty for c in children if c.status in
