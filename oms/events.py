@@ -1028,8 +1028,9 @@ class RoutingDecided(JournalEvent):
     considered: Text = ""
     placed: Text = ""
     trigger: Identifier = "NEW"
-    """What made the router decide: NEW (the parent arrived), or REROUTE (a child was rejected or canceled
-    by its venue while the parent had quantity left)."""
+    """What made the router decide: NEW (the parent arrived), REROUTE (a child was rejected, canceled or
+    filled by its venue while the parent had quantity left unplaced), AMEND (the parent's amend left new
+    leaves to place) or NEW_DAY (a new trading day renewed a GTC parent with quantity unplaced)."""
 
 
 JOURNAL_EVENTS = (*JOURNAL_EVENTS, RoutingDecided)
