@@ -20,8 +20,11 @@ size consumed once so no two orders fill from the same liquidity). What it adds:
   `slippage_bps` plus `impact_bps_per_unit` times its quantity (exact Decimal,
   rounded to the venue's `tick`).
 - `reject_probability` (the exchange's own draw), `api_failure_probability`
-  (a request fails before the venue sees it) and `outages` (windows in which the
-  venue is unavailable): failures feed the runner's circuit breaker.
+  (a request gets no answer: with probability `failure_after_venue` the venue
+  took it and its answer was lost, else the request was lost before the venue
+  saw it; the runner finds out which at the request's deadline, by a status
+  query and the reconciliation) and `outages` (windows in which the venue is
+  unavailable): failures feed the runner's circuit breaker.
 - Fees: `maker_fee_bps` and `taker_fee_bps` of a fill's notional (negative: a rebate).
 
 Everything is pure and seeded: the same seed and inputs give the same draws.
@@ -102,6 +105,8 @@ class VenueModel:
     market_data: Latency = Latency()
     reject_probability: float = 0.0
     api_failure_probability: float = 0.0
+    failure_after_venue: float = 0.5
+    """Of the API failures, the share where the venue took the request and only its answer was lost."""
     outages: tuple[Outage, ...] = ()
     slippage_bps: Decimal = Decimal(0)
     impact_bps_per_unit: Decimal = Decimal(0)
@@ -113,7 +118,7 @@ class VenueModel:
     max_fill_fraction: Decimal = Decimal(1)
 
     def __post_init__(self) -> None:
-        for name in ("reject_probability", "api_failure_probability"):
+        for name in ("reject_probability", "api_failure_probability", "failure_after_venue"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: {getattr(self, name)} is not in [0, 1]")
 
@@ -227,12 +232,12 @@ class QueueExchange(SimulatedExchange):
         return max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
 
 
-_VENUE_KEYS = {"entry", "md", "reject", "fail", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",
+_VENUE_KEYS = {"entry", "md", "reject", "fail", "fail_after", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",
                "tick", "queue", "max_fill_fraction"}
 
 
 def parse_venue(spec: str) -> tuple[str, VenueModel]:
-    """`SIM-A:entry=200us+-50us,md=100us,reject=0.01,fail=0.001,outage=START/END,slippage_bps=0.5,`
+    """`SIM-A:entry=200us+-50us,md=100us,reject=0.01,fail=0.001,fail_after=0.5,outage=START/END,slippage_bps=0.5,`
     `impact_bps=0.001,maker_bps=-0.2,taker_bps=0.3,tick=0.01,queue=on` → (name, model); every key optional.
     An outage's START/END are nanoseconds or ISO 8601 times (repeat `outage=` for several windows)."""
     from oms.clock import parse_time
@@ -253,8 +258,9 @@ def parse_venue(spec: str) -> tuple[str, VenueModel]:
         try:
             if key in ("entry", "md"):
                 options["entry" if key == "entry" else "market_data"] = Latency.parse(value)
-            elif key in ("reject", "fail"):
-                options["reject_probability" if key == "reject" else "api_failure_probability"] = float(value)
+            elif key in ("reject", "fail", "fail_after"):
+                options[{"reject": "reject_probability", "fail": "api_failure_probability",
+                         "fail_after": "failure_after_venue"}[key]] = float(value)
             elif key == "outage":
                 start, _, end = value.partition("/")
                 outages.append(Outage(parse_time(start), parse_time(end)))

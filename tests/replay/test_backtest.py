@@ -3,6 +3,8 @@
 from decimal import Decimal
 from pathlib import Path
 
+from hypothesis import given, settings, strategies as st
+
 from oms.events import OrderDenied, OrderFilled, Quote, Side, Trade
 from oms.venues.breaker import BreakerPolicy
 from connectors.marketdata_files import load_files
@@ -148,3 +150,104 @@ def test_the_timer_and_market_data_latency_reach_the_strategy_on_the_simulated_c
                                              timer_ns=10 * MS))
     assert seen == [("quote", T0 + 3 * MS), ("timer", T0 + 10 * MS), ("timer", T0 + 20 * MS),
                     ("quote", T0 + 28 * MS)]
+
+
+# ------------------------------------------------------------------ API failures and their reconciliation
+
+FAILING = dict(api_failure_probability=1.0, queue_position=False)
+
+
+def failing(after: float, **extra) -> BacktestConfig:
+    """Every request fails once; `after`: the share the venue took (its answer lost)."""
+    return BacktestConfig(venues={"SIM": VenueModel(failure_after_venue=after, **FAILING, **extra)},
+                          deadline_ns=100 * MS)
+
+
+def test_a_new_the_venue_took_but_never_answered_is_known_with_its_fills_after_the_reconciliation():
+    md = [quote(T0, ask="100.02"), quote(T0 + 200 * MS)]
+    result = run_backtest(md, Once(Side.BUY, 100, "100.02"), failing(after=1.0))
+
+    assert result.unanswered == 1 and result.lost_reports == 2  # the ack and the fill it never saw
+    [order] = result.orders
+    assert (order["status"], order["cum_qty"]) == ("FILLED", Decimal(100))
+    assert [f.ts_event for f in fills(result)] == [T0 + 100 * MS]  # booked at the deadline, not before
+    [summary] = result.reconciliations
+    assert summary.missed_fills == order["order_id"] and summary.fills_resent == 1
+    mismatch = [e for e in result.journal if type(e).__name__ == "OrderAnomaly"]
+    assert [m.reason_code for m in mismatch] == ["VENUE_MISMATCH"]  # the status query said cum 100, OMS had 0
+    venue_order = result.venues["SIM"].order(order["order_id"])
+    assert venue_order.cum_qty == Decimal(100)
+
+
+def test_a_resting_new_the_venue_took_but_never_answered_is_acknowledged_by_the_reconciliation():
+    md = [quote(T0), quote(T0 + 200 * MS)]
+    result = run_backtest(md, Once(Side.BUY, 100, "99.00"), failing(after=1.0))
+
+    [order] = result.orders
+    assert order["status"] == "NEW"
+    [ack] = [e for e in result.journal if type(e).__name__ == "OrderAcknowledged"]
+    assert ack.ts_event == T0 + 100 * MS
+    assert result.reconciliations[0].acknowledged == order["order_id"]
+    assert result.venues["SIM"].working(result.venues["SIM"].order(order["order_id"]).venue_order_id)
+
+
+def test_a_new_the_venue_never_got_is_rejected_with_the_reason_at_its_deadline():
+    md = [quote(T0), quote(T0 + 200 * MS)]
+    result = run_backtest(md, Once(Side.BUY, 100, "100.02"), failing(after=0.0))
+
+    [order] = result.orders
+    assert order["status"] == "REJECTED" and order["cum_qty"] == 0
+    assert "no answer from SIM in 100 ms" in order["reason"] and "lost" in order["reason"]
+    [rejected] = [e for e in result.journal if type(e).__name__ == "OrderRejected"]
+    assert rejected.ts_event == T0 + 100 * MS
+    assert result.fills == [] and result.venues["SIM"].order(order["order_id"]) is None
+    assert result.reconciliations[0].in_flight == order["order_id"]
+
+
+class CancelLater(Strategy):
+    """A resting buy at the first quote, canceled at the third."""
+
+    def __init__(self):
+        self.quotes, self.cid = 0, None
+
+    def on_quote(self, q, ctx):
+        self.quotes += 1
+        if self.quotes == 1:
+            command = ctx.buy("X", 100, "99.00", "SIM")
+            self.cid = command.client_order_id
+            return [command]
+        if self.quotes == 3:
+            return [ctx.cancel(self.cid)]
+        return None
+
+
+def test_a_cancel_that_got_no_answer_ends_canceled_on_both_sides_whether_or_not_the_venue_took_it():
+    md = [quote(T0), quote(T0 + 200 * MS), quote(T0 + 300 * MS), quote(T0 + 600 * MS)]
+    for after in (0.0, 1.0):
+        config = BacktestConfig(venues={"SIM": VenueModel(api_failure_probability=0.5, failure_after_venue=after)},
+                                deadline_ns=100 * MS, seed=1)
+        result = run_backtest(md, CancelLater(), config)
+        [order] = result.orders
+        assert order["status"] == "CANCELED", (after, order)
+        venue_order = result.venues["SIM"].order(order["order_id"])
+        assert venue_order is not None and venue_order.status.value == "CANCELED"
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), fail=st.sampled_from([0.05, 0.3, 0.8]), after=st.sampled_from([0.0, 0.5, 1.0]))
+def test_after_api_failures_every_order_agrees_with_the_venue(seed, fail, after):
+    md = list(load_files(DATA))[:600]
+    config = BacktestConfig(venues={"SIM-A": VenueModel(api_failure_probability=fail, failure_after_venue=after),
+                                    "SIM-B": VenueModel(entry=Latency(MS), api_failure_probability=fail,
+                                                        failure_after_venue=after)},
+                            seed=seed, deadline_ns=50 * MS)
+    result = run_backtest(md, PassiveMaker("AAPL"), config)
+
+    assert result.unanswered > 0 or fail < 0.3
+    for order in (o for o in result.orders if o["venue"] is not None):  # denied orders never left the OMS
+        held = result.venues[order["venue"]].order(order["order_id"])
+        if held is None or held.status.value == "REJECTED":
+            assert order["status"] == "REJECTED" and order["cum_qty"] == 0, order
+            continue
+        assert order["cum_qty"] == held.cum_qty, (order, held)
+        assert (order["status"] in ("NEW", "PARTIALLY_FILLED")) == held.working, (order, held)
