@@ -5,7 +5,8 @@ by default the generated two-venue sample `replay/data/backtest/`), runs
 `replay.backtest.run_backtest` with the chosen strategy (`maker`: the passive
 market maker of `replay.strategies`; `observer`: sends nothing; `recorded`: the
 commands of a JSON-lines file, one command record with its `type` per line) and
-the venue models given by `--venue` (`replay.models.parse_venue`), prints the
+the venue models given by `--venue` (`replay.models.parse_venue`) charging the fee
+schedules of `--fees` or `OMS_VENUE_FEES` (`fee_schedules`), prints the
 summary and per-venue tables, and writes the results, plots and `report.html`
 under `--out` (`replay.report.write_report`). With `--kafka-prefix`, the journal
 is also published to the journal topic under that sandbox topic prefix.
@@ -29,8 +30,23 @@ from oms.commands import CommandError
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "replay" / "data" / "backtest"
-DEFAULT_VENUES = ["SIM-A:entry=150us+-50us,md=50us,maker_bps=-0.2,taker_bps=0.3",
-                  "SIM-B:entry=1ms~0.3,md=200us,reject=0.02,maker_bps=-0.1,taker_bps=0.2"]
+DEFAULT_VENUES = ["SIM-A:entry=150us+-50us,md=50us", "SIM-B:entry=1ms~0.3,md=200us,reject=0.02"]
+DEFAULT_FEES = "SIM-A=taker:0.3bps,maker:-0.2bps;SIM-B=taker:0.2bps,maker:-0.1bps"
+"""The sample venues' fee schedules (the `OMS_VENUE_FEES` form), used when neither `--venue` nor `--fees`
+nor `OMS_VENUE_FEES` says otherwise."""
+
+
+def fee_schedules(fees: str | None, configured: str, sample_venues: bool) -> dict:
+    """The fee schedules a backtest charges (`oms.domain.sor.parse_fees`): `--fees` when given, else
+    `OMS_VENUE_FEES` (`configured`, the schedules the router weighs) when set, else the sample's for the
+    sample venues, else none (a venue spec's own maker_bps/taker_bps still apply)."""
+    from oms.domain.sor.fees import parse_fees
+
+    if fees is not None:
+        return parse_fees(fees)
+    if configured.strip():
+        return parse_fees(configured)
+    return parse_fees(DEFAULT_FEES) if sample_venues else {}
 
 
 def load_commands(path: Path) -> list:
@@ -64,7 +80,7 @@ def backtest(
     commands: Annotated[Optional[Path], typer.Option(help="recorded: a JSON-lines file of commands")] = None,
     venue: Annotated[Optional[List[str]], typer.Option("--venue", metavar="SPEC",
                      help="NAME:entry=200us+-50us,md=100us,reject=0.01,fail=0,outage=START/END,"
-                          "slippage_bps=..,impact_bps=..,maker_bps=..,taker_bps=.. (repeat)")] = None,
+                          "slippage_bps=..,impact_bps=.. (repeat; fees: --fees)")] = None,
     seed: Annotated[int, typer.Option(help="the seed of every model's draws")] = 0,
     out: Annotated[Path, typer.Option(help="where results, plots and report.html go")] = Path("backtest-out"),
     columns: Annotated[str, typer.Option(help="data: FIELD=COLUMN,... where the files' columns differ")] = "",
@@ -73,6 +89,9 @@ def backtest(
     generate: Annotated[bool, typer.Option("--generate", help="regenerate the sample data set first")] = False,
     kafka_prefix: Annotated[Optional[str], typer.Option(help="also publish the journal under this topic prefix")
                             ] = None,
+    fees: Annotated[Optional[str], typer.Option(
+        help="fee schedules, VENUE=taker:RATE,maker:RATE;... (RATE per share, or NUMBERbps); "
+             "default: OMS_VENUE_FEES, else the sample's")] = None,
 ) -> None:
     """Backtest a strategy over market data files through the engine, risk, routing and simulated venues."""
     from rich.table import Table
@@ -83,8 +102,11 @@ def backtest(
     from replay.report import write_report
     from replay.strategies import Observer, PassiveMaker
 
+    e = entry(ctx)
     try:
         models = dict(parse_venue(spec) for spec in (venue or DEFAULT_VENUES))
+        config = BacktestConfig(venues=models, seed=seed,
+                                fees=fee_schedules(fees, e.settings.venue_fees, sample_venues=not venue))
         column_map = ColumnMap.parse(columns)
         form = TimeFormat(time_format)
     except ValueError as exc:
@@ -109,11 +131,10 @@ def backtest(
     files = list(data) if data else sorted(SAMPLE.glob("*.csv"))
     if not files:
         raise CommandError("data", f"no market data files (the sample is made by --generate under {SAMPLE})")
-    e = entry(ctx)
     report = LoadReport()
     try:
         market_data = list(load_files(files, column_map, time_format=form, skip_bad=skip_bad, report=report))
-        result = run_backtest(market_data, chosen, BacktestConfig(venues=models, seed=seed))
+        result = run_backtest(market_data, chosen, config)
     except ValueError as exc:
         raise refused(exc, "data") from None
     paths = write_report(result, out)
@@ -164,6 +185,7 @@ def whatif(
     routes: Annotated[str, typer.Option(help="what-if routing: INSTRUMENT=VENUE,...")] = "",
     default_venue: Annotated[Optional[str], typer.Option(help="what-if default venue")] = None,
     seed: Annotated[int, typer.Option(help="the seed of every model's draws")] = 0,
+    fees: Annotated[Optional[str], typer.Option(help="fee schedules, as backtest")] = None,
 ) -> None:
     """Replay recorded commands with other risk limits or routing rules and show what changes."""
     from rich.table import Table
@@ -185,7 +207,8 @@ def whatif(
 
             recorded = commands_from_topic(connect(entry(ctx).settings))
         files = list(data) if data else sorted(SAMPLE.glob("*.csv"))
-        actual = BacktestConfig(venues=models, seed=seed)
+        actual = BacktestConfig(venues=models, seed=seed,
+                                fees=fee_schedules(fees, entry(ctx).settings.venue_fees, sample_venues=not venue))
         changes: dict = {}
         if limits:
             changes["controls"] = Controls(defaults=parse_default_limits(limits))

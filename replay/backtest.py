@@ -48,6 +48,7 @@ from oms.domain.engine import RiskView, step
 from oms.domain.orders import ExternalOrders, Order
 from oms.domain.positions import reference_price
 from oms.domain.risk import AccountRisk, Controls
+from oms.domain.sor.fees import FeeSchedule
 from oms.events import (AmendOrder, CancelOrder, Event, ExecType, ExecutionReport, Fill, JournalEvent, NewOrder,
                         OrderType, Quote, Side, TimeInForce, Trade, VenueAction, VenueRequest)
 from oms.marketdata import MarketData
@@ -69,7 +70,8 @@ LOST = "no answer from {venue} in {ms} ms and the venue does not hold the order 
 @dataclass(frozen=True)
 class BacktestConfig:
     """What a backtest runs with. `venues`: name -> model (the router's catalogue); `router`: None means
-    the command's venue, else the first venue; `controls`: the risk controls (default limits unless given)."""
+    the command's venue, else the first venue; `controls`: the risk controls (default limits unless given);
+    `fees`: the venues' fee schedules."""
 
     venues: Mapping[str, VenueModel] = field(default_factory=lambda: {"SIM": VenueModel()})
     seed: int = 0
@@ -84,6 +86,10 @@ class BacktestConfig:
     """Spacing of the P&L curve's points on the simulated clock."""
     deadline_ns: int = 5 * S
     """How long a request may go unanswered before the status query (the live gateway's default)."""
+    fees: Mapping[str, FeeSchedule] = field(default_factory=dict)
+    """Venue -> fee schedule (`oms.domain.sor.fees.parse_fees` of the `OMS_VENUE_FEES` form, the schedules
+    smart routing weighs), given to those venues' models (`VenueModel.with_fees`); a venue not named keeps
+    its model's own fees. Schedules of venues the backtest does not run are ignored."""
 
     def __post_init__(self) -> None:
         if not self.venues:
@@ -94,6 +100,9 @@ class BacktestConfig:
             raise ValueError(f"sample_ns: {self.sample_ns} is not positive")
         if self.deadline_ns <= 0:
             raise ValueError(f"deadline_ns: {self.deadline_ns} is not positive")
+        if self.fees:
+            object.__setattr__(self, "venues", {name: model.with_fees(self.fees[name]) if name in self.fees else model
+                                                for name, model in self.venues.items()})
 
 
 class Context:
@@ -344,10 +353,9 @@ class _Runner:
 
     def _book_fill(self, fill: Fill) -> None:
         venue = self.venues.get(fill.venue)
-        model = self.models.get(fill.venue)
         passive = venue.passive(fill.exec_id) if venue is not None else False
         notional = fill.quantity * fill.price
-        fee = model.fee(notional, passive) if model is not None else Decimal(0)
+        fee = fill.commission  # the venue's fee schedule, charged by the exchange on the fill
         sign = 1 if fill.side is Side.BUY else -1
         self.cash -= sign * notional
         self.fees += fee

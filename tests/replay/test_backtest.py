@@ -251,3 +251,56 @@ def test_after_api_failures_every_order_agrees_with_the_venue(seed, fail, after)
             continue
         assert order["cum_qty"] == held.cum_qty, (order, held)
         assert (order["status"] in ("NEW", "PARTIALLY_FILLED")) == held.working, (order, held)
+
+
+# ------------------------------------------------------------------ fees from the routing fee schedules
+
+
+def test_a_venue_charges_its_routing_fee_schedule_and_the_journal_carries_the_commission():
+    from oms.domain.sor.fees import parse_fees
+
+    md = [quote(T0, ask="100.00", ask_size=1000), trade(T0 + MS, "99.00", 1000)]
+
+    class TakeThenMake(Strategy):
+        def on_quote(self, q, ctx):  # 500 taken at the ask, 200 resting at 99.00 filled by the print
+            return [ctx.buy("X", 500, None, "SIM"), ctx.buy("X", 200, "99.00", "SIM")]
+
+    config = BacktestConfig(venues={"SIM": VenueModel(queue_position=False)},
+                            fees=parse_fees("SIM=taker:0.003,maker:-0.002;ELSEWHERE=taker:1"))
+    result = run_backtest(md, TakeThenMake(), config)
+
+    assert [(f["passive"], f["fee"]) for f in result.fills] == [(False, Decimal("1.5")), (True, Decimal("-0.4"))]
+    assert [f.commission for f in fills(result)] == [Decimal("1.5"), Decimal("-0.4")]
+    assert result.summary()["fees"] == Decimal("1.1")
+
+
+def test_the_old_bps_fields_and_the_same_schedule_give_byte_identical_journals():
+    from oms.domain.sor.fees import parse_fees
+
+    md = list(load_files(DATA))[:1200]
+    old = BacktestConfig(venues={"SIM-A": VenueModel(maker_fee_bps=Decimal("-0.2"), taker_fee_bps=Decimal("0.3")),
+                                 "SIM-B": VenueModel(entry=Latency(MS), taker_fee_bps=Decimal("0.2"))}, seed=2)
+    new = BacktestConfig(venues={"SIM-A": VenueModel(), "SIM-B": VenueModel(entry=Latency(MS))}, seed=2,
+                         fees=parse_fees("SIM-A=taker:0.3bps,maker:-0.2bps;SIM-B=taker:0.2bps"))
+    first, second = run_backtest(md, PassiveMaker("AAPL"), old), run_backtest(md, PassiveMaker("AAPL"), new)
+    assert first.summary()["fees"] != 0 and first.summary() == second.summary()
+    assert first.journal_bytes() == second.journal_bytes()
+
+
+def test_a_fee_schedule_given_twice_for_a_venue_is_refused():
+    from oms.domain.sor.fees import parse_fees
+
+    import pytest
+
+    with pytest.raises(ValueError, match="already charges"):
+        BacktestConfig(venues={"SIM": VenueModel(taker_fee_bps=Decimal(1))}, fees=parse_fees("SIM=taker:0.01"))
+
+
+def test_oms_backtest_takes_the_fee_schedules_in_the_oms_venue_fees_form(tmp_path):
+    from entrypoints.backtest import fee_schedules, main
+    from oms.domain.sor.fees import parse_fees
+
+    assert main(["backtest", "--fees", "SIM-A=taker:lots"]) != 0
+    assert fee_schedules("SIM-A=taker:0.001", "SIM-A=taker:0.002", sample_venues=True) == parse_fees("SIM-A=taker:0.001")
+    assert fee_schedules(None, "SIM-A=taker:0.002", sample_venues=True) == parse_fees("SIM-A=taker:0.002")
+    assert fee_schedules(None, "", sample_venues=False) == {} and set(fee_schedules(None, "", True)) == {"SIM-A", "SIM-B"}

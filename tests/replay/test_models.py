@@ -29,8 +29,22 @@ def test_a_venue_spec_sets_every_model_field():
     assert (model.slippage_bps, model.impact_bps_per_unit, model.tick) == (Decimal("0.5"), Decimal("0.01"),
                                                                             Decimal("0.05"))
     assert not model.queue_position
-    assert model.fee(Decimal(10000), passive=True) == Decimal("-0.2")
-    assert model.fee(Decimal(10000), passive=False) == Decimal("0.3")
+    assert model.fee(Decimal(100), Decimal(100), passive=True) == Decimal("-0.2")
+    assert model.fee(Decimal(100), Decimal(100), passive=False) == Decimal("0.3")
+
+
+def test_the_bps_fields_are_a_fee_schedule_and_a_schedule_given_twice_is_refused():
+    from oms.domain.sor.fees import parse_fees
+
+    schedule = parse_fees("A=taker:0.3bps,maker:-0.2bps")["A"]
+    old = VenueModel(maker_fee_bps=Decimal("-0.2"), taker_fee_bps=Decimal("0.3"))
+    assert old.schedule == schedule and VenueModel(fees=schedule).schedule == schedule
+    assert VenueModel().schedule is None and VenueModel().fee(Decimal(1), Decimal(1), False) == 0
+    assert old.with_fees(schedule).schedule == schedule
+    with pytest.raises(ValueError, match="not both"):
+        VenueModel(fees=schedule, taker_fee_bps=Decimal(1))
+    with pytest.raises(ValueError, match="already charges"):
+        old.with_fees(parse_fees("A=taker:0.003")["A"])
 
 
 @pytest.mark.parametrize("spec, word", [(":entry=1ms", "venue name"), ("A:latency=1ms", "KEY=VALUE"),
