@@ -12,7 +12,9 @@ under `--out` (`replay.report.write_report`). With `--kafka-prefix`, the journal
 is also published to the journal topic under that sandbox topic prefix.
 `oms whatif` replays recorded commands (a JSON-lines file, or the commands topic) with other default limits (`--limits`) or
 routes (`--routes`, `--default-venue`) and prints the orders that changed and the
-P&L delta (`replay.whatif`).
+P&L delta (`replay.whatif`): in process by default, or with `--kafka-prefix P`
+decided by a live worker and venue gateway under the sandbox topic prefix P
+(`entrypoints.whatif_sandbox`).
 """
 
 from __future__ import annotations
@@ -179,7 +181,10 @@ def whatif(
         help="what happened: a recorded journal file (default: the commands replayed with unchanged settings)")
                        ] = None,
     kafka_prefix: Annotated[Optional[str], typer.Option(
-        help="also publish the what-if journal under this sandbox topic prefix")] = None,
+        help="decide the what-if in a live worker and venue gateway under this sandbox topic prefix "
+             "(default: in process)")] = None,
+    settle_ms: Annotated[int, typer.Option(help="sandbox: wait for market data to reach the venues before a command")
+                         ] = 300,
     limits: Annotated[str, typer.Option(help="what-if default limits: name=value,... (e.g. max_order_qty=100)")
                       ] = "",
     routes: Annotated[str, typer.Option(help="what-if routing: INSTRUMENT=VENUE,...")] = "",
@@ -214,16 +219,23 @@ def whatif(
             changes["controls"] = Controls(defaults=parse_default_limits(limits))
         if routes or default_venue:
             changes["router"] = StaticRouter.parse(routes, default_venue or next(iter(models)), venues=models)
+        happened = None
         if journal is not None:
+            from replay.export import journal_from_file
+
+            happened = list(journal_from_file(journal))
+        market_data = list(load_files(files))
+        if kafka_prefix is not None:
+            result = _sandboxed(entry(ctx), kafka_prefix, recorded, market_data, actual, happened, seed, limits,
+                                routes, default_venue, settle_ms)
+        elif happened is not None:
             from dataclasses import replace as changed
 
-            from replay.export import journal_from_file
             from replay.whatif import against_journal
 
-            result = against_journal(journal_from_file(journal), recorded, load_files(files),
-                                     changed(actual, **changes))
+            result = against_journal(happened, recorded, market_data, changed(actual, **changes))
         else:
-            result = what_if(recorded, load_files(files), actual, **changes)
+            result = what_if(recorded, market_data, actual, **changes)
     except (OSError, ValueError) as exc:
         raise refused(exc, "whatif") from None
     e = entry(ctx)
@@ -233,15 +245,30 @@ def whatif(
     for c in result.changes:
         table.add_row(c.client_order_id, c.what, c.actual, c.whatif)
     e.console.print(table)
-    if kafka_prefix is not None and result.whatif is not None:
-        from replay.backtest import publish_journal
-        from streams.runtime import connect
-
-        rt = connect(e.settings.model_copy(update={"topic_prefix": kafka_prefix}))
-        rt.ensure_topics()
-        e.console.print(f"published {publish_journal(result.whatif, rt)} what-if journal events to {rt.topics.journal}")
     e.console.print(f"changes: {result.counts()}; fees {result.fees_actual} -> {result.fees_whatif}; "
                     f"P&L {result.pnl_actual} -> {result.pnl_whatif} (delta {result.pnl_delta})")
+
+
+def _sandboxed(e, prefix: str, recorded: list, market_data: list, actual, happened: list | None, seed: int,
+               limits: str, routes: str, default_venue: str | None, settle_ms: int):
+    """The what-if decided by a live worker and gateway under `prefix` (`entrypoints.whatif_sandbox`),
+    diffed against what happened: the recorded journal when given, else the commands run in process
+    with the unchanged settings."""
+    from entrypoints.whatif_sandbox import Sandbox, SandboxError, run_sandbox
+    from replay.backtest import Recorded, run_backtest
+    from replay.whatif import against_sandbox
+    from streams.runtime import connect
+
+    sandbox = Sandbox(prefix, actual.venues, seed, risk_defaults=limits, routes=routes,
+                      default_venue=default_venue, settle_s=settle_ms / 1000)
+    rt = connect(e.settings)
+    try:
+        journal = run_sandbox(e.settings, rt.bootstrap_servers, sandbox, recorded, market_data, e.console.print)
+    except SandboxError as exc:
+        raise CommandError("kafka-prefix", str(exc)) from None
+    if happened is None:
+        happened = run_backtest(market_data, Recorded(recorded), actual)
+    return against_sandbox(happened, journal, market_data)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
