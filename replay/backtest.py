@@ -248,7 +248,8 @@ class BacktestResult:
         return list(stats.values())
 
     def summary(self) -> dict:
-        """The headline numbers: P&L, max drawdown, fills, fees, fill ratio, mean slippage."""
+        """The headline numbers: P&L, max drawdown, fills, fees, fill ratio, mean slippage, denied orders,
+        requests that got no answer."""
         pnl = [p["pnl"] for p in self.pnl]
         peak, drawdown = None, Decimal(0)
         for value in pnl:
@@ -263,7 +264,8 @@ class BacktestResult:
                     fill_ratio=(filled / qty).quantize(Decimal("0.0001")) if qty else Decimal(0),
                     mean_slippage_bps=(sum(slips, Decimal(0)) / len(slips)).quantize(Decimal("0.01")) if slips
                     else Decimal(0),
-                    denied=sum(1 for e in self.journal if type(e).__name__ == "OrderDenied"))
+                    denied=sum(1 for e in self.journal if type(e).__name__ == "OrderDenied"),
+                    unanswered=self.unanswered)
 
 
 class _Runner:
