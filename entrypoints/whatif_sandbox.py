@@ -16,7 +16,8 @@ published as it comes; before a command that follows new market data it waits
 and waits until the engine has decided it and, if it went to a venue, the venue
 has answered (a journal event of its order after the decision). Then the rest
 of the market data, a last `settle_s`, the journal read to its end, and the
-processes stopped. The recorded commands keep their own ids and times, so the
+processes stopped. The sandbox prefix must not be the live one, and its journal
+must be empty (a fresh prefix per run). The recorded commands keep their own ids and times, so the
 sandbox journal is diffed against what happened order by order
 (`replay.whatif.against_sandbox`). A process that exits, or a command not
 settled within `timeout_s`, ends the run with an error naming it and the tail of
@@ -31,9 +32,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from entrypoints.supervisor import Processes
-from oms import ids
 from oms.config import Settings
-from oms.events import Event, JournalEvent, NewOrder, OrderDenied, OrderPendingCancel, OrderPendingReplace, OrderRouted
+from oms.events import Event, JournalEvent, OrderDenied, OrderPendingCancel, OrderPendingReplace, OrderRouted
 from oms.marketdata import MarketData
 from replay.models import VenueModel
 
@@ -91,12 +91,6 @@ def fees_spec(venues: Mapping[str, VenueModel]) -> str:
     return ";".join(parts)
 
 
-def _order_of(command: Event) -> str:
-    """The id of the order a command creates or names."""
-    client = command.client_order_id if isinstance(command, NewOrder) else command.orig_client_order_id
-    return ids.order_id(command.account, client)
-
-
 class _Journal:
     """The sandbox journal as it arrives: per order, its events in order; per command id, its decision."""
 
@@ -125,7 +119,7 @@ class _Journal:
             return False
         if isinstance(decision, OrderDenied):
             return True
-        last = self.events.get(_order_of(command), [])[-1]
+        last = self.events[decision.order_id][-1]
         return last.seq > decision.seq and not isinstance(last, _ASKING)
 
 
@@ -135,6 +129,8 @@ def run_sandbox(settings: Settings, bootstrap_servers: str, sandbox: Sandbox, co
     sandbox prefix (see the module docstring); returns the sandbox journal."""
     from streams.runtime import connect
 
+    if sandbox.prefix == settings.topic_prefix:
+        raise SandboxError(f"the sandbox prefix {sandbox.prefix!r} is the live topic prefix: give another one")
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", sandbox.prefix)
     fees = fees_spec(sandbox.venues)
     config = settings.with_(topic_prefix=sandbox.prefix, risk_defaults=sandbox.risk_defaults,
@@ -142,6 +138,11 @@ def run_sandbox(settings: Settings, bootstrap_servers: str, sandbox: Sandbox, co
                             home=settings.home / "sandboxes" / safe)
     runtime = connect(config)
     runtime.ensure_topics()
+    journal = _Journal(runtime)
+    journal.refresh(idle=1.0)
+    if journal.seen:
+        raise SandboxError(f"the sandbox prefix {sandbox.prefix!r} already has {journal.seen} journal events "
+                           f"(an earlier run): give a fresh prefix")
     producer = runtime.event_producer()
     commands = sorted(commands, key=lambda c: c.ts_event)
     market = list(market_data)
@@ -171,7 +172,6 @@ def run_sandbox(settings: Settings, bootstrap_servers: str, sandbox: Sandbox, co
         statuses = _venue_statuses(runtime)
         procs.wait_until(lambda: statuses() >= set(sandbox.venues), sandbox.start_timeout_s,
                          f"the status of venues {names} from the sandbox gateway")
-        journal = _Journal(runtime)
         fresh = False
         for command in commands:
             while i < len(market) and market[i].ts_event < command.ts_event:

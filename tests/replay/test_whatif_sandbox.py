@@ -23,10 +23,19 @@ def test_the_sandbox_passes_the_venue_models_fee_schedules_in_the_oms_venue_fees
         Sandbox("", venues)
 
 
+def test_the_sandbox_refuses_the_live_topic_prefix(tmp_path):
+    from entrypoints.whatif_sandbox import Sandbox, SandboxError, run_sandbox
+    from oms.config import Settings
+
+    settings = Settings(bootstrap_servers="127.0.0.1:1", topic_prefix="oms.", home=tmp_path)
+    with pytest.raises(SandboxError, match="live topic prefix"):
+        run_sandbox(settings, "127.0.0.1:1", Sandbox("oms.", VENUES), commands(), quotes())
+
+
 @pytest.mark.kafka
 def test_a_what_if_decided_by_a_live_worker_in_a_sandbox_prefix_gives_the_in_process_diff(
         bootstrap_servers, unique_name, tmp_path):
-    from entrypoints.whatif_sandbox import Sandbox, run_sandbox
+    from entrypoints.whatif_sandbox import Sandbox, SandboxError, run_sandbox
     from oms.config import Settings
     from replay.export import journal_from_topic
     from streams.runtime import connect
@@ -47,6 +56,8 @@ def test_a_what_if_decided_by_a_live_worker_in_a_sandbox_prefix_gives_the_in_pro
     assert denied.reason_code == "MAX_ORDER_QTY" and denied.client_order_id == "C0000002"
     written = list(journal_from_topic(connect(settings.with_(topic_prefix=sandbox.prefix))))
     assert sorted(e.event_id for e in written) == sorted(e.event_id for e in journal)
+    with pytest.raises(SandboxError, match="already has"):  # a prefix is used once
+        run_sandbox(settings, bootstrap_servers, sandbox, commands(), quotes())
 
 
 @pytest.mark.kafka
