@@ -10,7 +10,7 @@ from oms.domain.sor.fees import parse_fees
 from replay.backtest import BacktestConfig, Recorded, run_backtest
 from replay.models import VenueModel
 from replay.whatif import against_sandbox, what_if
-from tests.replay.test_export_whatif import VENUES, commands, quotes
+from tests.replay.test_export_whatif import VENUES, commands, quotes, whatif_files
 
 
 def test_the_sandbox_passes_the_venue_models_fee_schedules_in_the_oms_venue_fees_form():
@@ -63,26 +63,14 @@ def test_a_what_if_decided_by_a_live_worker_in_a_sandbox_prefix_gives_the_in_pro
 @pytest.mark.kafka
 def test_oms_whatif_with_a_kafka_prefix_prints_the_sandbox_diff(bootstrap_servers, unique_name, tmp_path, capsys,
                                                                monkeypatch):
-    import json
-
     from entrypoints.backtest import main
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers)
     monkeypatch.setenv("OMS_TOPIC_PREFIX", f"{unique_name}.live.")
     monkeypatch.setenv("OMS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("OMS_VENUE_FEES", raising=False)
-    lines = []
-    for c in commands():
-        record = {k: (v.value if hasattr(v, "value") else str(v) if isinstance(v, Decimal) else v)
-                  for k, v in c.__dict__.items()}
-        lines.append(json.dumps({"type": "NewOrder", **record}))
-    (tmp_path / "cmds.jsonl").write_text("\n".join(lines))
-    md = tmp_path / "md.csv"
-    md.write_text("type,ts,instrument,venue,bid_price,bid_size,ask_price,ask_size,price,size\n" + "".join(
-        f"quote,{q.ts_event},X,{q.venue},100.00,1000,100.02,1000,,\n" for q in quotes()))
 
-    status = main(["whatif", "--commands", str(tmp_path / "cmds.jsonl"), "--data", str(md), "--venue", "SIM-A",
-                   "--venue", "SIM-B", "--limits", "max_order_qty=1000", "--kafka-prefix", f"{unique_name}.whatif."])
+    status = main(whatif_files(tmp_path) + ["--kafka-prefix", f"{unique_name}.whatif."])
 
     out = capsys.readouterr().out
     assert status == 0, out
