@@ -38,6 +38,13 @@ DEFAULT_FEES = "SIM-A=taker:0.3bps,maker:-0.2bps;SIM-B=taker:0.2bps,maker:-0.1bp
 nor `OMS_VENUE_FEES` says otherwise."""
 
 
+def _text(value) -> str:
+    """A table cell: decimals in plain notation (a zero commission is 0.00000000, not 0E-8)."""
+    from decimal import Decimal
+
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
 def fee_schedules(fees: str | None, configured: str, sample_venues: bool) -> dict:
     """The fee schedules a backtest charges (`oms.domain.sor.parse_fees`): `--fees` when given, else
     `OMS_VENUE_FEES` (`configured`, the schedules the router weighs) when set, else the sample's for the
@@ -81,7 +88,7 @@ def backtest(
     instrument: Annotated[str, typer.Option(help="maker: the instrument it quotes")] = "AAPL",
     commands: Annotated[Optional[Path], typer.Option(help="recorded: a JSON-lines file of commands")] = None,
     venue: Annotated[Optional[List[str]], typer.Option("--venue", metavar="SPEC",
-                     help="NAME:entry=200us+-50us,md=100us,reject=0.01,fail=0,outage=START/END,"
+                     help="NAME:entry=200us+-50us,md=100us,reject=0.01,fail=0,fail_after=0.5,outage=START/END,"
                           "slippage_bps=..,impact_bps=.. (repeat; fees: --fees)")] = None,
     seed: Annotated[int, typer.Option(help="the seed of every model's draws")] = 0,
     out: Annotated[Path, typer.Option(help="where results, plots and report.html go")] = Path("backtest-out"),
@@ -144,14 +151,14 @@ def backtest(
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in result.summary().items():
-        table.add_row(name, str(value))
+        table.add_row(name, _text(value))
     e.console.print(table)
     stats = result.venue_stats()
     venues = Table(title="per venue")
     for name in stats[0]:
         venues.add_column(name, justify="right")
     for row in stats:
-        venues.add_row(*(str(v) for v in row.values()))
+        venues.add_row(*(_text(v) for v in row.values()))
     e.console.print(venues)
     if report.skipped:
         e.console.print(f"skipped {report.skipped} bad rows: " + "; ".join(str(b) for b in report.bad[:5]))
