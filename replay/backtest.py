@@ -50,7 +50,7 @@ from oms.domain.positions import reference_price
 from oms.domain.risk import AccountRisk, Controls
 from oms.domain.sor.fees import FeeSchedule
 from oms.events import (AmendOrder, CancelOrder, Event, ExecType, ExecutionReport, Fill, JournalEvent, NewOrder,
-                        OrderType, Quote, Side, TimeInForce, Trade, VenueAction, VenueRequest)
+                        OrderRejectReason, OrderType, Quote, Side, TimeInForce, Trade, VenueAction, VenueRequest)
 from oms.marketdata import MarketData
 from oms.routing import Router, StaticRouter, VenueGuard
 from oms.venues import breaker as breakers
@@ -63,8 +63,10 @@ __all__ = ["BacktestConfig", "BacktestResult", "Context", "Recorded", "Strategy"
 
 S = 1_000_000_000
 _VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND, _RECONNECT, _DEADLINE = range(7)
-LOST = "no answer from {venue} in {ms} ms and the venue does not hold the order ({status}): the request was lost"
+LOST = "no answer from {venue} in {ms} ms and the venue does not know the order (status query): the request was lost"
 """Reason of the rejection of a NEW that got no answer and that the venue's status query does not know."""
+REJECTED_THERE = "no answer from {venue} in {ms} ms; the venue rejected the order (status query)"
+"""Reason of the rejection of a NEW that got no answer and that the venue's status query says it rejected."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ class BacktestResult:
     breaker_opened: dict[str, int] = field(default_factory=dict)
     """Venue -> how many times its breaker opened."""
     reconciliations: list = field(default_factory=list)
-    """The `VenueReconciliation` of each reconnect after an outage, in time order."""
+    """The `VenueReconciliation` of each reconnect after an outage and of each unanswered request's
+    order at its deadline, in time order."""
     lost_reports: int = 0
     """Venue reports that never reached the OMS (sent while the venue was down, or answers an API failure lost)."""
     unanswered: int = 0
@@ -434,9 +437,9 @@ class _Runner:
             held = answer[0] if answer else None
             unknown = held is None or held.order_status.value == "REJECTED"
             if request.action is VenueAction.NEW and unknown and order.order_id in result.summary.in_flight.split():
-                status = "no status" if held is None else held.reason or held.order_status.value.lower()
-                reason = LOST.format(venue=name, ms=waited_ms, status=status)
-                reports.append(refusal(request, now, reason, "lost"))
+                lost = held is None or held.ord_rej_reason is OrderRejectReason.UNKNOWN_ORDER
+                reason = (LOST if lost else REJECTED_THERE).format(venue=name, ms=waited_ms)
+                reports.append(refusal(request, now, reason, "lost" if lost else "rejected-there"))
             elif request.action is not VenueAction.NEW and not unknown and held.order_status in WORKING:
                 self.resent.add(request.request_id)
                 self.sent[request.request_id] = sent

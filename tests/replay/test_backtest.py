@@ -304,3 +304,14 @@ def test_oms_backtest_takes_the_fee_schedules_in_the_oms_venue_fees_form(tmp_pat
     assert fee_schedules("SIM-A=taker:0.001", "SIM-A=taker:0.002", sample_venues=True) == parse_fees("SIM-A=taker:0.001")
     assert fee_schedules(None, "SIM-A=taker:0.002", sample_venues=True) == parse_fees("SIM-A=taker:0.002")
     assert fee_schedules(None, "", sample_venues=False) == {} and set(fee_schedules(None, "", True)) == {"SIM-A", "SIM-B"}
+
+
+def test_a_new_the_venue_rejected_but_whose_answer_was_lost_is_rejected_naming_the_status_query():
+    md = [quote(T0), quote(T0 + 200 * MS)]
+    config = BacktestConfig(venues={"SIM": VenueModel(failure_after_venue=1.0, reject_probability=1.0, **FAILING)},
+                            deadline_ns=100 * MS)
+    result = run_backtest(md, Once(Side.BUY, 100, "100.02"), config)
+
+    [order] = result.orders
+    assert order["status"] == "REJECTED"
+    assert order["reason"] == "no answer from SIM in 100 ms; the venue rejected the order (status query)"
