@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
@@ -138,11 +139,11 @@ def run_sandbox(settings: Settings, bootstrap_servers: str, sandbox: Sandbox, co
                             home=settings.home / "sandboxes" / safe)
     runtime = connect(config)
     runtime.ensure_topics()
+    used = _records(runtime, (runtime.topics.commands, runtime.topics.journal))
+    if used:
+        raise SandboxError(f"the sandbox prefix {sandbox.prefix!r} already has records ({used}; an earlier run): "
+                           f"give a fresh prefix")
     journal = _Journal(runtime)
-    journal.refresh(idle=1.0)
-    if journal.seen:
-        raise SandboxError(f"the sandbox prefix {sandbox.prefix!r} already has {journal.seen} journal events "
-                           f"(an earlier run): give a fresh prefix")
     producer = runtime.event_producer()
     commands = sorted(commands, key=lambda c: c.ts_event)
     market = list(market_data)
@@ -203,6 +204,16 @@ def run_sandbox(settings: Settings, bootstrap_servers: str, sandbox: Sandbox, co
         raise SandboxError(f"{exc}\n{logs}") from None
     finally:
         procs.stop_all()
+
+
+def _records(runtime, topics) -> str:
+    """The topics of `topics` holding records, with their end offsets summed over the partitions ("" if none)."""
+    consumer = runtime.event_consumer(f"sandbox-check-{uuid.uuid4().hex[:8]}", "sandbox", deadletter=False)
+    try:
+        ends = {topic: sum(consumer.end_offsets(topic).values()) for topic in topics}
+    finally:
+        consumer.close()
+    return ", ".join(f"{topic}: {end}" for topic, end in ends.items() if end)
 
 
 def _venue_statuses(runtime) -> Callable[[], set[str]]:
