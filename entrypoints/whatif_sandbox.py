@@ -16,8 +16,8 @@ published as it comes; before a command that follows new market data it waits
 and waits until the engine has decided it and, if it went to a venue, the venue
 has answered (a journal event of its order after the decision). Then the rest
 of the market data, a last `settle_s`, the journal read to its end, and the
-processes stopped. The sandbox prefix must not be the live one, and its journal
-must be empty (a fresh prefix per run). The recorded commands keep their own ids and times, so the
+processes stopped. The sandbox prefix must not be the live one, and its commands and
+journal topics must be empty (a fresh prefix per run). The recorded commands keep their own ids and times, so the
 sandbox journal is diffed against what happened order by order
 (`replay.whatif.against_sandbox`). A process that exits, or a command not
 settled within `timeout_s`, ends the run with an error naming it and the tail of
