@@ -12,7 +12,18 @@ position, slippage and impact, rejects, API failures, outages), and each venue
 has a circuit breaker (`oms.venues.breaker`) that failures open and successes
 close. While a venue is down its reports are lost (it keeps matching resting
 orders); when the outage ends the runner reconciles it (`oms.venues.reconcile`:
-missed fills re-sent, orders closed there closed here, strays canceled). A `Strategy` gets callbacks (`on_start`, `on_quote`, `on_trade`,
+missed fills re-sent, orders closed there closed here, strays canceled). A
+request the model fails gets no answer (the venue took it and the answer was
+lost, or it never reached the venue): at its deadline (`deadline_ns` after the
+engine sent it) the runner does what the live gateway does with a silent
+request - a breaker failure and a STATUS query for the order (the answer goes
+to the engine, which notes any disagreement as a VENUE_MISMATCH anomaly) - and
+reconciles the order with the venue's answer and executions: an order the venue
+took is acknowledged and its missed fills are booked; a NEW the venue does not
+hold is rejected with a reason naming the silence; a CANCEL or REPLACE of an
+order still working there is sent again under the same request id (the venue
+answers a request it already took with its first answer, and takes one it never
+saw; a request is failed once at most). A `Strategy` gets callbacks (`on_start`, `on_quote`, `on_trade`,
 `on_fill`, `on_timer`) with a `Context` and returns commands; `Recorded`
 replays recorded commands at their own times. Everything random is drawn from
 generators seeded by `config.seed` and the venue name, so the same seed and
@@ -37,25 +48,32 @@ from oms.domain.engine import RiskView, step
 from oms.domain.orders import ExternalOrders, Order
 from oms.domain.positions import reference_price
 from oms.domain.risk import AccountRisk, Controls
+from oms.domain.sor.fees import FeeSchedule
 from oms.events import (AmendOrder, CancelOrder, Event, ExecType, ExecutionReport, Fill, JournalEvent, NewOrder,
-                        OrderType, Quote, Side, TimeInForce, Trade, VenueAction, VenueRequest)
+                        OrderRejectReason, OrderType, Quote, Side, TimeInForce, Trade, VenueAction, VenueRequest)
 from oms.marketdata import MarketData
 from oms.routing import Router, StaticRouter, VenueGuard
 from oms.venues import breaker as breakers
 from oms.venues.gateway import refusal
-from oms.venues.reconcile import OmsOrder, reconcile
+from oms.venues.inflight import status_probe
+from oms.venues.reconcile import WORKING, OmsOrder, reconcile
 from replay.models import QueueExchange, VenueModel
 
 __all__ = ["BacktestConfig", "BacktestResult", "Context", "Recorded", "Strategy", "publish_journal", "run_backtest"]
 
 S = 1_000_000_000
-_VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND, _RECONNECT = range(6)
+_VENUE_REQUEST, _ENGINE_REPORT, _STRATEGY_DATA, _TIMER, _COMMAND, _RECONNECT, _DEADLINE = range(7)
+LOST = "no answer from {venue} in {ms} ms and the venue does not know the order (status query): the request was lost"
+"""Reason of the rejection of a NEW that got no answer and that the venue's status query does not know."""
+REJECTED_THERE = "no answer from {venue} in {ms} ms; the venue rejected the order (status query)"
+"""Reason of the rejection of a NEW that got no answer and that the venue's status query says it rejected."""
 
 
 @dataclass(frozen=True)
 class BacktestConfig:
     """What a backtest runs with. `venues`: name -> model (the router's catalogue); `router`: None means
-    the command's venue, else the first venue; `controls`: the risk controls (default limits unless given)."""
+    the command's venue, else the first venue; `controls`: the risk controls (default limits unless given);
+    `fees`: the venues' fee schedules."""
 
     venues: Mapping[str, VenueModel] = field(default_factory=lambda: {"SIM": VenueModel()})
     seed: int = 0
@@ -68,6 +86,12 @@ class BacktestConfig:
     """Period of the strategy's `on_timer` (None: no timer)."""
     sample_ns: int = S
     """Spacing of the P&L curve's points on the simulated clock."""
+    deadline_ns: int = 5 * S
+    """How long a request may go unanswered before the status query (the live gateway's default)."""
+    fees: Mapping[str, FeeSchedule] = field(default_factory=dict)
+    """Venue -> fee schedule (`oms.domain.sor.fees.parse_fees` of the `OMS_VENUE_FEES` form, the schedules
+    smart routing weighs), given to those venues' models (`VenueModel.with_fees`); a venue not named keeps
+    its model's own fees. Schedules of venues the backtest does not run are ignored."""
 
     def __post_init__(self) -> None:
         if not self.venues:
@@ -76,6 +100,11 @@ class BacktestConfig:
             raise ValueError(f"timer_ns: {self.timer_ns} is not positive")
         if self.sample_ns <= 0:
             raise ValueError(f"sample_ns: {self.sample_ns} is not positive")
+        if self.deadline_ns <= 0:
+            raise ValueError(f"deadline_ns: {self.deadline_ns} is not positive")
+        if self.fees:
+            object.__setattr__(self, "venues", {name: model.with_fees(self.fees[name]) if name in self.fees else model
+                                                for name, model in self.venues.items()})
 
 
 class Context:
@@ -179,9 +208,14 @@ class BacktestResult:
     breaker_opened: dict[str, int] = field(default_factory=dict)
     """Venue -> how many times its breaker opened."""
     reconciliations: list = field(default_factory=list)
-    """The `VenueReconciliation` of each reconnect after an outage, in time order."""
+    """The `VenueReconciliation` of each reconnect after an outage and of each unanswered request's
+    order at its deadline, in time order."""
     lost_reports: int = 0
-    """Venue reports that never reached the OMS (sent while the venue was down)."""
+    """Venue reports that never reached the OMS (sent while the venue was down, or answers an API failure lost)."""
+    unanswered: int = 0
+    """Requests that got no answer (API failures), each settled at its deadline."""
+    venues: dict = field(default_factory=dict)
+    """Venue name -> its simulated exchange as the run left it (`QueueExchange`: orders, fills)."""
 
     def journal_bytes(self) -> bytes:
         """The journal in Avro single-object encoding, each event prefixed by its length (4 bytes, big end)."""
@@ -217,7 +251,8 @@ class BacktestResult:
         return list(stats.values())
 
     def summary(self) -> dict:
-        """The headline numbers: P&L, max drawdown, fills, fees, fill ratio, mean slippage."""
+        """The headline numbers: P&L, max drawdown, fills, fees, fill ratio, mean slippage, denied orders,
+        requests that got no answer."""
         pnl = [p["pnl"] for p in self.pnl]
         peak, drawdown = None, Decimal(0)
         for value in pnl:
@@ -232,7 +267,8 @@ class BacktestResult:
                     fill_ratio=(filled / qty).quantize(Decimal("0.0001")) if qty else Decimal(0),
                     mean_slippage_bps=(sum(slips, Decimal(0)) / len(slips)).quantize(Decimal("0.01")) if slips
                     else Decimal(0),
-                    denied=sum(1 for e in self.journal if type(e).__name__ == "OrderDenied"))
+                    denied=sum(1 for e in self.journal if type(e).__name__ == "OrderDenied"),
+                    unanswered=self.unanswered)
 
 
 class _Runner:
@@ -263,6 +299,11 @@ class _Runner:
         self.arrival: dict[str, Decimal | None] = {}
         self.reconciliations: list = []
         self.lost = 0
+        self.unanswered = 0
+        self.silent: dict[str, int] = {}
+        """request id -> when the engine sent it, for requests the model failed (answered at their deadline)."""
+        self.resent: set[str] = set()
+        """Request ids sent again after a failure (not failed a second time)."""
         self.cash = Decimal(0)
         self.fees = Decimal(0)
         self.next_sample = None
@@ -317,10 +358,9 @@ class _Runner:
 
     def _book_fill(self, fill: Fill) -> None:
         venue = self.venues.get(fill.venue)
-        model = self.models.get(fill.venue)
         passive = venue.passive(fill.exec_id) if venue is not None else False
         notional = fill.quantity * fill.price
-        fee = model.fee(notional, passive) if model is not None else Decimal(0)
+        fee = fill.commission  # the venue's fee schedule, charged by the exchange on the fill
         sign = 1 if fill.side is Side.BUY else -1
         self.cash -= sign * notional
         self.fees += fee
@@ -342,24 +382,68 @@ class _Runner:
         b, admitted = breakers.admit(breakers.tick(self.breakers[name], self.config.breaker, now),
                                      self.config.breaker, now)
         self.breakers[name] = b
-        reason = None
         if request.action in (VenueAction.NEW, VenueAction.REPLACE) and not admitted:
-            reports = [refusal(request, now, f"venue {name} circuit open", "breaker-open")]
-        elif model.down(now) or (model.api_failure_probability and
-                                 self.rngs[name].random() < model.api_failure_probability):
-            reason = "venue unavailable (outage)" if model.down(now) else "venue API failure"
-            reports = [refusal(request, now, reason, "unavailable")]
-        else:
-            handler = {VenueAction.NEW: venue.submit, VenueAction.REPLACE: venue.amend,
-                       VenueAction.CANCEL: venue.cancel}.get(request.action, venue.status)
-            reports = handler(request, now)
-        if reason is not None:
-            was = b.effective.value
-            b = self.breakers[name] = breakers.failure(b, self.config.breaker, now, reason)
-            if b.effective.value == "OPEN" and was != "OPEN":
-                self.opened[name] = self.opened.get(name, 0) + 1
-        elif admitted:
-            self.breakers[name] = breakers.success(b, self.config.breaker, now)
+            self._reports(name, [refusal(request, now, f"venue {name} circuit open", "breaker-open")])
+            return
+        if model.down(now):
+            self._failure(name, "venue unavailable (outage)")
+            self._reports(name, [refusal(request, now, "venue unavailable (outage)", "unavailable")])
+            return
+        if (model.api_failure_probability and request.request_id not in self.resent
+                and self.rngs[name].random() < model.api_failure_probability):
+            if self.rngs[name].random() < model.failure_after_venue:
+                self.lost += len(self._handler(venue, request)(request, now))  # taken; the answer is lost
+            sent = self.sent.pop(request.request_id, now)
+            self.silent[request.request_id] = sent
+            self._push(max(sent + self.config.deadline_ns, now), _DEADLINE, request)
+            return
+        reports = self._handler(venue, request)(request, now)
+        if admitted:
+            self.breakers[name] = breakers.success(self.breakers[name], self.config.breaker, now)
+        self._reports(name, reports)
+
+    @staticmethod
+    def _handler(venue: QueueExchange, request: VenueRequest):
+        return {VenueAction.NEW: venue.submit, VenueAction.REPLACE: venue.amend,
+                VenueAction.CANCEL: venue.cancel}.get(request.action, venue.status)
+
+    def _failure(self, name: str, reason: str) -> None:
+        """A breaker failure at venue `name`; counts the breaker's opening."""
+        b = self.breakers[name]
+        was = b.effective.value
+        b = self.breakers[name] = breakers.failure(b, self.config.breaker, self.now, reason)
+        if b.effective.value == "OPEN" and was != "OPEN":
+            self.opened[name] = self.opened.get(name, 0) + 1
+
+    def _no_answer(self, request: VenueRequest) -> None:
+        """A failed request's deadline: a breaker failure, the STATUS query for its order (the answer goes to
+        the engine), and the order reconciled with that answer and the venue's executions since the request
+        (`oms.venues.reconcile`); then a NEW the venue does not hold is rejected, and a CANCEL or REPLACE of
+        an order still working there is sent again under its request id (see the module docstring)."""
+        name, now = request.venue, self.now
+        venue = self.venues[name]
+        sent = self.silent.pop(request.request_id)
+        self.unanswered += 1
+        waited_ms = (now - sent) // 1_000_000
+        self._failure(name, f"no answer to {request.request_id} in {waited_ms} ms")
+        answer = [r for r in venue.status(status_probe(request, now), now) if r.exec_type is ExecType.ORDER_STATUS]
+        order = self.orders.get(request.order_id)
+        reports = list(answer)
+        if order is not None:
+            result = reconcile(name, [OmsOrder.of_order(order)], answer, venue.fills(sent), ExternalOrders.REJECT,
+                               now)
+            self.reconciliations.append(result.summary)
+            reports += result.reports
+            held = answer[0] if answer else None
+            unknown = held is None or held.order_status.value == "REJECTED"
+            if request.action is VenueAction.NEW and unknown and order.order_id in result.summary.in_flight.split():
+                lost = held is None or held.ord_rej_reason is OrderRejectReason.UNKNOWN_ORDER
+                reason = (LOST if lost else REJECTED_THERE).format(venue=name, ms=waited_ms)
+                reports.append(refusal(request, now, reason, "lost" if lost else "rejected-there"))
+            elif request.action is not VenueAction.NEW and not unknown and held.order_status in WORKING:
+                self.resent.add(request.request_id)
+                self.sent[request.request_id] = sent
+                self._push(now + self.models[name].entry.draw(self.rngs[name]), _VENUE_REQUEST, request)
         self._reports(name, reports)
 
     def _reports(self, venue: str, reports: list[ExecutionReport]) -> None:
@@ -392,6 +476,8 @@ class _Runner:
             self._engine(payload)
         elif kind == _RECONNECT:
             self._reconcile(*payload)
+        elif kind == _DEADLINE:
+            self._no_answer(payload)
 
     def _reconcile(self, name: str, since: int) -> None:
         """After an outage: the venue's working orders and fills since it went down against the
@@ -472,7 +558,8 @@ class _Runner:
             self._advance(self.queue[0][0])
         self._sample(self.now)
         return BacktestResult(self.config, self.journal, self.fills, self._orders(), self.pnl, self.latencies,
-                              count, dict(self.opened), self.reconciliations, self.lost)
+                              count, dict(self.opened), self.reconciliations, self.lost, self.unanswered,
+                              dict(self.venues))
 
     def _orders(self) -> list[dict]:
         rows = []

@@ -20,9 +20,18 @@ size consumed once so no two orders fill from the same liquidity). What it adds:
   `slippage_bps` plus `impact_bps_per_unit` times its quantity (exact Decimal,
   rounded to the venue's `tick`).
 - `reject_probability` (the exchange's own draw), `api_failure_probability`
-  (a request fails before the venue sees it) and `outages` (windows in which the
-  venue is unavailable): failures feed the runner's circuit breaker.
-- Fees: `maker_fee_bps` and `taker_fee_bps` of a fill's notional (negative: a rebate).
+  (a request gets no answer: with probability `failure_after_venue` the venue
+  took it and its answer was lost, else the request was lost before the venue
+  saw it; the runner finds out which at the request's deadline, by a status
+  query and the reconciliation) and `outages` (windows in which the venue is
+  unavailable): failures feed the runner's circuit breaker.
+- Fees: the venue's fee schedule (`oms.domain.sor.fees.FeeSchedule`, the one
+  smart routing weighs: `OMS_VENUE_FEES` read by `parse_fees`), charged by the
+  exchange itself as each fill's commission - taker when the order took
+  liquidity on arrival, maker (negative: a rebate) when it filled resting - so
+  the journal carries it as the live venue gateway's would. The older
+  `maker_fee_bps` and `taker_fee_bps` fields still work: they are a schedule in
+  basis points (`VenueModel.schedule`); giving both forms is refused.
 
 Everything is pure and seeded: the same seed and inputs give the same draws.
 """
@@ -31,16 +40,18 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
-from oms.domain.sor.fees import Liquidity
+from oms.domain.sor.fees import FeeSchedule, FeeUnit, Liquidity
 from oms.events import ExecutionReport, OrderType, Quote, Side, Trade, VenueRequest
 from oms.venues.simulated import SimulatedExchange, SimulatedVenueConfig, VenueOrder
 
 __all__ = ["Latency", "Outage", "QueueExchange", "VenueModel", "parse_venue"]
 
 _BPS = Decimal("0.0001")
+_COMMISSION = Decimal(1).scaleb(-8)
+"""Commissions are kept to 8 places, as the simulated exchange reports them."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +113,14 @@ class VenueModel:
     market_data: Latency = Latency()
     reject_probability: float = 0.0
     api_failure_probability: float = 0.0
+    failure_after_venue: float = 0.5
+    """Of the API failures, the share where the venue took the request and only its answer was lost."""
     outages: tuple[Outage, ...] = ()
     slippage_bps: Decimal = Decimal(0)
     impact_bps_per_unit: Decimal = Decimal(0)
     tick: Decimal = Decimal("0.01")
+    fees: FeeSchedule | None = None
+    """The venue's fee schedule (None: `maker_fee_bps` and `taker_fee_bps`, if any, else no fees)."""
     maker_fee_bps: Decimal = Decimal(0)
     taker_fee_bps: Decimal = Decimal(0)
     queue_position: bool = True
@@ -113,15 +128,37 @@ class VenueModel:
     max_fill_fraction: Decimal = Decimal(1)
 
     def __post_init__(self) -> None:
-        for name in ("reject_probability", "api_failure_probability"):
+        for name in ("reject_probability", "api_failure_probability", "failure_after_venue"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: {getattr(self, name)} is not in [0, 1]")
+        if self.fees is not None and (self.maker_fee_bps or self.taker_fee_bps):
+            raise ValueError("fees: give a fee schedule or maker_fee_bps/taker_fee_bps, not both")
 
     def down(self, now: int) -> bool:
         return any(o.start_ns <= now < o.end_ns for o in self.outages)
 
-    def fee(self, notional: Decimal, passive: bool) -> Decimal:
-        return notional * (self.maker_fee_bps if passive else self.taker_fee_bps) * _BPS
+    @property
+    def schedule(self) -> FeeSchedule | None:
+        """The fee schedule the venue charges: `fees`, else the bps fields as one, else None (free)."""
+        if self.fees is not None:
+            return self.fees
+        if self.maker_fee_bps or self.taker_fee_bps:
+            return FeeSchedule(Decimal(self.taker_fee_bps), Decimal(self.maker_fee_bps), FeeUnit.BPS)
+        return None
+
+    def with_fees(self, fees: FeeSchedule) -> "VenueModel":
+        """This model charging `fees`; refused when it already has another schedule."""
+        if self.schedule is not None and self.schedule != fees:
+            raise ValueError(f"fees: the venue already charges {self.schedule}, not {fees}")
+        return replace(self, fees=fees, maker_fee_bps=Decimal(0), taker_fee_bps=Decimal(0))
+
+    def fee(self, quantity: Decimal, price: Decimal, passive: bool) -> Decimal:
+        """What a fill of `quantity` at `price` costs (negative: a rebate), as the exchange charges it."""
+        schedule = self.schedule
+        if schedule is None:
+            return Decimal(0)
+        return schedule.fee(quantity, price, Liquidity.MAKER if passive else Liquidity.TAKER).quantize(
+            _COMMISSION, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass
@@ -141,7 +178,7 @@ class QueueExchange(SimulatedExchange):
     def __init__(self, name: str, seed: int, model: VenueModel) -> None:
         super().__init__(name, seed, SimulatedVenueConfig(reject_probability=model.reject_probability,
                                                           max_fill_fraction=model.max_fill_fraction,
-                                                          fill_on_trades=True))
+                                                          fill_on_trades=True, fees=model.schedule))
         self.model = model
         self._queues: dict[str, _Queue] = {}
         self._passive: set[str] = set()
@@ -227,12 +264,12 @@ class QueueExchange(SimulatedExchange):
         return max(((px - move) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick, tick)
 
 
-_VENUE_KEYS = {"entry", "md", "reject", "fail", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",
+_VENUE_KEYS = {"entry", "md", "reject", "fail", "fail_after", "outage", "slippage_bps", "impact_bps", "maker_bps", "taker_bps",
                "tick", "queue", "max_fill_fraction"}
 
 
 def parse_venue(spec: str) -> tuple[str, VenueModel]:
-    """`SIM-A:entry=200us+-50us,md=100us,reject=0.01,fail=0.001,outage=START/END,slippage_bps=0.5,`
+    """`SIM-A:entry=200us+-50us,md=100us,reject=0.01,fail=0.001,fail_after=0.5,outage=START/END,slippage_bps=0.5,`
     `impact_bps=0.001,maker_bps=-0.2,taker_bps=0.3,tick=0.01,queue=on` → (name, model); every key optional.
     An outage's START/END are nanoseconds or ISO 8601 times (repeat `outage=` for several windows)."""
     from oms.clock import parse_time
@@ -253,8 +290,9 @@ def parse_venue(spec: str) -> tuple[str, VenueModel]:
         try:
             if key in ("entry", "md"):
                 options["entry" if key == "entry" else "market_data"] = Latency.parse(value)
-            elif key in ("reject", "fail"):
-                options["reject_probability" if key == "reject" else "api_failure_probability"] = float(value)
+            elif key in ("reject", "fail", "fail_after"):
+                options[{"reject": "reject_probability", "fail": "api_failure_probability",
+                         "fail_after": "failure_after_venue"}[key]] = float(value)
             elif key == "outage":
                 start, _, end = value.partition("/")
                 outages.append(Outage(parse_time(start), parse_time(end)))

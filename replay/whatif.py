@@ -10,7 +10,10 @@ quantity, venue and fees that changed, and the P&L delta. When the actual
 outcome is a recorded journal rather than a run, `orders_of_export` gives its
 orders in the same shape (`replay.export.export`), and `against_journal`
 compares that with the alternative run (P&L of both from their fills and the
-market data's last prices).
+market data's last prices). When the alternative was decided by a live engine
+in a sandbox topic prefix (`entrypoints.whatif_sandbox`), `against_sandbox`
+compares what happened (a run or a recorded journal) with the journal the
+sandbox engine wrote, with the same diff and the same P&L rule.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from oms.marketdata import MarketData
 from replay.backtest import BacktestConfig, BacktestResult, Recorded, run_backtest
 from replay.export import Export, export
 
-__all__ = ["Change", "WhatIf", "against_journal", "diff_orders", "orders_of_export", "what_if"]
+__all__ = ["Change", "WhatIf", "against_journal", "against_sandbox", "diff_orders", "orders_of_export", "what_if"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ def _denied(row: dict) -> bool:
     return row["status"] == "REJECTED" and row.get("venue") is None
 
 
+def _quantity(value: Decimal) -> str:
+    """A quantity as plain text, whatever its scale (200, not 200.00000000 as a journal read back gives it)."""
+    return format(Decimal(value).normalize(), "f")
+
+
 def diff_orders(actual: Iterable[dict], whatif: Iterable[dict]) -> list[Change]:
     """Order rows (client_order_id, status, venue, cum_qty, reason) of two outcomes → what changed."""
     a = {r["client_order_id"]: r for r in actual}
@@ -79,7 +87,7 @@ def diff_orders(actual: Iterable[dict], whatif: Iterable[dict]) -> list[Change]:
         elif x.get("venue") != y.get("venue"):
             changes.append(Change(cid, "venue_changed", str(x.get("venue")), str(y.get("venue"))))
         elif x["cum_qty"] != y["cum_qty"]:
-            changes.append(Change(cid, "fill_changed", str(x["cum_qty"]), str(y["cum_qty"])))
+            changes.append(Change(cid, "fill_changed", _quantity(x["cum_qty"]), _quantity(y["cum_qty"])))
     return changes
 
 
@@ -98,24 +106,50 @@ def _pnl(fills: Iterable[dict], marks: dict[str, Decimal]) -> Decimal:
     return cash + sum((q * marks[i] for i, q in positions.items() if q and i in marks), Decimal(0))
 
 
-def against_journal(journal: Iterable[Event], commands: Iterable[Event], market_data: Iterable[MarketData],
-                    alternative: BacktestConfig) -> WhatIf:
-    """What happened is a recorded journal (`journal`); `commands` are replayed over `market_data` with
-    `alternative`. Both P&Ls are the fills' cash plus the positions at the last reference price of the
-    market data, before fees; fees are the journal's commissions and the alternative's modelled fees."""
+def _marks(market_data: Iterable[MarketData]) -> dict[str, Decimal]:
+    """Instrument -> the reference price of its last market data event."""
     from oms.domain.positions import reference_price
 
-    market_data = list(market_data)
-    happened = export(journal)
-    run = run_backtest(market_data, Recorded(list(commands)), alternative)
     marks: dict[str, Decimal] = {}
     for event in market_data:
         price = reference_price(event)
         if price is not None:
             marks[event.instrument] = price
+    return marks
+
+
+def _commissions(exported: Export) -> Decimal:
+    return sum((f["commission"] for f in exported.fills), Decimal(0))
+
+
+def against_journal(journal: Iterable[Event], commands: Iterable[Event], market_data: Iterable[MarketData],
+                    alternative: BacktestConfig) -> WhatIf:
+    """What happened is a recorded journal (`journal`); `commands` are replayed over `market_data` with
+    `alternative`. Both P&Ls are the fills' cash plus the positions at the last reference price of the
+    market data, before fees; fees are the journal's commissions and the alternative's modelled fees."""
+    market_data = list(market_data)
+    happened = export(journal)
+    run = run_backtest(market_data, Recorded(list(commands)), alternative)
+    marks = _marks(market_data)
     return WhatIf(diff_orders(orders_of_export(happened), run.orders), _pnl(happened.fills, marks),
-                  _pnl(run.fills, marks), sum((f["commission"] for f in happened.fills), Decimal(0)),
-                  run.summary()["fees"], None, run)
+                  _pnl(run.fills, marks), _commissions(happened), run.summary()["fees"], None, run)
+
+
+def against_sandbox(happened: BacktestResult | Iterable[Event], sandbox_journal: Iterable[Event],
+                    market_data: Iterable[MarketData]) -> WhatIf:
+    """What happened - an in-process run of the recorded commands (`BacktestResult`) or a recorded
+    journal - against the journal a live engine wrote deciding the same commands in a sandbox prefix.
+    The diff is `diff_orders`; both P&Ls are the fills' cash plus the positions at the market data's
+    last reference prices, before fees; fees are the run's modelled fees or the journals' commissions."""
+    marks = _marks(market_data)
+    sandbox = export(sandbox_journal)
+    if isinstance(happened, BacktestResult):
+        orders, fills, fees = happened.orders, happened.fills, happened.summary()["fees"]
+    else:
+        exported = export(happened)
+        orders, fills, fees = orders_of_export(exported), exported.fills, _commissions(exported)
+    return WhatIf(diff_orders(orders, orders_of_export(sandbox)), _pnl(fills, marks), _pnl(sandbox.fills, marks),
+                  fees, _commissions(sandbox), happened if isinstance(happened, BacktestResult) else None, None)
 
 
 def what_if(commands: Iterable[Event], market_data: Iterable[MarketData], actual: BacktestConfig,

@@ -79,20 +79,26 @@ def test_a_recorded_journal_diffs_against_a_what_if_run():
     assert diff_orders(recorded, actual.orders) == []
 
 
-def test_oms_whatif_prints_the_changes(tmp_path, capsys):
-    from entrypoints.backtest import main
-
+def whatif_files(directory):
+    """`commands()` as a JSON-lines commands file and `quotes()` as a market data CSV under `directory`:
+    the arguments of `oms whatif` for them (limits and venues included)."""
     lines = []
     for c in commands():
         record = {k: (v.value if hasattr(v, "value") else str(v) if isinstance(v, Decimal) else v)
                   for k, v in c.__dict__.items()}
         lines.append(json.dumps({"type": "NewOrder", **record}))
-    (tmp_path / "cmds.jsonl").write_text("\n".join(lines))
-    md = tmp_path / "md.csv"
+    (directory / "cmds.jsonl").write_text("\n".join(lines))
+    md = directory / "md.csv"
     md.write_text("type,ts,instrument,venue,bid_price,bid_size,ask_price,ask_size,price,size\n" + "".join(
         f"quote,{q.ts_event},X,{q.venue},100.00,1000,100.02,1000,,\n" for q in quotes()))
-    status = main(["whatif", "--commands", str(tmp_path / "cmds.jsonl"), "--data", str(md), "--venue", "SIM-A",
-                   "--venue", "SIM-B", "--limits", "max_order_qty=1000"])
+    return ["whatif", "--commands", str(directory / "cmds.jsonl"), "--data", str(md), "--venue", "SIM-A",
+            "--venue", "SIM-B", "--limits", "max_order_qty=1000"]
+
+
+def test_oms_whatif_prints_the_changes(tmp_path, capsys):
+    from entrypoints.backtest import main
+
+    status = main(whatif_files(tmp_path))
     assert status == 0
     assert "denied_now" in capsys.readouterr().out
 
