@@ -210,29 +210,34 @@ def step(lookup: OrderLookup, event: Event, router: Router, now: int,
         # placements after a parent's first obey its account's risk controls, on the accounts as folded so far
         smart = replace(smart, controls=risk.controls, accounts=projection.accounts)
 
-    def take(items: list[Event]) -> None:
-        for item in items:
-            if isinstance(item, JournalEvent):
-                outcome.journal.append(item)
-                before = projection.orders.get(item.order_id) or lookup(item.order_id)
-                projection.apply(item)
-                after = projection.orders.get(item.order_id)
-                if after is not None and after is not before and item.seq > 0:
-                    take(_follow_up(after, item, projection.order, smart, now))
-            elif isinstance(item, VenueRequest):
-                if item.venue != SMART_VENUE:
-                    outcome.requests.append(item)
-            elif isinstance(item, Fill):
-                if not is_child(item.order_id):
-                    outcome.fills.append(item)
-            else:  # pragma: no cover - the aggregate decides only the three kinds above
-                raise TypeError(f"unexpected decision {type(item).__name__}")
-
-    take(decided)
+    _take(decided, outcome, projection, lookup, smart, now)
     outcome.orders = projection.orders
     if account_lookup is not None:
         outcome.accounts = projection.accounts
     return outcome
+
+
+def _take(items: list[Event], outcome: Outcome, projection: JournalProjection, lookup: OrderLookup,
+          smart: SmartRouting | None, now: int) -> None:
+    """Fold `items` into `outcome` in order, each applied journal event's follow-ups (`_follow_up`)
+    taken before the next item. A module function, not a closure of `step`: a closure that calls
+    itself is a reference cycle, left for the garbage collector after every step."""
+    for item in items:
+        if isinstance(item, JournalEvent):
+            outcome.journal.append(item)
+            before = projection.orders.get(item.order_id) or lookup(item.order_id)
+            projection.apply(item)
+            after = projection.orders.get(item.order_id)
+            if after is not None and after is not before and item.seq > 0:
+                _take(_follow_up(after, item, projection.order, smart, now), outcome, projection, lookup, smart, now)
+        elif isinstance(item, VenueRequest):
+            if item.venue != SMART_VENUE:
+                outcome.requests.append(item)
+        elif isinstance(item, Fill):
+            if not is_child(item.order_id):
+                outcome.fills.append(item)
+        else:  # pragma: no cover - the aggregate decides only the three kinds above
+            raise TypeError(f"unexpected decision {type(item).__name__}")
 
 
 def _follow_up(order: Order, event: JournalEvent, lookup: OrderLookup, smart: SmartRouting | None,
