@@ -16,7 +16,12 @@ client settings, each hop in a process of its own. After a warm-up of both it me
   -> execution report -> fill -> seen by the bench;
 * sustained rate: `--burst` orders sent as fast as possible, timed until every
   one has its fill, for both chains;
-* ratios pipeline / floor (p50, p99 per rate; throughput).
+* ratios pipeline / floor (p50, p99 per rate; throughput);
+* where each loop's time goes, per rate: the mean time of each phase of a
+  transaction of the order engine (`oms_loop_phase_seconds` of the worker:
+  wait for the first input, fetch the rest, begin, apply, send the offsets,
+  commit, store) and of a turn of the gateway that did work (market data, wait,
+  requests, tick, settle), beside the same phases of the floor's hops.
 
 Conditions are printed with the figures: the broker (started by this run, and
 how long before the first measurement, or external), the load average before
@@ -59,6 +64,7 @@ from oms.config import Settings
 from oms.ids import parent_of
 from bench.floor import Floor
 from entrypoints.supervisor import Processes
+from streams import metrics
 from streams.broker import LocalBroker
 from streams.client import OrderClient
 from streams.codec import encode_key
@@ -369,6 +375,47 @@ def floor_stamps(rt: Runtime, floor: Floor, cids: dict[str, int], seen_wall: dic
                   seen_wall[cid] // 1_000_000 if cid in seen_wall else None] for cid in cids}
 
 
+# ------------------------------------------------------------------ phases
+
+Phases = dict[str, dict[str, tuple[int, float]]]
+"""loop -> phase -> (count, seconds)."""
+
+
+def pipeline_phases(home: Path) -> Phases:
+    """`oms_loop_phase_seconds` of every live process of the run (order engine, venue gateway), by processor."""
+    out: Phases = {}
+    for endpoint in metrics.endpoints(home):
+        if not endpoint.alive:
+            continue
+        try:
+            samples = metrics.scrape(endpoint.url)
+        except OSError:
+            continue
+        sums = {(labels["processor"], labels["phase"]): value
+                for labels, value in samples.get("oms_loop_phase_seconds_sum", [])}
+        for labels, count in samples.get("oms_loop_phase_seconds_count", []):
+            key = (labels["processor"], labels["phase"])
+            out.setdefault(key[0], {})[key[1]] = (int(count), sums.get(key, 0.0))
+    return out
+
+
+def phase_means(before: Phases, after: Phases, names: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Loop (renamed by `names`, others left out) -> phase -> mean ms between two readings, with
+    "count": the transactions or turns in between (of the loop's first phase)."""
+    out: dict[str, dict[str, float]] = {}
+    for loop, name in names.items():
+        phases = after.get(loop, {})
+        row: dict[str, float] = {}
+        for phase, (count, seconds) in phases.items():
+            count0, seconds0 = before.get(loop, {}).get(phase, (0, 0.0))
+            if count > count0:
+                row.setdefault("count", count - count0)
+                row[phase] = 1000 * (seconds - seconds0) / (count - count0)
+        if row:
+            out[name] = row
+    return out
+
+
 # ------------------------------------------------------------------ the runs
 
 
@@ -380,6 +427,7 @@ class RunResult:
     latencies: list[float]
     hops: dict[str, list[float]]
     cpu: dict[str, float | None]
+    phases: dict[str, dict[str, float]]
 
     def figures(self) -> dict:
         lat = self.latencies
@@ -389,7 +437,7 @@ class RunResult:
             "max_ms": max(lat) if lat else float("nan"),
             "hops_p50_ms": {k: percentile(v, 50) for k, v in self.hops.items()},
             "hops_p99_ms": {k: percentile(v, 99) for k, v in self.hops.items()},
-            "cpu_percent": self.cpu,
+            "cpu_percent": self.cpu, "phases_mean_ms": self.phases,
         }
 
 
@@ -494,6 +542,9 @@ def main(argv: list[str] | None = None) -> None:
                 raise RuntimeError("floor warm-up fills did not arrive")
         console.print(f"warm-up: 20 orders through each chain after {time.perf_counter() - t:.1f}s")
 
+        loops = {"floor": {"transactional": "floor txn hop", "plain": "floor plain hop"},
+                 "pipeline": {f"{settings.topic_prefix}order-engine": "order engine", "venue-gateway": "gateway"}}
+        read_phases = {"floor": floor.phases, "pipeline": lambda: pipeline_phases(settings.home)}
         pids = {"broker": broker_pid, "worker": procs.procs["worker"].pid, "gateway": procs.procs["venue"].pid,
                 "floor txn hop": floor.pids.get("floor-transactional"), "floor plain hop": floor.pids.get("floor-plain")}
         for rate in rates:
@@ -504,11 +555,13 @@ def main(argv: list[str] | None = None) -> None:
             ):
                 meter = CpuMeter(pids)
                 meter.start()
+                phases_before = read_phases[name]()
                 sent, lat, wall = paced_run(send, flush, arrivals, f"{name[0]}{rate:g}", args.orders, rate,
                                             args.timeout)
                 cpu = meter.read()
+                phases = phase_means(phases_before, read_phases[name](), loops[name])
                 hops = hop_table(stamps(sent, wall))
-                runs.append(RunResult(name, rate, len(sent), lat, hops, cpu))
+                runs.append(RunResult(name, rate, len(sent), lat, hops, cpu, phases))
                 console.print(f"{name} at {rate:g}/s: {len(lat)}/{len(sent)} filled, p50 "
                               f"{percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, load {load_average()}")
 
@@ -517,9 +570,11 @@ def main(argv: list[str] | None = None) -> None:
                                                 ("pipeline", pipe_send, pipe_flush, fills)):
                 meter = CpuMeter(pids)
                 meter.start()
+                phases_before = read_phases[name]()
                 bursts[name] = burst_run(send, flush, arrivals, f"{name[0]}x", args.burst,
                                          max(args.timeout, args.burst / 5))
                 bursts[name]["cpu_percent"] = meter.read()
+                bursts[name]["phases_mean_ms"] = phase_means(phases_before, read_phases[name](), loops[name])
                 b = bursts[name]
                 console.print(f"{name} burst: {b['filled']}/{b['orders']} filled in {b['seconds']:.2f}s "
                               f"({b['filled_per_s']:.0f}/s; sending took {b['sending_s']:.2f}s)")
@@ -552,6 +607,20 @@ def ratio_rows(runs: list[RunResult], bursts: dict[str, dict]) -> dict[str, floa
     if "pipeline" in bursts and "floor" in bursts and bursts["floor"]["filled_per_s"]:
         out["throughput pipeline/floor"] = bursts["pipeline"]["filled_per_s"] / bursts["floor"]["filled_per_s"]
     return out
+
+
+def phase_table(runs: list[RunResult], bursts: dict[str, dict]) -> Table:
+    """Mean ms of each phase of a transaction (transactional hops) or a turn that did work (plain hops)."""
+    table = Table(title="where each loop's time goes: mean ms per transaction or turn (n: how many)")
+    for col in ("chain", "rate/s", "loop", "n", "phases (mean ms)"):
+        table.add_column(col, justify="left" if col == "phases (mean ms)" else "right")
+    rows = [(r.name, f"{r.rate:g}", r.phases) for r in runs]
+    rows += [(name, "burst", b.get("phases_mean_ms", {})) for name, b in bursts.items()]
+    for chain, rate, phases in rows:
+        for loop, row in phases.items():
+            text = "  ".join(f"{phase} {ms:.2f}" for phase, ms in row.items() if phase != "count")
+            table.add_row(chain, rate, loop, f"{row.get('count', 0):.0f}", text)
+    return table
 
 
 def report(console: Console, conditions: dict, runs: list[RunResult], bursts: dict[str, dict]) -> None:
@@ -589,6 +658,8 @@ def report(console: Console, conditions: dict, runs: list[RunResult], bursts: di
             bt.add_row(name, f"{b['filled']}/{b['orders']}", f"{b['seconds']:.2f}", f"{b['filled_per_s']:.0f}",
                        fmt(b["cpu_percent"].get("broker")))
         console.print(bt)
+
+    console.print(phase_table(runs, bursts))
 
     rt = Table(title="ratios (pipeline / floor, same run)")
     rt.add_column("ratio")

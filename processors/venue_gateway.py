@@ -306,6 +306,7 @@ def run_gateway(
         next_log = time.monotonic() + LOG_EVERY_S
         logged = GatewayStats()
         while not stop.is_set():
+            began = time.perf_counter()
             apply_controls(clock.now_ns())
             for _ in range(MAX_BATCH):
                 received = poll(marketdata, 0)
@@ -317,7 +318,9 @@ def run_gateway(
             due = core.next_due(clock.now_ns())
             if due is not None:
                 wait = min(wait, max(0.0, (due - clock.now_ns()) / 1e9))
+            polled = time.perf_counter()
             received = poll(requests, wait)
+            waited = time.perf_counter()
             for n in range(MAX_BATCH):
                 if n:  # poll only when it will be handled in this turn: a record polled is never dropped
                     received = poll(requests, 0)
@@ -327,6 +330,7 @@ def run_gateway(
                 if received is None:
                     break
                 core.on_request(received.topic, received.partition, received.offset, received.event, clock.now_ns())
+            handled = time.perf_counter()
             turn = core.tick(clock.now_ns())
             for name in turn.connected:
                 reconcile_now(name)
@@ -336,7 +340,12 @@ def run_gateway(
             released = core.release(clock.now_ns())
             if released:
                 publish(released)
+            ticked = time.perf_counter()
             outbox.settle(DELIVERY_WAIT_S)
+            if n or released:  # a turn that did work: where its time went
+                metrics.phases(PROCESSOR, (("marketdata", polled - began), ("wait", waited - polled),
+                                           ("requests", handled - waited), ("tick", ticked - handled),
+                                           ("settle", time.perf_counter() - ticked)))
             if time.monotonic() >= next_log:
                 next_log = time.monotonic() + LOG_EVERY_S
                 if core.stats != logged:

@@ -18,6 +18,7 @@ port, -1: none) and writes where in `<home>/run/<process>-<pid>.json`, which
 | `oms_venue_requests_queued`, `oms_venue_requests_in_flight` | gauge | venue | the same |
 | `oms_last_activity_timestamp_seconds` | gauge | processor | each commit / status |
 | `oms_processor_health` | enum | processor | the transactional processor's `health` |
+| `oms_loop_phase_seconds` | histogram | processor, phase | each transaction of a transactional processor (wait, fetch, begin, apply, send_offsets, commit, store) and each turn of the venue gateway |
 
 The hooks (`journaled`, `committed`, `dead_lettered`, `venue_status`,
 `processor_health`, `lag_reporter`) are cheap and never raise into the caller.
@@ -42,8 +43,8 @@ from oms.config import Settings
 from oms.events import Event, JournalEvent
 
 __all__ = [
-    "Endpoint", "activity", "committed", "dead_lettered", "endpoints", "journaled", "lag_reporter", "processor_health",
-    "scrape", "serve", "venue_status",
+    "Endpoint", "activity", "committed", "dead_lettered", "endpoints", "journaled", "lag_reporter", "phases",
+    "processor_health", "scrape", "serve", "venue_status",
 ]
 
 log = logging.getLogger("oms.metrics")
@@ -64,6 +65,9 @@ TOKENS = Gauge("oms_venue_rate_limit_tokens", "Rate-limit tokens left", ["venue"
 QUEUED = Gauge("oms_venue_requests_queued", "Requests waiting for tokens or a connection", ["venue"])
 IN_FLIGHT = Gauge("oms_venue_requests_in_flight", "Requests sent and not answered", ["venue"])
 LAST_ACTIVITY = Gauge("oms_last_activity_timestamp_seconds", "When the processor last did work", ["processor"])
+PHASE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 10.0)
+LOOP_PHASE = Histogram("oms_loop_phase_seconds", "Seconds one phase of a processing loop took (per transaction or turn)",
+                       ["processor", "phase"], buckets=PHASE_BUCKETS)
 HEALTH = Enum("oms_processor_health", "The transactional processor's health", ["processor"],
               states=["RUNNING", "RECOVERING", "FAILED"])
 
@@ -99,6 +103,13 @@ def committed(processor: str, inputs: int) -> None:
     TRANSACTIONS.labels(processor).inc()
     INPUTS.labels(processor).inc(inputs)
     LAST_ACTIVITY.labels(processor).set_to_current_time()
+
+
+@_safe
+def phases(processor: str, timings: Iterable[tuple[str, float]]) -> None:
+    """How long each phase of one transaction or turn of `processor`'s loop took (phase, seconds)."""
+    for phase, seconds in timings:
+        LOOP_PHASE.labels(processor, phase).observe(seconds)
 
 
 @_safe

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -251,6 +252,9 @@ class PartitionState:
 
 Handler = Callable[[PartitionState, Record], list[Output]]
 
+Call = tuple[str, Callable, tuple, "Remedy"]
+"""(name, transactional call, its arguments, the remedy when its retries run out)."""
+
 
 @dataclass
 class ProcessorStats:
@@ -300,15 +304,25 @@ class TransactionalProcessor:
         self._group_id = group_id
         self._consumer = Consumer({**processor_consumer_config(bootstrap_servers, group_id, transactional_id),
                                    **metrics.lag_config(group_id)})
-        self._producer = self._new_producer()
+        self._producer: Producer | None = None
+        self._calls: TransactionCalls | None = None
+        self._new_producer()
         self._to_restore: set[int] = set()
         self._consumer_failed: KafkaError | None = None
         """A fatal consumer error seen and not yet acted on (`_step` replaces the consumer)."""
         self._changelog_ends: dict[int, int] = {}
         """Changelog partition -> highest offset delivered in the current transaction."""
+        self._begun = False
+        """A transaction is begun and nothing is in it yet (begun right after the previous commit)."""
 
-    def _new_producer(self) -> Producer:
-        return Producer(transactional_producer_config(self._bootstrap, self._transactional_id))
+    def _new_producer(self) -> None:
+        """A new transactional producer, with a new thread for its transactional calls (the previous
+        producer's thread ends, or stays blocked on the producer given up)."""
+        if self._calls is not None:
+            self._calls.close()
+        self._producer = Producer(transactional_producer_config(self._bootstrap, self._transactional_id))
+        self._calls = TransactionCalls(f"{self.name}-txn")
+        self._begun = False
 
     # ---------------------------------------------------------- partitions
 
@@ -386,9 +400,12 @@ class TransactionalProcessor:
     def _step(self) -> None:
         # wait for the first message only, then take what is already fetched: a batch
         # never waits to fill up, so latency stays low at low rates
+        started = time.perf_counter()
         messages = self._consumer.consume(1, self.poll_timeout)
+        waited = time.perf_counter()
         if messages:
             messages += self._consumer.consume(self.batch_size - 1, 0)
+        timings = [("wait", waited - started), ("fetch", time.perf_counter() - waited)]
         if self._to_restore:
             partitions, self._to_restore = self._to_restore, set()
             try:
@@ -409,7 +426,7 @@ class TransactionalProcessor:
             return
         messages = [m for m in messages if m.error() is None]
         if messages:
-            self._process(messages)
+            self._process(messages, timings)
 
     def _note_errors(self, messages: list[Message]) -> None:
         """Keep a fatal consumer error for `_step` (whichever call consumed it: it is delivered once),
@@ -436,33 +453,50 @@ class TransactionalProcessor:
         self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
         self.health = replace(self.health, rebuilds=self.health.rebuilds + 1)
 
-    def _process(self, messages: list[Message]) -> None:
+    def _process(self, messages: list[Message], timings: list[tuple[str, float]]) -> None:
         staged: dict[bytes, bytes] = {}
+        changes: dict[int, dict[bytes, bytes]] = {}
         self._changelog_ends = {}
-        self._call("begin_transaction", self._producer.begin_transaction)
+        phase = _Phases(timings)
+        if not self._begun:
+            self._call("begin_transaction", self._producer.begin_transaction)
+            self._begun = True
+            phase.done("begin")
         try:
             for message in messages:
-                self._apply(message, staged)
+                self._apply(message, staged, changes)
+            self._write_changelog(changes)
         except KafkaException as exc:  # produce() refused: the producer is in an error state
             error = exc.args[0]
             raise TransactionFault("produce", error, remedy(error)) from exc
         except BufferError as exc:
             raise TransactionFault("produce", None, Remedy.ABORT, str(exc)) from exc
+        phase.done("apply")
         positions = self._consumer.position(self._consumer.assignment())
-        self._call("send_offsets_to_transaction", self._producer.send_offsets_to_transaction, positions,
-                   self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S)
-        # a commit that keeps timing out is in doubt: only a new producer's init_transactions settles it
-        self._call("commit_transaction", self._producer.commit_transaction, CALL_TIMEOUT_S,
-                   exhausted=Remedy.REBUILD)
+        # one hand-over to the call thread for the offsets, the commit and the next transaction's begin; a
+        # commit that keeps timing out is in doubt: only a new producer's init_transactions settles it
+        self._begun = False
+        inside = self._call_all([
+            ("send_offsets_to_transaction", self._producer.send_offsets_to_transaction,
+             (positions, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S), Remedy.ABORT),
+            ("commit_transaction", self._producer.commit_transaction, (CALL_TIMEOUT_S,), Remedy.REBUILD),
+        ], then=("begin_transaction", self._producer.begin_transaction))
+        self._begun = "begin_transaction" in inside
+        phase.done("commit")
+        phase.split("commit", inside)
         self._producer.poll(0)  # serve any delivery report still queued (a missed one only lowers a checkpoint)
         checkpoints = [(partition_key(p, keys.changelog_checkpoint()), str(offset + 1).encode())
                        for p, offset in self._changelog_ends.items()]
         self.store.write_batch(list(staged.items()) + checkpoints)  # one atomic write: state and checkpoint
+        phase.done("store")
         self.stats.transactions += 1
         metrics.committed(self.name, len(messages))
+        metrics.phases(self.name, phase.timings)
         self._committed()
 
-    def _apply(self, message: Message, staged: dict[bytes, bytes]) -> None:
+    def _apply(self, message: Message, staged: dict[bytes, bytes], changes: dict[int, dict[bytes, bytes]]) -> None:
+        """One input: the handler's outputs produced, its state changes staged (and kept in `changes`, the
+        batch's changelog records: the last value per key)."""
         record = Record.of(message)
         state = PartitionState(self.store, record.partition, staged)
         self.stats.inputs += 1
@@ -487,26 +521,67 @@ class TransactionalProcessor:
             self.stats.outputs += 1
         mark_applied(state, record)
         state.keep()
-        for key, value in state.written:
-            self._producer.produce(self.changelog, key=key, value=value, partition=record.partition,
-                                   on_delivery=self._delivered)
+        changes.setdefault(record.partition, {}).update(state.written)
+
+    def _write_changelog(self, changes: dict[int, dict[bytes, bytes]]) -> None:
+        """The batch's state changes to the changelog partition of the inputs that caused them: each key
+        once, with its last value (the changelog is compacted: the values in between were never committed
+        state). The last record of each partition reports its offset (`_delivered`: the checkpoint)."""
+        for partition, written in changes.items():
+            last = len(written) - 1
+            for i, (key, value) in enumerate(written.items()):
+                self._producer.produce(self.changelog, key=key, value=value, partition=partition,
+                                       on_delivery=self._delivered if i == last else None)
         self._producer.poll(0)
 
     # ------------------------------------------------------------ recovery
 
-    def _call(self, what: str, call: Callable, *args, exhausted: Remedy = Remedy.ABORT):
-        """One transactional call; a retriable error retries it (bounded, with backoff, while not
-        stopping), then escalates to `exhausted`; any other error raises its `TransactionFault`."""
+    def _call(self, what: str, call: Callable, *args, exhausted: Remedy = Remedy.ABORT) -> None:
+        """One transactional call (`_call_all` of one)."""
+        self._call_all([(what, call, args, exhausted)])
+
+    def _call_all(self, calls: list[Call], then: tuple[str, Callable] | None = None) -> dict[str, float]:
+        """Transactional calls in order, handed to the producer's call thread together (one hand-over
+        for all); returns the seconds each took there. A retriable error retries from the call that
+        failed on (bounded, with backoff, while not stopping), then escalates to that call's remedy
+        when exhausted; any other error raises its `TransactionFault`. `then` (what, call) runs after
+        all succeeded, on the same hand-over, if it can: its error is not raised (it is in the result
+        only when it succeeded, and the caller does it again later if it must)."""
         delay = BACKOFF_S[0]
-        for attempt in range(1, RETRIES + 1):
+        attempt = 0
+        took: dict[str, float] = {}
+        while True:
+            done: list[str] = []
+
+            def run() -> None:
+                for what, call, args, _ in calls:
+                    started = time.perf_counter()
+                    call(*args)
+                    took[what] = time.perf_counter() - started
+                    done.append(what)
+                if then is not None:
+                    started = time.perf_counter()
+                    try:
+                        then[1]()
+                        took[then[0]] = time.perf_counter() - started
+                    except KafkaException:
+                        pass  # done again, through `_call`, when it is needed
+
             try:
-                return _watched(what, call, *args)
+                self._calls.run(calls[0][0], run)
+                return took
+            except TransactionFault as hung:  # the watchdog: name the call that did not return
+                what = calls[len(done)][0] if len(done) < len(calls) else then[0]
+                raise TransactionFault(what, None, hung.remedy, hung.why) from hung
             except KafkaException as exc:
+                what, _, _, exhausted = calls[len(done)]
                 error = exc.args[0]
                 prescribed = remedy(error)
                 if prescribed is not Remedy.RETRY:
                     raise TransactionFault(what, error, prescribed) from exc
                 self._fault(what, str(error))
+                attempt = attempt + 1 if done == [] else 1  # each call has its own attempts
+                calls = calls[len(done):]
                 if attempt == RETRIES:
                     raise TransactionFault(what, error, exhausted) from exc
                 if self._stop.wait(delay):
@@ -514,6 +589,7 @@ class TransactionalProcessor:
                 delay = min(delay * 2, BACKOFF_S[1])
 
     def _recover(self, fault: TransactionFault) -> None:
+        self._begun = False
         self._fault(fault.call, fault.why, rebuild=fault.remedy is Remedy.REBUILD)
         if fault.remedy is Remedy.ABORT:
             log.warning("%s: aborting the transaction and rewinding to the committed offsets", self.name)
@@ -533,7 +609,7 @@ class TransactionalProcessor:
         """A new producer in place of the old one; every assigned partition restored from the changelog."""
         old, self._producer = self._producer, None
         self._close_producer(old)
-        self._producer = self._new_producer()
+        self._new_producer()
         self._init_transactions()
         self._to_restore |= {tp.partition for tp in self._consumer.assignment()}
         self.health = replace(self.health, rebuilds=self.health.rebuilds + 1)
@@ -545,17 +621,17 @@ class TransactionalProcessor:
         delay = BACKOFF_S[0]
         while True:
             try:
-                _watched("init_transactions", self._producer.init_transactions, CALL_TIMEOUT_S)
+                self._calls.run("init_transactions", self._producer.init_transactions, CALL_TIMEOUT_S)
                 return
             except TransactionFault as hung:
                 self._fault(hung.call, hung.why)
-                self._producer = self._new_producer()  # the hung one is left to its thread
+                self._new_producer()  # the hung one is left to its thread
             except KafkaException as exc:
                 error = exc.args[0]
                 self._fault("init_transactions", str(error))
                 if remedy(error) is Remedy.REBUILD:  # a fatal error leaves this producer unusable
                     self._close_producer(self._producer)
-                    self._producer = self._new_producer()
+                    self._new_producer()
             if self._stop.wait(delay):
                 raise Stopping()
             delay = min(delay * 2, BACKOFF_S[1])
@@ -632,11 +708,12 @@ class TransactionalProcessor:
         """Abort an open transaction and close both clients, each bounded in time."""
         if self._producer is not None:
             try:
-                _watched("abort_transaction", self._producer.abort_transaction, 1.0)
+                self._calls.run("abort_transaction", self._producer.abort_transaction, 1.0)
             except (KafkaException, TransactionFault):
                 pass  # none open, or the broker is away: it aborts it on its own
             self._close_producer(self._producer)
             self._producer = None
+            self._calls.close()
         _bounded(self._consumer.close, 10.0, f"{self.name}: consumer close")
 
     @staticmethod
@@ -646,29 +723,85 @@ class TransactionalProcessor:
         _bounded(producer.close, 5.0, "producer close")  # a producer hung in a call never returns here
 
 
-def _watched(what: str, call: Callable, *args):
-    """`call(*args)` with a watchdog. librdkafka does not always honour a transactional call's own
-    timeout (`send_offsets_to_transaction` was seen blocking until the broker came back): the call
-    runs in a helper thread, and if it has not returned `WATCHDOG_GRACE_S` after the call timeout,
-    the producer is given up (`Remedy.REBUILD`; the helper thread is left blocked on it)."""
-    outcome: list = []
+_PHASE_OF_CALL = {"send_offsets_to_transaction": "send_offsets", "commit_transaction": "commit",
+                  "begin_transaction": "begin_next"}
 
-    def run() -> None:
-        try:
-            outcome.append((True, call(*args)))
-        except BaseException as exc:  # handed back to the caller's thread
-            outcome.append((False, exc))
 
-    thread = threading.Thread(target=run, name=f"txn-{what}", daemon=True)
-    thread.start()
-    thread.join(CALL_TIMEOUT_S + WATCHDOG_GRACE_S)
-    if not outcome:
-        raise TransactionFault(what, None, Remedy.REBUILD,
-                               f"no answer within {CALL_TIMEOUT_S + WATCHDOG_GRACE_S:.0f}s")
-    ok, value = outcome[0]
-    if ok:
-        return value
-    raise value
+class _Phases:
+    """The durations of the phases of one transaction, in the order they ended."""
+
+    def __init__(self, timings: list[tuple[str, float]]) -> None:
+        self.timings = list(timings)
+        self._last = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings.append((phase, now - self._last))
+        self._last = now
+
+    def split(self, phase: str, inside: dict[str, float]) -> None:
+        """Replace `phase` by the calls it made on the call thread (`inside`: call -> seconds) and
+        "handover": the rest of its time, spent handing the calls over and getting the answer back."""
+        total = dict(self.timings).get(phase, 0.0)
+        self.timings = [t for t in self.timings if t[0] != phase]
+        self.timings += [(_PHASE_OF_CALL.get(call, call), seconds) for call, seconds in inside.items()]
+        self.timings.append(("handover", max(0.0, total - sum(inside.values()))))
+
+
+class TransactionCalls:
+    """The thread one transactional producer's calls run on, and their watchdog.
+
+    librdkafka does not always honour a transactional call's own timeout
+    (`send_offsets_to_transaction` was seen blocking until the broker came
+    back), so the loop never makes the call itself: `run` hands it to this
+    thread and waits at most `patience` (the call timeout plus
+    `WATCHDOG_GRACE_S`). A call that has not returned by then is given up with
+    `Remedy.REBUILD`, and so is the thread (left blocked on the producer given
+    up); every later `run` refuses at once. One thread serves all the calls of
+    one producer (a thread started per call cost a thread start and its
+    scheduling three times per transaction); the processor replaces it with the
+    producer (`close` lets it end)."""
+
+    def __init__(self, name: str, patience: float = CALL_TIMEOUT_S + WATCHDOG_GRACE_S) -> None:
+        self.patience = patience
+        self.hung: str | None = None
+        """The call given up on (the thread is still in it), or None."""
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            call, args, outcome, done = request
+            try:
+                outcome.append((True, call(*args)))
+            except BaseException as exc:  # handed back to the caller's thread
+                outcome.append((False, exc))
+            done.release()
+
+    def run(self, what: str, call: Callable, *args):
+        """`call(*args)` on this thread: its result, or its exception raised here; a `TransactionFault`
+        (`Remedy.REBUILD`) when it does not return within `patience`, or an earlier call did not."""
+        if self.hung is not None:
+            raise TransactionFault(what, None, Remedy.REBUILD, f"the producer is still blocked in {self.hung}")
+        outcome: list = []
+        done = threading.Lock()
+        done.acquire()
+        self._requests.put((call, args, outcome, done))
+        if not done.acquire(timeout=self.patience):
+            self.hung = what
+            raise TransactionFault(what, None, Remedy.REBUILD, f"no answer within {self.patience:.0f}s")
+        ok, value = outcome[0]
+        if ok:
+            return value
+        raise value
+
+    def close(self) -> None:
+        """Let the thread end once it is idle (at once, or when the call it is blocked in returns)."""
+        self._requests.put(None)
 
 
 def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
