@@ -71,6 +71,9 @@ from streams.codec import encode_key
 from streams.runtime import Runtime, connect
 
 INSTRUMENT = "AAPL"
+ACCOUNTS = 64
+"""Accounts the orders are spread over (by their number): a burst must stay under each account's open
+orders limit (500 by default), or its last orders are denied and never fill."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,7 +171,7 @@ def paced(count: int, rate: float):
 
 
 def send_order(client: OrderClient, cid: str, i: int) -> None:
-    client.new_order(account=f"B{i % 4}", client_order_id=cid, instrument=INSTRUMENT, side="BUY", quantity=1)
+    client.new_order(account=f"B{i % ACCOUNTS}", client_order_id=cid, instrument=INSTRUMENT, side="BUY", quantity=1)
 
 
 def latencies_ms(sent: dict[str, int], arrived: dict[str, int]) -> list[float]:
@@ -516,7 +519,7 @@ def main(argv: list[str] | None = None) -> None:
         clock = LiveClock()
 
         def floor_send(cid: str, i: int) -> None:
-            event = commands.new_order(clock, account=f"B{i % 4}", client_order_id=cid, instrument=INSTRUMENT,
+            event = commands.new_order(clock, account=f"B{i % ACCOUNTS}", client_order_id=cid, instrument=INSTRUMENT,
                                        side="BUY", quantity=1, trader="bench")
             producer.produce(floor.topics.commands, key=encode_key(cid), value=rt.codec.encode(rt.topics.commands,
                                                                                                    event))
