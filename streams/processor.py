@@ -21,6 +21,13 @@ is skipped. Handlers receive neutral `streams.records.Record`s; a handler that
 raises has its input dead-lettered (`streams.records.dead_letter`) and the
 processor goes on.
 
+A batch is every input already fetched (up to `batch_size`) after waiting for
+the first: one transaction however many. Its state changes go to the
+changelog once per key, with the last value. The transactional calls run on
+one thread per producer (`TransactionCalls`, the watchdog), and the end of a
+batch hands them over once: send the offsets, commit, and begin the next
+transaction. Each phase of a transaction is timed (`oms_loop_phase_seconds`).
+
 The loop survives the broker going away and coming back. Every transactional
 call has a timeout, and each failure is met as librdkafka's transactional API
 prescribes (`remedy`): a retriable error retries the same call (bounded, with
