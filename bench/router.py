@@ -10,7 +10,11 @@ walks most of the book; and the first decision after one venue's update
 is timed alone with `time.perf_counter_ns` after a warm-up, with the garbage
 collector off; the table gives p50, p99 and p99.9 in microseconds and whether
 p99 meets the target of 20 us, and the load average is printed at the start
-(p99 is sensitive to what else the machine runs). Beside it, the engine's whole
+(p99 is sensitive to what else the machine runs). A calibration row times,
+the same way in the same run, fixed pure-Python work (an integer loop) sized
+so that its p50 is the median decision's: its p99 is the tail this machine
+gives any call of that length (timer interrupts, a virtual CPU descheduled),
+so a decision whose p99 is near the calibration's has no tail of its own. Beside it, the engine's whole
 pure step for a new order, routed (a parent: risk, the decision, the
 `RoutingDecided` record and its children's events) and unrouted (static: one
 venue), on the seeded what-if flow of `replay.routing_flow` (in process, no broker).
@@ -103,6 +107,26 @@ def measure(n: int, warmup: int = 2000) -> dict[str, dict[str, float]]:
     return results
 
 
+def _loop(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def calibration(n: int, target_p50_us: float) -> dict[str, float]:
+    """Quantiles of `_loop` sized so that its p50 is about `target_p50_us`, timed like a decision."""
+    size = 100
+    while True:
+        p50 = _quantiles(_timed(2000, lambda _: _loop(size)))["p50_us"]
+        if p50 >= target_p50_us or size > 1_000_000:
+            break
+        size = max(size + 1, int(size * target_p50_us / max(p50, 0.1)))
+    result = _quantiles(_timed(n, lambda _: _loop(size)))
+    result["loop"] = size
+    return result
+
+
 def measure_steps(orders: int) -> dict[str, dict[str, float]]:
     """p50/p99 of the engine step for each new order of the what-if flow, static and smart (cost)."""
     from oms.routing import RoutingRules
@@ -126,6 +150,8 @@ def main() -> None:
     console.print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
                   f"({os.cpu_count()} CPUs; p99 grows with load)")
     decisions = measure(args.n, args.warmup)
+    median = sorted(r["p50_us"] for r in decisions.values())[len(decisions) // 2]
+    calibrated = calibration(args.n, median)
     steps = measure_steps(args.orders)
     table = Table(title=f"router decision (5 venues x 10 levels; target p99 <= {TARGET_P99_US:g} us) "
                         f"and engine step (us)")
@@ -134,6 +160,8 @@ def main() -> None:
     for case, r in decisions.items():
         table.add_row(case, f"{r['p50_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['p999_us']:.1f}",
                       "met" if r["target_met"] else "MISSED")
+    table.add_row(f"calibration: a pure-Python loop of the median p50 ({calibrated['loop']:,} steps)",
+                  f"{calibrated['p50_us']:.1f}", f"{calibrated['p99_us']:.1f}", f"{calibrated['p999_us']:.1f}", "")
     for case, r in steps.items():
         table.add_row(case, f"{r['p50_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['p999_us']:.1f}", "")
     console.print(table)
@@ -145,7 +173,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"load_average_start": load, "load_average_end": end, "target_p99_us": TARGET_P99_US,
-                       "decisions": decisions, "steps": steps}, out, indent=2)
+                       "decisions": decisions, "calibration": calibrated, "steps": steps}, out, indent=2)
 
 
 if __name__ == "__main__":
