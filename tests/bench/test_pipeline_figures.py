@@ -21,8 +21,8 @@ def test_hops_from_record_timestamps_skip_missing_stamps():
 
 
 def test_ratios_pipeline_over_floor_in_the_same_run():
-    floor = RunResult("floor", 50, 3, [10.0, 10.0, 20.0], {}, {})
-    pipe = RunResult("pipeline", 50, 3, [15.0, 15.0, 40.0], {}, {})
+    floor = RunResult("floor", 50, 3, [10.0, 10.0, 20.0], {}, {}, {})
+    pipe = RunResult("pipeline", 50, 3, [15.0, 15.0, 40.0], {}, {}, {})
     bursts = {"floor": {"filled_per_s": 1000.0}, "pipeline": {"filled_per_s": 300.0}}
     ratios = ratio_rows([floor, pipe], bursts)
     assert ratios["p50 pipeline/floor at 50/s"] == 1.5
