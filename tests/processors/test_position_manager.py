@@ -151,7 +151,7 @@ def test_a_fill_is_committed_only_once_its_state_is_in_the_changelog(bootstrap_s
     p.procs.start("worker", "tests.processors.faulty_worker")
     try:
         _journal_fill(p, account, "held-1", Decimal(5))
-        p.wait(lambda: _positions(p, key), 90, "the held fill's position")  # published, then stored (held)
+        p.wait(lambda: _positions(p, key), 180, "the held fill's position")  # published, then stored (held)
         time.sleep(3.0)  # six commit intervals of the worker while the state is held
         offsets = _offsets(p, app_id(p.rt.topics), p.rt.topics.journal)
         assert "holding the table write" in p.procs.log_tail("worker", 400)
@@ -163,6 +163,6 @@ def test_a_fill_is_committed_only_once_its_state_is_in_the_changelog(bootstrap_s
         after = [(e.quantity, e.fills) for e in _positions(p, key) if e.last_fill_id == "next-1"]
     finally:
         p.stop()
+    assert set(after) == {(Decimal(8), 2)}, f"the held fill was lost: {after}; (end, committed) of the journal {offsets}"
     assert list(offsets.values()) in ([(1, None)], [(1, 0)]), \
         f"(end, committed) {offsets}: the fill's offset was committed before its state was in the changelog"
-    assert set(after) == {(Decimal(8), 2)}, f"the held fill was lost: {after}"
