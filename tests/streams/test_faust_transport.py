@@ -1,0 +1,105 @@
+"""The faust transport's commit rule without a broker: a commit waits for every queued table write
+to be acknowledged, is skipped while one is not, and never happens again once one was refused.
+
+The app is a real faust app on `durable_transport`; the records are queued through a real topic's
+`send_soon` (what a table write does), and their delivery is played by resolving their futures, as
+faust does when the Kafka client reports it. The inner commit (to the broker) is replaced by a
+recorder, since no broker runs here; `tests/processors/test_position_manager.py` covers the whole
+path on a real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.tuples import TP, RecordMetadata
+
+from streams import faust_transport
+from streams.faust_transport import ChangelogNotDelivered, durable_transport
+
+TP0 = TP("journal", 0)
+
+
+def _app(failures: list[str]) -> faust.App:
+    app = faust.App("durable-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+    return durable_transport(app, on_changelog_failure=failures.append)
+
+
+def _metadata(offset: int) -> RecordMetadata:
+    return RecordMetadata(topic="durable-test-t-changelog", partition=0, topic_partition=TP("t", 0), offset=offset)
+
+
+@pytest.fixture
+def committed(monkeypatch) -> list[dict]:
+    """What reached the broker's commit (recorded instead of sent)."""
+    sent: list[dict] = []
+
+    async def commit(self, offsets):
+        sent.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit)
+    monkeypatch.setattr(faust_transport, "DELIVERY_WAIT_S", 0.2)
+    return sent
+
+
+def test_a_commit_waits_until_the_queued_table_writes_are_acknowledged(committed):
+    failures: list[str] = []
+
+    async def scenario():
+        app = _app(failures)
+        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
+        first = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
+        second = changelog.send_soon(key=b"0/offset/journal", value=b"7", partition=0)
+        commit = asyncio.ensure_future(app.consumer._commit({TP0: 8}))
+        await asyncio.sleep(0.05)
+        first.set_result(_metadata(0))
+        await asyncio.sleep(0.05)
+        assert not commit.done() and committed == []  # one write still on its way
+        second.set_result(_metadata(1))
+        return await commit
+
+    assert asyncio.run(scenario()) is True
+    assert committed == [{TP0: 8}]
+    assert failures == []
+
+
+def test_a_commit_is_skipped_while_a_write_is_not_acknowledged_and_made_by_a_later_one(committed):
+    failures: list[str] = []
+
+    async def scenario():
+        app = _app(failures)
+        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
+        slow = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
+        skipped = await app.consumer._commit({TP0: 8})
+        slow.set_result(_metadata(0))
+        return skipped, await app.consumer._commit({TP0: 9})
+
+    assert asyncio.run(scenario()) == (False, True)
+    assert committed == [{TP0: 9}]
+    assert failures == []
+
+
+def test_after_a_refused_write_nothing_is_committed_and_the_failure_is_reported(committed):
+    failures: list[str] = []
+
+    async def scenario():
+        app = _app(failures)
+        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
+        refused = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
+        refused.set_exception(RuntimeError("MessageSizeTooLarge"))
+        later = changelog.send_soon(key=b"p/A|X", value=b"state-2", partition=0)
+        later.set_result(_metadata(1))
+        first = await app.consumer._commit({TP0: 8})
+        second = await app.consumer._commit({TP0: 9})
+        with pytest.raises(ChangelogNotDelivered, match="MessageSizeTooLarge"):
+            await app.producer.delivered(0.1)
+        return first, second
+
+    assert asyncio.run(scenario()) == (False, False)
+    assert committed == []
+    assert len(failures) == 2 and "t-changelog[0] key b'p/A|X'" in failures[0]
+    assert "MessageSizeTooLarge" in failures[0]
