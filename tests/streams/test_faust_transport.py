@@ -23,9 +23,21 @@ from streams.faust_transport import ChangelogNotDelivered, durable_transport
 TP0 = TP("journal", 0)
 
 
-def _app(failures: list[str]) -> faust.App:
-    app = faust.App("durable-test", broker="kafka://127.0.0.1:1", web_enabled=False)
-    return durable_transport(app, on_changelog_failure=failures.append)
+class _Worker:
+    """A faust app on `durable_transport`, its table writes (queued as a table queues them) and its
+    commits; build it inside a running event loop."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        app = faust.App("durable-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+        self.app = durable_transport(app, on_changelog_failure=self.failures.append)
+        self._changelog = self.app.topic("t-changelog", key_type=bytes, value_type=bytes)
+
+    def write(self, key: bytes, value: bytes = b"state"):
+        return self._changelog.send_soon(key=key, value=value, partition=0)
+
+    async def commit(self, offset: int) -> bool:
+        return await self.app.consumer._commit({TP0: offset})
 
 
 def _metadata(offset: int) -> RecordMetadata:
@@ -47,59 +59,49 @@ def committed(monkeypatch) -> list[dict]:
 
 
 def test_a_commit_waits_until_the_queued_table_writes_are_acknowledged(committed):
-    failures: list[str] = []
-
     async def scenario():
-        app = _app(failures)
-        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
-        first = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
-        second = changelog.send_soon(key=b"0/offset/journal", value=b"7", partition=0)
-        commit = asyncio.ensure_future(app.consumer._commit({TP0: 8}))
+        worker = _Worker()
+        first, second = worker.write(b"p/A|X"), worker.write(b"0/offset/journal", b"7")
+        commit = asyncio.ensure_future(worker.commit(8))
         await asyncio.sleep(0.05)
         first.set_result(_metadata(0))
         await asyncio.sleep(0.05)
         assert not commit.done() and committed == []  # one write still on its way
         second.set_result(_metadata(1))
-        return await commit
+        return worker, await commit
 
-    assert asyncio.run(scenario()) is True
+    worker, done = asyncio.run(scenario())
+    assert done is True
     assert committed == [{TP0: 8}]
-    assert failures == []
+    assert worker.failures == []
 
 
 def test_a_commit_is_skipped_while_a_write_is_not_acknowledged_and_made_by_a_later_one(committed):
-    failures: list[str] = []
-
     async def scenario():
-        app = _app(failures)
-        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
-        slow = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
-        skipped = await app.consumer._commit({TP0: 8})
+        worker = _Worker()
+        slow = worker.write(b"p/A|X")
+        skipped = await worker.commit(8)
         slow.set_result(_metadata(0))
-        return skipped, await app.consumer._commit({TP0: 9})
+        return worker, skipped, await worker.commit(9)
 
-    assert asyncio.run(scenario()) == (False, True)
+    worker, skipped, done = asyncio.run(scenario())
+    assert (skipped, done) == (False, True)
     assert committed == [{TP0: 9}]
-    assert failures == []
+    assert worker.failures == []
 
 
 def test_after_a_refused_write_nothing_is_committed_and_the_failure_is_reported(committed):
-    failures: list[str] = []
-
     async def scenario():
-        app = _app(failures)
-        changelog = app.topic("t-changelog", key_type=bytes, value_type=bytes)
-        refused = changelog.send_soon(key=b"p/A|X", value=b"state", partition=0)
-        refused.set_exception(RuntimeError("MessageSizeTooLarge"))
-        later = changelog.send_soon(key=b"p/A|X", value=b"state-2", partition=0)
-        later.set_result(_metadata(1))
-        first = await app.consumer._commit({TP0: 8})
-        second = await app.consumer._commit({TP0: 9})
+        worker = _Worker()
+        worker.write(b"p/A|X").set_exception(RuntimeError("MessageSizeTooLarge"))
+        worker.write(b"p/A|X", b"state-2").set_result(_metadata(1))
+        results = await worker.commit(8), await worker.commit(9)
         with pytest.raises(ChangelogNotDelivered, match="MessageSizeTooLarge"):
-            await app.producer.delivered(0.1)
-        return first, second
+            await worker.app.producer.delivered(0.1)
+        return worker, results
 
-    assert asyncio.run(scenario()) == (False, False)
+    worker, results = asyncio.run(scenario())
+    assert results == (False, False)
     assert committed == []
-    assert len(failures) == 2 and "t-changelog[0] key b'p/A|X'" in failures[0]
-    assert "MessageSizeTooLarge" in failures[0]
+    assert len(worker.failures) == 2 and "t-changelog[0] key b'p/A|X'" in worker.failures[0]
+    assert "MessageSizeTooLarge" in worker.failures[0]
