@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     console = Console(width=130)
     clock = LiveClock()
     settings, rt, external, broker_pid = open_bench("positions")
-    conditions = {"broker": broker_condition(external, broker_pid, "the burst"), "partitions": settings.partitions,
-                  "fills": args.fills, "accounts": args.accounts, "load_before": load_average()}
+    conditions: dict = {"partitions": settings.partitions, "fills": args.fills, "accounts": args.accounts}
     procs = Processes(settings, rt.bootstrap_servers)
     view = producer = None
     try:
@@ -87,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
 
         burst = [fill(str(n), accounts[n % len(accounts)], INSTRUMENTS[n // len(accounts) % 2], clock.now_ns())
                  for n in range(args.fills)]
+        conditions.update(broker=broker_condition(external, broker_pid, "the burst"), load_before=load_average())
         started = time.monotonic()
         for event in burst:
             producer.send(rt.topics.journal, event.account, event)
