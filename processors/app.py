@@ -101,7 +101,7 @@ class Progress:
     `handled` counts the journal records it has finished with (applied, skipped
     or dead-lettered); `assigned` is the journal partitions faust gives it
     (refreshed each second on the event loop); `halted` is set, with the reason,
-    when the agent stopped for good (a failed publish)."""
+    when the agent stopped for good (a failed publish, a refused table changelog write)."""
 
     handled: int = 0
     assigned: frozenset[int] = field(default_factory=frozenset)
@@ -154,9 +154,15 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
+
+    def halt(reason: str) -> None:
+        if progress.halted is None:
+            progress.halted = reason
+            log.error("%s halted: %s", POSITION_MANAGER, reason)
+
     # read committed records only (never a fill of a transaction the engine aborted), and commit an
     # input offset only once the table writes made before are in their changelog topics
-    durable_transport(app, on_changelog_failure=lambda reason: halt(reason))
+    durable_transport(app, on_changelog_failure=halt)
 
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
@@ -171,11 +177,6 @@ def create_app(
     marks = app.GlobalTable(
         "marks", partitions=BY_NAME["marketdata"].partition_count(settings.partitions), options=table_options, **RAW
     )
-
-    def halt(reason: str) -> None:
-        if progress.halted is None:
-            progress.halted = reason
-            log.error("%s halted: %s", POSITION_MANAGER, reason)
 
     async def send_dead_letter(record: Record, error: str, processor: str, *, alert: bool = False) -> None:
         letter = dead_letter(record, error, processor, clock.now_ns())
