@@ -25,13 +25,26 @@ WARNING for undecodable bytes), leaves the state as it was, marks the input
 applied and goes on. Then the effects, publish before commit: the `Position`
 is sent and its delivery awaited, and only then is the new state written to
 the table together with the input's applied offset (`streams.idempotence`,
-the guard the engine's processor uses; faust flushes these changelog writes
-before it commits the input offset). A crash between the two re-reads the
-input and applies it again to the old state: the same event is published
-again and the compacted view is unchanged. A failed publish is not the
-input's fault and is not dead-lettered: the agent halts (`Progress.halted`)
-without advancing, and the worker's liveness check stops the process for its
-supervisor to restart it from the committed state.
+the guard the engine's processor uses). A table write only queues its
+changelog record; faust's own commit does not wait for it, so the app runs on
+`streams.faust_transport.durable_transport`, which commits an input offset
+only once every changelog record queued before is acknowledged by the broker
+(acks=all): a worker killed at any point leaves a committed offset whose
+inputs' state is all in the changelog, and its successor restores that state
+and re-reads the inputs after it. A crash between publish and store re-reads
+the input and applies it again to the old state: the same event is published
+again and the compacted view is unchanged. This stays inside faust's model (no
+second consumer, no transactions): the wait runs in faust's commit task, so
+the agent never waits for the changelog. A failed publish is not the input's
+fault and is not dead-lettered: the agent halts (`Progress.halted`) without
+advancing, and the worker's liveness check stops the process for its
+supervisor to restart it from the committed state. A changelog write the
+broker refused halts it the same way, and no offset is committed after it;
+one limit remains: a later changelog write of the same partition that did
+get through (a refusal of one batch only; a slow broker is waited for, up to
+faust's 20-minute producer request timeout, far beyond the liveness check)
+can carry an applied offset past the lost write, whose fill would then be
+skipped on restart.
 """
 
 from __future__ import annotations
@@ -53,7 +66,7 @@ from oms.events import Event
 from oms.routing import Router, StaticRouter
 from oms.state import dump_position, load_position
 from streams.codec import Codec, DecodeError, make_codec
-from streams.faust_transport import read_committed
+from streams.faust_transport import durable_transport
 from streams.idempotence import already_applied, mark_applied, partition_scope
 from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
@@ -88,7 +101,7 @@ class Progress:
     `handled` counts the journal records it has finished with (applied, skipped
     or dead-lettered); `assigned` is the journal partitions faust gives it
     (refreshed each second on the event loop); `halted` is set, with the reason,
-    when the agent stopped for good (a failed publish)."""
+    when the agent stopped for good (a failed publish, a refused table changelog write)."""
 
     handled: int = 0
     assigned: frozenset[int] = field(default_factory=frozenset)
@@ -141,7 +154,15 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
-    read_committed(app)  # never see the records of a transaction the engine aborted
+
+    def halt(reason: str) -> None:
+        if progress.halted is None:
+            progress.halted = reason
+            log.error("%s halted: %s", POSITION_MANAGER, reason)
+
+    # read committed records only (never a fill of a transaction the engine aborted), and commit an
+    # input offset only once the table writes made before are in their changelog topics
+    durable_transport(app, on_changelog_failure=halt)
 
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
@@ -216,15 +237,16 @@ def create_app(
     @app.agent(journal_in, name=POSITION_MANAGER)
     async def position_manager(stream):
         async for event in stream.events():
+            if progress.halted is not None:  # a changelog write failed: write nothing more
+                await asyncio.Event().wait()  # the worker stops the process
             record = Record.of_faust(event.message)
             applied = partition_scope(position_state, record.partition)
             if not already_applied(applied, record):
                 try:
                     await manage_position(record)
                 except Exception as exc:  # the broker refused a publish: not the input's fault
-                    progress.halted = (f"publishing for {record.topic}[{record.partition}]@{record.offset} "
-                                       f"failed: {type(exc).__name__}: {exc}")
-                    log.error("%s halted: %s", POSITION_MANAGER, progress.halted)
+                    halt(f"publishing for {record.topic}[{record.partition}]@{record.offset} "
+                         f"failed: {type(exc).__name__}: {exc}")
                     await asyncio.Event().wait()  # advance no further; the worker stops the process
                 mark_applied(applied, record)
             progress.handled += 1

@@ -17,8 +17,8 @@ handled. Stuck means the journal grew (by more than a commit marker) while
 the position manager handled nothing, for longer than `WorkerOptions.liveness_timeout_s`; a quiet journal
 (no growth, so no lag) is healthy however long it lasts, and while the broker
 does not answer there is no evidence either way (the clock starts again when
-it does). A position manager that halted (a publish the broker refused) is
-stuck at once. Then the worker logs an ERROR and exits non-zero (hard, if a
+it does). A position manager that halted (a publish or a table changelog
+write the broker refused) is stuck at once. Then the worker logs an ERROR and exits non-zero (hard, if a
 blocked event loop keeps faust from stopping); the state is sound on restart:
 the engine's is committed with its transactions, the position manager
 publishes before it stores and re-applies idempotently. One limit: a journal

@@ -1,51 +1,150 @@
-"""The faust side's Kafka client settings: the position manager reads committed data only.
+"""The faust side's Kafka transport: committed data in, and no input offset committed before the
+table writes made so far are in their changelog topics.
 
-faust-streaming builds its worker consumer `read_uncommitted` unless the app
-itself runs exactly-once, so an at-least-once faust agent would see the
-records of transactions the order engine aborted (a handler fault, a broker
-outage) — fills that never happened. `read_committed(app)` gives a faust app a
-transport whose worker consumer reads `read_committed`, like every other
-consumer of the OMS. Call it right after creating the app, before any topic
-or agent touches `app.transport`. It also hands the app the process's SASL/TLS
-client security (`streams.security.faust_credentials`), so faust's clients
-authenticate like the confluent-kafka ones.
+Reading. faust-streaming builds its worker consumer `read_uncommitted`
+unless the app itself runs exactly-once, so an at-least-once faust agent
+would see the records of transactions the order engine aborted (a handler
+fault, a broker outage) — fills that never happened. This transport's worker
+consumer reads `read_committed`, like every other consumer of the OMS.
+
+Committing. A faust table write (`table[key] = value`) only queues a
+changelog record in faust's producer buffer (`Table.send_changelog` ->
+`Topic.send_soon` -> `ProducerBuffer.put`); a background task hands it to
+the Kafka client later. faust's at-least-once commit
+(`Consumer._commit_offsets`) flushes before it commits, but that flush does
+not wait for those records: `ProducerBuffer.flush_atmost` returns once 0.1 s
+pass without one leaving the buffer, does not count the record the
+background task is handing over, and the Kafka client's flush
+(`AIOKafkaProducer.flush`) ignores failed deliveries. So the offset of an
+input whose state writes were still queued was committed, and a kill -9 lost
+the writes: the next owner restored a state without them and never read the
+input again. Here the producer keeps every queued record until the broker
+acknowledged it (acks=all, faust's default), and the consumer commits only
+once every record queued before the commit started is acknowledged: an input
+is acknowledged to faust after its handler made its table writes, so they are
+among those records. Waiting does not hold the agents up (the commit runs in
+its own task); while the broker does not acknowledge within
+`DELIVERY_WAIT_S`, that commit is skipped and the inputs are committed by a
+later one (or re-read by the next owner: at-least-once). A record the broker
+refused is fatal: the changelog misses a write, so nothing is ever committed
+again in this process and `on_changelog_failure` is told, for the worker to
+stop and its successor to resume from the last sound commit.
+
+Call `durable_transport(app, ...)` right after creating the app, before any
+topic or agent touches `app.transport`. It also hands the app the process's
+SASL/TLS client security (`streams.security.faust_credentials`), so faust's
+clients authenticate like the confluent-kafka ones.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from typing import Any, Callable, Mapping
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.tuples import TP, FutureMessage
 
 from streams.security import faust_credentials
 
-__all__ = ["read_committed"]
+__all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "durable_transport"]
+
+log = logging.getLogger("oms.worker")
+
+DELIVERY_WAIT_S = 30.0
+"""How long one commit waits for the queued table writes to be acknowledged before it is skipped."""
 
 
-class _ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+class ChangelogNotDelivered(RuntimeError):
+    """The broker refused a table write (or it was cancelled): its changelog misses a record."""
+
+
+class _DurableProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer that remembers every queued record (`send_soon`: table
+    changelog writes) until the broker acknowledges it, and the first one that failed."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._undelivered: set[FutureMessage] = set()
+        self.failure: ChangelogNotDelivered | None = None
+
+    def send_soon(self, fut: FutureMessage) -> None:
+        self._undelivered.add(fut)
+        fut.add_done_callback(self._on_done)
+        super().send_soon(fut)
+
+    def _on_done(self, fut: FutureMessage) -> None:
+        self._undelivered.discard(fut)
+        self._note_failure(fut)
+
+    def _note_failure(self, fut: FutureMessage) -> None:
+        error = "cancelled" if fut.cancelled() else fut.exception()
+        if error is not None and self.failure is None:
+            message = fut.message
+            self.failure = ChangelogNotDelivered(
+                f"{message.channel.get_topic_name()}[{message.partition}] key {message.key!r}: {error}")
+
+    async def delivered(self, timeout: float) -> bool:
+        """Wait until every record queued so far is acknowledged: True when they are, False when
+        `timeout` passed first; raises `ChangelogNotDelivered` once any queued record failed."""
+        pending = list(self._undelivered)
+        if pending:
+            done, _ = await asyncio.wait(pending, timeout=timeout)
+            for fut in done:
+                self._note_failure(fut)
+        if self.failure is not None:
+            raise self.failure
+        return all(fut.done() for fut in pending)
+
+
+class _DurableConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any):
         consumer = super()._create_worker_consumer(transport)
         consumer._isolation_level = "read_committed"  # aiokafka hands it to its fetcher at start()
         return consumer
 
 
-class _ReadCommittedConsumer(faust_aiokafka.Consumer):
+class _DurableConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return _DurableConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        producer = self.app.producer
+        if not isinstance(producer, _DurableProducer):
+            raise TypeError("the app's producer must come from durable_transport(app)")
+        try:
+            if not await producer.delivered(DELIVERY_WAIT_S):
+                log.warning("table writes not acknowledged within %.0fs: offsets %s not committed this time",
+                            DELIVERY_WAIT_S, dict(offsets))
+                return False
+        except ChangelogNotDelivered as exc:
+            reason = f"a table write was not delivered to its changelog, no offset is committed any more: {exc}"
+            log.error("%s", reason)
+            self.transport.on_changelog_failure(reason)
+            return False
+        return await super()._commit(offsets)
 
 
-class _ReadCommittedTransport(faust_aiokafka.Transport):
-    Consumer = _ReadCommittedConsumer
+def _ignore(reason: str) -> None:
+    pass
 
 
-def read_committed(app: faust.App) -> faust.App:
-    """Make `app`'s worker consumer read committed records only, with the process's client
-    security; returns the app."""
+class _DurableTransport(faust_aiokafka.Transport):
+    Consumer = _DurableConsumer
+    Producer = _DurableProducer
+    on_changelog_failure: Callable[[str], None] = staticmethod(_ignore)
+
+
+def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], None] = _ignore) -> faust.App:
+    """Give `app` the transport of this module and the process's client security; returns the app.
+    `on_changelog_failure(reason)` is called (at each refused commit) once a table write failed."""
     if app._transport is not None:
-        raise RuntimeError("read_committed(app) must run before anything uses app.transport")
+        raise RuntimeError("durable_transport(app) must run before anything uses app.transport")
     credentials = faust_credentials()
     if credentials is not None:
         app.conf.broker_credentials = credentials
-    app.transport = _ReadCommittedTransport(app.conf.broker_consumer, app)
+    transport = _DurableTransport(app.conf.broker_consumer, app)
+    transport.on_changelog_failure = on_changelog_failure
+    app.transport = transport
     return app

@@ -8,7 +8,7 @@ cluster). The process installs them once, at its entry point, through
 consumers, readers, the transactional processor, admin clients) — carries
 them, so no caller has to thread credentials through. `faust_credentials()`
 gives the same settings in faust's (aiokafka's) terms for the position
-manager's app (`streams.faust_transport.read_committed`).
+manager's app (`streams.faust_transport.durable_transport`).
 """
 
 from __future__ import annotations

@@ -1,20 +1,26 @@
 """The position manager on a real broker: no update vanishes, failures are dead-lettered and the
-agent goes on, and a stuck faust side stops the worker non-zero.
+agent goes on, a stuck faust side stops the worker non-zero, and no journal offset is committed
+before the table writes it caused are in the changelog.
 
-The worker runs as a process with faults injected by fill id (`tests.processors.faulty_worker`:
-`boom*` makes the fold raise, `hang*` blocks the event loop); everything else is the real worker.
-Fills are crafted and written straight to the journal (`order.events`) under a unique prefix.
+The worker runs as a process with faults injected (`tests.processors.faulty_worker`: `boom*` fills
+make the fold raise, `hang*` fills block the event loop, the table writes of `HOLD*` accounts are
+held on their way to the Kafka client); everything else is the real worker. Fills are crafted and
+written straight to the journal (`order.events`) under a unique prefix.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from oms.events import OrderFilled
+from processors.app import app_id
 from tests.pipeline import Pipeline
 from tests.builders import order_filled
 
@@ -122,3 +128,41 @@ def test_fills_of_an_aborted_transaction_never_reach_positions(bootstrap_servers
             (Decimal(4), 1, "committed-1")}
     finally:
         p.stop()
+
+
+def _offsets(p: Pipeline, group: str, topic: str) -> dict[int, tuple[int, int | None]]:
+    """Per partition of `topic` that holds records: (end offset, the group's committed offset or None)."""
+    reader = p.rt.reader(group)
+    try:
+        ends = {n: end for n, end in reader.end_offsets(topic).items() if end > 0}
+        committed = reader.consumer.committed([TopicPartition(topic, n) for n in ends], timeout=30)
+    finally:
+        reader.close()
+    return {tp.partition: (ends[tp.partition], tp.offset if tp.offset >= 0 else None) for tp in committed}
+
+
+def test_a_fill_is_committed_only_once_its_state_is_in_the_changelog(bootstrap_servers, tmp_path):
+    """The worker is killed while a fill's table writes (its position state and its applied offset)
+    are held between faust and the Kafka client, several commit intervals after the fill was handled
+    and its `Position` published: the fill's journal offset must not have been committed, so the
+    restarted worker reads the fill again and the next fill lands on a position that holds both."""
+    p, account = Pipeline.start(bootstrap_servers, f"ph{uuid4().hex[:8]}.", tmp_path, worker=False), "HOLD-1"
+    key = f"{account}|AAPL"
+    p.procs.start("worker", "tests.processors.faulty_worker")
+    try:
+        _journal_fill(p, account, "held-1", Decimal(5))
+        p.wait(lambda: _positions(p, key), 180, "the held fill's position")  # published, then stored (held)
+        time.sleep(3.0)  # six commit intervals of the worker while the state is held
+        offsets = _offsets(p, app_id(p.rt.topics), p.rt.topics.journal)
+        assert "holding the table write" in p.procs.log_tail("worker", 400)
+        p.procs.kill("worker", signal.SIGKILL)
+        p.procs.start_worker()
+
+        _journal_fill(p, account, "next-1", Decimal(3))
+        p.wait(lambda: any(e.last_fill_id == "next-1" for e in _positions(p, key)), 180, "the next fill's position")
+        after = [(e.quantity, e.fills) for e in _positions(p, key) if e.last_fill_id == "next-1"]
+    finally:
+        p.stop()
+    assert set(after) == {(Decimal(8), 2)}, f"the held fill was lost: {after}; (end, committed) of the journal {offsets}"
+    assert list(offsets.values()) in ([(1, None)], [(1, 0)]), \
+        f"(end, committed) {offsets}: the fill's offset was committed before its state was in the changelog"

@@ -1,0 +1,107 @@
+"""The faust transport's commit rule without a broker: a commit waits for every queued table write
+to be acknowledged, is skipped while one is not, and never happens again once one was refused.
+
+The app is a real faust app on `durable_transport`; the records are queued through a real topic's
+`send_soon` (what a table write does), and their delivery is played by resolving their futures, as
+faust does when the Kafka client reports it. The inner commit (to the broker) is replaced by a
+recorder, since no broker runs here; `tests/processors/test_position_manager.py` covers the whole
+path on a real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.tuples import TP, RecordMetadata
+
+from streams import faust_transport
+from streams.faust_transport import ChangelogNotDelivered, durable_transport
+
+TP0 = TP("journal", 0)
+
+
+class _Worker:
+    """A faust app on `durable_transport`, its table writes (queued as a table queues them) and its
+    commits; build it inside a running event loop."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        app = faust.App("durable-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+        self.app = durable_transport(app, on_changelog_failure=self.failures.append)
+        self._changelog = self.app.topic("t-changelog", key_type=bytes, value_type=bytes)
+
+    def write(self, key: bytes, value: bytes = b"state"):
+        return self._changelog.send_soon(key=key, value=value, partition=0)
+
+    async def commit(self, offset: int) -> bool:
+        return await self.app.consumer._commit({TP0: offset})
+
+
+def _metadata(offset: int) -> RecordMetadata:
+    return RecordMetadata(topic="durable-test-t-changelog", partition=0, topic_partition=TP("t", 0), offset=offset)
+
+
+@pytest.fixture
+def committed(monkeypatch) -> list[dict]:
+    """What reached the broker's commit (recorded instead of sent)."""
+    sent: list[dict] = []
+
+    async def commit(self, offsets):
+        sent.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_commit", commit)
+    monkeypatch.setattr(faust_transport, "DELIVERY_WAIT_S", 0.2)
+    return sent
+
+
+def test_a_commit_waits_until_the_queued_table_writes_are_acknowledged(committed):
+    async def scenario():
+        worker = _Worker()
+        first, second = worker.write(b"p/A|X"), worker.write(b"0/offset/journal", b"7")
+        commit = asyncio.ensure_future(worker.commit(8))
+        await asyncio.sleep(0.05)
+        first.set_result(_metadata(0))
+        await asyncio.sleep(0.05)
+        assert not commit.done() and committed == []  # one write still on its way
+        second.set_result(_metadata(1))
+        return worker, await commit
+
+    worker, done = asyncio.run(scenario())
+    assert done is True
+    assert committed == [{TP0: 8}]
+    assert worker.failures == []
+
+
+def test_a_commit_is_skipped_while_a_write_is_not_acknowledged_and_made_by_a_later_one(committed):
+    async def scenario():
+        worker = _Worker()
+        slow = worker.write(b"p/A|X")
+        skipped = await worker.commit(8)
+        slow.set_result(_metadata(0))
+        return worker, skipped, await worker.commit(9)
+
+    worker, skipped, done = asyncio.run(scenario())
+    assert (skipped, done) == (False, True)
+    assert committed == [{TP0: 9}]
+    assert worker.failures == []
+
+
+def test_after_a_refused_write_nothing_is_committed_and_the_failure_is_reported(committed):
+    async def scenario():
+        worker = _Worker()
+        worker.write(b"p/A|X").set_exception(RuntimeError("MessageSizeTooLarge"))
+        worker.write(b"p/A|X", b"state-2").set_result(_metadata(1))
+        results = await worker.commit(8), await worker.commit(9)
+        with pytest.raises(ChangelogNotDelivered, match="MessageSizeTooLarge"):
+            await worker.app.producer.delivered(0.1)
+        return worker, results
+
+    worker, results = asyncio.run(scenario())
+    assert results == (False, False)
+    assert committed == []
+    assert len(worker.failures) == 2 and "t-changelog[0] key b'p/A|X'" in worker.failures[0]
+    assert "MessageSizeTooLarge" in worker.failures[0]
