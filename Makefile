@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gateway
 	$(BIN)/python -m bench.fix $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).fix.json)
 	$(BIN)/python -m bench.scale $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).scale.json)
+	$(BIN)/python -m bench.positions $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).positions.json)
+	$(BIN)/python -m bench.router $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).router.json)
+	$(BIN)/python -m bench.routed $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).routed.json)
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 clean:
