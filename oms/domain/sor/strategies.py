@@ -128,10 +128,9 @@ class _Split(NamedTuple):
         return f"split by depth {plain(self.total)} shown: {parts}"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """A strategy's answer: the children to send, each venue considered with its score, and why
-    (`reason`: text, or a value that words itself with `str`)."""
+    (`reason`: text, or a value that words itself with `str`). A named tuple: made on every decision."""
 
     strategy: str
     children: tuple[Child, ...]
@@ -182,7 +181,7 @@ class _SweepOrder:
     `schedules` the fee schedules it was worked out with. Kept with its book (`_sweep_order`), used from
     one thread."""
 
-    __slots__ = ("entries", "scores", "schedules", "_heap", "_levels", "_buy", "_with_fee")
+    __slots__ = ("entries", "scores", "schedules", "_heap", "_levels", "_buy", "_with_fee", "_considered")
 
     def __init__(self, book: ConsolidatedBook, side: Side, schedules: tuple[FeeSchedule, ...], with_fee: bool):
         self.entries: list[tuple[Decimal, str, Decimal]] = []
@@ -192,6 +191,7 @@ class _SweepOrder:
         self._with_fee = with_fee
         self._levels: dict[str, tuple[tuple[Level, ...], object]] = {}
         self._heap = []
+        self._considered: dict[tuple, tuple[tuple[Score, ...], int]] = {}
         note = "price net of taker fee" if with_fee else "best price, then taker fee"
         for (venue, venue_book), schedule in zip(book.venues.items(), schedules):
             levels = venue_book.asks if buy else venue_book.bids
@@ -212,6 +212,19 @@ class _SweepOrder:
             net = price * factor + addend
             return (net if self._buy else -net, venue, index)
         return (price if self._buy else -price, terms, venue, index)
+
+    def considered(self, closed: Mapping[str, str]) -> tuple[tuple[Score, ...], int]:
+        """(each venue's score, the closed ones first with why, and the number of open venues) with
+        the venues in `closed` closed; kept per closed set (a few at most: breakers change seldom)."""
+        key = tuple(closed.items())
+        found = self._considered.get(key)
+        if found is None:
+            shut = [Score(venue, None, f"circuit open: {closed[venue]}") for venue in self.scores if venue in closed]
+            opened = [score for venue, score in self.scores.items() if venue not in closed]
+            found = (tuple(shut + opened), len(opened))
+            if len(self._considered) < 16:
+                self._considered[key] = found
+        return found
 
     def walk(self) -> Iterator[tuple[Decimal, str, Decimal]]:
         """Every level in order: those merged already, then merging on while the caller asks."""
@@ -238,7 +251,7 @@ def _sweep_order(book: ConsolidatedBook, side: Side, fees: Mapping[str, FeeSched
     return book.derived(key, lambda: _SweepOrder(book, side, schedules, with_fee))
 
 
-def _sweep(want: Want, order: _SweepOrder, closed: Mapping[str, str],
+def _sweep(want: Want, order: _SweepOrder, closed: Mapping[str, str], open_venues: int,
            by_price: bool) -> tuple[dict[str, tuple[Decimal, Decimal]], Decimal]:
     """Take displayed liquidity of open venues within the limit in `order`: venue -> (quantity, worst
     price taken), and the quantity left. A walk of the levels it takes (and of those it skips), not of
@@ -250,7 +263,6 @@ def _sweep(want: Want, order: _SweepOrder, closed: Mapping[str, str],
     if left <= 0:
         return taken, left
     past: set[str] = set()
-    open_venues = len(order.scores) - sum(1 for venue in order.scores if venue in closed)
     for price, venue, size in order.walk():
         if venue in closed:
             continue
@@ -302,20 +314,13 @@ def _sweeping(name: str, with_fee: bool) -> Strategy:
     def strategy(want: Want, book: ConsolidatedBook, stats: VenueStatistics, closed: Mapping[str, str],
                  fees: Mapping[str, FeeSchedule]) -> Decision:
         order = _sweep_order(book, want.side, fees, with_fee)
-        considered = []
-        opened = []
-        for venue, score in order.scores.items():
-            if venue in closed:
-                considered.append(Score(venue, None, f"circuit open: {closed[venue]}"))
-            else:
-                opened.append(score)
-        considered += opened
-        taken, left = _sweep(want, order, closed, by_price=not with_fee)
+        considered, open_venues = order.considered(closed)
+        taken, left = _sweep(want, order, closed, open_venues, by_price=not with_fee)
         post_at = next(iter(taken), None) or _fallback_venue(want, book, closed, fees)
         children = _children(want, taken, left, post_at)
         if not children:
-            return Decision(name, (), tuple(considered), "no open venue to route to")
-        return Decision(name, children, tuple(considered), _Swept(taken, left, post_at))
+            return Decision(name, (), considered, "no open venue to route to")
+        return Decision(name, children, considered, _Swept(taken, left, post_at))
     strategy.__name__ = name
     return strategy
 
