@@ -25,7 +25,9 @@ WARNING for undecodable bytes), leaves the state as it was, marks the input
 applied and goes on. Then the effects, publish before commit: the `Position`
 is sent and its delivery awaited, and only then is the new state written to
 the table together with the input's applied offset (`streams.idempotence`,
-the guard the engine's processor uses). A table write only queues its
+the guard the engine's processor uses). A journal event that moves no position
+(most of them: acknowledgements, routing, cancels) writes nothing, not even its
+applied offset: read again after a restart, it is a no-op again. A table write only queues its
 changelog record; faust's own commit does not wait for it, so the app runs on
 `streams.faust_transport.durable_transport`, which commits an input offset
 only once every changelog record queued before is acknowledged by the broker
@@ -211,28 +213,31 @@ def create_app(
         await delivery  # delivered before the state (and the applied offset) is written
         position_state[update.stored_key] = update.state
 
-    async def manage_position(record: Record) -> None:
+    async def manage_position(record: Record) -> bool:
         """Compute, then publish, then store; an input that cannot be handled is dead-lettered.
-        Raises only when publishing (the position or the dead letter) failed."""
+        True when it published (a position or a dead letter), False for a journal event that moves
+        no position. Raises only when publishing (the position or the dead letter) failed."""
         try:
             decoded = codec.decode(record.topic, record.value or b"")
             refusal = topics.admitted(record.topic, decoded)
             if refusal is not None:
                 await send_dead_letter(record, refusal, POSITION_MANAGER)
-                return
+                return True
             update = position_update(decoded)
         except DecodeError as exc:
             await send_dead_letter(record, str(exc), POSITION_MANAGER)
-            return
+            return True
         except UnrepresentablePosition as exc:
             await send_dead_letter(record, f"unrepresentable position: {exc}", POSITION_MANAGER, alert=True)
-            return
+            return True
         except Exception as exc:  # any failure of the handler: dead-lettered, the state unchanged
             log.exception("%s failed on %s[%d]@%d", POSITION_MANAGER, record.topic, record.partition, record.offset)
             await send_dead_letter(record, f"{type(exc).__name__}: {exc}", POSITION_MANAGER, alert=True)
-            return
-        if update is not None:
-            await publish_then_store(update)
+            return True
+        if update is None:
+            return False
+        await publish_then_store(update)
+        return True
 
     @app.agent(journal_in, name=POSITION_MANAGER)
     async def position_manager(stream):
@@ -243,12 +248,13 @@ def create_app(
             applied = partition_scope(position_state, record.partition)
             if not already_applied(applied, record):
                 try:
-                    await manage_position(record)
+                    published = await manage_position(record)
                 except Exception as exc:  # the broker refused a publish: not the input's fault
                     halt(f"publishing for {record.topic}[{record.partition}]@{record.offset} "
                          f"failed: {type(exc).__name__}: {exc}")
                     await asyncio.Event().wait()  # advance no further; the worker stops the process
-                mark_applied(applied, record)
+                if published:  # an event that moved nothing is handled again as a no-op if read again
+                    mark_applied(applied, record)
             progress.handled += 1
 
     @app.agent(marketdata_in, name="marks")
