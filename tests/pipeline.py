@@ -1,8 +1,9 @@
 """A running OMS for integration tests: topics under a unique prefix, worker and venue processes.
 
 `Pipeline` starts the synthetic market data feed, the simulated venue gateway
-and the worker as real processes against the session's broker, and offers
-views of the output topics plus helpers to wait for a condition.
+and the worker as real processes against the session's broker (returning once
+the feed has published its first quote), and offers views of the output topics
+plus helpers to wait for a condition.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ class Pipeline:
             procs.start_worker(*worker_args)
         client = OrderClient(rt.event_producer(), rt.topics, trader="tester", clock=LiveClock())
         pipeline = cls(rt, procs, client)
+        # a venue refuses a market order until it has a quote ("no market"); a venue gateway started
+        # after the first quote is fed the last one at start, and one started before reads it live
+        quotes = TopicView(rt, rt.topics.marketdata)
+        try:
+            procs.wait_until(lambda: quotes.refresh(idle=0.1, budget=1), timeout=60, what="the feed's first quote")
+        finally:
+            quotes.close()
         for name in ("orders", "fills", "journal", "deadletter", "positions", "exec_reports"):
             topic = getattr(rt.topics, name)
             pipeline.views[name] = TopicView(rt, topic, keep_all=True)
