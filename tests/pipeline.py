@@ -33,15 +33,24 @@ class Pipeline:
     @classmethod
     def start(cls, bootstrap_servers: str, prefix: str, home: Path, *, gateway_args: tuple[str, ...] = (),
               instruments: str = "AAPL:100.00,MSFT:400.00", worker: bool = True,
-              risk_defaults: str = "", worker_args: tuple[str, ...] = ()) -> "Pipeline":
-        """`risk_defaults`: the worker's default limits (`OMS_RISK_DEFAULTS`; empty: the built-in ones)."""
+              risk_defaults: str = "", worker_args: tuple[str, ...] = (), venues: str | None = None,
+              venue_offsets: str = "", routing: str = "", venue_fees: str = "") -> "Pipeline":
+        """`risk_defaults`: the worker's default limits (`OMS_RISK_DEFAULTS`; empty: the built-in ones).
+        Smart routing: `venues` ("SIM-A,SIM-B,SIM-C") are the venues the gateway serves and the worker's
+        catalogue (`OMS_VENUES`; None: one venue, SIM); `venue_offsets` ("SIM-A:0,SIM-B:0.01") fans the
+        synthetic feed out to those venues (`--venues` of the market data; empty: one unnamed feed);
+        `routing` (`OMS_ROUTING`) and `venue_fees` (`OMS_VENUE_FEES`) go to the worker and the gateway."""
         settings = Settings(bootstrap_servers=bootstrap_servers, topic_prefix=prefix, home=home, partitions=3,
-                            risk_defaults=risk_defaults)
+                            risk_defaults=risk_defaults, venues=venues, routing=routing, venue_fees=venue_fees)
         rt = connect(settings)
         rt.ensure_topics()
         procs = Processes(settings, bootstrap_servers)
-        procs.start_marketdata(instruments, seed=3, rate=20)
-        procs.start_gateway("SIM", 7, *gateway_args)
+        if venue_offsets:
+            procs.start("marketdata", "entrypoints.marketdata", "--synthetic", "--instruments", instruments,
+                        "--venues", venue_offsets, "--seed", "3", "--rate", "20", "--no-create-topics")
+        else:
+            procs.start_marketdata(instruments, seed=3, rate=20)
+        procs.start_gateway(venues or "SIM", 7, *gateway_args)
         if worker:
             procs.start_worker(*worker_args)
         client = OrderClient(rt.event_producer(), rt.topics, trader="tester", clock=LiveClock())

@@ -20,11 +20,12 @@ import threading
 import time
 from collections import defaultdict
 from decimal import Decimal
+from typing import Callable
 
 import pytest
 
 from oms import ids
-from oms.events import ExecType, FillKind, OrderStatus
+from oms.events import ExecType, Fill, FillKind, OrderFilled, OrderStatus
 from bench.scale import group_assignment
 from tests.pipeline import Pipeline
 
@@ -33,14 +34,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
 ORDERS = 2000
 KILLS = 4
 WIDE_LIMITS = "max_order_notional=10000000,max_gross_exposure=100000000000,max_open_orders=5000"
+ACCOUNTS = tuple(f"K{n}" for n in range(6))
 PENDING = {OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE}
 
 
 def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, str]],
-            done: threading.Event) -> threading.Thread:
+            done: threading.Event, pause: float = 0.05) -> threading.Thread:
     """A thread sending `orders` random orders (market, near and far limits, some canceled) over six
-    accounts, recording (account, client order id) in `sent` and setting `done` at the end."""
-    accounts = [f"K{n}" for n in range(6)]
+    accounts (`ACCOUNTS`), `pause` seconds after every 50, recording (account, client order id) in
+    `sent` and setting `done` at the end."""
+    accounts = list(ACCOUNTS)
 
     def send() -> None:
         for n in range(orders):
@@ -62,7 +65,7 @@ def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, 
             sent.append((account, cl))
             if n % 50 == 0:
                 p.client.flush()
-                time.sleep(0.05)
+                time.sleep(pause)
         p.client.flush()
         done.set()
 
@@ -71,13 +74,17 @@ def _sender(p: Pipeline, rng: random.Random, orders: int, sent: list[tuple[str, 
     return thread
 
 
-def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> str:
+def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300,
+            at_venue: Callable[[], set[str]] | None = None) -> str:
     """Wait for every order to leave its pending states and (up to `positions_s`) for the positions to
-    catch up; returns the worker's thread stacks if they did not (for the report), else ""."""
+    catch up; returns the worker's thread stacks if they did not (for the report), else "".
+    `at_venue` gives the orders the venues hold when they are not `order_ids` themselves (a smart-routed
+    parent's children): those must also leave their pending states and reach the venue's last word."""
+    venue_orders = at_venue or (lambda: order_ids)
 
     def settled() -> bool:
         latest = p.views["orders"].latest
-        return all(o in latest and latest[o].status not in PENDING for o in order_ids)
+        return all(o in latest and latest[o].status not in PENDING for o in order_ids | venue_orders())
 
     p.wait(settled, timeout=600, what=f"all {len(order_ids):,} orders to settle after the kills")
 
@@ -85,7 +92,7 @@ def _settle(p: Pipeline, order_ids: set[str], positions_s: float = 300) -> str:
         # an order out of its pending states may still have reports to apply: a worker that takes a dead
         # one's partitions over sees nothing past that worker's open transaction until the broker aborts
         # it (the transaction timeout), so wait for every order to reach the venue's last word on it
-        return not _diverged(p, order_ids)
+        return not _diverged(p, venue_orders())
 
     stacks = ""
     try:  # a timeout here is reported by the assertions below, with the orders that diverge
@@ -123,9 +130,28 @@ def _diverged(p: Pipeline, order_ids: set[str]) -> list[tuple]:
     return diverged
 
 
-def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "") -> None:
+def _venue_executions(p: Pipeline) -> Callable[[Fill], tuple[str, str | None]]:
+    """A function from a fill on `fills` to the venue execution it books, (order id at the venue, venue
+    exec id): the fill's own for an order the venue holds; for a smart-routed parent's fill (exec id
+    `<child>.<child seq>`, `oms.domain.sor.parent.after_child`) the child's and the exec id of the
+    child's `OrderFilled` with that seq in the journal (None when the journal has no such fill)."""
+    child_fills = {(e.order_id, e.seq): e.exec_id for e in p.views["journal"].all
+                   if isinstance(e, OrderFilled) and ids.is_child(e.order_id)}
+
+    def execution(fill: Fill) -> tuple[str, str | None]:
+        child, _, seq = fill.exec_id.rpartition(".")
+        if ids.parent_of(child) == fill.order_id and seq.isdigit():
+            return child, child_fills.get((child, int(seq)))
+        return fill.order_id, fill.exec_id
+
+    return execution
+
+
+def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_venue: set[str] | None = None) -> None:
+    """The three properties over `order_ids`; `at_venue`: the orders the venues hold when they are not
+    `order_ids` themselves (a smart-routed parent's children), checked against the venue's reports."""
     # 1. every order ends in the state the venue last reported
-    mismatched = _diverged(p, order_ids)
+    mismatched = _diverged(p, order_ids if at_venue is None else at_venue)
     assert not mismatched, f"{len(mismatched)} orders differ from the venue: {mismatched[:10]}\n{stacks}"
 
     # 2. no fill twice on `fills`, and one fill per venue execution
@@ -133,7 +159,8 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "") -> 
     assert len({f.fill_id for f in fills}) == len(fills)
     venue_fills = {(r.order_id, r.exec_id) for r in p.views["exec_reports"].all
                    if r.exec_type in (ExecType.PARTIAL_FILL, ExecType.FILL)}
-    assert {(f.order_id, f.exec_id) for f in fills if f.kind is FillKind.FILL} == venue_fills
+    execution = _venue_executions(p)
+    assert {execution(f) for f in fills if f.kind is FillKind.FILL} == venue_fills
     assert len([f for f in fills if f.kind is FillKind.FILL]) == len(venue_fills)
 
     # 3. positions equal the sum of fills
