@@ -63,8 +63,9 @@ def next_order(order: Order | None, event: JournalEvent) -> Order | None:
 
 
 def position_key(event: Event) -> str | None:
-    """The position a journal event moves (`oms.keys.position_id`), or None when it moves none."""
-    if isinstance(event, FILL_EVENTS):
+    """The position a journal event moves (`oms.keys.position_id`), or None when it moves none. A
+    child order's fill moves none: its parent's fill, journaled beside it, moves the position once."""
+    if isinstance(event, FILL_EVENTS) and not is_child(event.order_id):
         return keys.position_id(event.account, event.instrument)
     return None
 
@@ -130,7 +131,7 @@ class JournalProjection:
         if isinstance(event, OrderAnomaly):
             self.anomalies += 1
         child = is_child(event.order_id)  # a child's fills are its parent's: they move positions and risk once
-        key = position_key(event) if self.project_positions and not child else None
+        key = position_key(event) if self.project_positions else None
         if key is not None:
             after = evolve_position(self.position(key), event)
             if after is not None:
