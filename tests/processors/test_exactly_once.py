@@ -170,7 +170,7 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_
     if actual != expected:  # say whether the journal agrees with the fills and where the position manager stopped
         journaled: dict[str, Decimal] = defaultdict(Decimal)
         for e in p.views["journal"].all:
-            if type(e).__name__ == "OrderFilled":
+            if isinstance(e, OrderFilled) and not ids.is_child(e.order_id):  # a child's fill is its parent's
                 journaled[f"{e.account}|{e.instrument}"] += e.last_qty * e.side.sign
         last = max((v.ts_event for v in positions.values()), default=0)
         journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
