@@ -88,6 +88,13 @@ def test_positions_follow_the_position_fold_under_the_position_keys():
     assert {position_key(e) for e in engine.journal if position_key(e)} == set(expected)
 
 
+def test_a_child_orders_fill_moves_no_position_and_its_parents_fill_moves_it_once():
+    parent = builders.order_filled()
+    child = builders.order_filled(order_id=ids.child_order_id(parent.order_id, 1))
+    assert position_key(parent) == keys.position_id(parent.account, parent.instrument)
+    assert position_key(child) is None  # the live position manager and replay share this rule
+
+
 def test_events_already_applied_and_seq_zero_records_are_skipped():
     engine = _life()
     once = _fold(engine.journal)
