@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from decimal import Decimal
-from typing import Callable, Generic, Iterator, MutableMapping, TypeVar
+from typing import Callable, Generic, Iterable, Iterator, MutableMapping, TypeVar
 
 from oms import keys
 from oms.domain.sor.stats import VenueStatistics, VenueStats, Working
-from oms.events import Side
+from oms.events import JournalEvent, Side
 
-__all__ = ["StoredTable", "dump_stats", "load_stats", "statistics_writes", "stored_statistics"]
+__all__ = ["StoredTable", "dump_stats", "fold_writes", "load_stats", "statistics_writes", "stored_statistics"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -162,3 +162,11 @@ def statistics_writes(statistics: VenueStatistics) -> list[tuple[str, bytes]]:
         if isinstance(table, StoredTable):
             out += table.writes()
     return out
+
+
+def fold_writes(statistics: VenueStatistics, journal: Iterable[JournalEvent]) -> list[tuple[str, bytes]]:
+    """One input's journal events folded into `stored_statistics`, and the records to write then
+    (`statistics_writes`)."""
+    for event in journal:
+        statistics.apply(event)
+    return statistics_writes(statistics)

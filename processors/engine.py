@@ -53,7 +53,7 @@ from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
 from oms.events import Event, OrderAnomaly, Quote
 from oms.account_state import account_writes, load_account_risk
 from oms.domain.sor import FeeSchedule, VenueStatistics, fold_quote
-from oms.venue_state import statistics_writes, stored_statistics
+from oms.venue_state import fold_writes, stored_statistics
 from oms.domain.sor.parent import SmartRouting
 from oms.routing import Router, RoutingRules, StaticRouter, VenueAvailability, VenueGuard
 from oms.state import ControlsSnapshot, RocksStore, dump_controls, dump_order, load_order
@@ -117,9 +117,7 @@ class OrderEngine:
         self._record_controls(state, controls)
         metrics.journaled(decoded, outcome.journal)
         if venues is not None:
-            for event in outcome.journal:
-                venues.apply(event)
-            for key, value in statistics_writes(venues):
+            for key, value in fold_writes(venues, outcome.journal):
                 state.put(key, value)
 
         outputs: list[Output] = []
