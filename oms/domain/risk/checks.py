@@ -69,15 +69,17 @@ Conventions (the contract the engine and the tests rely on):
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, getcontext, localcontext, setcontext
+from decimal import Decimal, getcontext, setcontext
+from math import floor
 from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
 from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
-from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, take_token
+from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, _account
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
+from oms.domain.tokens import refill_take_exact
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
 __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
@@ -87,11 +89,14 @@ _HUNDRED = Decimal(100)
 _NO_LEAVES = (ZERO, ZERO)
 _SAFE = WIRE_LIMIT - 1
 """Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
+_NEG_SAFE = -_SAFE
+_NO_OPEN_LIMIT = 1 << 63
+"""`_Plan.open_cap` when `max_open_orders` is unset: more than any count."""
 
 
 def _fits(value: Decimal) -> bool:
     """`representable(value)`, answered by one comparison for every value well inside the wire's range."""
-    return (value.is_finite() and -_SAFE < value < _SAFE) or representable(value)
+    return (value.is_finite() and _NEG_SAFE < value < _SAFE) or representable(value)
 
 BREACH_CODES: tuple[str, ...] = (
     "KILL_SWITCH",
@@ -155,28 +160,29 @@ def check_new(
         controls, account, order.trader, instrument)
     plan = standing[0]
     quantity = order.quantity
+    rate = plan.rate
     prior = getcontext()
-    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    setcontext(EXACT)  # the exact context, entered once for the checks and the token (`localcontext` copies)
     try:
         valued = risk.valued
         if valued is None or valued.prices is not prices:
-            valued = valuation(risk, prices)
+            valued = _valuation(risk, prices)
         breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
                           order.limit_price if order.order_type is OrderType.LIMIT else None, None,
                           risk, reference, reference_ts, now, valued, standing)
+        if rate is not None:
+            tokens, last, ok = refill_take_exact(risk.tokens, risk.last_refill, now, plan.rate_per_ns, plan.burst)
     finally:
         setcontext(prior)
-    if valued is risk.valued:
-        valued = None  # nothing new to keep
-    rate = plan.rate
-    if rate is not None:
-        risk, ok = take_token(risk, now, rate, plan.burst, valued)
-        if not ok:
-            breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
-                                   f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
-    elif valued is not None:
-        risk = replace(risk, valued=valued)
-    return breaches, risk
+    if valued is None:
+        valued = risk.valued  # no prices: the valuation kept stays
+    if rate is None:
+        return breaches, (risk if valued is risk.valued else replace(risk, valued=valued))
+    if not ok:
+        breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
+                               f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
+    return breaches, _account(risk.positions, risk.open_orders, risk.open_qty, risk.marks, tokens, last,
+                              risk.resting, risk.open_count, risk.exposure, valued)
 
 
 def check_amend(
@@ -196,11 +202,17 @@ def check_amend(
     price = amend.limit_price if amend.limit_price is not None else order.limit_price
     if order.order_type is OrderType.MARKET:
         price = None
-    with localcontext(EXACT):
+    standing = _standing(controls, order.account, amend.trader, order.instrument)
+    exclude = risk.open_orders.get(order.order_id)
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
+        adds = quantity - order.cum_qty
         return _check(order.account, amend.trader, order.instrument, order.side, quantity,
-                      max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
-                      risk, reference, reference_ts, now, valuation(risk, prices),
-                      _standing(controls, order.account, amend.trader, order.instrument))
+                      adds if adds >= ZERO else ZERO, price, exclude, risk, reference, reference_ts, now,
+                      _valuation(risk, prices), standing)
+    finally:
+        setcontext(prior)
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -266,6 +278,10 @@ class _Plan(NamedTuple):
     """`price_band_pct` / 100 (exact: a shift of two places)."""
     band_width: Decimal | None
     """`price_band_ticks` x `tick_size` (exact), None unless both are set."""
+    rate_per_ns: Decimal | None
+    """`orders_per_second` per nanosecond (shifted nine places, exact): the token bucket's refill."""
+    open_cap: int
+    """`max_open_orders` as an integer (`_NO_OPEN_LIMIT` when unset): the count is compared as an int."""
 
 
 def _make_plan(controls: Controls, account: str) -> _Plan:
@@ -274,11 +290,14 @@ def _make_plan(controls: Controls, account: str) -> _Plan:
     if rate is not None and burst is None:
         burst = max(ONE, rate)
     pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
+    open_cap = get("max_open_orders")
     return _Plan(get("max_order_qty"), get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
                  get("max_net_exposure"), get("max_open_orders"), pct, ticks,
                  get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
                  tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
-                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick))
+                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick),
+                 None if rate is None else EXACT.scaleb(rate, -9),
+                 _NO_OPEN_LIMIT if open_cap is None else floor(open_cap))
 
 
 def _plan(controls: Controls, account: str) -> _Plan:
@@ -328,18 +347,27 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     listed = valued.prices.get(instrument) if valued is not None else None
     if exclude is None and listed is not None:
         # the steady state (a new order, its instrument priced as when the account was valued):
-        # only the candidate's side moves, by `adds`, at that same price
+        # only the candidate's side moves, by `adds`, at that same price; max(|a|, |b|) written
+        # out as comparisons (the builtins cost more than the arithmetic)
         gross, long, short = valued.exposure
         up, down = held + held_buy, held - held_sell
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
         if buying:
             moved = up + adds
-            gross += (max(abs(moved), abs(down)) - max(abs(up), abs(down))) * listed
+            size_moved = -moved if moved < ZERO else moved
+            gross += ((size_moved if size_moved >= size_down else size_down)
+                      - (size_up if size_up >= size_down else size_down)) * listed
             long += adds * listed
         else:
             moved = down - adds
-            gross += (max(abs(up), abs(moved)) - max(abs(up), abs(down))) * listed
+            size_moved = -moved if moved < ZERO else moved
+            gross += ((size_up if size_up >= size_moved else size_moved)
+                      - (size_up if size_up >= size_down else size_down)) * listed
             short -= adds * listed
-        net = max(abs(long), abs(short))
+        size_long = -long if long < ZERO else long
+        size_short = -short if short < ZERO else short
+        net = size_long if size_long >= size_short else size_short
     else:
         gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
                                          risk, valued, fresh, open_buy, open_sell)
@@ -364,13 +392,13 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
 
     # NOTIONAL_UNREPRESENTABLE (notional, projected gross, net), POSITION_UNREPRESENTABLE: what the wire
     # cannot hold (a value strictly within +-_SAFE fits: one comparison decides the common case)
-    if not (-_SAFE < gross < _SAFE and -_SAFE < net < _SAFE and (notional is None or -_SAFE < notional < _SAFE)):
+    if not (_NEG_SAFE < gross < _SAFE and net < _SAFE and (notional is None or _NEG_SAFE < notional < _SAFE)):
         for what, value in (("notional", notional), ("projected gross exposure", gross),
                             ("projected net exposure", net)):
             if value is not None and not _fits(value):
                 add(Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
                            f"{what} {value} does not fit the wire's {WIRE_TYPE}"))
-    if not -_SAFE < position < _SAFE and not _fits(position):
+    if not _NEG_SAFE < position < _SAFE and not _fits(position):
         add(Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, position,
                    f"projected position {position} in {instrument} does not fit the wire's {WIRE_TYPE}"))
 
@@ -393,11 +421,10 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     v = plan.max_net_exposure
     if v is not None and net > v:
         add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
-    v = plan.max_open_orders
-    if v is not None:
-        count = risk.open_count - (1 if exclude is not None else 0) + 1
-        if count > v:
-            add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
+    count = risk.open_count + 1 if exclude is None else risk.open_count
+    if count > plan.open_cap:  # an integer count over the limit is over its integer part
+        v = plan.max_open_orders
+        add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
 
     # PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid
     tick = plan.tick_size
@@ -440,23 +467,48 @@ def valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuat
     """The account's exposure at `prices` (else its marks) before any candidate, from the running
     totals: `risk.valued` when it was valued at this very mapping; else revalued from it (or from
     the marks) for the instruments whose price object differs, so a mapping that changed one
-    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds)."""
+    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds).
+    Any context: the arithmetic runs in `EXACT`."""
+    prior = getcontext()
+    setcontext(EXACT)
+    try:
+        return _valuation(risk, prices)
+    finally:
+        setcontext(prior)
+
+
+def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuation | None:
+    """`valuation`, in the `EXACT` context. Each instrument whose price moved from `old` to `new`
+    moves the totals by its part at the difference: (`new` - `old`) x (max(|up|, |down|), up, down)."""
     if not prices:
         return None
     valued = risk.valued
     if valued is not None and valued.prices is prices:
         return valued
     was = valued.prices if valued is not None else {}
-    total = valued.exposure if valued is not None else risk.exposure
+    gross, long, short = valued.exposure if valued is not None else risk.exposure
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
     for name in positions.keys() | open_qty.keys():
         old, new = was.get(name), prices.get(name)
         if old is new:
             continue
-        buy, sell = open_qty.get(name, (ZERO, ZERO))
-        total = _repriced(total, positions.get(name, ZERO), (buy, sell), old if old is not None else marks.get(name),
-                          (buy, sell), new if new is not None else marks.get(name))
-    return Valuation(prices, Exposure(*total))
+        if old is None:
+            old = marks.get(name)
+        elif new is None:
+            new = marks.get(name)
+        if old is new:
+            continue
+        position = positions.get(name, ZERO)
+        buy, sell = open_qty.get(name, _NO_LEAVES)
+        up, down = position + buy, position - sell
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
+        size = size_up if size_up >= size_down else size_down
+        step = new if old is None else (-old if new is None else new - old)
+        gross += size * step
+        long += up * step
+        short += down * step
+    return Valuation(prices, Exposure(gross, long, short))
 
 
 def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
@@ -485,7 +537,9 @@ def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | Non
         total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, (ZERO, ZERO)), price,
                           _open_leaves(risk, other, exclude), price)
     gross, long, short = total
-    return gross, max(abs(long), abs(short))
+    size_long = -long if long < ZERO else long
+    size_short = -short if short < ZERO else short
+    return gross, (size_long if size_long >= size_short else size_short)
 
 
 def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before: tuple[Decimal, Decimal],
@@ -493,16 +547,21 @@ def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before
               ) -> tuple[Decimal, Decimal, Decimal]:
     """`total` (gross, long, short) with one instrument's part - `position` with open leaves
     `before` (buy, sell) at `was` - replaced by its part with leaves `after` at `price`
-    (`oms.domain.risk.account.part`, written out: this runs on every check; None: no part)."""
+    (`oms.domain.risk.account.part`, written out with comparisons for max(|up|, |down|): this runs
+    on every check that is not the steady state; None: no part). Call in `EXACT`."""
     gross, long, short = total
     if was is not None:
         up, down = position + before[0], position - before[1]
-        gross -= max(abs(up), abs(down)) * was
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
+        gross -= (size_up if size_up >= size_down else size_down) * was
         long -= up * was
         short -= down * was
     if price is not None:
         up, down = position + after[0], position - after[1]
-        gross += max(abs(up), abs(down)) * price
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
+        gross += (size_up if size_up >= size_down else size_down) * price
         long += up * price
         short += down * price
     return gross, long, short
