@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, getcontext, localcontext, setcontext
 
-__all__ = ["EXACT", "RateLimit", "TokenBucket", "refill_take", "refill_take_exact"]
+__all__ = ["EXACT", "RateLimit", "TokenBucket", "full_after_ns", "refill_take", "refill_take_exact"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -32,21 +32,38 @@ nothing rounds; an overflow or an invalid operation raises instead of hiding."""
 
 
 def refill_take_exact(tokens: Decimal, last: int | None, now: int, per_ns: Decimal, burst: Decimal,
-                      weight: Decimal | None = ONE) -> tuple[Decimal, int, bool]:
+                      weight: Decimal | None = ONE, full_after: int | None = None) -> tuple[Decimal, int, bool]:
     """(tokens, last refill, taken) of a bucket holding `tokens` as of `last` (None: never used,
     full) after refilling `per_ns` x elapsed nanoseconds up to `burst` at `now` and then taking
     `weight` tokens if all are there (None: take nothing). `per_ns` is the rate per second shifted
-    nine places (`rate.scaleb(-9)`, exact). Call in `EXACT`: plain operators, no context switch."""
+    nine places (`rate.scaleb(-9)`, exact). `full_after` (optional, `full_after_ns`): nanoseconds
+    after which even an empty bucket is over full, so the refill is `burst` without arithmetic.
+    Call in `EXACT`: plain operators, no context switch."""
     if last is None:
         tokens, last = burst, now
     elif now > last:
-        tokens = tokens + per_ns * (now - last) if tokens < burst else burst
+        elapsed = now - last
+        if full_after is not None and elapsed >= full_after:
+            tokens = burst  # what the refill gives: a bucket never holds less than nothing
+        else:
+            tokens = tokens + per_ns * elapsed if tokens < burst else burst
         last = now
     if tokens > burst:
         tokens = burst
     if weight is None or tokens < weight:
         return tokens, last, False
     return tokens - weight, last, True
+
+
+def full_after_ns(per_ns: Decimal, burst: Decimal) -> int:
+    """The fewest whole nanoseconds whose refill at `per_ns` exceeds `burst`: after them a bucket
+    holding anything from nothing up is refilled past `burst`, so it holds `burst`."""
+    prior = getcontext()
+    setcontext(EXACT)
+    try:
+        return int(burst // per_ns) + 1
+    finally:
+        setcontext(prior)
 
 
 def refill_take(tokens: Decimal, last: int | None, now: int, rate: Decimal, burst: Decimal,

@@ -79,7 +79,7 @@ from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
 from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, _account
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
-from oms.domain.tokens import refill_take_exact
+from oms.domain.tokens import full_after_ns, refill_take_exact
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
 __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
@@ -90,6 +90,9 @@ _NO_LEAVES = (ZERO, ZERO)
 _SAFE = WIRE_LIMIT - 1
 """Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
 _NEG_SAFE = -_SAFE
+_WITHIN = _SAFE - 1
+"""A magnitude no larger than this fits the wire: the bound of the all-clear test where no limit is lower."""
+_NO_QTY_LIMIT = Decimal("Infinity")
 _NO_OPEN_LIMIT = 1 << 63
 """`_Plan.open_cap` when `max_open_orders` is unset: more than any count."""
 
@@ -171,7 +174,8 @@ def check_new(
                           order.limit_price if order.order_type is OrderType.LIMIT else None, None,
                           risk, reference, reference_ts, now, valued, standing)
         if rate is not None:
-            tokens, last, ok = refill_take_exact(risk.tokens, risk.last_refill, now, plan.rate_per_ns, plan.burst)
+            tokens, last, ok = refill_take_exact(risk.tokens, risk.last_refill, now, plan.rate_per_ns, plan.burst,
+                                                 ONE, plan.full_after_ns)
     finally:
         setcontext(prior)
     if valued is None:
@@ -282,6 +286,18 @@ class _Plan(NamedTuple):
     """`orders_per_second` per nanosecond (shifted nine places, exact): the token bucket's refill."""
     open_cap: int
     """`max_open_orders` as an integer (`_NO_OPEN_LIMIT` when unset): the count is compared as an int."""
+    full_after_ns: int | None
+    """Nanoseconds after which even an empty throttle bucket is full again (`refill_take_exact`)."""
+    qty_cap: Decimal
+    notional_cap: Decimal
+    position_cap: Decimal
+    gross_cap: Decimal
+    net_cap: Decimal
+    """The all-clear bounds (`_check`): each limit, no larger than `_WITHIN` (a value within it
+    fits the wire), `_WITHIN` when unset (`qty_cap`: the limit, else infinity)."""
+    notional_floor: Decimal
+    position_floor: Decimal
+    """-`notional_cap`, -`position_cap`: a notional or position as far below zero still passes."""
 
 
 def _make_plan(controls: Controls, account: str) -> _Plan:
@@ -291,13 +307,23 @@ def _make_plan(controls: Controls, account: str) -> _Plan:
         burst = max(ONE, rate)
     pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
     open_cap = get("max_open_orders")
-    return _Plan(get("max_order_qty"), get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
+    per_ns = None if rate is None else EXACT.scaleb(rate, -9)
+    qty = get("max_order_qty")
+    return _Plan(qty, get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
                  get("max_net_exposure"), get("max_open_orders"), pct, ticks,
                  get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
                  tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
                  None if ticks is None or tick is None else EXACT.multiply(ticks, tick),
-                 None if rate is None else EXACT.scaleb(rate, -9),
-                 _NO_OPEN_LIMIT if open_cap is None else floor(open_cap))
+                 per_ns, _NO_OPEN_LIMIT if open_cap is None else floor(open_cap),
+                 None if per_ns is None else full_after_ns(per_ns, burst),
+                 _NO_QTY_LIMIT if qty is None else qty, _cap(get("max_order_notional")), _cap(get("max_position")),
+                 _cap(get("max_gross_exposure")), _cap(get("max_net_exposure")),
+                 -_cap(get("max_order_notional")), -_cap(get("max_position")))
+
+
+def _cap(limit: Decimal | None) -> Decimal:
+    """The all-clear bound of a limit whose value must also fit the wire: min(limit, `_WITHIN`)."""
+    return _WITHIN if limit is None or limit > _WITHIN else limit
 
 
 def _plan(controls: Controls, account: str) -> _Plan:
@@ -308,29 +334,48 @@ def _plan(controls: Controls, account: str) -> _Plan:
     return _answer((id(controls), account), controls, lambda: _make_plan(controls, account))
 
 
-def _standing(controls: Controls, account: str, trader: str, instrument: str
-              ) -> tuple[_Plan, bool, TradingState, bool, str | None]:
-    """(limits, kill switch on, trading state, trader entitled, instrument breach code or None):
-    `_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
+class _Standing(NamedTuple):
+    """What the controls say of one account, trader and instrument, asked once per `Controls` value."""
+
+    plan: _Plan
+    kill: bool
+    state: TradingState
+    allowed: bool
+    code: str | None
+    """The instrument's breach code, None when it may be traded."""
+    clear: bool
+    """No kill switch, ACTIVE, entitled, instrument eligible: none of the first checks can breach."""
+
+
+def _standing(controls: Controls, account: str, trader: str, instrument: str) -> _Standing:
+    """`_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
     `Controls` value (one lookup per check)."""
     key = (id(controls), account, trader, instrument)
     found = _ANSWERS.get(key)
     if found is not None and found[0] is controls:
         return found[1]
-    return _answer(key, controls, lambda: (
-        _plan(controls, account), killed(controls, account), trading_state(controls, account),
-        entitled(controls, account, trader), instrument_state(controls, account, instrument)))
+    return _answer(key, controls, lambda: _make_standing(controls, account, trader, instrument))
+
+
+def _make_standing(controls: Controls, account: str, trader: str, instrument: str) -> _Standing:
+    kill, state = killed(controls, account), trading_state(controls, account)
+    allowed, code = entitled(controls, account, trader), instrument_state(controls, account, instrument)
+    return _Standing(_plan(controls, account), kill, state, allowed, code,
+                     not kill and state is TradingState.ACTIVE and allowed and code is None)
 
 
 def _check(account: str, trader: str, instrument: str, side: Side, quantity: Decimal, adds: Decimal,
            price: Decimal | None, exclude: OpenOrder | None, risk: AccountRisk, reference: Decimal | None,
-           reference_ts: int | None, now: int, valued: Valuation | None,
-           standing: tuple[_Plan, bool, TradingState, bool, str | None]) -> list[Breach]:
+           reference_ts: int | None, now: int, valued: Valuation | None, standing: _Standing) -> list[Breach]:
     """Every check but the throttle of the candidate (the fields of a `Candidate`), in
     `BREACH_CODES` order (call in the `EXACT` context). Reads only running totals of the account
-    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one; a
-    breach's text is built only when it is reported. `standing` is `_standing`'s answer."""
-    plan, kill, state, allowed, code = standing
+    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one.
+
+    The figures (projected position, notional, exposure, price distance, grid remainders) are
+    computed once; an all-clear test then compares each against its limit clipped to what the
+    wire holds (`_Plan`'s caps), and when it holds no check can breach: nothing more runs. Else
+    every check runs in order and a breach's text is built only when it is reported."""
+    plan, kill, state, allowed, code, clear = standing
     fresh = reference
     if fresh is not None:
         max_age = plan.reference_max_age_ns
@@ -338,30 +383,28 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
             fresh = None  # stale: treated as absent
     held = risk.positions.get(instrument, ZERO)
     held_buy, held_sell = risk.open_qty.get(instrument, _NO_LEAVES)
-    open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
     buying = side is Side.BUY
-    same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
-    position = held + (same_open + adds) if buying else held - (same_open + adds)
     priced = price if price is not None else fresh  # price of this order's notional
     notional = quantity * priced if priced is not None else None
     listed = valued.prices.get(instrument) if valued is not None else None
     if exclude is None and listed is not None:
         # the steady state (a new order, its instrument priced as when the account was valued):
-        # only the candidate's side moves, by `adds`, at that same price; max(|a|, |b|) written
-        # out as comparisons (the builtins cost more than the arithmetic)
+        # only the candidate's side moves, by `adds`, at that same price; the projected position
+        # is that side's case; max(|a|, |b|) is written out as comparisons
+        same_open = held_buy if buying else held_sell
         gross, long, short = valued.exposure
         up, down = held + held_buy, held - held_sell
         size_up = -up if up < ZERO else up
         size_down = -down if down < ZERO else down
         if buying:
-            moved = up + adds
-            size_moved = -moved if moved < ZERO else moved
+            position = up + adds
+            size_moved = -position if position < ZERO else position
             gross += ((size_moved if size_moved >= size_down else size_down)
                       - (size_up if size_up >= size_down else size_down)) * listed
             long += adds * listed
         else:
-            moved = down - adds
-            size_moved = -moved if moved < ZERO else moved
+            position = down - adds
+            size_moved = -position if position < ZERO else position
             gross += ((size_up if size_up >= size_moved else size_moved)
                       - (size_up if size_up >= size_down else size_down)) * listed
             short -= adds * listed
@@ -369,8 +412,31 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
         size_short = -short if short < ZERO else short
         net = size_long if size_long >= size_short else size_short
     else:
+        open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
+        same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
+        position = held + (same_open + adds) if buying else held - (same_open + adds)
         gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
                                          risk, valued, fresh, open_buy, open_sell)
+    count = risk.open_count + 1 if exclude is None else risk.open_count
+    # the order's price and lot grid: distance from the fresh reference, off the band (pct, ticks),
+    # off the tick, off the lot
+    tick, lot = plan.tick_size, plan.lot_size
+    off_pct = off_ticks = off_tick = False
+    if price is not None:
+        if fresh is not None:
+            distance = price - fresh if price > fresh else fresh - price
+            band = plan.band_fraction
+            off_pct = band is not None and distance > band * fresh
+            band = plan.band_width
+            off_ticks = band is not None and distance > band
+        off_tick = tick is not None and price % tick  # a non-zero remainder is true
+    off_lot = lot is not None and quantity % lot
+    if (clear and not (off_pct or off_ticks or off_tick or off_lot) and count <= plan.open_cap
+            and (fresh is not None or not plan.require_reference_price) and quantity <= plan.qty_cap
+            and (notional is None or plan.notional_floor <= notional <= plan.notional_cap)
+            and plan.position_floor <= position <= plan.position_cap
+            and _NEG_SAFE < gross <= plan.gross_cap and net <= plan.net_cap):
+        return []  # all clear: every check below passes
     breaches: list[Breach] = []
     add = breaches.append
 
@@ -421,34 +487,27 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     v = plan.max_net_exposure
     if v is not None and net > v:
         add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
-    count = risk.open_count + 1 if exclude is None else risk.open_count
     if count > plan.open_cap:  # an integer count over the limit is over its integer part
         v = plan.max_open_orders
         add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
 
     # PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid
-    tick = plan.tick_size
-    if price is not None and fresh is not None:
-        distance = price - fresh if price > fresh else fresh - price
-        band = plan.band_fraction
-        if band is not None and distance > band * fresh:
-            pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
-            add(Breach("PRICE_BAND", "price_band_pct", v, price,
-                       f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
-        band = plan.band_width
-        if band is not None and distance > band:
-            v = plan.price_band_ticks
-            add(Breach("PRICE_BAND", "price_band_ticks", v, price,
-                       f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
+    if off_pct:
+        pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
+        add(Breach("PRICE_BAND", "price_band_pct", v, price,
+                   f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
+    if off_ticks:
+        v = plan.price_band_ticks
+        add(Breach("PRICE_BAND", "price_band_ticks", v, price,
+                   f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
     if fresh is None and plan.require_reference_price:
         why = "stale" if reference is not None else "missing"
         add(Breach("NO_REFERENCE_PRICE", "require_reference_price", "true", None,
                    f"reference price for {instrument} is {why}"))
-    if tick is not None and price is not None and price % tick:
+    if off_tick:
         add(Breach("TICK_SIZE", "tick_size", tick, price, f"limit {price} is not a multiple of {tick}"))
-    v = plan.lot_size
-    if v is not None and quantity % v:
-        add(Breach("LOT_SIZE", "lot_size", v, quantity, f"quantity {quantity} is not a multiple of {v}"))
+    if off_lot:
+        add(Breach("LOT_SIZE", "lot_size", lot, quantity, f"quantity {quantity} is not a multiple of {lot}"))
     return breaches
 
 
