@@ -194,10 +194,10 @@ commands = st.tuples(
     st.one_of(st.integers(1, 1_000).map(lambda n: D(n) / 2), st.just(D(10) ** 19)),  # the last: past the wire
     st.none() | px,                                          # limit price (None: market)
     st.none() | px,                                          # reference price
-    st.integers(0, 5_000 * MS),                              # time since the previous command
+    st.integers(0, 5_000 * MS) | st.integers(0, 5 * MS),     # time since the previous command
     st.sampled_from([TRADER, "trader.bob"]),
     st.integers(0, 6),                                       # which open order an amend would change
-    st.sampled_from(["same", "moved", "none"]),              # the prices mapping: as before, moved, absent
+    st.sampled_from(["same", "moved", "other", "none"]),     # the prices: as before, moved, others only, absent
     st.dictionaries(st.sampled_from(NAMES), px),
     st.lists(updates, max_size=3),                           # folded in after the command
 )
@@ -245,6 +245,8 @@ def test_checks_decide_as_the_reference_recomputed_from_scratch(limit_values, ot
             then) in enumerate(sequence):
         if mapping == "moved":
             prices = {**prices, **new_prices}  # unchanged instruments keep their price objects
+        elif mapping == "other":
+            prices = dict(new_prices)  # instruments priced before may have no price now
         given_prices = None if mapping == "none" else prices
         now += elapsed
         command = new_order(f"k{n}", instrument=instrument, side=side, quantity=quantity, trader=trader,
