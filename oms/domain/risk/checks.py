@@ -390,23 +390,20 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     if exclude is None and listed is not None:
         # the steady state (a new order, its instrument priced as when the account was valued):
         # only the candidate's side moves, by `adds`, at that same price; the projected position
-        # is that side's case; max(|a|, |b|) is written out as comparisons
+        # is that side's case. Open leaves and `adds` are never negative, so down <= up, and
+        # max(|up|, |down|) is max(up, -down): the instrument's part, as comparisons
         same_open = held_buy if buying else held_sell
         gross, long, short = valued.exposure
         up, down = held + held_buy, held - held_sell
-        size_up = -up if up < ZERO else up
-        size_down = -down if down < ZERO else down
+        below = -down
         if buying:
             position = up + adds
-            size_moved = -position if position < ZERO else position
-            gross += ((size_moved if size_moved >= size_down else size_down)
-                      - (size_up if size_up >= size_down else size_down)) * listed
+            gross += ((position if position >= below else below) - (up if up >= below else below)) * listed
             long += adds * listed
         else:
             position = down - adds
-            size_moved = -position if position < ZERO else position
-            gross += ((size_up if size_up >= size_moved else size_moved)
-                      - (size_up if size_up >= size_down else size_down)) * listed
+            further = -position
+            gross += ((up if up >= further else further) - (up if up >= below else below)) * listed
             short -= adds * listed
         size_long = -long if long < ZERO else long
         size_short = -short if short < ZERO else short
@@ -424,11 +421,15 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     off_pct = off_ticks = off_tick = False
     if price is not None:
         if fresh is not None:
-            distance = price - fresh if price > fresh else fresh - price
-            band = plan.band_fraction
-            off_pct = band is not None and distance > band * fresh
-            band = plan.band_width
-            off_ticks = band is not None and distance > band
+            within = _BAND
+            if within[0] is not plan or within[1] is not fresh:
+                within = _within_band(plan, fresh)
+            if not within[2] <= price <= within[3]:  # outside the narrowest band (or a band below zero)
+                distance = price - fresh if price > fresh else fresh - price
+                band = plan.band_fraction
+                off_pct = band is not None and distance > band * fresh
+                band = plan.band_width
+                off_ticks = band is not None and distance > band
         off_tick = tick is not None and price % tick  # a non-zero remainder is true
     off_lot = lot is not None and quantity % lot
     if (clear and not (off_pct or off_ticks or off_tick or off_lot) and count <= plan.open_cap
@@ -509,6 +510,26 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     if off_lot:
         add(Breach("LOT_SIZE", "lot_size", lot, quantity, f"quantity {quantity} is not a multiple of {lot}"))
     return breaches
+
+
+_BAND: tuple = (None, None, None, None)
+"""The price band last asked for: (plan, fresh reference, lowest, highest limit price inside every
+band the plan sets), one entry replaced whole: the orders of one instrument between two reference
+prices share it."""
+_UNBOUNDED = Decimal("Infinity")
+
+
+def _within_band(plan: _Plan, fresh: Decimal) -> tuple:
+    """`_BAND` for `plan` and `fresh` (call in `EXACT`): a price from the lowest to the highest is at
+    most `band_fraction` x `fresh` and `band_width` from `fresh` (unbounded when neither is set; an
+    empty range when a band is below zero, so the distance is then compared)."""
+    global _BAND
+    low, high = -_UNBOUNDED, _UNBOUNDED
+    for width in (None if plan.band_fraction is None else plan.band_fraction * fresh, plan.band_width):
+        if width is not None:
+            low, high = max(low, fresh - width), min(high, fresh + width)
+    _BAND = (plan, fresh, low, high)
+    return _BAND
 
 
 def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) -> tuple[Decimal, Decimal]:
