@@ -15,9 +15,17 @@ count, exposure at marks) and the account's `Valuation` (exposure at the
 prices of its last check, kept in step by the fold): when the prices are the
 mapping the account was last valued at, the exposure is one instrument's
 re-pricing away; when some prices moved (a new mapping holding new price
-objects for them), only those instruments are re-priced (`valuation`). What
-the controls say of an account (limits in force, kill switch, trading state,
-entitlement, instrument list) is computed once per `Controls` value.
+objects for them), only those instruments are re-priced (`valuation`), each by
+its price difference. What the controls say of an account (limits in force,
+kill switch, trading state, entitlement, instrument list, and from them the
+all-clear bounds: each limit clipped to what the wire holds) is computed once
+per `Controls` value, the price band's bounds once per reference price. A
+check enters the exact context once, for its checks and its throttle token
+(`oms.domain.tokens.refill_take_exact`), computes each figure once, and an
+order inside every bound passes with no more work; any other order runs every
+check in order, so a denial reads as before. The arithmetic is exact Decimal
+throughout (comparisons, never floats); max(|a|, |b|) is written as
+comparisons, which cost less than the builtins.
 
 Conventions (the contract the engine and the tests rely on):
 
@@ -71,7 +79,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal, getcontext, setcontext
 from math import floor
-from typing import Callable, Mapping, NamedTuple
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
@@ -568,7 +576,7 @@ def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valua
     was = valued.prices if valued is not None else {}
     gross, long, short = valued.exposure if valued is not None else risk.exposure
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
-    for name in positions.keys() | open_qty.keys():
+    for name in _held(positions, open_qty):
         old, new = was.get(name), prices.get(name)
         if old is new:
             continue
@@ -581,14 +589,20 @@ def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valua
         position = positions.get(name, ZERO)
         buy, sell = open_qty.get(name, _NO_LEAVES)
         up, down = position + buy, position - sell
-        size_up = -up if up < ZERO else up
-        size_down = -down if down < ZERO else down
-        size = size_up if size_up >= size_down else size_down
+        below = -down  # open leaves are never negative: down <= up, max(|up|, |down|) = max(up, -down)
         step = new if old is None else (-old if new is None else new - old)
-        gross += size * step
+        gross += (up if up >= below else below) * step
         long += up * step
         short += down * step
     return Valuation(prices, Exposure(gross, long, short))
+
+
+def _held(positions: Mapping[str, Decimal], open_qty: Mapping[str, tuple[Decimal, Decimal]]) -> Iterator[str]:
+    """Every instrument the account holds a position or open leaves in, once (no set built)."""
+    yield from positions
+    for name in open_qty:
+        if name not in positions:
+            yield name
 
 
 def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
