@@ -101,6 +101,7 @@ _NEG_SAFE = -_SAFE
 _WITHIN = _SAFE - 1
 """A magnitude no larger than this fits the wire: the bound of the all-clear test where no limit is lower."""
 _NO_QTY_LIMIT = Decimal("Infinity")
+_BUY, _LIMIT = Side.BUY, OrderType.LIMIT
 _NO_OPEN_LIMIT = 1 << 63
 """`_Plan.open_cap` when `max_open_orders` is unset: more than any count."""
 
@@ -179,7 +180,7 @@ def check_new(
         if valued is None or valued.prices is not prices:
             valued = _valuation(risk, prices)
         breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
-                          order.limit_price if order.order_type is OrderType.LIMIT else None, None,
+                          order.limit_price if order.order_type is _LIMIT else None, None,
                           risk, reference, reference_ts, now, valued, standing)
         if rate is not None:
             tokens, last, ok = refill_take_exact(risk.tokens, risk.last_refill, now, plan.rate_per_ns, plan.burst,
@@ -391,7 +392,7 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
             fresh = None  # stale: treated as absent
     held = risk.positions.get(instrument, ZERO)
     held_buy, held_sell = risk.open_qty.get(instrument, _NO_LEAVES)
-    buying = side is Side.BUY
+    buying = side is _BUY
     priced = price if price is not None else fresh  # price of this order's notional
     notional = quantity * priced if priced is not None else None
     listed = valued.prices.get(instrument) if valued is not None else None
