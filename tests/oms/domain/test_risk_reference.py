@@ -20,7 +20,6 @@ from decimal import localcontext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms.domain.orders import Order
 from oms.domain.representable import representable
 from oms.domain.risk import (
     AccountRisk,
@@ -33,12 +32,11 @@ from oms.domain.risk import (
     killed,
     limit,
     trading_state,
-    with_fill,
-    with_order,
 )
 from oms.domain.risk._exact import EXACT
-from oms.events import ControlKind, OrderStatus, OrderType, RiskControl, Side, TimeInForce, TradingState
+from oms.events import ControlKind, OrderStatus, OrderType, RiskControl, Side, TradingState
 from tests.builders import ACCOUNT, T0, TRADER, amend, new_order
+from tests.oms.domain.test_risk_totals import fold, order
 
 NAMES = ["AAPL", "MSFT", "IBM"]
 MS = 1_000_000
@@ -203,27 +201,6 @@ commands = st.tuples(
 )
 
 
-def order(n: int, instrument: str, side: Side, leaves: D, status: OrderStatus) -> Order:
-    return Order(
-        order_id=f"O{n}", account=ACCOUNT, trader=TRADER, client_order_id=f"c{n}", instrument=instrument, side=side,
-        order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, quantity=leaves, limit_price=D(100),
-        status=status, cum_qty=D(0), leaves_qty=leaves, avg_px=D(0), venue="XNAS", request_id=f"r{n}",
-        pending=None, fills=(), exec_ids=frozenset(), seq=2, ts_last=T0,
-    )
-
-
-def folded(risk: AccountRisk, items, instruments: dict[int, str]) -> AccountRisk:
-    for item in items:
-        if item[0] == "order":
-            _, n, instrument, side, leaves, status = item
-            instrument = instruments.setdefault(n, instrument)  # an order keeps its instrument
-            risk = with_order(risk, order(n, instrument, side, leaves, status))
-        else:
-            _, instrument, side, quantity, price = item
-            risk = with_fill(risk, instrument, side, quantity, price)
-    return risk
-
-
 def control(n: int, kind: ControlKind, scope: str, name: str, value: str) -> RiskControl:
     return RiskControl(event_id=f"rc{n}", ts_event=T0, ts_init=T0, scope=scope, kind=kind, name=name, value=value,
                        changed_by="test")
@@ -238,7 +215,7 @@ def test_checks_decide_as_the_reference_recomputed_from_scratch(limit_values, ot
     for n, spec in enumerate(other):
         controls = apply_control(controls, control(100 + n, *spec))
     instruments: dict[int, str] = {}
-    risk = folded(AccountRisk(), history, instruments)
+    risk = fold(history, AccountRisk(), instruments)
     prices: dict = {}
     now = T0
     for n, (instrument, side, quantity, price, ref, elapsed, trader, which, mapping, new_prices,
@@ -271,4 +248,4 @@ def test_checks_decide_as_the_reference_recomputed_from_scratch(limit_values, ot
             expected = reference_breaches(controls, after, trader, entry.instrument, entry.side, quantity, quantity,
                                           price or D(100), f"O{which}", ref, T0, now, given_prices)
             assert as_compared(check_amend(change, live, controls, after, ref, T0, now, given_prices)) == expected
-        risk = folded(after, then, instruments)
+        risk = fold(then, after, instruments)
