@@ -421,8 +421,8 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
         open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
         same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
         position = held + (same_open + adds) if buying else held - (same_open + adds)
-        gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
-                                         risk, valued, fresh, open_buy, open_sell)
+        gross, net = _projected_exposure(instrument, buying, adds, price, exclude, risk, valued, fresh, held,
+                                         (held_buy, held_sell), open_buy, open_sell)
     count = risk.open_count + 1 if exclude is None else risk.open_count
     # the order's price and lot grid: distance from the fresh reference, off the band (pct, ticks),
     # off the tick, off the lot
@@ -606,31 +606,31 @@ def _held(positions: Mapping[str, Decimal], open_qty: Mapping[str, tuple[Decimal
             yield name
 
 
-def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
-                        fresh: Decimal | None, open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
-    """(gross, net) exposure of the account with the candidate (see the conventions): the account's
-    valuation (`valuation`, else the running total at marks) with the candidate's instrument
-    re-priced (its leaves change, and it is valued at `prices`, else the fresh reference or its
-    own price, else its mark), and the excluded order's if it is in another instrument."""
+def _projected_exposure(instrument: str, buying: bool, adds: Decimal, price: Decimal | None,
+                        exclude: OpenOrder | None, risk: AccountRisk, valued: Valuation | None,
+                        fresh: Decimal | None, position: Decimal, held: tuple[Decimal, Decimal],
+                        open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
+    """(gross, net) exposure of the account with the candidate (see the conventions; `position`
+    and `held` its position and open leaves in `instrument`, `open_buy` / `open_sell` those leaves
+    without the order it replaces): the account's valuation (`valuation`, else the running total
+    at marks) with the candidate's instrument re-priced (its leaves change, and it is valued at
+    `prices`, else the fresh reference or its own price, else its mark), and the excluded order's
+    if it is in another instrument."""
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
-    name = c.instrument
-    listed = valued.prices.get(name) if valued is not None else None
-    held = open_qty.get(name, (ZERO, ZERO))
+    listed = valued.prices.get(instrument) if valued is not None else None
     px = listed
     if px is None:
-        px = fresh if fresh is not None else c.price
+        px = fresh if fresh is not None else price
         if px is None:
-            px = marks.get(name)
-    buy, sell = (open_buy + c.adds, open_sell) if c.side is Side.BUY else (open_buy, open_sell + c.adds)
+            px = marks.get(instrument)
     total = valued.exposure if valued is not None else risk.exposure
-    position = positions.get(name, ZERO)
-    total = _repriced(total, position, held, listed if listed is not None else marks.get(name), (buy, sell), px)
-    exclude = c.exclude
-    if exclude is not None and exclude.instrument != name:
+    total = _repriced(total, position, held, listed if listed is not None else marks.get(instrument),
+                      (open_buy + adds, open_sell) if buying else (open_buy, open_sell + adds), px)
+    if exclude is not None and exclude.instrument != instrument:
         other = exclude.instrument
-        price = valued.price(risk, other) if valued is not None else marks.get(other)
-        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, (ZERO, ZERO)), price,
-                          _open_leaves(risk, other, exclude), price)
+        at = valued.price(risk, other) if valued is not None else marks.get(other)
+        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, _NO_LEAVES), at,
+                          _open_leaves(risk, other, exclude), at)
     gross, long, short = total
     size_long = -long if long < ZERO else long
     size_short = -short if short < ZERO else short
