@@ -166,10 +166,14 @@ def check_new(
     still consumes a token). `reference`/`reference_ts` are the reference price
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
-    account, instrument = order.account, order.instrument
-    found = _ANSWERS.get((id(controls), account, order.trader, instrument))  # `_standing`, without the call
-    standing = found[1] if found is not None and found[0] is controls else _standing(
-        controls, account, order.trader, instrument)
+    global _LAST_STANDING
+    account, instrument, trader = order.account, order.instrument, order.trader
+    last = _LAST_STANDING
+    if last[0] is controls and last[1] == account and last[2] == trader and last[3] == instrument:
+        standing = last[4]
+    else:
+        standing = _standing(controls, account, trader, instrument)
+        _LAST_STANDING = (controls, account, trader, instrument, standing)
     plan = standing[0]
     quantity = order.quantity
     rate = plan.rate
@@ -179,7 +183,7 @@ def check_new(
         valued = risk.valued
         if valued is None or valued.prices is not prices:
             valued = _valuation(risk, prices)
-        breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
+        breaches = _check(account, trader, instrument, order.side, quantity, quantity,
                           order.limit_price if order.order_type is _LIMIT else None, None,
                           risk, reference, reference_ts, now, valued, standing)
         if rate is not None:
@@ -254,6 +258,9 @@ _ANSWERS: dict[tuple, tuple] = {}
 `Controls` itself, answer). The entry holds the object, so a reused id is never mistaken; a new
 `Controls` value clears every answer, so only the value in force is kept alive."""
 _ANSWERED_FOR: list = [None]
+_LAST_STANDING: tuple = (None, None, None, None, None)
+"""`check_new`'s last (controls, account, trader, instrument, `_standing` answer), replaced whole:
+consecutive orders of one account and instrument find it without a lookup."""
 
 
 def _answer(key: tuple, controls: Controls, ask: Callable[[], object]):
