@@ -78,8 +78,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal, getcontext, setcontext
+from itertools import compress
 from math import floor
-from typing import Callable, Iterator, Mapping, NamedTuple
+from operator import is_not
+from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
@@ -584,10 +586,10 @@ def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valua
     was = valued.prices if valued is not None else {}
     gross, long, short = valued.exposure if valued is not None else risk.exposure
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
-    for name in _held(positions, open_qty):
+    held = positions.keys() | open_qty.keys()
+    # the instruments whose price object differs, picked out without a Python step per instrument
+    for name in compress(held, map(is_not, map(was.get, held), map(prices.get, held))):
         old, new = was.get(name), prices.get(name)
-        if old is new:
-            continue
         if old is None:
             old = marks.get(name)
         elif new is None:
@@ -603,14 +605,6 @@ def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valua
         long += up * step
         short += down * step
     return Valuation(prices, Exposure(gross, long, short))
-
-
-def _held(positions: Mapping[str, Decimal], open_qty: Mapping[str, tuple[Decimal, Decimal]]) -> Iterator[str]:
-    """Every instrument the account holds a position or open leaves in, once (no set built)."""
-    yield from positions
-    for name in open_qty:
-        if name not in positions:
-            yield name
 
 
 def _projected_exposure(instrument: str, buying: bool, adds: Decimal, price: Decimal | None,
