@@ -170,9 +170,9 @@ def check_new(
     the account's other instruments for the exposure checks."""
     global _LAST_STANDING
     account, instrument, trader = order.account, order.instrument, order.trader
-    last = _LAST_STANDING
-    if last[0] is controls and last[1] == account and last[2] == trader and last[3] == instrument:
-        standing = last[4]
+    seen = _LAST_STANDING
+    if seen[0] is controls and seen[1] == account and seen[2] == trader and seen[3] == instrument:
+        standing = seen[4]
     else:
         standing = _standing(controls, account, trader, instrument)
         _LAST_STANDING = (controls, account, trader, instrument, standing)
