@@ -13,7 +13,9 @@ times the rate per nanosecond (the rate shifted nine decimal places).
 `refill_take_exact` is the one definition, written with plain operators for
 a caller already in `EXACT` (the pre-trade checks: one context switch per
 check); `refill_take` enters `EXACT` around it for any other caller
-(`ready_at` divides by the rate and rounds up to a whole ns).
+(`ready_at` divides by the rate and rounds up to a whole ns). A caller that
+knows its rate and burst ahead passes `full_after_ns` too: past it even an
+empty bucket is full, and the refill is `burst` with no arithmetic.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 _NS_PER_S = Decimal(1_000_000_000)
 EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
-"""The exact context: inputs have at most 28 digits and nothing divides but by powers of ten, so
-nothing rounds; an overflow or an invalid operation raises instead of hiding."""
+"""The exact context: 100 digits for inputs of at most 28, so sums and products never round; an
+overflow, a division by zero or an invalid operation raises instead of hiding."""
 
 
 def refill_take_exact(tokens: Decimal, last: int | None, now: int, per_ns: Decimal, burst: Decimal,
