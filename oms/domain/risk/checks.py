@@ -78,9 +78,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal, getcontext, setcontext
-from itertools import compress
 from math import floor
-from operator import is_not
 from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
@@ -586,10 +584,10 @@ def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valua
     was = valued.prices if valued is not None else {}
     gross, long, short = valued.exposure if valued is not None else risk.exposure
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
-    held = positions.keys() | open_qty.keys()
-    # the instruments whose price object differs, picked out without a Python step per instrument
-    for name in compress(held, map(is_not, map(was.get, held), map(prices.get, held))):
+    for name in positions.keys() | open_qty.keys():
         old, new = was.get(name), prices.get(name)
+        if old is new:
+            continue
         if old is None:
             old = marks.get(name)
         elif new is None:
