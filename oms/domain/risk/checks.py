@@ -322,19 +322,22 @@ def _make_plan(controls: Controls, account: str) -> _Plan:
     if rate is not None and burst is None:
         burst = max(ONE, rate)
     pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
-    open_cap = get("max_open_orders")
+    qty, open_orders = get("max_order_qty"), get("max_open_orders")
+    notional, position = get("max_order_notional"), get("max_position")
+    gross, net = get("max_gross_exposure"), get("max_net_exposure")
     per_ns = None if rate is None else EXACT.scaleb(rate, -9)
-    qty = get("max_order_qty")
-    return _Plan(qty, get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
-                 get("max_net_exposure"), get("max_open_orders"), pct, ticks,
-                 get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
-                 tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
-                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick),
-                 per_ns, _NO_OPEN_LIMIT if open_cap is None else floor(open_cap),
-                 None if per_ns is None else full_after_ns(per_ns, burst),
-                 _NO_QTY_LIMIT if qty is None else qty, _cap(get("max_order_notional")), _cap(get("max_position")),
-                 _cap(get("max_gross_exposure")), _cap(get("max_net_exposure")),
-                 -_cap(get("max_order_notional")), -_cap(get("max_position")))
+    return _Plan(
+        max_order_qty=qty, max_order_notional=notional, max_position=position, max_gross_exposure=gross,
+        max_net_exposure=net, max_open_orders=open_orders, price_band_pct=pct, price_band_ticks=ticks,
+        require_reference_price=get("require_reference_price", ZERO) == ONE,
+        reference_max_age_ns=None if age is None else int(age) * _NS_PER_MS,
+        tick_size=tick, lot_size=get("lot_size"), rate=rate, burst=burst,
+        band_fraction=None if pct is None else EXACT.scaleb(pct, -2),
+        band_width=None if ticks is None or tick is None else EXACT.multiply(ticks, tick),
+        rate_per_ns=per_ns, open_cap=_NO_OPEN_LIMIT if open_orders is None else floor(open_orders),
+        full_after_ns=None if per_ns is None else full_after_ns(per_ns, burst),
+        qty_cap=_NO_QTY_LIMIT if qty is None else qty, notional_cap=_cap(notional), position_cap=_cap(position),
+        gross_cap=_cap(gross), net_cap=_cap(net), notional_floor=-_cap(notional), position_floor=-_cap(position))
 
 
 def _cap(limit: Decimal | None) -> Decimal:
