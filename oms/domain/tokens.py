@@ -7,42 +7,76 @@ for a weighted request, `weight` tokens) was there; `ready_at` says when
 enough will be. It refills `rate` tokens per second of event time (integer UTC
 nanoseconds), capped at `burst`; a bucket never used is full; time never runs
 backwards (an earlier `now` refills nothing and keeps the last refill time).
-Arithmetic is exact: the refill is the integer nanoseconds elapsed times the
-rate, shifted nine decimal places (`refill_take`, the one definition both the
-bucket and the pre-trade throttle call), each operation through a 100-digit
-context's own methods, so nothing rounds and no context is switched on the hot
-path (`ready_at` divides by the rate and rounds up to a whole ns).
+Arithmetic is exact, in `EXACT` (a 100-digit context that traps, the one the
+risk modules compute in too): the refill is the integer nanoseconds elapsed
+times the rate per nanosecond (the rate shifted nine decimal places).
+`refill_take_exact` is the one definition, written with plain operators for
+a caller already in `EXACT` (the pre-trade checks: one context switch per
+check); `refill_take` enters `EXACT` around it for any other caller
+(`ready_at` divides by the rate and rounds up to a whole ns). A caller that
+knows its rate and burst ahead passes `full_after_ns` too: past it even an
+empty bucket is full, and the refill is `burst` with no arithmetic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, getcontext, localcontext, setcontext
 
-__all__ = ["RateLimit", "TokenBucket", "refill_take"]
+__all__ = ["EXACT", "RateLimit", "TokenBucket", "full_after_ns", "refill_take", "refill_take_exact"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _NS_PER_S = Decimal(1_000_000_000)
-_EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
-_add, _sub, _mul, _shift = _EXACT.add, _EXACT.subtract, _EXACT.multiply, _EXACT.scaleb
+EXACT = Context(prec=100, traps=[InvalidOperation, DivisionByZero, Overflow])
+"""The exact context: 100 digits for inputs of at most 28, so sums and products never round; an
+overflow, a division by zero or an invalid operation raises instead of hiding."""
 
 
-def refill_take(tokens: Decimal, last: int | None, now: int, rate: Decimal, burst: Decimal,
-                weight: Decimal | None = ONE) -> tuple[Decimal, int, bool]:
+def refill_take_exact(tokens: Decimal, last: int | None, now: int, per_ns: Decimal, burst: Decimal,
+                      weight: Decimal | None = ONE, full_after: int | None = None) -> tuple[Decimal, int, bool]:
     """(tokens, last refill, taken) of a bucket holding `tokens` as of `last` (None: never used,
-    full) after refilling `rate` x elapsed seconds up to `burst` at `now` and then taking `weight`
-    tokens if all are there (None: take nothing). Exact: elapsed ns x rate, shifted 9 places."""
+    full) after refilling `per_ns` x elapsed nanoseconds up to `burst` at `now` and then taking
+    `weight` tokens if all are there (None: take nothing). `per_ns` is the rate per second shifted
+    nine places (`rate.scaleb(-9)`, exact). `full_after` (optional, `full_after_ns`): nanoseconds
+    after which even an empty bucket is over full, so the refill is `burst` without arithmetic.
+    Call in `EXACT`: plain operators, no context switch."""
     if last is None:
         tokens, last = burst, now
     elif now > last:
-        tokens = _add(tokens, _shift(_mul(rate, now - last), -9)) if tokens < burst else burst
+        elapsed = now - last
+        if full_after is not None and elapsed >= full_after:
+            tokens = burst  # what the refill gives: a bucket never holds less than nothing
+        else:
+            tokens = tokens + per_ns * elapsed if tokens < burst else burst
         last = now
     if tokens > burst:
         tokens = burst
     if weight is None or tokens < weight:
         return tokens, last, False
-    return _sub(tokens, weight), last, True
+    return tokens - weight, last, True
+
+
+def full_after_ns(per_ns: Decimal, burst: Decimal) -> int:
+    """The fewest whole nanoseconds whose refill at `per_ns` exceeds `burst`: after them a bucket
+    holding anything from nothing up is refilled past `burst`, so it holds `burst`."""
+    prior = getcontext()
+    setcontext(EXACT)
+    try:
+        return int(burst // per_ns) + 1
+    finally:
+        setcontext(prior)
+
+
+def refill_take(tokens: Decimal, last: int | None, now: int, rate: Decimal, burst: Decimal,
+                weight: Decimal | None = ONE) -> tuple[Decimal, int, bool]:
+    """`refill_take_exact` at `rate` tokens per second, from any context (it enters `EXACT`)."""
+    prior = getcontext()
+    setcontext(EXACT)  # entered without copying it (`localcontext` copies)
+    try:
+        return refill_take_exact(tokens, last, now, rate.scaleb(-9), burst, weight)
+    finally:
+        setcontext(prior)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +126,7 @@ class TokenBucket:
         tokens, last = self._refilled(now, limit.per_second, limit.burst)
         if tokens >= weight:
             return now
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             wait = ((weight - tokens) * _NS_PER_S / limit.per_second).to_integral_value(rounding="ROUND_CEILING")
         return last + int(wait)
 

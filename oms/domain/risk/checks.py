@@ -15,9 +15,17 @@ count, exposure at marks) and the account's `Valuation` (exposure at the
 prices of its last check, kept in step by the fold): when the prices are the
 mapping the account was last valued at, the exposure is one instrument's
 re-pricing away; when some prices moved (a new mapping holding new price
-objects for them), only those instruments are re-priced (`valuation`). What
-the controls say of an account (limits in force, kill switch, trading state,
-entitlement, instrument list) is computed once per `Controls` value.
+objects for them), only those instruments are re-priced (`valuation`), each by
+its price difference. What the controls say of an account (limits in force,
+kill switch, trading state, entitlement, instrument list, and from them the
+all-clear bounds: each limit clipped to what the wire holds) is computed once
+per `Controls` value, the price band's bounds once per reference price. A
+check enters the exact context once, for its checks and its throttle token
+(`oms.domain.tokens.refill_take_exact`), computes each figure once, and an
+order inside every bound passes with no more work; any other order runs every
+check in order, so a denial reads as before. The arithmetic is exact Decimal
+throughout (comparisons, never floats); max(|a|, |b|) is written as
+comparisons, which cost less than the builtins.
 
 Conventions (the contract the engine and the tests rely on):
 
@@ -69,15 +77,17 @@ Conventions (the contract the engine and the tests rely on):
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, getcontext, localcontext, setcontext
+from decimal import Decimal, getcontext, setcontext
+from math import floor
 from typing import Callable, Mapping, NamedTuple
 
 from oms.domain.denial import Breach, Denial
 from oms.domain.orders import Order
 from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
-from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, take_token
+from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, _account
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
+from oms.domain.tokens import full_after_ns, refill_take_exact
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
 __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
@@ -87,11 +97,18 @@ _HUNDRED = Decimal(100)
 _NO_LEAVES = (ZERO, ZERO)
 _SAFE = WIRE_LIMIT - 1
 """Every value strictly within +-_SAFE is representable, so `_fits` asks `representable` only beyond it."""
+_NEG_SAFE = -_SAFE
+_WITHIN = _SAFE - 1
+"""A magnitude no larger than this fits the wire: the bound of the all-clear test where no limit is lower."""
+_NO_QTY_LIMIT = Decimal("Infinity")
+_BUY, _LIMIT = Side.BUY, OrderType.LIMIT
+_NO_OPEN_LIMIT = 1 << 63
+"""`_Plan.open_cap` when `max_open_orders` is unset: more than any count."""
 
 
 def _fits(value: Decimal) -> bool:
     """`representable(value)`, answered by one comparison for every value well inside the wire's range."""
-    return (value.is_finite() and -_SAFE < value < _SAFE) or representable(value)
+    return (value.is_finite() and _NEG_SAFE < value < _SAFE) or representable(value)
 
 BREACH_CODES: tuple[str, ...] = (
     "KILL_SWITCH",
@@ -149,34 +166,40 @@ def check_new(
     still consumes a token). `reference`/`reference_ts` are the reference price
     of the order's instrument and its event time; `prices` optionally values
     the account's other instruments for the exposure checks."""
-    account, instrument = order.account, order.instrument
-    found = _ANSWERS.get((id(controls), account, order.trader, instrument))  # `_standing`, without the call
-    standing = found[1] if found is not None and found[0] is controls else _standing(
-        controls, account, order.trader, instrument)
+    global _LAST_STANDING
+    account, instrument, trader = order.account, order.instrument, order.trader
+    seen = _LAST_STANDING
+    if seen[0] is controls and seen[1] == account and seen[2] == trader and seen[3] == instrument:
+        standing = seen[4]
+    else:
+        standing = _standing(controls, account, trader, instrument)
+        _LAST_STANDING = (controls, account, trader, instrument, standing)
     plan = standing[0]
     quantity = order.quantity
+    rate = plan.rate
     prior = getcontext()
-    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    setcontext(EXACT)  # the exact context, entered once for the checks and the token (`localcontext` copies)
     try:
         valued = risk.valued
         if valued is None or valued.prices is not prices:
-            valued = valuation(risk, prices)
-        breaches = _check(account, order.trader, instrument, order.side, quantity, quantity,
-                          order.limit_price if order.order_type is OrderType.LIMIT else None, None,
+            valued = _valuation(risk, prices)
+        breaches = _check(account, trader, instrument, order.side, quantity, quantity,
+                          order.limit_price if order.order_type is _LIMIT else None, None,
                           risk, reference, reference_ts, now, valued, standing)
+        if rate is not None:
+            tokens, last, ok = refill_take_exact(risk.tokens, risk.last_refill, now, plan.rate_per_ns, plan.burst,
+                                                 ONE, plan.full_after_ns)
     finally:
         setcontext(prior)
-    if valued is risk.valued:
-        valued = None  # nothing new to keep
-    rate = plan.rate
-    if rate is not None:
-        risk, ok = take_token(risk, now, rate, plan.burst, valued)
-        if not ok:
-            breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
-                                   f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
-    elif valued is not None:
-        risk = replace(risk, valued=valued)
-    return breaches, risk
+    if valued is None:
+        valued = risk.valued  # no prices: the valuation kept stays
+    if rate is None:
+        return breaches, (risk if valued is risk.valued else replace(risk, valued=valued))
+    if not ok:
+        breaches.append(Breach("THROTTLE", "orders_per_second", rate, None,
+                               f"more than {rate} orders per second (burst {plan.burst}) for {account}"))
+    return breaches, _account(risk.positions, risk.open_orders, risk.open_qty, risk.marks, tokens, last,
+                              risk.resting, risk.open_count, risk.exposure, valued)
 
 
 def check_amend(
@@ -196,11 +219,17 @@ def check_amend(
     price = amend.limit_price if amend.limit_price is not None else order.limit_price
     if order.order_type is OrderType.MARKET:
         price = None
-    with localcontext(EXACT):
+    standing = _standing(controls, order.account, amend.trader, order.instrument)
+    exclude = risk.open_orders.get(order.order_id)
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
+        adds = quantity - order.cum_qty
         return _check(order.account, amend.trader, order.instrument, order.side, quantity,
-                      max(quantity - order.cum_qty, ZERO), price, risk.open_orders.get(order.order_id),
-                      risk, reference, reference_ts, now, valuation(risk, prices),
-                      _standing(controls, order.account, amend.trader, order.instrument))
+                      adds if adds >= ZERO else ZERO, price, exclude, risk, reference, reference_ts, now,
+                      _valuation(risk, prices), standing)
+    finally:
+        setcontext(prior)
 
 
 def _show(value: Decimal | str | None) -> str:
@@ -229,6 +258,9 @@ _ANSWERS: dict[tuple, tuple] = {}
 `Controls` itself, answer). The entry holds the object, so a reused id is never mistaken; a new
 `Controls` value clears every answer, so only the value in force is kept alive."""
 _ANSWERED_FOR: list = [None]
+_LAST_STANDING: tuple = (None, None, None, None, None)
+"""`check_new`'s last (controls, account, trader, instrument, `_standing` answer), replaced whole:
+consecutive orders of one account and instrument find it without a lookup."""
 
 
 def _answer(key: tuple, controls: Controls, ask: Callable[[], object]):
@@ -266,6 +298,22 @@ class _Plan(NamedTuple):
     """`price_band_pct` / 100 (exact: a shift of two places)."""
     band_width: Decimal | None
     """`price_band_ticks` x `tick_size` (exact), None unless both are set."""
+    rate_per_ns: Decimal | None
+    """`orders_per_second` per nanosecond (shifted nine places, exact): the token bucket's refill."""
+    open_cap: int
+    """`max_open_orders` as an integer (`_NO_OPEN_LIMIT` when unset): the count is compared as an int."""
+    full_after_ns: int | None
+    """Nanoseconds after which even an empty throttle bucket is full again (`refill_take_exact`)."""
+    qty_cap: Decimal
+    notional_cap: Decimal
+    position_cap: Decimal
+    gross_cap: Decimal
+    net_cap: Decimal
+    """The all-clear bounds (`_check`): each limit, no larger than `_WITHIN` (a value within it
+    fits the wire), `_WITHIN` when unset (`qty_cap`: the limit, else infinity)."""
+    notional_floor: Decimal
+    position_floor: Decimal
+    """-`notional_cap`, -`position_cap`: a notional or position as far below zero still passes."""
 
 
 def _make_plan(controls: Controls, account: str) -> _Plan:
@@ -274,11 +322,27 @@ def _make_plan(controls: Controls, account: str) -> _Plan:
     if rate is not None and burst is None:
         burst = max(ONE, rate)
     pct, ticks, tick = get("price_band_pct"), get("price_band_ticks"), get("tick_size")
-    return _Plan(get("max_order_qty"), get("max_order_notional"), get("max_position"), get("max_gross_exposure"),
-                 get("max_net_exposure"), get("max_open_orders"), pct, ticks,
-                 get("require_reference_price", ZERO) == ONE, None if age is None else int(age) * _NS_PER_MS,
-                 tick, get("lot_size"), rate, burst, None if pct is None else EXACT.scaleb(pct, -2),
-                 None if ticks is None or tick is None else EXACT.multiply(ticks, tick))
+    qty, open_orders = get("max_order_qty"), get("max_open_orders")
+    notional, position = get("max_order_notional"), get("max_position")
+    gross, net = get("max_gross_exposure"), get("max_net_exposure")
+    per_ns = None if rate is None else EXACT.scaleb(rate, -9)
+    return _Plan(
+        max_order_qty=qty, max_order_notional=notional, max_position=position, max_gross_exposure=gross,
+        max_net_exposure=net, max_open_orders=open_orders, price_band_pct=pct, price_band_ticks=ticks,
+        require_reference_price=get("require_reference_price", ZERO) == ONE,
+        reference_max_age_ns=None if age is None else int(age) * _NS_PER_MS,
+        tick_size=tick, lot_size=get("lot_size"), rate=rate, burst=burst,
+        band_fraction=None if pct is None else EXACT.scaleb(pct, -2),
+        band_width=None if ticks is None or tick is None else EXACT.multiply(ticks, tick),
+        rate_per_ns=per_ns, open_cap=_NO_OPEN_LIMIT if open_orders is None else floor(open_orders),
+        full_after_ns=None if per_ns is None else full_after_ns(per_ns, burst),
+        qty_cap=_NO_QTY_LIMIT if qty is None else qty, notional_cap=_cap(notional), position_cap=_cap(position),
+        gross_cap=_cap(gross), net_cap=_cap(net), notional_floor=-_cap(notional), position_floor=-_cap(position))
+
+
+def _cap(limit: Decimal | None) -> Decimal:
+    """The all-clear bound of a limit whose value must also fit the wire: min(limit, `_WITHIN`)."""
+    return _WITHIN if limit is None or limit > _WITHIN else limit
 
 
 def _plan(controls: Controls, account: str) -> _Plan:
@@ -289,29 +353,48 @@ def _plan(controls: Controls, account: str) -> _Plan:
     return _answer((id(controls), account), controls, lambda: _make_plan(controls, account))
 
 
-def _standing(controls: Controls, account: str, trader: str, instrument: str
-              ) -> tuple[_Plan, bool, TradingState, bool, str | None]:
-    """(limits, kill switch on, trading state, trader entitled, instrument breach code or None):
-    `_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
+class _Standing(NamedTuple):
+    """What the controls say of one account, trader and instrument, asked once per `Controls` value."""
+
+    plan: _Plan
+    kill: bool
+    state: TradingState
+    allowed: bool
+    code: str | None
+    """The instrument's breach code, None when it may be traded."""
+    clear: bool
+    """No kill switch, ACTIVE, entitled, instrument eligible: none of the first checks can breach."""
+
+
+def _standing(controls: Controls, account: str, trader: str, instrument: str) -> _Standing:
+    """`_plan`, `killed`, `trading_state`, `entitled` and `instrument_state`, asked once per
     `Controls` value (one lookup per check)."""
     key = (id(controls), account, trader, instrument)
     found = _ANSWERS.get(key)
     if found is not None and found[0] is controls:
         return found[1]
-    return _answer(key, controls, lambda: (
-        _plan(controls, account), killed(controls, account), trading_state(controls, account),
-        entitled(controls, account, trader), instrument_state(controls, account, instrument)))
+    return _answer(key, controls, lambda: _make_standing(controls, account, trader, instrument))
+
+
+def _make_standing(controls: Controls, account: str, trader: str, instrument: str) -> _Standing:
+    kill, state = killed(controls, account), trading_state(controls, account)
+    allowed, code = entitled(controls, account, trader), instrument_state(controls, account, instrument)
+    return _Standing(_plan(controls, account), kill, state, allowed, code,
+                     not kill and state is TradingState.ACTIVE and allowed and code is None)
 
 
 def _check(account: str, trader: str, instrument: str, side: Side, quantity: Decimal, adds: Decimal,
            price: Decimal | None, exclude: OpenOrder | None, risk: AccountRisk, reference: Decimal | None,
-           reference_ts: int | None, now: int, valued: Valuation | None,
-           standing: tuple[_Plan, bool, TradingState, bool, str | None]) -> list[Breach]:
+           reference_ts: int | None, now: int, valued: Valuation | None, standing: _Standing) -> list[Breach]:
     """Every check but the throttle of the candidate (the fields of a `Candidate`), in
     `BREACH_CODES` order (call in the `EXACT` context). Reads only running totals of the account
-    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one; a
-    breach's text is built only when it is reported. `standing` is `_standing`'s answer."""
-    plan, kill, state, allowed, code = standing
+    (`AccountRisk.open_qty`, `open_count`, `exposure`), never its open orders one by one.
+
+    The figures (projected position, notional, exposure, price distance, grid remainders) are
+    computed once; an all-clear test then compares each against its limit clipped to what the
+    wire holds (`_Plan`'s caps), and when it holds no check can breach: nothing more runs. Else
+    every check runs in order and a breach's text is built only when it is reported."""
+    plan, kill, state, allowed, code, clear = standing
     fresh = reference
     if fresh is not None:
         max_age = plan.reference_max_age_ns
@@ -319,30 +402,61 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
             fresh = None  # stale: treated as absent
     held = risk.positions.get(instrument, ZERO)
     held_buy, held_sell = risk.open_qty.get(instrument, _NO_LEAVES)
-    open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
-    buying = side is Side.BUY
-    same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
-    position = held + (same_open + adds) if buying else held - (same_open + adds)
+    buying = side is _BUY
     priced = price if price is not None else fresh  # price of this order's notional
     notional = quantity * priced if priced is not None else None
     listed = valued.prices.get(instrument) if valued is not None else None
     if exclude is None and listed is not None:
         # the steady state (a new order, its instrument priced as when the account was valued):
-        # only the candidate's side moves, by `adds`, at that same price
+        # only the candidate's side moves, by `adds`, at that same price; the projected position
+        # is that side's case. Open leaves and `adds` are never negative, so down <= up, and
+        # max(|up|, |down|) is max(up, -down): the instrument's part, as comparisons
+        same_open = held_buy if buying else held_sell
         gross, long, short = valued.exposure
         up, down = held + held_buy, held - held_sell
+        below = -down
         if buying:
-            moved = up + adds
-            gross += (max(abs(moved), abs(down)) - max(abs(up), abs(down))) * listed
+            position = up + adds
+            gross += ((position if position >= below else below) - (up if up >= below else below)) * listed
             long += adds * listed
         else:
-            moved = down - adds
-            gross += (max(abs(up), abs(moved)) - max(abs(up), abs(down))) * listed
+            position = down - adds
+            further = -position
+            gross += ((up if up >= further else further) - (up if up >= below else below)) * listed
             short -= adds * listed
-        net = max(abs(long), abs(short))
+        size_long = -long if long < ZERO else long
+        size_short = -short if short < ZERO else short
+        net = size_long if size_long >= size_short else size_short
     else:
-        gross, net = _projected_exposure(Candidate(account, trader, instrument, side, quantity, adds, price, exclude),
-                                         risk, valued, fresh, open_buy, open_sell)
+        open_buy, open_sell = (held_buy, held_sell) if exclude is None else _open_leaves(risk, instrument, exclude)
+        same_open = open_buy if buying else open_sell  # open leaves on the candidate's side
+        position = held + (same_open + adds) if buying else held - (same_open + adds)
+        gross, net = _projected_exposure(instrument, buying, adds, price, exclude, risk, valued, fresh, held,
+                                         (held_buy, held_sell), open_buy, open_sell)
+    count = risk.open_count + 1 if exclude is None else risk.open_count
+    # the order's price and lot grid: distance from the fresh reference, off the band (pct, ticks),
+    # off the tick, off the lot
+    tick, lot = plan.tick_size, plan.lot_size
+    off_pct = off_ticks = off_tick = False
+    if price is not None:
+        if fresh is not None:
+            within = _BAND
+            if within[0] is not plan or within[1] is not fresh:
+                within = _within_band(plan, fresh)
+            if not within[2] <= price <= within[3]:  # outside the narrowest band (or a band below zero)
+                distance = price - fresh if price > fresh else fresh - price
+                band = plan.band_fraction
+                off_pct = band is not None and distance > band * fresh
+                band = plan.band_width
+                off_ticks = band is not None and distance > band
+        off_tick = tick is not None and price % tick  # a non-zero remainder is true
+    off_lot = lot is not None and quantity % lot
+    if (clear and not (off_pct or off_ticks or off_tick or off_lot) and count <= plan.open_cap
+            and (fresh is not None or not plan.require_reference_price) and quantity <= plan.qty_cap
+            and (notional is None or plan.notional_floor <= notional <= plan.notional_cap)
+            and plan.position_floor <= position <= plan.position_cap
+            and _NEG_SAFE < gross <= plan.gross_cap and net <= plan.net_cap):
+        return []  # all clear: every check below passes
     breaches: list[Breach] = []
     add = breaches.append
 
@@ -364,13 +478,13 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
 
     # NOTIONAL_UNREPRESENTABLE (notional, projected gross, net), POSITION_UNREPRESENTABLE: what the wire
     # cannot hold (a value strictly within +-_SAFE fits: one comparison decides the common case)
-    if not (-_SAFE < gross < _SAFE and -_SAFE < net < _SAFE and (notional is None or -_SAFE < notional < _SAFE)):
+    if not (_NEG_SAFE < gross < _SAFE and net < _SAFE and (notional is None or _NEG_SAFE < notional < _SAFE)):
         for what, value in (("notional", notional), ("projected gross exposure", gross),
                             ("projected net exposure", net)):
             if value is not None and not _fits(value):
                 add(Breach("NOTIONAL_UNREPRESENTABLE", "wire", WIRE_TYPE, value,
                            f"{what} {value} does not fit the wire's {WIRE_TYPE}"))
-    if not -_SAFE < position < _SAFE and not _fits(position):
+    if not _NEG_SAFE < position < _SAFE and not _fits(position):
         add(Breach("POSITION_UNREPRESENTABLE", "wire", WIRE_TYPE, position,
                    f"projected position {position} in {instrument} does not fit the wire's {WIRE_TYPE}"))
 
@@ -393,36 +507,48 @@ def _check(account: str, trader: str, instrument: str, side: Side, quantity: Dec
     v = plan.max_net_exposure
     if v is not None and net > v:
         add(Breach("MAX_NET_EXPOSURE", "max_net_exposure", v, net, f"projected net exposure {net} over {v}"))
-    v = plan.max_open_orders
-    if v is not None:
-        count = risk.open_count - (1 if exclude is not None else 0) + 1
-        if count > v:
-            add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
+    if count > plan.open_cap:  # an integer count over the limit is over its integer part
+        v = plan.max_open_orders
+        add(Breach("MAX_OPEN_ORDERS", "max_open_orders", v, Decimal(count), f"{count} open orders over {v}"))
 
     # PRICE_BAND (pct, then ticks), NO_REFERENCE_PRICE, TICK_SIZE, LOT_SIZE: the order's price and lot grid
-    tick = plan.tick_size
-    if price is not None and fresh is not None:
-        distance = price - fresh if price > fresh else fresh - price
-        band = plan.band_fraction
-        if band is not None and distance > band * fresh:
-            pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
-            add(Breach("PRICE_BAND", "price_band_pct", v, price,
-                       f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
-        band = plan.band_width
-        if band is not None and distance > band:
-            v = plan.price_band_ticks
-            add(Breach("PRICE_BAND", "price_band_ticks", v, price,
-                       f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
+    if off_pct:
+        pct, v = distance * _HUNDRED / fresh, plan.price_band_pct
+        add(Breach("PRICE_BAND", "price_band_pct", v, price,
+                   f"limit {price} is {pct:.4f}% from reference {fresh}, band {v}%"))
+    if off_ticks:
+        v = plan.price_band_ticks
+        add(Breach("PRICE_BAND", "price_band_ticks", v, price,
+                   f"limit {price} is {distance / tick} ticks from reference {fresh}, band {v} ticks"))
     if fresh is None and plan.require_reference_price:
         why = "stale" if reference is not None else "missing"
         add(Breach("NO_REFERENCE_PRICE", "require_reference_price", "true", None,
                    f"reference price for {instrument} is {why}"))
-    if tick is not None and price is not None and price % tick:
+    if off_tick:
         add(Breach("TICK_SIZE", "tick_size", tick, price, f"limit {price} is not a multiple of {tick}"))
-    v = plan.lot_size
-    if v is not None and quantity % v:
-        add(Breach("LOT_SIZE", "lot_size", v, quantity, f"quantity {quantity} is not a multiple of {v}"))
+    if off_lot:
+        add(Breach("LOT_SIZE", "lot_size", lot, quantity, f"quantity {quantity} is not a multiple of {lot}"))
     return breaches
+
+
+_BAND: tuple = (None, None, None, None)
+"""The price band last asked for: (plan, fresh reference, lowest, highest limit price inside every
+band the plan sets), one entry replaced whole: the orders of one instrument between two reference
+prices share it."""
+_UNBOUNDED = Decimal("Infinity")
+
+
+def _within_band(plan: _Plan, fresh: Decimal) -> tuple:
+    """`_BAND` for `plan` and `fresh` (call in `EXACT`): a price from the lowest to the highest is at
+    most `band_fraction` x `fresh` and `band_width` from `fresh` (unbounded when neither is set; an
+    empty range when a band is below zero, so the distance is then compared)."""
+    global _BAND
+    low, high = -_UNBOUNDED, _UNBOUNDED
+    for width in (None if plan.band_fraction is None else plan.band_fraction * fresh, plan.band_width):
+        if width is not None:
+            low, high = max(low, fresh - width), min(high, fresh + width)
+    _BAND = (plan, fresh, low, high)
+    return _BAND
 
 
 def _open_leaves(risk: AccountRisk, instrument: str, exclude: OpenOrder | None) -> tuple[Decimal, Decimal]:
@@ -440,52 +566,77 @@ def valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuat
     """The account's exposure at `prices` (else its marks) before any candidate, from the running
     totals: `risk.valued` when it was valued at this very mapping; else revalued from it (or from
     the marks) for the instruments whose price object differs, so a mapping that changed one
-    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds)."""
+    price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds).
+    Any context: the arithmetic runs in `EXACT`."""
+    prior = getcontext()
+    setcontext(EXACT)
+    try:
+        return _valuation(risk, prices)
+    finally:
+        setcontext(prior)
+
+
+def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuation | None:
+    """`valuation`, in the `EXACT` context. Each instrument whose price moved from `old` to `new`
+    moves the totals by its part at the difference: (`new` - `old`) x (max(|up|, |down|), up, down)."""
     if not prices:
         return None
     valued = risk.valued
     if valued is not None and valued.prices is prices:
         return valued
     was = valued.prices if valued is not None else {}
-    total = valued.exposure if valued is not None else risk.exposure
+    gross, long, short = valued.exposure if valued is not None else risk.exposure
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
     for name in positions.keys() | open_qty.keys():
         old, new = was.get(name), prices.get(name)
         if old is new:
             continue
-        buy, sell = open_qty.get(name, (ZERO, ZERO))
-        total = _repriced(total, positions.get(name, ZERO), (buy, sell), old if old is not None else marks.get(name),
-                          (buy, sell), new if new is not None else marks.get(name))
-    return Valuation(prices, Exposure(*total))
+        if old is None:
+            old = marks.get(name)
+        elif new is None:
+            new = marks.get(name)
+        if old is new:
+            continue
+        position = positions.get(name, ZERO)
+        buy, sell = open_qty.get(name, _NO_LEAVES)
+        up, down = position + buy, position - sell
+        below = -down  # open leaves are never negative: down <= up, max(|up|, |down|) = max(up, -down)
+        step = new if old is None else (-old if new is None else new - old)
+        gross += (up if up >= below else below) * step
+        long += up * step
+        short += down * step
+    return Valuation(prices, Exposure(gross, long, short))
 
 
-def _projected_exposure(c: Candidate, risk: AccountRisk, valued: Valuation | None,
-                        fresh: Decimal | None, open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
-    """(gross, net) exposure of the account with the candidate (see the conventions): the account's
-    valuation (`valuation`, else the running total at marks) with the candidate's instrument
-    re-priced (its leaves change, and it is valued at `prices`, else the fresh reference or its
-    own price, else its mark), and the excluded order's if it is in another instrument."""
+def _projected_exposure(instrument: str, buying: bool, adds: Decimal, price: Decimal | None,
+                        exclude: OpenOrder | None, risk: AccountRisk, valued: Valuation | None,
+                        fresh: Decimal | None, position: Decimal, held: tuple[Decimal, Decimal],
+                        open_buy: Decimal, open_sell: Decimal) -> tuple[Decimal, Decimal]:
+    """(gross, net) exposure of the account with the candidate (see the conventions; `position`
+    and `held` its position and open leaves in `instrument`, `open_buy` / `open_sell` those leaves
+    without the order it replaces): the account's valuation (`valuation`, else the running total
+    at marks) with the candidate's instrument re-priced (its leaves change, and it is valued at
+    `prices`, else the fresh reference or its own price, else its mark), and the excluded order's
+    if it is in another instrument."""
     marks, positions, open_qty = risk.marks, risk.positions, risk.open_qty
-    name = c.instrument
-    listed = valued.prices.get(name) if valued is not None else None
-    held = open_qty.get(name, (ZERO, ZERO))
+    listed = valued.prices.get(instrument) if valued is not None else None
     px = listed
     if px is None:
-        px = fresh if fresh is not None else c.price
+        px = fresh if fresh is not None else price
         if px is None:
-            px = marks.get(name)
-    buy, sell = (open_buy + c.adds, open_sell) if c.side is Side.BUY else (open_buy, open_sell + c.adds)
+            px = marks.get(instrument)
     total = valued.exposure if valued is not None else risk.exposure
-    position = positions.get(name, ZERO)
-    total = _repriced(total, position, held, listed if listed is not None else marks.get(name), (buy, sell), px)
-    exclude = c.exclude
-    if exclude is not None and exclude.instrument != name:
+    total = _repriced(total, position, held, listed if listed is not None else marks.get(instrument),
+                      (open_buy + adds, open_sell) if buying else (open_buy, open_sell + adds), px)
+    if exclude is not None and exclude.instrument != instrument:
         other = exclude.instrument
-        price = valued.price(risk, other) if valued is not None else marks.get(other)
-        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, (ZERO, ZERO)), price,
-                          _open_leaves(risk, other, exclude), price)
+        at = valued.price(risk, other) if valued is not None else marks.get(other)
+        total = _repriced(total, positions.get(other, ZERO), open_qty.get(other, _NO_LEAVES), at,
+                          _open_leaves(risk, other, exclude), at)
     gross, long, short = total
-    return gross, max(abs(long), abs(short))
+    size_long = -long if long < ZERO else long
+    size_short = -short if short < ZERO else short
+    return gross, (size_long if size_long >= size_short else size_short)
 
 
 def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before: tuple[Decimal, Decimal],
@@ -493,16 +644,21 @@ def _repriced(total: tuple[Decimal, Decimal, Decimal], position: Decimal, before
               ) -> tuple[Decimal, Decimal, Decimal]:
     """`total` (gross, long, short) with one instrument's part - `position` with open leaves
     `before` (buy, sell) at `was` - replaced by its part with leaves `after` at `price`
-    (`oms.domain.risk.account.part`, written out: this runs on every check; None: no part)."""
+    (`oms.domain.risk.account.part`, written out with comparisons for max(|up|, |down|): this runs
+    on every check that is not the steady state; None: no part). Call in `EXACT`."""
     gross, long, short = total
     if was is not None:
         up, down = position + before[0], position - before[1]
-        gross -= max(abs(up), abs(down)) * was
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
+        gross -= (size_up if size_up >= size_down else size_down) * was
         long -= up * was
         short -= down * was
     if price is not None:
         up, down = position + after[0], position - after[1]
-        gross += max(abs(up), abs(down)) * price
+        size_up = -up if up < ZERO else up
+        size_down = -down if down < ZERO else down
+        gross += (size_up if size_up >= size_down else size_down) * price
         long += up * price
         short += down * price
     return gross, long, short

@@ -53,8 +53,11 @@ steps = st.lists(st.one_of(
 ), max_size=40)
 
 
-def fold(spec) -> AccountRisk:
-    risk, instruments = AccountRisk(), {}
+def fold(spec, risk: AccountRisk | None = None, instruments: dict[int, str] | None = None) -> AccountRisk:
+    """`risk` (an empty account) with the orders and fills of `spec` folded in; `instruments` (order
+    number -> instrument) carries each order's instrument across calls."""
+    risk = risk if risk is not None else AccountRisk()
+    instruments = instruments if instruments is not None else {}
     for item in spec:
         if item[0] == "order":
             _, n, instrument, side, leaves, status = item

@@ -4,7 +4,9 @@ This module owns the evidence that a bucket never used is full, refills
 exactly `rate` tokens per second of event time up to `burst`, takes a token
 only when a whole one is there, never runs backwards in time, keeps fractional
 tokens exactly, and that `RateLimit` refuses impossible limits and defaults
-its burst to max(1, rate). Pure: time is integer nanoseconds.
+its burst to max(1, rate); and (hypothesis) that the refill skipped once even
+an empty bucket is full (`full_after_ns`) leaves exactly what the arithmetic
+gives. Pure: time is integer nanoseconds.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import dataclasses
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from oms.domain.tokens import RateLimit, TokenBucket, refill_take
+from oms.domain.tokens import EXACT, RateLimit, TokenBucket, full_after_ns, refill_take, refill_take_exact
 
 T0 = 1_767_258_000_000_000_000
 SEC = 1_000_000_000
@@ -100,3 +104,17 @@ def test_refill_take_is_the_bucket_s_arithmetic_exact_for_fractional_rates_and_l
     # a wait of a century at a rate of 10**12 per second is capped at the burst, never rounded
     full, _, ok = refill_take(D(0), T0, T0 + 100 * 365 * 86_400 * SEC, D(10) ** 12, D("123456789.123456789"), None)
     assert not ok and full == D("123456789.123456789")  # weight None: refill only, nothing taken
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10_000).map(lambda n: D(n) / 100), st.integers(1, 50).map(D), st.integers(0, 100),
+       st.integers(-3, 3), st.integers(0, 2))
+def test_the_refill_skipped_after_full_after_ns_is_the_refill_computed(rate, burst, share, around, taken):
+    per_ns = EXACT.scaleb(rate, -9)
+    full = full_after_ns(per_ns, burst)
+    tokens = EXACT.divide(EXACT.multiply(burst, D(share)), D(100))  # anything from empty to full
+    elapsed = max(1, full + around)
+    with_shortcut = refill_take_exact(tokens, T0, T0 + elapsed, per_ns, burst, D(taken), full)
+    computed = refill_take_exact(tokens, T0, T0 + elapsed, per_ns, burst, D(taken))
+    assert with_shortcut == computed and str(with_shortcut[0]) == str(computed[0])
+    assert EXACT.multiply(per_ns, D(full)) > burst >= EXACT.multiply(per_ns, D(full - 1))  # the fewest ns
