@@ -187,19 +187,17 @@ class Order:
         return next((r for r in self.chain if r.request_id == request_id), None)
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    total = ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
+_add, _multiply = _EXACT.add, _EXACT.multiply
 
 
 def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
     """(cum_qty, avg_px) of standing fills; avg_px exact, then 8 places half-even."""
-    cum = _sum(f.qty for f in fills)
+    cum = notional = ZERO
+    for fill in fills:
+        cum = _add(cum, fill.qty)
+        notional = _add(notional, _multiply(fill.qty, fill.px))
     if cum == 0:
         return cum, ZERO
-    notional = _sum(_EXACT.multiply(f.qty, f.px) for f in fills)
     if notional.as_tuple().exponent >= -2 * SCALE and cum.as_tuple().exponent >= -SCALE:
         # integers at a common scale: avg * 10**SCALE = n / c, rounded half to even
         n, c = int(notional.scaleb(2 * SCALE, _EXACT)), int(cum.scaleb(SCALE, _EXACT))
