@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from pydantic import ValidationError
+
 from oms import ids, keys
 from oms.account_state import account_writes, materialized
 from oms.domain.orders import DomainError, Order, view
@@ -152,11 +154,21 @@ class Replayer:
         """OrderAnomaly records seen (seq 0, never applied)."""
         return self.projection.anomalies
 
+    refused: list[str] = field(default_factory=list)
+    """Events decoded without validation (`streams.codec`) that the fold could not take and that
+    do not validate: counted as undecodable, as the validating path would have refused them."""
+
     def apply(self, event: Event) -> None:
         try:
             self.projection.apply(event)
         except DomainError as exc:
             self.errors.append(str(exc))
+        except Exception:
+            reason = _invalid(event)
+            if reason is None:
+                raise  # a valid event the fold cannot take: a defect, not bad input
+            self.refused.append(f"{event.event_id}: {reason}")
+            return
         if isinstance(event, JournalEvent):
             self.venues.apply(event)
 
@@ -168,6 +180,15 @@ class Replayer:
         for account, risk in self.accounts.items():
             for key, value in account_writes(account, risk):
                 store.put(key.encode(), value)
+
+
+def _invalid(event: Event) -> str | None:
+    """Why `event` (built without validation) does not validate, or None when it does."""
+    try:
+        type(event).model_validate(dict(event.__dict__))
+    except ValidationError as exc:
+        return f"does not validate: {exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -207,7 +228,7 @@ def _result(replayer: Replayer, started: float, partitions: int, undecodable: in
         anomalies=replayer.anomalies,
         partitions=partitions,
         errors=tuple(replayer.errors),
-        undecodable=undecodable,
+        undecodable=undecodable + len(replayer.refused),
         accounts=replayer.accounts,
         venue_stats=dict(replayer.venues.stats),
     )
@@ -254,6 +275,7 @@ def read_topic(
     on_record: Callable[[int], None] | None = None,
     on_error: Callable[[str], None] | None = None,
     canonical: bool = True,
+    validate: bool = True,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
     """The reading API of this module, public for the other readers of `replay/` (exports, what-if):
     yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic` of
@@ -262,8 +284,9 @@ def read_topic(
     which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
     topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
     `on_error` and are not yielded.
-    `canonical=False` decodes without the re-encoding check (`streams.codec`): for the journal, which
-    only this OMS's encoder writes.
+    `canonical=False` decodes without the re-encoding check and `validate=False` without pydantic
+    validation (`streams.codec`): for the journal, which only this OMS's engine writes, from
+    validated events.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
     try:
@@ -276,7 +299,7 @@ def read_topic(
             event = None
             if record.value is not None:
                 try:
-                    event = runtime.codec.decode(topic, record.value, canonical=canonical)
+                    event = runtime.codec.decode(topic, record.value, canonical=canonical, validate=validate)
                 except DecodeError as exc:
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
@@ -307,14 +330,16 @@ def replay_journal(
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
 
-    With `workers` > 1 the partitions are split among that many processes, each reading,
-    decoding and folding its own (`_replay_partitions`; no progress bar): the journal is keyed
-    by account, so their states never overlap and are merged as they are. Starting a process
-    costs about a second (imports), so it pays off on large journals and free cores.
+    With `workers` > 1 the partitions are split among that many processes, this one and
+    `workers - 1` forked from it (spawned where fork is not available), each reading, decoding
+    and folding its own (`_fold_partitions`; no progress bar): the journal is keyed by account,
+    so their states never overlap and are merged as they are.
 
-    The journal is decoded without the canonical re-encoding check unless `strict` (only the
-    engine writes it, with this OMS's encoder; the check costs about a sixth of a replay):
-    a body that does not parse, or a record that does not validate, is still refused.
+    Unless `strict`, the journal is decoded without the canonical re-encoding check and without
+    pydantic validation (`streams.codec`: only the engine writes it, with this OMS's encoder,
+    from validated events; the two checks cost more than half of the decoding). A body that
+    does not parse or names an unknown symbol is still refused, and an event the fold cannot
+    take that does not validate is counted with them (`Replayer.refused`), never folded on.
 
     Every partition is read from its first offset to its end offset at start
     (read_committed), or to `until_offset` (exclusive: records 0 .. until_offset-1
@@ -330,8 +355,6 @@ def replay_journal(
         return _replay_parallel(runtime, store, workers, until_ns, until_offset, timeout, strict)
     runtime.learn_schemas()
     started = time.perf_counter()
-    replayer = Replayer()
-    undecodable: list[str] = []
     bar: Any = None
 
     def on_total(total: int) -> None:
@@ -345,49 +368,70 @@ def replay_journal(
         if bar is not None:
             bar.update(1)
 
-    stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
-    seen: set[int] = set()
     try:
-        with _folding():
-            for partition, _, _, _, event in read_topic(
-                runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
-                on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
-            ):
-                seen.add(partition)
-                if event is not None:
-                    replayer.apply(event)
+        replayer, undecodable, seen = _fold_partitions(runtime, None, until_ns, until_offset, timeout, strict,
+                                                       on_total=on_total, on_record=on_record)
     finally:
         if bar is not None:
             bar.close()
     replayer.write(store)
-    return _result(replayer, started, partitions=len(seen), undecodable=len(undecodable))
+    return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 
 
-def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], until_ns: int | None,
-                       until_offset: int | None, timeout: float, strict: bool) -> tuple:
-    """One worker of a parallel replay (in its own process): `partitions` of the journal read,
-    decoded and folded; returns (projection, errors, undecodable, partitions seen)."""
-    from streams.runtime import connect
-
-    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
-    runtime.learn_schemas()
+def _fold_partitions(runtime, partitions: list[int] | None, until_ns: int | None, until_offset: int | None,
+                     timeout: float, strict: bool, **callbacks) -> tuple[Replayer, int, set[int]]:
+    """`partitions` of the journal (all when None) read, decoded and folded: (the fold, records
+    refused as undecodable, partitions seen)."""
     replayer = Replayer()
     undecodable: list[str] = []
     seen: set[int] = set()
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
     with _folding():
-        for partition, _, _, _, event in read_topic(runtime, runtime.topics.journal, partitions=partitions,
-                                               until_offset=until_offset, stop=stop, timeout=timeout,
-                                               on_error=undecodable.append, canonical=strict):
+        for partition, _, _, _, event in read_topic(
+            runtime, runtime.topics.journal, partitions=partitions, until_offset=until_offset, stop=stop,
+            timeout=timeout, on_error=undecodable.append, canonical=strict, validate=strict, **callbacks,
+        ):
             seen.add(partition)
             if event is not None:
                 replayer.apply(event)
-    return replayer.projection, replayer.errors, len(undecodable), seen, dict(replayer.venues.stats)
+    return replayer, len(undecodable), seen
+
+
+def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], until_ns: int | None,
+                       until_offset: int | None, timeout: float, strict: bool) -> tuple:
+    """One worker process of a parallel replay: `_fold_partitions` on its own connection; returns
+    (projection, errors, refused, undecodable, partitions seen, venue statistics)."""
+    from streams.runtime import connect
+
+    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
+    runtime.learn_schemas()
+    replayer, undecodable, seen = _fold_partitions(runtime, partitions, until_ns, until_offset, timeout, strict)
+    return (replayer.projection, replayer.errors, replayer.refused, undecodable, seen,
+            dict(replayer.venues.stats))
+
+
+def _merge(into: Replayer, projection: JournalProjection, errors: list[str], refused: list[str],
+           venue_stats: Mapping[tuple[str, str], VenueStats]) -> None:
+    """Add the fold of other partitions to `into`. The journal is keyed by account: an order's
+    events, hence its working set, are in one partition; the venue counts of several add up."""
+    stats = into.venues.stats
+    for key, counts in venue_stats.items():
+        stats[key] = stats[key].plus(counts) if key in stats else counts
+    into.projection.orders.update(projection.orders)
+    into.projection.positions.update(projection.positions)
+    into.projection.accounts.update(projection.accounts)
+    into.projection.events += projection.events
+    into.projection.anomalies += projection.anomalies
+    into.errors.extend(errors)
+    into.refused.extend(refused)
 
 
 def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, until_offset: int | None,
                      timeout: float, strict: bool) -> ReplayResult:
-    """`replay_journal` with the partitions split among `workers` processes, their states merged."""
+    """`replay_journal` with the partitions split among this process and `workers - 1` others,
+    their states merged. The others are forked where the platform can (a forked process starts
+    in milliseconds with every module imported; a spawned one imports them again, about a
+    second): each opens its own connection, none uses one of this process."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -398,25 +442,17 @@ def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, 
     finally:
         reader.close()
     groups = [partitions[i::workers] for i in range(min(workers, len(partitions)))]
-    replayer = Replayer()
+    runtime.learn_schemas()
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     undecodable = 0
     seen: set[int] = set()
-    with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max(len(groups) - 1, 1), mp_context=multiprocessing.get_context(method)) as pool:
         futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, group, until_ns,
-                               until_offset, timeout, strict) for group in groups]
+                               until_offset, timeout, strict) for group in groups[1:]]
+        replayer, undecodable, seen = _fold_partitions(runtime, groups[0], until_ns, until_offset, timeout, strict)
         for future in futures:
-            projection, errors, bad, got, venue_stats = future.result()
-            # the journal is keyed by account: an order's events, hence its working set, are in one
-            # partition, and the venue counts of several partitions add up
-            stats = replayer.venues.stats
-            for key, counts in venue_stats.items():
-                stats[key] = stats[key].plus(counts) if key in stats else counts
-            replayer.projection.orders.update(projection.orders)
-            replayer.projection.positions.update(projection.positions)
-            replayer.projection.accounts.update(projection.accounts)
-            replayer.projection.events += projection.events
-            replayer.projection.anomalies += projection.anomalies
-            replayer.errors.extend(errors)
+            projection, errors, refused, bad, got, venue_stats = future.result()
+            _merge(replayer, projection, errors, refused, venue_stats)
             undecodable += bad
             seen |= got
     replayer.write(store)

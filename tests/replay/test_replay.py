@@ -14,6 +14,8 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oms.config import Settings
 from oms.domain.orders import view
@@ -23,6 +25,7 @@ from oms.state import MemoryStore, RocksStore, load_order, load_position
 from replay.journal import (
     Difference,
     Replayer,
+    _merge,
     audit,
     live_views,
     replay_events,
@@ -195,6 +198,104 @@ def test_verify_reports_missing_on_either_side(store) -> None:
     assert Difference("order", dropped, "missing", True, False) in diffs
     assert Difference("position", "ACC-009|MSFT", "missing", False, True) in diffs
     assert len(diffs) == 2
+
+
+# ----------------------------------------------------- partitions apart
+
+
+_ORDER = st.tuples(
+    st.integers(min_value=0, max_value=3),  # account
+    st.sampled_from(["AAPL", "MSFT"]),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.lists(st.integers(min_value=1, max_value=40), max_size=4),  # fills
+    st.booleans(),  # cancelled after its fills
+)
+
+
+def _book(specs) -> list[OrderHarness]:
+    out = []
+    for n, (account, instrument, side, fills, cancel) in enumerate(specs):
+        h = OrderHarness()
+        h.working(f"cl-{n}", account=f"ACC-{account:03d}", instrument=instrument, side=side,
+                  quantity=D(sum(fills) + 10))
+        for i, qty in enumerate(fills):
+            h.fill(qty, str(100 + i), exec_id=f"X{n}-{i}")
+        if cancel:
+            h.cancel(f"cl-{n}c", account=f"ACC-{account:03d}")
+            h.venue_says(ExecType.CANCELED)
+        out.append(h)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs=st.lists(_ORDER, min_size=1, max_size=8), partitions=st.integers(min_value=1, max_value=4),
+       assignment=st.lists(st.integers(min_value=0, max_value=3), min_size=4, max_size=4), data=st.data())
+def test_partitions_folded_apart_and_merged_equal_the_serial_fold(specs, partitions, assignment, data) -> None:
+    journal = _interleave(_book(specs))
+    picks = data.draw(st.lists(st.integers(min_value=0, max_value=7), min_size=len(journal), max_size=len(journal)))
+    journal = _shuffled_keeping_order_sequences(journal, picks)
+
+    serial = Replayer()
+    for event in journal:
+        serial.apply(event)
+    parts = [Replayer() for _ in range(partitions)]
+    for event in journal:  # keyed by account, as the journal is
+        parts[assignment[int(event.account[-3:])] % partitions].apply(event)
+    merged = parts[0]
+    for part in parts[1:]:
+        _merge(merged, part.projection, part.errors, part.refused, part.venues.stats)
+
+    assert merged.orders == serial.orders
+    assert merged.positions == serial.positions
+    assert merged.accounts == serial.accounts
+    assert dict(merged.venues.stats) == dict(serial.venues.stats)
+    assert (merged.events, merged.anomalies, sorted(merged.errors)) == (
+        serial.events, serial.anomalies, sorted(serial.errors))
+
+
+def _shuffled_keeping_order_sequences(journal: list[JournalEvent], picks: list[int]) -> list[JournalEvent]:
+    """The journal re-interleaved by `picks` (which order's queue gives the next event), each
+    order's events, hence each account's, kept in their order."""
+    queues: dict[str, list[JournalEvent]] = {}
+    for event in journal:
+        queues.setdefault(event.order_id, []).append(event)
+    out = []
+    for pick in picks:
+        live = [q for q in queues.values() if q]
+        out.append(live[pick % len(live)].pop(0))
+    return out
+
+
+def test_an_unvalidated_event_the_fold_cannot_take_is_refused_if_invalid() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10, "10")
+    *head, fill = h.journal
+    broken = fill.model_copy(update={"last_qty": "ten"})  # as `built` would keep a value validation refuses
+    replayer = Replayer()
+    for event in head:
+        replayer.apply(event)
+    replayer.apply(broken)
+
+    assert len(replayer.refused) == 1 and "does not validate" in replayer.refused[0]
+    assert replayer.positions == {} and replayer.orders[h.order.order_id].cum_qty == 0
+    assert replayer.errors == []
+
+
+def test_a_valid_event_the_fold_cannot_take_is_a_defect_raised() -> None:
+    class Unfoldable(Exception):
+        pass
+
+    h = OrderHarness()
+    h.working()
+    replayer = Replayer()
+
+    def refuse(event):
+        raise Unfoldable(event.event_id)
+
+    replayer.projection.apply = refuse  # the fold fails on a valid event
+    with pytest.raises(Unfoldable):
+        replayer.apply(h.journal[0])
 
 
 def replace_position(position, **changes):
