@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import gc
 import time
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -276,6 +277,7 @@ def read_topic(
     on_error: Callable[[str], None] | None = None,
     canonical: bool = True,
     validate: bool = True,
+    keep: Callable[[str | None], bool] | None = None,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
     """The reading API of this module, public for the other readers of `replay/` (exports, what-if):
     yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic` of
@@ -286,7 +288,7 @@ def read_topic(
     `on_error` and are not yielded.
     `canonical=False` decodes without the re-encoding check and `validate=False` without pydantic
     validation (`streams.codec`): for the journal, which only this OMS's engine writes, from
-    validated events.
+    validated events. With `keep`, a record whose key it refuses is skipped without being decoded.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
     try:
@@ -296,6 +298,8 @@ def read_topic(
         for record in reader.records(idle_timeout=timeout):
             if on_record is not None:
                 on_record(record.offset)
+            if keep is not None and not keep(record.text_key):
+                continue
             event = None
             if record.value is not None:
                 try:
@@ -330,10 +334,11 @@ def replay_journal(
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
 
-    With `workers` > 1 the partitions are split among that many processes, this one and
-    `workers - 1` forked from it (spawned where fork is not available), each reading, decoding
-    and folding its own (`_fold_partitions`; no progress bar): the journal is keyed by account,
-    so their states never overlap and are merged as they are.
+    With `workers` > 1 the accounts are split among that many processes, this one and
+    `workers - 1` forked from it (spawned where fork is not available), each reading every
+    partition and decoding and folding the records of its accounts (`_replay_parallel`; no
+    progress bar; with `until_ns`, whole partitions are split instead): the journal is keyed by
+    account, so their states never overlap and are merged as they are.
 
     Unless `strict`, the journal is decoded without the canonical re-encoding check and without
     pydantic validation (`streams.codec`: only the engine writes it, with this OMS's encoder,
@@ -378,34 +383,60 @@ def replay_journal(
     return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 
 
+def share_of(key: str | None, shares: int) -> int:
+    """Which of `shares` parallel folds takes the journal records keyed `key` (an account):
+    CRC-32 of the key modulo `shares`, the same in every process; records without a key go to 0."""
+    return 0 if key is None else zlib.crc32(key.encode()) % shares
+
+
 def _fold_partitions(runtime, partitions: list[int] | None, until_ns: int | None, until_offset: int | None,
-                     timeout: float, strict: bool, **callbacks) -> tuple[Replayer, int, set[int]]:
+                     timeout: float, strict: bool, share: tuple[int, int] | None = None,
+                     **callbacks) -> tuple[Replayer, int, set[int]]:
     """`partitions` of the journal (all when None) read, decoded and folded: (the fold, records
-    refused as undecodable, partitions seen)."""
+    refused as undecodable, partitions seen). With `share` (index, shares), only the records whose
+    key `share_of` gives to `index` are decoded and folded; an event whose account is another
+    share's (its key is not its account) is folded and recorded as an error: its account's
+    state is then split between folds."""
     replayer = Replayer()
     undecodable: list[str] = []
     seen: set[int] = set()
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
+    keep = None if share is None else (lambda key: share_of(key, share[1]) == share[0])
     with _folding():
-        for partition, _, _, _, event in read_topic(
+        for partition, offset, key, _, event in read_topic(
             runtime, runtime.topics.journal, partitions=partitions, until_offset=until_offset, stop=stop,
-            timeout=timeout, on_error=undecodable.append, canonical=strict, validate=strict, **callbacks,
+            timeout=timeout, on_error=undecodable.append, canonical=strict, validate=strict, keep=keep, **callbacks,
         ):
             seen.add(partition)
-            if event is not None:
-                replayer.apply(event)
+            if event is None:
+                continue
+            if share is not None and isinstance(event, JournalEvent) and share_of(event.account, share[1]) != share[0]:
+                replayer.errors.append(f"{runtime.topics.journal}[{partition}]@{offset}: keyed {key!r}, "
+                                       f"for account {event.account!r}: folded apart from the account's other events")
+            replayer.apply(event)
     return replayer, len(undecodable), seen
 
 
-def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], until_ns: int | None,
-                       until_offset: int | None, timeout: float, strict: bool) -> tuple:
-    """One worker process of a parallel replay: `_fold_partitions` on its own connection; returns
-    (projection, errors, refused, undecodable, partitions seen, venue statistics)."""
-    from streams.runtime import connect
+_INHERITED: list = []
+"""The runtime of a parallel replay, for the workers forked from it (they inherit this list)."""
 
-    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
-    runtime.learn_schemas()
-    replayer, undecodable, seen = _fold_partitions(runtime, partitions, until_ns, until_offset, timeout, strict)
+
+def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int] | None,
+                       share: tuple[int, int] | None, until_ns: int | None, until_offset: int | None,
+                       timeout: float, strict: bool) -> tuple:
+    """One worker process of a parallel replay: `_fold_partitions` of `partitions` (or of its
+    `share` of every partition) on its own consumer; returns (projection, errors, refused,
+    undecodable, partitions seen, venue statistics). A forked worker uses the runtime it
+    inherited (its codec knows the writer schemas already); a spawned one connects."""
+    if _INHERITED:
+        runtime = _INHERITED[0]
+    else:
+        from streams.runtime import connect
+
+        runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
+        runtime.learn_schemas()
+    replayer, undecodable, seen = _fold_partitions(runtime, partitions, until_ns, until_offset, timeout, strict,
+                                                   share)
     return (replayer.projection, replayer.errors, replayer.refused, undecodable, seen,
             dict(replayer.venues.stats))
 
@@ -426,35 +457,63 @@ def _merge(into: Replayer, projection: JournalProjection, errors: list[str], ref
     into.refused.extend(refused)
 
 
+def _groups(counts: Mapping[int, int], workers: int) -> list[list[int]]:
+    """The partitions with records (partition -> count) in `workers` groups of even record counts
+    as far as whole partitions allow: the largest first, each to the group holding the fewest."""
+    groups: list[list[int]] = [[] for _ in range(min(workers, len(counts)))]
+    loads = [0] * len(groups)
+    for partition in sorted(counts, key=lambda p: (-counts[p], p)):
+        least = loads.index(min(loads))
+        groups[least].append(partition)
+        loads[least] += counts[partition]
+    return [sorted(group) for group in groups]
+
+
 def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, until_offset: int | None,
                      timeout: float, strict: bool) -> ReplayResult:
-    """`replay_journal` with the partitions split among this process and `workers - 1` others,
-    their states merged. The others are forked where the platform can (a forked process starts
-    in milliseconds with every module imported; a spawned one imports them again, about a
-    second): each opens its own connection, none uses one of this process."""
+    """`replay_journal` split among this process and `workers - 1` others, their states merged.
+
+    With at least as many partitions holding records as workers, whole partitions are split,
+    in groups of even record counts (`_groups`). With fewer, each process reads every partition
+    and decodes and folds its share of the accounts (`share_of` on the record key, the account;
+    skipping a record costs a reader a few microseconds), unless `until_ns` (a partition stops at
+    its first later event, whichever account that is for: partitions are split then too). The
+    others are forked where the platform can (a forked process starts in milliseconds with every
+    module imported and the schemas learned; a spawned one imports them again, about a second):
+    each opens its own consumer, none uses one of this process."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     started = time.perf_counter()
+    runtime.learn_schemas()
     reader = runtime.reader()
     try:
-        partitions = reader.partitions(runtime.topics.journal)
+        marks = reader.watermarks(runtime.topics.journal)
     finally:
         reader.close()
-    groups = [partitions[i::workers] for i in range(min(workers, len(partitions)))]
-    runtime.learn_schemas()
+    counts = {p: min(high, until_offset if until_offset is not None else high) - low
+              for p, (low, high) in marks.items()}
+    counts = {p: n for p, n in counts.items() if n > 0}
+    jobs: list[tuple[list[int] | None, tuple[int, int] | None]]
+    if len(counts) >= workers or until_ns is not None:
+        jobs = [(group, None) for group in _groups(counts, workers)] or [([], None)]
+    else:
+        jobs = [(None, (i, workers)) for i in range(workers)]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    undecodable = 0
-    seen: set[int] = set()
-    with ProcessPoolExecutor(max(len(groups) - 1, 1), mp_context=multiprocessing.get_context(method)) as pool:
-        futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, group, until_ns,
-                               until_offset, timeout, strict) for group in groups[1:]]
-        replayer, undecodable, seen = _fold_partitions(runtime, groups[0], until_ns, until_offset, timeout, strict)
-        for future in futures:
-            projection, errors, refused, bad, got, venue_stats = future.result()
-            _merge(replayer, projection, errors, refused, venue_stats)
-            undecodable += bad
-            seen |= got
+    _INHERITED[:] = [runtime] if method == "fork" else []
+    try:
+        with ProcessPoolExecutor(max(len(jobs) - 1, 1), mp_context=multiprocessing.get_context(method)) as pool:
+            futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, partitions,
+                                   share, until_ns, until_offset, timeout, strict) for partitions, share in jobs[1:]]
+            replayer, undecodable, seen = _fold_partitions(runtime, jobs[0][0], until_ns, until_offset, timeout,
+                                                           strict, jobs[0][1])
+            for future in futures:
+                projection, errors, refused, bad, got, venue_stats = future.result()
+                _merge(replayer, projection, errors, refused, venue_stats)
+                undecodable += bad
+                seen |= got
+    finally:
+        _INHERITED.clear()
     replayer.write(store)
     return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 

@@ -25,11 +25,13 @@ from oms.state import MemoryStore, RocksStore, load_order, load_position
 from replay.journal import (
     Difference,
     Replayer,
+    _groups,
     _merge,
     audit,
     live_views,
     replay_events,
     replay_journal,
+    share_of,
     verify,
 )
 from tests.builders import T0, OrderHarness
@@ -266,6 +268,20 @@ def _shuffled_keeping_order_sequences(journal: list[JournalEvent], picks: list[i
     return out
 
 
+def test_partitions_are_grouped_by_record_count_largest_first() -> None:
+    assert _groups({0: 58, 1: 42, 2: 25}, 2) == [[0], [1, 2]]
+    assert _groups({0: 10, 1: 10, 2: 10, 3: 10}, 2) == [[0, 2], [1, 3]]
+    assert _groups({5: 7}, 3) == [[5]]
+    assert _groups({}, 2) == []
+
+
+def test_an_account_goes_to_the_same_share_in_every_process() -> None:
+    # CRC-32 of the key, not Python's hash() (salted per process): these values hold in any process
+    assert [share_of(f"ACC-{n:03d}", 3) for n in range(6)] == [0, 2, 1, 2, 0, 1]
+    assert {share_of(f"ACC-{n:03d}", 3) for n in range(30)} == {0, 1, 2}
+    assert share_of(None, 4) == 0
+
+
 def test_an_unvalidated_event_the_fold_cannot_take_is_refused_if_invalid() -> None:
     h = OrderHarness()
     h.working()
@@ -338,6 +354,9 @@ def test_replay_from_the_broker_equals_the_live_views(runtime, tmp_path) -> None
     split = replay_journal(runtime, RocksStore(tmp_path / "b"), progress=False, workers=2)  # partitions apart
     assert (split.events, split.orders, split.positions, split.accounts, split.partitions) == (
         result.events, result.orders, result.positions, result.accounts, result.partitions)
+    shares = replay_journal(runtime, RocksStore(tmp_path / "c"), progress=False, workers=3)  # accounts apart
+    assert (shares.events, shares.orders, shares.positions, shares.accounts, shares.venue_stats, shares.errors) == (
+        result.events, result.orders, result.positions, result.accounts, result.venue_stats, result.errors)
     live_orders, live_positions = live_views(runtime, timeout=10)
     assert live_orders == orders and live_positions == positions
     assert verify(result, live_orders, live_positions) == []
