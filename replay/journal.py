@@ -291,6 +291,7 @@ def read_topic(
     validated events. With `keep`, a record whose key it refuses is skipped without being decoded.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
+    refusals: dict[type, str | None] = {}
     try:
         total = reader.assign(topic, partitions=partitions, until_offset=until_offset, skip_empty=True)
         if on_total is not None:
@@ -308,7 +309,9 @@ def read_topic(
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
                     continue
-                refusal = runtime.topics.admitted(topic, event)
+                kind = type(event)
+                refusal = refusals[kind] if kind in refusals else refusals.setdefault(
+                    kind, runtime.topics.admitted(topic, event))  # admission depends on the type alone
                 if refusal is not None:  # the live consumer dead-lettered it: never folded
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {refusal}")
