@@ -8,8 +8,10 @@ fill, bust and correction, keyed `oms.keys.position_id`; account risk by
 `with_order` / `with_fill` as the engine step applies them). `replay_journal`
 reads `order.events` from the first offset of every partition (read_committed,
 up to the end offsets taken at start, or `until_offset` / `until_ns`) with the
-one topic reader (`streams.reader.TopicReader`) and writes the final states into
-a fresh store (keys per `oms.keys`, `oms.state` dumps). `live_views` reads the
+one topic reader (`streams.reader.TopicReader`), decoding it without the checks
+meant for outside input unless strict (`streams.codec`), optionally split among
+processes (`workers`: whole partitions, or shares of the accounts), and writes
+the final states into a fresh store (keys per `oms.keys`, `oms.state` dumps). `live_views` reads the
 compacted `orders` and `positions` topics; `verify` compares them field for
 field with the replay; `live_engine_state` reads the engine's `engine.state`
 changelog (its account risk states and the risk controls it decided with);
@@ -133,6 +135,9 @@ class Replayer:
     """Events `evolve` refused (a gap or an impossible transition): the journal is not foldable there."""
     venues: VenueStatistics = field(default_factory=VenueStatistics)
     """The venue statistics of the journal, as the engine folds them into its state."""
+    refused: list[str] = field(default_factory=list)
+    """Events decoded without validation (`streams.codec`) that the fold could not take and that
+    do not validate: counted as undecodable, as the validating path would have refused them."""
 
     @property
     def orders(self) -> dict[str, Order]:
@@ -154,10 +159,6 @@ class Replayer:
     def anomalies(self) -> int:
         """OrderAnomaly records seen (seq 0, never applied)."""
         return self.projection.anomalies
-
-    refused: list[str] = field(default_factory=list)
-    """Events decoded without validation (`streams.codec`) that the fold could not take and that
-    do not validate: counted as undecodable, as the validating path would have refused them."""
 
     def apply(self, event: Event) -> None:
         try:
@@ -337,11 +338,11 @@ def replay_journal(
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
 
-    With `workers` > 1 the accounts are split among that many processes, this one and
-    `workers - 1` forked from it (spawned where fork is not available), each reading every
-    partition and decoding and folding the records of its accounts (`_replay_parallel`; no
-    progress bar; with `until_ns`, whole partitions are split instead): the journal is keyed by
-    account, so their states never overlap and are merged as they are.
+    With `workers` > 1 the journal is split among that many processes, this one and
+    `workers - 1` forked from it (spawned where fork is not available), each reading, decoding
+    and folding its part (`_replay_parallel`: groups of whole partitions of even record counts,
+    or with fewer partitions than processes a share of the accounts; no progress bar): the
+    journal is keyed by account, so their states never overlap and are merged as they are.
 
     Unless `strict`, the journal is decoded without the canonical re-encoding check and without
     pydantic validation (`streams.codec`: only the engine writes it, with this OMS's encoder,

@@ -420,3 +420,22 @@ def test_replay_stops_early_at_an_offset_or_a_time(runtime, tmp_path) -> None:
     positions = {"ACC-001|AAPL": to_event(whole.positions["ACC-001|AAPL"], None, 0)}
     assert verify(whole, {h.order.order_id: view(h.order)}, positions) == []
     assert len(verify(until, {h.order.order_id: view(h.order)}, positions)) > 0
+
+
+@pytest.mark.kafka
+def test_records_that_do_not_decode_are_counted_and_the_rest_folded(runtime, tmp_path) -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10, "10")
+    _publish(runtime, h.journal, {}, {})
+    whole = runtime.codec.encode(runtime.topics.journal, h.journal[-1])
+    raw = runtime.producer()
+    for value in (b"not avro", whole[:-3], whole + b"\x00"):  # no framing, truncated, trailing bytes
+        raw.produce(runtime.topics.journal, key=h.order.account.encode(), value=value)
+    raw.flush(30)
+
+    for workers in (1, 2):
+        result = replay_journal(runtime, RocksStore(tmp_path / f"w{workers}"), progress=False, workers=workers)
+        assert result.undecodable == 3
+        assert result.events == len(h.journal) and result.orders == {h.order.order_id: h.order}
+        assert result.positions["ACC-001|AAPL"].quantity == D(10) and result.errors == ()
