@@ -117,8 +117,15 @@ class _PlainSchema(NamedTuple):
 
     parsed: dict
     """fastavro's parsed schema, every top-level decimal field (or union branch) as `bytes`."""
-    decimals: tuple[tuple[str, Context, int], ...]
-    """(field, context of the field's precision, scale) of each decimal field."""
+    decimals: tuple[tuple[str, Context, int, dict[bytes, Decimal]], ...]
+    """(field, context of the field's precision, scale, the values read so far) of each decimal field."""
+
+
+_DECIMALS: dict[tuple[int, int], dict[bytes, Decimal]] = {}
+"""(precision, scale) -> the decimals read, by their bytes: quantities and prices repeat, and a
+`Decimal` is immutable, so one read value serves every record that carries the same bytes."""
+_DECIMALS_KEPT = 100_000
+"""Most values kept per (precision, scale); beyond, values are converted and not kept."""
 
 
 _PLAIN: dict[int, tuple[SchemaEntry, _PlainSchema | None]] = {}
@@ -154,7 +161,9 @@ def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
             break
         if found:
             decimal = found[0]
-            decimals.append((field["name"], Context(prec=decimal["precision"]), decimal.get("scale", 0)))
+            precision, scale = decimal["precision"], decimal.get("scale", 0)
+            decimals.append((field["name"], Context(prec=precision), scale,
+                             _DECIMALS.setdefault((precision, scale), {})))
             branches = ["bytes" if _is_decimal(b) else b for b in branches]
             kind = branches if isinstance(kind, list) else branches[0]
         fields.append({**field, "type": kind})
@@ -167,12 +176,17 @@ def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
 def _read_plain(body: io.BytesIO, plain: _PlainSchema) -> dict:
     """A record read with `plain`, its decimal fields turned into `Decimal` as fastavro's decimal
     logical type does (the unscaled big-endian two's-complement integer in a context of the field's
-    precision, then scaled by -scale in that context)."""
+    precision, then scaled by -scale in that context), or taken from the values already read."""
     record = fastavro.schemaless_reader(body, plain.parsed)
-    for name, context, scale in plain.decimals:
+    for name, context, scale, known in plain.decimals:
         value = record[name]
         if type(value) is bytes:
-            record[name] = context.create_decimal(int.from_bytes(value, "big", signed=True)).scaleb(-scale, context)
+            number = known.get(value)
+            if number is None:
+                number = context.create_decimal(int.from_bytes(value, "big", signed=True)).scaleb(-scale, context)
+                if len(known) < _DECIMALS_KEPT:
+                    known[value] = number
+            record[name] = number
     return record
 
 

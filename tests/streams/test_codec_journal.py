@@ -93,3 +93,17 @@ def test_the_checked_path_still_validates(codec):
     bad = new_order().model_copy(update={"account": "not an identifier"})
     with pytest.raises(DecodeError, match="does not validate"):
         codec.decode("oms.commands", codec.encode("oms.commands", bad), canonical=False)
+
+
+def test_a_decimal_read_again_is_the_same_value_kept_or_not(codec, monkeypatch):
+    first = order_filled(last_px=Decimal("187.24"), last_qty=Decimal("40"))
+    data = codec.encode(TOPIC, first)
+    kept = codec.decode(TOPIC, data, canonical=False, validate=False)
+    again = codec.decode(TOPIC, data, canonical=False, validate=False)
+    assert again.last_px is kept.last_px  # the value read the first time
+    monkeypatch.setattr(codec_module, "_DECIMALS_KEPT", 0)
+    monkeypatch.setattr(codec_module, "_DECIMALS", {})
+    monkeypatch.setattr(codec_module, "_PLAIN", {})
+    fresh = codec.decode(TOPIC, data, canonical=False, validate=False)
+    assert fresh == kept == codec.decode(TOPIC, data) and fresh.last_px is not kept.last_px
+    assert codec_module._DECIMALS[(28, 8)] == {}
