@@ -8,8 +8,10 @@ fill, bust and correction, keyed `oms.keys.position_id`; account risk by
 `with_order` / `with_fill` as the engine step applies them). `replay_journal`
 reads `order.events` from the first offset of every partition (read_committed,
 up to the end offsets taken at start, or `until_offset` / `until_ns`) with the
-one topic reader (`streams.reader.TopicReader`) and writes the final states into
-a fresh store (keys per `oms.keys`, `oms.state` dumps). `live_views` reads the
+one topic reader (`streams.reader.TopicReader`), decoding it without the checks
+meant for outside input unless strict (`streams.codec`), optionally split among
+processes (`workers`: whole partitions, or shares of the accounts), and writes
+the final states into a fresh store (keys per `oms.keys`, `oms.state` dumps). `live_views` reads the
 compacted `orders` and `positions` topics; `verify` compares them field for
 field with the replay; `live_engine_state` reads the engine's `engine.state`
 changelog (its account risk states and the risk controls it decided with);
@@ -30,10 +32,13 @@ from __future__ import annotations
 import bisect
 import gc
 import time
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from pydantic import ValidationError
 
 from oms import ids, keys
 from oms.account_state import account_writes, materialized
@@ -130,6 +135,9 @@ class Replayer:
     """Events `evolve` refused (a gap or an impossible transition): the journal is not foldable there."""
     venues: VenueStatistics = field(default_factory=VenueStatistics)
     """The venue statistics of the journal, as the engine folds them into its state."""
+    refused: list[str] = field(default_factory=list)
+    """Events decoded without validation (`streams.codec`) that the fold could not take and that
+    do not validate: counted as undecodable, as the validating path would have refused them."""
 
     @property
     def orders(self) -> dict[str, Order]:
@@ -157,6 +165,12 @@ class Replayer:
             self.projection.apply(event)
         except DomainError as exc:
             self.errors.append(str(exc))
+        except Exception:
+            reason = _invalid(event)
+            if reason is None:
+                raise  # a valid event the fold cannot take: a defect, not bad input
+            self.refused.append(f"{event.event_id}: {reason}")
+            return
         if isinstance(event, JournalEvent):
             self.venues.apply(event)
 
@@ -168,6 +182,15 @@ class Replayer:
         for account, risk in self.accounts.items():
             for key, value in account_writes(account, risk):
                 store.put(key.encode(), value)
+
+
+def _invalid(event: Event) -> str | None:
+    """Why `event` (built without validation) does not validate, or None when it does."""
+    try:
+        type(event).model_validate(dict(event.__dict__))
+    except ValidationError as exc:
+        return f"does not validate: {exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -207,7 +230,7 @@ def _result(replayer: Replayer, started: float, partitions: int, undecodable: in
         anomalies=replayer.anomalies,
         partitions=partitions,
         errors=tuple(replayer.errors),
-        undecodable=undecodable,
+        undecodable=undecodable + len(replayer.refused),
         accounts=replayer.accounts,
         venue_stats=dict(replayer.venues.stats),
     )
@@ -254,6 +277,8 @@ def read_topic(
     on_record: Callable[[int], None] | None = None,
     on_error: Callable[[str], None] | None = None,
     canonical: bool = True,
+    validate: bool = True,
+    keep: Callable[[str | None], bool] | None = None,
 ) -> Iterator[tuple[int, int, str | None, int, Event | None]]:
     """The reading API of this module, public for the other readers of `replay/` (exports, what-if):
     yield (partition, offset, key, timestamp_ms, event or None for a tombstone) from `topic` of
@@ -262,10 +287,12 @@ def read_topic(
     which `stop(event)` is true (that event is not yielded). Undecodable records, and events the
     topic does not admit (`streams.topics.admitted`, as every live consumer refuses them), go to
     `on_error` and are not yielded.
-    `canonical=False` decodes without the re-encoding check (`streams.codec`): for the journal, which
-    only this OMS's encoder writes.
+    `canonical=False` decodes without the re-encoding check and `validate=False` without pydantic
+    validation (`streams.codec`): for the journal, which only this OMS's engine writes, from
+    validated events. With `keep`, a record whose key it refuses is skipped without being decoded.
     Raises TimeoutError if the ends are not reached within `timeout` seconds without progress."""
     reader = runtime.reader(**{"fetch.max.bytes": 52428800})
+    refusals: dict[type, str | None] = {}
     try:
         total = reader.assign(topic, partitions=partitions, until_offset=until_offset, skip_empty=True)
         if on_total is not None:
@@ -273,15 +300,19 @@ def read_topic(
         for record in reader.records(idle_timeout=timeout):
             if on_record is not None:
                 on_record(record.offset)
+            if keep is not None and not keep(record.text_key):
+                continue
             event = None
             if record.value is not None:
                 try:
-                    event = runtime.codec.decode(topic, record.value, canonical=canonical)
+                    event = runtime.codec.decode(topic, record.value, canonical=canonical, validate=validate)
                 except DecodeError as exc:
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {exc}")
                     continue
-                refusal = runtime.topics.admitted(topic, event)
+                kind = type(event)
+                refusal = refusals[kind] if kind in refusals else refusals.setdefault(
+                    kind, runtime.topics.admitted(topic, event))  # admission depends on the type alone
                 if refusal is not None:  # the live consumer dead-lettered it: never folded
                     if on_error is not None:
                         on_error(f"{topic}[{record.partition}]@{record.offset}: {refusal}")
@@ -307,14 +338,17 @@ def replay_journal(
 ) -> ReplayResult:
     """Fold `order.events` from the beginning into `store` (which must be fresh).
 
-    With `workers` > 1 the partitions are split among that many processes, each reading,
-    decoding and folding its own (`_replay_partitions`; no progress bar): the journal is keyed
-    by account, so their states never overlap and are merged as they are. Starting a process
-    costs about a second (imports), so it pays off on large journals and free cores.
+    With `workers` > 1 the journal is split among that many processes, this one and
+    `workers - 1` forked from it (spawned where fork is not available), each reading, decoding
+    and folding its part (`_replay_parallel`: groups of whole partitions of even record counts,
+    or with fewer partitions than processes a share of the accounts; no progress bar): the
+    journal is keyed by account, so their states never overlap and are merged as they are.
 
-    The journal is decoded without the canonical re-encoding check unless `strict` (only the
-    engine writes it, with this OMS's encoder; the check costs about a sixth of a replay):
-    a body that does not parse, or a record that does not validate, is still refused.
+    Unless `strict`, the journal is decoded without the canonical re-encoding check and without
+    pydantic validation (`streams.codec`: only the engine writes it, with this OMS's encoder,
+    from validated events; the two checks cost more than half of the decoding). A body that
+    does not parse or names an unknown symbol is still refused, and an event the fold cannot
+    take that does not validate is counted with them (`Replayer.refused`), never folded on.
 
     Every partition is read from its first offset to its end offset at start
     (read_committed), or to `until_offset` (exclusive: records 0 .. until_offset-1
@@ -330,8 +364,6 @@ def replay_journal(
         return _replay_parallel(runtime, store, workers, until_ns, until_offset, timeout, strict)
     runtime.learn_schemas()
     started = time.perf_counter()
-    replayer = Replayer()
-    undecodable: list[str] = []
     bar: Any = None
 
     def on_total(total: int) -> None:
@@ -345,80 +377,147 @@ def replay_journal(
         if bar is not None:
             bar.update(1)
 
-    stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
-    seen: set[int] = set()
     try:
-        with _folding():
-            for partition, _, _, _, event in read_topic(
-                runtime, runtime.topics.journal, until_offset=until_offset, stop=stop, timeout=timeout,
-                on_total=on_total, on_record=on_record, on_error=undecodable.append, canonical=strict,
-            ):
-                seen.add(partition)
-                if event is not None:
-                    replayer.apply(event)
+        replayer, undecodable, seen = _fold_partitions(runtime, None, until_ns, until_offset, timeout, strict,
+                                                       on_total=on_total, on_record=on_record)
     finally:
         if bar is not None:
             bar.close()
     replayer.write(store)
-    return _result(replayer, started, partitions=len(seen), undecodable=len(undecodable))
+    return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 
 
-def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int], until_ns: int | None,
-                       until_offset: int | None, timeout: float, strict: bool) -> tuple:
-    """One worker of a parallel replay (in its own process): `partitions` of the journal read,
-    decoded and folded; returns (projection, errors, undecodable, partitions seen)."""
-    from streams.runtime import connect
+def share_of(key: str | None, shares: int) -> int:
+    """Which of `shares` parallel folds takes the journal records keyed `key` (an account):
+    CRC-32 of the key modulo `shares`, the same in every process; records without a key go to 0."""
+    return 0 if key is None else zlib.crc32(key.encode()) % shares
 
-    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
-    runtime.learn_schemas()
+
+def _fold_partitions(runtime, partitions: list[int] | None, until_ns: int | None, until_offset: int | None,
+                     timeout: float, strict: bool, share: tuple[int, int] | None = None,
+                     **callbacks) -> tuple[Replayer, int, set[int]]:
+    """`partitions` of the journal (all when None) read, decoded and folded: (the fold, records
+    refused as undecodable, partitions seen). With `share` (index, shares), only the records whose
+    key `share_of` gives to `index` are decoded and folded; an event whose account is another
+    share's (its key is not its account) is folded and recorded as an error: its account's
+    state is then split between folds."""
     replayer = Replayer()
     undecodable: list[str] = []
     seen: set[int] = set()
     stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
+    keep = None if share is None else (lambda key: share_of(key, share[1]) == share[0])
     with _folding():
-        for partition, _, _, _, event in read_topic(runtime, runtime.topics.journal, partitions=partitions,
-                                               until_offset=until_offset, stop=stop, timeout=timeout,
-                                               on_error=undecodable.append, canonical=strict):
+        for partition, offset, key, _, event in read_topic(
+            runtime, runtime.topics.journal, partitions=partitions, until_offset=until_offset, stop=stop,
+            timeout=timeout, on_error=undecodable.append, canonical=strict, validate=strict, keep=keep, **callbacks,
+        ):
             seen.add(partition)
-            if event is not None:
-                replayer.apply(event)
-    return replayer.projection, replayer.errors, len(undecodable), seen, dict(replayer.venues.stats)
+            if event is None:
+                continue
+            if share is not None and isinstance(event, JournalEvent) and share_of(event.account, share[1]) != share[0]:
+                replayer.errors.append(f"{runtime.topics.journal}[{partition}]@{offset}: keyed {key!r}, "
+                                       f"for account {event.account!r}: folded apart from the account's other events")
+            replayer.apply(event)
+    return replayer, len(undecodable), seen
+
+
+_INHERITED: list = []
+"""The runtime of a parallel replay, for the workers forked from it (they inherit this list)."""
+
+
+def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int] | None,
+                       share: tuple[int, int] | None, until_ns: int | None, until_offset: int | None,
+                       timeout: float, strict: bool) -> tuple:
+    """One worker process of a parallel replay: `_fold_partitions` of `partitions` (or of its
+    `share` of every partition) on its own consumer; returns (projection, errors, refused,
+    undecodable, partitions seen, venue statistics). A forked worker uses the runtime it
+    inherited (its codec knows the writer schemas already); a spawned one connects."""
+    if _INHERITED:
+        runtime = _INHERITED[0]
+    else:
+        from streams.runtime import connect
+
+        runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
+        runtime.learn_schemas()
+    replayer, undecodable, seen = _fold_partitions(runtime, partitions, until_ns, until_offset, timeout, strict,
+                                                   share)
+    return (replayer.projection, replayer.errors, replayer.refused, undecodable, seen,
+            dict(replayer.venues.stats))
+
+
+def _merge(into: Replayer, projection: JournalProjection, errors: list[str], refused: list[str],
+           venue_stats: Mapping[tuple[str, str], VenueStats]) -> None:
+    """Add the fold of other partitions to `into`. The journal is keyed by account: an order's
+    events, hence its working set, are in one partition; the venue counts of several add up."""
+    stats = into.venues.stats
+    for key, counts in venue_stats.items():
+        stats[key] = stats[key].plus(counts) if key in stats else counts
+    into.projection.orders.update(projection.orders)
+    into.projection.positions.update(projection.positions)
+    into.projection.accounts.update(projection.accounts)
+    into.projection.events += projection.events
+    into.projection.anomalies += projection.anomalies
+    into.errors.extend(errors)
+    into.refused.extend(refused)
+
+
+def _groups(counts: Mapping[int, int], workers: int) -> list[list[int]]:
+    """The partitions with records (partition -> count) in `workers` groups of even record counts
+    as far as whole partitions allow: the largest first, each to the group holding the fewest."""
+    groups: list[list[int]] = [[] for _ in range(min(workers, len(counts)))]
+    loads = [0] * len(groups)
+    for partition in sorted(counts, key=lambda p: (-counts[p], p)):
+        least = loads.index(min(loads))
+        groups[least].append(partition)
+        loads[least] += counts[partition]
+    return [sorted(group) for group in groups]
 
 
 def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, until_offset: int | None,
                      timeout: float, strict: bool) -> ReplayResult:
-    """`replay_journal` with the partitions split among `workers` processes, their states merged."""
+    """`replay_journal` split among this process and `workers - 1` others, their states merged.
+
+    With at least as many partitions holding records as workers, whole partitions are split,
+    in groups of even record counts (`_groups`). With fewer, each process reads every partition
+    and decodes and folds its share of the accounts (`share_of` on the record key, the account;
+    skipping a record costs a reader a few microseconds), unless `until_ns` (a partition stops at
+    its first later event, whichever account that is for: partitions are split then too). The
+    others are forked where the platform can (a forked process starts in milliseconds with every
+    module imported and the schemas learned; a spawned one imports them again, about a second):
+    each opens its own consumer, none uses one of this process."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     started = time.perf_counter()
+    runtime.learn_schemas()
     reader = runtime.reader()
     try:
-        partitions = reader.partitions(runtime.topics.journal)
+        marks = reader.watermarks(runtime.topics.journal)
     finally:
         reader.close()
-    groups = [partitions[i::workers] for i in range(min(workers, len(partitions)))]
-    replayer = Replayer()
-    undecodable = 0
-    seen: set[int] = set()
-    with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, group, until_ns,
-                               until_offset, timeout, strict) for group in groups]
-        for future in futures:
-            projection, errors, bad, got, venue_stats = future.result()
-            # the journal is keyed by account: an order's events, hence its working set, are in one
-            # partition, and the venue counts of several partitions add up
-            stats = replayer.venues.stats
-            for key, counts in venue_stats.items():
-                stats[key] = stats[key].plus(counts) if key in stats else counts
-            replayer.projection.orders.update(projection.orders)
-            replayer.projection.positions.update(projection.positions)
-            replayer.projection.accounts.update(projection.accounts)
-            replayer.projection.events += projection.events
-            replayer.projection.anomalies += projection.anomalies
-            replayer.errors.extend(errors)
-            undecodable += bad
-            seen |= got
+    counts = {p: min(high, until_offset if until_offset is not None else high) - low
+              for p, (low, high) in marks.items()}
+    counts = {p: n for p, n in counts.items() if n > 0}
+    jobs: list[tuple[list[int] | None, tuple[int, int] | None]]
+    if len(counts) >= workers or until_ns is not None:
+        jobs = [(group, None) for group in _groups(counts, workers)] or [([], None)]
+    else:
+        jobs = [(None, (i, workers)) for i in range(workers)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    _INHERITED[:] = [runtime] if method == "fork" else []
+    try:
+        with ProcessPoolExecutor(max(len(jobs) - 1, 1), mp_context=multiprocessing.get_context(method)) as pool:
+            futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, partitions,
+                                   share, until_ns, until_offset, timeout, strict) for partitions, share in jobs[1:]]
+            replayer, undecodable, seen = _fold_partitions(runtime, jobs[0][0], until_ns, until_offset, timeout,
+                                                           strict, jobs[0][1])
+            for future in futures:
+                projection, errors, refused, bad, got, venue_stats = future.result()
+                _merge(replayer, projection, errors, refused, venue_stats)
+                undecodable += bad
+                seen |= got
+    finally:
+        _INHERITED.clear()
     replayer.write(store)
     return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 

@@ -8,6 +8,14 @@ the compacted schemas topic. `ConfluentCodec` is the Confluent wire format
 decode with Avro schema resolution into the current schema of the same record
 name, so older data reads under newer schemas, then validate with pydantic; any
 failure to turn bytes into a valid event is a `DecodeError` that says why.
+Decoding for replay of the OMS's own journal can skip two checks meant for
+outside input (`decode(..., canonical=False, validate=False)`): the re-encoding
+check, and pydantic validation (the event is built from the Avro record as it
+is, enum symbols made members, with `oms.events.built`; bodies that do not
+parse, unknown symbols and records that do not fit the model are still a
+`DecodeError`). Without the re-encoding check, a body whose writer schema is
+the current one is read without fastavro's decimal logical type and its
+decimal fields converted here, with the same context and scale.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from __future__ import annotations
 import io
 import struct
 from decimal import Context, Decimal, InvalidOperation
-from typing import Protocol
+from enum import Enum
+from typing import Any, NamedTuple, Optional, Protocol, Union, get_args, get_origin
 
 import fastavro
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from oms.events import BY_SCHEMA_NAME, PRECISION, SCALE, Event
+from oms.events import BY_SCHEMA_NAME, PRECISION, SCALE, Event, built
 from schemas import Catalogue, SchemaEntry, load_catalogue
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -46,7 +55,7 @@ class InvalidRecord(DecodeError):
 class Codec(Protocol):
     def encode(self, topic: str, event: Event) -> bytes: ...
 
-    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event: ...
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event: ...
 
 
 # ------------------------------------------------------------------ shared
@@ -103,20 +112,157 @@ def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
         )
 
 
-def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, canonical: bool = True) -> Event:
+class _PlainSchema(NamedTuple):
+    """A record schema with its decimal fields read as plain bytes, and how to make them decimals."""
+
+    parsed: dict
+    """fastavro's parsed schema, every top-level decimal field (or union branch) as `bytes`."""
+    decimals: tuple[tuple[str, Context, int, dict[bytes, Decimal]], ...]
+    """(field, context of the field's precision, scale, the values read so far) of each decimal field."""
+
+
+_DECIMALS: dict[tuple[int, int], dict[bytes, Decimal]] = {}
+"""(precision, scale) -> the decimals read, by their bytes: quantities and prices repeat, and a
+`Decimal` is immutable, so one read value serves every record that carries the same bytes."""
+_DECIMALS_KEPT = 100_000
+"""Most values kept per (precision, scale); beyond, values are converted and not kept."""
+
+
+_PLAIN: dict[int, tuple[SchemaEntry, _PlainSchema | None]] = {}
+"""id(entry) -> (entry, its plain schema or None): the entry is kept, so its id is never reused."""
+
+
+def _logical(schema: Any) -> bool:
+    """Whether a logical type appears anywhere in `schema`."""
+    if isinstance(schema, dict):
+        return "logicalType" in schema or any(_logical(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_logical(v) for v in schema)
+    return False
+
+
+def _is_decimal(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("logicalType") == "decimal" and schema.get("type") == "bytes"
+
+
+def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
+    """`entry` with its top-level decimal fields as bytes, or None when a logical type appears elsewhere
+    (nested records, arrays, other logical types): those schemas are read with fastavro's logical types."""
+    cached = _PLAIN.get(id(entry))
+    if cached is not None:
+        return cached[1]
+    fields, decimals = [], []
+    plain: _PlainSchema | None = None
+    for field in entry.schema["fields"]:
+        kind = field["type"]
+        branches = kind if isinstance(kind, list) else [kind]
+        found = [b for b in branches if _is_decimal(b)]
+        if len(found) > 1 or any(_logical(b) for b in branches if not _is_decimal(b)):
+            break
+        if found:
+            decimal = found[0]
+            precision, scale = decimal["precision"], decimal.get("scale", 0)
+            decimals.append((field["name"], Context(prec=precision), scale,
+                             _DECIMALS.setdefault((precision, scale), {})))
+            branches = ["bytes" if _is_decimal(b) else b for b in branches]
+            kind = branches if isinstance(kind, list) else branches[0]
+        fields.append({**field, "type": kind})
+    else:
+        plain = _PlainSchema(fastavro.parse_schema({**entry.schema, "fields": fields}), tuple(decimals))
+    _PLAIN[id(entry)] = (entry, plain)
+    return plain
+
+
+def _read_plain(body: io.BytesIO, plain: _PlainSchema) -> dict:
+    """A record read with `plain`, its decimal fields turned into `Decimal` as fastavro's decimal
+    logical type does (the unscaled big-endian two's-complement integer in a context of the field's
+    precision, then scaled by -scale in that context), or taken from the values already read."""
+    record = fastavro.schemaless_reader(body, plain.parsed)
+    for name, context, scale, known in plain.decimals:
+        value = record[name]
+        if type(value) is bytes:
+            number = known.get(value)
+            if number is None:
+                number = context.create_decimal(int.from_bytes(value, "big", signed=True)).scaleb(-scale, context)
+                if len(known) < _DECIMALS_KEPT:
+                    known[value] = number
+            record[name] = number
+    return record
+
+
+_PLANS: dict[type, tuple[tuple[str, type[Enum]], ...] | None] = {}
+
+
+def _enum_of(annotation: Any) -> type[Enum] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation
+    if get_origin(annotation) in (Union, Optional):
+        found = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, Enum)]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def _plan(model: type[Event]) -> tuple[tuple[str, type[Enum]], ...] | None:
+    """The enum fields of `model` (name, enum), or None when a field holds a model or a collection:
+    those records are validated (pydantic builds their nested values)."""
+    if model in _PLANS:
+        return _PLANS[model]
+    enums: list[tuple[str, type[Enum]]] = []
+    plan: tuple[tuple[str, type[Enum]], ...] | None = None
+    for name, info in model.model_fields.items():
+        enum = _enum_of(info.annotation)
+        if enum is not None:
+            enums.append((name, enum))
+            continue
+        args = (info.annotation, *get_args(info.annotation))
+        if get_origin(info.annotation) not in (None, Union, Optional) or any(
+                isinstance(a, type) and issubclass(a, BaseModel) for a in args):
+            break
+    else:
+        plan = tuple(enums)
+    _PLANS[model] = plan
+    return plan
+
+
+def _unvalidated(model: type[Event], record: dict, name: str) -> Event:
+    """`model` built from an Avro record as it is (enum symbols made members), not validated."""
+    plan = _plan(model)
+    if plan is None:
+        return _validated(model, record, name)
+    try:
+        for field, enum in plan:
+            value = record[field]
+            if value is not None:
+                record[field] = enum(value)
+        return built(model, **record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidRecord(f"{name} record does not fit {model.__name__}: {exc}", name, record) from exc
+
+
+def _validated(model: type[Event], record: dict, name: str) -> Event:
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        raise InvalidRecord(f"{name} record does not validate: {exc}", name, record) from exc
+
+
+def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, canonical: bool = True,
+           validate: bool = True) -> Event:
     """Read the body at `offset` written with `writer` into the current schema and model.
-    `canonical=False` skips the re-encoding check (`_require_canonical`): only for bytes this
-    OMS's own encoder wrote (replay of the journal), never for input from outside."""
+    `canonical=False` skips the re-encoding check (`_require_canonical`) and `validate=False`
+    pydantic validation (`_unvalidated`): only for bytes this OMS's own encoder wrote from
+    validated events (replay of the journal), never for input from outside."""
     reader = catalogue.get(writer.name)
     model = BY_SCHEMA_NAME.get(writer.name)
     if reader is None or model is None:
         raise DecodeError(f"no current schema or event type for record {writer.name!r}")
     same = writer.fingerprint == reader.fingerprint
     schema = reader.parsed if same else writer.parsed  # same wire schema: the reader's logical types
+    plain = _plain_schema(reader) if same and not canonical else None
     body = io.BytesIO(data)
     body.seek(offset)
     try:
-        record = fastavro.schemaless_reader(body, schema)
+        record = fastavro.schemaless_reader(body, schema) if plain is None else _read_plain(body, plain)
     except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ... on bad input
         raise DecodeError(f"cannot read {writer.name} Avro body: {type(exc).__name__}: {exc}") from exc
     if body.tell() != len(data):
@@ -126,10 +272,7 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, 
     if not same:
         body.seek(offset)
         record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)
-    try:
-        return model.model_validate(record)
-    except ValidationError as exc:
-        raise InvalidRecord(f"{writer.name} record does not validate: {exc}", writer.name, record) from exc
+    return _validated(model, record, writer.name) if validate else _unvalidated(model, record, writer.name)
 
 
 # ----------------------------------------------------------- single object
@@ -146,7 +289,7 @@ class SingleObjectCodec:
         entry = _entry_for(self.catalogue, event)
         return SINGLE_OBJECT_MAGIC + entry.fingerprint + _body(entry, event)
 
-    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event:
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event:
         if data[:2] != SINGLE_OBJECT_MAGIC:
             got = data[:2].hex(" ") or "nothing"
             raise DecodeError(f"not Avro single-object encoding: starts with {got}, expected c3 01")
@@ -155,7 +298,7 @@ class SingleObjectCodec:
         writer = self._writers.get(data[2:10])
         if writer is None:
             raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} (not in the catalogue nor learned)")
-        return _event(data, 10, writer, self.catalogue, canonical)
+        return _event(data, 10, writer, self.catalogue, canonical, validate)
 
     def learn(self, schema_json: str) -> SchemaEntry:
         """Accept a writer schema (e.g. an older version from the schemas topic)."""
@@ -204,13 +347,13 @@ class ConfluentCodec:
             self._writers.setdefault(schema_id, entry)
         return _CONFLUENT_HEADER.pack(CONFLUENT_MAGIC, schema_id) + _body(entry, event)
 
-    def decode(self, topic: str, data: bytes, *, canonical: bool = True) -> Event:
+    def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event:
         if len(data) < 5:
             raise DecodeError(f"truncated Confluent header: {len(data)} bytes, need 5")
         magic, schema_id = _CONFLUENT_HEADER.unpack_from(data)
         if magic != CONFLUENT_MAGIC:
             raise DecodeError(f"not Confluent wire format: magic byte {magic:#04x}, expected 0x00")
-        return _event(data, 5, self._writer(schema_id), self.catalogue, canonical)
+        return _event(data, 5, self._writer(schema_id), self.catalogue, canonical, validate)
 
     def _writer(self, schema_id: int) -> SchemaEntry:
         entry = self._writers.get(schema_id)

@@ -180,41 +180,56 @@ class PositionState:
 # ---------------------------------------------------------------- the step
 
 
-def _step(
+def _advance(
     quantity: Decimal, cost: Decimal, realized: Decimal, side: Side, qty: Decimal, px: Decimal
 ) -> tuple[Decimal, Decimal, Decimal]:
-    """One fill applied to (quantity, cost, realized): the average cost method. Commission excluded."""
+    """One fill applied to (quantity, cost, realized): the average cost method. Commission excluded.
+    Runs in `_CTX` (the caller holds it: `localcontext(_CTX)`)."""
+    signed = side.sign * qty
+    if quantity == 0 or (quantity > 0) == (signed > 0):
+        return quantity + signed, cost + signed * px, realized
+    direction = 1 if quantity > 0 else -1
+    open_qty = abs(quantity)
+    closed = min(qty, open_qty)
+    if closed == open_qty:
+        taken = cost
+    else:
+        taken = (cost * closed / open_qty).quantize(_COST_QUANTUM)
+    realized = realized + direction * closed * px - taken
+    quantity = quantity - direction * closed
+    cost = cost - taken
+    remainder = qty - closed
+    if remainder > 0:  # through zero: the rest opens a new position at the fill price
+        quantity = side.sign * remainder
+        cost = quantity * px
+    return quantity, cost, realized
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _changed(state: PositionState, changes: dict) -> PositionState:
+    """`dataclasses.replace(state, **changes)` for field names only, without the generated `__init__`
+    (the fold makes a new state per fill): the fields are the instance's `__dict__`."""
+    values = state.__dict__.copy()
+    values.update(changes)
+    new = _new(PositionState)
+    _set(new, "__dict__", values)
+    return new
+
+
+def _moved(state: PositionState, fill: StandingFill) -> dict:
+    """The fields `fill` changes on `state`: quantity, cost, realized P&L (net) and commissions."""
     with localcontext(_CTX):
-        signed = side.sign * qty
-        if quantity == 0 or (quantity > 0) == (signed > 0):
-            return quantity + signed, cost + signed * px, realized
-        direction = 1 if quantity > 0 else -1
-        open_qty = abs(quantity)
-        closed = min(qty, open_qty)
-        if closed == open_qty:
-            taken = cost
-        else:
-            taken = (cost * closed / open_qty).quantize(_COST_QUANTUM)
-        realized = realized + direction * closed * px - taken
-        quantity = quantity - direction * closed
-        cost = cost - taken
-        remainder = qty - closed
-        if remainder > 0:  # through zero: the rest opens a new position at the fill price
-            quantity = side.sign * remainder
-            cost = quantity * px
-        return quantity, cost, realized
+        quantity, cost, realized = _advance(state.quantity, state.cost, state.realized_pnl, fill.side, fill.qty,
+                                            fill.px)
+        return {"quantity": quantity, "cost": cost, "realized_pnl": realized - fill.commission,
+                "commissions": state.commissions + fill.commission}
 
 
 def _with_fill(state: PositionState, fill: StandingFill) -> PositionState:
-    quantity, cost, realized = _step(state.quantity, state.cost, state.realized_pnl, fill.side, fill.qty, fill.px)
-    with localcontext(_CTX):
-        return replace(
-            state,
-            quantity=quantity,
-            cost=cost,
-            realized_pnl=realized - fill.commission,
-            commissions=state.commissions + fill.commission,
-        )
+    return _changed(state, _moved(state, fill))
 
 
 def _recomputed(state: PositionState, standing: tuple[StandingFill, ...]) -> PositionState:
@@ -246,14 +261,12 @@ def apply_fill(state: PositionState | None, event: OrderFilled) -> PositionState
     if event.fill_id in state.applied:
         return state
     fill = StandingFill(event.fill_id, event.side, event.last_qty, event.last_px, event.commission)
-    out = _with_fill(state, fill)
-    return replace(
-        out,
-        fills=state.fills + 1,
-        last_fill_id=event.fill_id,
-        applied=state.applied | {event.fill_id},
-        standing=state.standing + (fill,),
-    )
+    changes = _moved(state, fill)
+    changes["fills"] = state.fills + 1
+    changes["last_fill_id"] = event.fill_id
+    changes["applied"] = state.applied | {event.fill_id}
+    changes["standing"] = state.standing + (fill,)
+    return _changed(state, changes)
 
 
 def apply_bust(state: PositionState | None, event: OrderFillBusted) -> PositionState | None:

@@ -14,6 +14,8 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oms.config import Settings
 from oms.domain.orders import view
@@ -23,10 +25,13 @@ from oms.state import MemoryStore, RocksStore, load_order, load_position
 from replay.journal import (
     Difference,
     Replayer,
+    _groups,
+    _merge,
     audit,
     live_views,
     replay_events,
     replay_journal,
+    share_of,
     verify,
 )
 from tests.builders import T0, OrderHarness
@@ -197,6 +202,118 @@ def test_verify_reports_missing_on_either_side(store) -> None:
     assert len(diffs) == 2
 
 
+# ----------------------------------------------------- partitions apart
+
+
+_ORDER = st.tuples(
+    st.integers(min_value=0, max_value=3),  # account
+    st.sampled_from(["AAPL", "MSFT"]),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.lists(st.integers(min_value=1, max_value=40), max_size=4),  # fills
+    st.booleans(),  # cancelled after its fills
+)
+
+
+def _book(specs) -> list[OrderHarness]:
+    out = []
+    for n, (account, instrument, side, fills, cancel) in enumerate(specs):
+        h = OrderHarness()
+        h.working(f"cl-{n}", account=f"ACC-{account:03d}", instrument=instrument, side=side,
+                  quantity=D(sum(fills) + 10))
+        for i, qty in enumerate(fills):
+            h.fill(qty, str(100 + i), exec_id=f"X{n}-{i}")
+        if cancel:
+            h.cancel(f"cl-{n}c", account=f"ACC-{account:03d}")
+            h.venue_says(ExecType.CANCELED)
+        out.append(h)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(specs=st.lists(_ORDER, min_size=1, max_size=8), partitions=st.integers(min_value=1, max_value=4),
+       assignment=st.lists(st.integers(min_value=0, max_value=3), min_size=4, max_size=4), data=st.data())
+def test_partitions_folded_apart_and_merged_equal_the_serial_fold(specs, partitions, assignment, data) -> None:
+    journal = _interleave(_book(specs))
+    picks = data.draw(st.lists(st.integers(min_value=0, max_value=7), min_size=len(journal), max_size=len(journal)))
+    journal = _shuffled_keeping_order_sequences(journal, picks)
+
+    serial = Replayer()
+    for event in journal:
+        serial.apply(event)
+    parts = [Replayer() for _ in range(partitions)]
+    for event in journal:  # keyed by account, as the journal is
+        parts[assignment[int(event.account[-3:])] % partitions].apply(event)
+    merged = parts[0]
+    for part in parts[1:]:
+        _merge(merged, part.projection, part.errors, part.refused, part.venues.stats)
+
+    assert merged.orders == serial.orders
+    assert merged.positions == serial.positions
+    assert merged.accounts == serial.accounts
+    assert dict(merged.venues.stats) == dict(serial.venues.stats)
+    assert (merged.events, merged.anomalies, sorted(merged.errors)) == (
+        serial.events, serial.anomalies, sorted(serial.errors))
+
+
+def _shuffled_keeping_order_sequences(journal: list[JournalEvent], picks: list[int]) -> list[JournalEvent]:
+    """The journal re-interleaved by `picks` (which order's queue gives the next event), each
+    order's events, hence each account's, kept in their order."""
+    queues: dict[str, list[JournalEvent]] = {}
+    for event in journal:
+        queues.setdefault(event.order_id, []).append(event)
+    out = []
+    for pick in picks:
+        live = [q for q in queues.values() if q]
+        out.append(live[pick % len(live)].pop(0))
+    return out
+
+
+def test_partitions_are_grouped_by_record_count_largest_first() -> None:
+    assert _groups({0: 58, 1: 42, 2: 25}, 2) == [[0], [1, 2]]
+    assert _groups({0: 10, 1: 10, 2: 10, 3: 10}, 2) == [[0, 2], [1, 3]]
+    assert _groups({5: 7}, 3) == [[5]]
+    assert _groups({}, 2) == []
+
+
+def test_an_account_goes_to_the_same_share_in_every_process() -> None:
+    # CRC-32 of the key, not Python's hash() (salted per process): these values hold in any process
+    assert [share_of(f"ACC-{n:03d}", 3) for n in range(6)] == [0, 2, 1, 2, 0, 1]
+    assert {share_of(f"ACC-{n:03d}", 3) for n in range(30)} == {0, 1, 2}
+    assert share_of(None, 4) == 0
+
+
+def test_an_unvalidated_event_the_fold_cannot_take_is_refused_if_invalid() -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10, "10")
+    *head, fill = h.journal
+    broken = fill.model_copy(update={"last_qty": "ten"})  # as `built` would keep a value validation refuses
+    replayer = Replayer()
+    for event in head:
+        replayer.apply(event)
+    replayer.apply(broken)
+
+    assert len(replayer.refused) == 1 and "does not validate" in replayer.refused[0]
+    assert replayer.positions == {} and replayer.orders[h.order.order_id].cum_qty == 0
+    assert replayer.errors == []
+
+
+def test_a_valid_event_the_fold_cannot_take_is_a_defect_raised() -> None:
+    class Unfoldable(Exception):
+        pass
+
+    h = OrderHarness()
+    h.working()
+    replayer = Replayer()
+
+    def refuse(event):
+        raise Unfoldable(event.event_id)
+
+    replayer.projection.apply = refuse  # the fold fails on a valid event
+    with pytest.raises(Unfoldable):
+        replayer.apply(h.journal[0])
+
+
 def replace_position(position, **changes):
     return position.model_copy(update=changes)
 
@@ -237,6 +354,9 @@ def test_replay_from_the_broker_equals_the_live_views(runtime, tmp_path) -> None
     split = replay_journal(runtime, RocksStore(tmp_path / "b"), progress=False, workers=2)  # partitions apart
     assert (split.events, split.orders, split.positions, split.accounts, split.partitions) == (
         result.events, result.orders, result.positions, result.accounts, result.partitions)
+    shares = replay_journal(runtime, RocksStore(tmp_path / "c"), progress=False, workers=3)  # accounts apart
+    assert (shares.events, shares.orders, shares.positions, shares.accounts, shares.venue_stats, shares.errors) == (
+        result.events, result.orders, result.positions, result.accounts, result.venue_stats, result.errors)
     live_orders, live_positions = live_views(runtime, timeout=10)
     assert live_orders == orders and live_positions == positions
     assert verify(result, live_orders, live_positions) == []
@@ -300,3 +420,22 @@ def test_replay_stops_early_at_an_offset_or_a_time(runtime, tmp_path) -> None:
     positions = {"ACC-001|AAPL": to_event(whole.positions["ACC-001|AAPL"], None, 0)}
     assert verify(whole, {h.order.order_id: view(h.order)}, positions) == []
     assert len(verify(until, {h.order.order_id: view(h.order)}, positions)) > 0
+
+
+@pytest.mark.kafka
+def test_records_that_do_not_decode_are_counted_and_the_rest_folded(runtime, tmp_path) -> None:
+    h = OrderHarness()
+    h.working()
+    h.fill(10, "10")
+    _publish(runtime, h.journal, {}, {})
+    whole = runtime.codec.encode(runtime.topics.journal, h.journal[-1])
+    raw = runtime.producer()
+    for value in (b"not avro", whole[:-3], whole + b"\x00"):  # no framing, truncated, trailing bytes
+        raw.produce(runtime.topics.journal, key=h.order.account.encode(), value=value)
+    raw.flush(30)
+
+    for workers in (1, 2):
+        result = replay_journal(runtime, RocksStore(tmp_path / f"w{workers}"), progress=False, workers=workers)
+        assert result.undecodable == 3
+        assert result.events == len(h.journal) and result.orders == {h.order.order_id: h.order}
+        assert result.positions["ACC-001|AAPL"].quantity == D(10) and result.errors == ()

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
+from operator import attrgetter
 from typing import Iterable, NamedTuple
 
 from oms import ids
@@ -187,19 +188,17 @@ class Order:
         return next((r for r in self.chain if r.request_id == request_id), None)
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    total = ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
+_add, _multiply = _EXACT.add, _EXACT.multiply
 
 
 def _totals(fills: tuple[FillRecord, ...]) -> tuple[Decimal, Decimal]:
     """(cum_qty, avg_px) of standing fills; avg_px exact, then 8 places half-even."""
-    cum = _sum(f.qty for f in fills)
+    cum = notional = ZERO
+    for fill in fills:
+        cum = _add(cum, fill.qty)
+        notional = _add(notional, _multiply(fill.qty, fill.px))
     if cum == 0:
         return cum, ZERO
-    notional = _sum(_EXACT.multiply(f.qty, f.px) for f in fills)
     if notional.as_tuple().exponent >= -2 * SCALE and cum.as_tuple().exponent >= -SCALE:
         # integers at a common scale: avg * 10**SCALE = n / c, rounded half to even
         n, c = int(notional.scaleb(2 * SCALE, _EXACT)), int(cum.scaleb(SCALE, _EXACT))
@@ -363,6 +362,8 @@ def _effect(order: Order, event: JournalEvent) -> tuple[Trigger, dict]:
 
 def _acknowledged(order: Order) -> dict:
     """The change that marks the requests sent before the ack as acknowledged (an ack or a fill came)."""
+    if order.pending is None:  # no request out (`queued` is empty too)
+        return {}
     if any(r.unacknowledged for r in order.chain):
         return chained(replace(r, unacknowledged=False) for r in order.chain)
     return {}
@@ -474,17 +475,24 @@ def _evolve(order: Order | None, event: JournalEvent) -> Order:
 
 
 _new = object.__new__
-_SLOTS = tuple((name, getattr(Order, name).__get__, getattr(Order, name).__set__) for name in Order.__slots__)
-assert {name for name, _, _ in _SLOTS} == set(Order.__dataclass_fields__), "_updated sets every field of Order"
+_FIELDS: tuple[str, ...] = Order.__slots__
+assert set(_FIELDS) == set(Order.__dataclass_fields__), "_updated sets every field of Order"
+_values = attrgetter(*_FIELDS)
+_INDEX = {name: i for i, name in enumerate(_FIELDS)}
+_SETTERS = tuple(getattr(Order, name).__set__ for name in _FIELDS)
 
 
 def _updated(order: Order, changes: dict) -> Order:
-    """`dataclasses.replace(order, **changes)` for the fields `_effect` and `evolve` change (no
-    other names), set through the slots' own setters: the generated `__init__` of a frozen
-    dataclass of 25 fields costs several times more, and the engine makes a new order per event."""
+    """`dataclasses.replace(order, **changes)` for the fields `_effect` and `evolve` change (a
+    KeyError for any other name): every field read at once, the changed ones replaced, all set
+    through the slots' own setters. The generated `__init__` of a frozen dataclass of 25 fields
+    costs several times more, and the engine makes a new order per event."""
+    values = list(_values(order))
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
     new = _new(Order)
-    for name, get, set_ in _SLOTS:
-        set_(new, changes[name] if name in changes else get(order))
+    for set_, value in zip(_SETTERS, values):
+        set_(new, value)
     return new
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from typing import MutableMapping, NamedTuple
 
 from oms.domain.route import SMART_VENUE
@@ -91,6 +92,8 @@ class VenueStats:
 
 EMPTY = VenueStats()
 _FIELDS = tuple(VenueStats.__dataclass_fields__)
+_values = attrgetter(*_FIELDS)
+_INDEX = {name: i for i, name in enumerate(_FIELDS)}
 
 
 class Working(NamedTuple):
@@ -118,9 +121,11 @@ class VenueStatistics:
 
     def _bump(self, work: Working, **changes) -> None:
         key = (work.venue, work.instrument)
-        current = self.get(*key)
-        self.stats[key] = VenueStats(*(getattr(current, name) + changes[name] if name in changes
-                                       else getattr(current, name) for name in _FIELDS))
+        values = list(_values(self.get(*key)))
+        for name, change in changes.items():
+            index = _INDEX[name]
+            values[index] = values[index] + change
+        self.stats[key] = VenueStats(*values)
 
     def apply(self, event: JournalEvent) -> None:
         """Fold one journal event (seq-0 records other than `RoutingDecided` change nothing)."""
