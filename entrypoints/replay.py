@@ -52,6 +52,8 @@ def replay(
     order: str | None = None,
     timeout: float = 30.0,
     progress: bool = True,
+    strict: bool = False,
+    workers: int = 1,
 ) -> int:
     """The `oms replay` command on `settings`, printing to `console`; returns the exit status."""
     from oms.state import RocksStore
@@ -70,7 +72,7 @@ def replay(
     rocks = RocksStore(path)
     try:
         result = replay_journal(runtime, rocks, until_ns=until_ns, until_offset=until_offset,
-                                progress=progress, timeout=timeout)
+                                progress=progress, timeout=timeout, strict=strict, workers=workers)
     finally:
         rocks.close()
         if temporary:
@@ -160,11 +162,16 @@ def replay_command(
     order: Annotated[Optional[str], typer.Option(help="print this order's audit trail instead of replaying")] = None,
     timeout: Annotated[float, typer.Option(help="seconds without progress before giving up")] = 30.0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="a progress bar")] = True,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="validate every journal event as a command from outside would be (slower; by default "
+                         "an event is validated only when the fold cannot take it)")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="processes that read and fold the journal's partitions in parallel")] = 1,
 ) -> None:
     """Fold the journal back into state; verify it against the live views, or audit one order."""
     e = entry(ctx)
     code = replay(e.settings, e.console, until=until, until_offset=until_offset, verify=verify, store=store,
-                  order=order, timeout=timeout, progress=progress)
+                  order=order, timeout=timeout, progress=progress, strict=strict, workers=workers)
     if code:
         raise typer.Exit(code)
 

@@ -1071,7 +1071,9 @@ def built(cls: type[_E], /, **fields) -> _E:
     given exactly as validation would leave it (enums as members, money as Decimal within the wire's decimal(28, 8), ids that match
     `Identifier`). Callers use it only where each value comes from a validated event or command, or
     from an id or amount they checked (`is_identifier`, `fits_wire`); input crossing the boundary
-    (decoded records, users' commands) keeps full validation. Under `checking_built()` (tests)
+    (decoded records, users' commands) keeps full validation. One reader builds decoded records
+    with it: replay of the journal, which only the engine writes, from validated events
+    (`streams.codec` decode with `validate=False`; `oms replay --strict` validates them too). Under `checking_built()` (tests)
     every built event is also validated, and a value that validation would reject or change
     (including its type) raises `AssertionError`: the fast path cannot drift from the validated one."""
     template, required = _LAYOUTS.get(cls) or _layout(cls)

@@ -339,7 +339,7 @@ def replay_journal(
     """Fold `order.events` from the beginning into `store` (which must be fresh).
 
     With `workers` > 1 the journal is split among that many processes, this one and
-    `workers - 1` forked from it (spawned where fork is not available), each reading, decoding
+    `workers - 1` spawned from it, each reading, decoding
     and folding its part (`_replay_parallel`: groups of whole partitions of even record counts,
     or with fewer partitions than processes a share of the accounts; no progress bar): the
     journal is keyed by account, so their states never overlap and are merged as they are.
@@ -421,24 +421,16 @@ def _fold_partitions(runtime, partitions: list[int] | None, until_ns: int | None
     return replayer, len(undecodable), seen
 
 
-_INHERITED: list = []
-"""The runtime of a parallel replay, for the workers forked from it (they inherit this list)."""
-
-
 def _replay_partitions(settings, bootstrap_servers: str, partitions: list[int] | None,
                        share: tuple[int, int] | None, until_ns: int | None, until_offset: int | None,
                        timeout: float, strict: bool) -> tuple:
     """One worker process of a parallel replay: `_fold_partitions` of `partitions` (or of its
     `share` of every partition) on its own consumer; returns (projection, errors, refused,
-    undecodable, partitions seen, venue statistics). A forked worker uses the runtime it
-    inherited (its codec knows the writer schemas already); a spawned one connects."""
-    if _INHERITED:
-        runtime = _INHERITED[0]
-    else:
-        from streams.runtime import connect
+    undecodable, partitions seen, venue statistics)."""
+    from streams.runtime import connect
 
-        runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
-        runtime.learn_schemas()
+    runtime = connect(settings.with_(bootstrap_servers=bootstrap_servers), start_broker=False)
+    runtime.learn_schemas()
     replayer, undecodable, seen = _fold_partitions(runtime, partitions, until_ns, until_offset, timeout, strict,
                                                    share)
     return (replayer.projection, replayer.errors, replayer.refused, undecodable, seen,
@@ -482,9 +474,10 @@ def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, 
     and decodes and folds its share of the accounts (`share_of` on the record key, the account;
     skipping a record costs a reader a few microseconds), unless `until_ns` (a partition stops at
     its first later event, whichever account that is for: partitions are split then too). The
-    others are forked where the platform can (a forked process starts in milliseconds with every
-    module imported and the schemas learned; a spawned one imports them again, about a second):
-    each opens its own consumer, none uses one of this process."""
+    others are spawned (a fresh interpreter, about a second to import the modules), never forked:
+    a process with Kafka clients runs librdkafka threads, and a fork copies their locks in
+    whatever state they are, so a forked child could hang creating its own client. Each opens
+    its own consumer."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -503,21 +496,16 @@ def _replay_parallel(runtime, store: Store, workers: int, until_ns: int | None, 
         jobs = [(group, None) for group in _groups(counts, workers)] or [([], None)]
     else:
         jobs = [(None, (i, workers)) for i in range(workers)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    _INHERITED[:] = [runtime] if method == "fork" else []
-    try:
-        with ProcessPoolExecutor(max(len(jobs) - 1, 1), mp_context=multiprocessing.get_context(method)) as pool:
-            futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, partitions,
-                                   share, until_ns, until_offset, timeout, strict) for partitions, share in jobs[1:]]
-            replayer, undecodable, seen = _fold_partitions(runtime, jobs[0][0], until_ns, until_offset, timeout,
-                                                           strict, jobs[0][1])
-            for future in futures:
-                projection, errors, refused, bad, got, venue_stats = future.result()
-                _merge(replayer, projection, errors, refused, venue_stats)
-                undecodable += bad
-                seen |= got
-    finally:
-        _INHERITED.clear()
+    with ProcessPoolExecutor(max(len(jobs) - 1, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_replay_partitions, runtime.settings, runtime.bootstrap_servers, partitions,
+                               share, until_ns, until_offset, timeout, strict) for partitions, share in jobs[1:]]
+        replayer, undecodable, seen = _fold_partitions(runtime, jobs[0][0], until_ns, until_offset, timeout,
+                                                       strict, jobs[0][1])
+        for future in futures:
+            projection, errors, refused, bad, got, venue_stats = future.result()
+            _merge(replayer, projection, errors, refused, venue_stats)
+            undecodable += bad
+            seen |= got
     replayer.write(store)
     return _result(replayer, started, partitions=len(seen), undecodable=undecodable)
 
