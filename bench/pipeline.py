@@ -36,8 +36,7 @@ in the same run. Run with
 The same flow routed by the smart order router beside the unrouted one is `bench.routed`.
 Profile a process of a run with py-spy (`pip install py-spy`), e.g.
 `py-spy record -p <worker pid> -d 10 --threads --idle -f raw -o worker.txt`
-(the pids are those of `python -m entrypoints.worker`, its engine process and `entrypoints.venue`;
-the engine's is in `<home>/run/engine-<pid>.json`), or
+(the pids are those of `python -m entrypoints.worker` / `entrypoints.venue`), or
 `py-spy record ... --gil` to see which thread holds the GIL.
 """
 
@@ -209,24 +208,6 @@ def cpu_seconds(pid: int | None) -> float | None:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
     return sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
-
-
-def engine_pid(home: Path, worker_pid: int | None, timeout: float = 60.0) -> int | None:
-    """The pid of the worker's engine process (from its metrics run file), None if none shows up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for endpoint in metrics.endpoints(home):
-            if endpoint.process == "engine" and endpoint.alive and _parent(endpoint.pid) == worker_pid:
-                return endpoint.pid
-        time.sleep(0.2)
-    return None
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def process_age_s(pid: int | None) -> float | None:
@@ -567,11 +548,8 @@ def main(argv: list[str] | None = None) -> None:
         loops = {"floor": {"transactional": "floor txn hop", "plain": "floor plain hop"},
                  "pipeline": {f"{settings.topic_prefix}order-engine": "order engine", "venue-gateway": "gateway"}}
         read_phases = {"floor": floor.phases, "pipeline": lambda: pipeline_phases(settings.home)}
-        worker_pid = procs.procs["worker"].pid
-        pids = {"broker": broker_pid, "worker": worker_pid, "engine": engine_pid(settings.home, worker_pid),
-                "gateway": procs.procs["venue"].pid,
-                "floor txn hop": floor.pids.get("floor-transactional"),
-                "floor plain hop": floor.pids.get("floor-plain")}
+        pids = {"broker": broker_pid, "worker": procs.procs["worker"].pid, "gateway": procs.procs["venue"].pid,
+                "floor txn hop": floor.pids.get("floor-transactional"), "floor plain hop": floor.pids.get("floor-plain")}
         for rate in rates:
             for name, send, flush, arrivals, stamps in (
                 ("floor", floor_send, floor_flush, floor_fills,
@@ -652,14 +630,13 @@ def report(console: Console, conditions: dict, runs: list[RunResult], bursts: di
     print_conditions(console, conditions)
 
     table = Table(title="command -> first fill, pipeline vs floor (relay chain, same topology, no work)")
-    for col in ("chain", "rate/s", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/engine/gw)"):
+    for col in ("chain", "rate/s", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)"):
         table.add_column(col, justify="right")
     fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
     for r in runs:
         f = r.figures()
         cpu = r.cpu
-        who = (("broker", "floor txn hop", "floor plain hop") if r.name == "floor"
-               else ("broker", "worker", "engine", "gateway"))
+        who = ("broker", "floor txn hop", "floor plain hop") if r.name == "floor" else ("broker", "worker", "gateway")
         table.add_row(r.name, f"{r.rate:g}", f"{f['received']}/{f['sent']}", f"{f['p50_ms']:.1f}",
                       f"{f['p90_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['max_ms']:.1f}",
                       "/".join(fmt(cpu.get(w)) for w in who))

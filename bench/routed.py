@@ -40,7 +40,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.pipeline import (INSTRUMENT, CpuMeter, broker_condition, engine_pid, fill_arrivals, hop_table, latencies_ms,
+from bench.pipeline import (INSTRUMENT, CpuMeter, broker_condition, fill_arrivals, hop_table, latencies_ms,
                             load_average, open_bench, paced_run, percentile, pipeline_stamps, print_conditions,
                             tear_down)
 from entrypoints.supervisor import Processes
@@ -127,9 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"warm-up: {len(warm)}/{args.warmup} interleaved orders filled after "
                       f"{time.perf_counter() - t:.1f}s")
 
-        worker_pid = procs.procs["worker"].pid
-        pids = {"broker": broker_pid, "worker": worker_pid, "engine": engine_pid(settings.home, worker_pid),
-                "gateway": procs.procs["venue"].pid}
+        pids = {"broker": broker_pid, "worker": procs.procs["worker"].pid, "gateway": procs.procs["venue"].pid}
         if args.sequential:
             for flow in (FLOWS if args.first == "unrouted" else tuple(reversed(FLOWS))):
                 meter = CpuMeter(pids)
@@ -190,15 +188,13 @@ def report(console: Console, conditions: dict, results: dict[str, dict]) -> dict
 
     table = Table(title=f"command -> first fill: smart-routed (3 venues) beside unrouted (static), same run, "
                         f"{conditions['flows']}")
-    for col in ("flow", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/engine/gw)",
-                "load after"):
+    for col in ("flow", "filled", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU % (broker/worker/gw)", "load after"):
         table.add_column(col, justify="right")
     fmt = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
     for flow, f in figures["flows"].items():
         table.add_row(flow, f"{f['filled']}/{f['sent']}", f"{f['p50_ms']:.1f}", f"{f['p90_ms']:.1f}",
                       f"{f['p99_ms']:.1f}", f"{f['max_ms']:.1f}",
-                      "/".join(fmt(f["cpu_percent"].get(w)) for w in ("broker", "worker", "engine", "gateway")),
-                      f["load_after"])
+                      "/".join(fmt(f["cpu_percent"].get(w)) for w in ("broker", "worker", "gateway")), f["load_after"])
     console.print(table)
 
     hops = Table(title="per hop, from record timestamps (ms, p50 / p99)")

@@ -1,17 +1,5 @@
-"""The OMS worker: the order engine (on Kafka transactions) in a process of its own, and the
-faust app (position manager, marks) with the post-trade risk monitor in the worker's process.
-
-The two share nothing but the broker, so each has its own interpreter lock:
-the engine's decisions never wait for faust's event loop, and faust's never
-for the engine (in one interpreter, faust's loop held the lock for about 44%
-of the time the engine wanted it). The worker starts the engine process first
-(`EngineProcess`, a spawned interpreter) and owns it: the engine process is
-killed with the worker (Linux parent-death signal, so a kill -9 of the worker
-leaves no engine behind holding its transactional id), a SIGTERM to the
-worker stops the engine cleanly after faust, and an engine process that ends
-by itself stops the worker non-zero for its supervisor, as a failed engine
-thread did. The engine serves its own metrics (process name `engine`) and
-logs to the worker's stderr.
+"""The OMS worker process: the order engine (a thread on Kafka transactions) and the
+faust app (position manager, marks) in one process.
 
 The engine rebuilds its RocksDB state from its changelog whenever partitions
 are assigned, so a kill -9 at any point restarts from committed state. A
@@ -44,9 +32,7 @@ rebuilt from the changelogs.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
@@ -60,7 +46,7 @@ import faust
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.sor import parse_fees
-from oms.routing import Router, RoutingRules
+from oms.routing import RoutingRules
 from processors.app import Progress, WorkerOptions, app_id, create_app
 from processors.engine import SmartRoutingSource, create_engine, follow_books, follow_risk_inputs, follow_venue_status
 from processors.risk import run_monitor
@@ -154,102 +140,6 @@ def watch_liveness(progress: Progress, ends: Callable[[], dict[int, int] | None]
             return
 
 
-PR_SET_PDEATHSIG = 1
-"""prctl(2) option: the signal this process gets when the thread that started it ends."""
-ENGINE_STOP_S = 30.0
-"""How long the engine process may take to stop (finish or abort its transaction) before it is killed."""
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Have Linux SIGKILL this process when its parent ends (so a kill -9 of the worker leaves no engine
-    holding its transactional id), and end at once if the parent is already gone."""
-    try:
-        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
-            log.warning("parent-death signal not set (errno %d): the engine outlives a killed worker",
-                        ctypes.get_errno())
-    except (OSError, AttributeError):
-        log.warning("no parent-death signal on this platform: the engine outlives a killed worker")
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
-def run_engine(settings: Settings, bootstrap_servers: str, router: Router, clock: Clock, parent_pid: int,
-               loglevel: int) -> None:
-    """The engine process: the order engine with what it reads (risk controls and reference prices, venue
-    status, and the books when smart routing is on) until SIGTERM or SIGINT; exits non-zero if it fails."""
-    logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    die_with_parent(parent_pid)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    topics = Topics(settings.topic_prefix)
-    metrics.serve(settings, "engine")
-    codec = make_codec(settings.schema_registry_url)
-    controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
-    controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
-    venues = follow_venue_status(bootstrap_servers, topics, codec)
-    books = follow_books(bootstrap_servers, topics, codec) if settings.routing.strip() else None
-    smart = None if books is None else SmartRoutingSource(
-        RoutingRules.parse(settings.routing), parse_fees(settings.venue_fees) if settings.venue_fees.strip() else {},
-        books, venues)
-    engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=router,
-                           clock=clock, instance=settings.worker_instance, controls=controls, references=references,
-                           external_orders=settings.external_orders, venues=venues, smart=smart)
-    code = 0
-    try:
-        engine.run(stop)
-    except BaseException:  # the worker must not live on without its engine: it sees this process end
-        log.exception("order engine failed")
-        code = 1
-    finally:
-        for followed in (controls, references, venues, books):
-            if followed is not None:
-                followed.stop()
-        log.info("order engine: %s", engine.stats)
-        logging.shutdown()
-    os._exit(code)  # past librdkafka's and the followers' threads
-
-
-class EngineProcess:
-    """The order engine in a spawned interpreter of its own, owned by the worker (`run_engine`)."""
-
-    def __init__(self, settings: Settings, bootstrap_servers: str, router: Router, clock: Clock) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock or thread copied
-        self._process = context.Process(
-            target=run_engine, name="order-engine", daemon=False,
-            args=(settings, bootstrap_servers, router, clock, os.getpid(), logging.getLogger().getEffectiveLevel()))
-        self._stopping = threading.Event()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def start(self, on_exit: Callable[[int | None], None]) -> None:
-        """Start the process; `on_exit(exit code)` is called if it ends before `stop` is."""
-        self._process.start()
-
-        def watch() -> None:
-            self._process.join()
-            if not self._stopping.is_set():
-                on_exit(self._process.exitcode)
-
-        threading.Thread(target=watch, name="order-engine-watch", daemon=True).start()
-
-    def stop(self, timeout: float = ENGINE_STOP_S) -> int | None:
-        """Ask the engine to stop (SIGTERM), kill it if it has not within `timeout`; its exit code."""
-        self._stopping.set()
-        if self._process.pid is None:
-            return None
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(timeout)
-        if self._process.is_alive():
-            log.error("the order engine did not stop within %.0fs; killing it", timeout)
-            self._process.kill()
-            self._process.join(5)
-        return self._process.exitcode
-
-
 def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOptions = WorkerOptions(),
                loglevel: str = "warning", *, clock: Clock) -> int:
     topics = Topics(settings.topic_prefix)
@@ -264,21 +154,32 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     marker.unlink(missing_ok=True)
     datadir.parent.mkdir(parents=True, exist_ok=True)
 
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def engine_ended(code: int | None) -> None:
-        log.error("the order engine process ended (exit code %s); stopping the worker", code)
-        failure.append(RuntimeError(f"the order engine process ended with exit code {code}"))
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    engine = EngineProcess(settings, bootstrap_servers, options.router, clock)
-    engine.start(engine_ended)  # first: its interpreter starts while this one connects
-
     metrics.serve(settings, "worker")
     codec = make_codec(settings.schema_registry_url)
     controls, references = follow_risk_inputs(bootstrap_servers, topics, codec, defaults=settings.default_limits)
-    controls.wait_caught_up(30)  # the monitor acts on limits: never on a partial view of them
+    controls.wait_caught_up(30)  # never trade on a partial view of the risk controls
+    venues = follow_venue_status(bootstrap_servers, topics, codec)
+    books = follow_books(bootstrap_servers, topics, codec) if settings.routing.strip() else None
+    smart = None if books is None else SmartRoutingSource(
+        RoutingRules.parse(settings.routing), parse_fees(settings.venue_fees) if settings.venue_fees.strip() else {},
+        books, venues)
+    engine = create_engine(bootstrap_servers, topics, codec, settings.home, router=options.router,
+                           clock=clock, instance=settings.worker_instance, controls=controls, references=references,
+                           external_orders=settings.external_orders, venues=venues, smart=smart)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run_engine() -> None:
+        try:
+            engine.run(stop)
+        except BaseException as exc:  # the worker must not live on without its engine
+            failure.append(exc)
+            log.exception("order engine failed")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    engine_thread = threading.Thread(target=run_engine, name="order-engine", daemon=True)
+    engine_thread.start()
+
     monitor_producer = EventProducer.connect(bootstrap_servers, codec)
     monitor_thread = threading.Thread(
         target=run_restarting, name="post-trade-risk", daemon=True,
@@ -313,16 +214,18 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     stop.set()
-    engine_code = engine.stop()
-    if engine_code:
-        failure.append(RuntimeError(f"the order engine stopped with exit code {engine_code}"))
+    engine_thread.join(timeout=30)
     monitor_thread.join(timeout=10)
     liveness_thread.join(timeout=PROBE_TIMEOUT_S * 2)
     probe.close()
     controls.stop()
     references.stop()
+    venues.stop()
+    if books is not None:
+        books.stop()
     if failure:
         code = code or 1
+    log.info("order engine: %s", engine.stats)
     if code == 0:
         marker.touch()
     return code

@@ -83,15 +83,13 @@ class Pipeline:
         return [e for e in events if order_id is None or e.order_id == order_id]
 
     def stacks(self, name: str) -> str:
-        """The thread stacks of process `name` and its children (py-spy), for the report of a test that
-        found it stuck."""
+        """The thread stacks of process `name` (py-spy), for the report of a test that found it stuck."""
         proc = self.procs.procs.get(name)
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if proc is None or proc.poll() is not None or not Path(spy).exists():
             return f"(no stacks for {name})"
         try:
-            done = subprocess.run([spy, "dump", "--subprocesses", "--pid", str(proc.pid)], capture_output=True,
-                                  text=True, timeout=60)
+            done = subprocess.run([spy, "dump", "--pid", str(proc.pid)], capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"(py-spy failed: {exc})"
         return done.stdout + done.stderr
