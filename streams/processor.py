@@ -39,7 +39,19 @@ producer, builds a new one with the same transactional id (`init_transactions`
 completes or aborts whatever the old one left open), restores the assigned
 partitions' state from the changelog and resumes from the committed offsets.
 Whether a commit in doubt went through or not, the changelog and the committed
-offsets agree, so no input is applied twice or lost. Each fault episode is
+offsets agree, so no input is applied twice or lost. A single-node broker
+killed right after it acknowledged a commit can lose that transaction's
+commit markers when it restarts (its coordinator, loading, finds the
+partitions leaderless and skips them as deleted; measured on Kafka 4.3.1): the
+records stay above the last stable offset, the offsets stay pending in the
+group, and a committed read of the offsets never returns. Only this producer
+can end that transaction, and after each restore (and when `_rewind` cannot
+read the committed offsets) the loop commits the input offsets its store
+holds in a transaction of its own (`_settle`): that commit marker commits the
+pending offsets, and the next transaction to write to each output and
+changelog partition commits the records left there. A restore trusts a
+checkpoint up to the changelog's high watermark, not its last stable offset,
+so the store keeps the state of such a transaction. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
 the last commit. The `stop` event ends the loop within about one call timeout
@@ -348,10 +360,11 @@ class TransactionalProcessor:
         reader = TopicReader.connect(self._bootstrap, f"{self.name}-restore")
         try:
             marks = reader.watermarks(self.changelog, partitions)
+            written = self._changelog_written(partitions)
             checkpoints: dict[int, int] = {}
             for p in partitions:
                 raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
-                if raw is not None and int(raw) <= marks[p][1]:
+                if raw is not None and int(raw) <= written[p]:
                     checkpoints[p] = int(raw)
                 else:
                     self.store.delete_prefix(partition_key(p, ""))
@@ -373,6 +386,20 @@ class TransactionalProcessor:
                  sorted(partitions), self.changelog, self.stats.restored - restored, checkpoints,
                  time.monotonic() - started)
 
+    def _changelog_written(self, partitions: set[int]) -> dict[int, int]:
+        """The changelog's high watermark per partition: the end of every record written to it,
+        committed or not. A checkpoint is measured against it, not against the last stable offset
+        a committed read stops at: a checkpoint is written only once its transaction's commit was
+        acknowledged, and the records of such a transaction can lie above the last stable offset
+        for a while (commit markers not written yet) or for good (markers the broker lost, below)."""
+        probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
+                          "isolation.level": "read_uncommitted", "enable.auto.commit": False})
+        try:
+            return {p: probe.get_watermark_offsets(TopicPartition(self.changelog, p), timeout=CALL_TIMEOUT_S,
+                                                   cached=False)[1] for p in partitions}
+        finally:
+            probe.close()
+
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         """Delivery of a changelog record: note the highest offset per partition (the checkpoint)."""
         if error is None and message.offset() is not None and message.offset() >= 0:
@@ -390,11 +417,16 @@ class TransactionalProcessor:
             metrics.processor_health(self.name, self.health.state.value)
             self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
             log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
+            fault: TransactionFault | None = None
             while not stop.is_set():
                 try:
-                    self._step()
-                except TransactionFault as fault:
-                    self._recover(fault)
+                    if fault is None:
+                        self._step()
+                    else:
+                        fault, recovering = None, fault
+                        self._recover(recovering)
+                except TransactionFault as raised:  # from a step, or from a recovery (settling the offsets)
+                    fault = raised
         except Stopping:
             log.warning("%s: stopped while recovering from: %s", self.name, self.health.last_error)
         except BaseException as exc:
@@ -417,6 +449,7 @@ class TransactionalProcessor:
             partitions, self._to_restore = self._to_restore, set()
             try:
                 self._restore(partitions)
+                self._settle(partitions)
                 self._recovered()
             except (KafkaException, ReadError, TimeoutError) as exc:
                 self._to_restore |= partitions
@@ -465,9 +498,7 @@ class TransactionalProcessor:
         changes: dict[int, dict[bytes, bytes]] = {}
         self._changelog_ends = {}
         phase = _Phases(timings)
-        if not self._begun:
-            self._call("begin_transaction", self._producer.begin_transaction)
-            self._begun = True
+        if self._begin():
             phase.done("begin")
         try:
             for message in messages:
@@ -479,16 +510,7 @@ class TransactionalProcessor:
         except BufferError as exc:
             raise TransactionFault("produce", None, Remedy.ABORT, str(exc)) from exc
         phase.done("apply")
-        positions = self._consumer.position(self._consumer.assignment())
-        # one hand-over to the call thread for the offsets, the commit and the next transaction's begin; a
-        # commit that keeps timing out is in doubt: only a new producer's init_transactions settles it
-        self._begun = False
-        inside = self._call_all([
-            ("send_offsets_to_transaction", self._producer.send_offsets_to_transaction,
-             (positions, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S), Remedy.ABORT),
-            ("commit_transaction", self._producer.commit_transaction, (CALL_TIMEOUT_S,), Remedy.REBUILD),
-        ], then=("begin_transaction", self._producer.begin_transaction))
-        self._begun = "begin_transaction" in inside
+        inside = self._commit(self._consumer.position(self._consumer.assignment()))
         phase.done("commit")
         phase.split("commit", inside)
         self._producer.poll(0)  # serve any delivery report still queued (a missed one only lowers a checkpoint)
@@ -500,6 +522,49 @@ class TransactionalProcessor:
         metrics.committed(self.name, len(messages))
         metrics.phases(self.name, phase.timings)
         self._committed()
+
+    def _begin(self) -> bool:
+        """Begin a transaction unless one is begun already; whether this call began it."""
+        if self._begun:
+            return False
+        self._call("begin_transaction", self._producer.begin_transaction)
+        self._begun = True
+        return True
+
+    def _commit(self, positions: list[TopicPartition]) -> dict[str, float]:
+        """Send `positions` as the group's offsets, commit, and begin the next transaction, in one
+        hand-over to the call thread; returns the seconds each call took there. A commit that keeps
+        timing out is in doubt: only a new producer's init_transactions settles it."""
+        self._begun = False
+        inside = self._call_all([
+            ("send_offsets_to_transaction", self._producer.send_offsets_to_transaction,
+             (positions, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S), Remedy.ABORT),
+            ("commit_transaction", self._producer.commit_transaction, (CALL_TIMEOUT_S,), Remedy.REBUILD),
+        ], then=("begin_transaction", self._producer.begin_transaction))
+        self._begun = "begin_transaction" in inside
+        return inside
+
+    def _settle(self, partitions: set[int] | None = None) -> None:
+        """Commit, in a transaction of its own, the input offsets the store says come next (after the
+        last input applied) on each assigned partition (of `partitions`, or all). These are the group's
+        committed offsets already, unless the broker lost the commit markers of a transaction of this
+        producer (see the module docstring): then its offsets stay pending in the group, and a
+        committed read of them (the consumer's, `_rewind`'s) never returns. This transaction's commit
+        marker on the group's offsets partition commits them. A partition with no input applied yet
+        is left out."""
+        positions = []
+        for tp in self._consumer.assignment():
+            if partitions is not None and tp.partition not in partitions:
+                continue
+            applied = self.store.get(partition_key(tp.partition, keys.applied_offset(tp.topic)))
+            if applied is not None:
+                positions.append(TopicPartition(tp.topic, tp.partition, int(applied) + 1))
+        if not positions:
+            return
+        self._begin()
+        self._commit(positions)
+        log.info("%s: committed the input offsets the store holds: %s", self.name,
+                 ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in positions))
 
     def _apply(self, message: Message, staged: dict[bytes, bytes], changes: dict[int, dict[bytes, bytes]]) -> None:
         """One input: the handler's outputs produced, its state changes staged (and kept in `changes`, the
@@ -647,6 +712,7 @@ class TransactionalProcessor:
         """Consume again from the last committed offsets (after an abort or a rebuild), retried
         while the broker does not answer."""
         delay = BACKOFF_S[0]
+        settled = False
         while True:
             try:
                 assignment = self._consumer.assignment()
@@ -656,6 +722,11 @@ class TransactionalProcessor:
                 return
             except KafkaException as exc:
                 self._fault("rewind", str(exc.args[0]))
+                if not settled and exc.args[0].code() == KafkaError._TIMED_OUT:
+                    # offsets left pending by lost commit markers are never read back: settle them
+                    # (once; a transactional fault here is recovered from like any other)
+                    settled = True
+                    self._settle()
             try:
                 # Keep the group membership alive while the coordinator does not answer (rebalance
                 # callbacks, max.poll.interval): what this returns is dropped, and the seek to the
