@@ -29,6 +29,7 @@ from streams.client import OrderClient
 from streams.kafka import DeliveryError
 from streams.views import TopicView
 from tests.pipeline import Pipeline
+from tests.streams.test_transaction_faults import open_transactions
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -175,7 +176,7 @@ def _where_stuck(p: Pipeline, order_ids: set[str], broker: LocalBroker, bootstra
         requests.close()
         commands.close()
     lines.append("--- transactions left open (high watermark above the last stable offset) ---")
-    lines.append(_open_transactions(bootstrap, prefix) or "none")
+    lines.append("\n".join(open_transactions(bootstrap, prefix)) or "none")
     lines.append(f"--- the engine's committed offsets: {_engine_offsets(bootstrap, prefix)}")
     skipped = [line for line in broker.log_file.read_text(errors="replace").splitlines()
                if "Couldn't find leader endpoint" in line or "Initialized transactionalId" in line]
@@ -188,29 +189,6 @@ def _where_stuck(p: Pipeline, order_ids: set[str], broker: LocalBroker, bootstra
         lines.append(f"--- {name} log ---\n" + "\n".join(tail[-150:]))
     lines.append(f"--- worker threads ---\n{p.stacks('worker')}")
     return "\n".join(lines)
-
-
-def _open_transactions(bootstrap: str, prefix: str) -> str:
-    """Every partition of the test's topics whose high watermark lies above its last stable offset
-    (what a committed read reaches): a transaction open there, or one whose markers were lost."""
-    probes = {isolation: Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}probe",
-                                   "isolation.level": isolation}) for isolation in ("read_uncommitted", "read_committed")}
-    found = []
-    try:
-        topics = probes["read_committed"].list_topics(timeout=10).topics
-        for topic in sorted(t for t in topics if t.startswith(prefix)):
-            for partition in sorted(topics[topic].partitions):
-                tp = TopicPartition(topic, partition)
-                high, stable = (probes[i].get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                                for i in ("read_uncommitted", "read_committed"))
-                if high != stable:
-                    found.append(f"{topic}[{partition}]: high watermark {high}, last stable offset {stable}")
-    except KafkaException as exc:
-        found.append(f"not measured: {exc}")
-    finally:
-        for probe in probes.values():
-            probe.close()
-    return "\n".join(found)
 
 
 def _engine_offsets(bootstrap: str, prefix: str) -> str:
