@@ -798,6 +798,15 @@ class TransactionalProcessor:
     def _close_producer(producer: Producer | None) -> None:
         if producer is None:
             return
+        # What it still queues is dropped first: with its messages purged a transactional producer is
+        # in an abortable state and registers no more partitions. A producer given up while the broker
+        # was away would otherwise add them to its transaction once the broker is back, before the new
+        # producer fences it; that transaction's abort would then also abort, on those partitions, the
+        # records of an acknowledged commit whose markers the restarted broker lost.
+        try:
+            producer.purge(True, True, False)
+        except KafkaException:
+            pass
         _bounded(producer.close, 5.0, "producer close")  # a producer hung in a call never returns here
 
 
