@@ -51,7 +51,10 @@ holds in a transaction of its own (`_settle`): that commit marker commits the
 pending offsets, and the next transaction to write to each output and
 changelog partition commits the records left there. A restore trusts a
 checkpoint up to the changelog's high watermark, not its last stable offset,
-so the store keeps the state of such a transaction. Each fault episode is
+so the store keeps the state of such a transaction, and a producer given up
+is purged before it is closed, so that it cannot add partitions to a
+transaction of its own when the broker is back: that transaction's abort
+would abort those records instead. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
 the last commit. The `stop` event ends the loop within about one call timeout
@@ -391,7 +394,8 @@ class TransactionalProcessor:
         committed or not. A checkpoint is measured against it, not against the last stable offset
         a committed read stops at: a checkpoint is written only once its transaction's commit was
         acknowledged, and the records of such a transaction can lie above the last stable offset
-        for a while (commit markers not written yet) or for good (markers the broker lost, below)."""
+        for a while (commit markers not written yet) or for good (markers the broker lost: see the
+        module docstring)."""
         probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
                           "isolation.level": "read_uncommitted", "enable.auto.commit": False})
         try:
