@@ -48,13 +48,16 @@ group, and a committed read of the offsets never returns. Only this producer
 can end that transaction, and after each restore (and when `_rewind` cannot
 read the committed offsets) the loop commits the input offsets its store
 holds in a transaction of its own (`_settle`): that commit marker commits the
-pending offsets, and the next transaction to write to each output and
-changelog partition commits the records left there. A restore trusts a
-checkpoint up to the changelog's high watermark, not its last stable offset,
-so the store keeps the state of such a transaction, and a producer given up
-is purged before it is closed, so that it cannot add partitions to a
-transaction of its own when the broker is back: that transaction's abort
-would abort those records instead. Each fault episode is
+pending offsets. The store holds only what the changelog shows committed
+(when the offsets cannot be read, every assigned partition is restored first,
+and a slice whose checkpoint lies above the last stable offset is rebuilt), so
+the inputs of the transaction left open are applied again. Its records left
+open end with the next marker of this producer on their partition: aborted
+by an abort (the transaction in flight at the outage, registered again when
+the broker is back, is aborted), committed by a commit, and then an event is
+written twice, with the same deterministic id; none is lost. A producer given
+up is purged before it is closed, so that it adds no partitions to its
+transaction once the broker is back. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
 the last commit. The `stop` event ends the loop within about one call timeout
@@ -97,6 +100,9 @@ BACKOFF_S = (0.1, 2.0)
 """First and longest pause between two attempts (doubling)."""
 WATCHDOG_GRACE_S = 5.0
 """How long past its own timeout a transactional call may take before its producer is given up."""
+MARKERS_WAIT_S = 5.0
+"""How long a restore waits for the commit markers of a transaction its checkpoint is past (written
+right after the commit returned) before it takes them for lost and rebuilds the slice."""
 REPORT_EVERY_S = 10.0
 """While a fault episode lasts, how often its latest error is logged again."""
 SESSION_TIMEOUT_MS = 10_000
@@ -363,11 +369,16 @@ class TransactionalProcessor:
         reader = TopicReader.connect(self._bootstrap, f"{self.name}-restore")
         try:
             marks = reader.watermarks(self.changelog, partitions)
-            written = self._changelog_written(partitions)
+            settling = time.monotonic() + MARKERS_WAIT_S
+            while any(int(raw) > marks[p][1] for p in partitions
+                      if (raw := self.store.get(partition_key(p, keys.changelog_checkpoint()))) is not None):
+                if time.monotonic() > settling or self._stop.wait(0.2):
+                    break  # markers still missing: the slice is rebuilt from what is committed
+                marks = reader.watermarks(self.changelog, partitions)
             checkpoints: dict[int, int] = {}
             for p in partitions:
                 raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
-                if raw is not None and int(raw) <= written[p]:
+                if raw is not None and int(raw) <= marks[p][1]:
                     checkpoints[p] = int(raw)
                 else:
                     self.store.delete_prefix(partition_key(p, ""))
@@ -388,21 +399,6 @@ class TransactionalProcessor:
         log.info("%s: restored partitions %s from %s (%d records; from checkpoints %s) in %.1fs", self.name,
                  sorted(partitions), self.changelog, self.stats.restored - restored, checkpoints,
                  time.monotonic() - started)
-
-    def _changelog_written(self, partitions: set[int]) -> dict[int, int]:
-        """The changelog's high watermark per partition: the end of every record written to it,
-        committed or not. A checkpoint is measured against it, not against the last stable offset
-        a committed read stops at: a checkpoint is written only once its transaction's commit was
-        acknowledged, and the records of such a transaction can lie above the last stable offset
-        for a while (commit markers not written yet) or for good (markers the broker lost: see the
-        module docstring)."""
-        probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
-                          "isolation.level": "read_uncommitted", "enable.auto.commit": False})
-        try:
-            return {p: probe.get_watermark_offsets(TopicPartition(self.changelog, p), timeout=CALL_TIMEOUT_S,
-                                                   cached=False)[1] for p in partitions}
-        finally:
-            probe.close()
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         """Delivery of a changelog record: note the highest offset per partition (the checkpoint)."""
@@ -548,14 +544,27 @@ class TransactionalProcessor:
         self._begun = "begin_transaction" in inside
         return inside
 
+    def _restore_assigned(self) -> bool:
+        """Restore every assigned partition from the changelog; whether that succeeded."""
+        partitions = self._to_restore | {tp.partition for tp in self._consumer.assignment()}
+        self._to_restore = set()
+        try:
+            self._restore(partitions)
+            return True
+        except (KafkaException, ReadError, TimeoutError) as exc:
+            self._to_restore |= partitions
+            self._fault("restore", f"{type(exc).__name__}: {exc}")
+            return False
+
     def _settle(self, partitions: set[int] | None = None) -> None:
         """Commit, in a transaction of its own, the input offsets the store says come next (after the
         last input applied) on each assigned partition (of `partitions`, or all). These are the group's
         committed offsets already, unless the broker lost the commit markers of a transaction of this
         producer (see the module docstring): then its offsets stay pending in the group, and a
         committed read of them (the consumer's, `_rewind`'s) never returns. This transaction's commit
-        marker on the group's offsets partition commits them. A partition with no input applied yet
-        is left out."""
+        marker on the group's offsets partition ends them; the offsets sent replace them, and a
+        transaction whose changelog records are not committed is thus applied again. A partition with
+        no input applied yet is left out."""
         positions = []
         for tp in self._consumer.assignment():
             if partitions is not None and tp.partition not in partitions:
@@ -727,10 +736,12 @@ class TransactionalProcessor:
             except KafkaException as exc:
                 self._fault("rewind", str(exc.args[0]))
                 if not settled and exc.args[0].code() == KafkaError._TIMED_OUT:
-                    # offsets left pending by lost commit markers are never read back: settle them
-                    # (once; a transactional fault here is recovered from like any other)
-                    settled = True
-                    self._settle()
+                    # offsets left pending by lost commit markers are never read back: bring the store
+                    # to what the changelog shows committed, then commit its offsets (once; a
+                    # transactional fault here is recovered from like any other)
+                    settled = self._restore_assigned()
+                    if settled:
+                        self._settle()
             try:
                 # Keep the group membership alive while the coordinator does not answer (rebalance
                 # callbacks, max.poll.interval): what this returns is dropped, and the seek to the
@@ -805,8 +816,7 @@ class TransactionalProcessor:
         # What it still queues is dropped first: with its messages purged a transactional producer is
         # in an abortable state and registers no more partitions. A producer given up while the broker
         # was away would otherwise add them to its transaction once the broker is back, before the new
-        # producer fences it; that transaction's abort would then also abort, on those partitions, the
-        # records of an acknowledged commit whose markers the restarted broker lost.
+        # producer fences it, only for that transaction to be aborted.
         try:
             producer.purge(True, True, False)
         except KafkaException:

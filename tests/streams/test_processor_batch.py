@@ -219,8 +219,10 @@ def test_settling_with_no_input_applied_makes_no_transaction(processor):
     assert producer.calls == [] and producer.offsets_sent == []
 
 
-def test_a_rewind_that_cannot_read_the_committed_offsets_settles_them_and_then_reads_them(processor, monkeypatch):
+def test_a_rewind_that_cannot_read_the_committed_offsets_restores_settles_and_then_reads_them(processor, monkeypatch):
     monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    restored: list[set[int]] = []
+    monkeypatch.setattr(processor, "_restore", restored.append)
     processor._producer = producer = RecordingProducer()
     consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
     consumer.readable = lambda: "commit_transaction" in producer.calls  # pending until a commit of ours
@@ -228,6 +230,7 @@ def test_a_rewind_that_cannot_read_the_committed_offsets_settles_them_and_then_r
 
     processor._rewind()
 
+    assert restored == [{0}]  # the store first brought to what the changelog shows committed
     assert producer.offsets_sent == [[("in", 0, 42)]]
     assert consumer.seeks == [("in", 0, 42)]
     assert consumer.committed_reads == 2
@@ -235,6 +238,7 @@ def test_a_rewind_that_cannot_read_the_committed_offsets_settles_them_and_then_r
 
 def test_a_rewind_settles_once_however_long_the_offsets_stay_unreadable(processor, monkeypatch):
     monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    monkeypatch.setattr(processor, "_restore", lambda partitions: None)
     processor._producer = producer = RecordingProducer()
     consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
     consumer.readable = lambda: consumer.committed_reads > 4  # the broker answers late
@@ -244,3 +248,25 @@ def test_a_rewind_settles_once_however_long_the_offsets_stay_unreadable(processo
 
     assert len(producer.offsets_sent) == 1
     assert consumer.seeks == [("in", 0, 42)]
+
+
+def test_a_rewind_whose_restore_fails_settles_nothing_and_tries_again(processor, monkeypatch):
+    monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    attempts: list[set[int]] = []
+
+    def restore(partitions):
+        attempts.append(partitions)
+        if len(attempts) == 1:
+            raise TimeoutError("changelog not read")
+
+    monkeypatch.setattr(processor, "_restore", restore)
+    processor._producer = producer = RecordingProducer()
+    consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
+    consumer.readable = lambda: "commit_transaction" in producer.calls
+    _applied(processor, "in", 0, 41)
+
+    processor._rewind()
+
+    assert attempts == [{0}, {0}]
+    assert producer.offsets_sent == [[("in", 0, 42)]]
+    assert processor._to_restore == set()
