@@ -363,7 +363,8 @@ class TransactionalProcessor:
         it is in the store) when it has one, else rebuilt from the start. Only what the local store
         lacks is read, so a restart after kill -9 reads the few records committed after the last
         store write, not the whole changelog. A checkpoint past the changelog's end (a changelog
-        recreated under the store) is not trusted: that slice is rebuilt."""
+        recreated under the store), or past its last stable offset for longer than `MARKERS_WAIT_S` (commit
+        markers lost), is not trusted: that slice is rebuilt from what is committed."""
         started = time.monotonic()
         restored = self.stats.restored
         reader = TopicReader.connect(self._bootstrap, f"{self.name}-restore")
