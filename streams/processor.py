@@ -379,7 +379,7 @@ class TransactionalProcessor:
             checkpoints: dict[int, int] = {}
             for p in partitions:
                 raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
-                if raw is not None and int(raw) <= marks[p][1]:
+                if raw is not None and int(raw) <= marks[p][1] and self._committed_below(p, int(raw)):
                     checkpoints[p] = int(raw)
                 else:
                     self.store.delete_prefix(partition_key(p, ""))
@@ -400,6 +400,40 @@ class TransactionalProcessor:
         log.info("%s: restored partitions %s from %s (%d records; from checkpoints %s) in %.1fs", self.name,
                  sorted(partitions), self.changelog, self.stats.restored - restored, checkpoints,
                  time.monotonic() - started)
+
+    def _committed_below(self, partition: int, checkpoint: int) -> bool:
+        """Whether the changelog record just below `checkpoint` (the last one of the transaction that
+        wrote it) is committed: a committed read from there returns it, and skips it when it was
+        aborted (a read of every record still returns it; compaction removes it from both). A
+        transaction acknowledged as committed is aborted only where the broker lost its commit
+        markers and an abort of this producer ended its records instead."""
+        if checkpoint <= 0:
+            return True
+        committed, written = (self._first_from(partition, checkpoint - 1, isolation)
+                              for isolation in ("read_committed", "read_uncommitted"))
+        return committed == checkpoint - 1 or written != checkpoint - 1
+
+    def _first_from(self, partition: int, offset: int, isolation: str) -> int | None:
+        """The offset of the first changelog record at or after `offset` a read with `isolation`
+        returns (None at the end)."""
+        probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
+                          "isolation.level": isolation, "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            probe.assign([TopicPartition(self.changelog, partition, offset)])
+            deadline = time.monotonic() + CALL_TIMEOUT_S
+            while time.monotonic() < deadline:
+                message = probe.poll(0.2)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is None:
+                    return message.offset()
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return None
+                raise KafkaException(error)
+            raise TimeoutError(f"{self.changelog}[{partition}]@{offset} not read within {CALL_TIMEOUT_S:.0f}s")
+        finally:
+            probe.close()
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         """Delivery of a changelog record: note the highest offset per partition (the checkpoint)."""
