@@ -48,14 +48,17 @@ group, and a committed read of the offsets never returns. Only this producer
 can end that transaction, and after each restore (and when `_rewind` cannot
 read the committed offsets) the loop commits the input offsets its store
 holds in a transaction of its own (`_settle`): that commit marker commits the
-pending offsets. The store holds only what the changelog shows committed
-(when the offsets cannot be read, every assigned partition is restored first,
-and a slice whose checkpoint lies above the last stable offset is rebuilt), so
-the inputs of the transaction left open are applied again. Its records left
-open end with the next marker of this producer on their partition: aborted
-by an abort (the transaction in flight at the outage, registered again when
-the broker is back, is aborted), committed by a commit, and then an event is
-written twice, with the same deterministic id; none is lost. A producer given
+pending offsets. Records left open end with the next marker of this producer
+on their partition, whichever it is, so they are ended on purpose: a restore
+that finds a checkpoint still above the changelog's last stable offset after
+`MARKERS_WAIT_S` aborts a transaction that writes an empty record to each
+partition of the changelog and of the output topics written so far and sends
+the offsets (`_abort_open_records`; committed reads never see it), and then
+rebuilds that slice from what is committed (a checkpoint whose record below
+is aborted is not trusted either). The store then holds only committed state,
+the offsets committed next are its own, and the inputs of the transaction
+left open are applied again, once (when the offsets cannot be read, every
+assigned partition is restored before they are committed). A producer given
 up is purged before it is closed, so that it adds no partitions to its
 transaction once the broker is back. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
@@ -342,6 +345,8 @@ class TransactionalProcessor:
         """Changelog partition -> highest offset delivered in the current transaction."""
         self._begun = False
         """A transaction is begun and nothing is in it yet (begun right after the previous commit)."""
+        self._written: set[str] = set()
+        """The output topics this processor has produced to (`_abort_open_records` covers them)."""
 
     def _new_producer(self) -> None:
         """A new transactional producer, with a new thread for its transactional calls (the previous
@@ -374,7 +379,9 @@ class TransactionalProcessor:
             while any(int(raw) > marks[p][1] for p in partitions
                       if (raw := self.store.get(partition_key(p, keys.changelog_checkpoint()))) is not None):
                 if time.monotonic() > settling or self._stop.wait(0.2):
-                    break  # markers still missing: the slice is rebuilt from what is committed
+                    self._abort_open_records()  # markers lost: end those records as aborted
+                    marks = reader.watermarks(self.changelog, partitions)
+                    break  # the slice is rebuilt from what is committed
                 marks = reader.watermarks(self.changelog, partitions)
             checkpoints: dict[int, int] = {}
             for p in partitions:
@@ -486,6 +493,9 @@ class TransactionalProcessor:
                 self._restore(partitions)
                 self._settle(partitions)
                 self._recovered()
+            except TransactionFault:  # ending open records (or settling) failed: restored after the recovery
+                self._to_restore |= partitions
+                raise
             except (KafkaException, ReadError, TimeoutError) as exc:
                 self._to_restore |= partitions
                 self._fault("restore", f"{type(exc).__name__}: {exc}")
@@ -590,6 +600,9 @@ class TransactionalProcessor:
             self._to_restore |= partitions
             self._fault("restore", f"{type(exc).__name__}: {exc}")
             return False
+        except TransactionFault:  # ending open records failed: restored after the recovery
+            self._to_restore |= partitions
+            raise
 
     def _settle(self, partitions: set[int] | None = None) -> None:
         """Commit, in a transaction of its own, the input offsets the store says come next (after the
@@ -600,6 +613,17 @@ class TransactionalProcessor:
         marker on the group's offsets partition ends them; the offsets sent replace them, and a
         transaction whose changelog records are not committed is thus applied again. A partition with
         no input applied yet is left out."""
+        positions = self._store_positions(partitions)
+        if not positions:
+            return
+        self._begin()
+        self._commit(positions)
+        log.info("%s: committed the input offsets the store holds: %s", self.name,
+                 ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in positions))
+
+    def _store_positions(self, partitions: set[int] | None) -> list[TopicPartition]:
+        """The offset after the last input the store applied, per assigned partition (of `partitions`,
+        or all) that has one."""
         positions = []
         for tp in self._consumer.assignment():
             if partitions is not None and tp.partition not in partitions:
@@ -607,12 +631,33 @@ class TransactionalProcessor:
             applied = self.store.get(partition_key(tp.partition, keys.applied_offset(tp.topic)))
             if applied is not None:
                 positions.append(TopicPartition(tp.topic, tp.partition, int(applied) + 1))
-        if not positions:
-            return
+        return positions
+
+    def _abort_open_records(self) -> None:
+        """End, as aborted, whatever records of this producer the broker left open (commit markers
+        lost, see the module docstring) on the changelog, the output topics written so far and the
+        group's offsets: a transaction that writes one empty record to each of their partitions and
+        sends the store's offsets, then aborts. Its abort marker on each partition ends the open
+        records there (a marker ends the producer's open transaction on a partition, whichever
+        epoch began it); committed reads never see the empty records. The state is then rebuilt
+        from what is committed and the inputs of that transaction applied again, once."""
         self._begin()
-        self._commit(positions)
-        log.info("%s: committed the input offsets the store holds: %s", self.name,
-                 ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in positions))
+        try:
+            for topic in sorted(self._written | {self.changelog}):
+                metadata = self._producer.list_topics(topic, timeout=CALL_TIMEOUT_S).topics[topic]
+                for partition in sorted(metadata.partitions):
+                    self._producer.produce(topic, key=b"-", value=b"", partition=partition)
+        except KafkaException as exc:
+            error = exc.args[0]
+            raise TransactionFault("produce", error, remedy(error)) from exc
+        positions = self._store_positions(None)
+        if positions:
+            self._call("send_offsets_to_transaction", self._producer.send_offsets_to_transaction, positions,
+                       self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S)
+        self._begun = False
+        self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S, exhausted=Remedy.REBUILD)
+        log.warning("%s: commit markers missing on %s; open records ended as aborted, state rebuilt from what "
+                    "is committed", self.name, self.changelog)
 
     def _apply(self, message: Message, staged: dict[bytes, bytes], changes: dict[int, dict[bytes, bytes]]) -> None:
         """One input: the handler's outputs produced, its state changes staged (and kept in `changes`, the
@@ -636,6 +681,7 @@ class TransactionalProcessor:
                 encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
         for topic, key, value in encoded:
             self._producer.produce(topic, key=key, value=value)
+            self._written.add(topic)
             if topic == self.deadletter:
                 metrics.dead_lettered(self.name)
             self.stats.outputs += 1

@@ -115,10 +115,8 @@ def test_the_processor_goes_on_when_its_broker_is_killed_right_after_acknowledgi
     data. A restarted single-node broker (Kafka 4.3.1) then often loses that transaction's commit
     markers: its records stay above the last stable offset and its offsets stay pending in the group,
     so a committed read of them never returns. The processor must commit again after each restart,
-    lose no input, and leave no transaction open. The inputs of a transaction left open are applied
-    again from the committed state, so where its records are later committed rather than aborted an
-    output is there twice, with the same id (counted and printed); an input applied twice on top of
-    its own state (a second count) is a failure."""
+    apply every input once (the open records ended as aborted, their inputs applied again), and
+    leave no transaction open."""
     broker = LocalBroker(tmp_path / "broker", Settings.from_env().cache_dir)
     bootstrap = broker.start().bootstrap_servers
     prefix = f"{unique_name}."
@@ -198,7 +196,7 @@ def test_the_processor_goes_on_when_its_broker_is_killed_right_after_acknowledgi
             deadline = time.monotonic() + 120
             while True:
                 fills = [r.event for r in read_all(consumer, [names["out"]], timeout=10)]
-                if len({f.fill_id for f in fills}) >= len(sent) or time.monotonic() > deadline:
+                if len(fills) >= len(sent) or time.monotonic() > deadline:
                     break
                 time.sleep(1)
         finally:
@@ -212,6 +210,6 @@ def test_the_processor_goes_on_when_its_broker_is_killed_right_after_acknowledgi
         broker.stop()
 
     applied = [f.fill_id for f in fills]
-    assert set(applied) == {f"f.{key}.1" for key in sent}, "an input lost, or applied twice on its own state"
+    print(f"{len(sent)} inputs, {len(applied)} outputs, {len(set(applied))} distinct")
+    assert sorted(applied) == sorted(f"f.{key}.1" for key in sent)  # every input applied once
     assert left_open == [], f"transactions left open: {left_open}; open right after each restart: {lost}"
-    print(f"{len(sent)} inputs, {len(applied)} outputs ({len(applied) - len(set(applied))} written twice)")
