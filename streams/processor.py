@@ -379,14 +379,20 @@ class TransactionalProcessor:
             while any(int(raw) > marks[p][1] for p in partitions
                       if (raw := self.store.get(partition_key(p, keys.changelog_checkpoint()))) is not None):
                 if time.monotonic() > settling or self._stop.wait(0.2):
-                    self._abort_open_records()  # markers lost: end those records as aborted
-                    marks = reader.watermarks(self.changelog, partitions)
-                    break  # the slice is rebuilt from what is committed
+                    break  # markers still missing
+                marks = reader.watermarks(self.changelog, partitions)
+            untrusted = set()
+            for p in partitions:
+                raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
+                if raw is not None and (int(raw) > marks[p][1] or not self._committed_below(p, int(raw))):
+                    untrusted.add(p)
+            if untrusted:  # markers lost: end every record of this producer still open, as aborted
+                self._abort_open_records()
                 marks = reader.watermarks(self.changelog, partitions)
             checkpoints: dict[int, int] = {}
             for p in partitions:
                 raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
-                if raw is not None and int(raw) <= marks[p][1] and self._committed_below(p, int(raw)):
+                if raw is not None and p not in untrusted:
                     checkpoints[p] = int(raw)
                 else:
                     self.store.delete_prefix(partition_key(p, ""))
