@@ -51,11 +51,12 @@ holds in a transaction of its own (`_settle`): that commit marker commits the
 pending offsets. Records left open end with the next marker of this producer
 on their partition, whichever it is, so they are ended on purpose: a restore
 that finds a checkpoint still above the changelog's last stable offset after
-`MARKERS_WAIT_S` aborts a transaction that writes an empty record to each
+`MARKERS_WAIT_S`, or the record below one aborted, aborts a transaction that
+writes an empty record to each
 partition of the changelog and of the output topics written so far and sends
 the offsets (`_abort_open_records`; committed reads never see it), and then
-rebuilds that slice from what is committed (a checkpoint whose record below
-is aborted is not trusted either). The store then holds only committed state,
+rebuilds those slices from what is committed. The store then holds only
+committed state,
 the offsets committed next are its own, and the inputs of the transaction
 left open are applied again, once (when the offsets cannot be read, every
 assigned partition is restored before they are committed). A producer given
