@@ -40,28 +40,26 @@ completes or aborts whatever the old one left open), restores the assigned
 partitions' state from the changelog and resumes from the committed offsets.
 Whether a commit in doubt went through or not, the changelog and the committed
 offsets agree, so no input is applied twice or lost. A single-node broker
-killed right after it acknowledged a commit can lose that transaction's
-commit markers when it restarts (its coordinator, loading, finds the
-partitions leaderless and skips them as deleted; measured on Kafka 4.3.1): the
-records stay above the last stable offset, the offsets stay pending in the
-group, and a committed read of the offsets never returns. Only this producer
-can end that transaction, and after each restore (and when `_rewind` cannot
-read the committed offsets) the loop commits the input offsets its store
-holds in a transaction of its own (`_settle`): that commit marker commits the
-pending offsets. Records left open end with the next marker of this producer
-on their partition, whichever it is, so they are ended on purpose: a restore
-that finds a checkpoint still above the changelog's last stable offset after
+killed right after it acknowledged a commit can lose that transaction's commit
+markers when it restarts (its coordinator, loading, finds the partitions
+leaderless and skips them as deleted; measured on Kafka 4.3.1): the records
+stay above the last stable offset, the offsets stay pending in the group, and a
+committed read of the offsets never returns. Only this producer can end that
+transaction, and after each restore (and when `_rewind` cannot read the
+committed offsets) the loop commits the input offsets its store holds in a
+transaction of its own (`_settle`): that commit marker commits the pending
+offsets. Records left open end with the next marker of this producer on their
+partition, whichever it is, so they are ended on purpose: a restore that finds
+a checkpoint still above the changelog's last stable offset after
 `MARKERS_WAIT_S`, or the record below one aborted, aborts a transaction that
-writes an empty record to each
-partition of the changelog and of the output topics written so far and sends
-the offsets (`_abort_open_records`; committed reads never see it), and then
-rebuilds those slices from what is committed. The store then holds only
-committed state,
-the offsets committed next are its own, and the inputs of the transaction
-left open are applied again, once (when the offsets cannot be read, every
-assigned partition is restored before they are committed). A producer given
-up is purged before it is closed, so that it adds no partitions to its
-transaction once the broker is back. Each fault episode is
+writes an empty record to each partition of the changelog and of the output
+topics written so far and sends the offsets (`_abort_open_records`; committed
+reads never see it), and then rebuilds those slices from what is committed. The
+store then holds only committed state, the offsets committed next are its own,
+and the inputs of the transaction left open are applied again, once (when the
+offsets cannot be read, every assigned partition is restored before they are
+committed). A producer given up is purged before it is closed, so that it adds
+no partitions to its transaction once the broker is back. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
 the last commit. The `stop` event ends the loop within about one call timeout
