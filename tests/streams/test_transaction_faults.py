@@ -12,7 +12,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from oms.clock import TestClock
@@ -97,14 +97,28 @@ def open_transactions(bootstrap: str, prefix: str) -> list[str]:
         for topic in sorted(t for t in topics if t.startswith(prefix)):
             for partition in sorted(topics[topic].partitions):
                 tp = TopicPartition(topic, partition)
-                high, stable = (probes[i].get_watermark_offsets(tp, timeout=10, cached=False)[1]
-                                for i in ("read_uncommitted", "read_committed"))
+                high, stable = (_end(probes[i], tp) for i in ("read_uncommitted", "read_committed"))
                 if stable < high:  # (measured in that order: records added in between raise only `stable`)
                     found.append(f"{topic}[{partition}]: high watermark {high}, last stable offset {stable}")
     finally:
         for probe in probes.values():
             probe.close()
     return found
+
+
+def _end(probe: Consumer, tp: TopicPartition) -> int:
+    """`tp`'s end as `probe` reads it, asked again while a restarted broker elects its leaders."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return probe.get_watermark_offsets(tp, timeout=10, cached=False)[1]
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NO_LEADER or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+_NO_LEADER = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._UNKNOWN_PARTITION}
 
 
 @pytest.mark.kafka
