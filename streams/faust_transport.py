@@ -30,6 +30,13 @@ refused is fatal: the changelog misses a write, so nothing is ever committed
 again in this process and `on_changelog_failure` is told, for the worker to
 stop and its successor to resume from the last sound commit.
 
+Skipped records. During a rebalance faust's stream skips the records it
+fetched in the previous consumer generation, and those it meets while the
+flow is suspended, and acknowledges them anyway; counted as acknowledged,
+such an offset could be committed before the new generation read the record
+again. This consumer refuses those acknowledgements (`skipped_unprocessed`),
+so an offset is committed only for records an agent handled.
+
 Call `durable_transport(app, ...)` right after creating the app, before any
 topic or agent touches `app.transport`. It also hands the app the process's
 SASL/TLS client security (`streams.security.faust_credentials`), so faust's
@@ -48,7 +55,7 @@ from faust.types.tuples import TP, FutureMessage
 
 from streams.security import faust_credentials
 
-__all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "durable_transport"]
+__all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "durable_transport", "skipped_unprocessed"]
 
 log = logging.getLogger("oms.worker")
 
@@ -109,6 +116,20 @@ class _DurableConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _DurableConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def ack(self, message: Any) -> bool:
+        """Record `message` as safe to commit, unless faust's stream skipped it unprocessed: a record of
+        an earlier consumer generation, or one drained while a rebalance suspended the flow
+        (`faust.streams.Stream._py_aiter` acknowledges those too, "otherwise the lag would
+        increase"). Counted as acknowledged, such an offset could be committed before the new
+        generation has read the record again from the committed offset, and a kill -9 in between
+        would lose it. Refused, its offset waits for the record's processing in the new generation
+        (or for the next owner: at-least-once, and the agents are idempotent)."""
+        if skipped_unprocessed(getattr(message, "generation_id", None), self.app.consumer_generation_id,
+                               self.app.flow_control.is_active()):
+            message.acked = True  # this object is done with; the new generation brings its own
+            return False
+        return super().ack(message)
+
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         producer = self.app.producer
         if not isinstance(producer, _DurableProducer):
@@ -124,6 +145,13 @@ class _DurableConsumer(faust_aiokafka.Consumer):
             self.transport.on_changelog_failure(reason)
             return False
         return await super()._commit(offsets)
+
+
+def skipped_unprocessed(message_generation: int | None, generation: int, flow_active: bool) -> bool:
+    """Whether faust's stream skips a record with this generation instead of handing it to the agent
+    (the condition in `faust.streams.Stream._py_aiter`): fetched in another consumer generation, or
+    met while the flow is suspended for a rebalance."""
+    return not flow_active or message_generation != generation
 
 
 def _ignore(reason: str) -> None:

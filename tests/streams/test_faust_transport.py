@@ -1,5 +1,6 @@
 """The faust transport's commit rule without a broker: a commit waits for every queued table write
-to be acknowledged, is skipped while one is not, and never happens again once one was refused.
+to be acknowledged, is skipped while one is not, and never happens again once one was refused; a
+record faust's stream skipped unprocessed in a rebalance is never counted as acknowledged.
 
 The app is a real faust app on `durable_transport`; the records are queued through a real topic's
 `send_soon` (what a table write does), and their delivery is played by resolving their futures, as
@@ -15,10 +16,10 @@ import asyncio
 import faust
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types.tuples import TP, RecordMetadata
+from faust.types.tuples import TP, ConsumerMessage, RecordMetadata
 
 from streams import faust_transport
-from streams.faust_transport import ChangelogNotDelivered, durable_transport
+from streams.faust_transport import ChangelogNotDelivered, durable_transport, skipped_unprocessed
 
 TP0 = TP("journal", 0)
 
@@ -105,3 +106,69 @@ def test_after_a_refused_write_nothing_is_committed_and_the_failure_is_reported(
     assert committed == []
     assert len(worker.failures) == 2 and "t-changelog[0] key b'p/A|X'" in worker.failures[0]
     assert "MessageSizeTooLarge" in worker.failures[0]
+
+
+# ------------------------------------------------------------------ records skipped in a rebalance
+
+
+def _fetched(worker: _Worker, offset: int, generation: int | None) -> ConsumerMessage:
+    """A journal record as the consumer hands it to a stream, fetched in consumer generation `generation`."""
+    return ConsumerMessage("journal", 0, offset, 0.0, 0, None, b"ACC", b"fill", None, tp=TP0,
+                           generation_id=generation)
+
+
+def _acked(worker: _Worker) -> list[int]:
+    return list(worker.app.consumer._acked.get(TP0, []))
+
+
+async def _acking_worker() -> _Worker:
+    worker = _Worker()
+    worker.app.topics.add(worker.app.topic("journal"))  # an agent's topic: its records are acknowledged
+    await worker.app.topics._update_indices()  # what subscribing does
+    worker.app.consumer_generation_id = 4
+    worker.app.flow_control.resume()
+    return worker
+
+
+def test_a_record_handled_in_the_current_generation_is_acknowledged():
+    async def scenario():
+        worker = await _acking_worker()
+        accepted = worker.app.consumer.ack(_fetched(worker, 7, generation=4))
+        return accepted, _acked(worker)
+
+    accepted, acked = asyncio.run(scenario())
+    assert accepted is True
+    assert acked == [7]
+
+
+def test_a_record_of_an_earlier_generation_skipped_by_the_stream_is_not_acknowledged():
+    async def scenario():
+        worker = await _acking_worker()
+        stale = _fetched(worker, 7, generation=3)
+        accepted = worker.app.consumer.ack(stale)
+        again = worker.app.consumer.ack(_fetched(worker, 7, generation=4))  # read again, then handled
+        return accepted, stale.acked, again, _acked(worker)
+
+    accepted, done_with, again, acked = asyncio.run(scenario())
+    assert accepted is False and done_with is True
+    assert again is True
+    assert acked == [7]  # once, for the record handled in the new generation
+
+
+def test_a_record_met_while_a_rebalance_suspends_the_flow_is_not_acknowledged():
+    async def scenario():
+        worker = await _acking_worker()
+        worker.app.flow_control.suspend()
+        accepted = worker.app.consumer.ack(_fetched(worker, 7, generation=4))
+        return accepted, _acked(worker)
+
+    accepted, acked = asyncio.run(scenario())
+    assert accepted is False
+    assert acked == []
+
+
+def test_skipped_unprocessed_is_faust_streams_skip_condition():
+    assert skipped_unprocessed(4, 4, flow_active=True) is False
+    assert skipped_unprocessed(3, 4, flow_active=True) is True
+    assert skipped_unprocessed(None, 4, flow_active=True) is True
+    assert skipped_unprocessed(4, 4, flow_active=False) is True
