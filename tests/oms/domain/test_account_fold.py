@@ -189,7 +189,9 @@ def fold_both(events: list[JournalEvent], valued_at: dict | None = None, stored:
 
 
 quantities = st.one_of(st.integers(1, 120).map(D), st.decimals(min_value=D("0.01"), max_value=D("120"), places=2))
-prices = st.decimals(min_value=D("0.0001"), max_value=D("500"), places=4)
+prices = st.one_of(st.integers(1, 500).map(D), st.decimals(min_value=D("0.01"), max_value=D("500"), places=2),
+                   st.decimals(min_value=D("0.0001"), max_value=D("500"), places=4))
+"""Prices with different exponents, so a sum taken in another order would show in its digits."""
 ACTIONS = ["ack", "fill", "fill", "fill", "amend", "cancel", "answer", "end", "bust", "correct"]
 
 
@@ -212,7 +214,8 @@ def order_journals(draw) -> list[OrderHarness]:
                 h.venue_says(ExecType.NEW)
             elif action == "fill":
                 leaves = order.quantity - order.cum_qty
-                qty = (leaves * draw(st.sampled_from([100, 40, 25, 1])) / 100).quantize(D("0.01"))
+                qty = (leaves * draw(st.sampled_from([100, 40, 25, 1])) / 100).quantize(
+                    draw(st.sampled_from([D("1"), D("0.01")])))  # whole or to the cent: exponents vary
                 if qty > 0:
                     kind = ExecType.FILL if order.cum_qty + qty >= order.quantity else ExecType.PARTIAL_FILL
                     h.venue_says(kind, last_qty=qty, last_px=draw(prices))
@@ -268,3 +271,20 @@ def test_the_fold_equals_the_reference_over_a_bench_journal(seed):
     compared = fold_both(events, {"SYM0": D("101.5")}, stored=seed == 11)
 
     assert compared > 1000
+
+
+def test_a_fill_after_one_at_a_finer_price_keeps_the_digits_of_the_updates_in_turn():
+    h = OrderHarness()
+    h.new("cl-1", order_type=OrderType.MARKET, quantity=D(100))
+    h.venue_says(ExecType.NEW)
+    h.fill(D(40), D("10.1234"))
+    h.fill(D("0.5"), D("10"))  # the state between the order's and the fill's update shows in the exponent
+
+    compared = fold_both(h.journal)
+
+    assert compared == 5
+    projection = JournalProjection()
+    for event in h.journal:
+        projection.apply(event)
+    assert repr(projection.accounts["ACC-001"].exposure) == (
+        "Exposure(gross=Decimal('1000.00000'), long=Decimal('1000.00000'), short=Decimal('405.0000'))")
