@@ -5,7 +5,8 @@ This module owns `AccountRisk`: the account's net positions, its open orders
 instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
-`take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
+`with_order_fill` does both for a fill in one update (what the fold of a fill
+calls, equal to the two in turn digit for digit), `take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
 the one token bucket). `with_order` and `with_fill` keep running totals, so the
 pre-trade checks never loop over open orders or positions: `open_qty` (open
 leaves per instrument and side), `open_count` (how many orders are open),

@@ -74,16 +74,14 @@ class Reference:
 
     @staticmethod
     def bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
-        buy, sell = open_qty.get(entry.instrument, (ZERO, ZERO))
         step = _add if sign > 0 else _subtract
-        if entry.side is Side.BUY:
-            buy = step(buy, entry.leaves_qty)
-        else:
-            sell = step(sell, entry.leaves_qty)
-        if buy == 0 and sell == 0:
-            open_qty.pop(entry.instrument, None)
-        else:
+        buy, sell = open_qty.get(entry.instrument, (ZERO, ZERO))
+        buy, sell = (step(buy, entry.leaves_qty), sell) if entry.side is Side.BUY else (
+            buy, step(sell, entry.leaves_qty))
+        if buy or sell:
             open_qty[entry.instrument] = (buy, sell)
+        else:  # nothing open on either side: the instrument leaves the mapping
+            open_qty.pop(entry.instrument, None)
 
     @classmethod
     def with_order(cls, risk: AccountRisk, order: Order) -> AccountRisk:
