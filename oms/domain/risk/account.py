@@ -6,8 +6,9 @@ instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
 `with_order_fill` does both for a fill in one update (what the fold of a fill
-calls, equal to the two in turn digit for digit), `take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
-the one token bucket). `with_order` and `with_fill` keep running totals, so the
+calls, equal to the two in turn digit for digit), `take_token` takes a
+throttle token from the bucket (`oms.domain.tokens.refill_take`, the one token
+bucket). `with_order` and `with_fill` keep running totals, so the
 pre-trade checks never loop over open orders or positions: `open_qty` (open
 leaves per instrument and side), `open_count` (how many orders are open),
 `exposure` (the account's exposure valued at its marks, `Exposure`: the sum
@@ -24,7 +25,7 @@ the changes since), which an update extends without copying the stored ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Callable, Iterator, Mapping, NamedTuple
 
