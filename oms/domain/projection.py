@@ -16,7 +16,8 @@ hold:
   position by its quantity at its price and an applied `OrderFillBusted` by
   minus the busted fill's quantity at that fill's price (`with_fill`);
   corrections leave account risk alone - exactly the effect of the fills the
-  engine step emits - `evolve_account`. The throttle bucket is the engine's
+  engine step emits - `evolve_account` (a fill's order and position in one
+  update, `with_order_fill`, equal to `with_order` then `with_fill`). The throttle bucket is the engine's
   decision state, not the journal's: the projection never touches it.
 
 Child orders (`oms.domain.sor`: `<parent>:c<n>`) fold as orders but move
@@ -41,7 +42,7 @@ from oms import keys
 from oms.domain.orders import Order, evolve
 from oms.domain.positions import PositionState, evolve_position
 from oms.ids import is_child
-from oms.domain.risk import AccountRisk, Controls, apply_control, with_fill, with_order
+from oms.domain.risk import AccountRisk, Controls, apply_control, with_order, with_order_fill
 from oms.events import Event, JournalEvent, RiskControl, OrderAnomaly, OrderFillBusted, OrderFillCorrected, OrderFilled
 
 __all__ = ["FILL_EVENTS", "JournalProjection", "evolve_account", "next_order", "position_key"]
@@ -72,14 +73,13 @@ def position_key(event: Event) -> str | None:
 
 def evolve_account(risk: AccountRisk, before: Order | None, after: Order, event: JournalEvent) -> AccountRisk:
     """Account risk after an applied journal event took the order from `before` to `after`."""
-    risk = with_order(risk, after)
     if isinstance(event, OrderFilled):
-        risk = with_fill(risk, event.instrument, event.side, event.last_qty, event.last_px)
-    elif isinstance(event, OrderFillBusted) and before is not None:
+        return with_order_fill(risk, after, event.instrument, event.side, event.last_qty, event.last_px)
+    if isinstance(event, OrderFillBusted) and before is not None:
         busted = next((f for f in before.fills if f.fill_id == event.ref_fill_id), None)
         if busted is not None:
-            risk = with_fill(risk, after.instrument, after.side, -busted.qty, busted.px)
-    return risk
+            return with_order_fill(risk, after, after.instrument, after.side, -busted.qty, busted.px)
+    return with_order(risk, after)
 
 
 def fold_control(controls: Controls, event: Event) -> Controls:

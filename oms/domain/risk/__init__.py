@@ -33,6 +33,7 @@ from oms.domain.risk.account import (
     take_token,
     with_fill,
     with_order,
+    with_order_fill,
 )
 from oms.domain.risk.checks import BREACH_CODES, Candidate, check_amend, check_new, denial_reason, valuation
 from oms.domain.risk.controls import (
@@ -90,4 +91,5 @@ __all__ = [
     "valuation",
     "with_fill",
     "with_order",
+    "with_order_fill",
 ]

@@ -5,8 +5,10 @@ This module owns `AccountRisk`: the account's net positions, its open orders
 instrument (a fallback valuation for exposure) and the pre-trade throttle
 bucket. `with_order` keeps the open orders in step with an order's state (by
 `is_live`, the one definition of liveness), `with_fill` moves a position,
-`take_token` takes a throttle token from the bucket (`oms.domain.tokens.refill_take`,
-the one token bucket). `with_order` and `with_fill` keep running totals, so the
+`with_order_fill` does both for a fill in one update (what the fold of a fill
+calls, equal to the two in turn digit for digit), `take_token` takes a
+throttle token from the bucket (`oms.domain.tokens.refill_take`, the one token
+bucket). `with_order` and `with_fill` keep running totals, so the
 pre-trade checks never loop over open orders or positions: `open_qty` (open
 leaves per instrument and side), `open_count` (how many orders are open),
 `exposure` (the account's exposure valued at its marks, `Exposure`: the sum
@@ -23,7 +25,7 @@ the changes since), which an update extends without copying the stored ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, getcontext, localcontext, setcontext
 from typing import Callable, Iterator, Mapping, NamedTuple
 
@@ -31,11 +33,12 @@ from oms.domain.orders import Order, is_live
 from oms.domain.risk._exact import EXACT, ZERO
 
 _add, _subtract = EXACT.add, EXACT.subtract
+_tuple_new = tuple.__new__  # a NamedTuple built without its Python-level `__new__`
 from oms.domain.tokens import refill_take
 from oms.events import OrderStatus, Side, TimeInForce, VenueAction
 
 __all__ = ["AccountRisk", "Exposure", "OpenOrder", "OpenOrders", "Valuation", "exposure_at_marks", "part", "take_token", "with_fill",
-           "with_order"]
+           "with_order", "with_order_fill"]
 
 
 class OpenOrder(NamedTuple):
@@ -115,6 +118,8 @@ class Exposure(NamedTuple):
 
 
 NO_EXPOSURE = Exposure(ZERO, ZERO, ZERO)
+_FLAT = (ZERO, ZERO)
+"""No open leaves of an instrument: (buy, sell)."""
 
 
 class Valuation(NamedTuple):
@@ -175,51 +180,38 @@ class AccountRisk:
 
 
 def _part_at_mark(risk: AccountRisk, instrument: str) -> Exposure:
-    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
+    buy, sell = risk.open_qty.get(instrument, _FLAT)
     return part(risk.positions.get(instrument, ZERO), buy, sell, risk.marks.get(instrument))
 
 
-def _moved(total: tuple, position: Decimal, buy: Decimal, sell: Decimal, was: Decimal | None,
-           now_position: Decimal, now_buy: Decimal, now_sell: Decimal, now: Decimal | None) -> Exposure:
-    """`total` with one instrument's part (`part`) at `was` replaced by its new part at `now`
+def _part(position: Decimal, buy: Decimal, sell: Decimal, price: Decimal | None) -> tuple | None:
+    """`part` as a plain (gross, long, short) tuple, None at no price: a term of the running totals
     (call in the `EXACT` context; written out, as it runs on every update of the fold)."""
+    if price is None:
+        return None
+    up, down = position + buy, position - sell
+    return (max(abs(up), abs(down)) * price, up * price, down * price)
+
+
+def _along(total: tuple, terms: list) -> Exposure:
+    """`total` less the first term, plus the second, less the third, ... (None: no term): each update
+    takes an instrument's part at its old state out and puts its part at its new state in, in that
+    order, so a fused update computes exactly the values (exponents too) of the updates in turn.
+    Call in the `EXACT` context."""
     gross, long, short = total
-    if was is not None:
-        up, down = position + buy, position - sell
-        gross -= max(abs(up), abs(down)) * was
-        long -= up * was
-        short -= down * was
-    if now is not None:
-        up, down = now_position + now_buy, now_position - now_sell
-        gross += max(abs(up), abs(down)) * now
-        long += up * now
-        short += down * now
-    return Exposure(gross, long, short)
-
-
-def _updated(risk: AccountRisk, instrument: str, positions: Mapping[str, Decimal],
-             open_orders: Mapping[str, OpenOrder], open_qty: Mapping[str, tuple[Decimal, Decimal]],
-             marks: Mapping[str, Decimal], open_count: int) -> AccountRisk:
-    """`risk` with these mappings, an update of `instrument` alone, its running totals (exposure at
-    marks, and the valuation when it has one) moved by that instrument's part: one new value."""
-    position, now_position = risk.positions.get(instrument, ZERO), positions.get(instrument, ZERO)
-    buy, sell = risk.open_qty.get(instrument, (ZERO, ZERO))
-    now_buy, now_sell = open_qty.get(instrument, (ZERO, ZERO))
-    mark, now_mark = risk.marks.get(instrument), marks.get(instrument)
-    prior = getcontext()
-    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
-    try:
-        exposure = _moved(risk.exposure, position, buy, sell, mark, now_position, now_buy, now_sell, now_mark)
-        valued = risk.valued
-        if valued is not None:
-            listed = valued.prices.get(instrument)
-            valued = Valuation(valued.prices, _moved(
-                valued.exposure, position, buy, sell, mark if listed is None else listed,
-                now_position, now_buy, now_sell, now_mark if listed is None else listed))
-    finally:
-        setcontext(prior)
-    return _account(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, risk.resting,
-                    open_count, exposure, valued)
+    out = True
+    for term in terms:
+        if term is not None:
+            if out:
+                gross -= term[0]
+                long -= term[1]
+                short -= term[2]
+            else:
+                gross += term[0]
+                long += term[1]
+                short += term[2]
+        out = not out
+    return _tuple_new(Exposure, (gross, long, short))
 
 
 def exposure_at_marks(risk: AccountRisk) -> Exposure:
@@ -233,7 +225,7 @@ def exposure_at_marks(risk: AccountRisk) -> Exposure:
 
 
 def _bump(open_qty: dict, entry: OpenOrder, sign: int) -> None:
-    buy, sell = open_qty.get(entry.instrument, (ZERO, ZERO))
+    buy, sell = open_qty.get(entry.instrument, _FLAT)
     step = _add if sign > 0 else _subtract
     if entry.side is Side.BUY:
         buy = step(buy, entry.leaves_qty)
@@ -251,35 +243,7 @@ def with_order(risk: AccountRisk, order: Order) -> AccountRisk:
     While replaces are pending the largest of the current leaves and each
     pending replace's (quantity - cum_qty) counts (a chain of replaces: the
     largest), so an amend in flight is never under-counted."""
-    leaves = order.leaves_qty
-    for pending in order.chain:
-        if pending.kind is VenueAction.REPLACE and pending.quantity is not None:
-            leaves = max(leaves, pending.quantity - order.cum_qty)
-    entry = None
-    if is_live(order) and leaves > 0:
-        entry = OpenOrder(order.instrument, order.side, leaves, order.limit_price)
-    overnight = order.status is OrderStatus.DONE_FOR_DAY and order.time_in_force is TimeInForce.GTC
-    if overnight != (order.order_id in risk.resting):
-        risk = replace(risk, resting=risk.resting | {order.order_id} if overnight else risk.resting - {order.order_id})
-    old = risk.open_orders.get(order.order_id)
-    if old == entry:
-        return risk
-    open_orders = risk.open_orders
-    if isinstance(open_orders, OpenOrders):
-        open_orders = open_orders.with_entry(order.order_id, entry)
-    else:
-        open_orders = dict(open_orders)
-        if entry is None:
-            del open_orders[order.order_id]
-        else:
-            open_orders[order.order_id] = entry
-    open_qty = dict(risk.open_qty)
-    if old is not None:
-        _bump(open_qty, old, -1)
-    if entry is not None:
-        _bump(open_qty, entry, 1)
-    return _updated(risk, (entry or old).instrument, risk.positions, open_orders, open_qty, risk.marks,
-                    risk.open_count + (entry is not None) - (old is not None))  # an order keeps its instrument
+    return _folded(risk, order, None, None, None, None)
 
 
 def with_fill(
@@ -289,15 +253,118 @@ def with_fill(
 
     `price`, when given, becomes the instrument's mark for exposure. Open
     orders are not touched: the engine also calls `with_order` with the filled order."""
-    positions = dict(risk.positions)
-    held = positions.get(instrument, ZERO)
-    net = _add(held, qty) if side is Side.BUY else _subtract(held, qty)
-    if net == 0:
-        positions.pop(instrument, None)
-    else:
-        positions[instrument] = net
-    marks = risk.marks if price is None else {**risk.marks, instrument: price}
-    return _updated(risk, instrument, positions, risk.open_orders, risk.open_qty, marks, risk.open_count)
+    return _folded(risk, None, instrument, side, qty, price)
+
+
+def with_order_fill(risk: AccountRisk, order: Order, instrument: str, side: Side, qty: Decimal,
+                    price: Decimal | None = None) -> AccountRisk:
+    """`with_fill(with_order(risk, order), instrument, side, qty, price)` in one update (the fold of
+    a fill: the filled order and its fill), equal to the two in turn field for field, every Decimal
+    with the same digits and exponent: one new account, the instrument's part at the state between
+    computed once."""
+    return _folded(risk, order, instrument, side, qty, price)
+
+
+def _entry(order: Order) -> OpenOrder | None:
+    """The open-orders entry of `order` (`with_order`), None when it is not open."""
+    leaves = order.leaves_qty
+    if order.pending is not None:
+        cum = order.cum_qty
+        for pending in order.chain:
+            if pending.kind is VenueAction.REPLACE and pending.quantity is not None:
+                leaves = max(leaves, pending.quantity - cum)
+    if is_live(order) and leaves > 0:
+        return _tuple_new(OpenOrder, (order.instrument, order.side, leaves, order.limit_price))
+    return None
+
+
+def _folded(risk: AccountRisk, order: Order | None, instrument: str | None, side: Side | None,
+            qty: Decimal | None, price: Decimal | None) -> AccountRisk:
+    """`risk` with `order` re-entered in the open orders (None: not), then the position of
+    `instrument` moved by side.sign x `qty` and its mark set to `price` (`instrument` None: no
+    fill): one new value, the running totals (exposure at marks, and the valuation when there is
+    one) moved by the part of each instrument touched, the terms in the order the two updates in
+    turn take them."""
+    positions, open_orders, open_qty, marks = risk.positions, risk.open_orders, risk.open_qty, risk.marks
+    resting, count = risk.resting, risk.open_count
+    moved = None  # the instrument the order moved
+    if order is not None:
+        order_id = order.order_id
+        entry = _entry(order)
+        overnight = order.status is OrderStatus.DONE_FOR_DAY and order.time_in_force is TimeInForce.GTC
+        if overnight != (order_id in resting):
+            resting = resting | {order_id} if overnight else resting - {order_id}
+        old = open_orders.get(order_id)
+        if old != entry:
+            if isinstance(open_orders, OpenOrders):
+                open_orders = open_orders.with_entry(order_id, entry)
+            else:
+                open_orders = dict(open_orders)
+                if entry is None:
+                    del open_orders[order_id]
+                else:
+                    open_orders[order_id] = entry
+            open_qty = dict(open_qty)
+            if old is not None:
+                _bump(open_qty, old, -1)
+            if entry is not None:
+                _bump(open_qty, entry, 1)
+            count += (entry is not None) - (old is not None)
+            moved = (entry or old).instrument  # an order keeps its instrument
+    if instrument is not None:
+        held = positions.get(instrument, ZERO)
+        net = _add(held, qty) if side is Side.BUY else _subtract(held, qty)
+        positions = dict(positions)
+        if net == 0:
+            positions.pop(instrument, None)
+        else:
+            positions[instrument] = net
+        if price is not None:
+            marks = {**marks, instrument: price}
+    elif moved is None:
+        if resting is risk.resting:
+            return risk
+        return _account(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, resting, count,
+                        risk.exposure, risk.valued)
+    valued = risk.valued
+    listed = valued.prices if valued is not None else None
+    prior = getcontext()
+    setcontext(EXACT)  # the exact context, entered without copying it (`localcontext` copies)
+    try:
+        terms: list = []
+        v_terms: list | None = [] if valued is not None else None
+        if moved is not None:  # the order's update: its instrument's part at the old leaves out, at the new in
+            position = risk.positions.get(moved, ZERO)
+            buy, sell = risk.open_qty.get(moved, _FLAT)
+            now_buy, now_sell = open_qty.get(moved, _FLAT)
+            mark = risk.marks.get(moved)
+            was, now = _part(position, buy, sell, mark), _part(position, now_buy, now_sell, mark)
+            terms += (was, now)
+            if v_terms is not None:
+                at = listed.get(moved)
+                v_terms += (was, now) if at is None else (
+                    _part(position, buy, sell, at), _part(position, now_buy, now_sell, at))
+        if instrument is not None:  # the fill's update: the part at the old position and mark out, at the new in
+            position, now_position = risk.positions.get(instrument, ZERO), positions.get(instrument, ZERO)
+            buy, sell = open_qty.get(instrument, _FLAT)
+            mark, now_mark = risk.marks.get(instrument), marks.get(instrument)
+            was = now if moved == instrument else _part(position, buy, sell, mark)
+            filled = _part(now_position, buy, sell, now_mark)
+            terms += (was, filled)
+            if v_terms is not None:
+                at = listed.get(instrument)
+                if at is None:
+                    v_terms += (was, filled)
+                else:
+                    v_was = v_terms[-1] if moved == instrument else _part(position, buy, sell, at)
+                    v_terms += (v_was, _part(now_position, buy, sell, at))
+        exposure = _along(risk.exposure, terms)
+        if valued is not None:
+            valued = _tuple_new(Valuation, (listed, _along(valued.exposure, v_terms)))
+    finally:
+        setcontext(prior)
+    return _account(positions, open_orders, open_qty, marks, risk.tokens, risk.last_refill, resting, count,
+                    exposure, valued)
 
 
 _new = object.__new__
