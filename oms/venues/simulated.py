@@ -246,6 +246,10 @@ class _Fill:
     busted: bool = False
 
 
+Level = tuple[Decimal, Decimal]
+"""A displayed level: (price, size left)."""
+
+
 @dataclass
 class _Book:
     """An instrument's displayed book: per side `[price, size left]` levels, best first (a quote's levels,
@@ -579,6 +583,14 @@ class SimulatedExchange:
         return [report]
 
     # --------------------------------------------------------- market data
+
+    def displayed(self, instrument: str) -> tuple[tuple[Level, ...], tuple[Level, ...]] | None:
+        """The instrument's displayed book as this venue holds it: (bids, asks) as (price, size left)
+        levels, best first (fills take size from them until the next quote); None before any quote."""
+        book = self._books.get(instrument)
+        if book is None:
+            return None
+        return tuple((p, s) for p, s in book.bids), tuple((p, s) for p, s in book.asks)
 
     def on_quote(self, quote: Quote, now: int) -> list[ExecutionReport]:
         """A new quote is the instrument's displayed liquidity; resting orders it crosses fill (maker)."""

@@ -115,11 +115,17 @@ def test_depth_on_the_wire_reaches_the_book_and_routes_splits_and_sweeps(bootstr
         fills.refresh(idle=0.2)
         return sorted((f.venue, f.quantity, f.price) for f in fills.all if f.order_id == order_id)
 
+    def venue_shows(venue: str, quote: Quote) -> bool:
+        """Whether the simulated venue holds `quote`'s levels whole (none taken since it came)."""
+        return exchanges[venue].displayed("AAPL") == (tuple((x.price, x.size) for x in quote.bid_levels),
+                                                      tuple((x.price, x.size) for x in quote.ask_levels))
+
     def buy_on_fresh_depth(account: str, quantity: str, limit: str) -> tuple[str, RoutingDecided]:
-        """Show A_BOOK and B_BOOK afresh, wait until the engine's book has them, buy; the parent's id and
-        routing decision once it is filled."""
+        """Show A_BOOK and B_BOOK afresh, wait until the engine's book and both venues have them (the gateway
+        reads the quotes on its own), buy; the parent's id and routing decision once it is filled."""
         quotes = [show("A", A_BOOK), show("B", B_BOOK)]
         wait(lambda: shows("AAPL", "A", quotes[0]) and shows("AAPL", "B", quotes[1]), "the AAPL depth")
+        wait(lambda: venue_shows("A", quotes[0]) and venue_shows("B", quotes[1]), "the AAPL depth at the venues")
         client.new_order(account=account, client_order_id="buy", instrument="AAPL", side="BUY", quantity=quantity,
                          limit_price=limit)
         client.flush()
