@@ -21,10 +21,12 @@ empty bucket is full, and the refill is `burst` with no arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow, getcontext, localcontext, setcontext
 
-__all__ = ["EXACT", "RateLimit", "TokenBucket", "full_after_ns", "refill_take", "refill_take_exact"]
+__all__ = ["EXACT", "RateLimit", "TokenBucket", "exactly", "full_after_ns", "refill_take", "refill_take_exact"]
 
+T = TypeVar("T")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 _NS_PER_S = Decimal(1_000_000_000)
@@ -57,26 +59,27 @@ def refill_take_exact(tokens: Decimal, last: int | None, now: int, per_ns: Decim
     return tokens - weight, last, True
 
 
-def full_after_ns(per_ns: Decimal, burst: Decimal) -> int:
-    """The fewest whole nanoseconds whose refill at `per_ns` exceeds `burst`: after them a bucket
-    holding anything from nothing up is refilled past `burst`, so it holds `burst`."""
+def exactly(fn: Callable[..., T], /, *args) -> T:
+    """`fn(*args)` computed in `EXACT` from any context: entered without copying it (`localcontext`
+    copies) and the caller's context set back after."""
     prior = getcontext()
     setcontext(EXACT)
     try:
-        return int(burst // per_ns) + 1
+        return fn(*args)
     finally:
         setcontext(prior)
+
+
+def full_after_ns(per_ns: Decimal, burst: Decimal) -> int:
+    """The fewest whole nanoseconds whose refill at `per_ns` exceeds `burst`: after them a bucket
+    holding anything from nothing up is refilled past `burst`, so it holds `burst`."""
+    return exactly(lambda: int(burst // per_ns) + 1)
 
 
 def refill_take(tokens: Decimal, last: int | None, now: int, rate: Decimal, burst: Decimal,
                 weight: Decimal | None = ONE) -> tuple[Decimal, int, bool]:
     """`refill_take_exact` at `rate` tokens per second, from any context (it enters `EXACT`)."""
-    prior = getcontext()
-    setcontext(EXACT)  # entered without copying it (`localcontext` copies)
-    try:
-        return refill_take_exact(tokens, last, now, rate.scaleb(-9), burst, weight)
-    finally:
-        setcontext(prior)
+    return exactly(lambda: refill_take_exact(tokens, last, now, rate.scaleb(-9), burst, weight))
 
 
 @dataclass(frozen=True, slots=True)

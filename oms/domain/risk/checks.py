@@ -87,7 +87,7 @@ from oms.domain.representable import WIRE_LIMIT, WIRE_TYPE, representable
 from oms.domain.risk._exact import EXACT, ONE, ZERO
 from oms.domain.risk.account import AccountRisk, Exposure, OpenOrder, Valuation, _account
 from oms.domain.risk.controls import Controls, entitled, instrument_state, killed, limits_for, trading_state
-from oms.domain.tokens import full_after_ns, refill_take_exact
+from oms.domain.tokens import exactly, full_after_ns, refill_take_exact
 from oms.events import AmendOrder, NewOrder, OrderType, Side, TradingState
 
 __all__ = ["BREACH_CODES", "Breach", "Candidate", "check_amend", "check_new", "denial_reason", "valuation"]
@@ -568,12 +568,7 @@ def valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuat
     the marks) for the instruments whose price object differs, so a mapping that changed one
     price costs one instrument. None when there are no prices (the marks' `risk.exposure` holds).
     Any context: the arithmetic runs in `EXACT`."""
-    prior = getcontext()
-    setcontext(EXACT)
-    try:
-        return _valuation(risk, prices)
-    finally:
-        setcontext(prior)
+    return exactly(_valuation, risk, prices)
 
 
 def _valuation(risk: AccountRisk, prices: Mapping[str, Decimal] | None) -> Valuation | None:
