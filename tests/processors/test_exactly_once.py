@@ -130,6 +130,22 @@ def _diverged(p: Pipeline, order_ids: set[str]) -> list[tuple]:
     return diverged
 
 
+def _missed(p: Pipeline, actual: dict[str, Decimal], expected: dict[str, Decimal]) -> dict[str, str]:
+    """Per position that differs from its fills: the difference, the position's fill count and last
+    fill, and where in the journal's fills of that position those stand (which fills it lacks)."""
+    positions = p.views["positions"].latest
+    journal = [e for e in p.views["journal"].all if isinstance(e, OrderFilled) and not ids.is_child(e.order_id)]
+    out = {}
+    for key in sorted(k for k in expected if actual.get(k) != expected[k]):
+        held = positions.get(key)
+        ids_in_order = [e.fill_id for e in journal if f"{e.account}|{e.instrument}" == key]
+        at = ids_in_order.index(held.last_fill_id) if held is not None and held.last_fill_id in ids_in_order else None
+        out[key] = (f"off by {(actual.get(key) or Decimal(0)) - expected[key]}, "
+                    f"{held.fills if held else 0} fills applied of {len(ids_in_order)} journaled, "
+                    f"last applied is journal fill #{at}")
+    return out
+
+
 def _venue_executions(p: Pipeline) -> Callable[[Fill], tuple[str, str | None]]:
     """A function from a fill on `fills` to the venue execution it books, (order id at the venue, venue
     exec id): the fill's own for an order the venue holds; for a smart-routed parent's fill (exec id
@@ -174,10 +190,14 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_
                 journaled[f"{e.account}|{e.instrument}"] += e.last_qty * e.side.sign
         last = max((v.ts_event for v in positions.values()), default=0)
         journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
-        log = "\n".join(line for line in p.procs.log_tail("worker", 400).splitlines()
-                        if "kafka" not in line and not line.startswith("%"))[-8000:]
-        found = (f"positions {actual} != fills {expected}; journal-derived {dict(journaled)}; "
-                 f"last position update {last}, last journal event {journal_last}; worker log:\n{log}\n"
+        tail = p.procs.log_tail("worker", 4000).splitlines()
+        log = "\n".join(line for line in tail[-400:] if "kafka" not in line and not line.startswith("%"))[-8000:]
+        alerts = "\n".join(line for line in tail if "ERROR" in line or "position-manager" in line)[-4000:]
+        found = (f"positions differ from the fills on {_missed(p, actual, expected)}; "
+                 f"journal-derived differs from the fills on "
+                 f"{ {k: v for k, v in journaled.items() if expected.get(k) != v} }; "
+                 f"last position update {last}, last journal event {journal_last}; worker errors:\n{alerts}\n"
+                 f"positions {actual} != fills {expected}; journal-derived {dict(journaled)}; worker log:\n{log}\n"
                  f"worker threads when the wait ended:\n{stacks}")
         raise AssertionError(found)
     assert set(expected) <= set(positions)
