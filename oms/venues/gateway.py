@@ -172,6 +172,8 @@ class _Venue:
     """ORDER_STATUS answers to a mass status being collected for a reconciliation (None: not collecting)."""
     transit: list[ExecutionReport] = field(default_factory=list)
     """The venue's other reports published while collecting (the OMS may not have folded them yet)."""
+    answered: bool = False
+    """While collecting: the last poll took the whole answer (no answer was pending when it began)."""
 
     @property
     def name(self) -> str:
@@ -349,12 +351,13 @@ class GatewayCore:
     def collect_mass_status(self, venue: str) -> None:
         """From now on keep `venue`'s ORDER_STATUS answers (an asynchronous adapter's answers to a mass
         status) for `collected` instead of publishing them."""
-        self._state[venue].collecting = []
+        v = self._state[venue]
+        v.collecting, v.answered = [], False
 
     def collected(self, venue: str, *, give_up: bool = False
                   ) -> tuple[list[ExecutionReport], list[ExecutionReport]] | None:
-        """Once `venue`'s adapter has sent its last answer: the ORDER_STATUS answers collected, and the
-        venue's other reports published meanwhile (for `oms.venues.reconcile.in_transit`); None while
+        """Once a poll (`tick`) has taken `venue`'s last answer: the ORDER_STATUS answers collected, and
+        the venue's other reports published meanwhile (for `oms.venues.reconcile.in_transit`); None while
         more are to come. `give_up` ends the collection, returning None."""
         v = self._state[venue]
         if v.collecting is None:
@@ -362,9 +365,9 @@ class GatewayCore:
         if give_up:
             v.collecting, v.transit = None, []
             return None
-        if v.adapter.mass_status_pending():
-            return None
-        answers, transit, v.collecting, v.transit = v.collecting, v.transit, None, []
+        if not v.answered:  # asked of the last poll, not of the adapter now: an answer that finished
+            return None     # after the poll would leave its last reports unread in the adapter
+        answers, transit, v.collecting, v.transit, v.answered = v.collecting, v.transit, None, [], False
         return answers, transit
 
     def tick(self, now: int) -> Tick:
@@ -373,6 +376,9 @@ class GatewayCore:
         out = Tick()
         for v in self._state.values():
             polled: list[ExecutionReport] = []
+            # the adapter queues a mass status's last answer and clears its pending flag at once: when
+            # nothing was pending before this poll, the poll takes every answer
+            whole = v.collecting is not None and not v.adapter.mass_status_pending()
             for item in v.adapter.poll(now):
                 if isinstance(item, ConnectionChange):
                     self._connection(v, item.state, now, item.reason, out)
@@ -383,6 +389,8 @@ class GatewayCore:
                     if v.collecting is not None:
                         v.transit += answered
                     polled += answered
+            if v.collecting is not None:
+                v.answered = whole
             reports = self._add(self._token(), polled)
             actual = ConnectionState.CONNECTED if v.adapter.connected() else ConnectionState.DISCONNECTED
             if actual is not v.connection:

@@ -214,3 +214,72 @@ def test_core_hands_a_repeated_request_to_the_adapter_without_a_token():
     c.on_request("vr", 0, 0, request(1, venue="ECHO"), T0)
     assert c.on_request("vr", 0, 1, request(1, venue="ECHO"), T0)[0].exec_type is ExecType.NEW
     assert venue.calls == ["req-1", "req-1"] and c.stats.rate_limited == 0
+
+
+class AnsweringVenue(EchoVenue):
+    """An asynchronous adapter whose mass status answers arrive from another thread, as the FIX
+    adapter's do: each answer is queued, and the last one clears `mass_status_pending` with it.
+    `arrive_after_poll` answers land right after the next poll has drained the queue."""
+
+    synchronous = False
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.inbox: list[ExecutionReport] = []
+        self.pending = False
+        self.arrive_after_poll: list[tuple[ExecutionReport, bool]] = []
+
+    def status_answer(self, n: int, last: bool = False) -> tuple[ExecutionReport, bool]:
+        report = self._report(request(n, venue=self.name), T0, ExecType.ORDER_STATUS, OrderStatus.NEW)[0]
+        return report, last
+
+    def arrive(self, report: ExecutionReport, last: bool) -> None:
+        self.inbox.append(report)
+        if last:
+            self.pending = False
+
+    def mass_status(self, now: int) -> list[ExecutionReport]:
+        self.pending = True
+        return []
+
+    def mass_status_pending(self) -> bool:
+        return self.pending
+
+    def poll(self, now: int) -> list:
+        out, self.inbox = self.inbox, []
+        for report, last in self.arrive_after_poll:  # the venue's thread, between this poll and the next
+            self.arrive(report, last)
+        self.arrive_after_poll = []
+        return out
+
+
+def test_a_mass_status_answer_that_ends_right_after_a_poll_is_collected_whole_at_the_next_poll():
+    venue = AnsweringVenue("FIX-A")
+    c = GatewayCore({"FIX-A": venue}, None)
+    c.collect_mass_status("FIX-A")
+    venue.mass_status(T0)
+    venue.arrive(*venue.status_answer(1))
+    venue.arrive(*venue.status_answer(2))
+    venue.arrive_after_poll = [venue.status_answer(3, last=True)]  # the last answer, after this poll took two
+    c.tick(T0)
+    assert not venue.mass_status_pending()  # the venue has finished answering ...
+    assert c.collected("FIX-A") is None  # ... but the poll did not take its last answer: not yet
+    c.tick(T0 + MS)
+    answers, transit = c.collected("FIX-A")
+    assert [a.order_id for a in answers] == [request(n, venue="FIX-A").order_id for n in (1, 2, 3)]
+    assert transit == []
+    assert c.collected("FIX-A") is None  # handed over once
+
+
+def test_a_mass_status_still_answering_is_not_collected():
+    venue = AnsweringVenue("FIX-A")
+    c = GatewayCore({"FIX-A": venue}, None)
+    c.collect_mass_status("FIX-A")
+    venue.mass_status(T0)
+    venue.arrive(*venue.status_answer(1))
+    c.tick(T0)
+    assert c.collected("FIX-A") is None
+    venue.arrive(*venue.status_answer(2, last=True))
+    c.tick(T0 + MS)
+    answers, _ = c.collected("FIX-A")
+    assert len(answers) == 2
