@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
 from decimal import Decimal as D
-from io import BytesIO
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from bench.baseline import measure_at
+
 BASELINE = "873b09d"
 """The last commit whose engine wrote each account's whole risk state on every input."""
-ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_767_258_000_000_000_000
 ACCOUNT = "ACC-001"
 
@@ -92,21 +88,8 @@ def measure(open_orders: int, inputs: int) -> dict:
 
 
 def measure_baseline(rev: str, open_orders: int, inputs: int) -> dict | None:
-    """`measure` over the code at `rev` (oms, streams, processors, schemas from `git archive`), in a
-    subprocess; None when git cannot give it."""
-    archive = subprocess.run(["git", "archive", rev, "oms", "streams", "processors", "schemas"], cwd=ROOT,
-                             capture_output=True)
-    if archive.returncode != 0:
-        return None
-    with tempfile.TemporaryDirectory() as tree:
-        with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
-            tar.extractall(tree, filter="data")
-        code = (f"import sys, json; sys.path[:0] = [{tree!r}, {str(ROOT)!r}]; from bench.state import measure; "
-                f"print(json.dumps(measure({open_orders}, {inputs})))")
-        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tree)
-        if run.returncode != 0:
-            return None
-        return json.loads(run.stdout.strip().splitlines()[-1])
+    """`measure` over the code at `rev`, in a subprocess; None when git cannot give it."""
+    return measure_at(rev, "bench.state", f"measure({open_orders}, {inputs})")
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

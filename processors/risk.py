@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping
 
+from immutables import Map
+
 from oms import keys
 from oms.clock import Clock
+from oms.domain.orders.table import is_live
 from oms.domain.risk import DEFAULT_LIMITS, post_trade_actions
 from oms.events import Event, OrderView, Position
 from processors.engine import follow_controls
@@ -36,11 +39,17 @@ from streams.topics import Topics, admitting
 log = logging.getLogger("oms.risk")
 
 
-def fold_latest(key_of):
-    def fold(table: dict, event: Event) -> dict:
-        return {**table, key_of(event): event}
+def live_orders(table: Map, view: OrderView) -> Map:
+    """The monitor's orders: the latest view of every live order (`is_live`; the kill switch acts on
+    no other), so the table holds the open orders, not the day's."""
+    if is_live(view):
+        return table.set(view.order_id, view)
+    return table.delete(view.order_id) if view.order_id in table else table
 
-    return fold
+
+def latest_positions(table: Map, position: Position) -> Map:
+    """The monitor's positions: the latest of each account and instrument."""
+    return table.set(keys.position_id(position.account, position.instrument), position)
 
 
 @dataclass
@@ -58,11 +67,10 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
     own_controls = controls is None
     if controls is None:
         controls = follow_controls(bootstrap_servers, topics, codec, defaults)
-    orders = FollowedTopic(bootstrap_servers, topics.orders, codec, {},
-                           admitting("orders", fold_latest(lambda e: e.order_id))).start()
-    positions = FollowedTopic(bootstrap_servers, topics.positions, codec, {},
-                              admitting("positions", fold_latest(
-                                  lambda e: keys.position_id(e.account, e.instrument)))).start()
+    # persistent maps: a change costs O(log n) and the monitor reads a consistent value without a copy
+    orders = FollowedTopic(bootstrap_servers, topics.orders, codec, Map(), admitting("orders", live_orders)).start()
+    positions = FollowedTopic(bootstrap_servers, topics.positions, codec, Map(),
+                              admitting("positions", latest_positions)).start()
     stats = MonitorStats()
     canceled: frozenset[str] = frozenset()
     peaks: dict[str, object] = {}
