@@ -39,7 +39,27 @@ producer, builds a new one with the same transactional id (`init_transactions`
 completes or aborts whatever the old one left open), restores the assigned
 partitions' state from the changelog and resumes from the committed offsets.
 Whether a commit in doubt went through or not, the changelog and the committed
-offsets agree, so no input is applied twice or lost. Each fault episode is
+offsets agree, so no input is applied twice or lost. A single-node broker
+killed right after it acknowledged a commit can lose that transaction's commit
+markers when it restarts (its coordinator, loading, finds the partitions
+leaderless and skips them as deleted; measured on Kafka 4.3.1): the records
+stay above the last stable offset, the offsets stay pending in the group, and a
+committed read of the offsets never returns. Only this producer can end that
+transaction, and after each restore (and when `_rewind` cannot read the
+committed offsets) the loop commits the input offsets its store holds in a
+transaction of its own (`_settle`): that commit marker commits the pending
+offsets. Records left open end with the next marker of this producer on their
+partition, whichever it is, so they are ended on purpose: a restore that finds
+a checkpoint still above the changelog's last stable offset after
+`MARKERS_WAIT_S`, or the record below one aborted, aborts a transaction that
+writes an empty record to each partition of the changelog and of the output
+topics written so far and sends the offsets (`_abort_open_records`; committed
+reads never see it), and then rebuilds those slices from what is committed. The
+store then holds only committed state, the offsets committed next are its own,
+and the inputs of the transaction left open are applied again, once (when the
+offsets cannot be read, every assigned partition is restored before they are
+committed). A producer given up is purged before it is closed, so that it adds
+no partitions to its transaction once the broker is back. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
 the last commit. The `stop` event ends the loop within about one call timeout
@@ -82,6 +102,9 @@ BACKOFF_S = (0.1, 2.0)
 """First and longest pause between two attempts (doubling)."""
 WATCHDOG_GRACE_S = 5.0
 """How long past its own timeout a transactional call may take before its producer is given up."""
+MARKERS_WAIT_S = 5.0
+"""How long a restore waits for the commit markers of a transaction its checkpoint is past (written
+right after the commit returned) before it takes them for lost and rebuilds the slice."""
 REPORT_EVERY_S = 10.0
 """While a fault episode lasts, how often its latest error is logged again."""
 SESSION_TIMEOUT_MS = 10_000
@@ -321,6 +344,8 @@ class TransactionalProcessor:
         """Changelog partition -> highest offset delivered in the current transaction."""
         self._begun = False
         """A transaction is begun and nothing is in it yet (begun right after the previous commit)."""
+        self._written: set[str] = set()
+        """The output topics this processor has produced to (`_abort_open_records` covers them)."""
 
     def _new_producer(self) -> None:
         """A new transactional producer, with a new thread for its transactional calls (the previous
@@ -342,16 +367,31 @@ class TransactionalProcessor:
         it is in the store) when it has one, else rebuilt from the start. Only what the local store
         lacks is read, so a restart after kill -9 reads the few records committed after the last
         store write, not the whole changelog. A checkpoint past the changelog's end (a changelog
-        recreated under the store) is not trusted: that slice is rebuilt."""
+        recreated under the store), or past its last stable offset for longer than `MARKERS_WAIT_S` (commit
+        markers lost), is not trusted: that slice is rebuilt from what is committed."""
         started = time.monotonic()
         restored = self.stats.restored
         reader = TopicReader.connect(self._bootstrap, f"{self.name}-restore")
         try:
             marks = reader.watermarks(self.changelog, partitions)
+            settling = time.monotonic() + MARKERS_WAIT_S
+            while any(int(raw) > marks[p][1] for p in partitions
+                      if (raw := self.store.get(partition_key(p, keys.changelog_checkpoint()))) is not None):
+                if time.monotonic() > settling or self._stop.wait(0.2):
+                    break  # markers still missing
+                marks = reader.watermarks(self.changelog, partitions)
+            untrusted = set()
+            for p in partitions:
+                raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
+                if raw is not None and (int(raw) > marks[p][1] or not self._committed_below(p, int(raw))):
+                    untrusted.add(p)
+            if untrusted:  # markers lost: end every record of this producer still open, as aborted
+                self._abort_open_records()
+                marks = reader.watermarks(self.changelog, partitions)
             checkpoints: dict[int, int] = {}
             for p in partitions:
                 raw = self.store.get(partition_key(p, keys.changelog_checkpoint()))
-                if raw is not None and int(raw) <= marks[p][1]:
+                if raw is not None and p not in untrusted:
                     checkpoints[p] = int(raw)
                 else:
                     self.store.delete_prefix(partition_key(p, ""))
@@ -373,6 +413,40 @@ class TransactionalProcessor:
                  sorted(partitions), self.changelog, self.stats.restored - restored, checkpoints,
                  time.monotonic() - started)
 
+    def _committed_below(self, partition: int, checkpoint: int) -> bool:
+        """Whether the changelog record just below `checkpoint` (the last one of the transaction that
+        wrote it) is committed: a committed read from there returns it, and skips it when it was
+        aborted (a read of every record still returns it; compaction removes it from both). A
+        transaction acknowledged as committed is aborted only where the broker lost its commit
+        markers and an abort of this producer ended its records instead."""
+        if checkpoint <= 0:
+            return True
+        committed, written = (self._first_from(partition, checkpoint - 1, isolation)
+                              for isolation in ("read_committed", "read_uncommitted"))
+        return committed == checkpoint - 1 or written != checkpoint - 1
+
+    def _first_from(self, partition: int, offset: int, isolation: str) -> int | None:
+        """The offset of the first changelog record at or after `offset` a read with `isolation`
+        returns (None at the end)."""
+        probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
+                          "isolation.level": isolation, "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            probe.assign([TopicPartition(self.changelog, partition, offset)])
+            deadline = time.monotonic() + CALL_TIMEOUT_S
+            while time.monotonic() < deadline:
+                message = probe.poll(0.2)
+                if message is None:
+                    continue
+                error = message.error()
+                if error is None:
+                    return message.offset()
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return None
+                raise KafkaException(error)
+            raise TimeoutError(f"{self.changelog}[{partition}]@{offset} not read within {CALL_TIMEOUT_S:.0f}s")
+        finally:
+            probe.close()
+
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         """Delivery of a changelog record: note the highest offset per partition (the checkpoint)."""
         if error is None and message.offset() is not None and message.offset() >= 0:
@@ -390,11 +464,16 @@ class TransactionalProcessor:
             metrics.processor_health(self.name, self.health.state.value)
             self._consumer.subscribe(self.inputs, on_assign=self._on_assign)
             log.info("%s: consuming %s", self.name, ", ".join(self.inputs))
+            fault: TransactionFault | None = None
             while not stop.is_set():
                 try:
-                    self._step()
-                except TransactionFault as fault:
-                    self._recover(fault)
+                    if fault is None:
+                        self._step()
+                    else:
+                        fault, recovering = None, fault
+                        self._recover(recovering)
+                except TransactionFault as raised:  # from a step, or from a recovery (settling the offsets)
+                    fault = raised
         except Stopping:
             log.warning("%s: stopped while recovering from: %s", self.name, self.health.last_error)
         except BaseException as exc:
@@ -417,7 +496,11 @@ class TransactionalProcessor:
             partitions, self._to_restore = self._to_restore, set()
             try:
                 self._restore(partitions)
+                self._settle(partitions)
                 self._recovered()
+            except TransactionFault:  # ending open records (or settling) failed: restored after the recovery
+                self._to_restore |= partitions
+                raise
             except (KafkaException, ReadError, TimeoutError) as exc:
                 self._to_restore |= partitions
                 self._fault("restore", f"{type(exc).__name__}: {exc}")
@@ -465,9 +548,7 @@ class TransactionalProcessor:
         changes: dict[int, dict[bytes, bytes]] = {}
         self._changelog_ends = {}
         phase = _Phases(timings)
-        if not self._begun:
-            self._call("begin_transaction", self._producer.begin_transaction)
-            self._begun = True
+        if self._begin():
             phase.done("begin")
         try:
             for message in messages:
@@ -479,16 +560,7 @@ class TransactionalProcessor:
         except BufferError as exc:
             raise TransactionFault("produce", None, Remedy.ABORT, str(exc)) from exc
         phase.done("apply")
-        positions = self._consumer.position(self._consumer.assignment())
-        # one hand-over to the call thread for the offsets, the commit and the next transaction's begin; a
-        # commit that keeps timing out is in doubt: only a new producer's init_transactions settles it
-        self._begun = False
-        inside = self._call_all([
-            ("send_offsets_to_transaction", self._producer.send_offsets_to_transaction,
-             (positions, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S), Remedy.ABORT),
-            ("commit_transaction", self._producer.commit_transaction, (CALL_TIMEOUT_S,), Remedy.REBUILD),
-        ], then=("begin_transaction", self._producer.begin_transaction))
-        self._begun = "begin_transaction" in inside
+        inside = self._commit(self._consumer.position(self._consumer.assignment()))
         phase.done("commit")
         phase.split("commit", inside)
         self._producer.poll(0)  # serve any delivery report still queued (a missed one only lowers a checkpoint)
@@ -500,6 +572,97 @@ class TransactionalProcessor:
         metrics.committed(self.name, len(messages))
         metrics.phases(self.name, phase.timings)
         self._committed()
+
+    def _begin(self) -> bool:
+        """Begin a transaction unless one is begun already; whether this call began it."""
+        if self._begun:
+            return False
+        self._call("begin_transaction", self._producer.begin_transaction)
+        self._begun = True
+        return True
+
+    def _commit(self, positions: list[TopicPartition]) -> dict[str, float]:
+        """Send `positions` as the group's offsets, commit, and begin the next transaction, in one
+        hand-over to the call thread; returns the seconds each call took there. A commit that keeps
+        timing out is in doubt: only a new producer's init_transactions settles it."""
+        self._begun = False
+        inside = self._call_all([
+            ("send_offsets_to_transaction", self._producer.send_offsets_to_transaction,
+             (positions, self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S), Remedy.ABORT),
+            ("commit_transaction", self._producer.commit_transaction, (CALL_TIMEOUT_S,), Remedy.REBUILD),
+        ], then=("begin_transaction", self._producer.begin_transaction))
+        self._begun = "begin_transaction" in inside
+        return inside
+
+    def _restore_assigned(self) -> bool:
+        """Restore every assigned partition from the changelog; whether that succeeded."""
+        partitions = self._to_restore | {tp.partition for tp in self._consumer.assignment()}
+        self._to_restore = set()
+        try:
+            self._restore(partitions)
+            return True
+        except (KafkaException, ReadError, TimeoutError) as exc:
+            self._to_restore |= partitions
+            self._fault("restore", f"{type(exc).__name__}: {exc}")
+            return False
+        except TransactionFault:  # ending open records failed: restored after the recovery
+            self._to_restore |= partitions
+            raise
+
+    def _settle(self, partitions: set[int] | None = None) -> None:
+        """Commit, in a transaction of its own, the input offsets the store says come next (after the
+        last input applied) on each assigned partition (of `partitions`, or all). These are the group's
+        committed offsets already, unless the broker lost the commit markers of a transaction of this
+        producer (see the module docstring): then its offsets stay pending in the group, and a
+        committed read of them (the consumer's, `_rewind`'s) never returns. This transaction's commit
+        marker on the group's offsets partition ends them; the offsets sent replace them, and a
+        transaction whose changelog records are not committed is thus applied again. A partition with
+        no input applied yet is left out."""
+        positions = self._store_positions(partitions)
+        if not positions:
+            return
+        self._begin()
+        self._commit(positions)
+        log.info("%s: committed the input offsets the store holds: %s", self.name,
+                 ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in positions))
+
+    def _store_positions(self, partitions: set[int] | None) -> list[TopicPartition]:
+        """The offset after the last input the store applied, per assigned partition (of `partitions`,
+        or all) that has one."""
+        positions = []
+        for tp in self._consumer.assignment():
+            if partitions is not None and tp.partition not in partitions:
+                continue
+            applied = self.store.get(partition_key(tp.partition, keys.applied_offset(tp.topic)))
+            if applied is not None:
+                positions.append(TopicPartition(tp.topic, tp.partition, int(applied) + 1))
+        return positions
+
+    def _abort_open_records(self) -> None:
+        """End, as aborted, whatever records of this producer the broker left open (commit markers
+        lost, see the module docstring) on the changelog, the output topics written so far and the
+        group's offsets: a transaction that writes one empty record to each of their partitions and
+        sends the store's offsets, then aborts. Its abort marker on each partition ends the open
+        records there (a marker ends the producer's open transaction on a partition, whichever
+        epoch began it); committed reads never see the empty records. The state is then rebuilt
+        from what is committed and the inputs of that transaction applied again, once."""
+        self._begin()
+        try:
+            for topic in sorted(self._written | {self.changelog}):
+                metadata = self._producer.list_topics(topic, timeout=CALL_TIMEOUT_S).topics[topic]
+                for partition in sorted(metadata.partitions):
+                    self._producer.produce(topic, key=b"-", value=b"", partition=partition)
+        except KafkaException as exc:
+            error = exc.args[0]
+            raise TransactionFault("produce", error, remedy(error)) from exc
+        positions = self._store_positions(None)
+        if positions:
+            self._call("send_offsets_to_transaction", self._producer.send_offsets_to_transaction, positions,
+                       self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S)
+        self._begun = False
+        self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S, exhausted=Remedy.REBUILD)
+        log.warning("%s: commit markers missing on %s; open records ended as aborted, state rebuilt from what "
+                    "is committed", self.name, self.changelog)
 
     def _apply(self, message: Message, staged: dict[bytes, bytes], changes: dict[int, dict[bytes, bytes]]) -> None:
         """One input: the handler's outputs produced, its state changes staged (and kept in `changes`, the
@@ -523,6 +686,7 @@ class TransactionalProcessor:
                 encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
         for topic, key, value in encoded:
             self._producer.produce(topic, key=key, value=value)
+            self._written.add(topic)
             if topic == self.deadletter:
                 metrics.dead_lettered(self.name)
             self.stats.outputs += 1
@@ -647,6 +811,7 @@ class TransactionalProcessor:
         """Consume again from the last committed offsets (after an abort or a rebuild), retried
         while the broker does not answer."""
         delay = BACKOFF_S[0]
+        settled = False
         while True:
             try:
                 assignment = self._consumer.assignment()
@@ -656,6 +821,13 @@ class TransactionalProcessor:
                 return
             except KafkaException as exc:
                 self._fault("rewind", str(exc.args[0]))
+                if not settled and exc.args[0].code() == KafkaError._TIMED_OUT:
+                    # offsets left pending by lost commit markers are never read back: bring the store
+                    # to what the changelog shows committed, then commit its offsets (once; a
+                    # transactional fault here is recovered from like any other)
+                    settled = self._restore_assigned()
+                    if settled:
+                        self._settle()
             try:
                 # Keep the group membership alive while the coordinator does not answer (rebalance
                 # callbacks, max.poll.interval): what this returns is dropped, and the seek to the
@@ -727,6 +899,14 @@ class TransactionalProcessor:
     def _close_producer(producer: Producer | None) -> None:
         if producer is None:
             return
+        # What it still queues is dropped first: with its messages purged a transactional producer is
+        # in an abortable state and registers no more partitions. A producer given up while the broker
+        # was away would otherwise add them to its transaction once the broker is back, before the new
+        # producer fences it, only for that transaction to be aborted.
+        try:
+            producer.purge(True, True, False)
+        except KafkaException:
+            pass
         _bounded(producer.close, 5.0, "producer close")  # a producer hung in a call never returns here
 
 

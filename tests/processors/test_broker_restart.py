@@ -18,7 +18,7 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from oms import ids
 from oms.clock import LiveClock
@@ -29,6 +29,7 @@ from streams.client import OrderClient
 from streams.kafka import DeliveryError
 from streams.views import TopicView
 from tests.pipeline import Pipeline
+from tests.streams.test_transaction_faults import open_transactions
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -116,7 +117,7 @@ def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broke
         try:
             p.wait(settled, timeout=300, what=f"all {len(order_ids)} orders to settle after the restart")
         except TimeoutError as exc:
-            raise AssertionError(_where_stuck(p, order_ids)) from exc
+            raise AssertionError(_where_stuck(p, order_ids, broker, bootstrap, f"{unique_name}.")) from exc
         p.refresh()
         for name in ("worker", "venue"):
             assert p.procs.alive(name), f"{name} died:\n{p.procs.log_tail(name)}"
@@ -150,9 +151,11 @@ def test_the_pipeline_resumes_after_the_broker_is_killed_and_restarted(own_broke
     assert "order-engine: recovered" in worker_log  # the fault and the recovery were logged
 
 
-def _where_stuck(p: Pipeline, order_ids: set[str]) -> str:
+def _where_stuck(p: Pipeline, order_ids: set[str], broker: LocalBroker, bootstrap: str, prefix: str) -> str:
     """Which hop each unsettled order stopped at: its state, its journal events, what the venue
-    requests and reports topics hold for it, and the processes' last log lines."""
+    requests and reports topics hold for it; the partitions a transaction left open holds a
+    committed read on, whether the engine's committed offsets can be read, the broker's lines about
+    transaction markers it skipped, and the processes' last log lines."""
     latest = p.views["orders"].latest
     stuck = sorted(o for o in order_ids if o not in latest or latest[o].status in PENDING)
     requests = TopicView(p.rt, p.rt.topics.venue_requests, keep_all=True)
@@ -172,12 +175,35 @@ def _where_stuck(p: Pipeline, order_ids: set[str]) -> str:
     finally:
         requests.close()
         commands.close()
+    lines.append("--- transactions left open (high watermark above the last stable offset) ---")
+    lines.append("\n".join(open_transactions(bootstrap, prefix)) or "none")
+    lines.append(f"--- the engine's committed offsets: {_engine_offsets(bootstrap, prefix)}")
+    skipped = [line for line in broker.log_file.read_text(errors="replace").splitlines()
+               if "Couldn't find leader endpoint" in line or "Initialized transactionalId" in line]
+    lines.append("--- broker: transaction markers skipped, producers initialised ---\n" + "\n".join(skipped[-20:]))
+    oms_lines = [line for line in p.procs.log_tail("worker", 20000).splitlines() if " oms." in line]
+    lines.append("--- worker: the OMS's own lines ---\n" + "\n".join(oms_lines[-60:]))
     for name in ("worker", "venue"):  # the project's own log lines, without the Kafka clients' noise
         tail = [line for line in p.procs.log_tail(name, 4000).splitlines()
                 if not line.startswith("%") and "aiokafka" not in line and "rdkafka" not in line]
         lines.append(f"--- {name} log ---\n" + "\n".join(tail[-150:]))
     lines.append(f"--- worker threads ---\n{p.stacks('worker')}")
     return "\n".join(lines)
+
+
+def _engine_offsets(bootstrap: str, prefix: str) -> str:
+    """The order engine's committed input offsets, as a committed read sees them (it waits while
+    offsets of an open transaction are pending)."""
+    group = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}order-engine",
+                      "isolation.level": "read_committed"})
+    try:
+        inputs = [TopicPartition(f"{prefix}{topic}", partition) for topic in ("commands", "exec.reports")
+                  for partition in range(3)]
+        return ", ".join(f"{tp.topic}[{tp.partition}]@{tp.offset}" for tp in group.committed(inputs, timeout=10))
+    except KafkaException as exc:
+        return f"not readable: {exc}"
+    finally:
+        group.close()
 
 
 def _command_order(command) -> str | None:

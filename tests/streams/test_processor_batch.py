@@ -1,17 +1,21 @@
 """The transactional processor's batch, without a broker: the transactional calls at the end of a
 batch handed over together (a retriable error retries from the call that failed, the next begin never
-fails the batch), and the state changes written to the changelog once per key with the last value."""
+fails the batch), the state changes written to the changelog once per key with the last value, and the
+input offsets the store holds committed on their own (after a restore, and when a rewind cannot read
+the committed offsets: offsets a lost commit marker left pending)."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
+from oms import keys
 from oms.clock import TestClock
 from oms.state import RocksStore
 from streams.codec import make_codec
+from streams.idempotence import partition_key
 from streams.processor import RETRIES, Remedy, TransactionalProcessor, TransactionFault
 
 T0 = 1_700_000_000_000_000_000
@@ -24,6 +28,7 @@ class RecordingProducer:
         self.produced: list[tuple[str, bytes | None, bytes, int | None, bool]] = []
         self.calls: list[str] = []
         self.failures = failures or {}
+        self.offsets_sent: list[list[tuple[str, int, int]]] = []
 
     def _call(self, what: str) -> None:
         self.calls.append(what)
@@ -37,8 +42,9 @@ class RecordingProducer:
     def poll(self, timeout: float) -> int:
         return 0
 
-    def send_offsets_to_transaction(self, *args) -> None:
+    def send_offsets_to_transaction(self, positions, *args) -> None:
         self._call("send_offsets_to_transaction")
+        self.offsets_sent.append(sorted((tp.topic, tp.partition, tp.offset) for tp in positions))
 
     def commit_transaction(self, *args) -> None:
         self._call("commit_transaction")
@@ -70,9 +76,44 @@ def processor(tmp_path):
     made.store.close()
 
 
+class GroupConsumer:
+    """Stands in for the input consumer: its assignment, and committed offsets that cannot be read
+    (a committed read waiting on offsets left pending) until `readable` is set."""
+
+    def __init__(self, assignment: list[tuple[str, int]], committed: dict[tuple[str, int], int]) -> None:
+        self._assignment = [TopicPartition(topic, partition) for topic, partition in assignment]
+        self._committed = committed
+        self.readable = lambda: True
+        self.committed_reads = 0
+        self.seeks: list[tuple[str, int, int]] = []
+
+    def assignment(self) -> list[TopicPartition]:
+        return list(self._assignment)
+
+    def consumer_group_metadata(self) -> object:
+        return "group-metadata"
+
+    def committed(self, partitions, timeout=None) -> list[TopicPartition]:
+        self.committed_reads += 1
+        if not self.readable():
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "Failed to get committed offsets: Local: Timed out"))
+        return [TopicPartition(tp.topic, tp.partition, self._committed[(tp.topic, tp.partition)]) for tp in partitions]
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def consume(self, num_messages: int, timeout: float) -> list:
+        return []
+
+
+def _applied(processor, topic: str, partition: int, offset: int) -> None:
+    """The store holds `offset` as the last input applied from `topic`[`partition`]."""
+    processor.store.write_batch([(partition_key(partition, keys.applied_offset(topic)), str(offset).encode())])
+
+
 def _end_of_batch(processor, producer):
     return processor._call_all([
-        ("send_offsets_to_transaction", producer.send_offsets_to_transaction, (), Remedy.ABORT),
+        ("send_offsets_to_transaction", producer.send_offsets_to_transaction, ([],), Remedy.ABORT),
         ("commit_transaction", producer.commit_transaction, (), Remedy.REBUILD),
     ], then=("begin_transaction", producer.begin_transaction))
 
@@ -142,3 +183,90 @@ def test_a_batch_writes_each_changed_key_once_with_its_last_value(processor):
     assert dict(written)[b"n"] == b"3"  # its last value
     assert {b"seen/0", b"seen/1", b"seen/2"} <= set(dict(written))
     assert [reports for *_, reports in producer.produced] == [False] * (len(written) - 1) + [True]
+
+
+def test_settling_commits_the_offset_after_the_last_input_the_store_applied_on_each_assigned_partition(processor):
+    processor._producer = producer = RecordingProducer()
+    processor._consumer = GroupConsumer([("in", 0), ("in", 1), ("in", 2)], {})
+    _applied(processor, "in", 0, 41)
+    _applied(processor, "in", 2, 7)
+    _applied(processor, "other", 1, 99)  # not an assigned input
+
+    processor._settle()
+
+    assert producer.offsets_sent == [[("in", 0, 42), ("in", 2, 8)]]  # in[1]: nothing applied yet, left out
+    assert producer.calls == ["begin_transaction", "send_offsets_to_transaction", "commit_transaction",
+                              "begin_transaction"]
+
+
+def test_settling_after_a_restore_commits_only_the_restored_partitions(processor):
+    processor._producer = producer = RecordingProducer()
+    processor._consumer = GroupConsumer([("in", 0), ("in", 1)], {})
+    _applied(processor, "in", 0, 3)
+    _applied(processor, "in", 1, 5)
+
+    processor._settle({1})
+
+    assert producer.offsets_sent == [[("in", 1, 6)]]
+
+
+def test_settling_with_no_input_applied_makes_no_transaction(processor):
+    processor._producer = producer = RecordingProducer()
+    processor._consumer = GroupConsumer([("in", 0)], {})
+
+    processor._settle()
+
+    assert producer.calls == [] and producer.offsets_sent == []
+
+
+def test_a_rewind_that_cannot_read_the_committed_offsets_restores_settles_and_then_reads_them(processor, monkeypatch):
+    monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    restored: list[set[int]] = []
+    monkeypatch.setattr(processor, "_restore", restored.append)
+    processor._producer = producer = RecordingProducer()
+    consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
+    consumer.readable = lambda: "commit_transaction" in producer.calls  # pending until a commit of ours
+    _applied(processor, "in", 0, 41)
+
+    processor._rewind()
+
+    assert restored == [{0}]  # the store first brought to what the changelog shows committed
+    assert producer.offsets_sent == [[("in", 0, 42)]]
+    assert consumer.seeks == [("in", 0, 42)]
+    assert consumer.committed_reads == 2
+
+
+def test_a_rewind_settles_once_however_long_the_offsets_stay_unreadable(processor, monkeypatch):
+    monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    monkeypatch.setattr(processor, "_restore", lambda partitions: None)
+    processor._producer = producer = RecordingProducer()
+    consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
+    consumer.readable = lambda: consumer.committed_reads > 4  # the broker answers late
+    _applied(processor, "in", 0, 41)
+
+    processor._rewind()
+
+    assert len(producer.offsets_sent) == 1
+    assert consumer.seeks == [("in", 0, 42)]
+
+
+def test_a_rewind_whose_restore_fails_settles_nothing_and_tries_again(processor, monkeypatch):
+    monkeypatch.setattr("streams.processor.BACKOFF_S", (0.001, 0.001))
+    attempts: list[set[int]] = []
+
+    def restore(partitions):
+        attempts.append(partitions)
+        if len(attempts) == 1:
+            raise TimeoutError("changelog not read")
+
+    monkeypatch.setattr(processor, "_restore", restore)
+    processor._producer = producer = RecordingProducer()
+    consumer = processor._consumer = GroupConsumer([("in", 0)], {("in", 0): 42})
+    consumer.readable = lambda: "commit_transaction" in producer.calls
+    _applied(processor, "in", 0, 41)
+
+    processor._rewind()
+
+    assert attempts == [{0}, {0}]
+    assert producer.offsets_sent == [[("in", 0, 42)]]
+    assert processor._to_restore == set()
