@@ -253,11 +253,17 @@ class AnsweringVenue(EchoVenue):
         return out
 
 
+def asked(venue: AnsweringVenue) -> GatewayCore:
+    """A core over `venue` that has sent it a mass status and collects the answers."""
+    c = GatewayCore({venue.name: venue}, None)
+    c.collect_mass_status(venue.name)
+    venue.mass_status(T0)
+    return c
+
+
 def test_a_mass_status_answer_that_ends_right_after_a_poll_is_collected_whole_at_the_next_poll():
     venue = AnsweringVenue("FIX-A")
-    c = GatewayCore({"FIX-A": venue}, None)
-    c.collect_mass_status("FIX-A")
-    venue.mass_status(T0)
+    c = asked(venue)
     venue.arrive(*venue.status_answer(1))
     venue.arrive(*venue.status_answer(2))
     venue.arrive_after_poll = [venue.status_answer(3, last=True)]  # the last answer, after this poll took two
@@ -273,9 +279,7 @@ def test_a_mass_status_answer_that_ends_right_after_a_poll_is_collected_whole_at
 
 def test_a_mass_status_still_answering_is_not_collected():
     venue = AnsweringVenue("FIX-A")
-    c = GatewayCore({"FIX-A": venue}, None)
-    c.collect_mass_status("FIX-A")
-    venue.mass_status(T0)
+    c = asked(venue)
     venue.arrive(*venue.status_answer(1))
     c.tick(T0)
     assert c.collected("FIX-A") is None
