@@ -58,7 +58,12 @@ reads never see it), and then rebuilds those slices from what is committed. The
 store then holds only committed state, the offsets committed next are its own,
 and the inputs of the transaction left open are applied again, once (when the
 offsets cannot be read, every assigned partition is restored before they are
-committed). A producer given up is purged before it is closed, so that it adds
+committed). One case stays beyond repair: a broker that wrote the lost
+commit's markers on some partitions and not others leaves that commit's
+outputs visible where they were written, and applying its inputs again shows
+those outputs a second time, the same records with the same ids (no marker
+can commit another producer epoch's records; ending them as aborted is the
+only end there is). A producer given up is purged before it is closed, so that it adds
 no partitions to its transaction once the broker is back. Each fault episode is
 logged once (WARNING, ERROR for a rebuild) and once more when it is over;
 `health` tells RUNNING, RECOVERING or FAILED, the last error and the time of
