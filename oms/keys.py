@@ -11,6 +11,7 @@ spells a key.
 | an account's risk state (its summary: positions, open leaves, marks, running totals) | `a/<account>` | |
 | one open order of an account's risk state | `ao/<account>|<order id>` | |
 | a position | `p/<account>|<instrument>` | `positions`: `<account>|<instrument>` |
+| a block of a position's history (the position manager's table) | `p/<account>|<instrument>#<block>` | |
 | venue statistics of the orders a partition's accounts sent (per venue and instrument) | `vs/<venue>|<instrument>` | |
 | an order the venue statistics follow until it ends | `vw/<order id>` | |
 | a smart-routed parent's arrival price (slippage is measured against it) | `vp/<order id>` | |
@@ -60,6 +61,12 @@ def position_id(account_id: str, instrument: str) -> str:
 
 def position(account_id: str, instrument: str) -> str:
     return POSITION_PREFIX + position_id(account_id, instrument)
+
+
+def position_history(account_id: str, instrument: str, block: int) -> str:
+    """Block `block` of a position's history (`oms.domain.positions.PositionChange`, a fixed number a
+    block), after the whole state under `position` if one was stored there (before histories)."""
+    return f"{position(account_id, instrument)}#{block}"
 
 
 def venue_stats(venue: str, instrument: str) -> str:

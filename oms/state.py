@@ -16,7 +16,7 @@ from typing import Iterator, Mapping, Protocol
 from pydantic import TypeAdapter
 
 from oms.domain.orders import Order
-from oms.domain.positions import PositionState
+from oms.domain.positions import PositionChange, PositionState
 from oms.domain.risk import AccountRisk, Controls
 
 
@@ -36,6 +36,7 @@ class ControlsSnapshot:
 
 
 _ORDER = TypeAdapter(Order)
+_CHANGES = TypeAdapter(list[PositionChange])
 _POSITION = TypeAdapter(PositionState)
 _ACCOUNT = TypeAdapter(AccountRisk)
 _CONTROLS = TypeAdapter(ControlsSnapshot)
@@ -71,6 +72,15 @@ def dump_position(state: PositionState) -> bytes:
 
 def load_position(data: bytes | None) -> PositionState | None:
     return None if data is None else _POSITION.validate_json(data)
+
+
+def dump_changes(changes: list[PositionChange]) -> bytes:
+    """A block of a position's history (`oms.domain.positions.replay_changes` folds it)."""
+    return _CHANGES.dump_json(changes)
+
+
+def load_changes(data: bytes | None) -> list[PositionChange] | None:
+    return None if data is None else _CHANGES.validate_json(data)
 
 
 class Store(Protocol):

@@ -23,9 +23,16 @@ failure there (undecodable, unrepresentable, or any exception of the fold)
 dead-letters the input (`streams.records.dead_letter`) with an ALERT (a
 WARNING for undecodable bytes), leaves the state as it was, marks the input
 applied and goes on. Then the effects, publish before commit: the `Position`
-is sent and its delivery awaited, and only then is the new state written to
+is sent and its delivery awaited, and only then is the change written to
 the table together with the input's applied offset (`streams.idempotence`,
-the guard the engine's processor uses). A journal event that moves no position
+the guard the engine's processor uses). A position is stored as its history:
+the changes its fills, busts and corrections made
+(`oms.domain.positions.PositionChange`), `HISTORY_BLOCK` to a block under
+`oms.keys.position_history`, folded back in order when it is read; a change
+rewrites only the last block, so a fill costs the same on the day's first
+fill as on its thousandth. The process holds the positions it has read or
+written since the last rebalance (`HeldPosition`) and reads a position from
+the table only when it does not hold it (after a restart or a rebalance). A journal event that moves no position
 (most of them: acknowledgements, routing, cancels) writes nothing, not even its
 applied offset: read again after a restart, it is a no-op again. A table write only queues its
 changelog record; faust's own commit does not wait for it, so the app runs on
@@ -55,18 +62,26 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import faust
 
 from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
-from oms.domain.positions import UnrepresentablePosition, evolve_position, reference_price, to_event
+from oms.domain.positions import (
+    PositionChange,
+    PositionState,
+    UnrepresentablePosition,
+    changed_position,
+    reference_price,
+    replay_changes,
+    to_event,
+)
 from oms.domain.projection import position_key
 from oms.events import Event
 from oms.routing import Router, StaticRouter
-from oms.state import dump_position, load_position
+from oms.state import dump_changes, load_changes, load_position
 from streams.codec import Codec, DecodeError, make_codec
 from streams.faust_transport import durable_transport
 from streams.idempotence import already_applied, mark_applied, partition_scope
@@ -110,11 +125,56 @@ class Progress:
     halted: str | None = None
 
 
+HISTORY_BLOCK = 64
+"""Changes per block of a position's stored history: a fill rewrites one block of at most this many."""
+
+
+@dataclass(frozen=True)
+class HeldPosition:
+    """A position as the position manager holds it: the state, and the stored block its next change
+    goes to (its number and the changes already in it)."""
+
+    state: PositionState
+    block: int
+    changes: tuple[PositionChange, ...]
+
+    def then(self, state: PositionState, change: PositionChange) -> "HeldPosition":
+        """After `change` took the state to `state`."""
+        if len(self.changes) == HISTORY_BLOCK:
+            return HeldPosition(state, self.block + 1, (change,))
+        return HeldPosition(state, self.block, self.changes + (change,))
+
+
+def load_held(table: Mapping[bytes, bytes], account: str, instrument: str) -> HeldPosition | None:
+    """A position as `table` stores it: the whole state under `keys.position` (as stored before
+    histories; usually none) and its history blocks after it, folded in order."""
+    state = load_position(table.get(keys.position(account, instrument).encode()))
+    block, changes = 0, ()
+    while (stored := load_changes(table.get(keys.position_history(account, instrument, block).encode()))) is not None:
+        state, changes = replay_changes(state, stored), tuple(stored)
+        block += 1
+    if state is None:
+        return None
+    return HeldPosition(state, max(block - 1, 0), changes)
+
+
+def held_after(before: HeldPosition | None, state: PositionState, change: PositionChange) -> HeldPosition:
+    return HeldPosition(state, 0, (change,)) if before is None else before.then(state, change)
+
+
+def block_write(now: HeldPosition) -> tuple[bytes, bytes]:
+    """The table write that stores `now`'s last change: its block, whole (key, value)."""
+    key = keys.position_history(now.state.account, now.state.instrument, now.block)
+    return key.encode(), dump_changes(list(now.changes))
+
+
 class PositionUpdate(NamedTuple):
     """Everything one journal record changes, computed before anything is written."""
 
     stored_key: bytes
-    state: bytes
+    block_key: bytes
+    block: bytes
+    held: HeldPosition
     view_key: bytes
     view: bytes
 
@@ -194,6 +254,10 @@ def create_app(
         raw = marks.get(instrument.encode())
         return None if raw is None else Decimal(raw.decode())
 
+    held: dict[bytes, HeldPosition] = {}
+    """The positions read or written since the last rebalance: a position is read from its table
+    once, then changed here and in its last history block (a rebalance clears it)."""
+
     def position_update(decoded: Event) -> PositionUpdate | None:
         """The new state and the `Position` to publish for a journal event, or None when it moves
         no position (not a fill, or a fill already applied). Pure but for the table reads."""
@@ -201,17 +265,31 @@ def create_app(
         if key is None:
             return None
         stored = keys.position(decoded.account, decoded.instrument).encode()
-        before = load_position(position_state.get(stored))
-        after = evolve_position(before, decoded)
-        if after is None or after == before:
+        before = held.get(stored)
+        if before is None:
+            before = load_held(position_state, decoded.account, decoded.instrument)
+        changed = changed_position(None if before is None else before.state, decoded)
+        if changed is None:
             return None
+        after, change = changed
+        now = held_after(before, after, change)
         view = to_event(after, mark_price(decoded.instrument), decoded.ts_event)
-        return PositionUpdate(stored, dump_position(after), key.encode(), codec.encode(topics.positions, view))
+        block_key, block = block_write(now)
+        return PositionUpdate(stored, block_key, block, now, key.encode(), codec.encode(topics.positions, view))
 
     async def publish_then_store(update: PositionUpdate) -> None:
         delivery = await positions_out.send(key=update.view_key, value=update.view)
         await delivery  # delivered before the state (and the applied offset) is written
-        position_state[update.stored_key] = update.state
+        position_state[update.block_key] = update.block
+        held[update.stored_key] = update.held
+
+    @app.on_partitions_revoked.connect
+    async def forget_on_revoke(sender, revoked, **kwargs) -> None:  # the table may change under another owner
+        held.clear()
+
+    @app.on_partitions_assigned.connect
+    async def forget_on_assign(sender, assigned, **kwargs) -> None:  # and is restored on assignment
+        held.clear()
 
     async def manage_position(record: Record) -> bool:
         """Compute, then publish, then store; an input that cannot be handled is dead-lettered.

@@ -36,6 +36,10 @@ Conventions:
   decimal(28,8). A state whose event would not fit (e.g. an exposure of
   10^21 after a fill of 10^19 at 100) is refused by `to_event` with
   `UnrepresentablePosition`, naming the amounts; nothing is rounded into range.
+- History: `changed_position` gives the state after an event and the change
+  the event made (`PositionChange`: what of it the fold reads), and
+  `replay_changes` folds changes back into the same state, so a state can be
+  stored as its history, appended to, rather than rewritten whole per fill.
 - `fills` counts applied fill-type events (fills, busts and corrections). It
   only grows, so it is the state's version and keeps `Position.event_id` unique;
   `len(standing)` is the number of fills currently standing.
@@ -70,21 +74,28 @@ from oms.events import (
 )
 
 __all__ = [
+    "BUST",
+    "CORRECTION",
+    "FILL",
     "Exposure",
     "Marked",
+    "PositionChange",
     "PositionKey",
     "PositionState",
     "StandingFill",
     "UnrepresentablePosition",
     "apply_bust",
+    "apply_change",
     "apply_correction",
     "apply_fill",
+    "changed_position",
     "evolve_position",
     "exposure",
     "fold_positions",
     "mark",
     "mid",
     "reference_price",
+    "replay_changes",
     "position_event_id",
     "to_event",
 ]
@@ -110,6 +121,26 @@ class StandingFill(NamedTuple):
     qty: Decimal
     px: Decimal
     commission: Decimal
+
+
+class PositionChange(NamedTuple):
+    """One applied fill, bust or correction: what of the journal event the fold reads. A state is the
+    fold of its changes in order (`replay_changes`), which is how a position manager may store it:
+    as its history, appended to, instead of the whole state rewritten per fill."""
+
+    kind: str
+    """FILL, BUST or CORRECTION."""
+    account: str
+    instrument: str
+    fill_id: str
+    ref_fill_id: str | None = None
+    side: Side | None = None
+    last_qty: Decimal | None = None
+    last_px: Decimal | None = None
+    commission: Decimal | None = None
+
+
+FILL, BUST, CORRECTION = "FILL", "BUST", "CORRECTION"
 
 
 class Marked(NamedTuple):
@@ -319,6 +350,42 @@ def evolve_position(state: PositionState | None, event: Event) -> PositionState 
         return apply_bust(state, event)
     if isinstance(event, OrderFillCorrected):
         return apply_correction(state, event)
+    return state
+
+
+def changed_position(state: PositionState | None, event: Event
+                     ) -> tuple[PositionState, PositionChange] | None:
+    """The position after `event` and the change it made, as stored history; None when it changes
+    nothing (not a fill, bust or correction; an id already applied; a reference not standing)."""
+    after = evolve_position(state, event)
+    if after is None or after is state:
+        return None
+    if isinstance(event, OrderFilled):
+        change = PositionChange(FILL, event.account, event.instrument, event.fill_id, None, event.side,
+                                event.last_qty, event.last_px, event.commission)
+    elif isinstance(event, OrderFillBusted):
+        change = PositionChange(BUST, event.account, after.instrument, event.fill_id, event.ref_fill_id)
+    else:
+        change = PositionChange(CORRECTION, event.account, after.instrument, event.fill_id, event.ref_fill_id,
+                                None, event.last_qty, event.last_px)
+    return after, change
+
+
+def apply_change(state: PositionState | None, change: PositionChange) -> PositionState | None:
+    """`change` applied to `state`: the same step as the journal event it came from."""
+    if change.kind == FILL:
+        return apply_fill(state, change)  # type: ignore[arg-type]  # reads the same fields as an OrderFilled
+    if change.kind == BUST:
+        return apply_bust(state, change)  # type: ignore[arg-type]
+    if change.kind == CORRECTION:
+        return apply_correction(state, change)  # type: ignore[arg-type]
+    raise ValueError(f"kind: unknown position change {change.kind!r}")
+
+
+def replay_changes(state: PositionState | None, changes: Iterable[PositionChange]) -> PositionState | None:
+    """`state` after `changes`, in order."""
+    for change in changes:
+        state = apply_change(state, change)
     return state
 
 

@@ -7,8 +7,12 @@ documented layouts, that the position store key is its record key under the
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from oms import keys
-from oms.events import ControlKind
+from oms.events import ControlKind, Position
+from tests.builders import position
 
 
 def test_store_keys_have_their_documented_layouts():
@@ -21,6 +25,12 @@ def test_store_keys_have_their_documented_layouts():
 def test_a_position_store_key_is_its_record_key_under_the_prefix():
     assert keys.position_id("ACC-1", "AAPL") == "ACC-1|AAPL"
     assert keys.position("ACC-1", "AAPL") == keys.POSITION_PREFIX + keys.position_id("ACC-1", "AAPL")
+
+
+def test_a_block_of_a_position_s_history_is_keyed_after_the_position_and_is_never_a_position_s_key():
+    assert keys.position_history("ACC-1", "AAPL", 3) == "p/ACC-1|AAPL#3"
+    with pytest.raises(ValidationError):  # no identifier holds "#": no instrument's key is another's block
+        Position.model_validate({**position().model_dump(), "instrument": "AAPL#3"})
 
 
 def test_a_risk_control_key_is_scope_kind_and_name():
