@@ -26,19 +26,19 @@ from oms.config import Settings
 from processors.app import WorkerOptions
 from processors.worker import run_worker
 
-_real_evolve = processors.app.evolve_position
+_real_changed = processors.app.changed_position
 _real_send_pending = ProducerBuffer._send_pending
 HOLD_S = 60.0
 HELD = (keys.POSITION_PREFIX + "HOLD").encode()
 
 
-def _faulty_evolve(state, event):
+def _faulty_changed(state, event):
     fill_id = getattr(event, "fill_id", "")
     if fill_id.startswith("boom"):
         raise RuntimeError(f"injected fault on {fill_id}")
     if fill_id.startswith("hang"):
         time.sleep(3600)
-    return _real_evolve(state, event)
+    return _real_changed(state, event)
 
 
 async def _held_send_pending(buffer: ProducerBuffer, fut) -> None:
@@ -51,7 +51,7 @@ async def _held_send_pending(buffer: ProducerBuffer, fut) -> None:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    processors.app.evolve_position = _faulty_evolve
+    processors.app.changed_position = _faulty_changed
     ProducerBuffer._send_pending = _held_send_pending
     settings = Settings.from_env()
     timeout = float(os.environ.get("FAULTY_WORKER_LIVENESS_S", "6"))
