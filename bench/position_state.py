@@ -3,7 +3,7 @@
 This module owns measuring whether the position manager's work per fill stays
 flat over a trading day. For each row it writes `fills` fills of one account's
 position in one instrument into a table the way the position manager does
-(`processors.app`: the state held in the process, each change appended to the
+(`processors.app` with `oms.state`: the state held in the process, each change appended to the
 last block of the position's stored history) and times, for the last
 `--timed` of them, what it does per fill besides Kafka: apply the fill
 (`oms.domain.positions.changed_position`) and write the block (the bytes of
@@ -27,8 +27,7 @@ from rich.table import Table
 
 from oms.domain.positions import apply_fill, changed_position
 from oms.events import OrderFilled, Side
-from oms.state import dump_position, load_position
-from processors.app import block_write, held_after, load_held
+from oms.state import block_write, dump_position, held_after, load_held, load_position
 
 T0 = 1_767_258_000_000_000_000
 

@@ -3,8 +3,11 @@
 Order, position and account states are frozen dataclasses; they are stored
 as JSON (exact decimals as strings) so that a RocksDB store, a faust table or
 an in-memory dict can hold them. A `ControlsSnapshot` is the risk controls the
-engine decided with and the `risk.controls` offsets they are the fold of. `Store` is the small key/value interface with a
-RocksDB implementation (rocksdict) and an in-memory one.
+engine decided with and the `risk.controls` offsets they are the fold of. A
+position in the position manager's table is stored as its history
+(`HeldPosition`, `load_held`, `block_write`: `HISTORY_BLOCK` changes a block).
+`Store` is the small key/value interface with a RocksDB implementation
+(rocksdict) and an in-memory one.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Iterator, Mapping, Protocol
 
 from pydantic import TypeAdapter
 
+from oms import keys
 from oms.domain.orders import Order
-from oms.domain.positions import PositionChange, PositionState
+from oms.domain.positions import PositionChange, PositionState, replay_changes
 from oms.domain.risk import AccountRisk, Controls
 
 
@@ -81,6 +85,49 @@ def dump_changes(changes: list[PositionChange]) -> bytes:
 
 def load_changes(data: bytes | None) -> list[PositionChange] | None:
     return None if data is None else _CHANGES.validate_json(data)
+
+
+HISTORY_BLOCK = 64
+"""Changes per block of a position's stored history: a fill rewrites one block of at most this many."""
+
+
+@dataclass(frozen=True)
+class HeldPosition:
+    """A position as the position manager holds it: the state, and the stored block its next change
+    goes to (its number and the changes already in it)."""
+
+    state: PositionState
+    block: int
+    changes: tuple[PositionChange, ...]
+
+    def then(self, state: PositionState, change: PositionChange) -> "HeldPosition":
+        """After `change` took the state to `state`."""
+        if len(self.changes) == HISTORY_BLOCK:
+            return HeldPosition(state, self.block + 1, (change,))
+        return HeldPosition(state, self.block, self.changes + (change,))
+
+
+def load_held(table: Mapping[bytes, bytes], account: str, instrument: str) -> HeldPosition | None:
+    """A position as `table` stores it: the whole state under `keys.position` (as stored before
+    histories; usually none) and its history blocks after it, folded in order."""
+    state = load_position(table.get(keys.position(account, instrument).encode()))
+    block, changes = 0, ()
+    while (stored := load_changes(table.get(keys.position_history(account, instrument, block).encode()))) is not None:
+        state, changes = replay_changes(state, stored), tuple(stored)
+        block += 1
+    if state is None:
+        return None
+    return HeldPosition(state, max(block - 1, 0), changes)
+
+
+def held_after(before: HeldPosition | None, state: PositionState, change: PositionChange) -> HeldPosition:
+    return HeldPosition(state, 0, (change,)) if before is None else before.then(state, change)
+
+
+def block_write(now: HeldPosition) -> tuple[bytes, bytes]:
+    """The table write that stores `now`'s last change: its block, whole (key, value)."""
+    key = keys.position_history(now.state.account, now.state.instrument, now.block)
+    return key.encode(), dump_changes(list(now.changes))
 
 
 class Store(Protocol):

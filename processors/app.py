@@ -27,7 +27,7 @@ is sent and its delivery awaited, and only then is the change written to
 the table together with the input's applied offset (`streams.idempotence`,
 the guard the engine's processor uses). A position is stored as its history:
 the changes its fills, busts and corrections made
-(`oms.domain.positions.PositionChange`), `HISTORY_BLOCK` to a block under
+(`oms.domain.positions.PositionChange`), `oms.state.HISTORY_BLOCK` to a block under
 `oms.keys.position_history`, folded back in order when it is read; a change
 rewrites only the last block, so a fill costs the same on the day's first
 fill as on its thousandth. The process holds the positions it has read or
@@ -62,26 +62,18 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 import faust
 
 from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
-from oms.domain.positions import (
-    PositionChange,
-    PositionState,
-    UnrepresentablePosition,
-    changed_position,
-    reference_price,
-    replay_changes,
-    to_event,
-)
+from oms.domain.positions import UnrepresentablePosition, changed_position, reference_price, to_event
 from oms.domain.projection import position_key
 from oms.events import Event
 from oms.routing import Router, StaticRouter
-from oms.state import dump_changes, load_changes, load_position
+from oms.state import HeldPosition, block_write, held_after, load_held
 from streams.codec import Codec, DecodeError, make_codec
 from streams.faust_transport import durable_transport
 from streams.idempotence import already_applied, mark_applied, partition_scope
@@ -123,49 +115,6 @@ class Progress:
     handled: int = 0
     assigned: frozenset[int] = field(default_factory=frozenset)
     halted: str | None = None
-
-
-HISTORY_BLOCK = 64
-"""Changes per block of a position's stored history: a fill rewrites one block of at most this many."""
-
-
-@dataclass(frozen=True)
-class HeldPosition:
-    """A position as the position manager holds it: the state, and the stored block its next change
-    goes to (its number and the changes already in it)."""
-
-    state: PositionState
-    block: int
-    changes: tuple[PositionChange, ...]
-
-    def then(self, state: PositionState, change: PositionChange) -> "HeldPosition":
-        """After `change` took the state to `state`."""
-        if len(self.changes) == HISTORY_BLOCK:
-            return HeldPosition(state, self.block + 1, (change,))
-        return HeldPosition(state, self.block, self.changes + (change,))
-
-
-def load_held(table: Mapping[bytes, bytes], account: str, instrument: str) -> HeldPosition | None:
-    """A position as `table` stores it: the whole state under `keys.position` (as stored before
-    histories; usually none) and its history blocks after it, folded in order."""
-    state = load_position(table.get(keys.position(account, instrument).encode()))
-    block, changes = 0, ()
-    while (stored := load_changes(table.get(keys.position_history(account, instrument, block).encode()))) is not None:
-        state, changes = replay_changes(state, stored), tuple(stored)
-        block += 1
-    if state is None:
-        return None
-    return HeldPosition(state, max(block - 1, 0), changes)
-
-
-def held_after(before: HeldPosition | None, state: PositionState, change: PositionChange) -> HeldPosition:
-    return HeldPosition(state, 0, (change,)) if before is None else before.then(state, change)
-
-
-def block_write(now: HeldPosition) -> tuple[bytes, bytes]:
-    """The table write that stores `now`'s last change: its block, whole (key, value)."""
-    key = keys.position_history(now.state.account, now.state.instrument, now.block)
-    return key.encode(), dump_changes(list(now.changes))
 
 
 class PositionUpdate(NamedTuple):

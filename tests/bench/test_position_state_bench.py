@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.monitor import measure as measure_monitor
 from bench.position_state import measure
-from processors.app import HISTORY_BLOCK
+from oms.state import HISTORY_BLOCK
 
 
 def test_a_fill_writes_at_most_a_block_while_the_whole_state_grows_with_the_fills():

@@ -1,4 +1,4 @@
-"""A position stored as its history (`processors.app`: `load_held`, `held_after`, `block_write`;
+"""A position stored as its history (`oms.state`: `load_held`, `held_after`, `block_write`;
 `oms.domain.positions.changed_position`, `replay_changes`): the stored blocks fold back to the state
 the journal's events make, whatever the events (fills, busts, corrections, repeats, unknown
 references), a fill rewrites one block of at most `HISTORY_BLOCK` changes, and a whole state stored
@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from oms import keys
 from oms.domain.positions import changed_position, evolve_position, replay_changes
-from oms.state import dump_position, load_changes
-from processors.app import HISTORY_BLOCK, block_write, held_after, load_held
+from oms.state import HISTORY_BLOCK, block_write, dump_position, held_after, load_changes, load_held
 from tests.oms.domain.test_positions import ACC, bust, correct, fill
 
 kinds = st.lists(st.tuples(st.sampled_from(["fill", "fill", "fill", "bust", "correct", "repeat"]),
