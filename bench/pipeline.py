@@ -15,7 +15,9 @@ client settings, each hop in a process of its own. After a warm-up of both it me
 * per hop, from the record timestamps on the topics: command -> venue request,
   -> execution report -> fill -> seen by the bench;
 * sustained rate: `--burst` orders sent as fast as possible, timed until every
-  one has its fill, for both chains;
+  one has its fill, for both chains, with the CPU of each process and, for the
+  pipeline, of each thread of the worker and the gateway (by the names the OMS
+  gives its threads, `hostio.name_thread`) per order filled;
 * ratios pipeline / floor (p50, p99 per rate; throughput);
 * where each loop's time goes, per rate: the mean time of each phase of a
   transaction of the order engine (`oms_loop_phase_seconds` of the worker:
@@ -208,6 +210,50 @@ def cpu_seconds(pid: int | None) -> float | None:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
     return sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+
+
+def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
+    """User + system CPU seconds of each thread of a process by its operating-system name, threads of
+    one name summed: the OMS names its own threads (`hostio.name_thread`: order-engine, t-orders, ...);
+    the main thread is "main" (the worker's faust event loop, the gateway's loop), librdkafka's
+    threads are "librdkafka", any other unnamed Python thread "other". Empty if unreadable."""
+    out: dict[str, float] = {}
+    if pid is None:
+        return out
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            comm = (task / "comm").read_text().strip()
+        except OSError:
+            continue  # the thread ended
+        name = ("main" if task.name == str(pid) else "librdkafka" if comm.startswith("rdk:")
+                else "other" if comm.startswith("python") else comm)
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+class ThreadMeter:
+    """CPU seconds of each named thread of some processes between `start()` and `read()`."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self._c0: dict[str, dict[str, float]] = {}
+
+    def start(self) -> None:
+        self._c0 = {name: thread_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def read(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, pid in self.pids.items():
+            before = self._c0.get(name, {})
+            out[name] = {thread: seconds - before.get(thread, 0.0)
+                         for thread, seconds in sorted(thread_cpu_seconds(pid).items(), key=lambda kv: -kv[1])}
+        return out
 
 
 def process_age_s(pid: int | None) -> float | None:
@@ -573,10 +619,14 @@ def main(argv: list[str] | None = None) -> None:
                                                 ("pipeline", pipe_send, pipe_flush, fills)):
                 meter = CpuMeter(pids)
                 meter.start()
+                threads = ThreadMeter({"worker": pids["worker"], "gateway": pids["gateway"]}
+                                      if name == "pipeline" else {})
+                threads.start()
                 phases_before = read_phases[name]()
                 bursts[name] = burst_run(send, flush, arrivals, f"{name[0]}x", args.burst,
                                          max(args.timeout, args.burst / 5))
                 bursts[name]["cpu_percent"] = meter.read()
+                bursts[name]["thread_cpu_s"] = threads.read()
                 bursts[name]["phases_mean_ms"] = phase_means(phases_before, read_phases[name](), loops[name])
                 b = bursts[name]
                 console.print(f"{name} burst: {b['filled']}/{b['orders']} filled in {b['seconds']:.2f}s "
@@ -626,6 +676,27 @@ def phase_table(runs: list[RunResult], bursts: dict[str, dict]) -> Table:
     return table
 
 
+def thread_table(burst: dict) -> Table:
+    """Where the pipeline's Python processes spend their CPU in a burst: each thread's share of a core
+    and its CPU per order filled (threads under 1% of a core are summed as "rest")."""
+    table = Table(title="pipeline burst: CPU by process and thread (% of one core; CPU ms per order filled)")
+    for col in ("process", "thread", "CPU %", "CPU ms per order"):
+        table.add_column(col, justify="left" if col in ("process", "thread") else "right")
+    seconds, filled = burst["seconds"], max(burst["filled"], 1)
+    for process, threads in burst["thread_cpu_s"].items():
+        rest = 0.0
+        for thread, cpu in threads.items():
+            if cpu / seconds < 0.01:
+                rest += cpu
+                continue
+            table.add_row(process, thread, f"{100 * cpu / seconds:.0f}", f"{1000 * cpu / filled:.2f}")
+        total = sum(threads.values())
+        table.add_row(process, "rest", f"{100 * rest / seconds:.0f}", f"{1000 * rest / filled:.2f}")
+        table.add_row(process, "all", f"{100 * total / seconds:.0f}", f"{1000 * total / filled:.2f}",
+                      end_section=True)
+    return table
+
+
 def report(console: Console, conditions: dict, runs: list[RunResult], bursts: dict[str, dict]) -> None:
     print_conditions(console, conditions)
 
@@ -655,12 +726,15 @@ def report(console: Console, conditions: dict, runs: list[RunResult], bursts: di
 
     if bursts:
         bt = Table(title="sustained: a burst sent as fast as possible, until every order has its fill")
-        for col in ("chain", "filled", "seconds", "orders filled/s", "CPU % broker"):
+        for col in ("chain", "filled", "seconds", "orders filled/s", "CPU % (broker/worker/gw or hops)"):
             bt.add_column(col, justify="right")
         for name, b in bursts.items():
+            who = ("broker", "floor txn hop", "floor plain hop") if name == "floor" else ("broker", "worker", "gateway")
             bt.add_row(name, f"{b['filled']}/{b['orders']}", f"{b['seconds']:.2f}", f"{b['filled_per_s']:.0f}",
-                       fmt(b["cpu_percent"].get("broker")))
+                       "/".join(fmt(b["cpu_percent"].get(w)) for w in who))
         console.print(bt)
+        if bursts.get("pipeline", {}).get("thread_cpu_s"):
+            console.print(thread_table(bursts["pipeline"]))
 
     console.print(phase_table(runs, bursts))
 

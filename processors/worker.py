@@ -43,6 +43,7 @@ from typing import Callable, Mapping
 
 import faust
 
+from hostio import name_thread
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.sor import parse_fees
@@ -65,6 +66,7 @@ RESTART_PAUSE_S = 2.0
 def run_restarting(name: str, target, stop: threading.Event, *args, **kwargs) -> None:
     """Run `target(*args, stop, **kwargs)` until `stop` is set, running it again after a pause
     whenever it raises (e.g. the broker was away longer than a flush waits)."""
+    name_thread(name)
     while not stop.is_set():
         try:
             target(*args, stop, **kwargs)
@@ -129,6 +131,7 @@ def journal_ends(reader: TopicReader, journal: str, assigned: frozenset[int]) ->
 def watch_liveness(progress: Progress, ends: Callable[[], dict[int, int] | None], liveness: Liveness,
                    interval_s: float, stop: threading.Event, give_up: Callable[[str], None]) -> None:
     """Every `interval_s` until `stop`: look, and `give_up(reason)` once the faust side is stuck."""
+    name_thread("faust-liveness")
     while not stop.wait(interval_s):
         if progress.halted is not None:
             give_up(f"the position manager halted: {progress.halted}")
@@ -170,6 +173,7 @@ def run_worker(settings: Settings, bootstrap_servers: str, options: WorkerOption
     failure: list[BaseException] = []
 
     def run_engine() -> None:
+        name_thread("order-engine")
         try:
             engine.run(stop)
         except BaseException as exc:  # the worker must not live on without its engine

@@ -18,6 +18,7 @@ import threading
 import uuid
 from typing import Callable
 
+from hostio import name_thread
 from streams.kafka import Received
 from streams.records import Record
 from streams.runtime import Runtime
@@ -60,6 +61,7 @@ class TopicFollower:
         log.warning("%s: %s[%d]@%d undecodable: %s", self._name, record.topic, record.partition, record.offset, error)
 
     def _run(self) -> None:
+        name_thread(f"f-{self._name}")
         self._runtime.learn_schemas()
         consumer = self._runtime.event_consumer(f"oms-{self._name}-{uuid.uuid4().hex[:8]}", self._name,
                                                 deadletter=False, on_error=self._undecodable)

@@ -83,6 +83,7 @@ from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from hostio import name_thread
 from oms import keys
 from oms.clock import Clock
 from oms.events import Event
@@ -963,6 +964,7 @@ class TransactionCalls:
         self._thread.start()
 
     def _serve(self) -> None:
+        name_thread("txn-calls")
         while True:
             request = self._requests.get()
             if request is None:

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Generic, Mapping, TypeVar
 
+from hostio import name_thread
 from oms.events import Event
 from streams.codec import Codec, DecodeError
 from streams.reader import TopicReader
@@ -80,6 +81,7 @@ class FollowedTopic(Generic[T]):
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        name_thread(f"t-{self.topic.rsplit('.', 1)[-1]}")  # the OS name keeps 15 bytes: the topic without its prefix
         reader = self._reader
         try:
             reader.assign(self.topic, from_end=self._from_end)

@@ -34,3 +34,34 @@ def test_cpu_seconds_of_this_process():
     spent = cpu_seconds(os.getpid())
     assert spent is not None and spent > 0
     assert cpu_seconds(None) is None
+
+
+def test_thread_cpu_by_the_names_the_threads_gave_themselves():
+    import threading
+    import time
+
+    from hostio import name_thread
+
+    from bench.pipeline import ThreadMeter, thread_cpu_seconds
+
+    spun, done = threading.Event(), threading.Event()
+
+    def spin() -> None:
+        name_thread("bench-spinner")
+        end = time.thread_time() + 0.2
+        while time.thread_time() < end:
+            pass
+        spun.set()
+        done.wait(30)  # alive, so that /proc still lists it when the meter reads
+
+    meter = ThreadMeter({"me": os.getpid(), "nobody": None})
+    meter.start()
+    thread = threading.Thread(target=spin)
+    thread.start()
+    assert spun.wait(30)
+    spent = meter.read()
+    done.set()
+    thread.join()
+    assert 0.15 <= spent["me"]["bench-spinner"] <= 1.0  # the spinner's own CPU, by its name
+    assert "main" in thread_cpu_seconds(os.getpid())
+    assert spent["nobody"] == {}
