@@ -34,7 +34,11 @@ fill as on its thousandth. The process holds the positions it has read or
 written since the last rebalance (`HeldPosition`) and reads a position from
 the table only when it does not hold it (after a restart or a rebalance). A journal event that moves no position
 (most of them: acknowledgements, routing, cancels) writes nothing, not even its
-applied offset: read again after a restart, it is a no-op again. A table write only queues its
+applied offset: read again after a restart, it is a no-op again. It is passed by
+on its header alone (`Codec.record_name`: an admitted journal event type that is
+not a fill, bust or correction), its body neither read nor checked: the
+engine, the journal's only writer, writes it from a validated event, and
+replay counts a body that does not decode. A table write only queues its
 changelog record; faust's own commit does not wait for it, so the app runs on
 `streams.faust_transport.durable_transport`, which commits an input offset
 only once every changelog record queued before is acknowledged by the broker
@@ -70,7 +74,7 @@ from oms import keys
 from oms.clock import Clock
 from oms.config import Settings
 from oms.domain.positions import UnrepresentablePosition, changed_position, reference_price, to_event
-from oms.domain.projection import position_key
+from oms.domain.projection import FILL_EVENTS, position_key
 from oms.events import Event
 from oms.routing import Router, StaticRouter
 from oms.state import HeldPosition, block_write, held_after, load_held
@@ -88,6 +92,11 @@ RAW = dict(key_type=bytes, value_type=bytes)
 """Keys and values stay bytes: the project codec, not faust's, decides the wire format."""
 
 POSITION_MANAGER = "position-manager"
+
+STILL: frozenset[str] = frozenset(kind.schema_name for kind in BY_NAME["order.events"].admits
+                                  if not issubclass(kind, FILL_EVENTS))
+"""The Avro record names of the journal's event types that move no position (all but fills, busts and
+corrections): the position manager passes them by on their header."""
 
 
 @dataclass(frozen=True)
@@ -266,11 +275,22 @@ def create_app(
         await publish_then_store(update)
         return True
 
+    def moves_nothing(value: bytes | None) -> bool:
+        """Whether the record's header names a journal event type that moves no position (`STILL`):
+        it is passed by unread. Anything else is handled in full."""
+        try:
+            return codec.record_name(value or b"") in STILL
+        except DecodeError:
+            return False  # decoded in full, and dead-lettered there
+
     @app.agent(journal_in, name=POSITION_MANAGER)
     async def position_manager(stream):
         async for event in stream.events():
             if progress.halted is not None:  # a changelog write failed: write nothing more
                 await asyncio.Event().wait()  # the worker stops the process
+            if moves_nothing(event.message.value):
+                progress.handled += 1
+                continue
             record = Record.of_faust(event.message)
             applied = partition_scope(position_state, record.partition)
             if not already_applied(applied, record):

@@ -46,7 +46,7 @@ from typing import Mapping
 from oms import keys
 from oms.clock import Clock
 from oms.domain.engine import RiskView, refuse_invalid_command, step
-from oms.domain.orders import ExternalOrders, view
+from oms.domain.orders import ExternalOrders, Order, view
 from oms.domain.positions import reference_price
 from oms.domain.projection import fold_control
 from oms.domain.risk import DEFAULT_LIMITS, AccountRisk, Controls
@@ -69,6 +69,10 @@ log = logging.getLogger("oms.engine")
 __all__ = ["OrderEngine", "SmartRoutingSource", "create_engine", "fold_books", "fold_control", "fold_reference",
            "follow_books", "follow_controls", "follow_risk_inputs", "follow_venue_status"]
 
+ORDERS_HELD = 50_000
+"""Orders the engine keeps decoded beside their stored bytes (the most recently written): an order's
+next input (its acknowledgement, its fills) finds it without decoding it again."""
+
 
 class OrderEngine:
     """The handler: one input message → the outputs to publish, state changes staged in `state`."""
@@ -87,6 +91,27 @@ class OrderEngine:
         self._encoded: tuple[Snapshot | None, bytes | None] = (None, None)
         self._summaries: dict[str, tuple[bytes, AccountRisk]] = {}
         """account -> the summary last written and the account it stores (`load_account_risk`'s `known`)."""
+        self._orders: dict[str, tuple[bytes, Order]] = {}
+        """order id -> the state last written and the order it stores, the `ORDERS_HELD` most recently
+        written (`_order`: the store's bytes are decoded only when they are not those)."""
+
+    def _order(self, state: PartitionState, order_id: str) -> Order | None:
+        """The order as stored: the order last written for it when the store holds those very bytes
+        (`load_order(dump_order(o)) == o`, field for field), else decoded."""
+        data = state.get(keys.order(order_id))
+        if data is None:
+            return None
+        known = self._orders.get(order_id)
+        if known is not None and known[0] == data:
+            return known[1]
+        return load_order(data)
+
+    def _wrote(self, order_id: str, data: bytes, order: Order) -> None:
+        held = self._orders
+        held.pop(order_id, None)  # re-inserted last: the dict keeps the most recently written
+        held[order_id] = (data, order)
+        if len(held) > ORDERS_HELD:
+            del held[next(iter(held))]
 
     def __call__(self, state: PartitionState, record: Record) -> list[Output]:
         now = self.clock.now_ns()
@@ -99,7 +124,7 @@ class OrderEngine:
                 return self._dead_letter(record, key, refusal, now)
             risk = RiskView(controls.value, self.references.value)
             venues = stored_statistics(state.get) if self.smart is not None else None
-            outcome = step(lambda oid: load_order(state.get(keys.order(oid))), decoded, self.router, now,
+            outcome = step(lambda oid: self._order(state, oid), decoded, self.router, now,
                            risk, lambda account: load_account_risk(account, state.get, state.items,
                                                                    self._summaries.get(account)),
                            self.external_orders, self.smart.routing(venues) if self.smart is not None else None)
@@ -128,7 +153,9 @@ class OrderEngine:
         outputs += [(self.topics.venue_requests, r.venue, r) for r in outcome.requests]
         outputs += [(self.topics.fills, f.account, f) for f in outcome.fills]
         for order_id, order in outcome.orders.items():
-            state.put(keys.order(order_id), dump_order(order))
+            data = dump_order(order)
+            state.put(keys.order(order_id), data)
+            self._wrote(order_id, data, order)
             outputs.append((self.topics.orders, order_id, view(order)))
         for account, risk in outcome.accounts.items():
             writes = account_writes(account, risk)

@@ -68,9 +68,11 @@ def run_monitor(bootstrap_servers: str, topics: Topics, codec: Codec, producer: 
     if controls is None:
         controls = follow_controls(bootstrap_servers, topics, codec, defaults)
     # persistent maps: a change costs O(log n) and the monitor reads a consistent value without a copy
-    orders = FollowedTopic(bootstrap_servers, topics.orders, codec, Map(), admitting("orders", live_orders)).start()
+    # written by the engine and the position manager only, from validated events: decoded as trusted
+    orders = FollowedTopic(bootstrap_servers, topics.orders, codec, Map(), admitting("orders", live_orders),
+                           trusted=True).start()
     positions = FollowedTopic(bootstrap_servers, topics.positions, codec, Map(),
-                              admitting("positions", latest_positions)).start()
+                              admitting("positions", latest_positions), trusted=True).start()
     stats = MonitorStats()
     canceled: frozenset[str] = frozenset()
     peaks: dict[str, object] = {}

@@ -57,6 +57,12 @@ class Codec(Protocol):
 
     def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event: ...
 
+    def record_name(self, data: bytes) -> str:
+        """The Avro record name of the writer schema `data` names in its header (e.g. "oms.OrderFilled"),
+        the body left unread: what a consumer that takes only some event types needs to pass the
+        others by. A `DecodeError` when the header is not this framing or names no known schema."""
+        ...
+
 
 # ------------------------------------------------------------------ shared
 
@@ -82,9 +88,49 @@ def _entry_for(catalogue: Catalogue, event: Event) -> SchemaEntry:
         raise ValueError(f"no schema {event.schema_name!r} for {type(event).__name__}") from None
 
 
+_WIRE_DECIMALS: dict[Decimal, bytes] = {}
+"""Decimal -> its bytes on the wire (`_wire_decimal`): quantities and prices repeat, and equal
+decimals quantize to one value, so one conversion serves every event that carries it."""
+
+
+def _wire_decimal(value: Decimal, event: Event, name: str) -> bytes:
+    """`value` as a decimal(PRECISION, SCALE) field's bytes, exactly as fastavro's decimal logical type
+    writes them: quantized to SCALE places (a `ValueError` when it does not fit), the unscaled value
+    big-endian two's complement in (bit length of its magnitude + 1) bits rounded up to bytes."""
+    data = _WIRE_DECIMALS.get(value)
+    if data is not None:
+        return data
+    try:
+        quantized = value.quantize(_QUANTUM, context=_DECIMAL_CONTEXT)
+    except InvalidOperation:
+        quantized = None
+    if quantized is None or not quantized.is_finite():
+        raise ValueError(f"{event.schema_name}.{name}: {value} does not fit decimal({PRECISION},{SCALE})")
+    unscaled = int(quantized.scaleb(SCALE, _DECIMAL_CONTEXT))  # exact: the exponent is -SCALE
+    data = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
+    if len(_WIRE_DECIMALS) < _DECIMALS_KEPT:
+        _WIRE_DECIMALS[value] = data
+    return data
+
+
 def _body(entry: SchemaEntry, event: Event) -> bytes:
+    """The Avro body of `event`. A schema whose only logical types are top-level decimals is written
+    with those fields as plain bytes converted here (`_wire_decimal`, the same bytes), the fastavro
+    writer then doing no logical-type work; any other through fastavro's logical types."""
     out = io.BytesIO()
-    fastavro.schemaless_writer(out, entry.parsed, _record(event))
+    plain = _plain_schema(entry)
+    if plain is None:
+        fastavro.schemaless_writer(out, entry.parsed, _record(event))
+        return out.getvalue()
+    record = {}
+    for name, value in event.__dict__.items():
+        kind = type(value)
+        if kind is Decimal:
+            value = _wire_decimal(value, event, name)
+        elif isinstance(value, Enum):
+            value = value.value
+        record[name] = value
+    fastavro.schemaless_writer(out, plain.parsed, record)
     return out.getvalue()
 
 
@@ -290,6 +336,12 @@ class SingleObjectCodec:
         return SINGLE_OBJECT_MAGIC + entry.fingerprint + _body(entry, event)
 
     def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event:
+        return _event(data, 10, self._writer(data), self.catalogue, canonical, validate)
+
+    def record_name(self, data: bytes) -> str:
+        return self._writer(data).name
+
+    def _writer(self, data: bytes) -> SchemaEntry:
         if data[:2] != SINGLE_OBJECT_MAGIC:
             got = data[:2].hex(" ") or "nothing"
             raise DecodeError(f"not Avro single-object encoding: starts with {got}, expected c3 01")
@@ -298,7 +350,7 @@ class SingleObjectCodec:
         writer = self._writers.get(data[2:10])
         if writer is None:
             raise DecodeError(f"unknown schema fingerprint {data[2:10].hex()} (not in the catalogue nor learned)")
-        return _event(data, 10, writer, self.catalogue, canonical, validate)
+        return writer
 
     def learn(self, schema_json: str) -> SchemaEntry:
         """Accept a writer schema (e.g. an older version from the schemas topic)."""
@@ -348,12 +400,19 @@ class ConfluentCodec:
         return _CONFLUENT_HEADER.pack(CONFLUENT_MAGIC, schema_id) + _body(entry, event)
 
     def decode(self, topic: str, data: bytes, *, canonical: bool = True, validate: bool = True) -> Event:
+        return _event(data, 5, self._writer(self._schema_id(data)), self.catalogue, canonical, validate)
+
+    def record_name(self, data: bytes) -> str:
+        return self._writer(self._schema_id(data)).name
+
+    @staticmethod
+    def _schema_id(data: bytes) -> int:
         if len(data) < 5:
             raise DecodeError(f"truncated Confluent header: {len(data)} bytes, need 5")
         magic, schema_id = _CONFLUENT_HEADER.unpack_from(data)
         if magic != CONFLUENT_MAGIC:
             raise DecodeError(f"not Confluent wire format: magic byte {magic:#04x}, expected 0x00")
-        return _event(data, 5, self._writer(schema_id), self.catalogue, canonical, validate)
+        return schema_id
 
     def _writer(self, schema_id: int) -> SchemaEntry:
         entry = self._writers.get(schema_id)

@@ -7,7 +7,10 @@ readers take `value` (replaced atomically, never mutated), or `snapshot()`:
 the value together with the offsets it folded (the next offset per
 partition), so a user can record exactly which prefix of the topic it decided
 with. A caller can wait until the table has caught up with the topic's end at
-start.
+start. A topic only this OMS writes, from validated events (`orders`,
+`positions`), can be followed `trusted`: decoded without the checks meant for
+outside input (`streams.codec`, as replay reads the journal); a body that
+does not parse is still logged and not folded.
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ class FollowedTopic(Generic[T]):
         fold: Callable[[T, Event], T],
         *,
         from_end: bool = False,
+        trusted: bool = False,
     ) -> None:
         self.topic = topic
+        self._checked = not trusted
         self._snapshot: Snapshot[T] = Snapshot(initial, 0)
         self._codec = codec
         self._fold = fold
@@ -96,7 +101,8 @@ class FollowedTopic(Generic[T]):
                     continue
                 value, version = current.value, current.version
                 try:
-                    event = self._codec.decode(record.topic, record.value or b"")
+                    event = self._codec.decode(record.topic, record.value or b"", canonical=self._checked,
+                                               validate=self._checked)
                     value = self._fold(value, event)
                     version += 1
                 except (DecodeError, ValueError) as exc:

@@ -92,3 +92,18 @@ def test_a_whole_state_stored_before_histories_is_the_base_the_blocks_continue()
         expected = evolve_position(expected, event)
     assert load_held(table, ACC, "AAPL").state == expected
     assert replay_changes(state, load_changes(table[keys.position_history(ACC, "AAPL", 0).encode()])) == expected
+
+
+def test_the_position_manager_passes_by_exactly_the_journal_events_that_move_no_position():
+    from oms.domain.projection import FILL_EVENTS, position_key
+    from processors.app import STILL
+    from streams.topics import BY_NAME
+    from tests.builders import sample_events
+
+    journal = BY_NAME["order.events"].admits
+    assert {kind.schema_name for kind in journal} == STILL | {kind.schema_name for kind in FILL_EVENTS}
+    assert not STILL & {kind.schema_name for kind in FILL_EVENTS}
+    passed_by = [event for event in sample_events() if event.schema_name in STILL]
+    assert len({event.schema_name for event in passed_by}) >= 5
+    for event in passed_by:  # every sample the header passes by moves no position
+        assert position_key(event) is None, event
