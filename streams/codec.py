@@ -93,7 +93,7 @@ _WIRE_DECIMALS: dict[Decimal, bytes] = {}
 decimals quantize to one value, so one conversion serves every event that carries it."""
 
 
-def _wire_decimal(value: Decimal, event: Event, name: str) -> bytes:
+def _wire_decimal(value: Decimal, where: str) -> bytes:
     """`value` as a decimal(PRECISION, SCALE) field's bytes, exactly as fastavro's decimal logical type
     writes them: quantized to SCALE places (a `ValueError` when it does not fit), the unscaled value
     big-endian two's complement in (bit length of its magnitude + 1) bits rounded up to bytes."""
@@ -105,7 +105,7 @@ def _wire_decimal(value: Decimal, event: Event, name: str) -> bytes:
     except InvalidOperation:
         quantized = None
     if quantized is None or not quantized.is_finite():
-        raise ValueError(f"{event.schema_name}.{name}: {value} does not fit decimal({PRECISION},{SCALE})")
+        raise ValueError(f"{where}: {value} does not fit decimal({PRECISION},{SCALE})")
     unscaled = int(quantized.scaleb(SCALE, _DECIMAL_CONTEXT))  # exact: the exponent is -SCALE
     data = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
     if len(_WIRE_DECIMALS) < _DECIMALS_KEPT:
@@ -126,7 +126,7 @@ def _body(entry: SchemaEntry, event: Event) -> bytes:
     for name, value in event.__dict__.items():
         kind = type(value)
         if kind is Decimal:
-            value = _wire_decimal(value, event, name)
+            value = _wire_decimal(value, f"{event.schema_name}.{name}")
         elif isinstance(value, Enum):
             value = value.value
         record[name] = value
@@ -134,7 +134,20 @@ def _body(entry: SchemaEntry, event: Event) -> bytes:
     return out.getvalue()
 
 
-def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
+def _plain_body(plain: _PlainSchema, record: dict, name: str) -> bytes:
+    """A decoded record (decimals as `Decimal`) written again with `plain`: the same bytes fastavro's
+    decimal logical type writes (`_wire_decimal`)."""
+    values = dict(record)
+    for field, _, _, _ in plain.decimals:
+        value = values[field]
+        if value is not None:
+            values[field] = _wire_decimal(value, f"{name}.{field}")
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, plain.parsed, values)
+    return out.getvalue()
+
+
+def _require_canonical(body: bytes, schema, record: dict, name: str, plain: "_PlainSchema | None" = None) -> None:
     """Refuse a body that is not the one encoding of the record it decodes to.
 
     The Avro binary encoding of a value is unique for these schemas (records,
@@ -146,12 +159,16 @@ def _require_canonical(body: bytes, schema, record: dict, name: str) -> None:
     reader coerced: a negative enum index read as a symbol counted from the
     end, a union branch given as a negative index, an over-long varint. Such
     bytes are refused, never coerced."""
-    out = io.BytesIO()
     try:
-        fastavro.schemaless_writer(out, schema, record)
+        if plain is not None:  # the reader's own schema: written again without fastavro's logical types
+            again = _plain_body(plain, record, name)
+        else:
+            out = io.BytesIO()
+            fastavro.schemaless_writer(out, schema, record)
+            again = out.getvalue()
     except Exception as exc:
         raise DecodeError(f"{name} Avro body holds values its schema does not allow: {exc}") from exc
-    if out.getvalue() != body:
+    if again != body:
         raise DecodeError(
             f"{name} Avro body is not the canonical encoding of its values (an enum or union index out of "
             f"range, or an over-long number): refused, not coerced"
@@ -314,7 +331,7 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, 
     if body.tell() != len(data):
         raise DecodeError(f"{len(data) - body.tell()} trailing bytes after the {writer.name} Avro body")
     if canonical:
-        _require_canonical(data[offset:], schema, record, writer.name)
+        _require_canonical(data[offset:], schema, record, writer.name, _plain_schema(reader) if same else None)
     if not same:
         body.seek(offset)
         record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)

@@ -318,16 +318,14 @@ from hypothesis import strategies as st  # noqa: E402
 def test_a_decimal_is_written_as_fastavro_writes_it(value):
     from streams.codec import _wire_decimal
 
-    event = new_order()
-    assert _wire_decimal(value, event, "quantity") == _fastavro_decimal(value)
-    assert _wire_decimal(value, event, "quantity") == _fastavro_decimal(value)  # again, from the values kept
+    assert _wire_decimal(value, "oms.NewOrder.quantity") == _fastavro_decimal(value)
+    assert _wire_decimal(value, "oms.NewOrder.quantity") == _fastavro_decimal(value)  # again, from the values kept
 
 
 def test_a_decimal_that_does_not_fit_the_wire_is_refused_and_never_kept():
     from streams.codec import _WIRE_DECIMALS, _wire_decimal
 
-    event = new_order()
     for value in (Decimal("1e21"), Decimal("NaN"), Decimal("-Infinity")):
         with pytest.raises(ValueError, match=r"oms.NewOrder.quantity: .* does not fit decimal\(28,8\)"):
-            _wire_decimal(value, event, "quantity")
+            _wire_decimal(value, "oms.NewOrder.quantity")
         assert value not in _WIRE_DECIMALS or value != value  # NaN never equals itself

@@ -83,3 +83,37 @@ def test_without_the_canonical_check_only_the_re_encoding_is_skipped(codec):
     assert codec.decode("t", _with_enum_index(codec, order, "side", b"\x80\x00"), canonical=False) == order
     with pytest.raises(DecodeError):
         codec.decode("t", _with_enum_index(codec, new_order(), "time_in_force", _zigzag(40)), canonical=False)
+
+
+def _with_quantity_bytes(codec: SingleObjectCodec, order, unscaled: bytes) -> bytes:
+    """The single-object bytes of `order` with its quantity's decimal bytes replaced by `unscaled`."""
+    from streams.codec import _plain_schema
+
+    entry = codec.catalogue[order.schema_name]
+    plain = _plain_schema(entry)
+    body = io.BytesIO(codec.encode("t", order)[10:])
+    record = fastavro.schemaless_reader(body, plain.parsed)
+    record["quantity"] = unscaled
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, plain.parsed, record)
+    return SINGLE_OBJECT_MAGIC + entry.fingerprint + out.getvalue()
+
+
+def test_a_decimal_padded_with_a_needless_byte_is_refused(codec):
+    from decimal import Decimal
+
+    order = new_order(quantity=Decimal("100"))
+    unscaled = int(Decimal("100").scaleb(8))
+    minimal = unscaled.to_bytes((unscaled.bit_length() + 8) // 8, "big", signed=True)
+    assert codec.decode("t", _with_quantity_bytes(codec, order, minimal)) == order
+    padded = _with_quantity_bytes(codec, order, b"\x00" + minimal)  # the same number in one byte more
+    with pytest.raises(DecodeError, match="not the canonical encoding"):
+        codec.decode("t", padded)
+    assert codec.decode("t", padded, canonical=False, validate=False).quantity == Decimal("100")
+
+
+def test_a_decimal_of_more_digits_than_the_wire_holds_is_refused(codec):
+    order = new_order()
+    huge = (10 ** 30).to_bytes(13, "big", signed=True)  # 31 digits, over decimal(28, 8)
+    with pytest.raises(DecodeError):
+        codec.decode("t", _with_quantity_bytes(codec, order, huge))
