@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.codec
 	$(BIN)/python -m bench.risk $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).risk.json)
 	$(BIN)/python -m bench.state $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).state.json)
+	$(BIN)/python -m bench.handler $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).handler.json)
 	$(BIN)/python -m bench.monitor $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).monitor.json)
 	$(BIN)/python -m bench.replay $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).replay.json)
 	$(BIN)/python -m bench.restart $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).restart.json)
