@@ -1000,8 +1000,16 @@ class TransactionCalls:
 
 def _bounded(call: Callable[[], object], timeout: float, what: str) -> None:
     """Run `call` in a helper thread and wait at most `timeout` for it (a client closing while
-    the broker is away must not hold up a stop)."""
-    thread = threading.Thread(target=call, name=what, daemon=True)
+    the broker is away must not hold up a stop). What it raises is logged, never raised: closing a
+    producer the broker has fenced raises the fencing error, and the client is gone either way."""
+
+    def call_logged() -> None:
+        try:
+            call()
+        except Exception as exc:  # the thread's end: nobody to hand it to
+            log.warning("%s failed: %s", what, exc)
+
+    thread = threading.Thread(target=call_logged, name=what, daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():

@@ -65,3 +65,32 @@ def test_closed_its_thread_ends():
     calls._thread.join(5)
 
     assert not calls._thread.is_alive()
+
+
+def test_a_bounded_call_that_raises_is_logged_not_left_to_the_thread(caplog):
+    import logging
+
+    from streams.processor import _bounded
+
+    def close() -> None:
+        raise RuntimeError("fenced: an old epoch")
+
+    seen: list = []
+    previous = threading.excepthook
+    threading.excepthook = seen.append  # an exception escaping a thread would land here
+    try:
+        with caplog.at_level(logging.WARNING, logger="oms.processor"):
+            _bounded(close, 5.0, "producer close")
+    finally:
+        threading.excepthook = previous
+    assert seen == []
+    assert any("producer close failed: fenced: an old epoch" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bounded_call_that_hangs_is_left_behind_after_its_timeout():
+    from streams.processor import _bounded
+
+    release = threading.Event()
+    _bounded(lambda: release.wait(10), 0.2, "hung close")
+    assert any(t.name == "hung close" and t.is_alive() for t in threading.enumerate())
+    release.set()
