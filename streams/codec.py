@@ -13,9 +13,12 @@ outside input (`decode(..., canonical=False, validate=False)`): the re-encoding
 check, and pydantic validation (the event is built from the Avro record as it
 is, enum symbols made members, with `oms.events.built`; bodies that do not
 parse, unknown symbols and records that do not fit the model are still a
-`DecodeError`). Without the re-encoding check, a body whose writer schema is
-the current one is read without fastavro's decimal logical type and its
-decimal fields converted here, with the same context and scale.
+`DecodeError`). A body whose writer schema is the current one is read, and
+written again for the re-encoding check, without fastavro's decimal logical
+type: its decimal fields (a quote's book levels' too) are converted here,
+exactly as fastavro converts them, and each value once (`_plain_schema`);
+events are encoded the same way. A body of an older writer schema goes
+through fastavro's logical types and schema resolution.
 """
 
 from __future__ import annotations
@@ -130,18 +133,40 @@ def _body(entry: SchemaEntry, event: Event) -> bytes:
         elif isinstance(value, Enum):
             value = value.value
         record[name] = value
+    for name, _ in plain.arrays:  # items are models (a quote's `BookLevel`s)
+        record[name] = [_wire_item(item, f"{event.schema_name}.{name}") for item in record[name]]
     fastavro.schemaless_writer(out, plain.parsed, record)
     return out.getvalue()
+
+
+def _wire_decimals(record: dict, decimals: _Decimals, where: str) -> dict:
+    """A copy of `record` with its decimal fields as their bytes on the wire (`_wire_decimal`)."""
+    values = dict(record)
+    for field, _, _, _ in decimals:
+        value = values[field]
+        if value is not None:
+            values[field] = _wire_decimal(value, f"{where}.{field}")
+    return values
+
+
+def _wire_item(item: BaseModel, where: str) -> dict:
+    """An array's item (a model) as a record for the plain schema: decimals as their bytes, enums as symbols."""
+    record = {}
+    for name, value in item.__dict__.items():
+        if type(value) is Decimal:
+            value = _wire_decimal(value, f"{where}.{name}")
+        elif isinstance(value, Enum):
+            value = value.value
+        record[name] = value
+    return record
 
 
 def _plain_body(plain: _PlainSchema, record: dict, name: str) -> bytes:
     """A decoded record (decimals as `Decimal`) written again with `plain`: the same bytes fastavro's
     decimal logical type writes (`_wire_decimal`)."""
-    values = dict(record)
-    for field, _, _, _ in plain.decimals:
-        value = values[field]
-        if value is not None:
-            values[field] = _wire_decimal(value, f"{name}.{field}")
+    values = _wire_decimals(record, plain.decimals, name)
+    for field, decimals in plain.arrays:
+        values[field] = [_wire_decimals(item, decimals, f"{name}.{field}") for item in values[field]]
     out = io.BytesIO()
     fastavro.schemaless_writer(out, plain.parsed, values)
     return out.getvalue()
@@ -175,13 +200,20 @@ def _require_canonical(body: bytes, schema, record: dict, name: str, plain: "_Pl
         )
 
 
+_Decimals = tuple[tuple[str, Context, int, "dict[bytes, Decimal]"], ...]
+"""(field, context of the field's precision, scale, the values read so far) of each decimal field of a record."""
+
+
 class _PlainSchema(NamedTuple):
     """A record schema with its decimal fields read as plain bytes, and how to make them decimals."""
 
     parsed: dict
-    """fastavro's parsed schema, every top-level decimal field (or union branch) as `bytes`."""
-    decimals: tuple[tuple[str, Context, int, dict[bytes, Decimal]], ...]
-    """(field, context of the field's precision, scale, the values read so far) of each decimal field."""
+    """fastavro's parsed schema, every decimal field (or union branch) of the record and of the records
+    in its arrays as `bytes`."""
+    decimals: _Decimals
+    """The record's own decimal fields."""
+    arrays: tuple[tuple[str, _Decimals], ...] = ()
+    """(field, the decimal fields of its items) of each array of records (a quote's book levels)."""
 
 
 _DECIMALS: dict[tuple[int, int], dict[bytes, Decimal]] = {}
@@ -208,20 +240,16 @@ def _is_decimal(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("logicalType") == "decimal" and schema.get("type") == "bytes"
 
 
-def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
-    """`entry` with its top-level decimal fields as bytes, or None when a logical type appears elsewhere
-    (nested records, arrays, other logical types): those schemas are read with fastavro's logical types."""
-    cached = _PLAIN.get(id(entry))
-    if cached is not None:
-        return cached[1]
-    fields, decimals = [], []
-    plain: _PlainSchema | None = None
-    for field in entry.schema["fields"]:
+def _plain_fields(fields: list[dict]) -> tuple[list[dict], list] | None:
+    """A record's fields with its decimal fields (or union branches) as `bytes`, and those fields'
+    `_Decimals` entries; None when any other logical type appears in them."""
+    plain, decimals = [], []
+    for field in fields:
         kind = field["type"]
         branches = kind if isinstance(kind, list) else [kind]
         found = [b for b in branches if _is_decimal(b)]
         if len(found) > 1 or any(_logical(b) for b in branches if not _is_decimal(b)):
-            break
+            return None
         if found:
             decimal = found[0]
             precision, scale = decimal["precision"], decimal.get("scale", 0)
@@ -229,9 +257,48 @@ def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
                              _DECIMALS.setdefault((precision, scale), {})))
             branches = ["bytes" if _is_decimal(b) else b for b in branches]
             kind = branches if isinstance(kind, list) else branches[0]
-        fields.append({**field, "type": kind})
+        plain.append({**field, "type": kind})
+    return plain, decimals
+
+
+def _plain_schema(entry: SchemaEntry) -> _PlainSchema | None:
+    """`entry` with its decimal fields as bytes: its own, and those of the records in its arrays (a
+    record defined in one array and named in another is the same record); None when any other
+    logical type appears (another logical type, a decimal deeper down): such schemas are read
+    and written with fastavro's logical types."""
+    cached = _PLAIN.get(id(entry))
+    if cached is not None:
+        return cached[1]
+    fields: list[dict] = []
+    decimals: list = []
+    arrays: list[tuple[str, _Decimals]] = []
+    named: dict[str, _Decimals] = {}
+    plain: _PlainSchema | None = None
+    for field in entry.schema["fields"]:
+        kind = field["type"]
+        items = kind.get("items") if isinstance(kind, dict) and kind.get("type") == "array" else None
+        if isinstance(items, dict) and items.get("type") == "record":
+            converted = _plain_fields(items["fields"])
+            if converted is None:
+                break
+            item_fields, item_decimals = converted
+            named[items["name"]] = tuple(item_decimals)
+            arrays.append((field["name"], tuple(item_decimals)))
+            fields.append({**field, "type": {**kind, "items": {**items, "fields": item_fields}}})
+        elif isinstance(items, str) and items in named:  # the record an earlier array defined
+            arrays.append((field["name"], named[items]))
+            fields.append(field)
+        else:
+            branches = kind if isinstance(kind, list) else [kind]
+            if any(isinstance(b, str) and named.get(b) for b in branches):
+                break  # a converted record named outside an array: read with the logical types
+            converted = _plain_fields([field])
+            if converted is None:
+                break
+            fields += converted[0]
+            decimals += converted[1]
     else:
-        plain = _PlainSchema(fastavro.parse_schema({**entry.schema, "fields": fields}), tuple(decimals))
+        plain = _PlainSchema(fastavro.parse_schema({**entry.schema, "fields": fields}), tuple(decimals), tuple(arrays))
     _PLAIN[id(entry)] = (entry, plain)
     return plain
 
@@ -241,7 +308,16 @@ def _read_plain(body: io.BytesIO, plain: _PlainSchema) -> dict:
     logical type does (the unscaled big-endian two's-complement integer in a context of the field's
     precision, then scaled by -scale in that context), or taken from the values already read."""
     record = fastavro.schemaless_reader(body, plain.parsed)
-    for name, context, scale, known in plain.decimals:
+    _decimals_of(record, plain.decimals)
+    for name, decimals in plain.arrays:
+        for item in record[name]:
+            _decimals_of(item, decimals)
+    return record
+
+
+def _decimals_of(record: dict, decimals: _Decimals) -> None:
+    """`record`'s decimal fields, read as bytes, made `Decimal` in place (`_read_plain`)."""
+    for name, context, scale, known in decimals:
         value = record[name]
         if type(value) is bytes:
             number = known.get(value)
@@ -250,7 +326,6 @@ def _read_plain(body: io.BytesIO, plain: _PlainSchema) -> dict:
                 if len(known) < _DECIMALS_KEPT:
                     known[value] = number
             record[name] = number
-    return record
 
 
 _PLANS: dict[type, tuple[tuple[str, type[Enum]], ...] | None] = {}
@@ -321,7 +396,7 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, 
         raise DecodeError(f"no current schema or event type for record {writer.name!r}")
     same = writer.fingerprint == reader.fingerprint
     schema = reader.parsed if same else writer.parsed  # same wire schema: the reader's logical types
-    plain = _plain_schema(reader) if same and not canonical else None
+    plain = _plain_schema(reader) if same else None
     body = io.BytesIO(data)
     body.seek(offset)
     try:
@@ -331,7 +406,7 @@ def _event(data: bytes, offset: int, writer: SchemaEntry, catalogue: Catalogue, 
     if body.tell() != len(data):
         raise DecodeError(f"{len(data) - body.tell()} trailing bytes after the {writer.name} Avro body")
     if canonical:
-        _require_canonical(data[offset:], schema, record, writer.name, _plain_schema(reader) if same else None)
+        _require_canonical(data[offset:], schema, record, writer.name, plain)
     if not same:
         body.seek(offset)
         record = fastavro.schemaless_reader(body, writer.parsed, reader.parsed)

@@ -4,6 +4,7 @@ path, decimals converted as fastavro's logical type converts them, bad bodies an
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 from enum import Enum
 
@@ -55,9 +56,25 @@ def test_decimals_read_as_bytes_convert_exactly_as_the_logical_type_reads_them(u
     assert got == expected and str(got) == str(expected)
 
 
-def test_a_schema_with_decimals_inside_arrays_is_read_with_the_logical_types(codec):
-    assert _plain_schema(codec.catalogue["oms.Quote"]) is None
+def test_a_schema_with_decimals_inside_arrays_is_read_plain_too(codec):
+    quote = _plain_schema(codec.catalogue["oms.Quote"])
+    assert len(quote.decimals) == 4  # bid and ask, price and size
+    assert [(field, [d[0] for d in decimals]) for field, decimals in quote.arrays] == [
+        ("bid_levels", ["price", "size"]), ("ask_levels", ["price", "size"])]  # one record, named twice
     assert len(_plain_schema(codec.catalogue["oms.OrderFilled"]).decimals) == 6
+
+
+def test_a_schema_with_another_logical_type_or_a_deeper_decimal_is_not_read_plain():
+    from schemas import SchemaEntry
+
+    decimal = {"type": "bytes", "logicalType": "decimal", "precision": 28, "scale": 8}
+    level = {"type": "record", "name": "t.Level", "fields": [{"name": "price", "type": decimal}]}
+    for fields in ([{"name": "when", "type": {"type": "long", "logicalType": "timestamp-millis"}}],
+                   [{"name": "top", "type": level}],  # a record with a decimal, not in an array
+                   [{"name": "levels", "type": {"type": "array", "items": level}}, {"name": "top", "type": "t.Level"}],
+                   [{"name": "deep", "type": {"type": "array", "items": {"type": "array", "items": decimal}}}]):
+        entry = SchemaEntry.from_schema(json.dumps({"type": "record", "name": "t.X", "fields": fields}))
+        assert _plain_schema(entry) is None, fields
 
 
 def test_a_truncated_body_is_still_refused(codec):
