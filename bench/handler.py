@@ -19,13 +19,12 @@ inputs and outputs per order, and the same at `BASELINE` (read from git with
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench import show_rows
 from bench.baseline import measure_at
 
 BASELINE = "ed4b276"
@@ -125,10 +124,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                       f"{row['total_us']:,.0f}")
     if len(rows) == 2:
         table.caption = f"today / {rows[1]['code']}: {rows[0]['total_us'] / rows[1]['total_us']:.2f}x CPU per order"
-    Console(width=max(Console().width, 110)).print(table)
-    if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows}, indent=2))
-    return rows
+    return show_rows(table, rows, args.json, 110)
 
 
 if __name__ == "__main__":

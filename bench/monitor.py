@@ -18,14 +18,13 @@ dict copied on each event. No Kafka. Run with `python -m bench.monitor
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from decimal import Decimal as D
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench import show_rows
 from bench.baseline import measure_at
 
 BASELINE = "08fee95"
@@ -112,10 +111,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             notes.append(f"{code}: event p50 with {days[-1][0]:,} orders ({days[-1][1]:,} open) is "
                          f"{big['event_p50_us'] / small['event_p50_us']:.1f}x the p50 with {days[0][0]:,}")
     table.caption = "; ".join(notes)
-    Console(width=max(Console().width, 120)).print(table)
-    if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows}, indent=2))
-    return rows
+    return show_rows(table, rows, args.json, 120)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ with `python -m bench.position_state [--fills 10,100,1000,5000] [--timed N] [--j
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from decimal import Decimal as D
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench import show_rows
 from oms.domain.positions import apply_fill, changed_position
 from oms.events import OrderFilled, Side
 from oms.state import block_write, dump_position, held_after, load_held, load_position
@@ -98,10 +97,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         table.caption = (f"history: p50 with {last['fills']:,} fills is {last['p50_us'] / first['p50_us']:.1f}x the p50 "
                          f"with {first['fills']:,}; whole state (before histories): "
                          f"{last['whole_p50_us'] / first['whole_p50_us']:.0f}x")
-    Console(width=max(Console().width, 100)).print(table)
-    if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows}, indent=2))
-    return rows
+    return show_rows(table, rows, args.json, 100)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ risk state as one value. Run with `python -m bench.state [--orders 10,10000]
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from decimal import Decimal as D
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench import show_rows
 from bench.baseline import measure_at
 
 BASELINE = "873b09d"
@@ -119,10 +118,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         old = [r for r in rows if r["code"] != "today"]
         if len(old) >= 2:
             table.caption += (f"; {old[0]['code']}: {old[-1]['p50_us'] / old[0]['p50_us']:.1f}x")
-    Console(width=max(Console().width, 110)).print(table)
-    if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows}, indent=2))
-    return rows
+    return show_rows(table, rows, args.json, 110)
 
 
 if __name__ == "__main__":
