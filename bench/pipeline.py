@@ -200,12 +200,18 @@ def histogram(series: dict[str, list[float]], buckets_ms=(1, 2, 5, 10, 20, 50, 1
 # ------------------------------------------------------------------ conditions
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a /proc `stat` file after the command name (field 3 on): the name, in
+    parentheses, may hold spaces. `OSError` when the process or thread is gone."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int | None) -> float | None:
     """User + system CPU seconds of a process (and its reaped children) from /proc, None if unreadable."""
     if pid is None:
         return None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat(Path(f"/proc/{pid}/stat"))
     except OSError:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
@@ -227,7 +233,7 @@ def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
         return out
     for task in tasks:
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(task / "stat")
             comm = (task / "comm").read_text().strip()
         except OSError:
             continue  # the thread ended
@@ -260,7 +266,7 @@ def process_age_s(pid: int | None) -> float | None:
     if pid is None:
         return None
     try:
-        start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        start_ticks = int(_stat(Path(f"/proc/{pid}/stat"))[19])
         uptime = float(Path("/proc/uptime").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
@@ -676,6 +682,11 @@ def phase_table(runs: list[RunResult], bursts: dict[str, dict]) -> Table:
     return table
 
 
+def _metered(chain: str) -> tuple[str, str, str]:
+    """The processes whose CPU a row of `chain` shows: the broker and the chain's two hops."""
+    return ("broker", "floor txn hop", "floor plain hop") if chain == "floor" else ("broker", "worker", "gateway")
+
+
 def thread_table(burst: dict) -> Table:
     """Where the pipeline's Python processes spend their CPU in a burst: each thread's share of a core
     and its CPU per order filled (threads under 1% of a core are summed as "rest")."""
@@ -707,7 +718,7 @@ def report(console: Console, conditions: dict, runs: list[RunResult], bursts: di
     for r in runs:
         f = r.figures()
         cpu = r.cpu
-        who = ("broker", "floor txn hop", "floor plain hop") if r.name == "floor" else ("broker", "worker", "gateway")
+        who = _metered(r.name)
         table.add_row(r.name, f"{r.rate:g}", f"{f['received']}/{f['sent']}", f"{f['p50_ms']:.1f}",
                       f"{f['p90_ms']:.1f}", f"{f['p99_ms']:.1f}", f"{f['max_ms']:.1f}",
                       "/".join(fmt(cpu.get(w)) for w in who))
@@ -729,7 +740,7 @@ def report(console: Console, conditions: dict, runs: list[RunResult], bursts: di
         for col in ("chain", "filled", "seconds", "orders filled/s", "CPU % (broker/worker/gw or hops)"):
             bt.add_column(col, justify="right")
         for name, b in bursts.items():
-            who = ("broker", "floor txn hop", "floor plain hop") if name == "floor" else ("broker", "worker", "gateway")
+            who = _metered(name)
             bt.add_row(name, f"{b['filled']}/{b['orders']}", f"{b['seconds']:.2f}", f"{b['filled_per_s']:.0f}",
                        "/".join(fmt(b["cpu_percent"].get(w)) for w in who))
         console.print(bt)

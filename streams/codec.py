@@ -117,22 +117,16 @@ def _wire_decimal(value: Decimal, where: str) -> bytes:
 
 
 def _body(entry: SchemaEntry, event: Event) -> bytes:
-    """The Avro body of `event`. A schema whose only logical types are top-level decimals is written
-    with those fields as plain bytes converted here (`_wire_decimal`, the same bytes), the fastavro
-    writer then doing no logical-type work; any other through fastavro's logical types."""
+    """The Avro body of `event`. A schema whose only logical types are decimals, its own or its array
+    items' (`_plain_schema`), is written with those fields as plain bytes converted here
+    (`_wire_decimal`, the same bytes), the fastavro writer then doing no logical-type work; any
+    other through fastavro's logical types."""
     out = io.BytesIO()
     plain = _plain_schema(entry)
     if plain is None:
         fastavro.schemaless_writer(out, entry.parsed, _record(event))
         return out.getvalue()
-    record = {}
-    for name, value in event.__dict__.items():
-        kind = type(value)
-        if kind is Decimal:
-            value = _wire_decimal(value, f"{event.schema_name}.{name}")
-        elif isinstance(value, Enum):
-            value = value.value
-        record[name] = value
+    record = _wire_item(event, event.schema_name)
     for name, _ in plain.arrays:  # items are models (a quote's `BookLevel`s)
         record[name] = [_wire_item(item, f"{event.schema_name}.{name}") for item in record[name]]
     fastavro.schemaless_writer(out, plain.parsed, record)
@@ -150,7 +144,8 @@ def _wire_decimals(record: dict, decimals: _Decimals, where: str) -> dict:
 
 
 def _wire_item(item: BaseModel, where: str) -> dict:
-    """An array's item (a model) as a record for the plain schema: decimals as their bytes, enums as symbols."""
+    """A model (an event, or an item of its arrays) as a record for the plain schema: decimals as their
+    bytes, enums as symbols, other values as they are."""
     record = {}
     for name, value in item.__dict__.items():
         if type(value) is Decimal:
