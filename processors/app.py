@@ -33,18 +33,24 @@ rewrites only the last block, so a fill costs the same on the day's first
 fill as on its thousandth. The process holds the positions it has read or
 written since the last rebalance (`HeldPosition`) and reads a position from
 the table only when it does not hold it (after a restart or a rebalance). A journal event that moves no position
-(most of them: acknowledgements, routing, cancels) writes nothing, not even its
-applied offset: read again after a restart, it is a no-op again. It is passed by
+(most of them: acknowledgements, routing, cancels) writes nothing, but for its
+partition's applied offset once every `WorkerOptions.mark_passed_every` of them:
+read again after a restart, it is a no-op again. It is passed by
 on its header alone (`Codec.record_name`: an admitted journal event type that is
 not a fill, bust or correction), its body neither read nor checked: the
 engine, the journal's only writer, writes it from a validated event, and
-replay counts a body that does not decode. A table write only queues its
-changelog record; faust's own commit does not wait for it, so the app runs on
+replay counts a body that does not decode. Where a journal partition is
+read from after a restart or a rebalance is the restored table's own applied
+offset, plus one (`resume_offsets`), not the group's committed offset: the
+applied offset is written after the state it covers, to the same changelog
+partition, so whatever prefix of the changelog a successor restores, it reads
+again every input that prefix lacks; faust's offset bookkeeping can commit past
+an input no agent handled, and a position would then miss that fill for good.
+A table write only queues its changelog record, and the app also runs on
 `streams.faust_transport.durable_transport`, which commits an input offset
 only once every changelog record queued before is acknowledged by the broker
-(acks=all): a worker killed at any point leaves a committed offset whose
-inputs' state is all in the changelog, and its successor restores that state
-and re-reads the inputs after it. A crash between publish and store re-reads
+(acks=all), so the committed offsets that monitoring reads as lag are sound
+too. A crash between publish and store re-reads
 the input and applies it again to the old state: the same event is published
 again and the compacted view is unchanged. This stays inside faust's model (no
 second consumer, no transactions): the wait runs in faust's commit task, so
@@ -110,6 +116,9 @@ class WorkerOptions:
     worker gives up and exits non-zero (`processors.worker.Liveness`); longer than a table recovery."""
     liveness_interval_s: float = 5.0
     """How often the liveness check looks."""
+    mark_passed_every: int = 1000
+    """The position manager writes a journal partition's applied offset at least once every this many
+    events it passes by (those that move no position), so a restart reads at most this many again."""
 
 
 @dataclass
@@ -182,7 +191,8 @@ def create_app(
 
     # read committed records only (never a fill of a transaction the engine aborted), and commit an
     # input offset only once the table writes made before are in their changelog topics
-    durable_transport(app, on_changelog_failure=halt)
+    # (`resume_offsets` is defined below, once the table it reads exists)
+    durable_transport(app, on_changelog_failure=halt, resume_offsets=lambda tps: resume_offsets(tps))
 
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
@@ -283,16 +293,39 @@ def create_app(
         except DecodeError:
             return False  # decoded in full, and dead-lettered there
 
+    def resume_offsets(tps) -> dict:
+        """Where to read each assigned journal partition from: right after the last input the restored
+        table marked applied, or from the start when it marked none. Never the group's committed
+        offset: the state, not faust's offset bookkeeping, says which inputs it holds."""
+        offsets = {}
+        for tp in tps:
+            if tp.topic == topics.journal:
+                last = partition_scope(position_state, tp.partition).get(keys.applied_offset(tp.topic))
+                offsets[tp] = 0 if last is None else int(last) + 1
+        return offsets
+
+    unmarked: dict[int, int] = {}
+    """Per journal partition, the events passed by since its applied offset was last written."""
+
     @app.agent(journal_in, name=POSITION_MANAGER)
     async def position_manager(stream):
         async for event in stream.events():
             if progress.halted is not None:  # a changelog write failed: write nothing more
                 await asyncio.Event().wait()  # the worker stops the process
+            partition = event.message.partition
             if moves_nothing(event.message.value):
+                passed = unmarked.get(partition, 0) + 1
+                if passed >= options.mark_passed_every:  # bounds what a restart reads again
+                    record = Record.of_faust(event.message)
+                    applied = partition_scope(position_state, partition)
+                    if not already_applied(applied, record):
+                        mark_applied(applied, record)
+                    passed = 0
+                unmarked[partition] = passed
                 progress.handled += 1
                 continue
             record = Record.of_faust(event.message)
-            applied = partition_scope(position_state, record.partition)
+            applied = partition_scope(position_state, partition)
             if not already_applied(applied, record):
                 try:
                     published = await manage_position(record)
@@ -302,6 +335,7 @@ def create_app(
                     await asyncio.Event().wait()  # advance no further; the worker stops the process
                 if published:  # an event that moved nothing is handled again as a no-op if read again
                     mark_applied(applied, record)
+                    unmarked[partition] = 0
             progress.handled += 1
 
     @app.agent(marketdata_in, name="marks")

@@ -37,6 +37,15 @@ such an offset could be committed before the new generation read the record
 again. This consumer refuses those acknowledgements (`skipped_unprocessed`),
 so an offset is committed only for records an agent handled.
 
+Where reading resumes. faust starts each assigned partition at the group's
+committed offset, and its offset bookkeeping (`faust.transport.consumer.Consumer._new_offset`)
+can commit past a record no agent handled: it lets one missing offset through
+at the head of the acknowledged ones, as it would a transaction marker. An
+app whose state carries its own read position passes `resume_offsets`: after
+the committed offsets are looked up, at every rebalance and once the tables
+are restored, each partition it names is read from the offset it gives
+instead (earlier or later than the committed one).
+
 Call `durable_transport(app, ...)` right after creating the app, before any
 topic or agent touches `app.transport`. It also hands the app the process's
 SASL/TLS client security (`streams.security.faust_credentials`), so faust's
@@ -47,7 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -55,12 +64,17 @@ from faust.types.tuples import TP, FutureMessage
 
 from streams.security import faust_credentials
 
-__all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "durable_transport", "skipped_unprocessed"]
+__all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "ResumeOffsets", "durable_transport", "skipped_unprocessed"]
 
 log = logging.getLogger("oms.worker")
 
 DELIVERY_WAIT_S = 30.0
 """How long one commit waits for the queued table writes to be acknowledged before it is skipped."""
+
+
+ResumeOffsets = Callable[[Iterable[TP]], Mapping[TP, int]]
+"""Given the assigned partitions, the offset to read each of those it names from (the others keep
+the committed offset)."""
 
 
 class ChangelogNotDelivered(RuntimeError):
@@ -130,6 +144,21 @@ class _DurableConsumer(faust_aiokafka.Consumer):
             return False
         return super().ack(message)
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """faust's seek to the committed offsets (`perform_seek`, at each rebalance once the tables are
+        restored), then each partition the transport's `resume_offsets` names is moved to the offset it
+        gives; returns the offsets read from, which faust takes as its read and committed positions."""
+        offsets = dict(await super().seek_to_committed())
+        for tp, offset in self.transport.resume_offsets(list(offsets)).items():
+            if tp in offsets and offsets[tp] != offset:
+                behind = offsets[tp] is not None and offset < offsets[tp]
+                log.log(logging.WARNING if behind else logging.INFO,
+                        "%s[%d]: reading from %d, where the state ends; the group committed %s%s", tp.topic,
+                        tp.partition, offset, offsets[tp], ", past inputs the state lacks" if behind else "")
+                await self._seek(tp, offset)
+                offsets[tp] = offset
+        return offsets
+
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
         producer = self.app.producer
         if not isinstance(producer, _DurableProducer):
@@ -158,15 +187,22 @@ def _ignore(reason: str) -> None:
     pass
 
 
+def _committed(tps: Iterable[TP]) -> Mapping[TP, int]:
+    return {}
+
+
 class _DurableTransport(faust_aiokafka.Transport):
     Consumer = _DurableConsumer
     Producer = _DurableProducer
     on_changelog_failure: Callable[[str], None] = staticmethod(_ignore)
+    resume_offsets: ResumeOffsets = staticmethod(_committed)
 
 
-def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], None] = _ignore) -> faust.App:
+def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], None] = _ignore,
+                      resume_offsets: ResumeOffsets = _committed) -> faust.App:
     """Give `app` the transport of this module and the process's client security; returns the app.
-    `on_changelog_failure(reason)` is called (at each refused commit) once a table write failed."""
+    `on_changelog_failure(reason)` is called (at each refused commit) once a table write failed;
+    `resume_offsets(partitions)` says where to read the partitions it names from (see the module)."""
     if app._transport is not None:
         raise RuntimeError("durable_transport(app) must run before anything uses app.transport")
     credentials = faust_credentials()
@@ -174,5 +210,6 @@ def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], N
         app.conf.broker_credentials = credentials
     transport = _DurableTransport(app.conf.broker_consumer, app)
     transport.on_changelog_failure = on_changelog_failure
+    transport.resume_offsets = resume_offsets
     app.transport = transport
     return app

@@ -20,9 +20,11 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from oms.events import OrderFilled
+from oms import keys
 from processors.app import app_id
+from streams.idempotence import partition_key
 from tests.pipeline import Pipeline
-from tests.builders import order_filled
+from tests.builders import order_acknowledged, order_filled
 
 pytestmark = pytest.mark.kafka
 
@@ -166,3 +168,74 @@ def test_a_fill_is_committed_only_once_its_state_is_in_the_changelog(bootstrap_s
     assert set(after) == {(Decimal(8), 2)}, f"the held fill was lost: {after}; (end, committed) of the journal {offsets}"
     assert list(offsets.values()) in ([(1, None)], [(1, 0)]), \
         f"(end, committed) {offsets}: the fill's offset was committed before its state was in the changelog"
+
+
+def test_the_journal_is_read_from_where_the_restored_state_ends_not_from_the_committed_offset(
+        bootstrap_servers, tmp_path):
+    """The worker's group has committed past a fill the position manager never handled (faust's
+    offset bookkeeping can commit past an unacknowledged record): the restarted worker reads the
+    journal from its state's applied offset, so the fill still lands on the position."""
+    p, account = Pipeline.start(bootstrap_servers, f"pr{uuid4().hex[:8]}.", tmp_path), "ACC-RESUME"
+    key, group, journal = f"{account}|AAPL", app_id(p.rt.topics), p.rt.topics.journal
+    try:
+        _journal_fill(p, account, "r1", Decimal(2))
+        p.wait(lambda: _positions(p, key), 180, "the first fill's position")
+        assert p.procs.stop("worker") == 0  # leaves the group: its offsets may be set from outside
+        _journal_fill(p, account, "r2", Decimal(3))
+        reader = p.rt.reader(group)
+        try:
+            ends = {n: end for n, end in reader.end_offsets(journal).items() if end > 0}
+            assert reader.commit((journal, n, end) for n, end in ends.items())
+        finally:
+            reader.close()
+        assert _offsets(p, group, journal) == {n: (end, end) for n, end in ends.items()}  # past r2
+        p.procs.start_worker()
+        p.wait(lambda: any(e.last_fill_id == "r2" for e in _positions(p, key)), 180, "the skipped fill's position")
+        after = [(e.quantity, e.fills) for e in _positions(p, key) if e.last_fill_id == "r2"]
+        log = p.procs.log_tail("worker", 400)
+    finally:
+        p.stop()
+    assert set(after) == {(Decimal(5), 2)}
+    assert f"{journal}[" in log and "past inputs the state lacks" in log
+
+
+def _applied_offsets(p: Pipeline, partition: int) -> list[int]:
+    """The journal offsets the position manager wrote as `partition`'s applied offset, in the order of
+    its table's changelog."""
+    journal = p.rt.topics.journal
+    marker = partition_key(partition, keys.applied_offset(journal))
+    reader = p.rt.reader()
+    try:
+        reader.assign(f"{app_id(p.rt.topics)}-positions-changelog", partitions=[partition])
+        return [int(r.value) for r in reader.records() if r.key == marker]
+    finally:
+        reader.close()
+
+
+def test_events_that_move_no_position_advance_the_applied_offset_once_every_thousand(pipeline):
+    """A restart reads again at most `WorkerOptions.mark_passed_every` journal events that move no
+    position: passing them by writes nothing but, once every 1,000, the partition's applied offset."""
+    p, account = pipeline, "ACC-QUIET"
+    reader = p.rt.reader()
+    try:
+        before = reader.end_offsets(p.rt.topics.journal)
+        _journal_fill(p, account, "q1", Decimal(1))
+        (partition,) = [n for n, end in reader.end_offsets(p.rt.topics.journal).items() if end > before[n]]
+        fill_at = before[partition]
+        sender = p.rt.event_producer()
+        for n in range(1, 1201):
+            sender.send(p.rt.topics.journal, account, order_acknowledged(
+                account=account, order_id=f"O{account}", event_id=f"ack-{account}-{n}"))
+        sender.flush()
+        assert reader.end_offsets(p.rt.topics.journal)[partition] == fill_at + 1201
+    finally:
+        reader.close()
+    thousandth = fill_at + 1000
+
+    def marked() -> list[int] | None:
+        marks = _applied_offsets(p, partition)
+        return marks if thousandth in marks else None
+
+    marks = p.wait(marked, 120, "the applied offset of the thousandth event passed by")
+    time.sleep(2.0)  # the last 200 are passed by meanwhile, and write nothing
+    assert _applied_offsets(p, partition)[-2:] == marks[-2:] == [fill_at, thousandth]
