@@ -1,6 +1,7 @@
 """The faust transport's commit rule without a broker: a commit waits for every queued table write
 to be acknowledged, is skipped while one is not, and never happens again once one was refused; a
-record faust's stream skipped unprocessed in a rebalance is never counted as acknowledged.
+record faust's stream skipped unprocessed in a rebalance is never counted as acknowledged; the
+partitions an app names are read from where it says, not from the committed offset (and why).
 
 The app is a real faust app on `durable_transport`; the records are queued through a real topic's
 `send_soon` (what a table write does), and their delivery is played by resolving their futures, as
@@ -15,6 +16,7 @@ import asyncio
 
 import faust
 import pytest
+from intervaltree import IntervalTree
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import TP, ConsumerMessage, RecordMetadata
 
@@ -172,3 +174,69 @@ def test_skipped_unprocessed_is_faust_streams_skip_condition():
     assert skipped_unprocessed(3, 4, flow_active=True) is True
     assert skipped_unprocessed(None, 4, flow_active=True) is True
     assert skipped_unprocessed(4, 4, flow_active=False) is True
+
+
+# ------------------------------------------------------------------ where reading resumes
+
+
+class _Bookkeeping:
+    """faust's offset bookkeeping alone (`Consumer._new_offset`), on the state it reads."""
+
+    _new_offset = faust_aiokafka.Consumer._new_offset
+
+    def __init__(self, committed: int, acked: list[int]) -> None:
+        self._committed_offset = {TP0: committed}
+        self._acked = {TP0: list(acked)}
+        self._acked_index = {TP0: set(acked)}
+        self._gap = {TP0: IntervalTree()}
+
+
+def test_fausts_bookkeeping_commits_past_an_unacknowledged_record_at_the_committed_offset():
+    """Why the position manager does not resume at the committed offset (`resume_offsets`): faust lets
+    one missing offset through at the head of the acknowledged ones, as it would a transaction marker,
+    and any number when the committed offset is 0."""
+    assert _Bookkeeping(committed=31, acked=[32, 33])._new_offset(TP0) == 34  # 31 never acknowledged
+    assert _Bookkeeping(committed=31, acked=[33, 34])._new_offset(TP0) is None
+    assert _Bookkeeping(committed=0, acked=[5, 6])._new_offset(TP0) == 7  # 0 to 4 never acknowledged
+
+
+def test_the_partitions_resume_offsets_names_are_read_from_where_it_says(monkeypatch):
+    tp1 = TP("journal", 1)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek_to_committed(self):
+        return {TP0: 40, tp1: 10, TP("changelog", 0): None}
+
+    async def seek(self, tp, offset):
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_seek", seek)
+    asked: list[list[TP]] = []
+
+    def resume_offsets(tps):
+        asked.append(sorted(tps))
+        return {TP0: 32, tp1: 10}  # TP0 behind its committed offset; tp1 where it is committed
+
+    async def scenario():
+        app = durable_transport(faust.App("resume-test", broker="kafka://127.0.0.1:1", web_enabled=False),
+                                resume_offsets=resume_offsets)
+        return await app.consumer.seek_to_committed()
+
+    offsets = asyncio.run(scenario())
+    assert offsets == {TP0: 32, tp1: 10, TP("changelog", 0): None}  # what faust takes as read and committed
+    assert seeks == [(TP0, 32)]
+    assert asked == [sorted([TP0, tp1, TP("changelog", 0)])]
+
+
+def test_without_resume_offsets_the_committed_offsets_stand(monkeypatch):
+    async def seek_to_committed(self):
+        return {TP0: 40}
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek_to_committed", seek_to_committed)
+
+    async def scenario():
+        app = durable_transport(faust.App("resume-test-2", broker="kafka://127.0.0.1:1", web_enabled=False))
+        return await app.consumer.seek_to_committed()
+
+    assert asyncio.run(scenario()) == {TP0: 40}
