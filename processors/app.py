@@ -251,13 +251,12 @@ def create_app(
         position_state[update.block_key] = update.block
         held[update.stored_key] = update.held
 
-    @app.on_partitions_revoked.connect
-    async def forget_on_revoke(sender, revoked, **kwargs) -> None:  # the table may change under another owner
+    async def forget_held(sender, *args, **kwargs) -> None:
+        """On revoke (the table may change under another owner) and on assign (it is restored)."""
         held.clear()
 
-    @app.on_partitions_assigned.connect
-    async def forget_on_assign(sender, assigned, **kwargs) -> None:  # and is restored on assignment
-        held.clear()
+    app.on_partitions_revoked.connect(forget_held)
+    app.on_partitions_assigned.connect(forget_held)
 
     async def manage_position(record: Record) -> bool:
         """Compute, then publish, then store; an input that cannot be handled is dead-lettered.
