@@ -192,7 +192,8 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_
         journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
         tail = p.procs.log_tail("worker", 4000).splitlines()
         log = "\n".join(line for line in tail[-400:] if "kafka" not in line and not line.startswith("%"))[-8000:]
-        alerts = "\n".join(line for line in tail if "ERROR" in line or "position-manager" in line)[-4000:]
+        alerts = "\n".join(line for line in tail if "ERROR" in line or "position-manager" in line
+                           or "where the state ends" in line)[-4000:]
         found = (f"positions differ from the fills on {_missed(p, actual, expected)}; "
                  f"journal-derived differs from the fills on "
                  f"{ {k: v for k, v in journaled.items() if expected.get(k) != v} }; "
