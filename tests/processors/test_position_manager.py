@@ -212,10 +212,10 @@ def _applied_offsets(p: Pipeline, partition: int) -> list[int]:
         reader.close()
 
 
-def test_events_that_move_no_position_advance_the_applied_offset_once_every_thousand(pipeline):
+def test_events_that_move_no_position_advance_the_applied_offset_once_every_thousand(bootstrap_servers, tmp_path):
     """A restart reads again at most `WorkerOptions.mark_passed_every` journal events that move no
     position: passing them by writes nothing but, once every 1,000, the partition's applied offset."""
-    p, account = pipeline, "ACC-QUIET"
+    p, account = Pipeline.start(bootstrap_servers, f"pq{uuid4().hex[:8]}.", tmp_path), "ACC-QUIET"
     reader = p.rt.reader()
     try:
         before = reader.end_offsets(p.rt.topics.journal)
@@ -228,14 +228,16 @@ def test_events_that_move_no_position_advance_the_applied_offset_once_every_thou
                 account=account, order_id=f"O{account}", event_id=f"ack-{account}-{n}"))
         sender.flush()
         assert reader.end_offsets(p.rt.topics.journal)[partition] == fill_at + 1201
+        thousandth = fill_at + 1000
+
+        def marked() -> list[int] | None:
+            marks = _applied_offsets(p, partition)
+            return marks if thousandth in marks else None
+
+        marks = p.wait(marked, 120, "the applied offset of the thousandth event passed by")
+        time.sleep(2.0)  # the last 200 are passed by meanwhile, and write nothing
+        last = _applied_offsets(p, partition)[-2:]
     finally:
         reader.close()
-    thousandth = fill_at + 1000
-
-    def marked() -> list[int] | None:
-        marks = _applied_offsets(p, partition)
-        return marks if thousandth in marks else None
-
-    marks = p.wait(marked, 120, "the applied offset of the thousandth event passed by")
-    time.sleep(2.0)  # the last 200 are passed by meanwhile, and write nothing
-    assert _applied_offsets(p, partition)[-2:] == marks[-2:] == [fill_at, thousandth]
+        p.stop()
+    assert last == marks[-2:] == [fill_at, thousandth]  # the fill's, then the thousandth passed event's
