@@ -151,10 +151,8 @@ class _DurableConsumer(faust_aiokafka.Consumer):
         offsets = dict(await super().seek_to_committed())
         for tp, offset in self.transport.resume_offsets(list(offsets)).items():
             if tp in offsets and offsets[tp] != offset:
-                behind = offsets[tp] is not None and offset < offsets[tp]
-                log.log(logging.WARNING if behind else logging.INFO,
-                        "%s[%d]: reading from %d, where the state ends; the group committed %s%s", tp.topic,
-                        tp.partition, offset, offsets[tp], ", past inputs the state lacks" if behind else "")
+                log.info("%s[%d]: reading from %d, where the state ends (the group committed %s)", tp.topic,
+                         tp.partition, offset, offsets[tp])
                 await self._seek(tp, offset)
                 offsets[tp] = offset
         return offsets
