@@ -86,7 +86,7 @@ from oms.routing import Router, StaticRouter
 from oms.state import HeldPosition, block_write, held_after, load_held
 from streams.codec import Codec, DecodeError, make_codec
 from streams.faust_transport import durable_transport
-from streams.idempotence import already_applied, mark_applied, partition_scope
+from streams.idempotence import already_applied, last_applied, mark_applied, partition_scope
 from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
 
@@ -299,8 +299,8 @@ def create_app(
         offsets = {}
         for tp in tps:
             if tp.topic == topics.journal:
-                last = partition_scope(position_state, tp.partition).get(keys.applied_offset(tp.topic))
-                offsets[tp] = 0 if last is None else int(last) + 1
+                last = last_applied(partition_scope(position_state, tp.partition), tp.topic)
+                offsets[tp] = 0 if last is None else last + 1
         return offsets
 
     unmarked: dict[int, int] = {}
@@ -312,7 +312,7 @@ def create_app(
             if progress.halted is not None:  # a changelog write failed: write nothing more
                 await asyncio.Event().wait()  # the worker stops the process
             partition = event.message.partition
-            if moves_nothing(event.message.value):
+            if moves_nothing(event.message.value):  # most events: nothing built for them but a count
                 passed = unmarked.get(partition, 0) + 1
                 if passed >= options.mark_passed_every:  # bounds what a restart reads again
                     record = Record.of_faust(event.message)

@@ -16,7 +16,7 @@ from typing import MutableMapping, Protocol
 from oms import keys
 from streams.records import Record
 
-__all__ = ["PartitionScoped", "already_applied", "mark_applied", "partition_key", "partition_scope"]
+__all__ = ["PartitionScoped", "already_applied", "last_applied", "mark_applied", "partition_key", "partition_scope"]
 
 class PartitionScoped(Protocol):
     def get(self, key: str) -> bytes | None: ...
@@ -26,9 +26,14 @@ def partition_key(partition: int, key: str) -> bytes:
     """The store key of `key` in the slice of `partition`: one layout for both runtimes."""
     return f"{partition}/{key}".encode()
 
+def last_applied(state: PartitionScoped, topic: str) -> int | None:
+    """The offset of the last input from `topic` applied to this partition's state, if any."""
+    last = state.get(keys.applied_offset(topic))
+    return None if last is None else int(last)
+
 def already_applied(state: PartitionScoped, record: Record) -> bool:
-    last = state.get(keys.applied_offset(record.topic))
-    return last is not None and int(last) >= record.offset
+    last = last_applied(state, record.topic)
+    return last is not None and last >= record.offset
 
 def mark_applied(state: PartitionScoped, record: Record) -> None:
     state.put(keys.applied_offset(record.topic), str(record.offset).encode())
