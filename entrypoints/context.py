@@ -15,6 +15,7 @@ processes.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -79,12 +80,16 @@ def entry(ctx: typer.Context) -> Entry:
 
 
 def configure_logging(level: int | str) -> None:
-    """Log to stderr at `level` (the command's own flags decide it, so this replaces any earlier setup)."""
+    """Log to stderr at `level` (the command's own flags decide it, so this replaces any earlier setup);
+    the loggers named in `OMS_DEBUG` (comma-separated, e.g. `oms.worker.fills`) log at DEBUG."""
     if isinstance(level, str):
         level = level.upper()
         if not isinstance(logging.getLevelName(level), int):
             raise CommandError("loglevel", f"{level.lower()!r} is not debug, info, warning, error or critical")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    for name in os.environ.get("OMS_DEBUG", "").split(","):  # loggers to log at DEBUG whatever the level
+        if name.strip():
+            logging.getLogger(name.strip()).setLevel(logging.DEBUG)
 
 
 def run(app: typer.Typer, argv: Sequence[str] | None = None, *, prog_name: str,

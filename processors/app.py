@@ -46,6 +46,10 @@ applied offset is written after the state it covers, to the same changelog
 partition, so whatever prefix of the changelog a successor restores, it reads
 again every input that prefix lacks; faust's offset bookkeeping can commit past
 an input no agent handled, and a position would then miss that fill for good.
+No journal record reaches the agent before that seek (`resume_topics`: faust
+would otherwise hand it records from the committed offset first, and those
+would carry the applied offset past the inputs the seek goes back for), so
+each partition is read in order from where its state ends.
 A table write only queues its changelog record, and the app also runs on
 `streams.faust_transport.durable_transport`, which commits an input offset
 only once every changelog record queued before is acknowledged by the broker
@@ -91,6 +95,10 @@ from streams.records import Record, dead_letter
 from streams.topics import BY_NAME, Topics
 
 log = logging.getLogger("oms.worker")
+fill_log = logging.getLogger("oms.worker.fills")
+"""At DEBUG, one line per fill-type journal record the position manager meets: its partition, offset and
+fill id, and what became of it (applied, skipped as applied, moved nothing). Enable with
+`OMS_DEBUG=oms.worker.fills` (`entrypoints.context.configure_logging`)."""
 SESSION_TIMEOUT_S = 20.0
 """The position manager's consumer session: how long a killed worker's member holds its partitions."""
 
@@ -147,6 +155,15 @@ class PositionUpdate(NamedTuple):
 
 
 
+def _fill_id(codec: Codec, record: Record) -> str:
+    """The fill id of a journal record, for the DEBUG log (its error when it does not decode)."""
+    try:
+        decoded = codec.decode(record.topic, record.value or b"")
+    except DecodeError as exc:
+        return f"undecodable ({exc})"
+    return getattr(decoded, "fill_id", type(decoded).__name__)
+
+
 def app_id(topics: Topics) -> str:
     return f"{topics.prefix}worker".replace(".", "-")
 
@@ -192,7 +209,8 @@ def create_app(
     # read committed records only (never a fill of a transaction the engine aborted), and commit an
     # input offset only once the table writes made before are in their changelog topics
     # (`resume_offsets` is defined below, once the table it reads exists)
-    durable_transport(app, on_changelog_failure=halt, resume_offsets=lambda tps: resume_offsets(tps))
+    durable_transport(app, on_changelog_failure=halt, resume_offsets=lambda tps: resume_offsets(tps),
+                      resume_topics=[topics.journal])
 
     def topic(name: str, *more: str) -> faust.TopicT:
         return app.topic(name, *more, internal=False, **RAW)
@@ -280,8 +298,13 @@ def create_app(
             await send_dead_letter(record, f"{type(exc).__name__}: {exc}", POSITION_MANAGER, alert=True)
             return True
         if update is None:
+            fill_log.debug("journal[%d]@%d %s: moves no position", record.partition, record.offset,
+                           getattr(decoded, "fill_id", type(decoded).__name__))
             return False
         await publish_then_store(update)
+        fill_log.debug("journal[%d]@%d %s: applied to %s (%d fills)", record.partition, record.offset,
+                       getattr(decoded, "fill_id", type(decoded).__name__), update.stored_key.decode(),
+                       update.held.state.fills)
         return True
 
     def moves_nothing(value: bytes | None) -> bool:
@@ -301,6 +324,7 @@ def create_app(
             if tp.topic == topics.journal:
                 last = last_applied(partition_scope(position_state, tp.partition), tp.topic)
                 offsets[tp] = 0 if last is None else last + 1
+                fill_log.debug("journal[%d]: resuming at %d", tp.partition, offsets[tp])
         return offsets
 
     unmarked: dict[int, int] = {}
@@ -335,6 +359,9 @@ def create_app(
                 if published:  # an event that moved nothing is handled again as a no-op if read again
                     mark_applied(applied, record)
                     unmarked[partition] = 0
+            elif fill_log.isEnabledFor(logging.DEBUG):
+                fill_log.debug("journal[%d]@%d %s: skipped, applied up to %s", partition, record.offset,
+                               _fill_id(codec, record), last_applied(applied, record.topic))
             progress.handled += 1
 
     @app.agent(marketdata_in, name="marks")

@@ -41,10 +41,21 @@ Where reading resumes. faust starts each assigned partition at the group's
 committed offset, and its offset bookkeeping (`faust.transport.consumer.Consumer._new_offset`)
 can commit past a record no agent handled: it lets one missing offset through
 at the head of the acknowledged ones, as it would a transaction marker. An
-app whose state carries its own read position passes `resume_offsets`: after
-the committed offsets are looked up, at every rebalance and once the tables
-are restored, each partition it names is read from the offset it gives
-instead (earlier or later than the committed one).
+app whose state carries its own read position passes `resume_offsets` and the
+topics it governs (`resume_topics`): after the committed offsets are looked
+up, at every rebalance and once the tables are restored, each partition it
+names is read from the offset it gives instead (earlier or later than the
+committed one). faust resumes fetching a partition before it seeks it
+(`Recovery.on_recovery_completed`, `_resume_streams`: `resume_partitions`,
+then `perform_seek`, with the flow already running), so for the length of
+the committed-offset lookup the agent could be handed records from the
+committed offset, and the seek would then move it back: an app that skips
+what its state marks applied would skip, as done, a record below the
+committed offset that it never handled. So the partitions of `resume_topics`
+stay paused until the seek of their consumer generation is done
+(`resume_partitions` holds them back; `seek_to_committed` resumes them): in
+each generation the first record an agent sees of such a partition is the
+one at the offset the app gave, and reading is in order from there.
 
 Call `durable_transport(app, ...)` right after creating the app, before any
 topic or agent touches `app.transport`. It also hands the app the process's
@@ -67,6 +78,8 @@ from streams.security import faust_credentials
 __all__ = ["DELIVERY_WAIT_S", "ChangelogNotDelivered", "ResumeOffsets", "durable_transport", "skipped_unprocessed"]
 
 log = logging.getLogger("oms.worker")
+changelog_log = logging.getLogger("oms.worker.changelog")
+"""At DEBUG, one line per table write the broker acknowledged (topic, partition, offset, key)."""
 
 DELIVERY_WAIT_S = 30.0
 """How long one commit waits for the queued table writes to be acknowledged before it is skipped."""
@@ -74,7 +87,7 @@ DELIVERY_WAIT_S = 30.0
 
 ResumeOffsets = Callable[[Iterable[TP]], Mapping[TP, int]]
 """Given the assigned partitions, the offset to read each of those it names from (the others keep
-the committed offset)."""
+the committed offset). It names only partitions of the transport's `resume_topics`."""
 
 
 class ChangelogNotDelivered(RuntimeError):
@@ -97,6 +110,10 @@ class _DurableProducer(faust_aiokafka.Producer):
 
     def _on_done(self, fut: FutureMessage) -> None:
         self._undelivered.discard(fut)
+        if changelog_log.isEnabledFor(logging.DEBUG) and not fut.cancelled() and fut.exception() is None:
+            meta = fut.result()
+            changelog_log.debug("%s[%d]@%s key %r acknowledged", meta.topic, meta.partition, meta.offset,
+                                fut.message.key)
         self._note_failure(fut)
 
     def _note_failure(self, fut: FutureMessage) -> None:
@@ -127,8 +144,23 @@ class _DurableConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _DurableConsumer(faust_aiokafka.Consumer):
+    _seeked_generation: int | None = None
+    """The consumer generation whose read positions `seek_to_committed` has set."""
+    _held_back: frozenset[TP] = frozenset()
+    """Partitions of `resume_topics` faust asked to resume before their generation's seek."""
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _DurableConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        """Resume fetching from `tps`, but for partitions of `resume_topics` while their generation's seek
+        has not run: those are resumed by `seek_to_committed`, once read from where the app says."""
+        tps = set(tps)
+        if self._seeked_generation != self.app.consumer_generation_id:
+            held = {tp for tp in tps if tp.topic in self.transport.resume_topics}
+            self._held_back = self._held_back | held
+            tps -= held
+        super().resume_partitions(tps)
 
     def ack(self, message: Any) -> bool:
         """Record `message` as safe to commit, unless faust's stream skipped it unprocessed: a record of
@@ -148,6 +180,7 @@ class _DurableConsumer(faust_aiokafka.Consumer):
         """faust's seek to the committed offsets (`perform_seek`, at each rebalance once the tables are
         restored), then each partition the transport's `resume_offsets` names is moved to the offset it
         gives; returns the offsets read from, which faust takes as its read and committed positions."""
+        generation = self.app.consumer_generation_id
         offsets = dict(await super().seek_to_committed())
         for tp, offset in self.transport.resume_offsets(list(offsets)).items():
             if tp in offsets and offsets[tp] != offset:
@@ -155,6 +188,10 @@ class _DurableConsumer(faust_aiokafka.Consumer):
                          tp.partition, offset, offsets[tp])
                 await self._seek(tp, offset)
                 offsets[tp] = offset
+        held, self._held_back = self._held_back, frozenset()
+        if generation == self.app.consumer_generation_id:  # else the next generation seeks (and resumes) again
+            self._seeked_generation = generation
+            super().resume_partitions(held & set(offsets))
         return offsets
 
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
@@ -194,13 +231,15 @@ class _DurableTransport(faust_aiokafka.Transport):
     Producer = _DurableProducer
     on_changelog_failure: Callable[[str], None] = staticmethod(_ignore)
     resume_offsets: ResumeOffsets = staticmethod(_committed)
+    resume_topics: frozenset[str] = frozenset()
 
 
 def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], None] = _ignore,
-                      resume_offsets: ResumeOffsets = _committed) -> faust.App:
+                      resume_offsets: ResumeOffsets = _committed, resume_topics: Iterable[str] = ()) -> faust.App:
     """Give `app` the transport of this module and the process's client security; returns the app.
     `on_changelog_failure(reason)` is called (at each refused commit) once a table write failed;
-    `resume_offsets(partitions)` says where to read the partitions it names from (see the module)."""
+    `resume_offsets(partitions)` says where to read the partitions it names, all of `resume_topics`,
+    from (see the module)."""
     if app._transport is not None:
         raise RuntimeError("durable_transport(app) must run before anything uses app.transport")
     credentials = faust_credentials()
@@ -209,5 +248,6 @@ def durable_transport(app: faust.App, *, on_changelog_failure: Callable[[str], N
     transport = _DurableTransport(app.conf.broker_consumer, app)
     transport.on_changelog_failure = on_changelog_failure
     transport.resume_offsets = resume_offsets
+    transport.resume_topics = frozenset(resume_topics)
     app.transport = transport
     return app

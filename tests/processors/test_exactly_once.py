@@ -27,9 +27,20 @@ import pytest
 from oms import ids
 from oms.events import ExecType, Fill, FillKind, OrderFilled, OrderStatus
 from bench.scale import group_assignment
+from oms import keys
+from oms.state import load_changes
+from processors.app import app_id
+from streams.reader import TopicReader
 from tests.pipeline import Pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(1500)]
+
+
+@pytest.fixture(autouse=True)
+def _log_each_fill(monkeypatch):
+    """The workers log every fill-type journal record they meet (`oms.worker.fills`): a position that
+    diverges is reported with what each worker did with the fills it lacks (`_fill_trail`)."""
+    monkeypatch.setenv("OMS_DEBUG", "oms.worker.fills")
 
 ORDERS = 2000
 KILLS = 4
@@ -190,7 +201,7 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_
                 journaled[f"{e.account}|{e.instrument}"] += e.last_qty * e.side.sign
         last = max((v.ts_event for v in positions.values()), default=0)
         journal_last = max((e.ts_event for e in p.views["journal"].all), default=0)
-        tail = p.procs.log_tail("worker", 4000).splitlines()
+        tail = [line for line in p.procs.log_tail("worker", 20000).splitlines() if "oms.worker.fills" not in line]
         log = "\n".join(line for line in tail[-400:] if "kafka" not in line and not line.startswith("%"))[-8000:]
         alerts = "\n".join(line for line in tail if "ERROR" in line or "position-manager" in line
                            or "where the state ends" in line)[-4000:]
@@ -198,10 +209,39 @@ def _assert_exactly_once(p: Pipeline, order_ids: set[str], stacks: str = "", at_
                  f"journal-derived differs from the fills on "
                  f"{ {k: v for k, v in journaled.items() if expected.get(k) != v} }; "
                  f"last position update {last}, last journal event {journal_last}; worker errors:\n{alerts}\n"
+                 f"the fills the stored positions lack, and what the workers logged of them:\n"
+                 f"{_fill_trail(p, [k for k in expected if actual.get(k) != expected[k]])}\n"
                  f"positions {actual} != fills {expected}; journal-derived {dict(journaled)}; worker log:\n{log}\n"
                  f"worker threads when the wait ended:\n{stacks}")
         raise PositionsDiverged(found)
     assert set(expected) <= set(positions)
+
+
+def _fill_trail(p: Pipeline, diverged: list[str]) -> str:
+    """Per diverged position (account|instrument): the journal's fills its history in the position
+    manager's changelog lacks, and the lines the workers logged about those fills and about where they
+    resumed the journal (`oms.worker.fills` at DEBUG, which the kill -9 tests turn on)."""
+    reader = TopicReader.connect(p.rt.bootstrap_servers)
+    try:
+        reader.assign(f"{app_id(p.rt.topics)}-positions-changelog")
+        stored = {r.key: r.value for r in reader.records(idle_timeout=30) if r.key is not None}
+    finally:
+        reader.close()
+    journal = [e for e in p.views["journal"].all if isinstance(e, OrderFilled) and not ids.is_child(e.order_id)]
+    lacking: list[str] = []
+    out = []
+    for key in diverged:
+        account, instrument = key.split("|")
+        prefix = keys.position(account, instrument).encode() + b"#"
+        held = {c.fill_id for k, v in stored.items() if k.startswith(prefix) for c in load_changes(v) or ()}
+        missing = [e.fill_id for e in journal if f"{e.account}|{e.instrument}" == key and e.fill_id not in held]
+        lacking += missing
+        out.append(f"{key}: {len(held)} fills stored, lacking {missing}")
+    path = p.procs.log_dir / "worker.log"
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    about = [line for line in lines if "resuming at" in line or "where the state ends" in line
+             or any(fill_id in line for fill_id in lacking)]
+    return "\n".join(out + about[-300:])
 
 
 class PositionsDiverged(AssertionError):

@@ -240,3 +240,65 @@ def test_without_resume_offsets_the_committed_offsets_stand(monkeypatch):
         return await app.consumer.seek_to_committed()
 
     assert asyncio.run(scenario()) == {TP0: 40}
+
+
+def _holding_app(name: str, monkeypatch, resumed: list[set[TP]], seek_generation_change: bool = False):
+    """An app on `durable_transport` governing topic "journal", with faust's committed-offset seek and
+    `resume_partitions` replaced by recorders (`resumed` gets each set faust's own resume is given)."""
+
+    def resume_partitions(self, tps):
+        resumed.append(set(tps))
+
+    async def seek_to_committed(self):
+        if seek_generation_change:
+            self.app.consumer_generation_id += 1  # another rebalance while the offsets were looked up
+        return {TP0: 40, TP("journal", 1): 7, TP("marketdata", 0): 3}
+
+    async def seek(self, tp, offset):
+        pass
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "resume_partitions", resume_partitions)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_seek", seek)
+    return durable_transport(faust.App(name, broker="kafka://127.0.0.1:1", web_enabled=False),
+                             resume_offsets=lambda tps: {TP0: 32}, resume_topics=["journal"])
+
+
+def test_the_governed_partitions_are_fetched_only_once_their_generation_is_seeked(monkeypatch):
+    """faust resumes fetching before it seeks: records fetched from the committed offset in between would
+    reach the agent before the seek moved it back, and a record below the committed offset that it never
+    handled would then be skipped as applied. The governed topic's partitions wait for the seek."""
+    resumed: list[set[TP]] = []
+    journal1, marketdata = TP("journal", 1), TP("marketdata", 0)
+
+    async def scenario():
+        app = _holding_app("hold-test", monkeypatch, resumed)
+        app.consumer_generation_id = 5
+        app.consumer.resume_partitions({TP0, journal1, marketdata})  # what faust does before perform_seek
+        assert resumed == [{marketdata}]  # the journal's partitions are held back
+        await app.consumer.seek_to_committed()
+        assert resumed == [{marketdata}, {TP0, journal1}]  # resumed once read from where the state ends
+        app.consumer.resume_partitions({TP0})  # the same generation, after its seek: straight through
+        assert resumed[-1] == {TP0}
+        app.consumer_generation_id = 6  # a rebalance: held back again until the new generation's seek
+        app.consumer.resume_partitions({TP0, marketdata})
+        assert resumed[-1] == {marketdata}
+        await app.consumer.seek_to_committed()
+        assert resumed[-1] == {TP0}
+
+    asyncio.run(scenario())
+
+
+def test_a_seek_overtaken_by_another_rebalance_resumes_nothing(monkeypatch):
+    resumed: list[set[TP]] = []
+
+    async def scenario():
+        app = _holding_app("hold-test-2", monkeypatch, resumed, seek_generation_change=True)
+        app.consumer_generation_id = 5
+        app.consumer.resume_partitions({TP0})
+        await app.consumer.seek_to_committed()  # the generation moved on meanwhile: its own seek resumes them
+        assert resumed == [set()]
+        app.consumer.resume_partitions({TP0})  # generation 6, not yet seeked: still held back
+        assert resumed == [set(), set()]
+
+    asyncio.run(scenario())
