@@ -58,7 +58,15 @@ reads never see it), and then rebuilds those slices from what is committed. The
 store then holds only committed state, the offsets committed next are its own,
 and the inputs of the transaction left open are applied again, once (when the
 offsets cannot be read, every assigned partition is restored before they are
-committed). One case stays beyond repair: a broker that wrote the lost
+committed). The other way round, the broker may keep a commit's markers on
+the changelog and lose them on an output partition: the state holds the inputs
+as applied while their outputs stay open, and the next marker of this producer
+there (an abort's, when a recovery aborts the transaction under way) would end
+them as aborted. So after every recovery the outputs of the last committed
+transaction (kept with their offsets from the delivery reports) are read back:
+those not committed on their partition whose inputs the state holds are ended
+as aborted where they may still be open and sent again in the next transaction
+(`_resend_lost_outputs`), once. One case stays beyond repair: a broker that wrote the lost
 commit's markers on some partitions and not others leaves that commit's
 outputs visible where they were written, and applying its inputs again shows
 those outputs a second time, the same records with the same ids (no marker
@@ -75,11 +83,12 @@ from __future__ import annotations
 
 import enum
 import logging
+from functools import partial
 import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -292,6 +301,19 @@ Call = tuple[str, Callable, tuple, "Remedy"]
 """(name, transactional call, its arguments, the remedy when its retries run out)."""
 
 
+class Sent(NamedTuple):
+    """An output as the broker placed it, with the input it answers and the transaction it went in."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    source: tuple[str, int, int]
+    """(topic, partition, offset) of the input that produced it."""
+    transaction: int
+
+
 @dataclass
 class ProcessorStats:
     inputs: int = 0
@@ -352,6 +374,16 @@ class TransactionalProcessor:
         """A transaction is begun and nothing is in it yet (begun right after the previous commit)."""
         self._written: set[str] = set()
         """The output topics this processor has produced to (`_abort_open_records` covers them)."""
+        self._transaction = 0
+        """Number of the transaction under way (`Sent.transaction`)."""
+        self._sent: list[Sent] = []
+        """The outputs delivered in the transaction under way (and late reports of earlier ones)."""
+        self._last_commit: list[Sent] = []
+        """The outputs of the last committed transaction, until a recovery has checked them."""
+        self._resend: list[Sent] = []
+        """Outputs of a committed transaction the broker ended as aborted, for the next transaction."""
+        self._check_outputs = False
+        """A recovery ended a transaction: whether the last commit's outputs are committed is to be seen."""
 
     def _new_producer(self) -> None:
         """A new transactional producer, with a new thread for its transactional calls (the previous
@@ -427,17 +459,17 @@ class TransactionalProcessor:
         markers and an abort of this producer ended its records instead."""
         if checkpoint <= 0:
             return True
-        committed, written = (self._first_from(partition, checkpoint - 1, isolation)
+        committed, written = (self._first_from(checkpoint - 1, isolation, topic=self.changelog, partition=partition)
                               for isolation in ("read_committed", "read_uncommitted"))
         return committed == checkpoint - 1 or written != checkpoint - 1
 
-    def _first_from(self, partition: int, offset: int, isolation: str) -> int | None:
-        """The offset of the first changelog record at or after `offset` a read with `isolation`
-        returns (None at the end)."""
+    def _first_from(self, offset: int, isolation: str, *, topic: str, partition: int) -> int | None:
+        """The offset of the first record of `topic`[`partition`] at or after `offset` a read with
+        `isolation` returns (None at the end: a committed read ends at the last stable offset)."""
         probe = Consumer({**connection(self._bootstrap), "group.id": f"{self.name}-restore",
                           "isolation.level": isolation, "enable.auto.commit": False, "enable.partition.eof": True})
         try:
-            probe.assign([TopicPartition(self.changelog, partition, offset)])
+            probe.assign([TopicPartition(topic, partition, offset)])
             deadline = time.monotonic() + CALL_TIMEOUT_S
             while time.monotonic() < deadline:
                 message = probe.poll(0.2)
@@ -449,7 +481,7 @@ class TransactionalProcessor:
                 if error.code() == KafkaError._PARTITION_EOF:
                     return None
                 raise KafkaException(error)
-            raise TimeoutError(f"{self.changelog}[{partition}]@{offset} not read within {CALL_TIMEOUT_S:.0f}s")
+            raise TimeoutError(f"{topic}[{partition}]@{offset} not read within {CALL_TIMEOUT_S:.0f}s")
         finally:
             probe.close()
 
@@ -459,6 +491,46 @@ class TransactionalProcessor:
             partition = message.partition()
             if message.offset() > self._changelog_ends.get(partition, -1):
                 self._changelog_ends[partition] = message.offset()
+
+    def _output_delivered(self, source: tuple[str, int, int], transaction: int, error: KafkaError | None,
+                          message: Message) -> None:
+        """Delivery of an output: kept (`_sent`) with its input and transaction, for `_resend_lost_outputs`."""
+        if error is None and message.offset() is not None and message.offset() >= 0:
+            self._sent.append(Sent(message.topic(), message.partition(), message.offset(), message.key(),
+                                   message.value(), source, transaction))
+
+    def _resend_lost_outputs(self) -> None:
+        """After a recovery: the outputs of the last committed transaction that are not committed on
+        their partition, though the state holds their inputs as applied, go out again in the next
+        transaction (`_resend`). A restarted broker can lose a commit's markers on some partitions and
+        keep them on others: where it kept them on the changelog but lost them on an output partition,
+        the outputs stay open there, and the next marker of this producer on that partition ends them,
+        as aborted when it is an abort's (the transaction under way when the broker went, aborted by
+        the recovery). Outputs still open are ended as aborted first (`_abort_open_records`), so that a
+        later commit cannot show them beside their copies. Outputs whose inputs the state does not hold
+        are left alone: their inputs are applied again and produce them again."""
+        last = self._last_commit
+        held = [sent for sent in last if self._holds(sent.source)]
+        ends: dict[tuple[str, int], int] = {}
+        for sent in held:
+            ends[(sent.topic, sent.partition)] = max(ends.get((sent.topic, sent.partition), -1), sent.offset)
+        read = {tp: self._first_from(offset, "read_committed", topic=tp[0], partition=tp[1])
+                for tp, offset in ends.items()}
+        lost = {tp for tp, first in read.items() if first != ends[tp]}
+        if lost:
+            if any(read[tp] is None for tp in lost):  # nothing committed from there: perhaps still open
+                self._abort_open_records()
+            self._resend = [sent for sent in held if (sent.topic, sent.partition) in lost]
+            log.warning("%s: %d outputs of the last committed transaction were not committed on %s; sending "
+                        "them again", self.name, len(self._resend),
+                        ", ".join(f"{t}[{p}]" for t, p in sorted(lost)))
+        self._last_commit = []
+
+    def _holds(self, source: tuple[str, int, int]) -> bool:
+        """Whether the store holds the input at `source` (topic, partition, offset) as applied."""
+        topic, partition, offset = source
+        applied = self.store.get(partition_key(partition, keys.applied_offset(topic)))
+        return applied is not None and int(applied) >= offset
 
     # ---------------------------------------------------------------- loop
 
@@ -515,13 +587,24 @@ class TransactionalProcessor:
                     raise Stopping() from exc
                 self._rewind()  # the batch just consumed was not processed: read it again
                 return
+        if self._check_outputs:
+            try:
+                self._resend_lost_outputs()
+                self._check_outputs = False
+            except (KafkaException, ReadError, TimeoutError) as exc:
+                self._fault("checking the last commit's outputs", f"{type(exc).__name__}: {exc}")
+                self._note_errors(messages)
+                if self._stop.wait(1.0):
+                    raise Stopping() from exc
+                self._rewind()  # the batch just consumed was not processed: read it again
+                return
         self._note_errors(messages)
         if self._consumer_failed is not None:
             fatal, self._consumer_failed = self._consumer_failed, None
             self._new_consumer(fatal)
             return
         messages = [m for m in messages if m.error() is None]
-        if messages:
+        if messages or self._resend:
             self._process(messages, timings)
 
     def _note_errors(self, messages: list[Message]) -> None:
@@ -556,7 +639,11 @@ class TransactionalProcessor:
         phase = _Phases(timings)
         if self._begin():
             phase.done("begin")
+        self._transaction += 1
         try:
+            for sent in self._resend:  # outputs of a committed transaction the broker ended as aborted
+                self._producer.produce(sent.topic, key=sent.key, value=sent.value, partition=sent.partition,
+                                       on_delivery=partial(self._output_delivered, sent.source, self._transaction))
             for message in messages:
                 self._apply(message, staged, changes)
             self._write_changelog(changes)
@@ -574,6 +661,8 @@ class TransactionalProcessor:
                        for p, offset in self._changelog_ends.items()]
         self.store.write_batch(list(staged.items()) + checkpoints)  # one atomic write: state and checkpoint
         phase.done("store")
+        self._last_commit = [sent for sent in self._sent if sent.transaction == self._transaction]
+        self._sent, self._resend = [], []
         self.stats.transactions += 1
         metrics.committed(self.name, len(messages))
         metrics.phases(self.name, phase.timings)
@@ -667,6 +756,7 @@ class TransactionalProcessor:
                        self._consumer.consumer_group_metadata(), CALL_TIMEOUT_S)
         self._begun = False
         self._call("abort_transaction", self._producer.abort_transaction, CALL_TIMEOUT_S, exhausted=Remedy.REBUILD)
+        self._check_outputs = True  # the last commit's outputs still open are now aborted
         log.warning("%s: commit markers missing on %s; open records ended as aborted, state rebuilt from what "
                     "is committed", self.name, self.changelog)
 
@@ -690,8 +780,9 @@ class TransactionalProcessor:
             if self.deadletter is not None:
                 letter = dead_letter(record, f"{type(exc).__name__}: {exc}", self.name, self.clock.now_ns())
                 encoded.append((self.deadletter, record.key, self.codec.encode(self.deadletter, letter)))
+        delivered = partial(self._output_delivered, (record.topic, record.partition, record.offset), self._transaction)
         for topic, key, value in encoded:
-            self._producer.produce(topic, key=key, value=value)
+            self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
             self._written.add(topic)
             if topic == self.deadletter:
                 metrics.dead_lettered(self.name)
@@ -767,6 +858,8 @@ class TransactionalProcessor:
 
     def _recover(self, fault: TransactionFault) -> None:
         self._begun = False
+        self._sent = []  # the transaction under way is aborted (or left to the next producer to abort)
+        self._check_outputs = True  # its abort marker may end the last commit's outputs, where still open
         self._fault(fault.call, fault.why, rebuild=fault.remedy is Remedy.REBUILD)
         if fault.remedy is Remedy.ABORT:
             log.warning("%s: aborting the transaction and rewinding to the committed offsets", self.name)

@@ -16,7 +16,7 @@ from oms.clock import TestClock
 from oms.state import RocksStore
 from streams.codec import make_codec
 from streams.idempotence import partition_key
-from streams.processor import RETRIES, Remedy, TransactionalProcessor, TransactionFault
+from streams.processor import RETRIES, Remedy, Sent, TransactionalProcessor, TransactionFault
 
 T0 = 1_700_000_000_000_000_000
 
@@ -270,3 +270,133 @@ def test_a_rewind_whose_restore_fails_settles_nothing_and_tries_again(processor,
     assert attempts == [{0}, {0}]
     assert producer.offsets_sent == [[("in", 0, 42)]]
     assert processor._to_restore == set()
+
+
+class _Delivered:
+    """A delivery report's message."""
+
+    def __init__(self, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
+        self._fields = (topic, partition, offset, key, value)
+
+    def topic(self): return self._fields[0]
+    def partition(self): return self._fields[1]
+    def offset(self): return self._fields[2]
+    def key(self): return self._fields[3]
+    def value(self): return self._fields[4]
+
+
+class DeliveringProducer(RecordingProducer):
+    """A recording producer that reports each record delivered at the next offset of its partition (the
+    partition given, else 0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: dict[tuple[str, int], int] = {}
+
+    def produce(self, topic, key=None, value=None, partition=None, on_delivery=None) -> None:
+        super().produce(topic, key, value, partition, on_delivery)
+        where = (topic, 0 if partition is None else partition)
+        offset = self.ends.get(where, 0)
+        self.ends[where] = offset + 1
+        if on_delivery is not None:
+            on_delivery(None, _Delivered(topic, where[1], offset, key, value))
+
+
+class PositionedConsumer(GroupConsumer):
+    def position(self, partitions):
+        return [TopicPartition(tp.topic, tp.partition, 0) for tp in partitions]
+
+
+def _sent(topic: str, partition: int, offset: int, source_offset: int, transaction: int = 1) -> Sent:
+    return Sent(topic, partition, offset, b"k", f"{topic}{partition}@{offset}".encode(), ("in", 0, source_offset),
+                transaction)
+
+
+def _committed_on(processor, monkeypatch, committed: set[tuple[str, int]],
+                  aborted_then: dict[tuple[str, int], int] | None = None) -> list[str]:
+    """Outputs read back as committed on the partitions `committed` only; elsewhere a committed read
+    returns the offset `aborted_then` gives (the first committed record after aborted ones) or nothing
+    (open, or aborted at the end); returns the record of the open records ended as aborted."""
+    ended: list[str] = []
+    monkeypatch.setattr(processor, "_first_from", lambda offset, isolation, *, topic, partition:
+                        offset if (topic, partition) in committed else (aborted_then or {}).get((topic, partition)))
+    monkeypatch.setattr(processor, "_abort_open_records", lambda: ended.append("aborted"))
+    return ended
+
+
+def test_outputs_of_the_last_commit_not_committed_on_their_partition_go_out_again(processor, monkeypatch):
+    """The broker kept a commit's markers on the changelog (the state holds its inputs) and lost them on
+    out[1]: those outputs are ended as aborted where still open, and sent again; out[0]'s stand."""
+    _applied(processor, "in", 0, 20)
+    processor._last_commit = [_sent("out", 0, 5, 18), _sent("out", 1, 7, 19), _sent("out", 1, 8, 20)]
+    ended = _committed_on(processor, monkeypatch, {("out", 0)})
+
+    processor._resend_lost_outputs()
+
+    assert ended == ["aborted"]
+    assert [(s.topic, s.partition, s.offset) for s in processor._resend] == [("out", 1, 7), ("out", 1, 8)]
+    assert processor._last_commit == []
+
+
+def test_outputs_whose_inputs_the_state_does_not_hold_are_left_to_their_inputs(processor, monkeypatch):
+    """The changelog's records of that commit were lost too: the state is rebuilt without them and the
+    inputs applied again make those outputs again, so they are not sent a second time."""
+    _applied(processor, "in", 0, 17)
+    processor._last_commit = [_sent("out", 1, 7, 18), _sent("out", 1, 8, 19)]
+    ended = _committed_on(processor, monkeypatch, set())
+
+    processor._resend_lost_outputs()
+
+    assert ended == [] and processor._resend == []
+
+
+def test_outputs_committed_everywhere_are_not_touched(processor, monkeypatch):
+    _applied(processor, "in", 0, 20)
+    processor._last_commit = [_sent("out", 0, 5, 18), _sent("out", 1, 7, 19)]
+    ended = _committed_on(processor, monkeypatch, {("out", 0), ("out", 1)})
+
+    processor._resend_lost_outputs()
+
+    assert ended == [] and processor._resend == [] and processor._last_commit == []
+
+
+def test_the_next_transaction_carries_the_outputs_again_to_their_partitions_and_only_its_own_count(processor):
+    """Sent again to the partition they were on, in a transaction of their own when no input comes; once
+    committed they are the last commit's outputs (a later recovery checks them in turn), and a late
+    delivery report of an earlier transaction is not."""
+    processor._producer = producer = DeliveringProducer()
+    processor._consumer = PositionedConsumer([("in", 0)], {})
+    processor._resend = [_sent("out", 1, 7, 19), _sent("out", 1, 8, 20)]
+    processor._sent = [_sent("out", 2, 3, 4, transaction=-5)]  # a late report of an aborted transaction
+
+    processor._process([], [])
+
+    assert [(topic, partition) for topic, _, _, partition, _ in producer.produced] == [("out", 1), ("out", 1)]
+    assert [value for _, _, value, _, _ in producer.produced] == [b"out1@7", b"out1@8"]
+    assert "commit_transaction" in producer.calls
+    assert processor._resend == []
+    assert [(s.topic, s.partition, s.source) for s in processor._last_commit] == [("out", 1, ("in", 0, 19)),
+                                                                                  ("out", 1, ("in", 0, 20))]
+
+
+def test_a_recovery_has_the_last_commits_outputs_checked_and_forgets_the_aborted_transactions(processor, monkeypatch):
+    processor._sent = [_sent("out", 0, 9, 30, transaction=3)]
+    monkeypatch.setattr(processor, "_rebuild", lambda: None)
+    monkeypatch.setattr(processor, "_rewind", lambda: None)
+
+    processor._recover(TransactionFault("commit_transaction", None, Remedy.REBUILD))
+
+    assert processor._check_outputs and processor._sent == []
+
+
+def test_outputs_already_ended_as_aborted_are_sent_again_without_ending_anything(processor, monkeypatch):
+    """The recovery's abort ended them (a committed read finds a later record): nothing is left open,
+    so no transaction is aborted on purpose; they are sent again."""
+    _applied(processor, "in", 0, 20)
+    processor._last_commit = [_sent("out", 1, 7, 19), _sent("out", 1, 8, 20)]
+    ended = _committed_on(processor, monkeypatch, set(), aborted_then={("out", 1): 10})
+
+    processor._resend_lost_outputs()
+
+    assert ended == []
+    assert [(s.partition, s.offset) for s in processor._resend] == [(1, 7), (1, 8)]
