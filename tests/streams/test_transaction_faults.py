@@ -127,10 +127,9 @@ class OutputsLost(AssertionError):
 
 
 @pytest.mark.xfail(raises=OutputsLost, strict=False, reason=(
-    "open bug: a restarted broker wrote a commit's markers on the changelog but not on two output partitions, "
-    "and those outputs (3) ended as aborted while the state holds their inputs as applied, most likely by the "
-    "abort of the next transaction when the producer was rebuilt (seen once with this detail in a whole-suite "
-    "run; CI failed this test once before without it)"))
+    "kept as an expected failure until whole-suite runs confirm the fix: a restarted broker kept a commit's "
+    "markers on the changelog and lost them on output partitions, and those outputs were ended as aborted while "
+    "the state held their inputs; the processor now sends such outputs again (`_resend_lost_outputs`)"))
 @pytest.mark.kafka
 @pytest.mark.slow
 @pytest.mark.timeout(900)
