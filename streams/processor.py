@@ -581,22 +581,14 @@ class TransactionalProcessor:
                 raise
             except (KafkaException, ReadError, TimeoutError) as exc:
                 self._to_restore |= partitions
-                self._fault("restore", f"{type(exc).__name__}: {exc}")
-                self._note_errors(messages)
-                if self._stop.wait(1.0):
-                    raise Stopping() from exc
-                self._rewind()  # the batch just consumed was not processed: read it again
+                self._put_back(messages, "restore", exc)
                 return
         if self._check_outputs:
             try:
                 self._resend_lost_outputs()
                 self._check_outputs = False
             except (KafkaException, ReadError, TimeoutError) as exc:
-                self._fault("checking the last commit's outputs", f"{type(exc).__name__}: {exc}")
-                self._note_errors(messages)
-                if self._stop.wait(1.0):
-                    raise Stopping() from exc
-                self._rewind()  # the batch just consumed was not processed: read it again
+                self._put_back(messages, "checking the last commit's outputs", exc)
                 return
         self._note_errors(messages)
         if self._consumer_failed is not None:
@@ -606,6 +598,15 @@ class TransactionalProcessor:
         messages = [m for m in messages if m.error() is None]
         if messages or self._resend:
             self._process(messages, timings)
+
+    def _put_back(self, messages: list[Message], what: str, exc: Exception) -> None:
+        """`what` failed before the batch `messages` was processed: note the fault, pause, and read the
+        batch again from the committed offsets (the next step tries `what` again)."""
+        self._fault(what, f"{type(exc).__name__}: {exc}")
+        self._note_errors(messages)
+        if self._stop.wait(1.0):
+            raise Stopping() from exc
+        self._rewind()
 
     def _note_errors(self, messages: list[Message]) -> None:
         """Keep a fatal consumer error for `_step` (whichever call consumed it: it is delivered once),
