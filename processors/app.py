@@ -155,13 +155,17 @@ class PositionUpdate(NamedTuple):
 
 
 
+def _fill_name(decoded: Event) -> str:
+    """A journal event as the DEBUG log names it: its fill id, else its type."""
+    return getattr(decoded, "fill_id", type(decoded).__name__)
+
+
 def _fill_id(codec: Codec, record: Record) -> str:
     """The fill id of a journal record, for the DEBUG log (its error when it does not decode)."""
     try:
-        decoded = codec.decode(record.topic, record.value or b"")
+        return _fill_name(codec.decode(record.topic, record.value or b""))
     except DecodeError as exc:
         return f"undecodable ({exc})"
-    return getattr(decoded, "fill_id", type(decoded).__name__)
 
 
 def app_id(topics: Topics) -> str:
@@ -299,12 +303,11 @@ def create_app(
             return True
         if update is None:
             fill_log.debug("journal[%d]@%d %s: moves no position", record.partition, record.offset,
-                           getattr(decoded, "fill_id", type(decoded).__name__))
+                           _fill_name(decoded))
             return False
         await publish_then_store(update)
         fill_log.debug("journal[%d]@%d %s: applied to %s (%d fills)", record.partition, record.offset,
-                       getattr(decoded, "fill_id", type(decoded).__name__), update.stored_key.decode(),
-                       update.held.state.fills)
+                       _fill_name(decoded), update.stored_key.decode(), update.held.state.fills)
         return True
 
     def moves_nothing(value: bytes | None) -> bool:

@@ -83,11 +83,11 @@ from __future__ import annotations
 
 import enum
 import logging
-from functools import partial
 import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Callable, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -98,7 +98,7 @@ from oms.clock import Clock
 from oms.events import Event
 from oms.state import RocksStore
 from streams.codec import Codec, encode_key
-from streams.idempotence import already_applied, mark_applied, partition_key
+from streams.idempotence import already_applied, last_applied, mark_applied, partition_key
 from streams.reader import ReadError, TopicReader
 from streams.records import Record, dead_letter
 from streams import metrics
@@ -529,8 +529,8 @@ class TransactionalProcessor:
     def _holds(self, source: tuple[str, int, int]) -> bool:
         """Whether the store holds the input at `source` (topic, partition, offset) as applied."""
         topic, partition, offset = source
-        applied = self.store.get(partition_key(partition, keys.applied_offset(topic)))
-        return applied is not None and int(applied) >= offset
+        applied = last_applied(PartitionState(self.store, partition, {}), topic)
+        return applied is not None and applied >= offset
 
     # ---------------------------------------------------------------- loop
 
