@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.position_state $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).position_state.json)
 	$(BIN)/python -m bench.router $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).router.json)
 	$(BIN)/python -m bench.routed $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).routed.json)
+	$(BIN)/python -m bench.backtest --export-events 1000000 $(if $(BENCH_JSON),--json $(basename $(BENCH_JSON)).backtest.json)
 	$(BIN)/python -m bench.pipeline --rates 50,1000 $(if $(BENCH_JSON),--json $(BENCH_JSON))
 
 clean:

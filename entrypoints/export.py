@@ -4,14 +4,15 @@ Reads the journal from the journal topic (the configured broker and prefix) or
 from a backtest's `journal.bin` (`--journal FILE`), keeps what is as of
 `--as-of` for `--account` and `--instrument`, and writes `orders`, `fills`,
 `positions` and `journal` tables as Parquet or CSV under `--out`
-(`replay.export`). Prints how many rows each table has.
+(`replay.export`). Shows a progress bar while it reads (`--no-progress`: none) and
+prints how many rows each table has.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional, Sequence
+from typing import Annotated, Any, Optional, Sequence
 
 import typer
 
@@ -32,6 +33,7 @@ def export_command(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
     out: Annotated[Path, typer.Option(help="the directory the tables go to")] = Path("export"),
     timeout: Annotated[float, typer.Option(help="topic: seconds without progress before giving up")] = 30.0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="a progress bar while reading")] = True,
 ) -> None:
     """Export orders, fills, positions and the journal (as of a time, per account or instrument)."""
     from oms.clock import parse_time
@@ -45,18 +47,36 @@ def export_command(
         raise CommandError("as_of", str(exc)) from None
     e = entry(ctx)
     errors: list[str] = []
+    bar: Any = None
+
+    def on_total(total: int, unit: str = "ev") -> None:
+        nonlocal bar
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", desc="export", dynamic_ncols=True)
+
+    def on_step(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
     if journal is not None:
         if not journal.exists():
             raise CommandError("journal", f"{journal} does not exist")
-        events = journal_from_file(journal)
+        on_total(journal.stat().st_size, "B")
+        events = journal_from_file(journal, on_bytes=on_step)
     else:
         from streams.runtime import connect
 
-        events = journal_from_topic(connect(e.settings), timeout=timeout, errors=errors)
+        events = journal_from_topic(connect(e.settings), timeout=timeout, errors=errors, on_total=on_total,
+                                    on_record=lambda _: on_step(1))
     try:
         tables = export(events, as_of=until, account=account, instrument=instrument)
     except ValueError as exc:
         raise CommandError("journal", str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
     paths = write_export(tables, out, fmt)
     for name, path in paths.items():
         e.console.print(f"{name}: {len(getattr(tables, name))} rows -> {path}")

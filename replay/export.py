@@ -19,19 +19,21 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, get_args
 
 from oms.domain.projection import JournalProjection
 from oms.events import Event, JournalEvent, OrderFilled
 
-__all__ = ["Export", "commands_from_topic", "export", "journal_from_file", "journal_from_topic", "write_export", "write_parquet"]
+__all__ = ["Export", "JournalTable", "commands_from_topic", "export", "journal_from_file", "journal_from_topic", "write_export", "write_parquet"]
 
 _LENGTH = struct.Struct(">I")
 
 
-def journal_from_file(path: str | Path) -> Iterator[Event]:
-    """The events of a length-prefixed journal file; `ValueError` naming the byte offset of a bad frame."""
+def journal_from_file(path: str | Path, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[Event]:
+    """The events of a length-prefixed journal file; `ValueError` naming the byte offset of a bad frame.
+    `on_bytes(n)` is called with each frame's length, prefix included (for a progress bar)."""
     from streams.codec import DecodeError, SingleObjectCodec
 
     codec = SingleObjectCodec()
@@ -49,15 +51,21 @@ def journal_from_file(path: str | Path) -> Iterator[Event]:
         except DecodeError as exc:
             raise ValueError(f"{path}: byte {at}: {exc}") from None
         at += 4 + size
+        if on_bytes is not None:
+            on_bytes(4 + size)
 
 
-def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None) -> Iterator[Event]:
+def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None,
+                       on_total: Callable[[int], None] | None = None,
+                       on_record: Callable[[int], None] | None = None) -> Iterator[Event]:
     """The events of the journal topic of `runtime` (every partition, to its end at start);
-    undecodable records are appended to `errors` (when given) and skipped."""
+    undecodable records are appended to `errors` (when given) and skipped. `on_total(n)` is told
+    how many records there are to read and `on_record(offset)` called per record (a progress bar)."""
     from replay.journal import read_topic  # the one journal reader (local: it loads the Kafka client)
 
     for _, _, _, _, event in read_topic(runtime, runtime.topics.journal, timeout=timeout, canonical=False,
-                                   on_error=errors.append if errors is not None else None):
+                                   on_error=errors.append if errors is not None else None,
+                                   on_total=on_total, on_record=on_record):
         if event is not None:
             yield event
 
@@ -73,13 +81,88 @@ def commands_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | N
     return sorted(found, key=lambda e: e.ts_event)
 
 
-def _plain(value):
-    return value.value if isinstance(value, Enum) else value
+def _is_enum(annotation) -> bool:
+    """True when a field's annotation is an Enum class, or a union or alias naming one."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, Enum)
+    return any(_is_enum(arg) for arg in get_args(annotation))
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the journal table takes of one event class: its field names in order, a getter of
+    their values as one tuple, and the positions of the fields holding enums."""
+
+    names: tuple[str, ...]
+    values: Callable[[Event], tuple]
+    enums: frozenset[int]
+
+    @classmethod
+    def of(cls, kind: type[Event]) -> "_Kind":
+        names = tuple(kind.model_fields)
+        get = attrgetter(*names)
+        values = get if len(names) > 1 else (lambda event: (get(event),))
+        return cls(names, values, frozenset(i for i, name in enumerate(names)
+                                            if _is_enum(kind.model_fields[name].annotation)))
+
+
+class JournalTable:
+    """The journal as a table: a row per event, `type` (its class name) and its fields, enums
+    as their values; columns in first-seen order, None where a row's event has no such field.
+    Kept by event class as events come (a tuple of field values each, read at once) and turned
+    into columns when asked: no dict is built per event."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[type, tuple[_Kind, list[tuple], list[int]]] = {}
+        self._count = 0
+
+    def append(self, event: Event) -> None:
+        kind = type(event)
+        entry = self._kinds.get(kind)
+        if entry is None:
+            entry = self._kinds[kind] = (_Kind.of(kind), [], [])
+        entry[1].append(entry[0].values(event))
+        entry[2].append(self._count)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def columns(self) -> dict[str, list]:
+        """The table by column: name -> a value per row."""
+        n = self._count
+        types: list = [None] * n
+        columns: dict[str, list] = {"type": types} if n else {}
+        for kind, (shape, rows, at) in self._kinds.items():
+            whole = len(at) == n  # one class throughout: its columns are the rows' values as they are
+            name = kind.__name__
+            if whole:
+                columns["type"] = [name] * n
+            else:
+                for i in at:
+                    types[i] = name
+            for j, values in enumerate(zip(*rows)):
+                if j in shape.enums:
+                    values = [v if v is None else v.value for v in values]
+                column = columns.get(shape.names[j])
+                if column is None and whole:
+                    columns[shape.names[j]] = list(values)
+                    continue
+                if column is None:
+                    column = columns[shape.names[j]] = [None] * n
+                for i, v in zip(at, values):
+                    column[i] = v
+        return columns
+
+    def __iter__(self) -> Iterator[dict]:
+        """The rows, as dicts of every column."""
+        columns = self.columns()
+        return (dict(zip(columns, row)) for row in zip(*columns.values()))
 
 
 @dataclass
 class Export:
-    journal: list[dict] = field(default_factory=list)
+    journal: JournalTable = field(default_factory=JournalTable)
     orders: list[dict] = field(default_factory=list)
     fills: list[dict] = field(default_factory=list)
     positions: list[dict] = field(default_factory=list)
@@ -88,15 +171,8 @@ class Export:
         """The four tables as pandas DataFrames, by name."""
         import pandas as pd
 
-        return {name: pd.DataFrame(getattr(self, name)) for name in ("journal", "orders", "fills", "positions")}
-
-
-def _rows(records: list[dict]) -> list[dict]:
-    """The same columns in every row (missing ones None), in first-seen order."""
-    columns: dict[str, None] = {}
-    for r in records:
-        columns.update(dict.fromkeys(r))
-    return [{c: r.get(c) for c in columns} for r in records]
+        return {"journal": pd.DataFrame(self.journal.columns()),
+                **{name: pd.DataFrame(getattr(self, name)) for name in ("orders", "fills", "positions")}}
 
 
 def export(events: Iterable[Event], *, as_of: int | None = None, account: str | None = None,
@@ -104,7 +180,7 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
     """The tables of the journal `events` as of `as_of` (UTC ns), for `account` and `instrument` (None: all)."""
     projection = JournalProjection(project_accounts=False)
     instruments: dict[str, str] = {}
-    journal, fills = [], []
+    journal, fills = JournalTable(), []
     for event in events:
         if not isinstance(event, JournalEvent):
             continue
@@ -118,7 +194,7 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
         if instrument is not None and instruments.get(event.order_id) != instrument:
             continue
         projection.apply(event)
-        journal.append({"type": type(event).__name__, **{k: _plain(v) for k, v in event.__dict__.items()}})
+        journal.append(event)
         if isinstance(event, OrderFilled):
             fills.append(dict(ts_event=event.ts_event, order_id=event.order_id, account=event.account,
                               client_order_id=event.client_order_id, instrument=event.instrument,
@@ -133,32 +209,44 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
     positions = [dict(account=p.account, instrument=p.instrument, quantity=p.quantity, cost=p.cost,
                       realized_pnl=p.realized_pnl, commissions=p.commissions, fills=p.fills)
                  for p in projection.positions.values()]
-    return Export(_rows(journal), orders, fills, positions)
+    return Export(journal, orders, fills, positions)
 
 
 def write_export(result: Export, directory: str | Path, fmt: str = "parquet") -> dict[str, Path]:
-    """Write each table as `<name>.parquet` or `<name>.csv` under `directory`; returns name -> path."""
+    """Write each table as `<name>.parquet` or `<name>.csv` under `directory`; returns name -> path.
+    Parquet is written from the tables' columns straight to Arrow (no DataFrame on the way)."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format: {fmt!r} is not parquet or csv")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, frame in result.frames().items():
-        path = directory / f"{name}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
-            write_parquet(frame, path)
-        paths[name] = path
+    if fmt == "csv":
+        for name, frame in result.frames().items():
+            paths[name] = directory / f"{name}.csv"
+            frame.to_csv(paths[name], index=False)
+        return paths
+    tables = {"journal": result.journal.columns(),
+              **{name: _columns(getattr(result, name)) for name in ("orders", "fills", "positions")}}
+    for name, columns in tables.items():
+        paths[name] = directory / f"{name}.parquet"
+        write_parquet(columns, paths[name])
     return paths
 
 
-def write_parquet(frame, path: Path) -> None:
-    """A DataFrame as Parquet, exact decimals as decimal128(38, 10)."""
+def _columns(rows: list[dict]) -> dict[str, list]:
+    """Rows of dicts as columns: every key of any row, in first-seen order, None where a row lacks it."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def write_parquet(table, path: Path) -> None:
+    """A DataFrame, or columns by name, as Parquet; exact decimals as decimal128(38, 10)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    arrow = pa.Table.from_pydict(table) if isinstance(table, dict) else pa.Table.from_pandas(table, preserve_index=False)
     schema = pa.schema([pa.field(f.name, pa.decimal128(38, 10)) if pa.types.is_decimal(f.type) else f
-                        for f in table.schema])
-    pq.write_table(table.cast(schema), path)
+                        for f in arrow.schema])
+    pq.write_table(arrow.cast(schema), path)

@@ -24,9 +24,11 @@ def test_a_sandboxed_backtest_journal_exports_from_the_topic_as_from_memory(boot
                           BacktestConfig(venues={"SIM-A": VenueModel(entry=Latency(100_000)), "SIM-B": VenueModel()}))
     assert publish_journal(result, rt) == len(result.journal) > 0
     errors: list[str] = []
-    from_topic = export(journal_from_topic(rt, errors=errors))
+    totals, offsets = [], []
+    from_topic = export(journal_from_topic(rt, errors=errors, on_total=totals.append, on_record=offsets.append))
     in_memory = export(result.journal)
     assert errors == []
+    assert totals == [len(offsets)] == [len(result.journal)]
     key = lambda r: r["order_id"]
     assert sorted(from_topic.orders, key=key) == sorted(in_memory.orders, key=key)
     assert sorted(from_topic.fills, key=lambda r: r["fill_id"]) == sorted(in_memory.fills, key=lambda r: r["fill_id"])

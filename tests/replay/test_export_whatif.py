@@ -2,15 +2,20 @@
 
 import json
 from decimal import Decimal
+from enum import Enum
+from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 
+from connectors.marketdata_files import load_files
 from oms.domain.risk import Controls, parse_default_limits
 from oms.events import Quote, Side
 from oms.routing import StaticRouter
 from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
 from replay.export import export, journal_from_file, write_export
-from replay.models import VenueModel
+from replay.models import Latency, VenueModel
+from replay.strategies import PassiveMaker
 from replay.whatif import diff_orders, orders_of_export, what_if
 
 T0 = 1_717_425_000_000_000_000
@@ -53,6 +58,42 @@ def test_export_round_trips_a_backtest_journal_as_of_a_time(tmp_path):
     assert csv_paths["orders"].read_text().count("\n") == 4
     frames = tables.frames()
     assert set(frames) == {"journal", "orders", "fills", "positions"} and len(frames["fills"]) == len(result.fills) == 4
+
+
+def _rows_of(events):
+    """The journal table as one dict per event, built plainly: the reference of `JournalTable`."""
+    rows = [{"type": type(e).__name__, **{k: v.value if isinstance(v, Enum) else v for k, v in e.__dict__.items()}}
+            for e in events]
+    columns: dict = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return [{c: row.get(c) for c in columns} for row in rows]
+
+
+def test_the_journal_table_equals_a_row_per_event_over_every_kind_of_event(tmp_path):
+    config = BacktestConfig(venues={"SIM-A": VenueModel(entry=Latency(200_000, 100_000), reject_probability=0.1),
+                                    "SIM-B": VenueModel(entry=Latency(1_000_000, sigma=0.5))}, seed=5)
+    market_data = list(load_files(sorted(Path("replay/data/backtest").glob("*.csv"))))[:1500]
+    maker = run_backtest(market_data, PassiveMaker("AAPL"), config).journal
+    denied = run_backtest(quotes(), Recorded(commands()), BacktestConfig(
+        venues=VENUES, account="ACC", controls=Controls(defaults=parse_default_limits("max_order_qty=1000")))).journal
+    events = maker[:40] + denied + maker[40:]  # classes interleaved, several columns missing from some rows
+    kinds = {type(e).__name__ for e in events}
+    assert {"OrderDenied", "OrderFilled", "OrderCanceled", "OrderRejected", "OrderCancelRejected"} <= kinds
+    table = export(events).journal
+    expected = _rows_of(events)
+    typed = lambda rows: [[(k, type(v), v) for k, v in row.items()] for row in rows]  # enums are str: 'BUY' == Side.BUY
+    assert len(table) == len(events) and typed(table) == typed(expected)
+    assert list(table.columns()) == list(expected[0])  # first-seen order
+    pd.testing.assert_frame_equal(export(events).frames()["journal"], pd.DataFrame(expected))
+    exported = export(events)
+    paths = write_export(exported, tmp_path / "out")
+    assert pq.read_table(paths["journal"]).to_pylist() == expected  # decimals equal at the file's scale
+    for name in ("orders", "fills", "positions"):
+        assert pq.read_table(paths[name]).to_pylist() == getattr(exported, name) != []
+    one_kind = [e for e in events if type(e).__name__ == "OrderAccepted"]
+    assert typed(export(one_kind).journal) == typed(_rows_of(one_kind))
+    assert len(export([]).journal) == 0 and export([]).frames()["journal"].empty
 
 
 def test_what_if_a_smaller_order_limit_denies_the_large_order_and_moves_pnl():
@@ -111,8 +152,13 @@ def test_oms_export_writes_the_tables_of_a_journal_file(tmp_path, capsys):
     status = main(["--journal", str(tmp_path / "journal.bin"), "--format", "csv", "--out", str(tmp_path / "x"),
                    "--as-of", str(T0 + 15 * MS)])
     assert status == 0
-    assert "orders: 1 rows" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "orders: 1 rows" in printed.out
+    assert "export: 100%" in printed.err  # the bar counts the file's bytes to its end
     assert (tmp_path / "x" / "fills.csv").read_text().count("\n") == 2
+    assert main(["--journal", str(tmp_path / "journal.bin"), "--out", str(tmp_path / "y"), "--no-progress"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == "" and f"journal: {len(result.journal)} rows" in printed.out
     assert main(["--journal", str(tmp_path / "missing.bin")]) != 0
 
 
