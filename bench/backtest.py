@@ -12,9 +12,12 @@ engine step (risk, routing, state machine) and the simulated venue, beside a
 bare loop that only decodes the same command records, and a floor: the journal
 events those orders left, built again from their fields with nothing else (what
 any engine written with these event classes pays per order). Export: the journal of
-that run (repeated to `--export-events`) written as a journal file, a bare
-read + decode of it, and `replay.export` to Parquet (pandas and pyarrow imported
-before either is timed). Prints a table (and writes JSON
+that run (repeated to `--export-events`) written as a journal file, then, each in
+a process of its own (pandas and pyarrow imported before the clock starts; the
+peak resident memory of the process beside its time): a bare read + decode of
+it, the export to Parquet that `oms export` runs (`replay.export.export_files`,
+the journal table written a chunk at a time), and the same export holding the
+whole journal table before it writes (`write_export(export(...))`). Prints a table (and writes JSON
 to `--json FILE`): wall-clock seconds and rate, and the process CPU seconds and
 rate (`time.process_time`; on a shared machine the steadier of the two). Run with `python -m bench.backtest [--md N] [--orders N]
 [--maker-events N] [--export-events N]`.
@@ -26,6 +29,7 @@ import argparse
 import gc
 import json
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +42,7 @@ from rich.table import Table
 from connectors.marketdata_files import load_files
 from oms.events import NewOrder, Quote, TimeInForce, built
 from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
-from replay.export import export, journal_from_file, write_export
+from replay.export import export, export_files, journal_from_file, write_export
 from replay.models import Latency, VenueModel
 from replay.sample_data import generate
 from replay.strategies import Observer, PassiveMaker
@@ -52,13 +56,15 @@ def _rate(n: int, seconds: float) -> float:
 
 class Seconds(float):
     """Wall-clock seconds of a timed step, with the process CPU seconds of it in `cpu`
-    (the machine is shared: CPU time is the steadier figure)."""
+    (the machine is shared: CPU time is the steadier figure) and, for a step run in a process of
+    its own, that process's peak resident memory in `rss_mb`."""
 
     cpu: float
+    rss_mb: float | None
 
-    def __new__(cls, wall: float, cpu: float) -> "Seconds":
+    def __new__(cls, wall: float, cpu: float, rss_mb: float | None = None) -> "Seconds":
         value = super().__new__(cls, wall)
-        value.cpu = cpu
+        value.cpu, value.rss_mb = cpu, rss_mb
         return value
 
 
@@ -129,12 +135,36 @@ def bench_export(journal: list, n: int, workdir: Path) -> list[tuple[str, int, f
             for data in frames[: n - written]:
                 fh.write(struct.pack(">I", len(data)) + data)
             written += min(len(frames), n - written)
+    rows = []
+    for step, how in (("read + decode journal file (bare)", "bare"), ("export journal to Parquet (oms export)", "streamed"),
+                      ("export, whole journal table held", "held")):
+        rows.append((step, n, _in_child(how, path, workdir / f"export-{how}")))
+    return rows
+
+
+def _in_child(how: str, journal: Path, out: Path) -> Seconds:
+    """One export step timed in a process of its own (so its peak memory is its own)."""
+    done = subprocess.run([sys.executable, "-m", "bench.backtest", "--export-child", how, str(journal), str(out)],
+                          check=True, capture_output=True, text=True)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Seconds(figures["wall"], figures["cpu"], figures["rss_mb"])
+
+
+def _export_child(how: str, journal: str, out: str) -> None:
+    """`_in_child`'s side: `bare` reads and decodes the journal file; `streamed` is what `oms export`
+    runs (`export_files`: the journal table written a chunk at a time); `held` builds the whole
+    `Export` first, then writes it. Prints wall and CPU seconds and the peak RSS (MB) as JSON."""
+    import resource
+
     import pandas  # noqa: F401  imported before the clock starts: a one-off cost, not a per-event one
     import pyarrow.parquet  # noqa: F401
 
-    _, bare_s = _timed(lambda: sum(1 for _ in journal_from_file(path)))
-    _, export_s = _timed(lambda: write_export(export(journal_from_file(path)), workdir / "export"))
-    return [("read + decode journal file (bare)", n, bare_s), ("export journal to Parquet", n, export_s)]
+    steps = {"bare": lambda: sum(1 for _ in journal_from_file(journal)),
+             "streamed": lambda: export_files(journal_from_file(journal), out),
+             "held": lambda: write_export(export(journal_from_file(journal)), out)}
+    _, took = _timed(steps[how])
+    print(json.dumps({"wall": float(took), "cpu": took.cpu,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maker-events", type=int, default=10_000)
     parser.add_argument("--export-events", type=int, default=100_000, help="the issue's figure is 1,000,000")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--export-child", nargs=3, metavar=("HOW", "JOURNAL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.export_child:
+        _export_child(*args.export_child)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         rows = bench_market_data(args.md, workdir, args.maker_events)
@@ -153,13 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_export(journal, args.export_events, workdir)
     if args.json is not None:
         args.json.write_text(json.dumps([dict(step=s, n=n, seconds=round(t, 3), per_second=round(_rate(n, t)),
-                                              cpu_seconds=round(t.cpu, 3), per_cpu_second=round(_rate(n, t.cpu)))
+                                              cpu_seconds=round(t.cpu, 3), per_cpu_second=round(_rate(n, t.cpu)),
+                                              peak_rss_mb=None if t.rss_mb is None else round(t.rss_mb))
                                          for s, n, t in rows]))
-    table = Table(title="backtest and export throughput (one process)")
-    for name in ("step", "n", "seconds", "per second", "CPU s", "per CPU second"):
+    table = Table(title="backtest and export throughput (the export steps each in a process of its own)")
+    for name in ("step", "n", "seconds", "per second", "CPU s", "per CPU second", "peak RSS MB"):
         table.add_column(name, justify="right" if name != "step" else "left")
     for step, n, t in rows:
-        table.add_row(step, f"{n:,}", f"{t:.2f}", f"{_rate(n, t):,.0f}", f"{t.cpu:.2f}", f"{_rate(n, t.cpu):,.0f}")
+        table.add_row(step, f"{n:,}", f"{t:.2f}", f"{_rate(n, t):,.0f}", f"{t.cpu:.2f}", f"{_rate(n, t.cpu):,.0f}",
+                      "" if t.rss_mb is None else f"{t.rss_mb:,.0f}")
     Console().print(table)
     return 0
 

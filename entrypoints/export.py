@@ -4,7 +4,8 @@ Reads the journal from the journal topic (the configured broker and prefix) or
 from a backtest's `journal.bin` (`--journal FILE`), keeps what is as of
 `--as-of` for `--account` and `--instrument`, and writes `orders`, `fills`,
 `positions` and `journal` tables as Parquet or CSV under `--out`
-(`replay.export`). Shows a progress bar while it reads (`--no-progress`: none) and
+(`replay.export.export_files`: the journal table is written a chunk at a
+time, so memory does not grow with the journal). Shows a progress bar while it reads (`--no-progress`: none) and
 prints how many rows each table has.
 """
 
@@ -37,7 +38,7 @@ def export_command(
 ) -> None:
     """Export orders, fills, positions and the journal (as of a time, per account or instrument)."""
     from oms.clock import parse_time
-    from replay.export import export, journal_from_file, journal_from_topic, write_export
+    from replay.export import export_files, journal_from_file, journal_from_topic
 
     if fmt not in ("parquet", "csv"):
         raise CommandError("format", f"{fmt!r} is not parquet or csv")
@@ -71,15 +72,14 @@ def export_command(
         events = journal_from_topic(connect(e.settings), timeout=timeout, errors=errors, on_total=on_total,
                                     on_record=lambda _: on_step(1))
     try:
-        tables = export(events, as_of=until, account=account, instrument=instrument)
+        written = export_files(events, out, fmt, as_of=until, account=account, instrument=instrument)
     except ValueError as exc:
         raise CommandError("journal", str(exc)) from None
     finally:
         if bar is not None:
             bar.close()
-    paths = write_export(tables, out, fmt)
-    for name, path in paths.items():
-        e.console.print(f"{name}: {len(getattr(tables, name))} rows -> {path}")
+    for name, (path, rows) in written.items():
+        e.console.print(f"{name}: {rows} rows -> {path}")
     for error in errors[:10]:
         e.err_console.print(f"skipped undecodable record {error}")
 

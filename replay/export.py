@@ -16,17 +16,24 @@ DataFrames (exact `Decimal` money), `write_export` writes them as Parquet
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, get_args
 
+from pydantic.fields import FieldInfo
+
 from oms.domain.projection import JournalProjection
 from oms.events import Event, JournalEvent, OrderFilled
 
-__all__ = ["Export", "JournalTable", "commands_from_topic", "export", "journal_from_file", "journal_from_topic", "write_export", "write_parquet"]
+__all__ = ["CHUNK_ROWS", "Export", "JournalFile", "JournalTable", "commands_from_topic", "export", "export_files",
+           "journal_from_file", "journal_from_topic", "journal_schema", "write_export", "write_parquet"]
 
 _LENGTH = struct.Struct(">I")
 
@@ -34,10 +41,20 @@ _LENGTH = struct.Struct(">I")
 def journal_from_file(path: str | Path, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[Event]:
     """The events of a length-prefixed journal file; `ValueError` naming the byte offset of a bad frame.
     `on_bytes(n)` is called with each frame's length, prefix included (for a progress bar)."""
-    from streams.codec import DecodeError, SingleObjectCodec
+    from streams.codec import SingleObjectCodec
 
     codec = SingleObjectCodec()
-    data = Path(path).read_bytes()
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:  # pages of the file, not a copy of it
+            yield from _frames(path, data, codec, on_bytes)
+
+
+def _frames(path, data, codec, on_bytes: Callable[[int], None] | None) -> Iterator[Event]:
+    """The events of the frames in `data` (the file's bytes); see `journal_from_file`."""
+    from streams.codec import DecodeError
+
     at = 0
     while at < len(data):
         if at + 4 > len(data):
@@ -106,6 +123,9 @@ class _Kind:
                                             if _is_enum(kind.model_fields[name].annotation)))
 
 
+_KINDS: dict[type, _Kind] = {}
+
+
 class JournalTable:
     """The journal as a table: a row per event, `type` (its class name) and its fields, enums
     as their values; columns in first-seen order, None where a row's event has no such field.
@@ -120,13 +140,20 @@ class JournalTable:
         kind = type(event)
         entry = self._kinds.get(kind)
         if entry is None:
-            entry = self._kinds[kind] = (_Kind.of(kind), [], [])
+            shape = _KINDS.get(kind) or _KINDS.setdefault(kind, _Kind.of(kind))
+            entry = self._kinds[kind] = (shape, [], [])
         entry[1].append(entry[0].values(event))
         entry[2].append(self._count)
         self._count += 1
 
     def __len__(self) -> int:
         return self._count
+
+    def drain(self) -> dict[str, list]:
+        """The columns of the rows held, which are then let go (the table starts empty again)."""
+        columns = self.columns()
+        self._kinds, self._count = {}, 0
+        return columns
 
     def columns(self) -> dict[str, list]:
         """The table by column: name -> a value per row."""
@@ -175,9 +202,16 @@ class Export:
                 **{name: pd.DataFrame(getattr(self, name)) for name in ("orders", "fills", "positions")}}
 
 
+CHUNK_ROWS = 65_536
+"""Rows of the journal table a streaming export holds before it writes them (`export_files`)."""
+
+
 def export(events: Iterable[Event], *, as_of: int | None = None, account: str | None = None,
-           instrument: str | None = None) -> Export:
-    """The tables of the journal `events` as of `as_of` (UTC ns), for `account` and `instrument` (None: all)."""
+           instrument: str | None = None, on_chunk: Callable[[dict[str, list]], None] | None = None,
+           chunk_rows: int = CHUNK_ROWS) -> Export:
+    """The tables of the journal `events` as of `as_of` (UTC ns), for `account` and `instrument` (None: all).
+    With `on_chunk`, the journal table is handed to it as columns every `chunk_rows` rows and at the
+    end, and let go (the returned journal is then empty): memory holds one chunk of it."""
     projection = JournalProjection(project_accounts=False)
     instruments: dict[str, str] = {}
     journal, fills = JournalTable(), []
@@ -195,12 +229,16 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
             continue
         projection.apply(event)
         journal.append(event)
+        if on_chunk is not None and len(journal) >= chunk_rows:
+            on_chunk(journal.drain())
         if isinstance(event, OrderFilled):
             fills.append(dict(ts_event=event.ts_event, order_id=event.order_id, account=event.account,
                               client_order_id=event.client_order_id, instrument=event.instrument,
                               side=event.side.value, venue=event.venue, quantity=event.last_qty,
                               price=event.last_px, commission=event.commission, exec_id=event.exec_id,
                               fill_id=event.fill_id))
+    if on_chunk is not None and len(journal):
+        on_chunk(journal.drain())
     orders = [dict(order_id=o.order_id, account=o.account, client_order_id=o.client_order_id,
                    instrument=o.instrument, side=o.side.value, order_type=o.order_type.value,
                    quantity=o.quantity, limit_price=o.limit_price, venue=o.venue, status=o.status.value,
@@ -212,25 +250,145 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
     return Export(journal, orders, fills, positions)
 
 
-def write_export(result: Export, directory: str | Path, fmt: str = "parquet") -> dict[str, Path]:
-    """Write each table as `<name>.parquet` or `<name>.csv` under `directory`; returns name -> path.
-    Parquet is written from the tables' columns straight to Arrow (no DataFrame on the way)."""
-    if fmt not in ("parquet", "csv"):
-        raise ValueError(f"format: {fmt!r} is not parquet or csv")
+def export_files(events: Iterable[Event], directory: str | Path, fmt: str = "parquet", *,
+                 as_of: int | None = None, account: str | None = None, instrument: str | None = None,
+                 chunk_rows: int = CHUNK_ROWS) -> dict[str, tuple[Path, int]]:
+    """`export` of `events` written under `directory` as it goes (what `oms export` runs): the journal
+    table a chunk at a time, so memory holds one chunk of it, not the whole journal; orders, fills and
+    positions are written at the end. Returns name -> (path, rows)."""
+    _check_format(fmt)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    if fmt == "csv":
-        for name, frame in result.frames().items():
-            paths[name] = directory / f"{name}.csv"
-            frame.to_csv(paths[name], index=False)
-        return paths
-    tables = {"journal": result.journal.columns(),
-              **{name: _columns(getattr(result, name)) for name in ("orders", "fills", "positions")}}
-    for name, columns in tables.items():
-        paths[name] = directory / f"{name}.parquet"
-        write_parquet(columns, paths[name])
+    journal = JournalFile(directory / f"journal.{fmt}", fmt)
+    try:
+        result = export(events, as_of=as_of, account=account, instrument=instrument, on_chunk=journal.write,
+                        chunk_rows=chunk_rows)
+    finally:
+        journal.close()
+    paths = {"journal": (journal.path, journal.rows)}
+    for name, path in _write_rows(result, directory, fmt).items():
+        paths[name] = (path, len(getattr(result, name)))
     return paths
+
+
+def write_export(result: Export, directory: str | Path, fmt: str = "parquet") -> dict[str, Path]:
+    """Write each table of `result` as `<name>.parquet` or `<name>.csv` under `directory`; returns
+    name -> path. The journal's file has `journal_schema()`'s columns, as `export_files` writes it."""
+    _check_format(fmt)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    journal = JournalFile(directory / f"journal.{fmt}", fmt)
+    try:
+        journal.write(result.journal.columns())
+    finally:
+        journal.close()
+    return {"journal": journal.path, **_write_rows(result, directory, fmt)}
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"format: {fmt!r} is not parquet or csv")
+
+
+def _write_rows(result: Export, directory: Path, fmt: str) -> dict[str, Path]:
+    """The orders, fills and positions tables of `result` as files; name -> path."""
+    paths = {}
+    for name in ("orders", "fills", "positions"):
+        paths[name] = directory / f"{name}.{fmt}"
+        if fmt == "csv":
+            import pandas as pd
+
+            pd.DataFrame(getattr(result, name)).to_csv(paths[name], index=False)
+        else:
+            write_parquet(_columns(getattr(result, name)), paths[name])
+    return paths
+
+
+def _arrow_type(annotation):
+    """The Arrow type a journal field's annotation is written as (Optional and Annotated looked through)."""
+    import pyarrow as pa
+
+    if isinstance(annotation, type):
+        if issubclass(annotation, Enum) or annotation is str:
+            return pa.string()
+        if annotation is bool:
+            return pa.bool_()
+        if annotation is int:
+            return pa.int64()
+        if annotation is Decimal:
+            return pa.decimal128(38, 10)
+    for arg in get_args(annotation):
+        if arg is not type(None) and not isinstance(arg, FieldInfo):
+            return _arrow_type(arg)
+    raise TypeError(f"a journal field of type {annotation!r} has no column type")
+
+
+def _journal_classes(root: type = JournalEvent) -> Iterator[type]:
+    for kind in root.__subclasses__():
+        yield kind
+        yield from _journal_classes(kind)
+
+
+@lru_cache(maxsize=1)
+def journal_schema():
+    """The journal table's columns in files: `type` (the event's class), then every field of every
+    journal event class, first declared first, each with one Arrow type (exact decimals as
+    decimal128(38, 10), enums as their values). The same for every export, so files line up."""
+    import pyarrow as pa
+
+    fields: dict[str, object] = {"type": pa.string()}
+    for kind in _journal_classes():
+        for name, info in kind.model_fields.items():
+            column = _arrow_type(info.annotation)
+            if fields.setdefault(name, column) != column:
+                raise TypeError(f"journal field {name} has two column types: {fields[name]} and {column}")
+    return pa.schema([pa.field(name, column) for name, column in fields.items()])
+
+
+class JournalFile:
+    """The journal table written to one Parquet or CSV file, a chunk of columns at a time, with
+    `journal_schema()`'s columns (None where a row's event has no such field). `close` ends the
+    file; a file nothing was written to still gets the columns."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        _check_format(fmt)
+        self.path, self.fmt, self.rows = path, fmt, 0
+        self._parquet = None
+
+    def write(self, columns: dict[str, list]) -> None:
+        n = len(columns["type"]) if columns else 0
+        if not n:
+            return
+        schema = journal_schema()
+        unknown = columns.keys() - set(schema.names)
+        if unknown:
+            raise ValueError(f"journal columns without a column type: {', '.join(sorted(unknown))}")
+        conformed = {name: columns.get(name) or [None] * n for name in schema.names}
+        if self.fmt == "csv":
+            import pandas as pd
+
+            pd.DataFrame(conformed).to_csv(self.path, mode="a" if self.rows else "w", header=not self.rows,
+                                           index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, schema)
+            self._parquet.write_table(pa.Table.from_pydict(conformed, schema=schema))
+        self.rows += n
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        elif not self.rows:
+            if self.fmt == "csv":
+                self.path.write_text(",".join(journal_schema().names) + "\n")
+            else:
+                import pyarrow.parquet as pq
+
+                pq.write_table(journal_schema().empty_table(), self.path)
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:

@@ -6,6 +6,7 @@ from enum import Enum
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import pyarrow.parquet as pq
 
 from connectors.marketdata_files import load_files
@@ -13,7 +14,7 @@ from oms.domain.risk import Controls, parse_default_limits
 from oms.events import Quote, Side
 from oms.routing import StaticRouter
 from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
-from replay.export import export, journal_from_file, write_export
+from replay.export import export, export_files, journal_from_file, journal_schema, write_export
 from replay.models import Latency, VenueModel
 from replay.strategies import PassiveMaker
 from replay.whatif import diff_orders, orders_of_export, what_if
@@ -88,12 +89,50 @@ def test_the_journal_table_equals_a_row_per_event_over_every_kind_of_event(tmp_p
     pd.testing.assert_frame_equal(export(events).frames()["journal"], pd.DataFrame(expected))
     exported = export(events)
     paths = write_export(exported, tmp_path / "out")
-    assert pq.read_table(paths["journal"]).to_pylist() == expected  # decimals equal at the file's scale
+    in_file = pq.read_table(paths["journal"])
+    assert in_file.schema == journal_schema()  # every journal field, whatever the journal holds
+    assert in_file.to_pylist() == [{c: row.get(c) for c in journal_schema().names} for row in expected]
     for name in ("orders", "fills", "positions"):
         assert pq.read_table(paths[name]).to_pylist() == getattr(exported, name) != []
     one_kind = [e for e in events if type(e).__name__ == "OrderAccepted"]
     assert typed(export(one_kind).journal) == typed(_rows_of(one_kind))
     assert len(export([]).journal) == 0 and export([]).frames()["journal"].empty
+
+
+def test_a_journal_file_is_read_frame_by_frame_and_a_bad_frame_is_named_by_its_byte(tmp_path):
+    result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    data = result.journal_bytes()
+    path = tmp_path / "journal.bin"
+    path.write_bytes(b"")
+    assert list(journal_from_file(path)) == []
+    path.write_bytes(data)
+    counted: list[int] = []
+    assert list(journal_from_file(path, on_bytes=counted.append)) == result.journal
+    assert sum(counted) == len(data) and len(counted) == len(result.journal)
+    first = 4 + int.from_bytes(data[:4], "big")  # the second frame: length, C3 01, 8-byte schema fingerprint, body
+    for broken, says in ((data[:-3], "truncated frame at byte"), (data + b"\x00\x00", "truncated frame length at byte"),
+                         (data[:first + 6] + b"\xff" * 8 + data[first + 14:], f"byte {first}:")):
+        path.write_bytes(broken)
+        with pytest.raises(ValueError, match=says):
+            list(journal_from_file(path))
+
+
+def test_a_streamed_export_writes_the_same_files_a_chunk_at_a_time(tmp_path):
+    result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
+    chunks: list[int] = []
+    held = export(result.journal, on_chunk=lambda columns: chunks.append(len(columns["type"])), chunk_rows=4)
+    assert sum(chunks) == len(result.journal) and max(chunks) == 4 and len(held.journal) == 0
+    for fmt in ("parquet", "csv"):
+        whole = write_export(export(result.journal), tmp_path / f"whole-{fmt}", fmt)
+        streamed = export_files(result.journal, tmp_path / f"streamed-{fmt}", fmt, chunk_rows=4)
+        assert streamed["journal"][1] == len(result.journal) and streamed["fills"][1] == 4
+        for name, path in whole.items():
+            if fmt == "csv":
+                assert streamed[name][0].read_bytes() == path.read_bytes()  # one header, then every chunk
+            else:
+                assert pq.read_table(streamed[name][0]).equals(pq.read_table(path))
+    nothing = export_files(result.journal, tmp_path / "none", as_of=T0 - 1)
+    assert nothing["journal"][1] == 0 and pq.read_table(nothing["journal"][0]).schema == journal_schema()
 
 
 def test_what_if_a_smaller_order_limit_denies_the_large_order_and_moves_pnl():
