@@ -4,8 +4,8 @@ Reads the journal from the journal topic (the configured broker and prefix) or
 from a backtest's `journal.bin` (`--journal FILE`), keeps what is as of
 `--as-of` for `--account` and `--instrument`, and writes `orders`, `fills`,
 `positions` and `journal` tables as Parquet or CSV under `--out`
-(`replay.export.export_files`: the journal table is written a chunk at a
-time, so memory does not grow with the journal). Shows a progress bar while it reads (`--no-progress`: none) and
+(`replay.export.export_files`: the journal and fills tables are written a
+chunk at a time, so memory does not grow with the journal). Shows a progress bar while it reads (`--no-progress`: none) and
 prints how many rows each table has.
 """
 
@@ -69,8 +69,8 @@ def export_command(
     else:
         from streams.runtime import connect
 
-        events = journal_from_topic(connect(e.settings), timeout=timeout, errors=errors, on_total=on_total,
-                                    on_record=lambda _: on_step(1))
+        events = journal_from_topic(connect(e.settings), timeout=timeout, errors=errors, until_ns=until,
+                                    on_total=on_total, on_record=lambda _: on_step(1))
     try:
         written = export_files(events, out, fmt, as_of=until, account=account, instrument=instrument)
     except ValueError as exc:

@@ -32,8 +32,8 @@ from pydantic.fields import FieldInfo
 from oms.domain.projection import JournalProjection
 from oms.events import Event, JournalEvent, OrderFilled
 
-__all__ = ["CHUNK_ROWS", "Export", "JournalFile", "JournalTable", "commands_from_topic", "export", "export_files",
-           "journal_from_file", "journal_from_topic", "journal_schema", "write_export", "write_parquet"]
+__all__ = ["CHUNK_ROWS", "Export", "JournalTable", "TableFile", "commands_from_topic", "export", "export_files",
+           "fills_schema", "journal_from_file", "journal_from_topic", "journal_schema", "write_export", "write_parquet"]
 
 _LENGTH = struct.Struct(">I")
 
@@ -73,15 +73,17 @@ def _frames(path, data, codec, on_bytes: Callable[[int], None] | None) -> Iterat
 
 
 def journal_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | None = None,
-                       on_total: Callable[[int], None] | None = None,
+                       until_ns: int | None = None, on_total: Callable[[int], None] | None = None,
                        on_record: Callable[[int], None] | None = None) -> Iterator[Event]:
-    """The events of the journal topic of `runtime` (every partition, to its end at start);
+    """The events of the journal topic of `runtime` (every partition, to its end at start, or with
+    `until_ns` to its first event after that time, as replay reads the state as of a time);
     undecodable records are appended to `errors` (when given) and skipped. `on_total(n)` is told
     how many records there are to read and `on_record(offset)` called per record (a progress bar)."""
     from replay.journal import read_topic  # the one journal reader (local: it loads the Kafka client)
 
+    stop = None if until_ns is None else (lambda event: event.ts_event > until_ns)
     for _, _, _, _, event in read_topic(runtime, runtime.topics.journal, timeout=timeout, canonical=False,
-                                   on_error=errors.append if errors is not None else None,
+                                   on_error=errors.append if errors is not None else None, stop=stop,
                                    on_total=on_total, on_record=on_record):
         if event is not None:
             yield event
@@ -203,15 +205,16 @@ class Export:
 
 
 CHUNK_ROWS = 65_536
-"""Rows of the journal table a streaming export holds before it writes them (`export_files`)."""
+"""Rows of the journal and fills tables a streaming export holds before it writes them (`export_files`)."""
 
 
 def export(events: Iterable[Event], *, as_of: int | None = None, account: str | None = None,
-           instrument: str | None = None, on_chunk: Callable[[dict[str, list]], None] | None = None,
+           instrument: str | None = None, on_chunk: Callable[[str, dict[str, list]], None] | None = None,
            chunk_rows: int = CHUNK_ROWS) -> Export:
     """The tables of the journal `events` as of `as_of` (UTC ns), for `account` and `instrument` (None: all).
-    With `on_chunk`, the journal table is handed to it as columns every `chunk_rows` rows and at the
-    end, and let go (the returned journal is then empty): memory holds one chunk of it."""
+    With `on_chunk`, the journal and fills tables are handed to it (`on_chunk(name, columns)`) every
+    `chunk_rows` rows and at the end, and let go (the returned journal and fills are then empty):
+    memory holds a chunk of each, and the orders and positions of the fold."""
     projection = JournalProjection(project_accounts=False)
     instruments: dict[str, str] = {}
     journal, fills = JournalTable(), []
@@ -230,15 +233,22 @@ def export(events: Iterable[Event], *, as_of: int | None = None, account: str | 
         projection.apply(event)
         journal.append(event)
         if on_chunk is not None and len(journal) >= chunk_rows:
-            on_chunk(journal.drain())
+            on_chunk("journal", journal.drain())
         if isinstance(event, OrderFilled):
             fills.append(dict(ts_event=event.ts_event, order_id=event.order_id, account=event.account,
                               client_order_id=event.client_order_id, instrument=event.instrument,
                               side=event.side.value, venue=event.venue, quantity=event.last_qty,
                               price=event.last_px, commission=event.commission, exec_id=event.exec_id,
                               fill_id=event.fill_id))
-    if on_chunk is not None and len(journal):
-        on_chunk(journal.drain())
+            if on_chunk is not None and len(fills) >= chunk_rows:
+                on_chunk("fills", _columns(fills))
+                fills = []
+    if on_chunk is not None:
+        if len(journal):
+            on_chunk("journal", journal.drain())
+        if fills:
+            on_chunk("fills", _columns(fills))
+            fills = []
     orders = [dict(order_id=o.order_id, account=o.account, client_order_id=o.client_order_id,
                    instrument=o.instrument, side=o.side.value, order_type=o.order_type.value,
                    quantity=o.quantity, limit_price=o.limit_price, venue=o.venue, status=o.status.value,
@@ -254,35 +264,34 @@ def export_files(events: Iterable[Event], directory: str | Path, fmt: str = "par
                  as_of: int | None = None, account: str | None = None, instrument: str | None = None,
                  chunk_rows: int = CHUNK_ROWS) -> dict[str, tuple[Path, int]]:
     """`export` of `events` written under `directory` as it goes (what `oms export` runs): the journal
-    table a chunk at a time, so memory holds one chunk of it, not the whole journal; orders, fills and
-    positions are written at the end. Returns name -> (path, rows)."""
-    _check_format(fmt)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    journal = JournalFile(directory / f"journal.{fmt}", fmt)
+    and fills tables a chunk at a time, so memory holds a chunk of each, not the whole journal; orders
+    and positions are written at the end. Returns name -> (path, rows)."""
+    files = _files(directory, fmt)
     try:
-        result = export(events, as_of=as_of, account=account, instrument=instrument, on_chunk=journal.write,
-                        chunk_rows=chunk_rows)
+        result = export(events, as_of=as_of, account=account, instrument=instrument,
+                        on_chunk=lambda name, columns: files[name].write(columns), chunk_rows=chunk_rows)
     finally:
-        journal.close()
-    paths = {"journal": (journal.path, journal.rows)}
-    for name, path in _write_rows(result, directory, fmt).items():
-        paths[name] = (path, len(getattr(result, name)))
-    return paths
+        for file in files.values():
+            file.close()
+    written = {name: (file.path, file.rows) for name, file in files.items()}
+    for name, path in _write_rows(result, Path(directory), fmt).items():
+        written[name] = (path, len(getattr(result, name)))
+    return written
 
 
 def write_export(result: Export, directory: str | Path, fmt: str = "parquet") -> dict[str, Path]:
     """Write each table of `result` as `<name>.parquet` or `<name>.csv` under `directory`; returns
-    name -> path. The journal's file has `journal_schema()`'s columns, as `export_files` writes it."""
-    _check_format(fmt)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    journal = JournalFile(directory / f"journal.{fmt}", fmt)
+    name -> path. The journal and fills files have fixed columns (`journal_schema`, `fills_schema`),
+    as `export_files` writes them."""
+    files = _files(directory, fmt)
     try:
-        journal.write(result.journal.columns())
+        files["journal"].write(result.journal.columns())
+        files["fills"].write(_columns(result.fills))
     finally:
-        journal.close()
-    return {"journal": journal.path, **_write_rows(result, directory, fmt)}
+        for file in files.values():
+            file.close()
+    return {"journal": files["journal"].path, "fills": files["fills"].path,
+            **_write_rows(result, Path(directory), fmt)}
 
 
 def _check_format(fmt: str) -> None:
@@ -290,10 +299,19 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"format: {fmt!r} is not parquet or csv")
 
 
+def _files(directory: str | Path, fmt: str) -> dict[str, "TableFile"]:
+    """The journal and fills files of an export under `directory` (created), not yet written."""
+    _check_format(fmt)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return {"journal": TableFile(directory / f"journal.{fmt}", fmt, journal_schema()),
+            "fills": TableFile(directory / f"fills.{fmt}", fmt, fills_schema())}
+
+
 def _write_rows(result: Export, directory: Path, fmt: str) -> dict[str, Path]:
-    """The orders, fills and positions tables of `result` as files; name -> path."""
+    """The orders and positions tables of `result` as files; name -> path."""
     paths = {}
-    for name in ("orders", "fills", "positions"):
+    for name in ("orders", "positions"):
         paths[name] = directory / f"{name}.{fmt}"
         if fmt == "csv":
             import pandas as pd
@@ -345,24 +363,36 @@ def journal_schema():
     return pa.schema([pa.field(name, column) for name, column in fields.items()])
 
 
-class JournalFile:
-    """The journal table written to one Parquet or CSV file, a chunk of columns at a time, with
-    `journal_schema()`'s columns (None where a row's event has no such field). `close` ends the
-    file; a file nothing was written to still gets the columns."""
+@lru_cache(maxsize=1)
+def fills_schema():
+    """The fills table's columns in files (one row per `OrderFilled`)."""
+    import pyarrow as pa
 
-    def __init__(self, path: Path, fmt: str) -> None:
+    money = pa.decimal128(38, 10)
+    return pa.schema([("ts_event", pa.int64())] + [(name, pa.string()) for name in (
+        "order_id", "account", "client_order_id", "instrument", "side", "venue")] + [
+        (name, money) for name in ("quantity", "price", "commission")] + [
+        (name, pa.string()) for name in ("exec_id", "fill_id")])
+
+
+class TableFile:
+    """A table written to one Parquet or CSV file, a chunk of columns at a time, with the columns of
+    `schema` (None where a chunk has no such column). `close` ends the file; a file nothing was
+    written to still gets the columns."""
+
+    def __init__(self, path: Path, fmt: str, schema) -> None:
         _check_format(fmt)
-        self.path, self.fmt, self.rows = path, fmt, 0
+        self.path, self.fmt, self.schema, self.rows = path, fmt, schema, 0
         self._parquet = None
 
     def write(self, columns: dict[str, list]) -> None:
-        n = len(columns["type"]) if columns else 0
+        n = len(next(iter(columns.values()))) if columns else 0
         if not n:
             return
-        schema = journal_schema()
+        schema = self.schema
         unknown = columns.keys() - set(schema.names)
         if unknown:
-            raise ValueError(f"journal columns without a column type: {', '.join(sorted(unknown))}")
+            raise ValueError(f"{self.path.name}: columns without a column type: {', '.join(sorted(unknown))}")
         conformed = {name: columns.get(name) or [None] * n for name in schema.names}
         if self.fmt == "csv":
             import pandas as pd
@@ -384,11 +414,11 @@ class JournalFile:
             self._parquet = None
         elif not self.rows:
             if self.fmt == "csv":
-                self.path.write_text(",".join(journal_schema().names) + "\n")
+                self.path.write_text(",".join(self.schema.names) + "\n")
             else:
                 import pyarrow.parquet as pq
 
-                pq.write_table(journal_schema().empty_table(), self.path)
+                pq.write_table(self.schema.empty_table(), self.path)
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:

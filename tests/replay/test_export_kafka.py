@@ -32,6 +32,12 @@ def test_a_sandboxed_backtest_journal_exports_from_the_topic_as_from_memory(boot
     key = lambda r: r["order_id"]
     assert sorted(from_topic.orders, key=key) == sorted(in_memory.orders, key=key)
     assert sorted(from_topic.fills, key=lambda r: r["fill_id"]) == sorted(in_memory.fills, key=lambda r: r["fill_id"])
+    middle = sorted(e.ts_event for e in result.journal)[len(result.journal) // 2]
+    read: list[int] = []
+    early = export(journal_from_topic(rt, until_ns=middle, on_record=read.append), as_of=middle)
+    assert len(read) < len(result.journal)  # each partition stops at its first event after the time
+    assert sorted(early.orders, key=key) == sorted(export(result.journal, as_of=middle).orders, key=key)
+    assert len(early.journal) == sum(1 for e in result.journal if e.ts_event <= middle)
 
 
 @pytest.mark.kafka

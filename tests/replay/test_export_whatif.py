@@ -14,7 +14,7 @@ from oms.domain.risk import Controls, parse_default_limits
 from oms.events import Quote, Side
 from oms.routing import StaticRouter
 from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
-from replay.export import export, export_files, journal_from_file, journal_schema, write_export
+from replay.export import export, export_files, fills_schema, journal_from_file, journal_schema, write_export
 from replay.models import Latency, VenueModel
 from replay.strategies import PassiveMaker
 from replay.whatif import diff_orders, orders_of_export, what_if
@@ -92,6 +92,7 @@ def test_the_journal_table_equals_a_row_per_event_over_every_kind_of_event(tmp_p
     in_file = pq.read_table(paths["journal"])
     assert in_file.schema == journal_schema()  # every journal field, whatever the journal holds
     assert in_file.to_pylist() == [{c: row.get(c) for c in journal_schema().names} for row in expected]
+    assert fills_schema().names == list(exported.fills[0])  # every field of a fill row has its column
     for name in ("orders", "fills", "positions"):
         assert pq.read_table(paths[name]).to_pylist() == getattr(exported, name) != []
     one_kind = [e for e in events if type(e).__name__ == "OrderAccepted"]
@@ -119,12 +120,14 @@ def test_a_journal_file_is_read_frame_by_frame_and_a_bad_frame_is_named_by_its_b
 
 def test_a_streamed_export_writes_the_same_files_a_chunk_at_a_time(tmp_path):
     result = run_backtest(quotes(), Recorded(commands()), BacktestConfig(venues=VENUES, account="ACC"))
-    chunks: list[int] = []
-    held = export(result.journal, on_chunk=lambda columns: chunks.append(len(columns["type"])), chunk_rows=4)
-    assert sum(chunks) == len(result.journal) and max(chunks) == 4 and len(held.journal) == 0
+    chunks: dict[str, list[int]] = {"journal": [], "fills": []}
+    held = export(result.journal, on_chunk=lambda name, columns: chunks[name].append(len(columns["fill_id" if name == "fills" else "type"])),
+                  chunk_rows=3)
+    assert sum(chunks["journal"]) == len(result.journal) and max(chunks["journal"]) == 3 and len(held.journal) == 0
+    assert chunks["fills"] == [3, 1] and held.fills == [] and len(held.orders) == 3
     for fmt in ("parquet", "csv"):
         whole = write_export(export(result.journal), tmp_path / f"whole-{fmt}", fmt)
-        streamed = export_files(result.journal, tmp_path / f"streamed-{fmt}", fmt, chunk_rows=4)
+        streamed = export_files(result.journal, tmp_path / f"streamed-{fmt}", fmt, chunk_rows=3)
         assert streamed["journal"][1] == len(result.journal) and streamed["fills"][1] == 4
         for name, path in whole.items():
             if fmt == "csv":
@@ -133,6 +136,7 @@ def test_a_streamed_export_writes_the_same_files_a_chunk_at_a_time(tmp_path):
                 assert pq.read_table(streamed[name][0]).equals(pq.read_table(path))
     nothing = export_files(result.journal, tmp_path / "none", as_of=T0 - 1)
     assert nothing["journal"][1] == 0 and pq.read_table(nothing["journal"][0]).schema == journal_schema()
+    assert nothing["fills"][1] == 0 and pq.read_table(nothing["fills"][0]).schema == fills_schema()
 
 
 def test_what_if_a_smaller_order_limit_denies_the_large_order_and_moves_pnl():
