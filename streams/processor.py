@@ -48,7 +48,8 @@ committed read of the offsets never returns. Only this producer can end that
 transaction, and after each restore (and when `_rewind` cannot read the
 committed offsets) the loop commits the input offsets its store holds in a
 transaction of its own (`_settle`): that commit marker commits the pending
-offsets. Records left open end with the next marker of this producer on their
+offsets, and the consumer reads on from them (the batch fetched before the
+restore is dropped: the restored state may end before it). Records left open end with the next marker of this producer on their
 partition, whichever it is, so they are ended on purpose: a restore that finds
 a checkpoint still above the changelog's last stable offset after
 `MARKERS_WAIT_S`, or the record below one aborted, aborts a transaction that
@@ -583,6 +584,13 @@ class TransactionalProcessor:
                 self._to_restore |= partitions
                 self._put_back(messages, "restore", exc)
                 return
+            # The batch was fetched from where the consumer stood before the restore, which may be past
+            # what the restored state holds (a slice rebuilt without a commit whose changelog markers the
+            # broker lost, while it kept them on the group's offsets): read again from the offsets just
+            # settled, the store's own.
+            self._note_errors(messages)
+            self._rewind()
+            return
         if self._check_outputs:
             try:
                 self._resend_lost_outputs()

@@ -272,6 +272,47 @@ def test_a_rewind_whose_restore_fails_settles_nothing_and_tries_again(processor,
     assert processor._to_restore == set()
 
 
+class FetchingConsumer(GroupConsumer):
+    """A group consumer whose next fetch returns one input record, and whose committed offsets are
+    those the producer last sent (`committed_by`)."""
+
+    def __init__(self, assignment, committed, committed_by: RecordingProducer) -> None:
+        super().__init__(assignment, committed)
+        self._producer = committed_by
+        self.fetched = 0
+
+    def committed(self, partitions, timeout=None) -> list[TopicPartition]:
+        for topic, partition, offset in (self._producer.offsets_sent or [[]])[-1]:
+            self._committed[(topic, partition)] = offset
+        return super().committed(partitions, timeout)
+
+    def consume(self, num_messages: int, timeout: float) -> list:
+        self.fetched += 1
+        return []
+
+
+def test_a_restore_that_rebuilds_a_slice_without_a_commit_reads_its_inputs_again(processor, monkeypatch):
+    """The broker kept a commit's markers on the group's offsets (the consumer stands after its inputs)
+    and lost them on the changelog: the restore rebuilds that slice without the commit. The step then
+    settles the store's offsets and reads on from them, so the commit's inputs are applied again."""
+    processor._producer = producer = RecordingProducer()
+    consumer = processor._consumer = FetchingConsumer([("in", 0), ("in", 1)], {("in", 0): 10, ("in", 1): 25}, producer)
+    _applied(processor, "in", 0, 9)
+    _applied(processor, "in", 1, 24)
+
+    def restore(partitions):  # in[1]'s slice rebuilt from what is committed: without inputs 20..24
+        _applied(processor, "in", 1, 19)
+
+    monkeypatch.setattr(processor, "_restore", restore)
+    processor._to_restore = {0, 1}
+
+    processor._step()
+
+    assert producer.offsets_sent == [[("in", 0, 10), ("in", 1, 20)]]
+    assert consumer.seeks == [("in", 0, 10), ("in", 1, 20)]  # not from 25, where the consumer stood
+    assert processor.stats.inputs == 0  # nothing of the batch fetched before the restore was applied
+
+
 class _Delivered:
     """A delivery report's message."""
 
