@@ -584,13 +584,8 @@ class TransactionalProcessor:
                 self._to_restore |= partitions
                 self._put_back(messages, "restore", exc)
                 return
-            # The batch was fetched from where the consumer stood before the restore, which may be past
-            # what the restored state holds (a slice rebuilt without a commit whose changelog markers the
-            # broker lost, while it kept them on the group's offsets): read again from the offsets just
-            # settled, the store's own.
-            self._note_errors(messages)
-            self._rewind()
-            return
+            if self._read_on_from_store(partitions, messages):
+                return
         if self._check_outputs:
             try:
                 self._resend_lost_outputs()
@@ -606,6 +601,30 @@ class TransactionalProcessor:
         messages = [m for m in messages if m.error() is None]
         if messages or self._resend:
             self._process(messages, timings)
+
+    def _read_on_from_store(self, partitions: set[int], messages: list[Message]) -> bool:
+        """After a restore of `partitions`: whether the batch `messages`, fetched from where the consumer
+        stood before it, was put back to read on from where the restored state ends. That position may
+        lie before the batch (a slice rebuilt without a commit whose changelog markers the broker lost
+        while it kept them on the group's offsets) or after it. The consumer is then sought (locally) to
+        the store's position on each restored partition, and to the batch's first offset on the others;
+        otherwise the batch is processed as it is."""
+        first: dict[tuple[str, int], int] = {}
+        for message in messages:
+            if message.error() is None:
+                first.setdefault((message.topic(), message.partition()), message.offset())
+        stored = {(tp.topic, tp.partition): tp.offset for tp in self._store_positions(partitions)}
+        moved = {tp: offset for tp, offset in stored.items() if tp in first and first[tp] != offset}
+        if not moved and not (stored.keys() - first.keys()):
+            return False
+        try:
+            for (topic, partition), offset in {**first, **stored}.items():
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:  # then from the group's offsets, which `_settle` made the store's
+            self._put_back(messages, "seeking to where the restored state ends", exc)
+            return True
+        self._note_errors(messages)
+        return True
 
     def _put_back(self, messages: list[Message], what: str, exc: Exception) -> None:
         """`what` failed before the batch `messages` was processed: note the fault, pause, and read the

@@ -313,6 +313,50 @@ def test_a_restore_that_rebuilds_a_slice_without_a_commit_reads_its_inputs_again
     assert processor.stats.inputs == 0  # nothing of the batch fetched before the restore was applied
 
 
+class _Fetched:
+    """An input record a consumer fetched."""
+
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self._where = (topic, partition, offset)
+
+    def topic(self): return self._where[0]
+    def partition(self): return self._where[1]
+    def offset(self): return self._where[2]
+    def error(self): return None
+
+
+def test_a_batch_that_starts_where_the_restored_state_ends_is_processed_as_it_is(processor):
+    processor._consumer = consumer = GroupConsumer([("in", 0), ("in", 1)], {})
+    _applied(processor, "in", 0, 9)
+    _applied(processor, "in", 1, 19)
+
+    put_back = processor._read_on_from_store({0, 1}, [_Fetched("in", 0, 10), _Fetched("in", 1, 20),
+                                                      _Fetched("in", 1, 21)])
+
+    assert not put_back and consumer.seeks == []
+
+
+def test_a_batch_past_the_restored_state_is_put_back_and_read_again_from_the_state(processor):
+    processor._consumer = consumer = GroupConsumer([("in", 0), ("in", 1), ("in", 2)], {})
+    _applied(processor, "in", 1, 19)
+
+    put_back = processor._read_on_from_store({1}, [_Fetched("in", 0, 7), _Fetched("in", 1, 25),
+                                                   _Fetched("in", 0, 8)])
+
+    assert put_back
+    assert sorted(consumer.seeks) == [("in", 0, 7), ("in", 1, 20)]  # in[0] from its batch again, in[1] from 20
+
+
+def test_a_restored_partition_the_batch_has_nothing_of_is_sought_to_where_its_state_ends(processor):
+    processor._consumer = consumer = GroupConsumer([("in", 0), ("in", 1)], {})
+    _applied(processor, "in", 0, 9)
+    _applied(processor, "in", 1, 19)
+
+    put_back = processor._read_on_from_store({0, 1}, [_Fetched("in", 0, 10)])
+
+    assert put_back and sorted(consumer.seeks) == [("in", 0, 10), ("in", 1, 20)]
+
+
 class _Delivered:
     """A delivery report's message."""
 
