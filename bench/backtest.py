@@ -17,8 +17,8 @@ a process of its own (pandas and pyarrow imported before the clock starts; the
 peak resident memory of the process beside its time): a bare read + decode of
 it, the export to Parquet that `oms export` runs (`replay.export.export_files`,
 the journal table written a chunk at a time), and the same export holding the
-whole journal table before it writes (`write_export(export(...))`). Prints a table (and writes JSON
-to `--json FILE`): wall-clock seconds and rate, and the process CPU seconds and
+whole journal table before it writes (`write_export(export(...))`). Prints a table (and writes its rows as JSON
+to `--json FILE`, as every bench does: `bench.show_rows`): wall-clock seconds and rate, and the process CPU seconds and
 rate (`time.process_time`; on a shared machine the steadier of the two). Run with `python -m bench.backtest [--md N] [--orders N]
 [--maker-events N] [--export-events N]`.
 """
@@ -36,9 +36,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench import show_rows
 from connectors.marketdata_files import load_files
 from oms.events import NewOrder, Quote, TimeInForce, built
 from replay.backtest import BacktestConfig, Context, Recorded, run_backtest
@@ -190,18 +190,17 @@ def main(argv: list[str] | None = None) -> int:
         order_rows, journal = bench_orders(args.orders)
         rows += order_rows
         rows += bench_export(journal, args.export_events, workdir)
-    if args.json is not None:
-        args.json.write_text(json.dumps([dict(step=s, n=n, seconds=round(t, 3), per_second=round(_rate(n, t)),
-                                              cpu_seconds=round(t.cpu, 3), per_cpu_second=round(_rate(n, t.cpu)),
-                                              peak_rss_mb=None if t.rss_mb is None else round(t.rss_mb))
-                                         for s, n, t in rows]))
+    figures = [dict(step=s, n=n, seconds=round(t, 3), per_second=round(_rate(n, t)), cpu_seconds=round(t.cpu, 3),
+                    per_cpu_second=round(_rate(n, t.cpu)), peak_rss_mb=None if t.rss_mb is None else round(t.rss_mb))
+               for s, n, t in rows]
     table = Table(title="backtest and export throughput (the export steps each in a process of its own)")
     for name in ("step", "n", "seconds", "per second", "CPU s", "per CPU second", "peak RSS MB"):
         table.add_column(name, justify="right" if name != "step" else "left")
-    for step, n, t in rows:
-        table.add_row(step, f"{n:,}", f"{t:.2f}", f"{_rate(n, t):,.0f}", f"{t.cpu:.2f}", f"{_rate(n, t.cpu):,.0f}",
-                      "" if t.rss_mb is None else f"{t.rss_mb:,.0f}")
-    Console().print(table)
+    for f in figures:
+        table.add_row(f["step"], f"{f['n']:,}", f"{f['seconds']:.2f}", f"{f['per_second']:,}",
+                      f"{f['cpu_seconds']:.2f}", f"{f['per_cpu_second']:,}",
+                      "" if f["peak_rss_mb"] is None else f"{f['peak_rss_mb']:,}")
+    show_rows(table, figures, args.json, 130)
     return 0
 
 

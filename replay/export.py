@@ -100,11 +100,20 @@ def commands_from_topic(runtime, *, timeout: float = 30.0, errors: list[str] | N
     return sorted(found, key=lambda e: e.ts_event)
 
 
-def _is_enum(annotation) -> bool:
-    """True when a field's annotation is an Enum class, or a union or alias naming one."""
+def _scalar(annotation) -> type | None:
+    """The class a journal field holds, Optional and Annotated looked through (None: no one class)."""
     if isinstance(annotation, type):
-        return issubclass(annotation, Enum)
-    return any(_is_enum(arg) for arg in get_args(annotation))
+        return annotation
+    for arg in get_args(annotation):
+        if arg is not type(None) and not isinstance(arg, FieldInfo):
+            return _scalar(arg)
+    return None
+
+
+def _is_enum(annotation) -> bool:
+    """True when a field holds an Enum."""
+    held = _scalar(annotation)
+    return held is not None and issubclass(held, Enum)
 
 
 @dataclass(frozen=True)
@@ -326,19 +335,13 @@ def _arrow_type(annotation):
     """The Arrow type a journal field's annotation is written as (Optional and Annotated looked through)."""
     import pyarrow as pa
 
-    if isinstance(annotation, type):
-        if issubclass(annotation, Enum) or annotation is str:
-            return pa.string()
-        if annotation is bool:
-            return pa.bool_()
-        if annotation is int:
-            return pa.int64()
-        if annotation is Decimal:
-            return pa.decimal128(38, 10)
-    for arg in get_args(annotation):
-        if arg is not type(None) and not isinstance(arg, FieldInfo):
-            return _arrow_type(arg)
-    raise TypeError(f"a journal field of type {annotation!r} has no column type")
+    held = _scalar(annotation)
+    if held is not None and (issubclass(held, Enum) or held is str):
+        return pa.string()
+    column = {bool: pa.bool_(), int: pa.int64(), Decimal: pa.decimal128(38, 10)}.get(held)
+    if column is None:
+        raise TypeError(f"a journal field of type {annotation!r} has no column type")
+    return column
 
 
 def _journal_classes(root: type = JournalEvent) -> Iterator[type]:

@@ -48,10 +48,10 @@ committed read of the offsets never returns. Only this producer can end that
 transaction, and after each restore (and when `_rewind` cannot read the
 committed offsets) the loop commits the input offsets its store holds in a
 transaction of its own (`_settle`): that commit marker commits the pending
-offsets, and the consumer reads on from them (the batch fetched before the
-restore is dropped: the restored state may end before it). Records left open end with the next marker of this producer on their
-partition, whichever it is, so they are ended on purpose: a restore that finds
-a checkpoint still above the changelog's last stable offset after
+offsets, and the consumer reads on from where the restored state ends (a batch
+fetched before the restore that does not start there is put back). Records left
+open end with the next marker of this producer on their partition, whichever it
+is, so they are ended on purpose: a restore that finds a checkpoint still above the changelog's last stable offset after
 `MARKERS_WAIT_S`, or the record below one aborted, aborts a transaction that
 writes an empty record to each partition of the changelog and of the output
 topics written so far and sends the offsets (`_abort_open_records`; committed
@@ -614,8 +614,7 @@ class TransactionalProcessor:
             if message.error() is None:
                 first.setdefault((message.topic(), message.partition()), message.offset())
         stored = {(tp.topic, tp.partition): tp.offset for tp in self._store_positions(partitions)}
-        moved = {tp: offset for tp, offset in stored.items() if tp in first and first[tp] != offset}
-        if not moved and not (stored.keys() - first.keys()):
+        if all(first.get(tp) == offset for tp, offset in stored.items()):
             return False
         try:
             for (topic, partition), offset in {**first, **stored}.items():
